@@ -1,0 +1,277 @@
+"""Configuration: a TOML file with global settings and a list of sources.
+
+The file is validated as a whole when it is loaded; any problem is a
+:class:`~newsmirror.errors.ConfigError` naming the file, the key and a hint.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsmirror import __version__
+from newsmirror.errors import ConfigError
+
+CONFIG_NAME = "newsmirror.toml"
+DEFAULT_TZ = "Asia/Shanghai"
+DEFAULT_USER_AGENT = f"newsmirror/{__version__} (+https://github.com/newsmirror/newsmirror)"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One news outlet: a name and the feeds it publishes."""
+
+    name: str
+    feeds: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    timezone: str = DEFAULT_TZ
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How feeds are fetched over HTTP."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_bytes: int = 20 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 8
+    per_host: int = 2
+    retries: int = 2
+    backoff: float = 1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole configuration file."""
+
+    path: Path
+    archive: Path
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    sources: tuple[Source, ...] = ()
+
+    def source(self, name: str) -> Source:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        names = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(
+            f"no source named {name!r}", path=str(self.path), key="sources",
+            hint=f"Configured sources: {names}.",
+        )
+
+
+# Real outlets of the old mirrors, written into the starter config by `init`.
+STARTER_SOURCES: tuple[tuple[str, str], ...] = (
+    ("大纪元", "https://www.epochtimes.com/gb/nsc413.xml"),
+    ("自由亚洲电台", "https://www.rfa.org/mandarin/yataibaodao/rss2.xml"),
+    ("中国数字时代", "https://chinadigitaltimes.net/chinese/feed/"),
+    ("美国之音", "https://www.voachinese.com/api/zm_yql-vomx-tpeybti"),
+    ("BBC中文", "https://feeds.bbci.co.uk/zhongwen/simp/rss.xml"),
+    ("德国之声", "https://rss.dw.com/rdf/rss-chi-all"),
+    ("法广", "https://www.rfi.fr/cn/rss"),
+    ("纽约时报中文网", "https://cn.nytimes.com/rss/"),
+    ("联合国新闻", "https://news.un.org/feed/subscribe/zh/news/all/rss.xml"),
+)
+
+
+def _fail(path: Path, key: str, message: str, hint: str | None = None) -> ConfigError:
+    return ConfigError(message, path=str(path), key=key, hint=hint)
+
+
+def _check_url(path: Path, key: str, url: Any) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise _fail(path, key, "feed URL must be a non-empty string")
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _fail(path, key, f"not an http(s) URL: {url!r}",
+                    "Feed URLs look like https://example.com/feed.xml")
+    return url
+
+
+def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(path, key, "must be a string or a list of strings")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+_SOURCE_KEYS = {"name", "feeds", "feed", "url", "tags", "timezone", "enabled"}
+
+
+def _parse_source(path: Path, index: int, raw: Any) -> Source:
+    key = f"sources[{index}]"
+    if not isinstance(raw, dict):
+        raise _fail(path, key, "each source must be a table ([[sources]])")
+    unknown = set(raw) - _SOURCE_KEYS
+    if unknown:
+        raise _fail(path, f"{key}.{sorted(unknown)[0]}", "unknown key",
+                    f"Known keys: {', '.join(sorted(_SOURCE_KEYS))}.")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(path, f"{key}.name", "a source needs a non-empty name")
+    feeds_raw = raw.get("feeds", raw.get("feed", raw.get("url")))
+    if feeds_raw is None:
+        raise _fail(path, f"{key}.feeds", f"source {name!r} has no feeds",
+                    'Add feeds = ["https://…/feed.xml"].')
+    feeds = tuple(_check_url(path, f"{key}.feeds", u)
+                  for u in _str_list(path, f"{key}.feeds", feeds_raw))
+    if not feeds:
+        raise _fail(path, f"{key}.feeds", f"source {name!r} has no feeds")
+    tz = raw.get("timezone", DEFAULT_TZ)
+    try:
+        zoneinfo.ZoneInfo(str(tz))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise _fail(path, f"{key}.timezone", f"unknown time zone {tz!r}",
+                    "Use an IANA name such as Asia/Shanghai or Europe/Berlin.") from exc
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise _fail(path, f"{key}.enabled", "must be true or false")
+    tags = _str_list(path, f"{key}.tags", raw.get("tags", []))
+    return Source(name=name.strip(), feeds=feeds, tags=tags, timezone=str(tz), enabled=enabled)
+
+
+def _number(path: Path, key: str, value: Any, *, minimum: float, integer: bool = False) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise _fail(path, key, f"must be a number >= {minimum}")
+    if integer and not isinstance(value, int):
+        raise _fail(path, key, "must be a whole number")
+    return value
+
+
+def _parse_fetch(path: Path, raw: Any) -> FetchSettings:
+    if not isinstance(raw, dict):
+        raise _fail(path, "fetch", "must be a table")
+    defaults = FetchSettings()
+    values: dict[str, Any] = {}
+    for name, default in defaults.__dict__.items():
+        if name not in raw:
+            continue
+        if isinstance(default, str):
+            if not isinstance(raw[name], str):
+                raise _fail(path, f"fetch.{name}", "must be a string")
+            values[name] = raw[name]
+        else:
+            values[name] = _number(path, f"fetch.{name}", raw[name],
+                                   minimum=0 if name in ("retries", "backoff") else 1,
+                                   integer=isinstance(default, int))
+    unknown = set(raw) - set(defaults.__dict__)
+    if unknown:
+        raise _fail(path, f"fetch.{sorted(unknown)[0]}", "unknown key",
+                    f"Known keys: {', '.join(defaults.__dict__)}.")
+    return FetchSettings(**values)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate the text of a config file; ``path`` names it in errors and anchors paths."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(path),
+                          hint="Fix the syntax at the line and column given.") from exc
+    archive_raw = data.get("archive", {})
+    if not isinstance(archive_raw, dict):
+        raise _fail(path, "archive", "must be a table with a path key")
+    archive = archive_raw.get("path", "archive.sqlite")
+    if not isinstance(archive, str) or not archive:
+        raise _fail(path, "archive.path", "must be a file path")
+    archive_path = Path(archive).expanduser()
+    if not archive_path.is_absolute():
+        archive_path = path.parent / archive_path
+    sources_raw = data.get("sources", [])
+    if not isinstance(sources_raw, list):
+        raise _fail(path, "sources", "must be an array of tables ([[sources]])")
+    sources = tuple(_parse_source(path, i, s) for i, s in enumerate(sources_raw))
+    seen: set[str] = set()
+    for src in sources:
+        if src.name in seen:
+            raise _fail(path, "sources", f"two sources are named {src.name!r}",
+                        "Source names must be unique.")
+        seen.add(src.name)
+    unknown = set(data) - {"archive", "fetch", "sources"}
+    if unknown:
+        raise _fail(path, sorted(unknown)[0], "unknown section",
+                    "Sections are [archive], [fetch] and [[sources]].")
+    return Config(path=path, archive=archive_path,
+                  fetch=_parse_fetch(path, data.get("fetch", {})), sources=sources)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError("config file not found", path=str(path),
+                          hint="Run `newsmirror init` to write a starter config, "
+                               "or pass --config.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config: {exc}", path=str(path)) from exc
+    return parse_config(text, path.resolve())
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_config(
+    sources: list[tuple[str, list[str]]], archive: str = "archive.sqlite"
+) -> str:
+    """The text of a config file listing ``(name, feed URLs)`` sources."""
+    lines = [
+        "# newsmirror configuration: see the README, section Configuration.",
+        "",
+        "[archive]",
+        f"path = {_toml_str(archive)}",
+        "",
+        "[fetch]",
+        f"user_agent = {_toml_str(DEFAULT_USER_AGENT)}",
+        "connect_timeout = 10",
+        "read_timeout = 30",
+        "max_bytes = 20971520",
+        "concurrency = 8",
+        "per_host = 2",
+        "retries = 2",
+        "",
+    ]
+    for name, urls in sources:
+        lines += [
+            "[[sources]]",
+            f"name = {_toml_str(name)}",
+            f"feeds = [{', '.join(_toml_str(u) for u in urls)}]",
+            f"timezone = {_toml_str(DEFAULT_TZ)}",
+            "enabled = true",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def sources_from_subs(text: str, origin: str) -> list[tuple[str, list[str]]]:
+    """Read an old mirror's ``subs.json`` (``[{"site": ..., "url": ...}]``).
+
+    Entries with the same site name become one source with several feeds.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not valid JSON: {exc}", path=origin) from exc
+    if not isinstance(data, list):
+        raise ConfigError("expected a JSON array of {site, url} objects", path=origin)
+    grouped: dict[str, list[str]] = {}
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise ConfigError("entry has no url", path=origin, key=f"[{i}]")
+        url = _check_url(Path(origin), f"[{i}].url", item["url"])
+        name = str(item.get("site") or item.get("name") or urlsplit(url).netloc).strip()
+        feeds = grouped.setdefault(name, [])
+        if url not in feeds:
+            feeds.append(url)
+    return list(grouped.items())

@@ -1,0 +1,75 @@
+"""Plain records passed across the archive's interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the last successful fetch of a feed left for the next one."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """The parts of a stored article needed to decide whether an entry changed it."""
+
+    id: int
+    title: str
+    author: str
+    content: str
+    version: int
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """A whole article, as read for publishing."""
+
+    id: int
+    source: str
+    timezone: str
+    url: str
+    title: str
+    author: str
+    content: str
+    tags: tuple[str, ...]
+    published: datetime
+    date_known: bool
+    first_seen: datetime
+    version: int
+    jekyll_name: str | None
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    article_id: int
+    path: str
+    version: int
+    size: int
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    name: str
+    enabled: bool
+    articles: int
+    last_attempt: str | None
+    last_success: str | None
+    last_error: str | None
+    last_error_at: str | None
+    consecutive_failures: int
+    feeds: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: int
+    published: datetime
+    source: str
+    title: str
+    url: str

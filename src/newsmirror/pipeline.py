@@ -1,0 +1,169 @@
+"""The update run, the heart of newsmirror.
+
+    sources (config) -> fetch (HTTP) -> parse (feeds) -> store (archive)
+
+1. The configured sources are synced into the archive (:meth:`Archive.sync_sources`).
+2. Every feed of the chosen sources is fetched concurrently by :class:`Fetcher`,
+   with conditional GET, per-host limits, retries and size caps.
+3. As each response arrives it is decided whether it needs parsing at all
+   (:func:`decide.body_unchanged`); if so it is parsed and sanitised
+   (:func:`parse.parse_feed`), and its entries are classified as new, changed or
+   unchanged and stored in one transaction per feed (:meth:`Archive.store_entries`).
+4. Each source's health (last success, last error, consecutive failures) is
+   updated, and a :class:`RunSummary` with one :class:`SourceResult` per source
+   is returned. A failing source never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+from newsmirror.config import Config, Source
+from newsmirror.decide import body_unchanged
+from newsmirror.errors import NewsmirrorError
+from newsmirror.fetch import Fetcher, FetchResult
+from newsmirror.parse import parse_feed
+from newsmirror.store import Archive, FeedState
+from newsmirror.timeutil import now_utc
+
+
+@dataclass
+class SourceResult:
+    """What one run did for one source."""
+
+    name: str
+    feeds: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.failed and not (self.ok or self.not_modified):
+            return "failed"
+        if self.failed:
+            return "partial"
+        if self.ok:
+            return "ok"
+        return "not_modified"
+
+
+@dataclass
+class RunSummary:
+    sources: list[SourceResult]
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.sources if s.status == status)
+
+    @property
+    def new(self) -> int:
+        return sum(s.new for s in self.sources)
+
+    @property
+    def updated(self) -> int:
+        return sum(s.updated for s in self.sources)
+
+    @property
+    def any_failed(self) -> bool:
+        return any(s.failed for s in self.sources)
+
+    def line(self) -> str:
+        return (f"{len(self.sources)} sources: {self.count('ok')} ok, "
+                f"{self.count('not_modified')} not modified, {self.count('partial')} partial, "
+                f"{self.count('failed')} failed; {self.new} new, {self.updated} updated articles")
+
+
+ProgressCallback = Callable[[SourceResult, str, str], None]
+
+
+def _handle(archive: Archive, source: Source, result: FetchResult, state: FeedState,
+            started: datetime, outcome: SourceResult) -> None:
+    """Parse and store one fetch result; record its outcome on ``outcome``."""
+    now = now_utc()
+    if result.status == "failed":
+        outcome.failed += 1
+        outcome.errors.append(f"{result.url}: {result.error}")
+        archive.record_failure(source.name, result.url, result.error, started=started,
+                               now=now, http_status=result.http_status)
+        return
+    if result.status == "not_modified":
+        outcome.not_modified += 1
+        archive.record_unchanged(source.name, result.url, state=state, started=started,
+                                 now=now, http_status=304)
+        return
+    digest = hashlib.sha256(result.body).hexdigest()
+    new_state = FeedState(result.etag, result.last_modified, digest)
+    if body_unchanged(state, digest):
+        outcome.not_modified += 1
+        archive.record_unchanged(source.name, result.url, state=new_state, started=started,
+                                 now=now, http_status=result.http_status)
+        return
+    try:
+        parsed = parse_feed(result.body, url=result.final_url or result.url,
+                            content_type=result.content_type, fallback_author=source.name,
+                            now=now)
+    except NewsmirrorError as exc:
+        outcome.failed += 1
+        outcome.errors.append(f"{result.url}: {exc.message}")
+        archive.record_failure(source.name, result.url, exc.message, started=started,
+                               now=now, http_status=result.http_status)
+        return
+    if parsed.warning:
+        outcome.warnings.append(f"{result.url}: {parsed.warning}")
+    new, updated = archive.store_entries(source.name, result.url, parsed.entries,
+                                         state=new_state, started=started, now=now,
+                                         http_status=result.http_status)
+    outcome.ok += 1
+    outcome.new += new
+    outcome.updated += updated
+
+
+async def _run(config: Config, archive: Archive, sources: list[Source],
+               progress: ProgressCallback | None,
+               transport: httpx.AsyncBaseTransport | None) -> RunSummary:
+    results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
+    async with Fetcher(config.fetch, transport=transport) as fetcher:
+
+        async def one(source: Source, url: str) -> None:
+            state = archive.feed_state(source.name, url)
+            started = now_utc()
+            result = await fetcher.fetch(url, state)
+            outcome = results[source.name]
+            _handle(archive, source, result, state, started, outcome)
+            if progress:
+                progress(outcome, url, result.status)
+
+        await asyncio.gather(*(one(s, u) for s in sources for u in s.feeds))
+    now = now_utc()
+    for source in sources:
+        outcome = results[source.name]
+        archive.record_source_result(
+            source.name, ok=not outcome.failed,
+            error="; ".join(outcome.errors) or None, now=now)
+    return RunSummary([results[s.name] for s in sources])
+
+
+def select_sources(config: Config, names: list[str] | None) -> list[Source]:
+    """The sources a run covers: the named ones, else every enabled one."""
+    if names:
+        return [config.source(n) for n in names]
+    return [s for s in config.sources if s.enabled]
+
+
+def update(config: Config, archive: Archive, names: list[str] | None = None, *,
+           progress: ProgressCallback | None = None,
+           transport: httpx.AsyncBaseTransport | None = None) -> RunSummary:
+    """Fetch the chosen sources into ``archive`` and return what happened."""
+    archive.sync_sources(config.sources)
+    sources = select_sources(config, names)
+    return asyncio.run(_run(config, archive, sources, progress, transport))

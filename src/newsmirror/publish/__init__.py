@@ -1,0 +1,1 @@
+"""Publishers: everything derived from the archive (Jekyll tree, later site and feeds)."""

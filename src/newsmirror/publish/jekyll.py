@@ -1,0 +1,197 @@
+"""Jekyll posts in the old mirrors' exact format (DESIGN.md section 2).
+
+:func:`render_post` gives a post's bytes, :func:`post_filename` its name; the
+seed article gives a file byte-identical to ``seed/000_5a86c4bf7c6d1edf.txt``.
+Unlike the old writer, every front-matter value survives a YAML round trip,
+every file name is valid on Linux, macOS and Windows, and each article has
+exactly one file. :func:`export_jekyll` writes the tree incrementally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from newsmirror.decide import needs_write
+from newsmirror.publish.writer import OutputWriter
+from newsmirror.store import Archive, ArticleRecord, ExportRecord
+from newsmirror.timeutil import to_epoch_ms, to_iso
+from newsmirror.urls import canonical_url
+
+TITLE_CHARS = 50
+POSTS_DIR = "_posts"
+_RESOLVER = yaml.resolver.Resolver()
+_PLAIN_FIRST_BAD = set("-?:,[]{}#&*!|>'\"%@` \t")
+_FLOW_BAD = set(",[]{}")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]')
+# Characters not allowed (or troublesome in URLs) in file names on Linux, macOS and Windows.
+_BAD_NAME_CHARS = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]')
+_LIQUID = re.compile(r"\{(?=[{%])")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02X}"
+    if 0xD800 <= code <= 0xDFFF:
+        return ""
+    return f"\\u{code:04X}"
+
+
+def yaml_quoted(value: str) -> str:
+    """A YAML double-quoted scalar that reads back as exactly ``value``."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
+
+
+def _plain_ok(value: str, *, flow: bool) -> bool:
+    if not value or value[0] in _PLAIN_FIRST_BAD or value != value.strip():
+        return False
+    if ": " in value or " #" in value or value.endswith(":") or _NEEDS_ESCAPE.search(value):
+        return False
+    if flow and any(ch in _FLOW_BAD for ch in value):
+        return False
+    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+    return tag == "tag:yaml.org,2002:str"
+
+
+def yaml_scalar(value: str, *, flow: bool = False) -> str:
+    """``value`` plain when YAML reads it back unchanged as a string, else quoted."""
+    return value if _plain_ok(value, flow=flow) else yaml_quoted(value)
+
+
+def _markdown_text(title: str) -> str:
+    for ch, rep in (("\\", "\\\\"), ("[", "\\["), ("]", "\\]"), ("|", "\\|"),
+                    ("<", "&lt;"), (">", "&gt;")):
+        title = title.replace(ch, rep)
+    return title
+
+
+def _markdown_url(url: str) -> str:
+    for ch, rep in ((" ", "%20"), ("(", "%28"), (")", "%29"), ("<", "%3C"), (">", "%3E")):
+        url = url.replace(ch, rep)
+    return url
+
+
+def render_body(content: str) -> str:
+    """Article HTML as the old writer laid it out: lines trimmed, joined with nothing."""
+    return "".join(line.strip() for line in content.split("\n"))
+
+
+def render_post(article: ArticleRecord) -> str:
+    """The text of the post for ``article`` in the seed format."""
+    tags = article.tags or (article.source,)
+    body = f"[{_markdown_text(article.title)}]({_markdown_url(article.url)})\n------\n\n" \
+           f"<div>\n{render_body(article.content)}\n</div>\n"
+    return (
+        "---\n"
+        "layout: post\n"
+        f"title: {yaml_quoted(article.title)}\n"
+        f"date: {to_iso(article.published)}\n"
+        f"author: {yaml_scalar(article.author or article.source)}\n"
+        f"from: {yaml_scalar(article.url)}\n"
+        f"tags: [ {', '.join(yaml_scalar(t, flow=True) for t in tags)} ]\n"
+        "comments: True\n"
+        f"categories: [ {yaml_scalar(article.source, flow=True)} ]\n"
+        "---\n"
+        f"<!--{to_epoch_ms(article.published)}-->\n"
+        + _LIQUID.sub("&#123;", body)
+    )
+
+
+def title_slug(title: str) -> str:
+    """The title part of a post's file name: at most 50 characters, valid everywhere."""
+    title = unicodedata.normalize("NFC", title)
+    slug = _BAD_NAME_CHARS.sub("-", title).strip()[:TITLE_CHARS]
+    slug = slug.strip().rstrip(".").strip()
+    return slug or "untitled"
+
+
+def post_filename(published: datetime, title: str) -> str:
+    """``YYYY-MM-DD-<title>.md`` for a post."""
+    return f"{published:%Y-%m-%d}-{title_slug(title)}.md"
+
+
+def disambiguated(name: str, url: str) -> str:
+    """``name`` with a short hash of the article URL, for when two articles share a name."""
+    digest = hashlib.sha1(canonical_url(url).encode("utf-8")).hexdigest()[:8]
+    return f"{name[:-3]}-{digest}.md"
+
+
+def valid_filename(name: str) -> bool:
+    """True when ``name`` is a valid post file name on Linux, macOS and Windows."""
+    return (bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}-.+\.md", name))
+            and not _BAD_NAME_CHARS.search(name)
+            and len(name.encode("utf-8")) <= 255
+            and name == unicodedata.normalize("NFC", name)
+            and not name[:-3].endswith((" ", ".")))
+
+
+@dataclass
+class ExportSummary:
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    total: int = 0
+
+    def line(self) -> str:
+        return (f"{self.total} posts: {self.written} written, {self.unchanged} unchanged, "
+                f"{self.removed} removed")
+
+
+def _preferred_name(article: ArticleRecord) -> str:
+    if article.jekyll_name and valid_filename(article.jekyll_name):
+        return article.jekyll_name
+    return post_filename(article.published, article.title)
+
+
+def export_jekyll(archive: Archive, out: Path) -> ExportSummary:
+    """Write or update ``out/_posts`` so that it holds one post per article."""
+    writer = OutputWriter(out)
+    target = str(writer.root)
+    records = archive.export_records(target)
+    taken = {r.path: aid for aid, r in records.items()}
+    summary = ExportSummary()
+    changed: list[ExportRecord] = []
+    stale: list[str] = []
+    for head in archive.iter_articles(content=False):
+        summary.total += 1
+        record = records.get(head.id)
+        name = _preferred_name(head)
+        candidates = (f"{POSTS_DIR}/{name}", f"{POSTS_DIR}/{disambiguated(name, head.url)}")
+        if record is not None and record.path in candidates:
+            path = record.path
+        else:
+            path = candidates[0]
+            owner = taken.get(path)
+            if (owner is not None and owner != head.id) or (
+                    owner is None and writer.size(path) is not None):
+                path = candidates[1]
+        if not needs_write(record, version=head.version, path=path,
+                           on_disk_size=writer.size(path)):
+            summary.unchanged += 1
+            continue
+        data = render_post(archive.article(head.id)).encode("utf-8")
+        if writer.write(path, data):
+            summary.written += 1
+        else:
+            summary.unchanged += 1
+        if record is not None and record.path != path:
+            stale.append(record.path)
+            taken.pop(record.path, None)
+        taken[path] = head.id
+        changed.append(ExportRecord(head.id, path, head.version, len(data)))
+    for path in stale:
+        if path not in taken and writer.remove(path):
+            summary.removed += 1
+    archive.save_exports(target, changed)
+    return summary

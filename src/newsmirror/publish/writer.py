@@ -1,0 +1,86 @@
+"""The one writer of output files.
+
+It writes only inside its root, never a file whose bytes did not change (so
+mtimes and git history stay quiet), never the same file twice in one run, and
+each file atomically (a temporary file renamed over the old one).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from newsmirror.errors import OutputError
+
+
+class OutputWriter:
+    """Writes files below ``root``; refuses any path that would leave it."""
+
+    def __init__(self, root: Path) -> None:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create output folder {root}: {exc}") from exc
+        self.root = root.resolve()
+        self.written: set[str] = set()
+        self.unchanged = 0
+        self.removed: set[str] = set()
+
+    def resolve(self, relpath: str) -> Path:
+        """The absolute path of ``relpath``; OutputError if it is not inside the root."""
+        pure = PurePosixPath(relpath)
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\\" in relpath \
+                or "\x00" in relpath:
+            raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
+        target = (self.root / pure).resolve()
+        if not target.is_relative_to(self.root):
+            raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
+        return target
+
+    def size(self, relpath: str) -> int | None:
+        try:
+            return self.resolve(relpath).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def write(self, relpath: str, data: bytes) -> bool:
+        """Write ``data`` unless the file already holds exactly it; True if written."""
+        if relpath in self.written:
+            raise OutputError(f"{relpath} would be written twice in one run",
+                              hint="Two outputs claim the same file; this is a bug.")
+        target = self.resolve(relpath)
+        try:
+            if target.stat().st_size == len(data) and target.read_bytes() == data:
+                self.unchanged += 1
+                return False
+        except FileNotFoundError:
+            pass
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".nm-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            hint = "The disk is full; free space and run again." if exc.errno == errno.ENOSPC \
+                else None
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}", hint=hint) from exc
+        self.written.add(relpath)
+        return True
+
+    def remove(self, relpath: str) -> bool:
+        target = self.resolve(relpath)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise OutputError(f"cannot remove {target}: {exc.strerror or exc}") from exc
+        self.removed.add(relpath)
+        return True

@@ -1,0 +1,116 @@
+"""The archive's schema, as numbered migrations applied in order.
+
+``PRAGMA user_version`` records how many have run. Each migration runs in one
+transaction, so an archive is always at a whole version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        timezone TEXT NOT NULL DEFAULT 'Asia/Shanghai',
+        tags TEXT NOT NULL DEFAULT '[]',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        body_sha256 TEXT,
+        UNIQUE (source_id, url)
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        url TEXT NOT NULL,
+        canonical_url TEXT NOT NULL UNIQUE,
+        guid TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL,
+        author TEXT NOT NULL,
+        content TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        published TEXT NOT NULL,
+        published_raw TEXT NOT NULL DEFAULT '',
+        date_known INTEGER NOT NULL DEFAULT 1,
+        first_seen TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        origin TEXT NOT NULL DEFAULT 'feed',
+        jekyll_name TEXT
+    );
+    CREATE INDEX articles_guid ON articles (source_id, guid);
+    CREATE INDEX articles_published ON articles (published);
+    CREATE TABLE revisions (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        version INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        author TEXT NOT NULL,
+        content TEXT NOT NULL,
+        recorded TEXT NOT NULL,
+        UNIQUE (article_id, version)
+    );
+    CREATE TABLE fetch_log (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        feed_url TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        new INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    );
+    CREATE INDEX fetch_log_source ON fetch_log (source_id, finished);
+    CREATE VIRTUAL TABLE articles_fts USING fts5 (title, body, tokenize = 'trigram');
+    CREATE TABLE exports (
+        target TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        path TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (target, article_id),
+        UNIQUE (target, path)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn`` to :data:`SCHEMA_VERSION`; return the version it was at."""
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > SCHEMA_VERSION:
+        from newsmirror.errors import ArchiveError
+
+        raise ArchiveError(
+            f"archive schema version {current} is newer than this newsmirror ({SCHEMA_VERSION})",
+            hint="Upgrade newsmirror to read this archive.",
+        )
+    for version in range(current, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version].split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return current
