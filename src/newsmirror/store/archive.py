@@ -127,6 +127,9 @@ class Archive:
                 for url in src.feeds:
                     conn.execute("INSERT OR IGNORE INTO feeds (source_id, url) VALUES (?, ?)",
                                  (sid, url))
+                marks = ", ".join("?" * len(src.feeds))
+                conn.execute(f"DELETE FROM feeds WHERE source_id = ? AND url NOT IN ({marks})",
+                             (sid, *src.feeds))
 
     def ensure_source(self, name: str, timezone: str = "Asia/Shanghai") -> int:
         self.conn.execute("INSERT OR IGNORE INTO sources (name, timezone) VALUES (?, ?)",

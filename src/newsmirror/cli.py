@@ -1,0 +1,279 @@
+"""The command line: a thin layer over the library.
+
+Progress goes to stderr, results and the one-line summary to stdout. Every
+:class:`~newsmirror.errors.NewsmirrorError` becomes a message with a hint and
+a deliberate exit code (see :mod:`newsmirror.errors` and the README).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from newsmirror import __version__
+from newsmirror.config import (
+    CONFIG_NAME,
+    STARTER_SOURCES,
+    Config,
+    load_config,
+    render_config,
+    sources_from_subs,
+)
+from newsmirror.errors import EXIT_SOURCES_FAILED, ConfigError, NewsmirrorError
+from newsmirror.store import Archive
+from newsmirror.timeutil import in_zone
+
+F = TypeVar("F", bound=Callable[..., Any])
+err = Console(stderr=True)
+
+def handle_errors(func: F) -> F:
+    """Turn NewsmirrorError into 'error: …' + 'hint: …' and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NewsmirrorError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+class Context:
+    def __init__(self, config_path: Path, archive_path: Path | None) -> None:
+        self.config_path = config_path
+        self.archive_override = archive_path
+
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+    def archive(self, *, create: bool = False) -> Archive:
+        if self.archive_override is not None:
+            return Archive.open(self.archive_override, create=create)
+        try:
+            path = self.config().archive
+        except ConfigError as exc:
+            exc.hint = "Pass --archive PATH, or run `newsmirror init` to write a config."
+            raise
+        return Archive.open(path, create=create)
+
+pass_ctx = click.make_pass_decorator(Context)
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsmirror")
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
+              default=lambda: os.environ.get("NEWSMIRROR_CONFIG", CONFIG_NAME),
+              show_default=CONFIG_NAME, help="Config file (env NEWSMIRROR_CONFIG).")
+@click.option("--archive", "archive_path", type=click.Path(path_type=Path), default=None,
+              help="Archive file, instead of the one the config names.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, archive_path: Path | None) -> None:
+    """Mirror news feeds into an archive and publish it as Jekyll posts.
+
+    \b
+    Example:
+      newsmirror init && newsmirror fetch && newsmirror export jekyll site/
+    """
+    ctx.obj = Context(config_path, archive_path)
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--from-subs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Convert an old mirror's subs.json instead of the starter outlets.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+@handle_errors
+def init(directory: Path, from_subs: Path | None, force: bool) -> None:
+    """Write a starter newsmirror.toml and create the archive.
+
+    \b
+    Examples:
+      newsmirror init mirror/
+      newsmirror init mirror/ --from-subs old-mirror/subs.json
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / CONFIG_NAME
+    if target.exists() and not force:
+        raise ConfigError("config already exists", path=str(target),
+                          hint="Pass --force to overwrite it.")
+    if from_subs:
+        sources = sources_from_subs(from_subs.read_text(encoding="utf-8"), str(from_subs))
+    else:
+        sources = [(name, [url]) for name, url in STARTER_SOURCES]
+    target.write_text(render_config(sources), encoding="utf-8")
+    config = load_config(target)
+    with Archive.open(config.archive) as archive:
+        archive.sync_sources(config.sources)
+    click.echo(f"wrote {target} ({len(sources)} sources) and archive {config.archive}")
+
+def _progress_printer(verbose: bool, progress: Progress, task: Any) -> Callable[..., None]:
+    def report(outcome: Any, url: str, status: str) -> None:
+        progress.advance(task)
+        if verbose:
+            detail = outcome.errors[-1] if status == "failed" and outcome.errors else status
+            progress.console.print(f"{outcome.name}: {url}: {detail}", markup=False,
+                                   highlight=False)
+
+    return report
+
+@cli.command()
+@click.option("-s", "--source", "names", multiple=True, help="Only this source (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="One line per feed as it is done.")
+@pass_ctx
+@handle_errors
+def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
+    """Fetch the sources' feeds into the archive.
+
+    Exit code 0: all sources ok; 1: some sources failed (see `newsmirror sources`);
+    3: bad config; 4: archive unusable.
+
+    \b
+    Examples:
+      newsmirror fetch
+      newsmirror fetch -s 大纪元 -v
+    """
+    from newsmirror.pipeline import select_sources, update
+
+    config = ctx.config()
+    chosen = select_sources(config, list(names))
+    total = sum(len(s.feeds) for s in chosen)
+    with Archive.open(config.archive) as archive, Progress(
+        TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), console=err,
+        transient=True, disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("feeds", total=total)
+        summary = update(config, archive, list(names) or None,
+                         progress=_progress_printer(verbose, progress, task))
+    for result in summary.sources:
+        for message in result.errors:
+            click.echo(f"failed: {result.name}: {message}", err=True)
+    click.echo(summary.line())
+    if summary.any_failed:
+        sys.exit(EXIT_SOURCES_FAILED)
+
+@cli.group()
+def export() -> None:
+    """Publish the archive (jekyll)."""
+
+@export.command("jekyll")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def export_jekyll_cmd(ctx: Context, out: Path) -> None:
+    """Write or update OUT/_posts/*.md, one post per article.
+
+    Only new or changed articles are written; unchanged files keep their bytes
+    and mtime.
+
+    \b
+    Example:
+      newsmirror export jekyll ../my-mirror
+    """
+    from newsmirror.publish.jekyll import export_jekyll
+
+    with ctx.archive() as archive:
+        click.echo(export_jekyll(archive, out).line())
+
+@cli.group("import")
+def import_() -> None:
+    """Bring existing material into the archive (jekyll)."""
+
+@import_.command("jekyll")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@pass_ctx
+@handle_errors
+def import_jekyll_cmd(ctx: Context, directory: Path) -> None:
+    """Read an old mirror's _posts/ and archived/** into the archive.
+
+    \b
+    Example:
+      newsmirror import jekyll ../waimei
+    """
+    from newsmirror.jekyll_import import import_jekyll
+
+    with ctx.archive(create=True) as archive:
+        summary = import_jekyll(archive, directory)
+    for message in summary.skipped[:20]:
+        click.echo(f"skipped: {message}", err=True)
+    click.echo(summary.line())
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def sources(ctx: Context) -> None:
+    """Each source with its health: last success, last error, failures, articles.
+
+    \b
+    Example:
+      newsmirror sources
+    """
+    with ctx.archive() as archive:
+        rows = archive.health()
+    if not rows:
+        click.echo("no sources yet: run `newsmirror fetch`")
+        return
+    for h in rows:
+        state = "disabled" if not h.enabled else (
+            "FAILING" if h.consecutive_failures else ("ok" if h.last_success else "never fetched"))
+        click.echo(f"{h.name}\t{state}\tarticles={h.articles}\t"
+                   f"last_success={h.last_success or '-'}\t"
+                   f"failures={h.consecutive_failures}")
+        if h.last_error and h.consecutive_failures:
+            click.echo(f"  last error at {h.last_error_at}: {h.last_error}")
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("-n", "--limit", default=20, show_default=True, help="At most this many results.")
+@pass_ctx
+@handle_errors
+def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
+    """Full-text search of the archive (works for Chinese).
+
+    Prints date (Asia/Shanghai), source, title and URL, newest first.
+
+    \b
+    Example:
+      newsmirror search 拜登 习近平
+    """
+    with ctx.archive() as archive:
+        hits = archive.search(" ".join(query), limit=limit)
+    for hit in hits:
+        when = in_zone(hit.published, "Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{when}\t{hit.source}\t{hit.title}\t{hit.url}")
+    click.echo(f"{len(hits)} results", err=True)
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
+                default="newsmirror-demo")
+@pass_ctx
+@handle_errors
+def demo(ctx: Context, directory: Path) -> None:
+    """Run the main job on bundled demo feeds, with no internet.
+
+    Serves the demo feeds on 127.0.0.1, fetches them into DIRECTORY/archive.sqlite
+    and exports Jekyll posts to DIRECTORY/site.
+
+    \b
+    Example:
+      newsmirror demo /tmp/newsmirror-demo
+    """
+    from newsmirror.demo import run_demo
+
+    result = run_demo(directory, log=lambda line: click.echo(line, err=True))
+    click.echo(result.fetch_line)
+    click.echo(result.export_line)
+    click.echo(f"archive: {result.archive}")
+    click.echo(f"posts:   {result.posts}")
+
+def main() -> None:
+    cli(prog_name="newsmirror")
+
