@@ -162,7 +162,8 @@ def _parse_fetch(path: Path, raw: Any) -> FetchSettings:
             values[name] = raw[name]
         else:
             values[name] = _number(path, f"fetch.{name}", raw[name],
-                                   minimum=0 if name in ("retries", "backoff") else 1,
+                                   minimum=0 if name in ("retries", "backoff") else (
+                                       1 if isinstance(default, int) else 0.1),
                                    integer=isinstance(default, int))
     unknown = set(raw) - set(defaults.__dict__)
     if unknown:

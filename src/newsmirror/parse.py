@@ -145,15 +145,17 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "", fallback_author
         reason = parsed.get("bozo_exception")
         raise FeedParseError(f"not a feed: {reason or 'no RSS/Atom elements found'}",
                              hint="Check that the URL serves RSS or Atom.")
-    warning = ""
-    if parsed.get("bozo") and not entries_raw:
-        raise FeedParseError(f"malformed feed: {parsed.get('bozo_exception')}")
-    if parsed.get("bozo"):
-        warning = f"feed is not well-formed: {parsed.get('bozo_exception')}"
     feed_title = clean_text(str(parsed.get("feed", {}).get("title") or ""))
     entries = []
     for raw in entries_raw:
         entry = normalise_entry(raw, base_url=url, fallback_author=fallback_author, now=now)
         if entry is not None:
             entries.append(entry)
+    warning = ""
+    if parsed.get("bozo"):
+        problem = parsed.get("bozo_exception")
+        if not entries:
+            raise FeedParseError(f"malformed feed: {problem}",
+                                 hint="The feed is broken at its origin; tell its publisher.")
+        warning = f"feed is not well-formed ({problem}); read {len(entries)} items leniently"
     return ParsedFeed(title=feed_title, entries=entries, warning=warning)

@@ -28,7 +28,7 @@ TITLE_CHARS = 50
 POSTS_DIR = "_posts"
 _RESOLVER = yaml.resolver.Resolver()
 _PLAIN_FIRST_BAD = set("-?:,[]{}#&*!|>'\"%@` \t")
-_FLOW_BAD = set(",[]{}")
+_FLOW_BAD = set(",[]{}?:#")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]')
 # Characters not allowed (or troublesome in URLs) in file names on Linux, macOS and Windows.
@@ -111,8 +111,7 @@ def render_post(article: ArticleRecord) -> str:
 def title_slug(title: str) -> str:
     """The title part of a post's file name: at most 50 characters, valid everywhere."""
     title = unicodedata.normalize("NFC", title)
-    slug = _BAD_NAME_CHARS.sub("-", title).strip()[:TITLE_CHARS]
-    slug = slug.strip().rstrip(".").strip()
+    slug = _BAD_NAME_CHARS.sub("-", title).strip()[:TITLE_CHARS].rstrip(". ")
     return slug or "untitled"
 
 

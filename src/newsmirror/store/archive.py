@@ -279,6 +279,10 @@ class Archive:
             self._index(conn, int(cur.lastrowid or 0), title, content)
         elif change is Change.CHANGED and existing is not None:
             # The same URL under two posts: keep the longer body, the other as a revision.
+            if conn.execute("SELECT 1 FROM revisions WHERE article_id = ? AND title = ? AND"
+                            " author = ? AND content = ?",
+                            (existing.id, title, author, content)).fetchone():
+                return Change.UNCHANGED
             if len(content) >= len(existing.content):
                 self._revise(conn, existing, title, author, content, now)
             else:

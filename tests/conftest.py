@@ -1,0 +1,149 @@
+"""Shared fixtures: real HTTP servers on 127.0.0.1, archives in temp folders."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsmirror.config import FetchSettings, Source, parse_config
+from newsmirror.store import Archive
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "seed_post.md"
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    chunks: int = 1
+    send_length: bool = True
+
+
+Route = Callable[[BaseHTTPRequestHandler], Reply]
+
+
+class FeedServer:
+    """A real HTTP server whose routes the test sets; it records every request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests.append((self.path, dict(self.headers)))
+                route = server.routes.get(self.path.split("?")[0])
+                reply = route(self) if route else Reply(404, b"not found")
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    headers = dict(reply.headers)
+                    if reply.send_length:
+                        headers.setdefault("Content-Length", str(len(reply.body)))
+                    else:
+                        headers["Connection"] = "close"
+                        self.close_connection = True
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    step = max(1, len(reply.body) // reply.chunks)
+                    for i in range(0, len(reply.body), step):
+                        self.wfile.write(reply.body[i:i + step])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def route(self, path: str, reply: Reply | Route) -> None:
+        self.routes[path] = reply if callable(reply) else (lambda _h, r=reply: r)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    srv = FeedServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Archive]:
+    arc = Archive.open(tmp_path / "archive.sqlite")
+    yield arc
+    arc.close()
+
+
+FAST = FetchSettings(connect_timeout=2, read_timeout=1, retries=2, backoff=0.05,
+                     max_bytes=2_000_000)
+
+
+def make_config(tmp_path: Path, sources: list[tuple[str, list[str]]],
+                extra: str = "retries = 1\nbackoff = 0.05\nread_timeout = 1\n") -> Any:
+    lines = ['[archive]', 'path = "archive.sqlite"', "[fetch]", extra]
+    for name, feeds in sources:
+        quoted = ", ".join(f'"{u}"' for u in feeds)
+        lines += ["[[sources]]", f'name = "{name}"', f"feeds = [{quoted}]"]
+    text = "\n".join(lines)
+    path = tmp_path / "newsmirror.toml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+def rss(items: list[dict[str, str]], encoding: str = "utf-8", title: str = "Test") -> bytes:
+    """An RSS 2.0 feed; item keys: title, link, guid, pubDate, content, description, author."""
+    parts = []
+    for item in items:
+        fields = []
+        for key, tag in (("title", "title"), ("link", "link"), ("guid", "guid"),
+                         ("pubDate", "pubDate"), ("author", "dc:creator"),
+                         ("description", "description")):
+            if key in item:
+                fields.append(f"<{tag}>{item[key]}</{tag}>")
+        if "content" in item:
+            fields.append(f"<content:encoded><![CDATA[{item['content']}]]></content:encoded>")
+        parts.append("<item>" + "".join(fields) + "</item>")
+    text = (f'<?xml version="1.0" encoding="{encoding}"?>\n'
+            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+            ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<title>{title}</title><link>https://example.org/</link>"
+            + "".join(parts) + "</channel></rss>")
+    return text.encode(encoding)
+
+
+def seed_item() -> dict[str, str]:
+    text = SEED.read_text(encoding="utf-8")
+    body = text.split("<div>\n", 1)[1].rsplit("\n</div>", 1)[0]
+    return {"title": "分析：拜登习近平11月会谈的背后原因",
+            "link": "https://www.epochtimes.com/gb/23/10/29/n14105166.htm",
+            "guid": "https://www.epochtimes.com/gb/23/10/29/n14105166.htm",
+            "pubDate": "Sun, 29 Oct 2023 11:36:11 +0800", "content": body}
+
+
+SOURCE = Source(name="Test", feeds=("http://127.0.0.1/",))

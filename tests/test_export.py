@@ -1,0 +1,147 @@
+"""Incremental Jekyll export: one file per article, nothing rewritten that did not change."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from conftest import Reply, make_config, rss
+
+from newsmirror.errors import OutputError
+from newsmirror.pipeline import update
+from newsmirror.publish.jekyll import export_jekyll
+from newsmirror.publish.writer import OutputWriter
+from newsmirror.store import Archive
+
+
+def items(n, **over):
+    return [{"title": f"第{i}篇", "link": f"https://e.org/{i}",
+             "pubDate": f"Mon, 0{1 + i % 9} Jan 2024 00:00:00 GMT", "content": f"<p>内容{i}</p>",
+             **over} for i in range(n)]
+
+
+def snapshot(folder):
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+@pytest.fixture
+def feed(tmp_path, server):
+    state = {"items": items(5)}
+    server.route("/f", lambda _h: Reply(body=rss(state["items"])))
+    config = make_config(tmp_path, [("源", [server.url + "/f"])])
+    archive = Archive.open(config.archive)
+    yield state, config, archive
+    archive.close()
+
+
+def test_reexport_unchanged_writes_nothing(tmp_path, feed):
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    first = export_jekyll(archive, out)
+    assert first.written == 5
+    before = snapshot(out / "_posts")
+    again = export_jekyll(archive, out)
+    assert (again.written, again.unchanged) == (0, 5)
+    assert snapshot(out / "_posts") == before
+
+
+def test_changed_article_rewrites_only_its_file(tmp_path, feed):
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    export_jekyll(archive, out)
+    before = snapshot(out / "_posts")
+    state["items"][2]["content"] = "<p>改过的内容</p>"
+    update(config, archive)
+    summary = export_jekyll(archive, out)
+    after = snapshot(out / "_posts")
+    assert summary.written == 1
+    changed = [name for name in after if after[name] != before.get(name)]
+    assert len(changed) == 1 and "第2篇" in changed[0]
+    assert "改过的内容" in after[changed[0]][0].decode()
+
+
+def test_retitled_article_is_renamed_not_duplicated(tmp_path, feed):
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    export_jekyll(archive, out)
+    state["items"][0]["title"] = "新的标题"
+    update(config, archive)
+    summary = export_jekyll(archive, out)
+    names = sorted(p.name for p in (out / "_posts").iterdir())
+    assert summary.removed == 1 and len(names) == 5
+    assert any("新的标题" in n for n in names) and not any("第0篇" in n for n in names)
+
+
+def test_same_name_for_two_articles_never_overwrites(tmp_path, server):
+    same = [{"title": "同一个标题", "link": f"https://e.org/{i}",
+             "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT", "content": f"<p>{i}</p>"}
+            for i in range(3)]
+    server.route("/f", Reply(body=rss(same)))
+    config = make_config(tmp_path, [("源", [server.url + "/f"])])
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        export_jekyll(archive, tmp_path / "out")
+        names = sorted(p.name for p in (tmp_path / "out/_posts").iterdir())
+        assert len(names) == 3 and "2024-01-01-同一个标题.md" in names
+        urls = {yaml.safe_load(p.read_text().split("---\n")[1])["from"]
+                for p in (tmp_path / "out/_posts").iterdir()}
+        assert urls == {"https://e.org/0", "https://e.org/1", "https://e.org/2"}
+        # Names are stable across runs and archives.
+        export_jekyll(archive, tmp_path / "out2")
+        assert sorted(p.name for p in (tmp_path / "out2/_posts").iterdir()) == names
+
+
+def test_foreign_file_with_same_name_is_not_overwritten(tmp_path, feed):
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    (out / "_posts").mkdir(parents=True)
+    foreign = out / "_posts" / "2024-01-01-第0篇.md"
+    foreign.write_text("someone else's post")
+    export_jekyll(archive, out)
+    assert foreign.read_text() == "someone else's post"
+    assert len(list((out / "_posts").iterdir())) == 6
+
+
+def test_deleted_file_is_restored(tmp_path, feed):
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    export_jekyll(archive, out)
+    victim = next((out / "_posts").iterdir())
+    victim.unlink()
+    assert export_jekyll(archive, out).written == 1
+    assert victim.exists()
+
+
+def test_writer_refuses_paths_outside_root(tmp_path):
+    writer = OutputWriter(tmp_path / "out")
+    for bad in ("../x", "/etc/passwd", "_posts/../../x", "a\\..\\b", ""):
+        with pytest.raises(OutputError):
+            writer.write(bad, b"x")
+    os.symlink(tmp_path, tmp_path / "out" / "link")
+    with pytest.raises(OutputError):
+        writer.write("link/escape.md", b"x")
+    assert writer.write("_posts/ok.md", b"x")
+    with pytest.raises(OutputError, match="twice"):
+        writer.write("_posts/ok.md", b"y")
+
+
+def test_export_dates_are_utc(tmp_path, server):
+    server.route("/f", Reply(body=rss([{"title": "t", "link": "https://e.org/x",
+                                        "pubDate": "Tue, 02 Jan 2024 07:30:00 +0800"}])))
+    config = make_config(tmp_path, [("源", [server.url + "/f"])])
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        export_jekyll(archive, tmp_path / "out")
+    [post] = (tmp_path / "out/_posts").iterdir()
+    assert post.name == "2024-01-01-t.md"
+    text = post.read_text()
+    assert "date: 2024-01-01T23:30:00.000Z" in text
+    stamp = int(datetime(2024, 1, 1, 23, 30, tzinfo=UTC).timestamp() * 1000)
+    assert f"<!--{stamp}-->" in text

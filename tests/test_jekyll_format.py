@@ -1,0 +1,132 @@
+"""The post format contract: the seed byte for byte, valid YAML, valid file names."""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+from datetime import UTC, datetime
+
+import yaml
+from conftest import SEED, Reply, make_config, rss, seed_item
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsmirror.pipeline import update
+from newsmirror.publish.jekyll import (
+    disambiguated,
+    export_jekyll,
+    post_filename,
+    render_post,
+    valid_filename,
+    yaml_quoted,
+    yaml_scalar,
+)
+from newsmirror.store import Archive, ArticleRecord
+
+SEED_NAME = "2023-10-29-分析：拜登习近平11月会谈的背后原因.md"
+
+
+def article(title: str = "t", author: str = "a", url: str = "https://example.org/a",
+            source: str = "src", content: str = "<p>x</p>") -> ArticleRecord:
+    when = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    return ArticleRecord(1, source, "Asia/Shanghai", url, title, author, content, (), when,
+                         True, when, 1, None)
+
+
+def front_matter(post: str) -> dict[str, object]:
+    head = post.split("---\n")[1]
+    return yaml.safe_load(head)  # type: ignore[no-any-return]
+
+
+def test_seed_feed_item_gives_byte_identical_post(tmp_path, server):
+    server.route("/feed.xml", Reply(body=rss([seed_item()]),
+                                    headers={"Content-Type": "application/rss+xml"}))
+    config = make_config(tmp_path, [("大纪元", [server.url + "/feed.xml"])])
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        assert summary.new == 1
+        export_jekyll(archive, tmp_path / "out")
+    files = list((tmp_path / "out/_posts").iterdir())
+    assert [f.name for f in files] == [SEED_NAME]
+    assert files[0].read_bytes() == SEED.read_bytes()
+
+
+def test_render_post_layout():
+    post = render_post(article(title="标题", author="作者", source="来源"))
+    assert post.startswith('---\nlayout: post\ntitle: "标题"\ndate: 2024-01-02T03:04:05.678Z\n'
+                           "author: 作者\nfrom: https://example.org/a\ntags: [ 来源 ]\n"
+                           "comments: True\ncategories: [ 来源 ]\n---\n<!--1704164645678-->\n"
+                           "[标题](https://example.org/a)\n------\n\n<div>\n<p>x</p>\n</div>\n")
+
+
+NASTY_TITLES = [
+    'He said "no"', "back\\slash \\n", "colon: here", "# hash", "- dash", "* star", "[bracket",
+    "& amp", "! bang", "yes", "null", "123", "2024-01-01", "tab\there", "ctrl\x07\x1b",
+    "line\nbreak", "emoji 🎉🇹🇼", "{{ liquid }}", "{% raw %}", "@at", "%percent", "'quote'",
+    "trailing ", " leading", "\u2028sep", "nbsp\u00a0", "\x85nel",
+]
+
+
+def test_nasty_titles_round_trip_through_yaml():
+    for title in NASTY_TITLES:
+        post = render_post(article(title=title, author=title, source=title.strip() or "s"))
+        data = front_matter(post)
+        assert data["title"] == title, title
+        assert data["author"] == title, title
+        assert data["tags"] == [title.strip() or "s"], title
+
+
+def test_liquid_in_content_is_neutralised():
+    post = render_post(article(title="{{ site.x }}", content="<p>{{ page.title }} {% if %}</p>"))
+    body = post.split("---\n", 2)[2]
+    assert "{{" not in body and "{%" not in body
+    assert "&#123;{ page.title }}" in body
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_text_survives_yaml_round_trip(value):
+    for rendered in (yaml_quoted(value), yaml_scalar(value)):
+        loaded = yaml.safe_load(f"k: {rendered}\n")
+        expected = "".join(ch for ch in value if not 0xD800 <= ord(ch) <= 0xDFFF)
+        assert loaded == {"k": expected}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1))
+def test_flow_sequence_items_round_trip(value):
+    value = value.strip() or "x"
+    loaded = yaml.safe_load(f"tags: [ {yaml_scalar(value, flow=True)} ]\n")
+    expected = "".join(ch for ch in value if not 0xD800 <= ord(ch) <= 0xDFFF)
+    assert loaded == {"tags": [expected]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_file_names_are_valid_everywhere(title, when):
+    name = post_filename(when.replace(tzinfo=UTC), title)
+    assert name == post_filename(when.replace(tzinfo=UTC), title)  # deterministic
+    assert valid_filename(name), name
+    assert len(name.encode("utf-8")) <= 255
+    assert not set('<>:"/\\|?*') & set(name)
+    assert not any(unicodedata.category(ch) == "Cc" for ch in name)
+    stem = name[len("2024-01-01-"):-3]
+    assert stem == stem.strip() and not stem.endswith(".")
+    assert len(stem) <= 50
+    assert len(disambiguated(name, "https://e.org/x").encode("utf-8")) <= 255
+
+
+def test_file_name_examples():
+    when = datetime(2023, 10, 29, tzinfo=UTC)
+    assert post_filename(when, "分析：拜登习近平11月会谈的背后原因") == SEED_NAME
+    assert post_filename(when, 'A/B "C" \\D?') == "2023-10-29-A-B -C- -D-.md"
+    assert post_filename(when, "   ") == "2023-10-29-untitled.md"
+    assert post_filename(when, "字" * 80) == "2023-10-29-" + "字" * 50 + ".md"
+    assert post_filename(when, "end. . .") == "2023-10-29-end.md"
+    assert post_filename(when, "U.S.") == "2023-10-29-U.S.md"
+
+
+def test_every_title_char_class_is_kept_readable():
+    when = datetime(2023, 1, 1, tzinfo=UTC)
+    for ch in string.punctuation:
+        assert valid_filename(post_filename(when, f"a{ch}b"))

@@ -1,0 +1,121 @@
+"""Feed items normalised: titles, links, authors, content, dates, sanitising."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import rss
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsmirror.clean import clean_text, sanitize_html
+from newsmirror.parse import parse_feed
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def one(item, **kw):
+    feed = parse_feed(rss([item]), url="https://example.org/feed/", fallback_author="源",
+                      now=NOW, **kw)
+    assert len(feed.entries) == 1
+    return feed.entries[0]
+
+
+def test_title_control_characters_removed_and_trimmed():
+    entry = one({"title": "  标题\x07&#x1b;带\t控制 ", "link": "https://e.org/a"})
+    assert entry.title == "标题带 控制"
+
+
+def test_relative_link_made_absolute():
+    assert one({"title": "t", "link": "/news/1.html"}).url == "https://example.org/news/1.html"
+
+
+def test_guid_used_when_no_link():
+    entry = one({"title": "t", "guid": "https://e.org/by-guid"})
+    assert entry.url == "https://e.org/by-guid"
+
+
+def test_item_without_any_url_is_skipped():
+    feed = parse_feed(rss([{"title": "x"}, {"title": "y", "link": "https://e.org/y"}]),
+                      url="https://e.org/", now=NOW)
+    assert [e.title for e in feed.entries] == ["y"]
+
+
+def test_author_from_dc_creator_else_source_name():
+    assert one({"title": "t", "link": "https://e.org/a", "author": "记者"}).author == "记者"
+    assert one({"title": "t", "link": "https://e.org/a"}).author == "源"
+
+
+def test_content_encoded_preferred_over_description():
+    entry = one({"title": "t", "link": "https://e.org/a", "description": "summary",
+                 "content": "<p>full text</p>"})
+    assert entry.content == "<p>full text</p>"
+
+
+def test_description_used_when_no_content():
+    entry = one({"title": "t", "link": "https://e.org/a", "description": "&lt;p&gt;摘要&lt;/p&gt;"})
+    assert entry.content == "<p>摘要</p>"
+
+
+def test_future_date_clamped_to_now_and_raw_kept():
+    entry = one({"title": "t", "link": "https://e.org/a",
+                 "pubDate": "Fri, 01 Jan 2100 00:00:00 GMT"})
+    assert entry.published == NOW
+    assert entry.published_raw == "Fri, 01 Jan 2100 00:00:00 GMT"
+
+
+def test_time_zone_converted_to_utc():
+    entry = one({"title": "t", "link": "https://e.org/a",
+                 "pubDate": "Sun, 29 Oct 2023 11:36:11 +0800"})
+    assert entry.published == datetime(2023, 10, 29, 3, 36, 11, tzinfo=UTC)
+
+
+def test_missing_date_is_none():
+    assert one({"title": "t", "link": "https://e.org/a"}).published is None
+
+
+def test_feed_html_is_sanitised():
+    entry = one({"title": "t", "link": "https://e.org/a", "content":
+                 '<p onclick="x()">ok<script>alert(1)</script><a href="javascript:alert(1)">l</a>'
+                 '<img src="https://e.org/i.jpg" onerror="x()"><style>p{}</style></p>'})
+    assert entry.content == '<p>ok<a>l</a><img src="https://e.org/i.jpg"></p>'
+
+
+def test_youtube_media_description():
+    feed = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+            'xmlns:media="http://search.yahoo.com/mrss/" '
+            'xmlns:yt="http://www.youtube.com/xml/schemas/2015"><title>ch</title>'
+            '<entry><id>yt:video:abc</id><yt:videoId>abc</yt:videoId><title>Video</title>'
+            '<link rel="alternate" href="https://www.youtube.com/watch?v=abc"/>'
+            '<author><name>Channel</name></author>'
+            '<published>2024-01-01T00:00:00+00:00</published>'
+            '<media:group><media:title>Video</media:title>'
+            '<media:description>视频简介</media:description></media:group></entry></feed>'
+            ).encode()
+    entry = parse_feed(feed, url="https://www.youtube.com/feeds/videos.xml", now=NOW).entries[0]
+    assert entry.url == "https://www.youtube.com/watch?v=abc"
+    assert "视频简介" in entry.content
+    assert entry.author == "Channel"
+
+
+def test_seed_markup_unchanged_by_sanitiser():
+    from conftest import seed_item
+
+    body = seed_item()["content"]
+    assert sanitize_html(body) == body
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_clean_text_has_no_controls_and_is_trimmed(text):
+    out = clean_text(text)
+    assert out == out.strip()
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_sanitiser_never_lets_script_through(text):
+    out = sanitize_html(f"<p>{text}</p><script>{text}</script><a href='javascript:{text}'>x</a>")
+    assert "<script" not in out.lower()
+    assert "javascript:" not in out.lower()
