@@ -34,16 +34,19 @@ def rss(title: str, link: str, posts: list, encoding: str = "utf-8") -> bytes:
             "<item>"
             f"<title>{escape(p.title)}</title>"
             f"<link>{escape(p.url)}</link>"
-            f"<guid isPermaLink=\"true\">{escape(p.url)}</guid>"
+            f'<guid isPermaLink="true">{escape(p.url)}</guid>'
             f"<pubDate>{format_datetime(p.published.astimezone(UTC), usegmt=True)}</pubDate>"
             + (f"<dc:creator>{escape(p.author)}</dc:creator>" if p.author != title else "")
             + f"<content:encoded>{cdata(p.content)}</content:encoded>"
-            "</item>")
-    text = (f'<?xml version="1.0" encoding="{encoding}"?>\n'
-            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
-            ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
-            f"<title>{escape(title)}</title><link>{escape(link)}</link>"
-            f"<description>{escape(title)}</description>" + "".join(items) + "</channel></rss>\n")
+            "</item>"
+        )
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(link)}</link>"
+        f"<description>{escape(title)}</description>" + "".join(items) + "</channel></rss>\n"
+    )
     return text.encode(encoding)
 
 
@@ -58,12 +61,15 @@ def atom(title: str, link: str, posts: list) -> bytes:
             f"<id>{escape(p.url)}</id><published>{stamp}</published><updated>{stamp}</updated>"
             f"<author><name>{escape(p.author)}</name></author>"
             f'<content type="html">{escape(p.content)}</content>'
-            "</entry>")
+            "</entry>"
+        )
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = ('<?xml version="1.0" encoding="utf-8"?>\n'
-            '<feed xmlns="http://www.w3.org/2005/Atom">'
-            f"<title>{escape(title)}</title><id>{escape(link)}</id><updated>{now}</updated>"
-            f'<link href="{escape(link)}"/>' + "".join(entries) + "</feed>\n")
+    text = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{escape(title)}</title><id>{escape(link)}</id><updated>{now}</updated>"
+        f'<link href="{escape(link)}"/>' + "".join(entries) + "</feed>\n"
+    )
     return text.encode("utf-8")
 
 
@@ -79,11 +85,14 @@ def main() -> None:
     seed = read_post(SHARED / "seed/000_5a86c4bf7c6d1edf.txt")
     (out / "epochtimes.xml").write_bytes(rss("大纪元", "https://www.epochtimes.com/gb/", [seed]))
     (out / "oped.xml").write_bytes(
-        rss("评论", "https://www.allnow.com/", posts_of("oped2", 8), encoding="gb18030"))
-    (out / "teahouse.xml").write_bytes(atom("Matters", "https://matters.news/", posts_of(
-        "teahouse", 8)))
-    (out / "society.xml").write_bytes(rss("方斌", "https://www.youtube.com/", posts_of(
-        "society", 8)))
+        rss("评论", "https://www.allnow.com/", posts_of("oped2", 8), encoding="gb18030")
+    )
+    (out / "teahouse.xml").write_bytes(
+        atom("Matters", "https://matters.news/", posts_of("teahouse", 8))
+    )
+    (out / "society.xml").write_bytes(
+        rss("方斌", "https://www.youtube.com/", posts_of("society", 8))
+    )
     for f in sorted(out.glob("*.xml")):
         print(f.name, f.stat().st_size)
 

@@ -46,7 +46,7 @@ class FeedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.requests.append((self.path, dict(self.headers)))
                 route = server.routes.get(self.path.split("?")[0])
                 reply = route(self) if route else Reply(404, b"not found")
@@ -65,7 +65,7 @@ class FeedServer:
                     self.end_headers()
                     step = max(1, len(reply.body) // reply.chunks)
                     for i in range(0, len(reply.body), step):
-                        self.wfile.write(reply.body[i:i + step])
+                        self.wfile.write(reply.body[i : i + step])
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -100,13 +100,17 @@ def archive(tmp_path: Path) -> Iterator[Archive]:
     arc.close()
 
 
-FAST = FetchSettings(connect_timeout=2, read_timeout=1, retries=2, backoff=0.05,
-                     max_bytes=2_000_000)
+FAST = FetchSettings(
+    connect_timeout=2, read_timeout=1, retries=2, backoff=0.05, max_bytes=2_000_000
+)
 
 
-def make_config(tmp_path: Path, sources: list[tuple[str, list[str]]],
-                extra: str = "retries = 1\nbackoff = 0.05\nread_timeout = 1\n") -> Any:
-    lines = ['[archive]', 'path = "archive.sqlite"', "[fetch]", extra]
+def make_config(
+    tmp_path: Path,
+    sources: list[tuple[str, list[str]]],
+    extra: str = "retries = 1\nbackoff = 0.05\nread_timeout = 1\n",
+) -> Any:
+    lines = ["[archive]", 'path = "archive.sqlite"', "[fetch]", extra]
     for name, feeds in sources:
         quoted = ", ".join(f'"{u}"' for u in feeds)
         lines += ["[[sources]]", f'name = "{name}"', f"feeds = [{quoted}]"]
@@ -121,29 +125,40 @@ def rss(items: list[dict[str, str]], encoding: str = "utf-8", title: str = "Test
     parts = []
     for item in items:
         fields = []
-        for key, tag in (("title", "title"), ("link", "link"), ("guid", "guid"),
-                         ("pubDate", "pubDate"), ("author", "dc:creator"),
-                         ("description", "description")):
+        for key, tag in (
+            ("title", "title"),
+            ("link", "link"),
+            ("guid", "guid"),
+            ("pubDate", "pubDate"),
+            ("author", "dc:creator"),
+            ("description", "description"),
+        ):
             if key in item:
                 fields.append(f"<{tag}>{item[key]}</{tag}>")
         if "content" in item:
             fields.append(f"<content:encoded><![CDATA[{item['content']}]]></content:encoded>")
         parts.append("<item>" + "".join(fields) + "</item>")
-    text = (f'<?xml version="1.0" encoding="{encoding}"?>\n'
-            '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
-            ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
-            f"<title>{title}</title><link>https://example.org/</link>"
-            + "".join(parts) + "</channel></rss>")
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        f"<title>{title}</title><link>https://example.org/</link>"
+        + "".join(parts)
+        + "</channel></rss>"
+    )
     return text.encode(encoding)
 
 
 def seed_item() -> dict[str, str]:
     text = SEED.read_text(encoding="utf-8")
     body = text.split("<div>\n", 1)[1].rsplit("\n</div>", 1)[0]
-    return {"title": "分析：拜登习近平11月会谈的背后原因",
-            "link": "https://www.epochtimes.com/gb/23/10/29/n14105166.htm",
-            "guid": "https://www.epochtimes.com/gb/23/10/29/n14105166.htm",
-            "pubDate": "Sun, 29 Oct 2023 11:36:11 +0800", "content": body}
+    return {
+        "title": "分析：拜登习近平11月会谈的背后原因",
+        "link": "https://www.epochtimes.com/gb/23/10/29/n14105166.htm",
+        "guid": "https://www.epochtimes.com/gb/23/10/29/n14105166.htm",
+        "pubDate": "Sun, 29 Oct 2023 11:36:11 +0800",
+        "content": body,
+    }
 
 
 SOURCE = Source(name="Test", feeds=("http://127.0.0.1/",))

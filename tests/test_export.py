@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
-from conftest import Reply, make_config, rss
 
+from conftest import Reply, make_config, rss
 from newsmirror.errors import OutputError
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
@@ -17,9 +17,16 @@ from newsmirror.store import Archive
 
 
 def items(n, **over):
-    return [{"title": f"第{i}篇", "link": f"https://e.org/{i}",
-             "pubDate": f"Mon, 0{1 + i % 9} Jan 2024 00:00:00 GMT", "content": f"<p>内容{i}</p>",
-             **over} for i in range(n)]
+    return [
+        {
+            "title": f"第{i}篇",
+            "link": f"https://e.org/{i}",
+            "pubDate": f"Mon, 0{1 + i % 9} Jan 2024 00:00:00 GMT",
+            "content": f"<p>内容{i}</p>",
+            **over,
+        }
+        for i in range(n)
+    ]
 
 
 def snapshot(folder):
@@ -37,7 +44,7 @@ def feed(tmp_path, server):
 
 
 def test_reexport_unchanged_writes_nothing(tmp_path, feed):
-    state, config, archive = feed
+    _state, config, archive = feed
     update(config, archive)
     out = tmp_path / "out"
     first = export_jekyll(archive, out)
@@ -78,9 +85,15 @@ def test_retitled_article_is_renamed_not_duplicated(tmp_path, feed):
 
 
 def test_same_name_for_two_articles_never_overwrites(tmp_path, server):
-    same = [{"title": "同一个标题", "link": f"https://e.org/{i}",
-             "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT", "content": f"<p>{i}</p>"}
-            for i in range(3)]
+    same = [
+        {
+            "title": "同一个标题",
+            "link": f"https://e.org/{i}",
+            "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT",
+            "content": f"<p>{i}</p>",
+        }
+        for i in range(3)
+    ]
     server.route("/f", Reply(body=rss(same)))
     config = make_config(tmp_path, [("源", [server.url + "/f"])])
     with Archive.open(config.archive) as archive:
@@ -88,8 +101,10 @@ def test_same_name_for_two_articles_never_overwrites(tmp_path, server):
         export_jekyll(archive, tmp_path / "out")
         names = sorted(p.name for p in (tmp_path / "out/_posts").iterdir())
         assert len(names) == 3 and "2024-01-01-同一个标题.md" in names
-        urls = {yaml.safe_load(p.read_text().split("---\n")[1])["from"]
-                for p in (tmp_path / "out/_posts").iterdir()}
+        urls = {
+            yaml.safe_load(p.read_text().split("---\n")[1])["from"]
+            for p in (tmp_path / "out/_posts").iterdir()
+        }
         assert urls == {"https://e.org/0", "https://e.org/1", "https://e.org/2"}
         # Names are stable across runs and archives.
         export_jekyll(archive, tmp_path / "out2")
@@ -97,7 +112,7 @@ def test_same_name_for_two_articles_never_overwrites(tmp_path, server):
 
 
 def test_foreign_file_with_same_name_is_not_overwritten(tmp_path, feed):
-    state, config, archive = feed
+    _state, config, archive = feed
     update(config, archive)
     out = tmp_path / "out"
     (out / "_posts").mkdir(parents=True)
@@ -109,7 +124,7 @@ def test_foreign_file_with_same_name_is_not_overwritten(tmp_path, feed):
 
 
 def test_deleted_file_is_restored(tmp_path, feed):
-    state, config, archive = feed
+    _state, config, archive = feed
     update(config, archive)
     out = tmp_path / "out"
     export_jekyll(archive, out)
@@ -133,8 +148,20 @@ def test_writer_refuses_paths_outside_root(tmp_path):
 
 
 def test_export_dates_are_utc(tmp_path, server):
-    server.route("/f", Reply(body=rss([{"title": "t", "link": "https://e.org/x",
-                                        "pubDate": "Tue, 02 Jan 2024 07:30:00 +0800"}])))
+    server.route(
+        "/f",
+        Reply(
+            body=rss(
+                [
+                    {
+                        "title": "t",
+                        "link": "https://e.org/x",
+                        "pubDate": "Tue, 02 Jan 2024 07:30:00 +0800",
+                    }
+                ]
+            )
+        ),
+    )
     config = make_config(tmp_path, [("源", [server.url + "/f"])])
     with Archive.open(config.archive) as archive:
         update(config, archive)

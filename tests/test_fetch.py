@@ -6,12 +6,15 @@ import gzip
 import time
 
 from conftest import Reply, make_config, rss
-
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
 
-ITEM = {"title": "标题一", "link": "https://example.org/1", "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT",
-        "content": "<p>正文一</p>"}
+ITEM = {
+    "title": "标题一",
+    "link": "https://example.org/1",
+    "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT",
+    "content": "<p>正文一</p>",
+}
 
 
 def run(tmp_path, server, routes, extra=None):
@@ -27,8 +30,9 @@ def run(tmp_path, server, routes, extra=None):
 
 
 def test_404_fails_that_source_only(tmp_path, server):
-    results, health, titles = run(tmp_path, server, {
-        "/gone": Reply(404, b"nope"), "/good": Reply(body=rss([ITEM]))})
+    results, health, titles = run(
+        tmp_path, server, {"/gone": Reply(404, b"nope"), "/good": Reply(body=rss([ITEM]))}
+    )
     assert results["gone"].status == "failed"
     assert "HTTP 404" in results["gone"].errors[0]
     assert results["good"].status == "ok" and titles == ["标题一"]
@@ -66,8 +70,10 @@ def test_conditional_get_304(tmp_path, server):
     def conditional(handler):
         if handler.headers.get("If-None-Match") == '"v1"':
             return Reply(304, b"", headers={"ETag": '"v1"'})
-        return Reply(body=rss([ITEM]), headers={"ETag": '"v1"',
-                                                 "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"})
+        return Reply(
+            body=rss([ITEM]),
+            headers={"ETag": '"v1"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"},
+        )
 
     server.route("/feed", conditional)
     config = make_config(tmp_path, [("feed", [server.url + "/feed"])])
@@ -92,8 +98,12 @@ def test_identical_body_without_validators_is_not_reparsed(tmp_path, server):
 
 def test_slow_response_times_out(tmp_path, server):
     started = time.monotonic()
-    results, health, _ = run(tmp_path, server, {"/slow": Reply(body=rss([ITEM]), delay=3)},
-                             extra="retries = 0\nread_timeout = 0.5\nconnect_timeout = 1\n")
+    results, health, _ = run(
+        tmp_path,
+        server,
+        {"/slow": Reply(body=rss([ITEM]), delay=3)},
+        extra="retries = 0\nread_timeout = 0.5\nconnect_timeout = 1\n",
+    )
     assert results["slow"].status == "failed"
     assert "timed out" in results["slow"].errors[0]
     assert time.monotonic() - started < 3
@@ -101,8 +111,7 @@ def test_slow_response_times_out(tmp_path, server):
 
 
 def test_endless_redirect_is_bounded(tmp_path, server):
-    results, _, _ = run(tmp_path, server, {
-        "/loop": Reply(302, b"", headers={"Location": "/loop"})})
+    results, _, _ = run(tmp_path, server, {"/loop": Reply(302, b"", headers={"Location": "/loop"})})
     assert results["loop"].status == "failed"
     assert "redirects" in results["loop"].errors[0]
     assert len(server.requests) <= 10
@@ -110,16 +119,20 @@ def test_endless_redirect_is_bounded(tmp_path, server):
 
 def test_redirect_is_followed(tmp_path, server):
     server.route("/new", Reply(body=rss([ITEM])))
-    results, _, titles = run(tmp_path, server, {
-        "/old": Reply(301, b"", headers={"Location": "/new"})})
+    results, _, titles = run(
+        tmp_path, server, {"/old": Reply(301, b"", headers={"Location": "/new"})}
+    )
     assert results["old"].status == "ok" and titles == ["标题一"]
 
 
 def test_50_mb_body_is_refused(tmp_path, server):
     big = b"<rss>" + b"x" * (50 * 1024 * 1024)
-    results, _, _ = run(tmp_path, server, {
-        "/big": Reply(body=big), "/bigchunked": Reply(body=big, send_length=False, chunks=200)},
-        extra="retries = 0\nmax_bytes = 2000000\n")
+    results, _, _ = run(
+        tmp_path,
+        server,
+        {"/big": Reply(body=big), "/bigchunked": Reply(body=big, send_length=False, chunks=200)},
+        extra="retries = 0\nmax_bytes = 2000000\n",
+    )
     for name in ("big", "bigchunked"):
         assert results[name].status == "failed"
         assert "exceeds the cap" in results[name].errors[0]
@@ -133,8 +146,9 @@ def test_invalid_xml_is_reported(tmp_path, server):
 
 def test_html_page_instead_of_feed(tmp_path, server):
     page = b"<!DOCTYPE html><html><head><title>Home</title></head><body>hi</body></html>"
-    results, _, _ = run(tmp_path, server, {"/page": Reply(body=page, headers={
-        "Content-Type": "text/html"})})
+    results, _, _ = run(
+        tmp_path, server, {"/page": Reply(body=page, headers={"Content-Type": "text/html"})}
+    )
     assert results["page"].status == "failed"
     assert "HTML page" in results["page"].errors[0]
 
@@ -142,32 +156,38 @@ def test_html_page_instead_of_feed(tmp_path, server):
 def test_gbk_and_big5_feeds_decode(tmp_path, server):
     gbk = rss([{**ITEM, "title": "简体中文标题", "link": "https://e.org/gbk"}], encoding="gbk")
     big5 = rss([{**ITEM, "title": "繁體中文標題", "link": "https://e.org/big5"}], encoding="big5")
-    gb18030 = rss([{**ITEM, "title": "𠮷字与€", "link": "https://e.org/gb18030"}],
-                  encoding="gb18030")
-    results, _, titles = run(tmp_path, server, {
-        "/gbk": Reply(body=gbk), "/big5": Reply(body=big5), "/gb18030": Reply(body=gb18030)})
+    gb18030 = rss(
+        [{**ITEM, "title": "𠮷字与€", "link": "https://e.org/gb18030"}], encoding="gb18030"
+    )
+    results, _, titles = run(
+        tmp_path,
+        server,
+        {"/gbk": Reply(body=gbk), "/big5": Reply(body=big5), "/gb18030": Reply(body=gb18030)},
+    )
     assert all(r.status == "ok" for r in results.values())
     assert sorted(titles) == sorted(["简体中文标题", "繁體中文標題", "𠮷字与€"])
 
 
 def test_charset_from_http_header(tmp_path, server):
-    body = rss([{**ITEM, "title": "頭條新聞"}], encoding="big5").replace(
-        b' encoding="big5"', b"")
-    results, _, titles = run(tmp_path, server, {"/hdr": Reply(body=body, headers={
-        "Content-Type": "application/xml; charset=big5"})})
+    body = rss([{**ITEM, "title": "頭條新聞"}], encoding="big5").replace(b' encoding="big5"', b"")
+    _, _, titles = run(
+        tmp_path,
+        server,
+        {"/hdr": Reply(body=body, headers={"Content-Type": "application/xml; charset=big5"})},
+    )
     assert titles == ["頭條新聞"]
 
 
 def test_gzip_response(tmp_path, server):
     body = gzip.compress(rss([ITEM]))
-    results, _, titles = run(tmp_path, server, {"/gz": Reply(body=body, headers={
-        "Content-Encoding": "gzip"})})
+    results, _, titles = run(
+        tmp_path, server, {"/gz": Reply(body=body, headers={"Content-Encoding": "gzip"})}
+    )
     assert results["gz"].status == "ok" and titles == ["标题一"]
 
 
 def test_connection_refused(tmp_path):
-    config = make_config(tmp_path, [("dead", ["http://127.0.0.1:9/feed"])],
-                         extra="retries = 0\n")
+    config = make_config(tmp_path, [("dead", ["http://127.0.0.1:9/feed"])], extra="retries = 0\n")
     with Archive.open(config.archive) as archive:
         summary = update(config, archive)
     assert summary.sources[0].status == "failed"

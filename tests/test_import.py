@@ -9,15 +9,28 @@ from datetime import UTC, datetime
 import lxml.html
 import pytest
 import yaml
-from conftest import CORPUS, SEED
 
+from conftest import CORPUS, SEED
 from newsmirror.jekyll_import import import_jekyll, read_post
 from newsmirror.publish.jekyll import export_jekyll, valid_filename
 from newsmirror.store import Archive
 
 POSTS = sorted((CORPUS / "nodebe4-posts").glob("*/_posts/*.md"))
-DROPPED = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg",
-           "math", "form", "textarea", "select", "button")
+DROPPED = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "form",
+    "textarea",
+    "select",
+    "button",
+)
 
 
 def visible_text(markup: str) -> str:
@@ -69,8 +82,9 @@ def test_corpus_import_loses_nothing(imported):
                 when = datetime(when.year, when.month, when.day, tzinfo=UTC)
             assert art.published == when.astimezone(UTC), path.name
         assert visible_text(art.content) in visible_text(body), path.name
-        assert len(visible_text(art.content)) >= 0.95 * len(visible_text(
-            body.split("------\n", 1)[-1])), path.name
+        assert len(visible_text(art.content)) >= 0.95 * len(
+            visible_text(body.split("------\n", 1)[-1])
+        ), path.name
 
 
 def test_nan_date_marked_unknown(imported):
@@ -78,8 +92,9 @@ def test_nan_date_marked_unknown(imported):
     nan_posts = [p for p in POSTS if "<!--NaN-->" in p.read_text(encoding="utf-8")]
     assert nan_posts
     front, _ = original(nan_posts[0])
-    row = archive.conn.execute("SELECT date_known FROM articles WHERE url = ?",
-                               (front["from"],)).fetchone()
+    row = archive.conn.execute(
+        "SELECT date_known FROM articles WHERE url = ?", (front["from"],)
+    ).fetchone()
     assert row == (0,)
 
 
@@ -126,11 +141,14 @@ def test_old_writer_defects(tmp_path):
         '---\nlayout: post\ntitle: "\\"国家主席\\"马云 \\d"\ndate: 2021-01-02T03:04:05.000Z\n'
         "author: a: b\nfrom: https://e.org/1\ntags: [ 源 ]\ncategories: [ 源 ]\n---\n"
         "<!--NaN-->\n[t](https://e.org/1)\n------\n\n<div>\n<p>正文\x07</p>\n</div>\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (posts / "2020-06-06-bare.md").write_text(
         "---\nlayout: post\ntitle: bare\ndate: 2020-06-06\nauthor: x\n"
         "from: https://e.org/2\ntags: [ 源 ]\ncategories: [ 源 ]\n---\n\n<article><p>旧文"
-        "</p></article>\n", encoding="utf-8")
+        "</p></article>\n",
+        encoding="utf-8",
+    )
     (posts / "2020-06-07-nofrom.md").write_text("---\ntitle: x\n---\nbody", encoding="utf-8")
     with Archive.open(tmp_path / "a.sqlite") as archive:
         summary = import_jekyll(archive, site)

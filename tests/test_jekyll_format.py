@@ -7,10 +7,10 @@ import unicodedata
 from datetime import UTC, datetime
 
 import yaml
-from conftest import SEED, Reply, make_config, rss, seed_item
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SEED, Reply, make_config, rss, seed_item
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import (
     disambiguated,
@@ -26,11 +26,17 @@ from newsmirror.store import Archive, ArticleRecord
 SEED_NAME = "2023-10-29-分析：拜登习近平11月会谈的背后原因.md"
 
 
-def article(title: str = "t", author: str = "a", url: str = "https://example.org/a",
-            source: str = "src", content: str = "<p>x</p>") -> ArticleRecord:
+def article(
+    title: str = "t",
+    author: str = "a",
+    url: str = "https://example.org/a",
+    source: str = "src",
+    content: str = "<p>x</p>",
+) -> ArticleRecord:
     when = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-    return ArticleRecord(1, source, "Asia/Shanghai", url, title, author, content, (), when,
-                         True, when, 1, None)
+    return ArticleRecord(
+        1, source, "Asia/Shanghai", url, title, author, content, (), when, True, when, 1, None
+    )
 
 
 def front_matter(post: str) -> dict[str, object]:
@@ -39,8 +45,9 @@ def front_matter(post: str) -> dict[str, object]:
 
 
 def test_seed_feed_item_gives_byte_identical_post(tmp_path, server):
-    server.route("/feed.xml", Reply(body=rss([seed_item()]),
-                                    headers={"Content-Type": "application/rss+xml"}))
+    server.route(
+        "/feed.xml", Reply(body=rss([seed_item()]), headers={"Content-Type": "application/rss+xml"})
+    )
     config = make_config(tmp_path, [("大纪元", [server.url + "/feed.xml"])])
     with Archive.open(config.archive) as archive:
         summary = update(config, archive)
@@ -53,17 +60,42 @@ def test_seed_feed_item_gives_byte_identical_post(tmp_path, server):
 
 def test_render_post_layout():
     post = render_post(article(title="标题", author="作者", source="来源"))
-    assert post.startswith('---\nlayout: post\ntitle: "标题"\ndate: 2024-01-02T03:04:05.678Z\n'
-                           "author: 作者\nfrom: https://example.org/a\ntags: [ 来源 ]\n"
-                           "comments: True\ncategories: [ 来源 ]\n---\n<!--1704164645678-->\n"
-                           "[标题](https://example.org/a)\n------\n\n<div>\n<p>x</p>\n</div>\n")
+    assert post.startswith(
+        '---\nlayout: post\ntitle: "标题"\ndate: 2024-01-02T03:04:05.678Z\n'
+        "author: 作者\nfrom: https://example.org/a\ntags: [ 来源 ]\n"
+        "comments: True\ncategories: [ 来源 ]\n---\n<!--1704164645678-->\n"
+        "[标题](https://example.org/a)\n------\n\n<div>\n<p>x</p>\n</div>\n"
+    )
 
 
 NASTY_TITLES = [
-    'He said "no"', "back\\slash \\n", "colon: here", "# hash", "- dash", "* star", "[bracket",
-    "& amp", "! bang", "yes", "null", "123", "2024-01-01", "tab\there", "ctrl\x07\x1b",
-    "line\nbreak", "emoji 🎉🇹🇼", "{{ liquid }}", "{% raw %}", "@at", "%percent", "'quote'",
-    "trailing ", " leading", "\u2028sep", "nbsp\u00a0", "\x85nel",
+    'He said "no"',
+    "back\\slash \\n",
+    "colon: here",
+    "# hash",
+    "- dash",
+    "* star",
+    "[bracket",
+    "& amp",
+    "! bang",
+    "yes",
+    "null",
+    "123",
+    "2024-01-01",
+    "tab\there",
+    "ctrl\x07\x1b",
+    "line\nbreak",
+    "emoji 🎉🇹🇼",
+    "{{ liquid }}",
+    "{% raw %}",
+    "@at",
+    "%percent",
+    "'quote'",
+    "trailing ",
+    " leading",
+    "\u2028sep",
+    "nbsp\u00a0",
+    "\x85nel",
 ]
 
 
@@ -110,7 +142,7 @@ def test_file_names_are_valid_everywhere(title, when):
     assert len(name.encode("utf-8")) <= 255
     assert not set('<>:"/\\|?*') & set(name)
     assert not any(unicodedata.category(ch) == "Cc" for ch in name)
-    stem = name[len("2024-01-01-"):-3]
+    stem = name[len("2024-01-01-") : -3]
     assert stem == stem.strip() and not stem.endswith(".")
     assert len(stem) <= 50
     assert len(disambiguated(name, "https://e.org/x").encode("utf-8")) <= 255

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import rss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import rss
 from newsmirror.clean import clean_text, sanitize_html
 from newsmirror.parse import parse_feed
 
@@ -15,8 +15,9 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def one(item, **kw):
-    feed = parse_feed(rss([item]), url="https://example.org/feed/", fallback_author="源",
-                      now=NOW, **kw)
+    feed = parse_feed(
+        rss([item]), url="https://example.org/feed/", fallback_author="源", now=NOW, **kw
+    )
     assert len(feed.entries) == 1
     return feed.entries[0]
 
@@ -36,8 +37,11 @@ def test_guid_used_when_no_link():
 
 
 def test_item_without_any_url_is_skipped():
-    feed = parse_feed(rss([{"title": "x"}, {"title": "y", "link": "https://e.org/y"}]),
-                      url="https://e.org/", now=NOW)
+    feed = parse_feed(
+        rss([{"title": "x"}, {"title": "y", "link": "https://e.org/y"}]),
+        url="https://e.org/",
+        now=NOW,
+    )
     assert [e.title for e in feed.entries] == ["y"]
 
 
@@ -47,8 +51,14 @@ def test_author_from_dc_creator_else_source_name():
 
 
 def test_content_encoded_preferred_over_description():
-    entry = one({"title": "t", "link": "https://e.org/a", "description": "summary",
-                 "content": "<p>full text</p>"})
+    entry = one(
+        {
+            "title": "t",
+            "link": "https://e.org/a",
+            "description": "summary",
+            "content": "<p>full text</p>",
+        }
+    )
     assert entry.content == "<p>full text</p>"
 
 
@@ -58,15 +68,17 @@ def test_description_used_when_no_content():
 
 
 def test_future_date_clamped_to_now_and_raw_kept():
-    entry = one({"title": "t", "link": "https://e.org/a",
-                 "pubDate": "Fri, 01 Jan 2100 00:00:00 GMT"})
+    entry = one(
+        {"title": "t", "link": "https://e.org/a", "pubDate": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    )
     assert entry.published == NOW
     assert entry.published_raw == "Fri, 01 Jan 2100 00:00:00 GMT"
 
 
 def test_time_zone_converted_to_utc():
-    entry = one({"title": "t", "link": "https://e.org/a",
-                 "pubDate": "Sun, 29 Oct 2023 11:36:11 +0800"})
+    entry = one(
+        {"title": "t", "link": "https://e.org/a", "pubDate": "Sun, 29 Oct 2023 11:36:11 +0800"}
+    )
     assert entry.published == datetime(2023, 10, 29, 3, 36, 11, tzinfo=UTC)
 
 
@@ -75,23 +87,30 @@ def test_missing_date_is_none():
 
 
 def test_feed_html_is_sanitised():
-    entry = one({"title": "t", "link": "https://e.org/a", "content":
-                 '<p onclick="x()">ok<script>alert(1)</script><a href="javascript:alert(1)">l</a>'
-                 '<img src="https://e.org/i.jpg" onerror="x()"><style>p{}</style></p>'})
+    entry = one(
+        {
+            "title": "t",
+            "link": "https://e.org/a",
+            "content": '<p onclick="x()">ok<script>alert(1)</script>'
+            '<a href="javascript:alert(1)">l</a>'
+            '<img src="https://e.org/i.jpg" onerror="x()"><style>p{}</style></p>',
+        }
+    )
     assert entry.content == '<p>ok<a>l</a><img src="https://e.org/i.jpg"></p>'
 
 
 def test_youtube_media_description():
-    feed = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
-            'xmlns:media="http://search.yahoo.com/mrss/" '
-            'xmlns:yt="http://www.youtube.com/xml/schemas/2015"><title>ch</title>'
-            '<entry><id>yt:video:abc</id><yt:videoId>abc</yt:videoId><title>Video</title>'
-            '<link rel="alternate" href="https://www.youtube.com/watch?v=abc"/>'
-            '<author><name>Channel</name></author>'
-            '<published>2024-01-01T00:00:00+00:00</published>'
-            '<media:group><media:title>Video</media:title>'
-            '<media:description>视频简介</media:description></media:group></entry></feed>'
-            ).encode()
+    feed = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:media="http://search.yahoo.com/mrss/" '
+        'xmlns:yt="http://www.youtube.com/xml/schemas/2015"><title>ch</title>'
+        "<entry><id>yt:video:abc</id><yt:videoId>abc</yt:videoId><title>Video</title>"
+        '<link rel="alternate" href="https://www.youtube.com/watch?v=abc"/>'
+        "<author><name>Channel</name></author>"
+        "<published>2024-01-01T00:00:00+00:00</published>"
+        "<media:group><media:title>Video</media:title>"
+        "<media:description>视频简介</media:description></media:group></entry></feed>"
+    ).encode()
     entry = parse_feed(feed, url="https://www.youtube.com/feeds/videos.xml", now=NOW).entries[0]
     assert entry.url == "https://www.youtube.com/watch?v=abc"
     assert "视频简介" in entry.content

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from conftest import Reply, make_config, rss
-
 from newsmirror.decide import Change, classify_entry
 from newsmirror.models import FeedState, StoredArticle
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
 from newsmirror.urls import canonical_url
 
-ITEM = {"title": "原标题", "link": "https://e.org/a?utm_source=rss", "guid": "id-1",
-        "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT", "content": "<p>第一版</p>"}
+ITEM = {
+    "title": "原标题",
+    "link": "https://e.org/a?utm_source=rss",
+    "guid": "id-1",
+    "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT",
+    "content": "<p>第一版</p>",
+}
 
 
 def dump(archive: Archive) -> list[tuple]:
@@ -54,8 +58,9 @@ def test_same_article_matched_by_guid_and_by_canonical_url(tmp_path, server):
 
 
 def test_canonical_url_forms():
-    assert canonical_url("https://E.org/中文?utm_source=x&a=1#f") == \
-        canonical_url("https://e.org/%e4%b8%ad%e6%96%87?a=1")
+    assert canonical_url("https://E.org/中文?utm_source=x&a=1#f") == canonical_url(
+        "https://e.org/%e4%b8%ad%e6%96%87?a=1"
+    )
     assert canonical_url("http://e.org:80") == "http://e.org/"
     assert canonical_url("https://e.org/a?b=2&a=1") != canonical_url("https://e.org/a?a=1&b=2")
 
@@ -74,13 +79,16 @@ def test_chinese_search_short_and_long_words(archive):
 
     archive.sync_sources([Source("s", ("https://e.org/f",))])
     now = datetime(2024, 1, 1, tzinfo=UTC)
-    entries = [Entry(f"https://e.org/{i}", "", title, "a", f"<p>{body}</p>", now, "")
-                 for i, (title, body) in enumerate([
-                     ("拜登会见习近平", "两国元首在旧金山会谈"),
-                     ("台湾选举", "民进党赢得选举，100% 完成"),
-                 ])]
-    archive.store_entries("s", "https://e.org/f", entries, state=FeedState(), started=now,
-                          now=now)
+    entries = [
+        Entry(f"https://e.org/{i}", "", title, "a", f"<p>{body}</p>", now, "")
+        for i, (title, body) in enumerate(
+            [
+                ("拜登会见习近平", "两国元首在旧金山会谈"),
+                ("台湾选举", "民进党赢得选举，100% 完成"),
+            ]
+        )
+    ]
+    archive.store_entries("s", "https://e.org/f", entries, state=FeedState(), started=now, now=now)
     assert [h.title for h in archive.search("拜登")] == ["拜登会见习近平"]
     assert [h.title for h in archive.search("旧金山")] == ["拜登会见习近平"]
     assert [h.title for h in archive.search("民进党 选举")] == ["台湾选举"]

@@ -34,6 +34,7 @@ from newsmirror.timeutil import in_zone
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
 
+
 def handle_errors(func: F) -> F:
     """Turn NewsmirrorError into 'error: …' + 'hint: …' and its exit code."""
 
@@ -48,6 +49,7 @@ def handle_errors(func: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
 
 class Context:
     def __init__(self, config_path: Path, archive_path: Path | None) -> None:
@@ -67,15 +69,28 @@ class Context:
             raise
         return Archive.open(path, create=create)
 
+
 pass_ctx = click.make_pass_decorator(Context)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsmirror")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
-              default=lambda: os.environ.get("NEWSMIRROR_CONFIG", CONFIG_NAME),
-              show_default=CONFIG_NAME, help="Config file (env NEWSMIRROR_CONFIG).")
-@click.option("--archive", "archive_path", type=click.Path(path_type=Path), default=None,
-              help="Archive file, instead of the one the config names.")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=lambda: os.environ.get("NEWSMIRROR_CONFIG", CONFIG_NAME),
+    show_default=CONFIG_NAME,
+    help="Config file (env NEWSMIRROR_CONFIG).",
+)
+@click.option(
+    "--archive",
+    "archive_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Archive file, instead of the one the config names.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path, archive_path: Path | None) -> None:
     """Mirror news feeds into an archive and publish it as Jekyll posts.
@@ -86,10 +101,14 @@ def cli(ctx: click.Context, config_path: Path, archive_path: Path | None) -> Non
     """
     ctx.obj = Context(config_path, archive_path)
 
+
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=".")
-@click.option("--from-subs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Convert an old mirror's subs.json instead of the starter outlets.")
+@click.option(
+    "--from-subs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Convert an old mirror's subs.json instead of the starter outlets.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
 @handle_errors
 def init(directory: Path, from_subs: Path | None, force: bool) -> None:
@@ -103,8 +122,9 @@ def init(directory: Path, from_subs: Path | None, force: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / CONFIG_NAME
     if target.exists() and not force:
-        raise ConfigError("config already exists", path=str(target),
-                          hint="Pass --force to overwrite it.")
+        raise ConfigError(
+            "config already exists", path=str(target), hint="Pass --force to overwrite it."
+        )
     if from_subs:
         sources = sources_from_subs(from_subs.read_text(encoding="utf-8"), str(from_subs))
     else:
@@ -115,15 +135,18 @@ def init(directory: Path, from_subs: Path | None, force: bool) -> None:
         archive.sync_sources(config.sources)
     click.echo(f"wrote {target} ({len(sources)} sources) and archive {config.archive}")
 
+
 def _progress_printer(verbose: bool, progress: Progress, task: Any) -> Callable[..., None]:
     def report(outcome: Any, url: str, status: str) -> None:
         progress.advance(task)
         if verbose:
             detail = outcome.errors[-1] if status == "failed" and outcome.errors else status
-            progress.console.print(f"{outcome.name}: {url}: {detail}", markup=False,
-                                   highlight=False)
+            progress.console.print(
+                f"{outcome.name}: {url}: {detail}", markup=False, highlight=False
+            )
 
     return report
+
 
 @cli.command()
 @click.option("-s", "--source", "names", multiple=True, help="Only this source (repeatable).")
@@ -146,13 +169,24 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     config = ctx.config()
     chosen = select_sources(config, list(names))
     total = sum(len(s.feeds) for s in chosen)
-    with Archive.open(config.archive) as archive, Progress(
-        TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), console=err,
-        transient=True, disable=not err.is_terminal,
-    ) as progress:
+    with (
+        Archive.open(config.archive) as archive,
+        Progress(
+            TextColumn("fetching"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress,
+    ):
         task = progress.add_task("feeds", total=total)
-        summary = update(config, archive, list(names) or None,
-                         progress=_progress_printer(verbose, progress, task))
+        summary = update(
+            config,
+            archive,
+            list(names) or None,
+            progress=_progress_printer(verbose, progress, task),
+        )
     for result in summary.sources:
         for message in result.errors:
             click.echo(f"failed: {result.name}: {message}", err=True)
@@ -160,9 +194,11 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     if summary.any_failed:
         sys.exit(EXIT_SOURCES_FAILED)
 
+
 @cli.group()
 def export() -> None:
     """Publish the archive (jekyll)."""
+
 
 @export.command("jekyll")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
@@ -183,9 +219,11 @@ def export_jekyll_cmd(ctx: Context, out: Path) -> None:
     with ctx.archive() as archive:
         click.echo(export_jekyll(archive, out).line())
 
+
 @cli.group("import")
 def import_() -> None:
     """Bring existing material into the archive (jekyll)."""
+
 
 @import_.command("jekyll")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -206,6 +244,7 @@ def import_jekyll_cmd(ctx: Context, directory: Path) -> None:
         click.echo(f"skipped: {message}", err=True)
     click.echo(summary.line())
 
+
 @cli.command()
 @pass_ctx
 @handle_errors
@@ -222,13 +261,23 @@ def sources(ctx: Context) -> None:
         click.echo("no sources yet: run `newsmirror fetch`")
         return
     for h in rows:
-        state = "disabled" if not h.enabled else (
-            "FAILING" if h.consecutive_failures else ("ok" if h.last_success else "never fetched"))
-        click.echo(f"{h.name}\t{state}\tarticles={h.articles}\t"
-                   f"last_success={h.last_success or '-'}\t"
-                   f"failures={h.consecutive_failures}")
+        state = (
+            "disabled"
+            if not h.enabled
+            else (
+                "FAILING"
+                if h.consecutive_failures
+                else ("ok" if h.last_success else "never fetched")
+            )
+        )
+        click.echo(
+            f"{h.name}\t{state}\tarticles={h.articles}\t"
+            f"last_success={h.last_success or '-'}\t"
+            f"failures={h.consecutive_failures}"
+        )
         if h.last_error and h.consecutive_failures:
             click.echo(f"  last error at {h.last_error_at}: {h.last_error}")
+
 
 @cli.command()
 @click.argument("query", nargs=-1, required=True)
@@ -251,9 +300,11 @@ def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
         click.echo(f"{when}\t{hit.source}\t{hit.title}\t{hit.url}")
     click.echo(f"{len(hits)} results", err=True)
 
+
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
-                default="newsmirror-demo")
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default="newsmirror-demo"
+)
 @pass_ctx
 @handle_errors
 def demo(ctx: Context, directory: Path) -> None:
@@ -274,6 +325,6 @@ def demo(ctx: Context, directory: Path) -> None:
     click.echo(f"archive: {result.archive}")
     click.echo(f"posts:   {result.posts}")
 
+
 def main() -> None:
     cli(prog_name="newsmirror")
-

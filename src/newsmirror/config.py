@@ -63,7 +63,9 @@ class Config:
                 return src
         names = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(
-            f"no source named {name!r}", path=str(self.path), key="sources",
+            f"no source named {name!r}",
+            path=str(self.path),
+            key="sources",
             hint=f"Configured sources: {names}.",
         )
 
@@ -92,9 +94,13 @@ def _check_url(path: Path, key: str, url: Any) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _fail(path, key, f"not an http(s) URL: {url!r}",
-                    "Feed URLs look like https://example.com/feed.xml")
-    return url
+        raise _fail(
+            path,
+            key,
+            f"not an http(s) URL: {url!r}",
+            "Feed URLs look like https://example.com/feed.xml",
+        )
+    return str(url)
 
 
 def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
@@ -114,25 +120,38 @@ def _parse_source(path: Path, index: int, raw: Any) -> Source:
         raise _fail(path, key, "each source must be a table ([[sources]])")
     unknown = set(raw) - _SOURCE_KEYS
     if unknown:
-        raise _fail(path, f"{key}.{sorted(unknown)[0]}", "unknown key",
-                    f"Known keys: {', '.join(sorted(_SOURCE_KEYS))}.")
+        raise _fail(
+            path,
+            f"{key}.{sorted(unknown)[0]}",
+            "unknown key",
+            f"Known keys: {', '.join(sorted(_SOURCE_KEYS))}.",
+        )
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(path, f"{key}.name", "a source needs a non-empty name")
     feeds_raw = raw.get("feeds", raw.get("feed", raw.get("url")))
     if feeds_raw is None:
-        raise _fail(path, f"{key}.feeds", f"source {name!r} has no feeds",
-                    'Add feeds = ["https://…/feed.xml"].')
-    feeds = tuple(_check_url(path, f"{key}.feeds", u)
-                  for u in _str_list(path, f"{key}.feeds", feeds_raw))
+        raise _fail(
+            path,
+            f"{key}.feeds",
+            f"source {name!r} has no feeds",
+            'Add feeds = ["https://…/feed.xml"].',
+        )
+    feeds = tuple(
+        _check_url(path, f"{key}.feeds", u) for u in _str_list(path, f"{key}.feeds", feeds_raw)
+    )
     if not feeds:
         raise _fail(path, f"{key}.feeds", f"source {name!r} has no feeds")
     tz = raw.get("timezone", DEFAULT_TZ)
     try:
         zoneinfo.ZoneInfo(str(tz))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise _fail(path, f"{key}.timezone", f"unknown time zone {tz!r}",
-                    "Use an IANA name such as Asia/Shanghai or Europe/Berlin.") from exc
+        raise _fail(
+            path,
+            f"{key}.timezone",
+            f"unknown time zone {tz!r}",
+            "Use an IANA name such as Asia/Shanghai or Europe/Berlin.",
+        ) from exc
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise _fail(path, f"{key}.enabled", "must be true or false")
@@ -161,14 +180,23 @@ def _parse_fetch(path: Path, raw: Any) -> FetchSettings:
                 raise _fail(path, f"fetch.{name}", "must be a string")
             values[name] = raw[name]
         else:
-            values[name] = _number(path, f"fetch.{name}", raw[name],
-                                   minimum=0 if name in ("retries", "backoff") else (
-                                       1 if isinstance(default, int) else 0.1),
-                                   integer=isinstance(default, int))
+            values[name] = _number(
+                path,
+                f"fetch.{name}",
+                raw[name],
+                minimum=0
+                if name in ("retries", "backoff")
+                else (1 if isinstance(default, int) else 0.1),
+                integer=isinstance(default, int),
+            )
     unknown = set(raw) - set(defaults.__dict__)
     if unknown:
-        raise _fail(path, f"fetch.{sorted(unknown)[0]}", "unknown key",
-                    f"Known keys: {', '.join(defaults.__dict__)}.")
+        raise _fail(
+            path,
+            f"fetch.{sorted(unknown)[0]}",
+            "unknown key",
+            f"Known keys: {', '.join(defaults.__dict__)}.",
+        )
     return FetchSettings(**values)
 
 
@@ -177,8 +205,11 @@ def parse_config(text: str, path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=str(path),
-                          hint="Fix the syntax at the line and column given.") from exc
+        raise ConfigError(
+            f"not valid TOML: {exc}",
+            path=str(path),
+            hint="Fix the syntax at the line and column given.",
+        ) from exc
     archive_raw = data.get("archive", {})
     if not isinstance(archive_raw, dict):
         raise _fail(path, "archive", "must be a table with a path key")
@@ -195,15 +226,27 @@ def parse_config(text: str, path: Path) -> Config:
     seen: set[str] = set()
     for src in sources:
         if src.name in seen:
-            raise _fail(path, "sources", f"two sources are named {src.name!r}",
-                        "Source names must be unique.")
+            raise _fail(
+                path,
+                "sources",
+                f"two sources are named {src.name!r}",
+                "Source names must be unique.",
+            )
         seen.add(src.name)
     unknown = set(data) - {"archive", "fetch", "sources"}
     if unknown:
-        raise _fail(path, sorted(unknown)[0], "unknown section",
-                    "Sections are [archive], [fetch] and [[sources]].")
-    return Config(path=path, archive=archive_path,
-                  fetch=_parse_fetch(path, data.get("fetch", {})), sources=sources)
+        raise _fail(
+            path,
+            sorted(unknown)[0],
+            "unknown section",
+            "Sections are [archive], [fetch] and [[sources]].",
+        )
+    return Config(
+        path=path,
+        archive=archive_path,
+        fetch=_parse_fetch(path, data.get("fetch", {})),
+        sources=sources,
+    )
 
 
 def load_config(path: Path) -> Config:
@@ -211,21 +254,21 @@ def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError("config file not found", path=str(path),
-                          hint="Run `newsmirror init` to write a starter config, "
-                               "or pass --config.") from exc
+        raise ConfigError(
+            "config file not found",
+            path=str(path),
+            hint="Run `newsmirror init` to write a starter config, or pass --config.",
+        ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", path=str(path)) from exc
     return parse_config(text, path.resolve())
 
 
 def _toml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return str(json.dumps(value, ensure_ascii=False))
 
 
-def render_config(
-    sources: list[tuple[str, list[str]]], archive: str = "archive.sqlite"
-) -> str:
+def render_config(sources: list[tuple[str, list[str]]], archive: str = "archive.sqlite") -> str:
     """The text of a config file listing ``(name, feed URLs)`` sources."""
     lines = [
         "# newsmirror configuration: see the README, section Configuration.",

@@ -17,8 +17,9 @@ class Change(enum.Enum):
     CHANGED = "changed"
 
 
-def classify_entry(existing: StoredArticle | None, *, title: str, author: str,
-                   content: str) -> Change:
+def classify_entry(
+    existing: StoredArticle | None, *, title: str, author: str, content: str
+) -> Change:
     """New when not stored; changed when its title, author or content differ."""
     if existing is None:
         return Change.NEW
@@ -35,8 +36,9 @@ def body_unchanged(state: FeedState, body_sha256: str) -> bool:
     return state.body_sha256 is not None and state.body_sha256 == body_sha256
 
 
-def needs_write(record: ExportRecord | None, *, version: int, path: str,
-                on_disk_size: int | None) -> bool:
+def needs_write(
+    record: ExportRecord | None, *, version: int, path: str, on_disk_size: int | None
+) -> bool:
     """An exported file must be (re)written unless it is the same version, path and size."""
     if record is None or on_disk_size is None:
         return True

@@ -35,7 +35,11 @@ class ConfigError(NewsmirrorError):
     default_hint = "Check the file against the Configuration section of the README."
 
     def __init__(
-        self, message: str, *, path: str | None = None, key: str | None = None,
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        key: str | None = None,
         hint: str | None = None,
     ) -> None:
         where = ""

@@ -76,25 +76,30 @@ def backoff_delay(attempt: int, base: float) -> float:
 class Fetcher:
     """Fetches many URLs concurrently with global and per-host limits."""
 
-    def __init__(self, settings: FetchSettings, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.settings = settings
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         self.client = httpx.AsyncClient(
             timeout=timeout,
             follow_redirects=True,
             max_redirects=settings.max_redirects,
-            headers={"User-Agent": settings.user_agent,
-                     "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9,"
-                               " text/xml;q=0.9, */*;q=0.5",
-                     "Accept-Encoding": "gzip, deflate"},
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9,"
+                " text/xml;q=0.9, */*;q=0.5",
+                "Accept-Encoding": "gzip, deflate",
+            },
             transport=transport,
-            limits=httpx.Limits(max_connections=settings.concurrency,
-                                max_keepalive_connections=settings.concurrency),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+            ),
         )
         self._all = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host))
+            lambda: asyncio.Semaphore(settings.per_host)
+        )
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -113,12 +118,14 @@ class Fetcher:
                 try:
                     return await self._once(url, state, attempt + 1)
                 except _Retryable as exc:
-                    last = FetchResult(url, "failed", http_status=exc.status, error=str(exc),
-                                       attempts=attempt + 1)
+                    last = FetchResult(
+                        url, "failed", http_status=exc.status, error=str(exc), attempts=attempt + 1
+                    )
                     wait = exc.wait
             if attempt + 1 < attempts:
-                await asyncio.sleep(wait if wait is not None
-                                    else backoff_delay(attempt, self.settings.backoff))
+                await asyncio.sleep(
+                    wait if wait is not None else backoff_delay(attempt, self.settings.backoff)
+                )
         assert last is not None
         return last
 
@@ -136,8 +143,12 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out ({type(exc).__name__})") from exc
         except httpx.TooManyRedirects:
-            return FetchResult(url, "failed", attempts=attempt,
-                               error=f"more than {self.settings.max_redirects} redirects")
+            return FetchResult(
+                url,
+                "failed",
+                attempts=attempt,
+                error=f"more than {self.settings.max_redirects} redirects",
+            )
         except httpx.TransportError as exc:
             raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from exc
         except httpx.InvalidURL as exc:
@@ -150,17 +161,27 @@ class Fetcher:
         async with self.client.stream("GET", url, headers=headers) as resp:
             status = resp.status_code
             if status == 304:
-                return FetchResult(url, "not_modified", http_status=304, attempts=attempt,
-                                   etag=resp.headers.get("etag"),
-                                   last_modified=resp.headers.get("last-modified"),
-                                   final_url=str(resp.url))
+                return FetchResult(
+                    url,
+                    "not_modified",
+                    http_status=304,
+                    attempts=attempt,
+                    etag=resp.headers.get("etag"),
+                    last_modified=resp.headers.get("last-modified"),
+                    final_url=str(resp.url),
+                )
             if status == 429 or status >= 500:
                 wait = retry_after_seconds(resp.headers.get("retry-after"))
                 raise _Retryable(f"HTTP {status} {resp.reason_phrase}", status, wait)
             if status >= 400:
-                return FetchResult(url, "failed", http_status=status, attempts=attempt,
-                                   error=f"HTTP {status} {resp.reason_phrase}",
-                                   final_url=str(resp.url))
+                return FetchResult(
+                    url,
+                    "failed",
+                    http_status=status,
+                    attempts=attempt,
+                    error=f"HTTP {status} {resp.reason_phrase}",
+                    final_url=str(resp.url),
+                )
             declared = resp.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
                 raise _TooLarge(f"response of {int(declared)} bytes exceeds the cap of {cap}")
@@ -171,7 +192,13 @@ class Fetcher:
                     raise _TooLarge(f"response exceeds the cap of {cap} bytes")
                 chunks.append(chunk)
             return FetchResult(
-                url, "ok", http_status=status, body=b"".join(chunks),
+                url,
+                "ok",
+                http_status=status,
+                body=b"".join(chunks),
                 content_type=resp.headers.get("content-type", ""),
-                etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
-                final_url=str(resp.url), attempts=attempt)
+                etag=resp.headers.get("etag"),
+                last_modified=resp.headers.get("last-modified"),
+                final_url=str(resp.url),
+                attempts=attempt,
+            )

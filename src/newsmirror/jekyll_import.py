@@ -54,9 +54,11 @@ class ImportSummary:
     skipped: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"{self.files} posts read: {self.new} new articles, {self.merged} merged into "
-                f"an article of the same URL, {self.unchanged} already archived, "
-                f"{len(self.skipped)} skipped")
+        return (
+            f"{self.files} posts read: {self.new} new articles, {self.merged} merged into "
+            f"an article of the same URL, {self.unchanged} already archived, "
+            f"{len(self.skipped)} skipped"
+        )
 
 
 def _lenient_scalar(value: str) -> Any:
@@ -66,8 +68,9 @@ def _lenient_scalar(value: str) -> Any:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         inner = value[1:-1]
         if value[0] == '"':
-            inner = re.sub(r'\\(.)', lambda m: {"n": "\n", "t": "\t"}.get(m.group(1),
-                                                                          m.group(1)), inner)
+            inner = re.sub(
+                r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), inner
+            )
         return inner
     return value
 
@@ -126,9 +129,9 @@ def _split_body(body: str) -> tuple[int | None, bool, str]:
         lines = lines[2:]
     html = "\n".join(lines).strip()
     if html.startswith("<div>") and html.endswith("</div>") and html.count("<div") == 1:
-        html = html[len("<div>"):-len("</div>")].strip()
+        html = html[len("<div>") : -len("</div>")].strip()
     elif html.startswith("<div>\n") and html.endswith("\n</div>"):
-        html = html[len("<div>\n"):-len("\n</div>")]
+        html = html[len("<div>\n") : -len("\n</div>")]
     return ms, had_ms, html
 
 
@@ -142,7 +145,7 @@ def read_post(path: Path) -> Post:
         raise ImportFormatError(f"{path}: no front matter")
     end = text.index("\n---", 3)
     front = parse_front_matter(text[4:end])
-    body = text[end + 4:].split("\n", 1)[1] if "\n" in text[end + 4:] else ""
+    body = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
     ms, had_ms, html = _split_body(body)
     url = clean_text(str(front.get("from") or front.get("link") or front.get("url") or ""))
     if not url.startswith(("http://", "https://")):
@@ -157,15 +160,25 @@ def read_post(path: Path) -> Post:
         published = datetime.fromtimestamp(ms / 1000, tz=UTC)
     if published is None:
         match = _DATE_IN_NAME.match(path.name)
-        published = (datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
-                     if match else datetime.fromtimestamp(path.stat().st_mtime, tz=UTC))
+        published = (
+            datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+            if match
+            else datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        )
         date_known = False
     title = clean_text(str(front.get("title") or "")) or url
-    return Post(path=path, title=title, url=url,
-                author=clean_text(str(front.get("author") or "")) or source, source=source,
-                tags=tags if tags != [source] else [], published=min(published, now_utc()),
-                date_known=date_known, published_raw=str(raw_date or ""),
-                content=sanitize_html(html))
+    return Post(
+        path=path,
+        title=title,
+        url=url,
+        author=clean_text(str(front.get("author") or "")) or source,
+        source=source,
+        tags=tags if tags != [source] else [],
+        published=min(published, now_utc()),
+        date_known=date_known,
+        published_raw=str(raw_date or ""),
+        content=sanitize_html(html),
+    )
 
 
 def find_posts(root: Path) -> Iterator[Path]:
@@ -173,24 +186,31 @@ def find_posts(root: Path) -> Iterator[Path]:
     for folder in ("_posts", "archived"):
         base = root / folder
         if base.is_dir():
-            yield from sorted(p for p in base.rglob("*")
-                              if p.suffix in (".md", ".markdown", ".html") and p.is_file())
+            yield from sorted(
+                p
+                for p in base.rglob("*")
+                if p.suffix in (".md", ".markdown", ".html") and p.is_file()
+            )
 
 
 def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSummary:
     """Import every post below ``root`` into ``archive``."""
     if not root.is_dir():
-        raise ImportFormatError(f"{root} is not a folder",
-                                hint="Give the root of a Jekyll site (the folder with _posts/).")
+        raise ImportFormatError(
+            f"{root} is not a folder",
+            hint="Give the root of a Jekyll site (the folder with _posts/).",
+        )
     summary = ImportSummary()
     now = now_utc()
     posts = list(find_posts(root))
     if not posts:
-        raise ImportFormatError(f"no posts under {root}/_posts or {root}/archived",
-                                hint="Give the root of a Jekyll site (the folder with _posts/).")
+        raise ImportFormatError(
+            f"no posts under {root}/_posts or {root}/archived",
+            hint="Give the root of a Jekyll site (the folder with _posts/).",
+        )
     for start in range(0, len(posts), batch):
         with archive.transaction():
-            for path in posts[start:start + batch]:
+            for path in posts[start : start + batch]:
                 summary.files += 1
                 try:
                     post = read_post(path)
@@ -198,10 +218,18 @@ def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSumma
                     summary.skipped.append(exc.message)
                     continue
                 change = archive.import_article(
-                    source=post.source, url=post.url, title=post.title, author=post.author,
-                    content=post.content, tags=post.tags, published=post.published,
-                    date_known=post.date_known, published_raw=post.published_raw,
-                    jekyll_name=path.name, now=now)
+                    source=post.source,
+                    url=post.url,
+                    title=post.title,
+                    author=post.author,
+                    content=post.content,
+                    tags=post.tags,
+                    published=post.published,
+                    date_known=post.date_known,
+                    published_raw=post.published_raw,
+                    jekyll_name=path.name,
+                    now=now,
+                )
                 if change is Change.NEW:
                     summary.new += 1
                 elif change is Change.CHANGED:

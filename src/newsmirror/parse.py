@@ -94,7 +94,9 @@ def _pick_title(raw: Any) -> str:
     return clean_text(title)
 
 
-def normalise_entry(raw: Any, *, base_url: str, fallback_author: str, now: datetime) -> Entry | None:
+def normalise_entry(
+    raw: Any, *, base_url: str, fallback_author: str, now: datetime
+) -> Entry | None:
     """One feedparser entry as an :class:`Entry`; None when it has no usable link."""
     guid = clean_text(str(raw.get("id") or raw.get("guid") or ""))
     link = clean_text(str(raw.get("link") or ""))
@@ -111,7 +113,8 @@ def normalise_entry(raw: Any, *, base_url: str, fallback_author: str, now: datet
         return None
     published_raw = str(raw.get("published") or raw.get("updated") or "")
     published = _struct_to_dt(raw.get("published_parsed")) or _struct_to_dt(
-        raw.get("updated_parsed"))
+        raw.get("updated_parsed")
+    )
     content = sanitize_html(_pick_content(raw))
     return Entry(
         url=link,
@@ -129,22 +132,33 @@ def _looks_like_html_page(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
 
 
-def parse_feed(body: bytes, *, url: str, content_type: str = "", fallback_author: str = "",
-               now: datetime | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str = "",
+    fallback_author: str = "",
+    now: datetime | None = None,
+) -> ParsedFeed:
     """Parse the bytes of a feed; raise FeedParseError if they are not a feed."""
     now = now or datetime.now(UTC)
     headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False,
-                              resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
     version = parsed.get("version") or ""
     entries_raw = parsed.get("entries") or []
     if not version and not entries_raw:
         if _looks_like_html_page(body):
-            raise FeedParseError("got an HTML page, not a feed",
-                                 hint="The feed URL may have moved; open it in a browser.")
+            raise FeedParseError(
+                "got an HTML page, not a feed",
+                hint="The feed URL may have moved; open it in a browser.",
+            )
         reason = parsed.get("bozo_exception")
-        raise FeedParseError(f"not a feed: {reason or 'no RSS/Atom elements found'}",
-                             hint="Check that the URL serves RSS or Atom.")
+        raise FeedParseError(
+            f"not a feed: {reason or 'no RSS/Atom elements found'}",
+            hint="Check that the URL serves RSS or Atom.",
+        )
     feed_title = clean_text(str(parsed.get("feed", {}).get("title") or ""))
     entries = []
     for raw in entries_raw:
@@ -155,7 +169,9 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "", fallback_author
     if parsed.get("bozo"):
         problem = parsed.get("bozo_exception")
         if not entries:
-            raise FeedParseError(f"malformed feed: {problem}",
-                                 hint="The feed is broken at its origin; tell its publisher.")
+            raise FeedParseError(
+                f"malformed feed: {problem}",
+                hint="The feed is broken at its origin; tell its publisher.",
+            )
         warning = f"feed is not well-formed ({problem}); read {len(entries)} items leniently"
     return ParsedFeed(title=feed_title, entries=entries, warning=warning)

@@ -78,59 +78,100 @@ class RunSummary:
         return any(s.failed for s in self.sources)
 
     def line(self) -> str:
-        return (f"{len(self.sources)} sources: {self.count('ok')} ok, "
-                f"{self.count('not_modified')} not modified, {self.count('partial')} partial, "
-                f"{self.count('failed')} failed; {self.new} new, {self.updated} updated articles")
+        return (
+            f"{len(self.sources)} sources: {self.count('ok')} ok, "
+            f"{self.count('not_modified')} not modified, {self.count('partial')} partial, "
+            f"{self.count('failed')} failed; {self.new} new, {self.updated} updated articles"
+        )
 
 
 ProgressCallback = Callable[[SourceResult, str, str], None]
 
 
-def _handle(archive: Archive, source: Source, result: FetchResult, state: FeedState,
-            started: datetime, outcome: SourceResult) -> None:
+def _handle(
+    archive: Archive,
+    source: Source,
+    result: FetchResult,
+    state: FeedState,
+    started: datetime,
+    outcome: SourceResult,
+) -> None:
     """Parse and store one fetch result; record its outcome on ``outcome``."""
     now = now_utc()
     if result.status == "failed":
         outcome.failed += 1
         outcome.errors.append(f"{result.url}: {result.error}")
-        archive.record_failure(source.name, result.url, result.error, started=started,
-                               now=now, http_status=result.http_status)
+        archive.record_failure(
+            source.name,
+            result.url,
+            result.error,
+            started=started,
+            now=now,
+            http_status=result.http_status,
+        )
         return
     if result.status == "not_modified":
         outcome.not_modified += 1
-        archive.record_unchanged(source.name, result.url, state=state, started=started,
-                                 now=now, http_status=304)
+        archive.record_unchanged(
+            source.name, result.url, state=state, started=started, now=now, http_status=304
+        )
         return
     digest = hashlib.sha256(result.body).hexdigest()
     new_state = FeedState(result.etag, result.last_modified, digest)
     if body_unchanged(state, digest):
         outcome.not_modified += 1
-        archive.record_unchanged(source.name, result.url, state=new_state, started=started,
-                                 now=now, http_status=result.http_status)
+        archive.record_unchanged(
+            source.name,
+            result.url,
+            state=new_state,
+            started=started,
+            now=now,
+            http_status=result.http_status,
+        )
         return
     try:
-        parsed = parse_feed(result.body, url=result.final_url or result.url,
-                            content_type=result.content_type, fallback_author=source.name,
-                            now=now)
+        parsed = parse_feed(
+            result.body,
+            url=result.final_url or result.url,
+            content_type=result.content_type,
+            fallback_author=source.name,
+            now=now,
+        )
     except NewsmirrorError as exc:
         outcome.failed += 1
         outcome.errors.append(f"{result.url}: {exc.message}")
-        archive.record_failure(source.name, result.url, exc.message, started=started,
-                               now=now, http_status=result.http_status)
+        archive.record_failure(
+            source.name,
+            result.url,
+            exc.message,
+            started=started,
+            now=now,
+            http_status=result.http_status,
+        )
         return
     if parsed.warning:
         outcome.warnings.append(f"{result.url}: {parsed.warning}")
-    new, updated = archive.store_entries(source.name, result.url, parsed.entries,
-                                         state=new_state, started=started, now=now,
-                                         http_status=result.http_status)
+    new, updated = archive.store_entries(
+        source.name,
+        result.url,
+        parsed.entries,
+        state=new_state,
+        started=started,
+        now=now,
+        http_status=result.http_status,
+    )
     outcome.ok += 1
     outcome.new += new
     outcome.updated += updated
 
 
-async def _run(config: Config, archive: Archive, sources: list[Source],
-               progress: ProgressCallback | None,
-               transport: httpx.AsyncBaseTransport | None) -> RunSummary:
+async def _run(
+    config: Config,
+    archive: Archive,
+    sources: list[Source],
+    progress: ProgressCallback | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> RunSummary:
     results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
     async with Fetcher(config.fetch, transport=transport) as fetcher:
 
@@ -148,8 +189,8 @@ async def _run(config: Config, archive: Archive, sources: list[Source],
     for source in sources:
         outcome = results[source.name]
         archive.record_source_result(
-            source.name, ok=not outcome.failed,
-            error="; ".join(outcome.errors) or None, now=now)
+            source.name, ok=not outcome.failed, error="; ".join(outcome.errors) or None, now=now
+        )
     return RunSummary([results[s.name] for s in sources])
 
 
@@ -160,9 +201,14 @@ def select_sources(config: Config, names: list[str] | None) -> list[Source]:
     return [s for s in config.sources if s.enabled]
 
 
-def update(config: Config, archive: Archive, names: list[str] | None = None, *,
-           progress: ProgressCallback | None = None,
-           transport: httpx.AsyncBaseTransport | None = None) -> RunSummary:
+def update(
+    config: Config,
+    archive: Archive,
+    names: list[str] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> RunSummary:
     """Fetch the chosen sources into ``archive`` and return what happened."""
     archive.sync_sources(config.sources)
     sources = select_sources(config, names)

@@ -28,12 +28,15 @@ def to_uri(url: str) -> str:
             netloc = netloc.replace(host, ascii_host)
     except ValueError:
         return quote(url, safe=_SAFE_QUERY + "#")
-    return urlunsplit((
-        parts.scheme, netloc,
-        quote(parts.path, safe=_SAFE_PATH),
-        quote(parts.query, safe=_SAFE_QUERY),
-        quote(parts.fragment, safe=_SAFE_QUERY),
-    ))
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe=_SAFE_PATH),
+            quote(parts.query, safe=_SAFE_QUERY),
+            quote(parts.fragment, safe=_SAFE_QUERY),
+        )
+    )
 
 
 def canonical_url(url: str) -> str:
@@ -56,8 +59,9 @@ def canonical_url(url: str) -> str:
     path = _upper_pct(parts.path) or "/"
     query = parts.query
     if query:
-        pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                 if not _TRACKING.match(k)]
+        pairs = [
+            (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING.match(k)
+        ]
         query = _upper_pct(urlencode(pairs, safe=_SAFE_QUERY, quote_via=quote))
     return urlunsplit((scheme, host, path, query, ""))
 

@@ -37,10 +37,14 @@ class DemoResult:
 
 
 def write_demo_config(directory: Path, base_url: str) -> Path:
-    lines = ['[archive]', 'path = "archive.sqlite"', "", "[fetch]", "retries = 0", ""]
+    lines = ["[archive]", 'path = "archive.sqlite"', "", "[fetch]", "retries = 0", ""]
     for name, file in DEMO_SOURCES:
-        lines += ["[[sources]]", f"name = {json.dumps(name, ensure_ascii=False)}",
-                  f'feeds = ["{base_url}/{file}"]', ""]
+        lines += [
+            "[[sources]]",
+            f"name = {json.dumps(name, ensure_ascii=False)}",
+            f'feeds = ["{base_url}/{file}"]',
+            "",
+        ]
     path = directory / "newsmirror.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -55,5 +59,10 @@ def run_demo(directory: Path, log: Callable[[str], None] = lambda _line: None) -
         with Archive.open(config.archive) as archive:
             summary = update(config, archive)
             exported = export_jekyll(archive, directory / "site")
-    return DemoResult(config.archive, directory / "site" / "_posts", summary.line(),
-                      exported.line(), summary.any_failed)
+    return DemoResult(
+        config.archive,
+        directory / "site" / "_posts",
+        summary.line(),
+        exported.line(),
+        summary.any_failed,
+    )

@@ -16,8 +16,10 @@ from typing import Any
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
-                      ".xml": "application/rss+xml"}
+    def guess_type(self, path: Any) -> str:
+        if str(path).endswith(".xml"):
+            return "application/rss+xml"
+        return str(super().guess_type(path))
 
     def end_headers(self) -> None:
         path = Path(self.translate_path(self.path))
@@ -38,7 +40,7 @@ class _Handler(SimpleHTTPRequestHandler):
                 return None
         return super().send_head()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

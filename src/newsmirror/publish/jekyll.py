@@ -60,8 +60,8 @@ def _plain_ok(value: str, *, flow: bool) -> bool:
         return False
     if flow and any(ch in _FLOW_BAD for ch in value):
         return False
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
-    return tag == "tag:yaml.org,2002:str"
+    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return bool(tag == "tag:yaml.org,2002:str")
 
 
 def yaml_scalar(value: str, *, flow: bool = False) -> str:
@@ -70,8 +70,14 @@ def yaml_scalar(value: str, *, flow: bool = False) -> str:
 
 
 def _markdown_text(title: str) -> str:
-    for ch, rep in (("\\", "\\\\"), ("[", "\\["), ("]", "\\]"), ("|", "\\|"),
-                    ("<", "&lt;"), (">", "&gt;")):
+    for ch, rep in (
+        ("\\", "\\\\"),
+        ("[", "\\["),
+        ("]", "\\]"),
+        ("|", "\\|"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+    ):
         title = title.replace(ch, rep)
     return title
 
@@ -90,8 +96,10 @@ def render_body(content: str) -> str:
 def render_post(article: ArticleRecord) -> str:
     """The text of the post for ``article`` in the seed format."""
     tags = article.tags or (article.source,)
-    body = f"[{_markdown_text(article.title)}]({_markdown_url(article.url)})\n------\n\n" \
-           f"<div>\n{render_body(article.content)}\n</div>\n"
+    body = (
+        f"[{_markdown_text(article.title)}]({_markdown_url(article.url)})\n------\n\n"
+        f"<div>\n{render_body(article.content)}\n</div>\n"
+    )
     return (
         "---\n"
         "layout: post\n"
@@ -103,8 +111,7 @@ def render_post(article: ArticleRecord) -> str:
         "comments: True\n"
         f"categories: [ {yaml_scalar(article.source, flow=True)} ]\n"
         "---\n"
-        f"<!--{to_epoch_ms(article.published)}-->\n"
-        + _LIQUID.sub("&#123;", body)
+        f"<!--{to_epoch_ms(article.published)}-->\n" + _LIQUID.sub("&#123;", body)
     )
 
 
@@ -128,11 +135,13 @@ def disambiguated(name: str, url: str) -> str:
 
 def valid_filename(name: str) -> bool:
     """True when ``name`` is a valid post file name on Linux, macOS and Windows."""
-    return (bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}-.+\.md", name))
-            and not _BAD_NAME_CHARS.search(name)
-            and len(name.encode("utf-8")) <= 255
-            and name == unicodedata.normalize("NFC", name)
-            and not name[:-3].endswith((" ", ".")))
+    return (
+        bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}-.+\.md", name))
+        and not _BAD_NAME_CHARS.search(name)
+        and len(name.encode("utf-8")) <= 255
+        and name == unicodedata.normalize("NFC", name)
+        and not name[:-3].endswith((" ", "."))
+    )
 
 
 @dataclass
@@ -143,8 +152,10 @@ class ExportSummary:
     total: int = 0
 
     def line(self) -> str:
-        return (f"{self.total} posts: {self.written} written, {self.unchanged} unchanged, "
-                f"{self.removed} removed")
+        return (
+            f"{self.total} posts: {self.written} written, {self.unchanged} unchanged, "
+            f"{self.removed} removed"
+        )
 
 
 def _preferred_name(article: ArticleRecord) -> str:
@@ -173,10 +184,10 @@ def export_jekyll(archive: Archive, out: Path) -> ExportSummary:
             path = candidates[0]
             owner = taken.get(path)
             if (owner is not None and owner != head.id) or (
-                    owner is None and writer.size(path) is not None):
+                owner is None and writer.size(path) is not None
+            ):
                 path = candidates[1]
-        if not needs_write(record, version=head.version, path=path,
-                           on_disk_size=writer.size(path)):
+        if not needs_write(record, version=head.version, path=path, on_disk_size=writer.size(path)):
             summary.unchanged += 1
             continue
         data = render_post(archive.article(head.id)).encode("utf-8")

@@ -31,8 +31,13 @@ class OutputWriter:
     def resolve(self, relpath: str) -> Path:
         """The absolute path of ``relpath``; OutputError if it is not inside the root."""
         pure = PurePosixPath(relpath)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\\" in relpath \
-                or "\x00" in relpath:
+        if (
+            pure.is_absolute()
+            or ".." in pure.parts
+            or not pure.parts
+            or "\\" in relpath
+            or "\x00" in relpath
+        ):
             raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
         target = (self.root / pure).resolve()
         if not target.is_relative_to(self.root):
@@ -48,8 +53,10 @@ class OutputWriter:
     def write(self, relpath: str, data: bytes) -> bool:
         """Write ``data`` unless the file already holds exactly it; True if written."""
         if relpath in self.written:
-            raise OutputError(f"{relpath} would be written twice in one run",
-                              hint="Two outputs claim the same file; this is a bug.")
+            raise OutputError(
+                f"{relpath} would be written twice in one run",
+                hint="Two outputs claim the same file; this is a bug.",
+            )
         target = self.resolve(relpath)
         try:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
@@ -68,8 +75,9 @@ class OutputWriter:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            hint = "The disk is full; free space and run again." if exc.errno == errno.ENOSPC \
-                else None
+            hint = (
+                "The disk is full; free space and run again." if exc.errno == errno.ENOSPC else None
+            )
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}", hint=hint) from exc
         self.written.add(relpath)
         return True

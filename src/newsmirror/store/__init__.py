@@ -4,7 +4,6 @@
 of newsmirror talks to; SQLite (one file, WAL, FTS5) is its implementation.
 """
 
-from newsmirror.store.archive import Archive
 from newsmirror.models import (
     ArticleRecord,
     ExportRecord,
@@ -13,6 +12,7 @@ from newsmirror.models import (
     SourceHealth,
     StoredArticle,
 )
+from newsmirror.store.archive import Archive
 
 __all__ = [
     "Archive",

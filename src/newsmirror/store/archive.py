@@ -21,7 +21,6 @@ from typing import Any
 from newsmirror.config import Source
 from newsmirror.decide import Change, classify_entry
 from newsmirror.errors import ArchiveError
-from newsmirror.parse import Entry
 from newsmirror.models import (
     ArticleRecord,
     ExportRecord,
@@ -30,6 +29,7 @@ from newsmirror.models import (
     SourceHealth,
     StoredArticle,
 )
+from newsmirror.parse import Entry
 from newsmirror.store.schema import migrate
 from newsmirror.timeutil import from_iso, to_iso
 from newsmirror.urls import canonical_url
@@ -56,8 +56,9 @@ class Archive:
     def open(cls, path: Path, *, create: bool = True) -> Archive:
         """Open (and create or migrate) the archive at ``path``."""
         if not create and not path.exists():
-            raise ArchiveError(f"no archive at {path}",
-                               hint="Run `newsmirror init` or `newsmirror fetch` first.")
+            raise ArchiveError(
+                f"no archive at {path}", hint="Run `newsmirror init` or `newsmirror fetch` first."
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -120,20 +121,28 @@ class Archive:
                     "INSERT INTO sources (name, timezone, tags, enabled) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (name) DO UPDATE SET timezone = excluded.timezone,"
                     " tags = excluded.tags, enabled = excluded.enabled",
-                    (src.name, src.timezone, json.dumps(list(src.tags), ensure_ascii=False),
-                     int(src.enabled)),
+                    (
+                        src.name,
+                        src.timezone,
+                        json.dumps(list(src.tags), ensure_ascii=False),
+                        int(src.enabled),
+                    ),
                 )
                 sid = self._source_id(src.name)
                 for url in src.feeds:
-                    conn.execute("INSERT OR IGNORE INTO feeds (source_id, url) VALUES (?, ?)",
-                                 (sid, url))
+                    conn.execute(
+                        "INSERT OR IGNORE INTO feeds (source_id, url) VALUES (?, ?)", (sid, url)
+                    )
                 marks = ", ".join("?" * len(src.feeds))
-                conn.execute(f"DELETE FROM feeds WHERE source_id = ? AND url NOT IN ({marks})",
-                             (sid, *src.feeds))
+                conn.execute(
+                    f"DELETE FROM feeds WHERE source_id = ? AND url NOT IN ({marks})",
+                    (sid, *src.feeds),
+                )
 
     def ensure_source(self, name: str, timezone: str = "Asia/Shanghai") -> int:
-        self.conn.execute("INSERT OR IGNORE INTO sources (name, timezone) VALUES (?, ?)",
-                          (name, timezone))
+        self.conn.execute(
+            "INSERT OR IGNORE INTO sources (name, timezone) VALUES (?, ?)", (name, timezone)
+        )
         return self._source_id(name)
 
     def _source_id(self, name: str) -> int:
@@ -145,7 +154,9 @@ class Archive:
     def feed_state(self, source: str, url: str) -> FeedState:
         row = self.conn.execute(
             "SELECT etag, last_modified, body_sha256 FROM feeds f JOIN sources s"
-            " ON s.id = f.source_id WHERE s.name = ? AND f.url = ?", (source, url)).fetchone()
+            " ON s.id = f.source_id WHERE s.name = ? AND f.url = ?",
+            (source, url),
+        ).fetchone()
         return FeedState(*row) if row else FeedState()
 
     def _save_feed_state(self, sid: int, url: str, state: FeedState) -> None:
@@ -154,22 +165,50 @@ class Archive:
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, url) DO UPDATE SET"
             " etag = excluded.etag, last_modified = excluded.last_modified,"
             " body_sha256 = excluded.body_sha256",
-            (sid, url, state.etag, state.last_modified, state.body_sha256))
+            (sid, url, state.etag, state.last_modified, state.body_sha256),
+        )
 
-    def _log(self, sid: int, url: str, started: datetime, finished: datetime, outcome: str,
-             http_status: int | None, new: int = 0, updated: int = 0,
-             error: str | None = None) -> None:
+    def _log(
+        self,
+        sid: int,
+        url: str,
+        started: datetime,
+        finished: datetime,
+        outcome: str,
+        http_status: int | None,
+        new: int = 0,
+        updated: int = 0,
+        error: str | None = None,
+    ) -> None:
         self.conn.execute(
             "INSERT INTO fetch_log (source_id, feed_url, started, finished, outcome,"
             " http_status, new, updated, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sid, url, to_iso(started), to_iso(finished), outcome, http_status, new, updated,
-             error))
+            (
+                sid,
+                url,
+                to_iso(started),
+                to_iso(finished),
+                outcome,
+                http_status,
+                new,
+                updated,
+                error,
+            ),
+        )
 
     # -- storing a fetch -------------------------------------------------------
 
-    def store_entries(self, source: str, feed_url: str, entries: list[Entry], *,
-                      state: FeedState, started: datetime, now: datetime,
-                      http_status: int | None = 200) -> tuple[int, int]:
+    def store_entries(
+        self,
+        source: str,
+        feed_url: str,
+        entries: list[Entry],
+        *,
+        state: FeedState,
+        started: datetime,
+        now: datetime,
+        http_status: int | None = 200,
+    ) -> tuple[int, int]:
         """Store a parsed feed in one transaction; return (new, updated) counts."""
         new = updated = 0
         with self.transaction() as conn:
@@ -182,85 +221,152 @@ class Archive:
             self._log(sid, feed_url, started, now, "ok", http_status, new, updated)
         return new, updated
 
-    def _find(self, conn: sqlite3.Connection, sid: int, canonical: str,
-              guid: str) -> StoredArticle | None:
-        row = conn.execute("SELECT id, title, author, content, version FROM articles"
-                           " WHERE canonical_url = ?", (canonical,)).fetchone()
+    def _find(
+        self, conn: sqlite3.Connection, sid: int, canonical: str, guid: str
+    ) -> StoredArticle | None:
+        row = conn.execute(
+            "SELECT id, title, author, content, version FROM articles WHERE canonical_url = ?",
+            (canonical,),
+        ).fetchone()
         if row is None and guid:
-            row = conn.execute("SELECT id, title, author, content, version FROM articles"
-                               " WHERE source_id = ? AND guid = ?", (sid, guid)).fetchone()
+            row = conn.execute(
+                "SELECT id, title, author, content, version FROM articles"
+                " WHERE source_id = ? AND guid = ?",
+                (sid, guid),
+            ).fetchone()
         return StoredArticle(*row) if row else None
 
-    def _store_entry(self, conn: sqlite3.Connection, sid: int, entry: Entry,
-                     now: datetime) -> Change:
+    def _store_entry(
+        self, conn: sqlite3.Connection, sid: int, entry: Entry, now: datetime
+    ) -> Change:
         canonical = canonical_url(entry.url)
         existing = self._find(conn, sid, canonical, entry.guid)
-        change = classify_entry(existing, title=entry.title, author=entry.author,
-                                content=entry.content)
+        change = classify_entry(
+            existing, title=entry.title, author=entry.author, content=entry.content
+        )
         if change is Change.NEW:
             published = entry.published or now
             cur = conn.execute(
                 "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
                 " content, published, published_raw, date_known, first_seen, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sid, entry.url, canonical, entry.guid, entry.title, entry.author,
-                 entry.content, to_iso(published), entry.published_raw,
-                 int(entry.published is not None), to_iso(now), to_iso(now)))
+                (
+                    sid,
+                    entry.url,
+                    canonical,
+                    entry.guid,
+                    entry.title,
+                    entry.author,
+                    entry.content,
+                    to_iso(published),
+                    entry.published_raw,
+                    int(entry.published is not None),
+                    to_iso(now),
+                    to_iso(now),
+                ),
+            )
             self._index(conn, int(cur.lastrowid or 0), entry.title, entry.content)
         elif change is Change.CHANGED and existing is not None:
             self._revise(conn, existing, entry.title, entry.author, entry.content, now)
         return change
 
-    def _revise(self, conn: sqlite3.Connection, old: StoredArticle, title: str, author: str,
-                content: str, now: datetime) -> None:
+    def _revise(
+        self,
+        conn: sqlite3.Connection,
+        old: StoredArticle,
+        title: str,
+        author: str,
+        content: str,
+        now: datetime,
+    ) -> None:
         """Keep the previous version as a revision and update the article."""
         conn.execute(
             "INSERT OR IGNORE INTO revisions (article_id, version, title, author, content,"
             " recorded) VALUES (?, ?, ?, ?, ?, ?)",
-            (old.id, old.version, old.title, old.author, old.content, to_iso(now)))
-        conn.execute("UPDATE articles SET title = ?, author = ?, content = ?, updated = ?,"
-                     " version = version + 1 WHERE id = ?",
-                     (title, author, content, to_iso(now), old.id))
+            (old.id, old.version, old.title, old.author, old.content, to_iso(now)),
+        )
+        conn.execute(
+            "UPDATE articles SET title = ?, author = ?, content = ?, updated = ?,"
+            " version = version + 1 WHERE id = ?",
+            (title, author, content, to_iso(now), old.id),
+        )
         conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (old.id,))
         self._index(conn, old.id, title, content)
 
     @staticmethod
     def _index(conn: sqlite3.Connection, article_id: int, title: str, content: str) -> None:
-        conn.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-                     (article_id, title, plain_text(content)))
+        conn.execute(
+            "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+            (article_id, title, plain_text(content)),
+        )
 
-    def record_unchanged(self, source: str, feed_url: str, *, state: FeedState,
-                         started: datetime, now: datetime, http_status: int | None) -> None:
+    def record_unchanged(
+        self,
+        source: str,
+        feed_url: str,
+        *,
+        state: FeedState,
+        started: datetime,
+        now: datetime,
+        http_status: int | None,
+    ) -> None:
         with self.transaction():
             sid = self._source_id(source)
             self._save_feed_state(sid, feed_url, state)
             self._log(sid, feed_url, started, now, "not_modified", http_status)
 
-    def record_failure(self, source: str, feed_url: str, error: str, *, started: datetime,
-                       now: datetime, http_status: int | None) -> None:
+    def record_failure(
+        self,
+        source: str,
+        feed_url: str,
+        error: str,
+        *,
+        started: datetime,
+        now: datetime,
+        http_status: int | None,
+    ) -> None:
         with self.transaction():
-            self._log(self._source_id(source), feed_url, started, now, "failed",
-                      http_status, error=error)
+            self._log(
+                self._source_id(source), feed_url, started, now, "failed", http_status, error=error
+            )
 
-    def record_source_result(self, source: str, *, ok: bool, error: str | None,
-                             now: datetime) -> None:
+    def record_source_result(
+        self, source: str, *, ok: bool, error: str | None, now: datetime
+    ) -> None:
         """Update a source's health after all its feeds were tried."""
         stamp = to_iso(now)
         with self.transaction() as conn:
             if ok:
-                conn.execute("UPDATE sources SET last_attempt = ?, last_success = ?,"
-                             " consecutive_failures = 0 WHERE name = ?", (stamp, stamp, source))
+                conn.execute(
+                    "UPDATE sources SET last_attempt = ?, last_success = ?,"
+                    " consecutive_failures = 0 WHERE name = ?",
+                    (stamp, stamp, source),
+                )
             else:
-                conn.execute("UPDATE sources SET last_attempt = ?, last_error = ?,"
-                             " last_error_at = ?, consecutive_failures ="
-                             " consecutive_failures + 1 WHERE name = ?",
-                             (stamp, error, stamp, source))
+                conn.execute(
+                    "UPDATE sources SET last_attempt = ?, last_error = ?,"
+                    " last_error_at = ?, consecutive_failures ="
+                    " consecutive_failures + 1 WHERE name = ?",
+                    (stamp, error, stamp, source),
+                )
 
     # -- importing -------------------------------------------------------------
 
-    def import_article(self, *, source: str, url: str, title: str, author: str, content: str,
-                       tags: list[str], published: datetime, date_known: bool,
-                       published_raw: str, jekyll_name: str, now: datetime) -> Change:
+    def import_article(
+        self,
+        *,
+        source: str,
+        url: str,
+        title: str,
+        author: str,
+        content: str,
+        tags: list[str],
+        published: datetime,
+        date_known: bool,
+        published_raw: str,
+        jekyll_name: str,
+        now: datetime,
+    ) -> Change:
         """Merge one imported post (one transaction per call is the caller's choice)."""
         conn = self.conn
         sid = self.ensure_source(source)
@@ -273,23 +379,41 @@ class Archive:
                 " content, tags, published, published_raw, date_known, first_seen, updated,"
                 " origin, jekyll_name) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                 " 'jekyll', ?)",
-                (sid, url, canonical, title, author, content,
-                 json.dumps(tags, ensure_ascii=False), to_iso(published), published_raw,
-                 int(date_known), to_iso(now), to_iso(now), jekyll_name))
+                (
+                    sid,
+                    url,
+                    canonical,
+                    title,
+                    author,
+                    content,
+                    json.dumps(tags, ensure_ascii=False),
+                    to_iso(published),
+                    published_raw,
+                    int(date_known),
+                    to_iso(now),
+                    to_iso(now),
+                    jekyll_name,
+                ),
+            )
             self._index(conn, int(cur.lastrowid or 0), title, content)
         elif change is Change.CHANGED and existing is not None:
             # The same URL under two posts: keep the longer body, the other as a revision.
-            if conn.execute("SELECT 1 FROM revisions WHERE article_id = ? AND title = ? AND"
-                            " author = ? AND content = ?",
-                            (existing.id, title, author, content)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM revisions WHERE article_id = ? AND title = ? AND"
+                " author = ? AND content = ?",
+                (existing.id, title, author, content),
+            ).fetchone():
                 return Change.UNCHANGED
             if len(content) >= len(existing.content):
                 self._revise(conn, existing, title, author, content, now)
             else:
+                # Numbered below the article's own versions: 0, -1, -2 ...
                 conn.execute(
-                    "INSERT OR IGNORE INTO revisions (article_id, version, title, author,"
-                    " content, recorded) VALUES (?, 0, ?, ?, ?, ?)",
-                    (existing.id, title, author, content, to_iso(now)))
+                    "INSERT INTO revisions (article_id, version, title, author, content,"
+                    " recorded) SELECT ?, MIN(0, COALESCE(MIN(version), 1) - 1), ?, ?, ?, ?"
+                    " FROM revisions WHERE article_id = ?",
+                    (existing.id, title, author, content, to_iso(now), existing.id),
+                )
         return change
 
     # -- reading -----------------------------------------------------------------
@@ -297,38 +421,59 @@ class Archive:
     def counts(self) -> dict[str, int]:
         row = self.conn.execute(
             "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM articles),"
-            " (SELECT count(*) FROM revisions)").fetchone()
+            " (SELECT count(*) FROM revisions)"
+        ).fetchone()
         return {"sources": row[0], "articles": row[1], "revisions": row[2]}
 
     def health(self) -> list[SourceHealth]:
         rows = self.conn.execute(
             "SELECT s.id, s.name, s.enabled, (SELECT count(*) FROM articles a"
             " WHERE a.source_id = s.id), s.last_attempt, s.last_success, s.last_error,"
-            " s.last_error_at, s.consecutive_failures FROM sources s ORDER BY s.name").fetchall()
+            " s.last_error_at, s.consecutive_failures FROM sources s ORDER BY s.name"
+        ).fetchall()
         out = []
         for sid, *rest in rows:
-            feeds = [r[0] for r in self.conn.execute(
-                "SELECT url FROM feeds WHERE source_id = ? ORDER BY id", (sid,))]
+            feeds = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT url FROM feeds WHERE source_id = ? ORDER BY id", (sid,)
+                )
+            ]
             name, enabled, count, attempt, success, error, error_at, failures = rest
-            out.append(SourceHealth(name, bool(enabled), count, attempt, success, error,
-                                    error_at, failures, feeds))
+            out.append(
+                SourceHealth(
+                    name, bool(enabled), count, attempt, success, error, error_at, failures, feeds
+                )
+            )
         return out
 
     _ARTICLE_SQL = (
         "SELECT a.id, s.name, s.timezone, a.url, a.title, a.author, {content}, a.tags,"
         " a.published, a.date_known, a.first_seen, a.version, a.jekyll_name"
-        " FROM articles a JOIN sources s ON s.id = a.source_id")
+        " FROM articles a JOIN sources s ON s.id = a.source_id"
+    )
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> ArticleRecord:
         return ArticleRecord(
-            id=row[0], source=row[1], timezone=row[2], url=row[3], title=row[4],
-            author=row[5], content=row[6], tags=tuple(json.loads(row[7])),
-            published=from_iso(row[8]), date_known=bool(row[9]),
-            first_seen=from_iso(row[10]), version=row[11], jekyll_name=row[12])
+            id=row[0],
+            source=row[1],
+            timezone=row[2],
+            url=row[3],
+            title=row[4],
+            author=row[5],
+            content=row[6],
+            tags=tuple(json.loads(row[7])),
+            published=from_iso(row[8]),
+            date_known=bool(row[9]),
+            first_seen=from_iso(row[10]),
+            version=row[11],
+            jekyll_name=row[12],
+        )
 
-    def iter_articles(self, source: str | None = None, *,
-                      content: bool = True) -> Iterator[ArticleRecord]:
+    def iter_articles(
+        self, source: str | None = None, *, content: bool = True
+    ) -> Iterator[ArticleRecord]:
         """Every article, oldest first (ties by id); ``content=False`` leaves bodies out."""
         sql = self._ARTICLE_SQL.format(content="a.content" if content else "''")
         args: tuple[Any, ...] = ()
@@ -350,8 +495,9 @@ class Archive:
 
     def revisions(self, article_id: int) -> list[tuple[int, str, str]]:
         return self.conn.execute(
-            "SELECT version, title, recorded FROM revisions WHERE article_id = ?"
-            " ORDER BY version", (article_id,)).fetchall()
+            "SELECT version, title, recorded FROM revisions WHERE article_id = ? ORDER BY version",
+            (article_id,),
+        ).fetchall()
 
     # -- search ----------------------------------------------------------------
 
@@ -374,27 +520,34 @@ class Archive:
                 clauses.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
                 pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
                 args += [pattern, pattern]
-        sql = ("SELECT a.id, a.published, s.name, a.title, a.url FROM articles a"
-               " JOIN sources s ON s.id = a.source_id WHERE a.id IN (SELECT rowid FROM"
-               f" articles_fts WHERE {' AND '.join(clauses)}) ORDER BY a.published DESC LIMIT ?")
+        sql = (
+            "SELECT a.id, a.published, s.name, a.title, a.url FROM articles a"
+            " JOIN sources s ON s.id = a.source_id WHERE a.id IN (SELECT rowid FROM"
+            f" articles_fts WHERE {' AND '.join(clauses)}) ORDER BY a.published DESC LIMIT ?"
+        )
         rows = self.conn.execute(sql, (*args, limit)).fetchall()
         return [SearchHit(r[0], from_iso(r[1]), r[2], r[3], r[4]) for r in rows]
 
     # -- export bookkeeping ----------------------------------------------------------
 
     def export_records(self, target: str) -> dict[int, ExportRecord]:
-        rows = self.conn.execute("SELECT article_id, path, version, size FROM exports"
-                                 " WHERE target = ?", (target,)).fetchall()
+        rows = self.conn.execute(
+            "SELECT article_id, path, version, size FROM exports WHERE target = ?", (target,)
+        ).fetchall()
         return {r[0]: ExportRecord(*r) for r in rows}
 
-    def save_exports(self, target: str, records: Iterable[ExportRecord],
-                     removed: Iterable[int] = ()) -> None:
+    def save_exports(
+        self, target: str, records: Iterable[ExportRecord], removed: Iterable[int] = ()
+    ) -> None:
         records = list(records)
         gone = [*removed, *(r.article_id for r in records)]
         with self.transaction() as conn:
-            conn.executemany("DELETE FROM exports WHERE target = ? AND article_id = ?",
-                             [(target, a) for a in gone])
+            conn.executemany(
+                "DELETE FROM exports WHERE target = ? AND article_id = ?",
+                [(target, a) for a in gone],
+            )
             conn.executemany(
                 "INSERT INTO exports (target, article_id, path, version, size)"
                 " VALUES (?, ?, ?, ?, ?)",
-                [(target, r.article_id, r.path, r.version, r.size) for r in records])
+                [(target, r.article_id, r.path, r.version, r.size) for r in records],
+            )

@@ -1,0 +1,140 @@
+"""End-to-end tests of the command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import SEED, Reply, rss
+from newsmirror.config import load_config
+
+SEED_NAME = "2023-10-29-分析：拜登习近平11月会谈的背后原因.md"
+
+
+def nm(*args, cwd=None, check=True):
+    result = subprocess.run(
+        [sys.executable, "-m", "newsmirror", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_demo_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    result = nm("demo", out)
+    assert "4 ok" in result.stdout and "0 failed" in result.stdout
+    posts = sorted((out / "site/_posts").iterdir())
+    assert len(posts) >= 20
+    assert (out / "site/_posts" / SEED_NAME).read_bytes() == SEED.read_bytes()
+    again = nm("demo", out)
+    assert "0 new" in again.stdout and "0 written" in again.stdout
+    search = nm("--archive", out / "archive.sqlite", "search", "拜登")
+    assert "分析：拜登习近平11月会谈的背后原因" in search.stdout
+    assert "2023-10-29 11:36" in search.stdout  # shown in Asia/Shanghai
+    health = nm("-c", out / "newsmirror.toml", "sources")
+    assert "大纪元\tok\tarticles=1" in health.stdout
+
+
+def test_init_writes_starter_config_with_real_outlets(tmp_path):
+    nm("init", tmp_path)
+    config = load_config(tmp_path / "newsmirror.toml")
+    feeds = {s.name: s.feeds[0] for s in config.sources}
+    assert feeds["大纪元"] == "https://www.epochtimes.com/gb/nsc413.xml"
+    assert feeds["自由亚洲电台"] == "https://www.rfa.org/mandarin/yataibaodao/rss2.xml"
+    assert feeds["中国数字时代"] == "https://chinadigitaltimes.net/chinese/feed/"
+    assert len(feeds) >= 8
+    assert config.archive.exists()
+    again = nm("init", tmp_path, check=False)
+    assert again.returncode == 3 and "--force" in again.stderr
+
+
+def test_init_from_subs(tmp_path):
+    subs = tmp_path / "subs.json"
+    subs.write_text(
+        json.dumps(
+            [
+                {"site": "美国之音", "url": "https://www.voachinese.com/api/zm_yql-vomx-tpeybti"},
+                {"site": "美国之音", "url": "https://www.voachinese.com/api/other"},
+                {"site": "BBC", "url": "https://feeds.bbci.co.uk/zhongwen/simp/rss.xml"},
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    nm("init", tmp_path / "m", "--from-subs", subs)
+    config = load_config(tmp_path / "m/newsmirror.toml")
+    assert [(s.name, len(s.feeds)) for s in config.sources] == [("美国之音", 2), ("BBC", 1)]
+
+
+def test_fetch_exit_codes_and_summary(tmp_path, server):
+    server.route("/ok", Reply(body=rss([{"title": "好", "link": "https://e.org/1"}])))
+    (tmp_path / "newsmirror.toml").write_text(
+        f'[fetch]\nretries = 0\n[[sources]]\nname = "good"\nfeeds = ["{server.url}/ok"]\n'
+        f'[[sources]]\nname = "bad"\nfeeds = ["{server.url}/missing"]\n',
+        encoding="utf-8",
+    )
+    result = nm("fetch", "-v", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "1 ok" in result.stdout and "1 failed" in result.stdout and "1 new" in result.stdout
+    assert "bad" in result.stderr and "HTTP 404" in result.stderr
+    only_good = nm("fetch", "--source", "good", cwd=tmp_path, check=False)
+    assert only_good.returncode == 0
+    health = nm("sources", cwd=tmp_path)
+    assert "bad\tFAILING" in health.stdout and "HTTP 404" in health.stdout
+    unknown = nm("fetch", "--source", "nope", cwd=tmp_path, check=False)
+    assert unknown.returncode == 3 and "good" in unknown.stderr
+
+
+def test_bad_config_names_file_key_and_hint(tmp_path):
+    (tmp_path / "newsmirror.toml").write_text(
+        '[[sources]]\nname = "x"\nfeeds = ["ftp://nope"]\n', encoding="utf-8"
+    )
+    result = nm("fetch", cwd=tmp_path, check=False)
+    assert result.returncode == 3
+    assert "newsmirror.toml" in result.stderr and "sources[0].feeds" in result.stderr
+    assert "hint:" in result.stderr
+    (tmp_path / "newsmirror.toml").write_text("[[sources]\n", encoding="utf-8")
+    assert "not valid TOML" in nm("fetch", cwd=tmp_path, check=False).stderr
+    missing = nm("-c", tmp_path / "nope.toml", "fetch", check=False)
+    assert missing.returncode == 3 and "newsmirror init" in missing.stderr
+
+
+def test_unusable_archive_exit_code(tmp_path):
+    (tmp_path / "archive.sqlite").write_bytes(b"garbage" * 1000)
+    (tmp_path / "newsmirror.toml").write_text("", encoding="utf-8")
+    result = nm("fetch", cwd=tmp_path, check=False)
+    assert result.returncode == 4 and "cannot open archive" in result.stderr
+
+
+def test_export_and_import_commands(tmp_path):
+    site = tmp_path / "old" / "_posts"
+    site.mkdir(parents=True)
+    (site / SEED_NAME).write_bytes(SEED.read_bytes())
+    archive = tmp_path / "a.sqlite"
+    imported = nm("--archive", archive, "import", "jekyll", tmp_path / "old")
+    assert "1 new" in imported.stdout
+    exported = nm("--archive", archive, "export", "jekyll", tmp_path / "new")
+    assert "1 written" in exported.stdout
+    assert (tmp_path / "new/_posts" / SEED_NAME).read_bytes() == SEED.read_bytes()
+
+
+def test_every_command_has_help_with_example():
+    for cmd in (
+        ["init"],
+        ["fetch"],
+        ["export", "jekyll"],
+        ["import", "jekyll"],
+        ["sources"],
+        ["search"],
+        ["demo"],
+    ):
+        out = nm(*cmd, "--help").stdout
+        assert "Example" in out, cmd
