@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from newsmirror import __version__
 from newsmirror.config import (
@@ -32,7 +30,6 @@ from newsmirror.store import Archive
 from newsmirror.timeutil import in_zone
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True)
 
 
 def handle_errors(func: F) -> F:
@@ -136,7 +133,7 @@ def init(directory: Path, from_subs: Path | None, force: bool) -> None:
     click.echo(f"wrote {target} ({len(sources)} sources) and archive {config.archive}")
 
 
-def _progress_printer(verbose: bool, progress: Progress, task: Any) -> Callable[..., None]:
+def _progress_printer(verbose: bool, progress: Any, task: Any) -> Callable[..., None]:
     def report(outcome: Any, url: str, status: str) -> None:
         progress.advance(task)
         if verbose:
@@ -164,8 +161,12 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
       newsmirror fetch
       newsmirror fetch -s 大纪元 -v
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from newsmirror.pipeline import select_sources, update
 
+    err = Console(stderr=True)
     config = ctx.config()
     chosen = select_sources(config, list(names))
     total = sum(len(s.feeds) for s in chosen)
@@ -294,7 +295,11 @@ def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
       newsmirror search 拜登 习近平
     """
     with ctx.archive() as archive:
-        hits = archive.search(" ".join(query), limit=limit)
+        pending = archive.pending_index()
+        if pending:
+            click.echo(f"indexing {pending} new or changed articles…", err=True)
+            archive.update_index()
+        hits = archive.search(" ".join(query), limit=limit, refresh=False)
     for hit in hits:
         when = in_zone(hit.published, "Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
         click.echo(f"{when}\t{hit.source}\t{hit.title}\t{hit.url}")

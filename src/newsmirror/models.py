@@ -73,3 +73,16 @@ class SearchHit:
     source: str
     title: str
     url: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed item, normalised and sanitised."""
+
+    url: str
+    guid: str
+    title: str
+    author: str
+    content: str
+    published: datetime | None
+    published_raw: str

@@ -1,40 +1,22 @@
-"""Parse feeds (RSS, Atom, RDF) into normalised entries.
+"""Parse feeds (RSS, Atom, RDF) into normalised, sanitised entries.
 
-feedparser reads the feed with its own sanitiser turned off (we sanitise with
-nh3, which is faster and keeps article markup intact). Each entry is
-normalised: a clean title, an absolute link, an author, the richest content
-the feed carries and a UTC publication time clamped to now.
+:func:`feedreaders.read_feed` reads the feed (fastfeedparser, else feedparser);
+each item is then normalised: a clean title, an absolute link (else the guid),
+an author (else the source's name), the richest content the feed carries
+(content:encoded, YouTube media:description, content, summary) sanitised with
+nh3, and a UTC publication time clamped to now with the original text kept.
 """
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import feedparser
 
 from newsmirror.clean import clean_text, sanitize_html, strip_tags
 from newsmirror.errors import FeedParseError
+from newsmirror.feedreaders import RawItem, read_feed, read_feedparser
+from newsmirror.models import Entry
 from newsmirror.urls import absolute, is_http_url
-
-# feedparser's built-in sanitiser and URI resolver cost most of its time.
-feedparser.SANITIZE_HTML = False
-feedparser.RESOLVE_RELATIVE_URIS = False
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One feed item, normalised and sanitised."""
-
-    url: str
-    guid: str
-    title: str
-    author: str
-    content: str
-    published: datetime | None
-    published_raw: str
 
 
 @dataclass(frozen=True)
@@ -42,15 +24,7 @@ class ParsedFeed:
     title: str
     entries: list[Entry]
     warning: str = ""
-
-
-def _struct_to_dt(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, TypeError):
-        return None
+    reader: str = ""
 
 
 def clamp_to_now(moment: datetime | None, now: datetime) -> datetime | None:
@@ -60,70 +34,36 @@ def clamp_to_now(moment: datetime | None, now: datetime) -> datetime | None:
     return min(moment, now)
 
 
-def _pick_content(raw: Any) -> str:
-    contents = raw.get("content") or []
-    best = ""
-    for item in contents:
-        value = item.get("value") or ""
-        if len(value) > len(best):
-            best = value
-    if best:
-        return str(best)
-    for key in ("media_description", "summary", "description"):
-        value = raw.get(key)
-        if value:
-            return str(value)
-    return ""
-
-
-def _pick_author(raw: Any, fallback: str) -> str:
-    for key in ("author", "dc_creator", "creator"):
-        value = clean_text(strip_tags(str(raw.get(key) or "")))
-        if value:
-            return value
-    detail = raw.get("author_detail") or {}
-    name = clean_text(str(detail.get("name") or ""))
-    return name or fallback
-
-
-def _pick_title(raw: Any) -> str:
-    title = str(raw.get("title") or "")
-    detail = raw.get("title_detail") or {}
-    if "html" in str(detail.get("type", "")):
-        title = strip_tags(title)
-    return clean_text(title)
+def _pick_link(raw: RawItem, base_url: str) -> str:
+    link = clean_text(raw.link)
+    if not link:
+        for candidate in raw.links:
+            if (candidate.get("rel") or "alternate") == "alternate" and candidate.get("href"):
+                link = clean_text(str(candidate["href"]))
+                break
+    guid = clean_text(raw.guid)
+    if link:
+        return absolute(base_url, link)
+    return guid if is_http_url(guid) else ""
 
 
 def normalise_entry(
-    raw: Any, *, base_url: str, fallback_author: str, now: datetime
+    raw: RawItem, *, base_url: str, fallback_author: str, now: datetime
 ) -> Entry | None:
-    """One feedparser entry as an :class:`Entry`; None when it has no usable link."""
-    guid = clean_text(str(raw.get("id") or raw.get("guid") or ""))
-    link = clean_text(str(raw.get("link") or ""))
-    if not link:
-        for candidate in raw.get("links") or []:
-            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-                link = clean_text(str(candidate["href"]))
-                break
-    if link:
-        link = absolute(base_url, link)
-    elif is_http_url(guid):
-        link = guid
+    """One read item as an :class:`Entry`; None when it has no usable link."""
+    link = _pick_link(raw, base_url)
     if not is_http_url(link):
         return None
-    published_raw = str(raw.get("published") or raw.get("updated") or "")
-    published = _struct_to_dt(raw.get("published_parsed")) or _struct_to_dt(
-        raw.get("updated_parsed")
-    )
-    content = sanitize_html(_pick_content(raw))
+    title = strip_tags(raw.title) if raw.title_is_html else raw.title
+    content = max(raw.contents, key=len, default="") or raw.summary
     return Entry(
         url=link,
-        guid=guid or link,
-        title=_pick_title(raw) or link,
-        author=_pick_author(raw, fallback_author),
-        content=content,
-        published=clamp_to_now(published, now),
-        published_raw=clean_text(published_raw),
+        guid=clean_text(raw.guid) or link,
+        title=clean_text(title) or link,
+        author=clean_text(strip_tags(raw.author)) or fallback_author,
+        content=sanitize_html(content),
+        published=clamp_to_now(raw.published, now),
+        published_raw=clean_text(raw.published_raw),
     )
 
 
@@ -142,36 +82,39 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse the bytes of a feed; raise FeedParseError if they are not a feed."""
     now = now or datetime.now(UTC)
-    headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-    )
-    version = parsed.get("version") or ""
-    entries_raw = parsed.get("entries") or []
-    if not version and not entries_raw:
+    feed = read_feed(body, content_type)
+    entries = [
+        e
+        for raw in feed.items
+        if (e := normalise_entry(raw, base_url=url, fallback_author=fallback_author, now=now))
+        is not None
+    ]
+    if not entries and feed.reader != "feedparser":
+        feed = read_feedparser(body, content_type)
+        entries = [
+            e
+            for raw in feed.items
+            if (e := normalise_entry(raw, base_url=url, fallback_author=fallback_author, now=now))
+            is not None
+        ]
+    if not feed.version and not feed.items:
         if _looks_like_html_page(body):
             raise FeedParseError(
                 "got an HTML page, not a feed",
                 hint="The feed URL may have moved; open it in a browser.",
             )
-        reason = parsed.get("bozo_exception")
         raise FeedParseError(
-            f"not a feed: {reason or 'no RSS/Atom elements found'}",
+            f"not a feed: {feed.problem or 'no RSS/Atom elements found'}",
             hint="Check that the URL serves RSS or Atom.",
         )
-    feed_title = clean_text(str(parsed.get("feed", {}).get("title") or ""))
-    entries = []
-    for raw in entries_raw:
-        entry = normalise_entry(raw, base_url=url, fallback_author=fallback_author, now=now)
-        if entry is not None:
-            entries.append(entry)
     warning = ""
-    if parsed.get("bozo"):
-        problem = parsed.get("bozo_exception")
+    if feed.problem:
         if not entries:
             raise FeedParseError(
-                f"malformed feed: {problem}",
+                f"malformed feed: {feed.problem}",
                 hint="The feed is broken at its origin; tell its publisher.",
             )
-        warning = f"feed is not well-formed ({problem}); read {len(entries)} items leniently"
-    return ParsedFeed(title=feed_title, entries=entries, warning=warning)
+        warning = f"feed is not well-formed ({feed.problem}); read {len(entries)} items leniently"
+    return ParsedFeed(
+        title=clean_text(feed.title), entries=entries, warning=warning, reader=feed.reader
+    )

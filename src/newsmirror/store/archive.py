@@ -8,9 +8,7 @@ archive at a consistent state and the next run completes what was missed.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,27 +21,19 @@ from newsmirror.decide import Change, classify_entry
 from newsmirror.errors import ArchiveError
 from newsmirror.models import (
     ArticleRecord,
-    ExportRecord,
+    Entry,
     FeedState,
-    SearchHit,
     SourceHealth,
     StoredArticle,
 )
-from newsmirror.parse import Entry
+from newsmirror.store.exports import ExportStateMixin
 from newsmirror.store.schema import migrate
+from newsmirror.store.search import SearchMixin
 from newsmirror.timeutil import from_iso, to_iso
 from newsmirror.urls import canonical_url
 
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 
-
-def plain_text(markup: str) -> str:
-    """Text of article HTML, for the search index."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
-
-
-class Archive:
+class Archive(SearchMixin, ExportStateMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -105,10 +95,10 @@ class Archive:
         rows = self.conn.execute("PRAGMA integrity_check").fetchall()
         problems = [r[0] for r in rows if r[0] != "ok"]
         fts = self.conn.execute(
-            "SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM articles_fts)"
+            "SELECT (SELECT count(*) FROM search_state) - (SELECT count(*) FROM articles_fts)"
         ).fetchone()[0]
         if fts:
-            problems.append(f"search index differs from articles by {fts} rows")
+            problems.append(f"search index differs from its bookkeeping by {fts} rows")
         return problems
 
     # -- sources and feeds ---------------------------------------------------
@@ -246,7 +236,7 @@ class Archive:
         )
         if change is Change.NEW:
             published = entry.published or now
-            cur = conn.execute(
+            conn.execute(
                 "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
                 " content, published, published_raw, date_known, first_seen, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -265,7 +255,6 @@ class Archive:
                     to_iso(now),
                 ),
             )
-            self._index(conn, int(cur.lastrowid or 0), entry.title, entry.content)
         elif change is Change.CHANGED and existing is not None:
             self._revise(conn, existing, entry.title, entry.author, entry.content, now)
         return change
@@ -289,15 +278,6 @@ class Archive:
             "UPDATE articles SET title = ?, author = ?, content = ?, updated = ?,"
             " version = version + 1 WHERE id = ?",
             (title, author, content, to_iso(now), old.id),
-        )
-        conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (old.id,))
-        self._index(conn, old.id, title, content)
-
-    @staticmethod
-    def _index(conn: sqlite3.Connection, article_id: int, title: str, content: str) -> None:
-        conn.execute(
-            "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-            (article_id, title, plain_text(content)),
         )
 
     def record_unchanged(
@@ -374,7 +354,7 @@ class Archive:
         existing = self._find(conn, sid, canonical, "")
         change = classify_entry(existing, title=title, author=author, content=content)
         if change is Change.NEW:
-            cur = conn.execute(
+            conn.execute(
                 "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
                 " content, tags, published, published_raw, date_known, first_seen, updated,"
                 " origin, jekyll_name) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?,"
@@ -395,7 +375,6 @@ class Archive:
                     jekyll_name,
                 ),
             )
-            self._index(conn, int(cur.lastrowid or 0), title, content)
         elif change is Change.CHANGED and existing is not None:
             # The same URL under two posts: keep the longer body, the other as a revision.
             if conn.execute(
@@ -498,56 +477,3 @@ class Archive:
             "SELECT version, title, recorded FROM revisions WHERE article_id = ? ORDER BY version",
             (article_id,),
         ).fetchall()
-
-    # -- search ----------------------------------------------------------------
-
-    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
-        """Articles whose title or text contain every word of ``query``.
-
-        The FTS5 trigram index answers words of three or more characters; shorter
-        words (most Chinese words are two characters) are matched by substring.
-        """
-        words = [w for w in query.split() if w]
-        if not words:
-            return []
-        clauses, args = [], []
-        long_words = [w for w in words if len(w) >= 3]
-        if long_words:
-            clauses.append("articles_fts MATCH ?")
-            args.append(" AND ".join('"' + w.replace('"', '""') + '"' for w in long_words))
-        for word in words:
-            if len(word) < 3:
-                clauses.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
-                pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
-                args += [pattern, pattern]
-        sql = (
-            "SELECT a.id, a.published, s.name, a.title, a.url FROM articles a"
-            " JOIN sources s ON s.id = a.source_id WHERE a.id IN (SELECT rowid FROM"
-            f" articles_fts WHERE {' AND '.join(clauses)}) ORDER BY a.published DESC LIMIT ?"
-        )
-        rows = self.conn.execute(sql, (*args, limit)).fetchall()
-        return [SearchHit(r[0], from_iso(r[1]), r[2], r[3], r[4]) for r in rows]
-
-    # -- export bookkeeping ----------------------------------------------------------
-
-    def export_records(self, target: str) -> dict[int, ExportRecord]:
-        rows = self.conn.execute(
-            "SELECT article_id, path, version, size FROM exports WHERE target = ?", (target,)
-        ).fetchall()
-        return {r[0]: ExportRecord(*r) for r in rows}
-
-    def save_exports(
-        self, target: str, records: Iterable[ExportRecord], removed: Iterable[int] = ()
-    ) -> None:
-        records = list(records)
-        gone = [*removed, *(r.article_id for r in records)]
-        with self.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM exports WHERE target = ? AND article_id = ?",
-                [(target, a) for a in gone],
-            )
-            conn.executemany(
-                "INSERT INTO exports (target, article_id, path, version, size)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(target, r.article_id, r.path, r.version, r.size) for r in records],
-            )

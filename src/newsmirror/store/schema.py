@@ -87,6 +87,16 @@ MIGRATIONS: list[str] = [
         UNIQUE (target, path)
     );
     """,
+    # 2: the search index is brought up to date on demand, not during fetch (it costs
+    # more than everything else a fetch does); this table says what it holds.
+    """
+    CREATE TABLE search_state (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        version INTEGER NOT NULL
+    );
+    INSERT INTO search_state (article_id, version)
+        SELECT a.id, a.version FROM articles a WHERE a.id IN (SELECT rowid FROM articles_fts);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
