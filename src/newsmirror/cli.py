@@ -288,7 +288,7 @@ def sources(ctx: Context) -> None:
 def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
     """Full-text search of the archive (works for Chinese).
 
-    Prints date (Asia/Shanghai), source, title and URL, newest first.
+    Prints date (in the source's time zone), source, title and URL, newest first.
 
     \b
     Example:
@@ -301,7 +301,7 @@ def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
             archive.update_index()
         hits = archive.search(" ".join(query), limit=limit, refresh=False)
     for hit in hits:
-        when = in_zone(hit.published, "Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
+        when = in_zone(hit.published, hit.timezone).strftime("%Y-%m-%d %H:%M %Z")
         click.echo(f"{when}\t{hit.source}\t{hit.title}\t{hit.url}")
     click.echo(f"{len(hits)} results", err=True)
 

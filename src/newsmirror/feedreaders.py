@@ -24,6 +24,12 @@ _RAW_DATE = re.compile(
 )
 _PROLOG_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=", re.I)
 _FEEDPARSER_ONLY = (b"media:description", b"yt:videoId")
+_LOOKS_LIKE_TAG = re.compile(r"</?[A-Za-z][^<>]*>|&[#\w]+;")
+
+
+def title_is_html(title: str) -> bool:
+    """Whether a title carries markup to strip (the same rule for both readers)."""
+    return bool(_LOOKS_LIKE_TAG.search(title))
 
 
 @dataclass
@@ -106,7 +112,7 @@ def read_fast(body: bytes, content_type: str = "") -> RawFeed | None:
         items.append(
             RawItem(
                 title=str(raw.get("title") or ""),
-                title_is_html="<" in str(raw.get("title") or ""),
+                title_is_html=title_is_html(str(raw.get("title") or "")),
                 link=str(raw.get("link") or ""),
                 links=list(raw.get("links") or []),
                 guid=str(raw.get("id") or ""),
@@ -139,7 +145,6 @@ def read_feedparser(body: bytes, content_type: str = "") -> RawFeed:
     )
     items = []
     for raw in parsed.get("entries") or []:
-        detail = raw.get("title_detail") or {}
         author = (
             raw.get("author")
             or raw.get("dc_creator")
@@ -149,7 +154,7 @@ def read_feedparser(body: bytes, content_type: str = "") -> RawFeed:
         items.append(
             RawItem(
                 title=str(raw.get("title") or ""),
-                title_is_html="html" in str(detail.get("type", "")),
+                title_is_html=title_is_html(str(raw.get("title") or "")),
                 link=str(raw.get("link") or ""),
                 links=list(raw.get("links") or []),
                 guid=str(raw.get("id") or raw.get("guid") or ""),

@@ -73,6 +73,7 @@ class SearchHit:
     source: str
     title: str
     url: str
+    timezone: str = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)

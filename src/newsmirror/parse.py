@@ -55,7 +55,7 @@ def normalise_entry(
     if not is_http_url(link):
         return None
     title = strip_tags(raw.title) if raw.title_is_html else raw.title
-    content = max(raw.contents, key=len, default="") or raw.summary
+    content = (max(raw.contents, key=len, default="") or raw.summary).strip()
     return Entry(
         url=link,
         guid=clean_text(raw.guid) or link,

@@ -92,9 +92,9 @@ class SearchMixin:
                 pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
                 args += [pattern, pattern]
         sql = (
-            "SELECT a.id, a.published, s.name, a.title, a.url FROM articles a"
+            "SELECT a.id, a.published, s.name, a.title, a.url, s.timezone FROM articles a"
             " JOIN sources s ON s.id = a.source_id WHERE a.id IN (SELECT rowid FROM"
             f" articles_fts WHERE {' AND '.join(clauses)}) ORDER BY a.published DESC LIMIT ?"
         )
         rows = self.conn.execute(sql, (*args, limit)).fetchall()
-        return [SearchHit(r[0], from_iso(r[1]), r[2], r[3], r[4]) for r in rows]
+        return [SearchHit(r[0], from_iso(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
