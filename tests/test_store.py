@@ -122,3 +122,27 @@ def test_not_a_database_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ArchiveError, match="cannot open archive"):
         Archive.open(path)
+
+
+def test_full_disk_is_a_clear_error_and_nothing_is_half_written(tmp_path, server):
+    import pytest
+
+    from newsmirror.errors import ArchiveError
+
+    body = "<p>" + "长" * 20000 + "</p>"
+    items = [
+        {**ITEM, "link": f"https://e.org/{i}", "guid": f"g{i}", "content": body} for i in range(50)
+    ]
+    server.route("/f", Reply(body=rss(items)))
+    config = make_config(tmp_path, [("src", [server.url + "/f"])])
+    with Archive.open(config.archive) as archive:
+        archive.sync_sources(config.sources)
+        pages = archive.conn.execute("PRAGMA page_count").fetchone()[0]
+        archive.conn.execute(f"PRAGMA max_page_count = {pages + 20}")
+        with pytest.raises(ArchiveError, match="full") as info:
+            update(config, archive)
+        assert "disk is full" in info.value.hint
+        assert archive.counts()["articles"] == 0
+        assert archive.check() == []
+    with Archive.open(config.archive) as archive:
+        assert update(config, archive).new == 50

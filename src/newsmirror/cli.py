@@ -134,20 +134,23 @@ def init(directory: Path, from_subs: Path | None, force: bool) -> None:
 
 
 def _progress_printer(verbose: bool, progress: Any, task: Any) -> Callable[..., None]:
-    def report(outcome: Any, url: str, status: str) -> None:
+    """Advance the bar per feed; with ``verbose``, print one line per source when it is done."""
+
+    def report(outcome: Any, _url: str, _status: str) -> None:
         progress.advance(task)
-        if verbose:
-            detail = outcome.errors[-1] if status == "failed" and outcome.errors else status
-            progress.console.print(
-                f"{outcome.name}: {url}: {detail}", markup=False, highlight=False
-            )
+        done = outcome.ok + outcome.not_modified + outcome.failed
+        if verbose and done == outcome.feeds:
+            line = f"{outcome.name}: {outcome.status}, {outcome.new} new, {outcome.updated} updated"
+            if outcome.errors:
+                line += f" ({'; '.join(outcome.errors)})"
+            progress.console.print(line, markup=False, highlight=False)
 
     return report
 
 
 @cli.command()
 @click.option("-s", "--source", "names", multiple=True, help="Only this source (repeatable).")
-@click.option("-v", "--verbose", is_flag=True, help="One line per feed as it is done.")
+@click.option("-v", "--verbose", is_flag=True, help="One line per source as it is done.")
 @pass_ctx
 @handle_errors
 def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:

@@ -27,6 +27,14 @@ class ParsedFeed:
     reader: str = ""
 
 
+# Bounds on what one item may bring (a hostile feed cannot fill the archive).
+MAX_TITLE = 1000
+MAX_AUTHOR = 300
+MAX_URL = 4096
+MAX_CONTENT = 2_000_000
+MAX_ITEMS = 5000
+
+
 def clamp_to_now(moment: datetime | None, now: datetime) -> datetime | None:
     """A publication time in the future is clamped to now."""
     if moment is None:
@@ -52,16 +60,16 @@ def normalise_entry(
 ) -> Entry | None:
     """One read item as an :class:`Entry`; None when it has no usable link."""
     link = _pick_link(raw, base_url)
-    if not is_http_url(link):
+    if not is_http_url(link) or len(link) > MAX_URL:
         return None
     title = strip_tags(raw.title) if raw.title_is_html else raw.title
     content = (max(raw.contents, key=len, default="") or raw.summary).strip()
     return Entry(
         url=link,
-        guid=clean_text(raw.guid) or link,
-        title=clean_text(title) or link,
-        author=clean_text(strip_tags(raw.author)) or fallback_author,
-        content=sanitize_html(content),
+        guid=clean_text(raw.guid)[:MAX_URL] or link,
+        title=clean_text(title)[:MAX_TITLE].strip() or link,
+        author=clean_text(strip_tags(raw.author))[:MAX_AUTHOR].strip() or fallback_author,
+        content=sanitize_html(content[:MAX_CONTENT]),
         published=clamp_to_now(raw.published, now),
         published_raw=clean_text(raw.published_raw),
     )

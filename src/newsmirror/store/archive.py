@@ -33,6 +33,12 @@ from newsmirror.timeutil import from_iso, to_iso
 from newsmirror.urls import canonical_url
 
 
+def _hint(exc: sqlite3.Error) -> str:
+    if "full" in str(exc).lower():
+        return "The disk is full: free space and run again; nothing was half-written."
+    return "Nothing was half-written; run again. If it repeats, check the archive file."
+
+
 class Archive(SearchMixin, ExportStateMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
@@ -81,14 +87,21 @@ class Archive(SearchMixin, ExportStateMixin):
             raise ArchiveError(f"archive is busy or unwritable: {exc}") from exc
         try:
             yield self.conn
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise ArchiveError(f"cannot write the archive: {exc}", hint=_hint(exc)) from exc
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise ArchiveError(f"cannot write the archive: {exc}", hint=_hint(exc)) from exc
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-            raise ArchiveError(f"cannot write the archive: {exc}") from exc
 
     def check(self) -> list[str]:
         """Problems found by SQLite's integrity check (empty when consistent)."""
