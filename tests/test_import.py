@@ -11,26 +11,13 @@ import pytest
 import yaml
 
 from conftest import CORPUS, SEED
+from newsmirror.clean import DROPPED_WITH_CONTENT
 from newsmirror.jekyll_import import import_jekyll, read_post
 from newsmirror.publish.jekyll import export_jekyll, valid_filename
 from newsmirror.store import Archive
 
 POSTS = sorted((CORPUS / "nodebe4-posts").glob("*/_posts/*.md"))
-DROPPED = (
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "iframe",
-    "object",
-    "embed",
-    "svg",
-    "math",
-    "form",
-    "textarea",
-    "select",
-    "button",
-)
+DROPPED = tuple(DROPPED_WITH_CONTENT)
 
 
 def visible_text(markup: str) -> str:

@@ -101,6 +101,24 @@ ARTICLE_ATTRIBUTES: dict[str, set[str]] = {
     "ins": {"cite", "datetime"},
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Elements removed together with everything inside them.
+DROPPED_WITH_CONTENT = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "object",
+        "embed",
+        "svg",
+        "math",
+        "form",
+        "textarea",
+        "select",
+        "button",
+    }
+)
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
@@ -137,19 +155,5 @@ def sanitize_html(markup: str | None) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel=None,
         strip_comments=True,
-        clean_content_tags={
-            "script",
-            "style",
-            "noscript",
-            "template",
-            "iframe",
-            "object",
-            "embed",
-            "svg",
-            "math",
-            "form",
-            "textarea",
-            "select",
-            "button",
-        },
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
     )

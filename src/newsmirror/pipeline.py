@@ -88,6 +88,45 @@ class RunSummary:
 ProgressCallback = Callable[[SourceResult, str, str], None]
 
 
+def _failed(
+    archive: Archive,
+    source: Source,
+    result: FetchResult,
+    error: str,
+    started: datetime,
+    outcome: SourceResult,
+) -> None:
+    outcome.failed += 1
+    outcome.errors.append(f"{result.url}: {error}")
+    archive.record_failure(
+        source.name,
+        result.url,
+        error,
+        started=started,
+        now=now_utc(),
+        http_status=result.http_status,
+    )
+
+
+def _unchanged(
+    archive: Archive,
+    source: Source,
+    result: FetchResult,
+    state: FeedState,
+    started: datetime,
+    outcome: SourceResult,
+) -> None:
+    outcome.not_modified += 1
+    archive.record_unchanged(
+        source.name,
+        result.url,
+        state=state,
+        started=started,
+        now=now_utc(),
+        http_status=result.http_status,
+    )
+
+
 def _handle(
     archive: Archive,
     source: Source,
@@ -97,38 +136,15 @@ def _handle(
     outcome: SourceResult,
 ) -> None:
     """Parse and store one fetch result; record its outcome on ``outcome``."""
-    now = now_utc()
     if result.status == "failed":
-        outcome.failed += 1
-        outcome.errors.append(f"{result.url}: {result.error}")
-        archive.record_failure(
-            source.name,
-            result.url,
-            result.error,
-            started=started,
-            now=now,
-            http_status=result.http_status,
-        )
-        return
+        return _failed(archive, source, result, result.error, started, outcome)
     if result.status == "not_modified":
-        outcome.not_modified += 1
-        archive.record_unchanged(
-            source.name, result.url, state=state, started=started, now=now, http_status=304
-        )
-        return
+        return _unchanged(archive, source, result, state, started, outcome)
     digest = hashlib.sha256(result.body).hexdigest()
     new_state = FeedState(result.etag, result.last_modified, digest)
     if body_unchanged(state, digest):
-        outcome.not_modified += 1
-        archive.record_unchanged(
-            source.name,
-            result.url,
-            state=new_state,
-            started=started,
-            now=now,
-            http_status=result.http_status,
-        )
-        return
+        return _unchanged(archive, source, result, new_state, started, outcome)
+    now = now_utc()
     try:
         parsed = parse_feed(
             result.body,
@@ -138,17 +154,7 @@ def _handle(
             now=now,
         )
     except NewsmirrorError as exc:
-        outcome.failed += 1
-        outcome.errors.append(f"{result.url}: {exc.message}")
-        archive.record_failure(
-            source.name,
-            result.url,
-            exc.message,
-            started=started,
-            now=now,
-            http_status=result.http_status,
-        )
-        return
+        return _failed(archive, source, result, exc.message, started, outcome)
     if parsed.warning:
         outcome.warnings.append(f"{result.url}: {parsed.warning}")
     new, updated = archive.store_entries(
@@ -163,6 +169,7 @@ def _handle(
     outcome.ok += 1
     outcome.new += new
     outcome.updated += updated
+    return None
 
 
 async def _run(
