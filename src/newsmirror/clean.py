@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlsplit
 
+import lxml.html
 import nh3
+
+from newsmirror.urls import absolute
 
 ARTICLE_TAGS = frozenset(
     {
@@ -142,18 +147,125 @@ def strip_tags(markup: str) -> str:
     return html.unescape(nh3.clean(markup, tags=set(), attributes={}))
 
 
-def sanitize_html(markup: str | None) -> str:
-    """Article HTML with everything active removed (script, style, handlers, js: URLs)."""
+DEFAULT_IFRAME_HOSTS = (
+    "www.youtube.com",
+    "youtube.com",
+    "www.youtube-nocookie.com",
+    "player.vimeo.com",
+)
+_URL_ATTRS = {"href", "src", "poster", "cite"}
+_PROXIES = {"images.weserv.nl", "wsrv.nl"}
+_PHOTON = re.compile(r"^i[0-3]\.wp\.com$")
+_LAZY_HINT = re.compile(r"data-(?:src|original|lazy|actualsrc|echo)|srcset|<iframe", re.I)
+
+
+def unwrap_proxy(url: str) -> str:
+    """The image behind an image proxy (images.weserv.nl/?url=…, i0.wp.com/…)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower()
+    if host in _PROXIES:
+        inner = dict(parse_qsl(parts.query)).get("url", "")
+        if inner:
+            return inner if "://" in inner else "https://" + inner.lstrip("/")
+    if _PHOTON.match(host) and parts.path.count("/") >= 2:
+        return "https://" + parts.path.lstrip("/")
+    return url
+
+
+def _absolute_url(base: str, value: str) -> str:
+    value = value.strip()
+    if not value or value.startswith(("#", "mailto:")):
+        return value
+    return unwrap_proxy(absolute(base, value)) if base else unwrap_proxy(value)
+
+
+def _iframe_allowed(src: str, hosts: Iterable[str]) -> bool:
+    try:
+        parts = urlsplit(src)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and (parts.hostname or "").lower() in set(hosts)
+
+
+def _prepare_tree(markup: str, base: str, iframe_hosts: Iterable[str]) -> str:
+    """Lazy images made real and iframes outside the allowlist removed (needs a parse)."""
+    from newsmirror.extract import fix_lazy_images
+
+    root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    fix_lazy_images(root)
+    for frame in list(root.iter("iframe")):
+        src = _absolute_url(base, frame.get("src") or "")
+        if _iframe_allowed(src, iframe_hosts):
+            frame.set("src", src)
+        else:
+            frame.drop_tree()
+    return (
+        "".join(lxml.html.tostring(child, encoding="unicode") for child in root)
+        if len(root)
+        else (root.text or "")
+    )
+
+
+def sanitize_html(
+    markup: str | None,
+    *,
+    base_url: str = "",
+    iframe_hosts: Iterable[str] = DEFAULT_IFRAME_HOSTS,
+    prepared: bool = False,
+) -> str:
+    """Article HTML with everything active removed (script, style, handlers, js: and data:
+    URLs, forms, iframes outside ``iframe_hosts``), links and images made absolute against
+    ``base_url``, lazy images made real and image proxies unwrapped.
+
+    Ordinary article markup with absolute links comes out byte for byte unchanged.
+    ``prepared`` says lazy images and iframes were already dealt with (extracted pages).
+    """
     if not markup:
         return ""
     markup = _SURROGATE.sub("", markup)
     markup = _CONTROL.sub("", markup)
+    hosts = tuple(iframe_hosts)
+    if not prepared and _LAZY_HINT.search(markup):
+        markup = _prepare_tree(markup, base_url, hosts)
+
+    def keep(tag: str, attr: str, value: str) -> str | None:
+        if attr in _URL_ATTRS:
+            value = _absolute_url(base_url, value)
+            if tag == "iframe" and not _iframe_allowed(value, hosts):
+                return None
+            return value
+        if attr == "srcset":
+            return ", ".join(
+                " ".join([_absolute_url(base_url, bits[0]), *bits[1:]])
+                for part in value.split(",")
+                if (bits := part.split())
+            )
+        return value
+
+    tags = set(ARTICLE_TAGS) | ({"iframe"} if hosts else set())
+    attributes = {k: set(v) for k, v in ARTICLE_ATTRIBUTES.items()}
+    attributes["iframe"] = {"src", "width", "height", "allowfullscreen", "title"}
     return nh3.clean(
         markup,
-        tags=set(ARTICLE_TAGS),
-        attributes={k: set(v) for k, v in ARTICLE_ATTRIBUTES.items()},
+        tags=tags,
+        attributes=attributes,
+        attribute_filter=keep,
         url_schemes=set(URL_SCHEMES),
         link_rel=None,
         strip_comments=True,
-        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        clean_content_tags=set(DROPPED_WITH_CONTENT) - ({"iframe"} if hosts else set()),
     )
+
+
+def sanitize_article(
+    markup: str | None,
+    *,
+    base_url: str,
+    iframe_hosts: Iterable[str] = DEFAULT_IFRAME_HOSTS,
+    prepared: bool = False,
+) -> str:
+    """:func:`sanitize_html` for an article at ``base_url``."""
+    return sanitize_html(markup, base_url=base_url, iframe_hosts=iframe_hosts, prepared=prepared)

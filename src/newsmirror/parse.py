@@ -69,7 +69,7 @@ def normalise_entry(
         guid=clean_text(raw.guid)[:MAX_URL] or link,
         title=clean_text(title)[:MAX_TITLE].strip() or link,
         author=clean_text(strip_tags(raw.author))[:MAX_AUTHOR].strip() or fallback_author,
-        content=sanitize_html(content[:MAX_CONTENT]),
+        content=sanitize_html(content[:MAX_CONTENT], base_url=link),
         published=clamp_to_now(raw.published, now),
         published_raw=clean_text(raw.published_raw),
     )
