@@ -14,8 +14,10 @@ TEXT = "中华民国與中華人民共和國的新聞報道，包含繁體字和
 
 
 def page(encoding: str, meta: str = "", body: str = TEXT, title: str = "标题") -> bytes:
-    return (f"<html><head>{meta}<title>{title}</title></head><body><article><h1>{title}</h1>"
-            f"<p>{body}</p></article></body></html>").encode(encoding)
+    return (
+        f"<html><head>{meta}<title>{title}</title></head><body><article><h1>{title}</h1>"
+        f"<p>{body}</p></article></body></html>"
+    ).encode(encoding)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030", "big5"])
@@ -55,8 +57,9 @@ def test_charset_names():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=30,
-               max_size=200))
+@given(
+    st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=30, max_size=200)
+)
 def test_any_chinese_text_round_trips_in_gb18030_and_utf8(body):
     for encoding in ("gb18030", "utf-8"):
         text, _ = decode_html(page(encoding, f'<meta charset="{encoding}">', body))
@@ -65,13 +68,15 @@ def test_any_chinese_text_round_trips_in_gb18030_and_utf8(body):
 
 def test_extraction_keeps_structure_and_drops_navigation():
     nav = "".join(f'<a href="/c{i}">栏目{i}</a> ' for i in range(8))
-    html = (f"<html><body><div class='nav'>{nav}</div><article><h1>标题</h1>"
-            f"<p>{TEXT}</p><h2>小标题</h2><ul><li>第一条很长的列表内容，说明事实。</li>"
-            "<li>第二条很长的列表内容，说明事实。</li></ul><blockquote><p>引用的一段话，"
-            "来自某位人士。</p></blockquote><figure><img data-src='/img/a.jpg' "
-            "src='data:image/gif;base64,R0lG'><figcaption>图片说明文字</figcaption></figure>"
-            f"<p>{TEXT}</p></article><div>打印 | 关闭窗口</div><ul><li>首页</li><li>新闻</li>"
-            "<li>财经</li><li>体育</li></ul></body></html>")
+    html = (
+        f"<html><body><div class='nav'>{nav}</div><article><h1>标题</h1>"
+        f"<p>{TEXT}</p><h2>小标题</h2><ul><li>第一条很长的列表内容，说明事实。</li>"
+        "<li>第二条很长的列表内容，说明事实。</li></ul><blockquote><p>引用的一段话，"
+        "来自某位人士。</p></blockquote><figure><img data-src='/img/a.jpg' "
+        "src='data:image/gif;base64,R0lG'><figcaption>图片说明文字</figcaption></figure>"
+        f"<p>{TEXT}</p></article><div>打印 | 关闭窗口</div><ul><li>首页</li><li>新闻</li>"
+        "<li>财经</li><li>体育</li></ul></body></html>"
+    )
     result = extract_article(html, "https://news.example.org/2024/a.html")
     assert "<h2>" in result.html and "<li>" in result.html and "<blockquote>" in result.html
     assert 'src="https://news.example.org/img/a.jpg"' in result.html
@@ -81,8 +86,10 @@ def test_extraction_keeps_structure_and_drops_navigation():
 
 
 def test_selector_and_remove_override_extraction():
-    html = ("<html><body><div id='story'><p>正文第一段。</p><div class='share'>分享到微博</div>"
-            "</div><div id='other'>别的东西</div></body></html>")
+    html = (
+        "<html><body><div id='story'><p>正文第一段。</p><div class='share'>分享到微博</div>"
+        "</div><div id='other'>别的东西</div></body></html>"
+    )
     result = extract_article(html, "https://e.org/a", selector="#story", remove=[".share"])
     assert result.text == "正文第一段。"
     with pytest.raises(ExtractionError, match="matches nothing"):
@@ -90,12 +97,17 @@ def test_selector_and_remove_override_extraction():
 
 
 def test_metadata_is_read_when_asked():
-    html = ("<html><head><meta property='og:title' content='真标题'><meta name='author' "
-            "content='记者甲'><meta property='article:published_time' "
-            f"content='2024-01-02T03:04:05+08:00'></head><body><p>{TEXT}</p></body></html>")
+    html = (
+        "<html><head><meta property='og:title' content='真标题'><meta name='author' "
+        "content='记者甲'><meta property='article:published_time' "
+        f"content='2024-01-02T03:04:05+08:00'></head><body><p>{TEXT}</p></body></html>"
+    )
     result = extract_article(html, "https://e.org/a", metadata=True)
     assert (result.title, result.author, result.date) == (
-        "真标题", "记者甲", "2024-01-02T03:04:05+08:00")
+        "真标题",
+        "记者甲",
+        "2024-01-02T03:04:05+08:00",
+    )
 
 
 def test_best_srcset():

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import lxml.html
 import nh3
 
-from newsmirror.urls import absolute
+from newsmirror.urls import absolute, is_http_url
 
 ARTICLE_TAGS = frozenset(
     {
@@ -238,16 +238,18 @@ def sanitize_html(
                 return None
             return value
         if attr == "srcset":
-            return ", ".join(
-                " ".join([_absolute_url(base_url, bits[0]), *bits[1:]])
+            candidates = [
+                " ".join([url, *bits[1:]])
                 for part in value.split(",")
-                if (bits := part.split())
-            )
+                if (bits := part.split()) and is_http_url(url := _absolute_url(base_url, bits[0]))
+            ]
+            return ", ".join(candidates) or None
         return value
 
     tags = set(ARTICLE_TAGS) | ({"iframe"} if hosts else set())
     attributes = {k: set(v) for k, v in ARTICLE_ATTRIBUTES.items()}
-    attributes["iframe"] = {"src", "width", "height", "allowfullscreen", "title"}
+    if hosts:
+        attributes["iframe"] = {"src", "width", "height", "allowfullscreen", "title"}
     return nh3.clean(
         markup,
         tags=tags,

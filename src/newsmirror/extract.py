@@ -267,8 +267,7 @@ def _drop_chrome(root: lxml.html.HtmlElement) -> None:
             element.drop_tree()
 
 
-def _restore_captions(root: lxml.html.HtmlElement, captions: dict[str, str],
-                      base_url: str) -> None:
+def _restore_captions(root: lxml.html.HtmlElement, captions: dict[str, str], base_url: str) -> None:
     present = _squash(root.text_content())
     for img in list(root.iter("img")):
         caption = captions.get(absolute(base_url, img.get("src") or ""))
