@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import CORPUS
 from newsmirror.decode import decode_html, normalise_charset
 from newsmirror.extract import ExtractionError, best_srcset, extract_article
 
@@ -26,7 +26,7 @@ def test_declared_meta_charset(encoding):
     if encoding == "big5":
         body = "中華民國的新聞報導，繁體字。" * 5
     data = page(encoding, f'<meta charset="{encoding}">', body, title="標題")
-    text, codec = decode_html(data)
+    text, _ = decode_html(data)
     assert body in text
 
 
@@ -38,7 +38,7 @@ def test_http_header_wins_and_gb2312_is_read_as_gb18030():
 
 def test_mislabelled_page_is_detected():
     data = page("gbk", '<meta charset="iso-8859-1">')
-    text, codec = decode_html(data)
+    text, _ = decode_html(data)
     assert TEXT.replace("與", "与")[:10] in text or "中华民国" in text
     data = page("utf-8", '<meta charset="big5">')
     assert "中华民国" in decode_html(data)[0]
