@@ -1,6 +1,6 @@
 """Build RSS/Atom feeds from real Jekyll posts (for the demo, tests and benchmarks).
 
-    python scripts/feeds_from_posts.py            # rewrites src/newsmirror/demo/feeds/
+    python scripts/feeds_from_posts.py            # rewrites src/newsmirror/demo/site/
 
 A post's front matter and <div> body become an item's title, link, date and
 content. The seed post becomes the 大纪元 feed's item, so that the demo's export
@@ -9,7 +9,10 @@ reproduces it byte for byte.
 
 from __future__ import annotations
 
+import re
+import struct
 import sys
+import zlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -73,28 +76,127 @@ def atom(title: str, link: str, posts: list) -> bytes:
     return text.encode("utf-8")
 
 
+DEMO_HOST = "http://demo.newsmirror.invalid"
+_IMG = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
+COLOURS = [(200, 40, 40), (40, 120, 200), (40, 160, 80), (220, 170, 30)]
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A small solid-colour PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def local_images(post):  # type: ignore[no-untyped-def]
+    """The post with its (blocked, offline) images pointed at the demo's own images."""
+    count = iter(range(10**6))
+    content = _IMG.sub(
+        lambda m: f"{m[1]}{DEMO_HOST}/img/{next(count) % len(COLOURS)}.png{m[3]}", post.content
+    )
+    return post.__class__(**{**post.__dict__, "content": content})
+
+
 def posts_of(folder: str, count: int, max_chars: int = 12000) -> list:
     files = sorted((SHARED / "corpus/nodebe4-posts" / folder / "_posts").glob("*.md"))
     posts = [read_post(f) for f in files]
-    return [p for p in posts if 200 < len(p.content) < max_chars][-count:]
+    return [local_images(p) for p in posts if 200 < len(p.content) < max_chars][-count:]
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="zh"><head><meta charset="{charset}"><title>{title} - 自由新闻</title>
+<meta property="og:title" content="{title}"><meta name="author" content="{author}">
+<meta property="article:published_time" content="{date}">
+<style>body{{font-family:sans-serif}}</style><script>var tracker = 1;</script></head>
+<body><div class="nav"><a href="/">首页</a> <a href="/china">中国</a> <a href="/world">国际</a>
+<a href="/hk">港澳</a> <a href="/tw">台湾</a> <a href="/opinion">评论</a></div>
+<div class="share">分享到：<a href="#">微博</a> <a href="#">微信</a></div>
+<article><h1>{title}</h1><p class="byline">{author} {date}</p>
+<figure><img data-src="{host}/img/{img}.png" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
+<figcaption>{caption}</figcaption></figure>
+{body}</article>
+<div class="related"><h3>相关新闻</h3><ul><li><a href="/a/1">其他新闻一</a></li>
+<li><a href="/a/2">其他新闻二</a></li><li><a href="/a/3">其他新闻三</a></li></ul></div>
+<div class="footer">版权所有 © 自由新闻 | <a href="/about">关于我们</a>
+| <a href="/contact">联系</a></div>
+</body></html>
+"""
+
+
+def summary_site(out: Path) -> None:
+    """A site whose feed carries only teasers; its pages hold the full articles."""
+    posts = posts_of("teahouse", 12)[:3]
+    items = []
+    for n, post in enumerate(posts):
+        charset = "gbk" if n == 1 else "utf-8"
+        body = "".join(f"<p>{p}</p>" for p in _paragraphs(post.content))
+        page = PAGE.format(
+            charset=charset,
+            title=escape(post.title),
+            author=escape(post.author),
+            date=post.published.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            host=DEMO_HOST,
+            img=n,
+            caption=f"图{n + 1}：示意图",
+            body=body,
+        )
+        (out / "articles" / f"{n + 1}.html").write_bytes(
+            page.encode(charset, errors="xmlcharrefreplace")
+        )
+        teaser = "".join(_paragraphs(post.content))[:60] + "……阅读全文"
+        items.append(
+            post.__class__(
+                **{
+                    **post.__dict__,
+                    "url": f"{DEMO_HOST}/articles/{n + 1}.html",
+                    "content": f"<p>{escape(teaser)}</p>",
+                }
+            )
+        )
+    (out / "feeds" / "summaries.xml").write_bytes(rss("自由新闻", DEMO_HOST + "/", items))
+
+
+def _paragraphs(content: str) -> list[str]:
+    import lxml.html
+
+    root = lxml.html.fromstring(f"<div>{content}</div>")
+    return [escape(t.strip()) for t in (p.text_content() for p in root.iter("p")) if t.strip()]
 
 
 def main() -> None:
-    out = ROOT / "src/newsmirror/demo/feeds"
-    out.mkdir(parents=True, exist_ok=True)
+    out = ROOT / "src/newsmirror/demo/site"
+    for sub in ("feeds", "articles", "img"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for n, colour in enumerate(COLOURS):
+        (out / "img" / f"{n}.png").write_bytes(png(32, 20, colour))
     seed = read_post(SHARED / "seed/000_5a86c4bf7c6d1edf.txt")
-    (out / "epochtimes.xml").write_bytes(rss("大纪元", "https://www.epochtimes.com/gb/", [seed]))
-    (out / "oped.xml").write_bytes(
+    feeds = out / "feeds"
+    (feeds / "epochtimes.xml").write_bytes(rss("大纪元", "https://www.epochtimes.com/gb/", [seed]))
+    (feeds / "oped.xml").write_bytes(
         rss("评论", "https://www.allnow.com/", posts_of("oped2", 8), encoding="gb18030")
     )
-    (out / "teahouse.xml").write_bytes(
+    (feeds / "teahouse.xml").write_bytes(
         atom("Matters", "https://matters.news/", posts_of("teahouse", 8))
     )
-    (out / "society.xml").write_bytes(
+    (feeds / "society.xml").write_bytes(
         rss("方斌", "https://www.youtube.com/", posts_of("society", 8))
     )
-    for f in sorted(out.glob("*.xml")):
-        print(f.name, f.stat().st_size)
+    summary_site(out)
+    for f in sorted(out.rglob("*.*")):
+        print(f.relative_to(out), f.stat().st_size)
 
 
 if __name__ == "__main__":

@@ -114,11 +114,30 @@ def make_config(
     tmp_path: Path,
     sources: list[tuple[str, list[str]]],
     extra: str = "retries = 1\nbackoff = 0.05\nread_timeout = 1\n",
+    *,
+    full_text: str = "feed",
+    media: str = "hotlink",
+    source_extra: str = "",
 ) -> Any:
-    lines = ["[archive]", 'path = "archive.sqlite"', "[fetch]", extra]
+    """A config for the test's local servers; by default no page or image is fetched
+    (the items point at hosts that tests must never reach)."""
+    lines = [
+        "[archive]",
+        'path = "archive.sqlite"',
+        "[fetch]",
+        extra,
+        "[media]",
+        f'mode = "{media}"',
+    ]
     for name, feeds in sources:
         quoted = ", ".join(f'"{u}"' for u in feeds)
-        lines += ["[[sources]]", f'name = "{name}"', f"feeds = [{quoted}]"]
+        lines += [
+            "[[sources]]",
+            f'name = "{name}"',
+            f"feeds = [{quoted}]",
+            f'full_text = "{full_text}"',
+            source_extra,
+        ]
     text = "\n".join(lines)
     path = tmp_path / "newsmirror.toml"
     path.write_text(text, encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -30,9 +31,18 @@ def nm(*args, cwd=None, check=True):
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
     result = nm("demo", out)
-    assert "4 ok" in result.stdout and "0 failed" in result.stdout
+    assert "5 ok" in result.stdout and "0 failed" in result.stdout
+    # The teaser-only source got its full articles from the pages, with local images.
+    assert "3 full texts" in result.stdout and "images: 4 mirrored" in result.stdout
     posts = sorted((out / "site/_posts").iterdir())
     assert len(posts) >= 20
+    full = [p.read_text(encoding="utf-8") for p in posts if "[ 自由新闻 ]" in p.read_text(
+        encoding="utf-8")]
+    assert len(full) == 3
+    for text in full:
+        assert "阅读全文" not in text and "相关新闻" not in text and "版权所有" not in text
+        for src in re.findall(r'<img[^>]*\ssrc="([^"]+)"', text):
+            assert src.startswith("../media/") and (out / "site/_posts" / src).is_file()
     assert (out / "site/_posts" / SEED_NAME).read_bytes() == SEED.read_bytes()
     again = nm("demo", out)
     assert "0 new" in again.stdout and "0 written" in again.stdout

@@ -221,7 +221,7 @@ def export_jekyll_cmd(ctx: Context, out: Path) -> None:
     from newsmirror.publish.jekyll import export_jekyll
 
     with ctx.archive() as archive:
-        click.echo(export_jekyll(archive, out).line())
+        click.echo(export_jekyll(archive, out, media_dir=archive.media_dir).line())
 
 
 @cli.group("import")

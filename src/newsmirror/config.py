@@ -31,6 +31,9 @@ class Source:
     tags: tuple[str, ...] = ()
     timezone: str = DEFAULT_TZ
     enabled: bool = True
+    full_text: str = "auto"  # "auto", "feed" or "page"
+    selector: str = ""  # CSS selector of the article body, overriding extraction
+    remove: tuple[str, ...] = ()  # CSS selectors of boilerplate to strip before extraction
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,29 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    """Images: mirrored into the archive (and exports), or left hotlinked."""
+
+    mode: str = "mirror"  # "mirror" or "hotlink"
+    max_bytes: int = 10 * 1024 * 1024
+    max_per_article: int = 40
+    retries: int = 5  # runs that retry a failed image before giving up on it
+
+
+@dataclass(frozen=True)
+class ContentSettings:
+    """What article HTML may keep."""
+
+    iframe_hosts: tuple[str, ...] = (
+        "www.youtube.com",
+        "youtube.com",
+        "www.youtube-nocookie.com",
+        "player.vimeo.com",
+    )
+    max_pages: int = 300  # article pages fetched for full text in one run
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole configuration file."""
 
@@ -56,6 +82,13 @@ class Config:
     archive: Path
     fetch: FetchSettings = field(default_factory=FetchSettings)
     sources: tuple[Source, ...] = ()
+    media: MediaSettings = field(default_factory=MediaSettings)
+    content: ContentSettings = field(default_factory=ContentSettings)
+
+    @property
+    def media_dir(self) -> Path:
+        """Mirrored images, content-addressed, beside the archive."""
+        return self.archive.parent / "media"
 
     def source(self, name: str) -> Source:
         for src in self.sources:
@@ -111,7 +144,19 @@ def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
-_SOURCE_KEYS = {"name", "feeds", "feed", "url", "tags", "timezone", "enabled"}
+_SOURCE_KEYS = {
+    "name",
+    "feeds",
+    "feed",
+    "url",
+    "tags",
+    "timezone",
+    "enabled",
+    "full_text",
+    "selector",
+    "remove",
+}
+FULL_TEXT_MODES = ("auto", "feed", "page")
 
 
 def _parse_source(path: Path, index: int, raw: Any) -> Source:
@@ -156,7 +201,41 @@ def _parse_source(path: Path, index: int, raw: Any) -> Source:
     if not isinstance(enabled, bool):
         raise _fail(path, f"{key}.enabled", "must be true or false")
     tags = _str_list(path, f"{key}.tags", raw.get("tags", []))
-    return Source(name=name.strip(), feeds=feeds, tags=tags, timezone=str(tz), enabled=enabled)
+    full_text = raw.get("full_text", "auto")
+    if full_text not in FULL_TEXT_MODES:
+        raise _fail(
+            path,
+            f"{key}.full_text",
+            f"unknown mode {full_text!r}",
+            'Use "auto" (fetch the page when the feed is short), "feed" or "page".',
+        )
+    selector = raw.get("selector", "")
+    if not isinstance(selector, str):
+        raise _fail(path, f"{key}.selector", "must be a CSS selector string")
+    remove = _str_list(path, f"{key}.remove", raw.get("remove", []))
+    for css in (selector, *remove):
+        _check_css(path, f"{key}.selector", css)
+    return Source(
+        name=name.strip(),
+        feeds=feeds,
+        tags=tags,
+        timezone=str(tz),
+        enabled=enabled,
+        full_text=full_text,
+        selector=selector.strip(),
+        remove=remove,
+    )
+
+
+def _check_css(path: Path, key: str, css: str) -> None:
+    if not css:
+        return
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(css)
+    except SelectorError as exc:
+        raise _fail(path, key, f"not a valid CSS selector: {css!r} ({exc})") from exc
 
 
 def _number(path: Path, key: str, value: Any, *, minimum: float, integer: bool = False) -> Any:
@@ -167,37 +246,40 @@ def _number(path: Path, key: str, value: Any, *, minimum: float, integer: bool =
     return value
 
 
-def _parse_fetch(path: Path, raw: Any) -> FetchSettings:
+_NON_NEGATIVE = {"retries", "backoff"}
+_CHOICES = {("media", "mode"): ("mirror", "hotlink")}
+
+
+def _parse_settings(path: Path, section: str, raw: Any, cls: Any) -> Any:
+    """A settings table checked against the fields (and their types) of ``cls``."""
     if not isinstance(raw, dict):
-        raise _fail(path, "fetch", "must be a table")
-    defaults = FetchSettings()
-    values: dict[str, Any] = {}
-    for name, default in defaults.__dict__.items():
-        if name not in raw:
-            continue
-        if isinstance(default, str):
-            if not isinstance(raw[name], str):
-                raise _fail(path, f"fetch.{name}", "must be a string")
-            values[name] = raw[name]
-        else:
-            values[name] = _number(
-                path,
-                f"fetch.{name}",
-                raw[name],
-                minimum=0
-                if name in ("retries", "backoff")
-                else (1 if isinstance(default, int) else 0.1),
-                integer=isinstance(default, int),
-            )
-    unknown = set(raw) - set(defaults.__dict__)
+        raise _fail(path, section, "must be a table")
+    defaults = cls()
+    known = list(defaults.__dict__)
+    unknown = set(raw) - set(known)
     if unknown:
         raise _fail(
             path,
-            f"fetch.{sorted(unknown)[0]}",
+            f"{section}.{sorted(unknown)[0]}",
             "unknown key",
-            f"Known keys: {', '.join(defaults.__dict__)}.",
+            f"Known keys: {', '.join(known)}.",
         )
-    return FetchSettings(**values)
+    values: dict[str, Any] = {}
+    for name in raw:
+        default, value, key = defaults.__dict__[name], raw[name], f"{section}.{name}"
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise _fail(path, key, "must be a string")
+            choices = _CHOICES.get((section, name))
+            if choices and value not in choices:
+                raise _fail(path, key, f"must be one of {', '.join(choices)}")
+        elif isinstance(default, tuple):
+            value = _str_list(path, key, value)
+        else:
+            minimum = 0 if name in _NON_NEGATIVE else (1 if isinstance(default, int) else 0.1)
+            value = _number(path, key, value, minimum=minimum, integer=isinstance(default, int))
+        values[name] = value
+    return cls(**values)
 
 
 def parse_config(text: str, path: Path) -> Config:
@@ -233,18 +315,20 @@ def parse_config(text: str, path: Path) -> Config:
                 "Source names must be unique.",
             )
         seen.add(src.name)
-    unknown = set(data) - {"archive", "fetch", "sources"}
+    unknown = set(data) - {"archive", "fetch", "media", "content", "sources"}
     if unknown:
         raise _fail(
             path,
             sorted(unknown)[0],
             "unknown section",
-            "Sections are [archive], [fetch] and [[sources]].",
+            "Sections are [archive], [fetch], [media], [content] and [[sources]].",
         )
     return Config(
         path=path,
         archive=archive_path,
-        fetch=_parse_fetch(path, data.get("fetch", {})),
+        fetch=_parse_settings(path, "fetch", data.get("fetch", {}), FetchSettings),
+        media=_parse_settings(path, "media", data.get("media", {}), MediaSettings),
+        content=_parse_settings(path, "content", data.get("content", {}), ContentSettings),
         sources=sources,
     )
 

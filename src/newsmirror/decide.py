@@ -37,9 +37,75 @@ def body_unchanged(state: FeedState, body_sha256: str) -> bool:
 
 
 def needs_write(
-    record: ExportRecord | None, *, version: int, path: str, on_disk_size: int | None
+    record: ExportRecord | None,
+    *,
+    version: int,
+    path: str,
+    on_disk_size: int | None,
+    media_rev: int = 0,
 ) -> bool:
-    """An exported file must be (re)written unless it is the same version, path and size."""
+    """An exported file must be (re)written unless it is the same version, path and size
+    and no image of the article was mirrored since."""
     if record is None or on_disk_size is None:
         return True
-    return record.version != version or record.path != path or record.size != on_disk_size
+    return (record.version, record.path, record.size, record.media_rev) != (
+        version,
+        path,
+        on_disk_size,
+        media_rev,
+    )
+
+
+_TRUNCATION_MARKS = (
+    "…",
+    "...",
+    "[…]",
+    "[...]",
+    "阅读全文",
+    "閱讀全文",
+    "全文",
+    "更多",
+    "继续阅读",
+    "繼續閱讀",
+    "read more",
+    "continue reading",
+    "more»",
+    "»",
+)
+SHORT_TEXT = 200  # characters of text (white space ignored) below which a feed item is a summary
+
+
+def needs_full_text(mode: str, text: str) -> bool:
+    """Whether to fetch the article page, given the source's mode and the feed's text.
+
+    ``auto`` fetches when the feed carries nothing, a short text, or a text that ends
+    like a teaser (an ellipsis, 阅读全文, "read more").
+    """
+    if mode == "feed":
+        return False
+    if mode == "page":
+        return True
+    squashed = "".join(text.split())
+    if len(squashed) < SHORT_TEXT:
+        return True
+    tail = text.strip().lower()[-20:]
+    return any(tail.endswith(mark) for mark in _TRUNCATION_MARKS)
+
+
+def use_page_text(feed_text: str, page_text: str) -> bool:
+    """Keep the page's extraction unless it is shorter than what the feed carried."""
+    return len("".join(page_text.split())) >= len("".join(feed_text.split()))
+
+
+def classify_feed_update(
+    existing: StoredArticle, *, title: str, author: str, content_hash: str
+) -> tuple[bool, bool]:
+    """For an article whose body came from its page: (title/author changed, feed body changed).
+
+    Its body is not compared with the feed's (a summary); a changed feed body only says
+    that the page should be looked at again.
+    """
+    return (
+        (existing.title, existing.author) != (title, author),
+        existing.feed_hash != content_hash,
+    )

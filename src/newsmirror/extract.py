@@ -24,7 +24,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from newsmirror.clean import sanitize_article
+from newsmirror.clean import DEFAULT_IFRAME_HOSTS, sanitize_article
 from newsmirror.errors import NewsmirrorError
 from newsmirror.urls import absolute
 
@@ -337,6 +337,7 @@ def extract_article(
     selector: str | None = None,
     remove: Sequence[str] = (),
     metadata: bool = False,
+    iframe_hosts: Sequence[str] | None = None,
 ) -> Extracted:
     """The main content of ``page`` (decoded HTML) as sanitised HTML and text.
 
@@ -365,7 +366,8 @@ def extract_article(
         _drop_chrome(tree)
         _restore_captions(tree, captions, url)
         html = _body_html(tree)
-    clean = sanitize_article(html, base_url=url, prepared=not selector)
+    hosts = DEFAULT_IFRAME_HOSTS if iframe_hosts is None else iframe_hosts
+    clean = sanitize_article(html, base_url=url, prepared=not selector, iframe_hosts=hosts)
     text = (
         block_text(lxml.html.document_fromstring(f"<html><body>{clean}</body></html>"))
         if clean.strip()

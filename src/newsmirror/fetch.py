@@ -107,8 +107,19 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.client.aclose()
 
-    async def fetch(self, url: str, state: FeedState | None = None) -> FetchResult:
-        """Fetch ``url`` with retries; never raises for network or HTTP trouble."""
+    async def fetch(
+        self,
+        url: str,
+        state: FeedState | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResult:
+        """Fetch ``url`` with retries; never raises for network or HTTP trouble.
+
+        ``headers`` are sent besides the conditional ones from ``state``; ``max_bytes``
+        overrides the configured cap on the body.
+        """
         state = state or FeedState()
         host = urlsplit(url).netloc.lower()
         attempts = self.settings.retries + 1
@@ -116,7 +127,9 @@ class Fetcher:
         for attempt in range(attempts):
             async with self._all, self._hosts[host]:
                 try:
-                    return await self._once(url, state, attempt + 1)
+                    return await self._once(
+                        url, state, attempt + 1, headers or {}, max_bytes or self.settings.max_bytes
+                    )
                 except _Retryable as exc:
                     last = FetchResult(
                         url, "failed", http_status=exc.status, error=str(exc), attempts=attempt + 1
@@ -129,15 +142,17 @@ class Fetcher:
         assert last is not None
         return last
 
-    async def _once(self, url: str, state: FeedState, attempt: int) -> FetchResult:
-        headers = {}
+    async def _once(
+        self, url: str, state: FeedState, attempt: int, extra: dict[str, str], cap: int
+    ) -> FetchResult:
+        headers = dict(extra)
         if state.etag:
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
         deadline = self.settings.connect_timeout + self.settings.read_timeout * 2
         try:
-            return await asyncio.wait_for(self._request(url, headers, attempt), deadline)
+            return await asyncio.wait_for(self._request(url, headers, attempt, cap), deadline)
         except TimeoutError as exc:
             raise _Retryable(f"timed out after {deadline:.0f} s in total") from exc
         except httpx.TimeoutException as exc:
@@ -156,8 +171,9 @@ class Fetcher:
         except _TooLarge as exc:
             return FetchResult(url, "failed", attempts=attempt, error=str(exc))
 
-    async def _request(self, url: str, headers: dict[str, str], attempt: int) -> FetchResult:
-        cap = self.settings.max_bytes
+    async def _request(
+        self, url: str, headers: dict[str, str], attempt: int, cap: int
+    ) -> FetchResult:
         async with self.client.stream("GET", url, headers=headers) as resp:
             status = resp.status_code
             if status == 304:

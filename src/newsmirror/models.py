@@ -24,6 +24,8 @@ class StoredArticle:
     author: str
     content: str
     version: int
+    feed_hash: str = ""
+    content_origin: str = "feed"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class ArticleRecord:
     first_seen: datetime
     version: int
     jekyll_name: str | None
+    media_rev: int = 0
+    removed_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,29 @@ class ExportRecord:
     path: str
     version: int
     size: int
+    media_rev: int = 0
+
+
+@dataclass(frozen=True)
+class PageTask:
+    """An article whose page is to be fetched for its full text (or checked)."""
+
+    article_id: int
+    url: str
+    source: str
+    content: str
+    content_origin: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """An image of an article still to be mirrored."""
+
+    article_id: int
+    url: str
+    referer: str
+    attempts: int
 
 
 @dataclass(frozen=True)

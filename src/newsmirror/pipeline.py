@@ -1,6 +1,7 @@
 """The update run, the heart of newsmirror.
 
     sources (config) -> fetch (HTTP) -> parse (feeds) -> store (archive)
+        -> full text (article pages) -> media (images)
 
 1. The configured sources are synced into the archive (:meth:`Archive.sync_sources`).
 2. Every feed of the chosen sources is fetched concurrently by :class:`Fetcher`,
@@ -9,9 +10,16 @@
    (:func:`decide.body_unchanged`); if so it is parsed and sanitised
    (:func:`parse.parse_feed`), and its entries are classified as new, changed or
    unchanged and stored in one transaction per feed (:meth:`Archive.store_entries`).
-4. Each source's health (last success, last error, consecutive failures) is
+   Entries whose body is missing or a teaser are marked for their page
+   (:func:`decide.needs_full_text`).
+4. Marked articles get their page fetched and its main text extracted
+   (:func:`fulltext.fill_pages`).
+5. Images of new and changed articles are mirrored into the media folder
+   (:func:`media.mirror_images`), unless the operator chose hotlinks.
+6. Each source's health (last success, last error, consecutive failures) is
    updated, and a :class:`RunSummary` with one :class:`SourceResult` per source
-   is returned. A failing source never stops the others.
+   (and what the page and image steps did) is returned. A failing source never
+   stops the others.
 """
 
 from __future__ import annotations
@@ -25,11 +33,14 @@ from datetime import datetime
 import httpx
 
 from newsmirror.config import Config, Source
-from newsmirror.decide import body_unchanged
+from newsmirror.decide import body_unchanged, needs_full_text
 from newsmirror.errors import NewsmirrorError
 from newsmirror.fetch import Fetcher, FetchResult
+from newsmirror.fulltext import PageSummary, fill_pages
+from newsmirror.media import MediaSummary, mirror_images
 from newsmirror.parse import parse_feed
 from newsmirror.store import Archive, FeedState
+from newsmirror.store.search import plain_text
 from newsmirror.timeutil import now_utc
 
 
@@ -61,6 +72,8 @@ class SourceResult:
 @dataclass
 class RunSummary:
     sources: list[SourceResult]
+    pages: PageSummary = field(default_factory=PageSummary)
+    media: MediaSummary = field(default_factory=MediaSummary)
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -82,6 +95,8 @@ class RunSummary:
             f"{len(self.sources)} sources: {self.count('ok')} ok, "
             f"{self.count('not_modified')} not modified, {self.count('partial')} partial, "
             f"{self.count('failed')} failed; {self.new} new, {self.updated} updated articles"
+            + (f"; {self.pages.line()}" if self.pages.fetched or self.pages.failed else "")
+            + (f"; {self.media.line()}" if self.media.stored or self.media.failed else "")
         )
 
 
@@ -165,6 +180,7 @@ def _handle(
         started=started,
         now=now,
         http_status=result.http_status,
+        wants_page=lambda entry: needs_full_text(source.full_text, plain_text(entry.content)),
     )
     outcome.ok += 1
     outcome.new += new
@@ -192,13 +208,16 @@ async def _run(
                 progress(outcome, url, result.status)
 
         await asyncio.gather(*(one(s, u) for s in sources for u in s.feeds))
+        tasks = archive.pending_pages(config.content.max_pages, [s.name for s in sources])
+        pages = await fill_pages(archive, fetcher, config, tasks)
+        media = await mirror_images(archive, fetcher, config.media, config.media_dir)
     now = now_utc()
     for source in sources:
         outcome = results[source.name]
         archive.record_source_result(
             source.name, ok=not outcome.failed, error="; ".join(outcome.errors) or None, now=now
         )
-    return RunSummary([results[s.name] for s in sources])
+    return RunSummary([results[s.name] for s in sources], pages, media)
 
 
 def select_sources(config: Config, names: list[str] | None) -> list[Source]:

@@ -1,8 +1,12 @@
-"""The demo: the main job on bundled feeds, served on 127.0.0.1, with no internet.
+"""The demo: the main job on bundled sources, served on 127.0.0.1, with no internet.
 
-The feeds in ``feeds/`` were made from real posts of the old mirrors by
-``scripts/feeds_from_posts.py``; the 大纪元 feed carries the seed article, so
-the demo's export contains a post byte-identical to the seed.
+``site/`` was made from real posts of the old mirrors by
+``scripts/feeds_from_posts.py``: four feeds with full articles (the 大纪元 one
+carries the seed article, so the export holds a post byte-identical to the
+seed), and a feed of teasers whose full articles (one of them GBK-encoded, with
+navigation, share bars and lazy-loaded images) are on its pages. Every URL in it
+is on ``demo.newsmirror.invalid``, which the demo routes to its local server, so
+URLs stay the same from run to run.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
 
 from newsmirror.config import load_config
 from newsmirror.demo.server import serve_folder
@@ -18,13 +25,35 @@ from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
 
-FEEDS = Path(__file__).parent / "feeds"
-DEMO_SOURCES = (
-    ("大纪元", "epochtimes.xml"),
-    ("评论", "oped.xml"),
-    ("Matters", "teahouse.xml"),
-    ("方斌", "society.xml"),
+SITE = Path(__file__).parent / "site"
+DEMO_HOST = "demo.newsmirror.invalid"
+DEMO_SOURCES = (  # name, feed, full_text
+    ("大纪元", "epochtimes.xml", "auto"),
+    ("评论", "oped.xml", "auto"),
+    ("Matters", "teahouse.xml", "auto"),
+    ("方斌", "society.xml", "feed"),  # YouTube descriptions: the video page has no article
+    ("自由新闻", "summaries.xml", "auto"),  # teasers only: full text comes from the pages
 )
+
+
+class LocalRoute(httpx.AsyncBaseTransport):
+    """Sends requests for ``host`` to a local server; others go out as usual."""
+
+    def __init__(self, host: str, base_url: str) -> None:
+        self.host = host
+        target = urlsplit(base_url)
+        self.target_host, self.target_port = target.hostname or "127.0.0.1", target.port
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == self.host:
+            request.url = request.url.copy_with(
+                scheme="http", host=self.target_host, port=self.target_port
+            )
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 @dataclass(frozen=True)
@@ -36,13 +65,14 @@ class DemoResult:
     failed: bool
 
 
-def write_demo_config(directory: Path, base_url: str) -> Path:
+def write_demo_config(directory: Path) -> Path:
     lines = ["[archive]", 'path = "archive.sqlite"', "", "[fetch]", "retries = 0", ""]
-    for name, file in DEMO_SOURCES:
+    for name, file, full_text in DEMO_SOURCES:
         lines += [
             "[[sources]]",
             f"name = {json.dumps(name, ensure_ascii=False)}",
-            f'feeds = ["{base_url}/{file}"]',
+            f'feeds = ["http://{DEMO_HOST}/feeds/{file}"]',
+            f'full_text = "{full_text}"',
             "",
         ]
     path = directory / "newsmirror.toml"
@@ -51,14 +81,14 @@ def write_demo_config(directory: Path, base_url: str) -> Path:
 
 
 def run_demo(directory: Path, log: Callable[[str], None] = lambda _line: None) -> DemoResult:
-    """Serve the demo feeds, fetch them into ``directory`` and export Jekyll posts."""
+    """Serve the demo site, fetch it into ``directory`` and export Jekyll posts."""
     directory.mkdir(parents=True, exist_ok=True)
-    with serve_folder(FEEDS) as base_url:
-        log(f"serving demo feeds at {base_url}")
-        config = load_config(write_demo_config(directory, base_url))
+    with serve_folder(SITE) as base_url:
+        log(f"serving the demo sources at {base_url} (as http://{DEMO_HOST})")
+        config = load_config(write_demo_config(directory))
         with Archive.open(config.archive) as archive:
-            summary = update(config, archive)
-            exported = export_jekyll(archive, directory / "site")
+            summary = update(config, archive, transport=LocalRoute(DEMO_HOST, base_url))
+            exported = export_jekyll(archive, directory / "site", media_dir=config.media_dir)
     return DemoResult(
         config.archive,
         directory / "site" / "_posts",

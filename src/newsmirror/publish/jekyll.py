@@ -10,6 +10,7 @@ exactly one file. :func:`export_jekyll` writes the tree incrementally.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from newsmirror.decide import needs_write
+from newsmirror.media import media_relpath
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive, ArticleRecord, ExportRecord
 from newsmirror.timeutil import to_epoch_ms, to_iso
@@ -93,12 +95,59 @@ def render_body(content: str) -> str:
     return "".join(line.strip() for line in content.split("\n"))
 
 
-def render_post(article: ArticleRecord) -> str:
-    """The text of the post for ``article`` in the seed format."""
+_YOUTUBE = re.compile(
+    r"^https?://(?:www\.|m\.)?(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/)"
+    r"|youtu\.be/)([\w-]{6,20})"
+)
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
+MEDIA_DIR = "media"
+
+
+def youtube_id(url: str) -> str | None:
+    match = _YOUTUBE.match(url)
+    return match.group(1) if match else None
+
+
+def youtube_embed(video: str) -> str:
+    return (
+        f'<p><iframe src="https://www.youtube.com/embed/{video}" width="560" height="315" '
+        f'title="YouTube" allowfullscreen></iframe></p>'
+    )
+
+
+def localise_images(
+    content: str, media: dict[str, tuple[str, str]], prefix: str
+) -> tuple[str, list[str]]:
+    """Point mirrored images at their local copies (``prefix`` + path), keeping the original
+    URL in ``data-original-src``; return the new HTML and the media paths it uses."""
+    used: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        original = match.group(2)
+        found = media.get(html.unescape(original))
+        if found is None:
+            return match.group(0)
+        path = media_relpath(*found)
+        used.append(path)
+        return f'{match.group(1)}{prefix}{path}" data-original-src="{original}"'
+
+    return (_IMG_SRC.sub(swap, content) if media else content), used
+
+
+def render_post(article: ArticleRecord, content: str | None = None) -> str:
+    """The text of the post for ``article`` in the seed format.
+
+    ``content`` replaces the article's body (e.g. with images pointing at local copies);
+    a YouTube video gets its embed above the description.
+    """
     tags = article.tags or (article.source,)
+    content = article.content if content is None else content
+    video = youtube_id(article.url)
+    if video and f"/embed/{video}" not in content:
+        content = youtube_embed(video) + content
     body = (
         f"[{_markdown_text(article.title)}]({_markdown_url(article.url)})\n------\n\n"
-        f"<div>\n{render_body(article.content)}\n</div>\n"
+        f"<div>\n{render_body(content)}\n</div>\n"
     )
     return (
         "---\n"
@@ -164,8 +213,28 @@ def _preferred_name(article: ArticleRecord) -> str:
     return post_filename(article.published, article.title)
 
 
-def export_jekyll(archive: Archive, out: Path) -> ExportSummary:
-    """Write or update ``out/_posts`` so that it holds one post per article."""
+def _choose_path(
+    head: ArticleRecord, record: ExportRecord | None, taken: dict[str, int], writer: OutputWriter
+) -> str:
+    """The article's file: the one it has, else its name, else its name with a hash."""
+    name = _preferred_name(head)
+    candidates = (f"{POSTS_DIR}/{name}", f"{POSTS_DIR}/{disambiguated(name, head.url)}")
+    if record is not None and record.path in candidates:
+        return record.path
+    owner = taken.get(candidates[0])
+    if (owner is not None and owner != head.id) or (
+        owner is None and writer.size(candidates[0]) is not None
+    ):
+        return candidates[1]
+    return candidates[0]
+
+
+def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None) -> ExportSummary:
+    """Write or update ``out/_posts`` so that it holds one post per article.
+
+    With ``media_dir`` (the archive's mirrored images), the images a post uses are
+    copied to ``out/media/`` and the post points at them with relative paths.
+    """
     writer = OutputWriter(out)
     target = str(writer.root)
     records = archive.export_records(target)
@@ -176,21 +245,23 @@ def export_jekyll(archive: Archive, out: Path) -> ExportSummary:
     for head in archive.iter_articles(content=False):
         summary.total += 1
         record = records.get(head.id)
-        name = _preferred_name(head)
-        candidates = (f"{POSTS_DIR}/{name}", f"{POSTS_DIR}/{disambiguated(name, head.url)}")
-        if record is not None and record.path in candidates:
-            path = record.path
-        else:
-            path = candidates[0]
-            owner = taken.get(path)
-            if (owner is not None and owner != head.id) or (
-                owner is None and writer.size(path) is not None
-            ):
-                path = candidates[1]
-        if not needs_write(record, version=head.version, path=path, on_disk_size=writer.size(path)):
+        path = _choose_path(head, record, taken, writer)
+        if not needs_write(
+            record,
+            version=head.version,
+            path=path,
+            on_disk_size=writer.size(path),
+            media_rev=head.media_rev,
+        ):
             summary.unchanged += 1
             continue
-        data = render_post(archive.article(head.id)).encode("utf-8")
+        article = archive.article(head.id)
+        content = article.content
+        if media_dir is not None:
+            content, used = localise_images(content, archive.media_map(head.id), f"../{MEDIA_DIR}/")
+            for relpath in used:
+                writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
+        data = render_post(article, content).encode("utf-8")
         if writer.write(path, data):
             summary.written += 1
         else:
@@ -199,7 +270,7 @@ def export_jekyll(archive: Archive, out: Path) -> ExportSummary:
             stale.append(record.path)
             taken.pop(record.path, None)
         taken[path] = head.id
-        changed.append(ExportRecord(head.id, path, head.version, len(data)))
+        changed.append(ExportRecord(head.id, path, head.version, len(data), head.media_rev))
     for path in stale:
         if path not in taken and writer.remove(path):
             summary.removed += 1

@@ -82,6 +82,17 @@ class OutputWriter:
         self.written.add(relpath)
         return True
 
+    def copy_in(self, relpath: str, source: Path) -> bool:
+        """Copy a content-addressed file in unless it is there already; True if copied."""
+        target = self.resolve(relpath)
+        if relpath in self.written or target.exists():
+            return False
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise OutputError(f"cannot read {source}: {exc.strerror or exc}") from exc
+        return self.write(relpath, data)
+
     def remove(self, relpath: str) -> bool:
         target = self.resolve(relpath)
         try:

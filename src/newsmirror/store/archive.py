@@ -8,16 +8,17 @@ archive at a consistent state and the next run completes what was missed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from newsmirror.config import Source
-from newsmirror.decide import Change, classify_entry
+from newsmirror.decide import Change, classify_entry, classify_feed_update
 from newsmirror.errors import ArchiveError
 from newsmirror.models import (
     ArticleRecord,
@@ -26,11 +27,20 @@ from newsmirror.models import (
     SourceHealth,
     StoredArticle,
 )
+from newsmirror.store.content import ContentMixin
 from newsmirror.store.exports import ExportStateMixin
 from newsmirror.store.schema import migrate
 from newsmirror.store.search import SearchMixin
 from newsmirror.timeutil import from_iso, to_iso
 from newsmirror.urls import canonical_url
+
+
+def content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _never(_entry: Entry) -> bool:
+    return False
 
 
 def _hint(exc: sqlite3.Error) -> str:
@@ -39,7 +49,7 @@ def _hint(exc: sqlite3.Error) -> str:
     return "Nothing was half-written; run again. If it repeats, check the archive file."
 
 
-class Archive(SearchMixin, ExportStateMixin):
+class Archive(SearchMixin, ExportStateMixin, ContentMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -68,6 +78,11 @@ class Archive(SearchMixin, ExportStateMixin):
         except OSError as exc:
             raise ArchiveError(f"cannot create archive {path}: {exc}") from exc
         return cls(conn, path)
+
+    @property
+    def media_dir(self) -> Path:
+        """Mirrored images, content-addressed, beside the archive file."""
+        return self.path.parent / "media"
 
     def close(self) -> None:
         self.conn.close()
@@ -211,39 +226,49 @@ class Archive(SearchMixin, ExportStateMixin):
         started: datetime,
         now: datetime,
         http_status: int | None = 200,
+        wants_page: Callable[[Entry], bool] = _never,
     ) -> tuple[int, int]:
-        """Store a parsed feed in one transaction; return (new, updated) counts."""
+        """Store a parsed feed in one transaction; return (new, updated) counts.
+
+        ``wants_page`` says which new or changed entries need their page fetched for the
+        full text (the decision is :func:`decide.needs_full_text`).
+        """
         new = updated = 0
         with self.transaction() as conn:
             sid = self._source_id(source)
             for entry in entries:
-                change = self._store_entry(conn, sid, entry, now)
+                change = self._store_entry(conn, sid, entry, now, wants_page)
                 new += change is Change.NEW
                 updated += change is Change.CHANGED
             self._save_feed_state(sid, feed_url, state)
             self._log(sid, feed_url, started, now, "ok", http_status, new, updated)
         return new, updated
 
+    _FIND = (
+        "SELECT id, title, author, content, version, feed_hash, content_origin FROM articles WHERE "
+    )
+
     def _find(
         self, conn: sqlite3.Connection, sid: int, canonical: str, guid: str
     ) -> StoredArticle | None:
-        row = conn.execute(
-            "SELECT id, title, author, content, version FROM articles WHERE canonical_url = ?",
-            (canonical,),
-        ).fetchone()
+        row = conn.execute(self._FIND + "canonical_url = ?", (canonical,)).fetchone()
         if row is None and guid:
-            row = conn.execute(
-                "SELECT id, title, author, content, version FROM articles"
-                " WHERE source_id = ? AND guid = ?",
-                (sid, guid),
-            ).fetchone()
+            row = conn.execute(self._FIND + "source_id = ? AND guid = ?", (sid, guid)).fetchone()
         return StoredArticle(*row) if row else None
 
     def _store_entry(
-        self, conn: sqlite3.Connection, sid: int, entry: Entry, now: datetime
+        self,
+        conn: sqlite3.Connection,
+        sid: int,
+        entry: Entry,
+        now: datetime,
+        wants_page: Callable[[Entry], bool],
     ) -> Change:
         canonical = canonical_url(entry.url)
         existing = self._find(conn, sid, canonical, entry.guid)
+        digest = content_hash(entry.content)
+        if existing is not None and existing.content_origin != "feed":
+            return self._store_feed_update(conn, existing, entry, digest, now)
         change = classify_entry(
             existing, title=entry.title, author=entry.author, content=entry.content
         )
@@ -251,8 +276,8 @@ class Archive(SearchMixin, ExportStateMixin):
             published = entry.published or now
             conn.execute(
                 "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
-                " content, published, published_raw, date_known, first_seen, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content, published, published_raw, date_known, first_seen, updated,"
+                " feed_hash, needs_page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
                     entry.url,
@@ -266,11 +291,38 @@ class Archive(SearchMixin, ExportStateMixin):
                     int(entry.published is not None),
                     to_iso(now),
                     to_iso(now),
+                    digest,
+                    int(wants_page(entry)),
                 ),
             )
         elif change is Change.CHANGED and existing is not None:
             self._revise(conn, existing, entry.title, entry.author, entry.content, now)
+            conn.execute(
+                "UPDATE articles SET feed_hash = ?, needs_page = ?, page_attempts = 0 WHERE id = ?",
+                (digest, int(wants_page(entry)), existing.id),
+            )
         return change
+
+    def _store_feed_update(
+        self,
+        conn: sqlite3.Connection,
+        existing: StoredArticle,
+        entry: Entry,
+        digest: str,
+        now: datetime,
+    ) -> Change:
+        """An entry for an article whose body came from its page (the feed has a summary)."""
+        meta_changed, body_changed = classify_feed_update(
+            existing, title=entry.title, author=entry.author, content_hash=digest
+        )
+        if meta_changed:
+            self._revise(conn, existing, entry.title, entry.author, existing.content, now)
+        if body_changed:
+            conn.execute(
+                "UPDATE articles SET feed_hash = ?, needs_page = 1, page_attempts = 0 WHERE id = ?",
+                (digest, existing.id),
+            )
+        return Change.CHANGED if meta_changed else Change.UNCHANGED
 
     def _revise(
         self,
@@ -441,7 +493,8 @@ class Archive(SearchMixin, ExportStateMixin):
 
     _ARTICLE_SQL = (
         "SELECT a.id, s.name, s.timezone, a.url, a.title, a.author, {content}, a.tags,"
-        " a.published, a.date_known, a.first_seen, a.version, a.jekyll_name"
+        " a.published, a.date_known, a.first_seen, a.version, a.jekyll_name, a.media_rev,"
+        " a.removed_at"
         " FROM articles a JOIN sources s ON s.id = a.source_id"
     )
 
@@ -461,6 +514,8 @@ class Archive(SearchMixin, ExportStateMixin):
             first_seen=from_iso(row[10]),
             version=row[11],
             jekyll_name=row[12],
+            media_rev=row[13],
+            removed_at=row[14],
         )
 
     def iter_articles(

@@ -17,7 +17,8 @@ class ExportStateMixin:
 
     def export_records(self, target: str) -> dict[int, ExportRecord]:
         rows = self.conn.execute(
-            "SELECT article_id, path, version, size FROM exports WHERE target = ?", (target,)
+            "SELECT article_id, path, version, size, media_rev FROM exports WHERE target = ?",
+            (target,),
         ).fetchall()
         return {r[0]: ExportRecord(*r) for r in rows}
 
@@ -32,7 +33,7 @@ class ExportStateMixin:
                 [(target, a) for a in gone],
             )
             conn.executemany(
-                "INSERT INTO exports (target, article_id, path, version, size)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(target, r.article_id, r.path, r.version, r.size) for r in records],
+                "INSERT INTO exports (target, article_id, path, version, size, media_rev)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(target, r.article_id, r.path, r.version, r.size, r.media_rev) for r in records],
             )

@@ -97,6 +97,38 @@ MIGRATIONS: list[str] = [
     INSERT INTO search_state (article_id, version)
         SELECT a.id, a.version FROM articles a WHERE a.id IN (SELECT rowid FROM articles_fts);
     """,
+    # 3: full text from article pages, mirrored images, articles gone at their origin.
+    """
+    ALTER TABLE articles ADD COLUMN feed_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE articles ADD COLUMN content_origin TEXT NOT NULL DEFAULT 'feed';
+    ALTER TABLE articles ADD COLUMN needs_page INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN page_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN page_error TEXT;
+    ALTER TABLE articles ADD COLUMN page_checked TEXT;
+    ALTER TABLE articles ADD COLUMN removed_at TEXT;
+    ALTER TABLE articles ADD COLUMN media_rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN images_scanned INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX articles_needs_page ON articles (needs_page) WHERE needs_page = 1;
+    CREATE TABLE media (
+        sha256 TEXT PRIMARY KEY,
+        mime TEXT NOT NULL,
+        ext TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        first_url TEXT NOT NULL,
+        fetched TEXT NOT NULL
+    );
+    CREATE TABLE article_media (
+        article_id INTEGER NOT NULL REFERENCES articles(id),
+        url TEXT NOT NULL,
+        sha256 TEXT REFERENCES media(sha256),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_try TEXT,
+        PRIMARY KEY (article_id, url)
+    );
+    CREATE INDEX article_media_url ON article_media (url);
+    ALTER TABLE exports ADD COLUMN media_rev INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

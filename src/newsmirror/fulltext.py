@@ -1,0 +1,162 @@
+"""Full text: article pages fetched and their main content extracted.
+
+:func:`decide.needs_full_text` marks the feed items that need their page (in
+``auto`` mode: no body, a short one, or a teaser). :func:`fill_pages` fetches
+those pages with the same :class:`Fetcher` (per-host limits, retries, size caps),
+decodes and extracts them in worker processes, and stores the result, keeping
+the feed's body when the page gives less (:func:`decide.use_page_text`).
+``newsmirror refetch`` runs the same step over stored articles: a changed text
+becomes a new revision, and a page that is gone (404/410) marks the article as
+removed at its origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from newsmirror.config import Config, Source
+from newsmirror.decide import use_page_text
+from newsmirror.decode import decode_html
+from newsmirror.extract import Extracted, ExtractionError, extract_article
+from newsmirror.fetch import Fetcher, FetchResult
+from newsmirror.models import PageTask
+from newsmirror.store import Archive
+from newsmirror.store.search import plain_text
+from newsmirror.timeutil import now_utc
+
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+PAGE_MAX_BYTES = 10 * 1024 * 1024
+GONE = (404, 410)
+POOL_THRESHOLD = 4  # fewer pages than this are extracted in a thread, not in processes
+T = TypeVar("T")
+
+
+def extract_page(
+    body: bytes,
+    content_type: str,
+    url: str,
+    selector: str = "",
+    remove: Sequence[str] = (),
+    iframe_hosts: Sequence[str] = (),
+    metadata: bool = False,
+) -> Extracted:
+    """Decode and extract one page (runs in a worker process)."""
+    text, _codec = decode_html(body, content_type)
+    return extract_article(
+        text,
+        url,
+        selector=selector or None,
+        remove=remove,
+        metadata=metadata,
+        iframe_hosts=iframe_hosts,
+    )
+
+
+@dataclass
+class PageSummary:
+    fetched: int = 0
+    extracted: int = 0
+    kept_feed: int = 0
+    changed: int = 0
+    gone: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"pages: {self.fetched} fetched, {self.extracted} full texts "
+            f"({self.changed} changed), {self.kept_feed} kept the feed's text, "
+            f"{self.gone} gone at origin, {self.failed} failed"
+        )
+
+
+async def fetch_page(fetcher: Fetcher, url: str) -> FetchResult:
+    return await fetcher.fetch(url, headers={"Accept": PAGE_ACCEPT}, max_bytes=PAGE_MAX_BYTES)
+
+
+class _Runner:
+    """Runs extraction in worker processes when there are many pages, else in a thread."""
+
+    def __init__(self, count: int) -> None:
+        self.pool: Executor | None = None
+        if count >= POOL_THRESHOLD:
+            workers = min(count, multiprocessing.cpu_count() or 1)
+            self.pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn")
+            )
+
+    async def __call__(self, fn: Callable[..., T], *args: object) -> T:
+        if self.pool is None:
+            return await asyncio.to_thread(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+async def fill_pages(
+    archive: Archive,
+    fetcher: Fetcher,
+    config: Config,
+    tasks: list[PageTask],
+    *,
+    refetch: bool = False,
+) -> PageSummary:
+    """Fetch and extract the pages of ``tasks``; store what they give."""
+    summary = PageSummary()
+    sources = {s.name: s for s in config.sources}
+    runner = _Runner(len(tasks))
+
+    async def one(task: PageTask) -> None:
+        source = sources.get(task.source) or Source(name=task.source, feeds=())
+        result = await fetch_page(fetcher, task.url)
+        now = now_utc()
+        if result.status != "ok":
+            gone = result.http_status in GONE
+            summary.gone += gone
+            summary.failed += not gone
+            summary.errors.append(f"{task.url}: {result.error}")
+            archive.page_checked(task, now=now, error=result.error, gone=gone)
+            return
+        summary.fetched += 1
+        if refetch and source.full_text == "feed":
+            archive.page_checked(task, now=now)
+            return
+        try:
+            extracted = await runner(
+                extract_page,
+                result.body,
+                result.content_type,
+                result.final_url or task.url,
+                source.selector,
+                source.remove,
+                config.content.iframe_hosts,
+            )
+        except ExtractionError as exc:
+            summary.failed += 1
+            summary.errors.append(f"{task.url}: {exc.message}")
+            archive.page_checked(task, now=now, error=exc.message)
+            return
+        if (
+            task.content_origin == "feed"
+            and source.full_text == "auto"
+            and not use_page_text(plain_text(task.content), extracted.text)
+        ):
+            summary.kept_feed += 1
+            archive.page_checked(task, now=now)
+            return
+        origin = "selector" if source.selector else "page"
+        summary.extracted += 1
+        summary.changed += archive.store_page(task, html=extracted.html, origin=origin, now=now)
+
+    try:
+        await asyncio.gather(*(one(task) for task in tasks))
+    finally:
+        runner.close()
+    return summary

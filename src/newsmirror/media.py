@@ -1,0 +1,138 @@
+"""Mirroring images: the articles' pictures kept beside the archive, content-addressed.
+
+Blocked image hosts are the commonest reason a mirrored article is unreadable in
+China. Each image an article uses is fetched once (the article sent as Referer,
+bounded in size and count per article), its type decided by its bytes (never by
+the server's header; SVG is refused: it can carry scripts), and stored as
+``media/<sha256[:2]>/<sha256>.<ext>``, so an image used by many articles is kept
+once. A failed image keeps its original URL and is tried again on later runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsmirror.config import MediaSettings
+from newsmirror.fetch import Fetcher
+from newsmirror.models import ImageTask
+from newsmirror.store import Archive
+from newsmirror.timeutil import now_utc
+from newsmirror.urls import is_http_url
+
+_IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"", re.I)
+_SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png", "png"),
+    (b"GIF87a", 0, "image/gif", "gif"),
+    (b"GIF89a", 0, "image/gif", "gif"),
+    (b"WEBP", 8, "image/webp", "webp"),
+    (b"BM", 0, "image/bmp", "bmp"),
+    (b"\x00\x00\x01\x00", 0, "image/x-icon", "ico"),
+)
+IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif,image/*;q=0.8"
+
+
+def sniff_image(data: bytes) -> tuple[str, str] | None:
+    """(MIME type, extension) from an image's first bytes; None if not a raster image."""
+    for magic, offset, mime, ext in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            if ext == "webp" and not data.startswith(b"RIFF"):
+                continue
+            return mime, ext
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        return "image/avif", "avif"
+    return None
+
+
+def image_urls(content: str, limit: int) -> list[str]:
+    """The http(s) images of an article body, in order, each once, at most ``limit``."""
+    out: list[str] = []
+    for match in _IMG_SRC.finditer(content):
+        url = match.group(1).replace("&amp;", "&")
+        if is_http_url(url) and url not in out:
+            out.append(url)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def media_relpath(sha256: str, ext: str) -> str:
+    """Where an image lives below a media folder."""
+    return f"{sha256[:2]}/{sha256}.{ext}"
+
+
+def write_media(folder: Path, data: bytes, ext: str) -> str:
+    """Store ``data`` content-addressed below ``folder``; return its sha256."""
+    digest = hashlib.sha256(data).hexdigest()
+    target = folder / media_relpath(digest, ext)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".nm-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return digest
+
+
+@dataclass
+class MediaSummary:
+    stored: int = 0
+    reused: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"images: {self.stored} mirrored, {self.reused} reused, {self.failed} failed"
+
+
+async def mirror_images(
+    archive: Archive, fetcher: Fetcher, settings: MediaSettings, folder: Path
+) -> MediaSummary:
+    """Fetch every image still missing; record each success and failure."""
+    summary = MediaSummary()
+    if settings.mode != "mirror":
+        return summary
+    archive.scan_images(lambda content: image_urls(content, settings.max_per_article))
+    by_url: dict[str, list[ImageTask]] = {}
+    for task in archive.pending_images(max_attempts=settings.retries):
+        by_url.setdefault(task.url, []).append(task)
+
+    async def one(url: str, tasks: list[ImageTask]) -> None:
+        known = archive.known_image(url)
+        if known is not None:
+            archive.store_image(url, sha256=known[0], mime="", ext=known[1], size=0, now=now_utc())
+            summary.reused += 1
+            return
+        result = await fetcher.fetch(
+            url,
+            headers={"Referer": tasks[0].referer, "Accept": IMAGE_ACCEPT},
+            max_bytes=settings.max_bytes,
+        )
+        error = result.error
+        kind = sniff_image(result.body) if result.status == "ok" else None
+        if result.status == "ok" and kind is None:
+            error = "not an image (by its bytes)"
+        if kind is None:
+            summary.failed += 1
+            summary.errors.append(f"{url}: {error}")
+            for task in tasks:
+                archive.image_failed(task, error or "failed", now=now_utc())
+            return
+        digest = await asyncio.to_thread(write_media, folder, result.body, kind[1])
+        archive.store_image(
+            url, sha256=digest, mime=kind[0], ext=kind[1], size=len(result.body), now=now_utc()
+        )
+        summary.stored += 1
+
+    await asyncio.gather(*(one(url, tasks) for url, tasks in by_url.items()))
+    return summary

@@ -1,0 +1,206 @@
+"""The archive's bookkeeping of full text (article pages) and mirrored images."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from newsmirror.models import ImageTask, PageTask
+from newsmirror.timeutil import to_iso
+
+MAX_PAGE_ATTEMPTS = 3
+
+
+class ContentMixin:
+    conn: sqlite3.Connection
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    # -- pages -------------------------------------------------------------
+
+    _TASK = (
+        "SELECT a.id, a.url, s.name, a.content, a.content_origin, a.page_attempts"
+        " FROM articles a JOIN sources s ON s.id = a.source_id"
+    )
+
+    def pending_pages(self, limit: int, sources: Iterable[str] | None = None) -> list[PageTask]:
+        """Articles whose page is to be fetched for the full text, newest first."""
+        sql = self._TASK + " WHERE a.needs_page = 1 AND a.removed_at IS NULL"
+        args: list[object] = []
+        if sources is not None:
+            names = list(sources)
+            sql += f" AND s.name IN ({', '.join('?' * len(names))})"
+            args += names
+        rows = self.conn.execute(
+            sql + " ORDER BY a.first_seen DESC, a.id DESC LIMIT ?", (*args, limit)
+        ).fetchall()
+        return [PageTask(*row) for row in rows]
+
+    def page_tasks(self, *, source: str | None = None, since: str | None = None) -> list[PageTask]:
+        """Stored articles to look at again (``refetch``), oldest first."""
+        sql, args = self._TASK + " WHERE 1 = 1", []
+        if source:
+            sql += " AND s.name = ?"
+            args.append(source)
+        if since:
+            sql += " AND a.published >= ?"
+            args.append(since)
+        rows = self.conn.execute(sql + " ORDER BY a.published, a.id", args).fetchall()
+        return [PageTask(*row) for row in rows]
+
+    def store_page(self, task: PageTask, *, html: str, origin: str, now: datetime) -> bool:
+        """Store a page's extraction as the article body; True if the body changed.
+
+        Filling in a summary's full text is not a revision; a changed page body is.
+        """
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT title, author, content, version, content_origin FROM articles WHERE id = ?",
+                (task.article_id,),
+            ).fetchone()
+            title, author, content, version, was = row
+            changed = bool(content != html)
+            if changed and was != "feed":
+                conn.execute(
+                    "INSERT OR IGNORE INTO revisions (article_id, version, title,"
+                    " author, content, recorded) VALUES (?, ?, ?, ?, ?, ?)",
+                    (task.article_id, version, title, author, content, to_iso(now)),
+                )
+            conn.execute(
+                "UPDATE articles SET content = ?, content_origin = ?, needs_page = 0,"
+                " page_error = NULL, page_checked = ?, removed_at = NULL,"
+                " version = version + ?, updated = CASE WHEN ? THEN ? ELSE updated END"
+                " WHERE id = ?",
+                (
+                    html,
+                    origin,
+                    to_iso(now),
+                    int(changed),
+                    int(changed),
+                    to_iso(now),
+                    task.article_id,
+                ),
+            )
+        return changed
+
+    def page_checked(
+        self, task: PageTask, *, now: datetime, error: str | None = None, gone: bool = False
+    ) -> None:
+        """Record a look at an article's page that did not change its body."""
+        with self.transaction() as conn:
+            if gone:
+                conn.execute(
+                    "UPDATE articles SET needs_page = 0, page_checked = ?,"
+                    " removed_at = COALESCE(removed_at, ?), page_error = ?"
+                    " WHERE id = ?",
+                    (to_iso(now), to_iso(now), error, task.article_id),
+                )
+            elif error:
+                conn.execute(
+                    "UPDATE articles SET page_attempts = page_attempts + 1, page_error = ?,"
+                    " page_checked = ?, needs_page = CASE WHEN page_attempts + 1 >= ?"
+                    " THEN 0 ELSE needs_page END WHERE id = ?",
+                    (error, to_iso(now), MAX_PAGE_ATTEMPTS, task.article_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE articles SET needs_page = 0, page_error = NULL,"
+                    " page_checked = ?, removed_at = NULL WHERE id = ?",
+                    (to_iso(now), task.article_id),
+                )
+
+    # -- images --------------------------------------------------------------
+
+    def scan_images(self, find: Callable[[str], list[str]], batch: int = 500) -> int:
+        """Register the images of articles new or changed since their last scan.
+
+        ``find`` lists the image URLs of an article body. Returns how many articles were
+        scanned; like the search index, this catches up after an interrupted run.
+        """
+        done = 0
+        while True:
+            with self.transaction() as conn:
+                rows = conn.execute(
+                    "SELECT id, version, content FROM articles"
+                    " WHERE images_scanned != version LIMIT ?",
+                    (batch,),
+                ).fetchall()
+                for article_id, version, content in rows:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO article_media (article_id, url) VALUES (?, ?)",
+                        [(article_id, url) for url in find(content)],
+                    )
+                    conn.execute(
+                        "UPDATE articles SET images_scanned = ? WHERE id = ?", (version, article_id)
+                    )
+            done += len(rows)
+            if len(rows) < batch:
+                return done
+
+    def pending_images(self, *, max_attempts: int, limit: int = 5000) -> list[ImageTask]:
+        """Images not yet mirrored whose earlier attempts were fewer than ``max_attempts``."""
+        rows = self.conn.execute(
+            "SELECT m.article_id, m.url, a.url, m.attempts FROM article_media m"
+            " JOIN articles a ON a.id = m.article_id WHERE m.sha256 IS NULL AND m.attempts < ?"
+            " ORDER BY m.article_id DESC LIMIT ?",
+            (max_attempts, limit),
+        ).fetchall()
+        return [ImageTask(*row) for row in rows]
+
+    def known_image(self, url: str) -> tuple[str, str] | None:
+        """(sha256, ext) of an image already mirrored from ``url`` for any article."""
+        row = self.conn.execute(
+            "SELECT md.sha256, md.ext FROM article_media m JOIN media md ON md.sha256 = m.sha256"
+            " WHERE m.url = ? LIMIT 1",
+            (url,),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def store_image(
+        self, url: str, *, sha256: str, mime: str, ext: str, size: int, now: datetime
+    ) -> None:
+        """Record a mirrored image for every article that uses ``url``."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO media (sha256, mime, ext, size, first_url,"
+                " fetched) VALUES (?, ?, ?, ?, ?, ?)",
+                (sha256, mime, ext, size, url, to_iso(now)),
+            )
+            conn.execute(
+                "UPDATE articles SET media_rev = media_rev + 1 WHERE id IN"
+                " (SELECT article_id FROM article_media WHERE url = ?"
+                " AND sha256 IS NULL)",
+                (url,),
+            )
+            conn.execute(
+                "UPDATE article_media SET sha256 = ?, last_error = NULL, last_try = ?"
+                " WHERE url = ? AND sha256 IS NULL",
+                (sha256, to_iso(now), url),
+            )
+
+    def image_failed(self, task: ImageTask, error: str, *, now: datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE article_media SET attempts = attempts + 1, last_error = ?,"
+                " last_try = ? WHERE article_id = ? AND url = ?",
+                (error, to_iso(now), task.article_id, task.url),
+            )
+
+    def media_map(self, article_id: int) -> dict[str, tuple[str, str]]:
+        """Mirrored images of an article: original URL -> (sha256, ext)."""
+        rows = self.conn.execute(
+            "SELECT m.url, md.sha256, md.ext FROM article_media m JOIN media md"
+            " ON md.sha256 = m.sha256 WHERE m.article_id = ?",
+            (article_id,),
+        ).fetchall()
+        return {url: (sha, ext) for url, sha, ext in rows}
+
+    def media_counts(self) -> dict[str, int]:
+        row = self.conn.execute(
+            "SELECT (SELECT count(*) FROM media), (SELECT count(*) FROM article_media"
+            " WHERE sha256 IS NULL)"
+        ).fetchone()
+        return {"files": row[0], "pending": row[1]}
