@@ -74,6 +74,10 @@ def write_config(folder: Path, base: str, n_feeds: int) -> Path:
         "retries = 0",
         "concurrency = 8",
         "per_host = 8",
+        # The items carry their full text, so no page is fetched; their images are on
+        # hosts this machine cannot reach, so they stay hotlinked (as perform.js leaves them).
+        "[media]",
+        'mode = "hotlink"',
     ]
     for f in range(n_feeds):
         lines += ["[[sources]]", f'name = "源{f}"', f'feeds = ["{base}/feed{f}.xml"]']
