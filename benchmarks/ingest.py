@@ -74,13 +74,14 @@ def write_config(folder: Path, base: str, n_feeds: int) -> Path:
         "retries = 0",
         "concurrency = 8",
         "per_host = 8",
-        # The items carry their full text, so no page is fetched; their images are on
-        # hosts this machine cannot reach, so they stay hotlinked (as perform.js leaves them).
+        # Like perform.js, take the items as the feeds give them: their pages and images
+        # are on hosts this machine cannot reach (full_text = "feed", hotlinked images).
         "[media]",
         'mode = "hotlink"',
     ]
     for f in range(n_feeds):
-        lines += ["[[sources]]", f'name = "源{f}"', f'feeds = ["{base}/feed{f}.xml"]']
+        lines += ["[[sources]]", f'name = "源{f}"', f'feeds = ["{base}/feed{f}.xml"]',
+                  'full_text = "feed"']
     path = folder / "newsmirror.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

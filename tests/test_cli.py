@@ -36,8 +36,11 @@ def test_demo_end_to_end(tmp_path):
     assert "3 full texts" in result.stdout and "images: 4 mirrored" in result.stdout
     posts = sorted((out / "site/_posts").iterdir())
     assert len(posts) >= 20
-    full = [p.read_text(encoding="utf-8") for p in posts if "[ 自由新闻 ]" in p.read_text(
-        encoding="utf-8")]
+    full = [
+        p.read_text(encoding="utf-8")
+        for p in posts
+        if "[ 自由新闻 ]" in p.read_text(encoding="utf-8")
+    ]
     assert len(full) == 3
     for text in full:
         assert "阅读全文" not in text and "相关新闻" not in text and "版权所有" not in text

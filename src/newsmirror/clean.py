@@ -156,7 +156,16 @@ DEFAULT_IFRAME_HOSTS = (
 _URL_ATTRS = {"href", "src", "poster", "cite"}
 _PROXIES = {"images.weserv.nl", "wsrv.nl"}
 _PHOTON = re.compile(r"^i[0-3]\.wp\.com$")
-_LAZY_HINT = re.compile(r"data-(?:src|original|lazy|actualsrc|echo)|srcset|<iframe", re.I)
+_TREE_HINTS = (
+    "data-src",
+    "data-original",
+    "data-lazy",
+    "data-actualsrc",
+    "data-echo",
+    "srcset",
+    "<iframe",
+    "<IFRAME",
+)
 
 
 def unwrap_proxy(url: str) -> str:
@@ -179,7 +188,11 @@ def _absolute_url(base: str, value: str) -> str:
     value = value.strip()
     if not value or value.startswith(("#", "mailto:")):
         return value
-    return unwrap_proxy(absolute(base, value)) if base else unwrap_proxy(value)
+    if base and not value.startswith(("https://", "http://")):
+        value = absolute(base, value)
+    if "weserv" in value or ".wp.com/" in value:  # cheap test before parsing the URL
+        value = unwrap_proxy(value)
+    return value
 
 
 def _iframe_allowed(src: str, hosts: Iterable[str]) -> bool:
@@ -228,7 +241,7 @@ def sanitize_html(
     markup = _SURROGATE.sub("", markup)
     markup = _CONTROL.sub("", markup)
     hosts = tuple(iframe_hosts)
-    if not prepared and _LAZY_HINT.search(markup):
+    if not prepared and any(hint in markup for hint in _TREE_HINTS):
         markup = _prepare_tree(markup, base_url, hosts)
 
     def keep(tag: str, attr: str, value: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 
+from newsmirror.htmltext import plain_text
 from newsmirror.models import ExportRecord, FeedState, StoredArticle
 
 
@@ -75,8 +76,8 @@ _TRUNCATION_MARKS = (
 SHORT_TEXT = 200  # characters of text (white space ignored) below which a feed item is a summary
 
 
-def needs_full_text(mode: str, text: str) -> bool:
-    """Whether to fetch the article page, given the source's mode and the feed's text.
+def needs_full_text(mode: str, content: str) -> bool:
+    """Whether to fetch the article page, given the source's mode and the feed's HTML.
 
     ``auto`` fetches when the feed carries nothing, a short text, or a text that ends
     like a teaser (an ellipsis, 阅读全文, "read more").
@@ -85,10 +86,10 @@ def needs_full_text(mode: str, text: str) -> bool:
         return False
     if mode == "page":
         return True
-    squashed = "".join(text.split())
-    if len(squashed) < SHORT_TEXT:
+    # Long HTML is long text: only short bodies are measured.
+    if len(content) < 40 * SHORT_TEXT and len("".join(plain_text(content).split())) < SHORT_TEXT:
         return True
-    tail = text.strip().lower()[-20:]
+    tail = plain_text(content[-400:]).lower()[-20:]
     return any(tail.endswith(mark) for mark in _TRUNCATION_MARKS)
 
 

@@ -82,3 +82,15 @@ class ImportFormatError(NewsmirrorError):
     """A file given to an importer is not in the expected format."""
 
     exit_code = EXIT_CONFIG
+
+
+class ExtractionError(NewsmirrorError):
+    """No article text could be found on a page."""
+
+    exit_code = EXIT_SOURCES_FAILED
+
+
+class AddError(NewsmirrorError):
+    """A URL given to ``newsmirror add`` cannot be archived."""
+
+    exit_code = EXIT_SOURCES_FAILED

@@ -25,7 +25,7 @@ import trafilatura
 from lxml import etree
 
 from newsmirror.clean import DEFAULT_IFRAME_HOSTS, sanitize_article
-from newsmirror.errors import NewsmirrorError
+from newsmirror.errors import ExtractionError
 from newsmirror.urls import absolute
 
 _BLOCKS = (
@@ -112,10 +112,6 @@ _LAZY_ATTRS = (
 LINK_DENSITY = 0.4
 MAX_AVG_NAV_LINK = 25
 MAX_MENU_ITEM = 8
-
-
-class ExtractionError(NewsmirrorError):
-    """No article text could be found on a page."""
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,19 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from newsmirror.config import Config, Source
 from newsmirror.decide import use_page_text
-from newsmirror.decode import decode_html
-from newsmirror.extract import Extracted, ExtractionError, extract_article
+from newsmirror.errors import ExtractionError
 from newsmirror.fetch import Fetcher, FetchResult
 from newsmirror.models import PageTask
 from newsmirror.store import Archive
 from newsmirror.store.search import plain_text
 from newsmirror.timeutil import now_utc
+
+if TYPE_CHECKING:
+    from newsmirror.extract import Extracted
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 PAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -45,7 +47,13 @@ def extract_page(
     iframe_hosts: Sequence[str] = (),
     metadata: bool = False,
 ) -> Extracted:
-    """Decode and extract one page (runs in a worker process)."""
+    """Decode and extract one page (runs in a worker process).
+
+    trafilatura is imported here, by the processes that extract, not by every run.
+    """
+    from newsmirror.decode import decode_html
+    from newsmirror.extract import extract_article
+
     text, _codec = decode_html(body, content_type)
     return extract_article(
         text,

@@ -40,7 +40,6 @@ from newsmirror.fulltext import PageSummary, fill_pages
 from newsmirror.media import MediaSummary, mirror_images
 from newsmirror.parse import parse_feed
 from newsmirror.store import Archive, FeedState
-from newsmirror.store.search import plain_text
 from newsmirror.timeutil import now_utc
 
 
@@ -180,7 +179,7 @@ def _handle(
         started=started,
         now=now,
         http_status=result.http_status,
-        wants_page=lambda entry: needs_full_text(source.full_text, plain_text(entry.content)),
+        wants_page=lambda entry: needs_full_text(source.full_text, entry.content),
     )
     outcome.ok += 1
     outcome.new += new

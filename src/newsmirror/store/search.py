@@ -8,21 +8,15 @@ and ``newsmirror search`` calls it before searching.
 
 from __future__ import annotations
 
-import html
 import re
 import sqlite3
 from contextlib import AbstractContextManager
 
+from newsmirror.htmltext import plain_text
 from newsmirror.models import SearchHit
 from newsmirror.timeutil import from_iso
 
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
-
-
-def plain_text(markup: str) -> str:
-    """Text of article HTML, for the search index."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+__all__ = ["SearchMixin", "plain_text"]
 
 
 class SearchMixin:
