@@ -186,3 +186,49 @@ def seed_item() -> dict[str, str]:
 
 
 SOURCE = Source(name="Test", feeds=("http://127.0.0.1/",))
+
+
+def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A real (tiny) PNG image."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+ARTICLE_TEXT = (
+    "这是一篇完整的新闻报道，记者在现场采访了多位目击者，他们描述了事件的经过。"
+    "当局随后发表声明，但拒绝回答记者的提问。"
+) * 6
+
+
+def article_page(
+    title: str, body: str = ARTICLE_TEXT, img: str = "/img/a.png", charset: str = "utf-8"
+) -> bytes:
+    """An article page with the boilerplate real news sites wrap around the text."""
+    nav = " ".join(f'<a href="/c{i}">栏目{i}</a>' for i in range(8))
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="{charset}"><title>{title}</title>'
+        f'<meta property="og:title" content="{title}"><meta name="author" content="记者乙">'
+        '<meta property="article:published_time" content="2024-03-01T08:00:00+08:00">'
+        f'<script>track()</script></head><body><div class="nav">{nav}</div>'
+        '<div class="share">分享到：<a href="#w">微博</a> <a href="#x">微信</a></div>'
+        f'<article><h1>{title}</h1><figure><img data-src="{img}" src="/blank.gif">'
+        f"<figcaption>现场照片</figcaption></figure><p>{body}</p><p>{body}</p></article>"
+        '<div class="footer">版权所有 | <a href="/about">关于我们</a> | '
+        '<a href="/contact">联系我们</a></div></body></html>'
+    ).encode(charset)

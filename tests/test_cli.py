@@ -152,3 +152,19 @@ def test_every_command_has_help_with_example():
     ):
         out = nm(*cmd, "--help").stdout
         assert "Example" in out, cmd
+
+
+def test_add_and_refetch_commands(tmp_path, server):
+    from conftest import article_page
+
+    server.route("/s.html", Reply(body=article_page("命令行添加")))
+    (tmp_path / "newsmirror.toml").write_text('[media]\nmode = "hotlink"\n', encoding="utf-8")
+    refused = nm("add", f"{server.url}/s.html", cwd=tmp_path, check=False)
+    assert refused.returncode == 1 and "--allow-private" in refused.stderr
+    added = nm("add", f"{server.url}/s.html", "--allow-private", "-s", "手动", cwd=tmp_path)
+    assert added.stdout.startswith("new: [手动] 命令行添加")
+    server.route("/s.html", Reply(410, b"gone"))
+    again = nm("refetch", "--since", "2020-01-01", cwd=tmp_path)
+    assert "1 gone at origin" in again.stdout
+    bad = nm("refetch", "--since", "yesterday", cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and "not a date" in bad.stderr

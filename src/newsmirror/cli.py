@@ -250,6 +250,77 @@ def import_jekyll_cmd(ctx: Context, directory: Path) -> None:
 
 
 @cli.command()
+@click.argument("url")
+@click.option("-s", "--source", help="Source to file it under (default: the page's host).")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow hosts on private, loopback or link-local addresses (intranets, tests).",
+)
+@pass_ctx
+@handle_errors
+def add(ctx: Context, url: str, source: str | None, allow_private: bool) -> None:
+    """Archive one article page now: full text, images and all.
+
+    Only http(s) URLs; hosts that resolve to private addresses are refused unless
+    --allow-private is given.
+
+    \b
+    Example:
+      newsmirror add https://www.rfa.org/mandarin/yataibaodao/article.html -s 自由亚洲电台
+    """
+    from newsmirror.add import add_url
+
+    config = ctx.config()
+    with Archive.open(config.archive) as archive:
+        archive.sync_sources(config.sources)
+        result = add_url(config, archive, url, source=source, allow_private=allow_private)
+    click.echo(
+        f"{result.change.value}: [{result.source}] {result.title} (article "
+        f"{result.article_id}); {result.media.line()}"
+    )
+
+
+@cli.command()
+@click.option("-s", "--source", help="Only this source's articles.")
+@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
+@pass_ctx
+@handle_errors
+def refetch(ctx: Context, source: str | None, since: str | None) -> None:
+    """Fetch and extract stored articles' pages again.
+
+    After changing a source's selector, or to see whether articles changed: a changed
+    text is kept as a new revision, and a page now gone (404/410) marks the article as
+    removed at its origin.
+
+    \b
+    Example:
+      newsmirror refetch --source 大纪元 --since 2024-01-01
+    """
+    from newsmirror.fulltext import refetch as refetch_pages
+
+    if since is not None:
+        since = _check_date(since)
+    config = ctx.config()
+    with Archive.open(config.archive) as archive:
+        pages, media = refetch_pages(config, archive, source=source, since=since)
+    for message in pages.errors[:20]:
+        click.echo(f"page: {message}", err=True)
+    click.echo(f"{pages.line()}; {media.line()}")
+
+
+def _check_date(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not a date like 2024-01-31", param_hint="--since"
+        ) from exc
+
+
+@cli.command()
 @pass_ctx
 @handle_errors
 def sources(ctx: Context) -> None:

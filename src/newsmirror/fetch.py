@@ -15,6 +15,7 @@ import email.utils
 import random
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -77,11 +78,18 @@ class Fetcher:
     """Fetches many URLs concurrently with global and per-host limits."""
 
     def __init__(
-        self, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: FetchSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_request: Callable[[httpx.Request], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_request`` sees every request, redirects included, and may refuse it by
+        raising (``newsmirror add`` refuses private addresses this way)."""
         self.settings = settings
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         self.client = httpx.AsyncClient(
+            event_hooks={"request": [on_request]} if on_request else None,
             timeout=timeout,
             follow_redirects=True,
             max_redirects=settings.max_redirects,

@@ -29,7 +29,10 @@ from newsmirror.store.search import plain_text
 from newsmirror.timeutil import now_utc
 
 if TYPE_CHECKING:
+    import httpx
+
     from newsmirror.extract import Extracted
+    from newsmirror.media import MediaSummary
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 PAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -168,3 +171,37 @@ async def fill_pages(
     finally:
         runner.close()
     return summary
+
+
+async def _refetch(
+    config: Config,
+    archive: Archive,
+    tasks: list[PageTask],
+    transport: httpx.AsyncBaseTransport | None,
+) -> tuple[PageSummary, MediaSummary]:
+    from newsmirror.media import mirror_images
+
+    async with Fetcher(config.fetch, transport=transport) as fetcher:
+        pages = await fill_pages(archive, fetcher, config, tasks, refetch=True)
+        media = await mirror_images(archive, fetcher, config.media, config.media_dir)
+    return pages, media
+
+
+def refetch(
+    config: Config,
+    archive: Archive,
+    *,
+    source: str | None = None,
+    since: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[PageSummary, MediaSummary]:
+    """Fetch and extract the pages of stored articles again (``newsmirror refetch``).
+
+    A changed text becomes a new revision; a page gone (404/410) marks its article as
+    removed at the origin, with the time that was noticed.
+    """
+    if source is not None:
+        config.source(source)  # a clear error for an unknown name
+    archive.sync_sources(config.sources)
+    tasks = archive.page_tasks(source=source, since=since)
+    return asyncio.run(_refetch(config, archive, tasks, transport))

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 
+from newsmirror.decide import Change
 from newsmirror.models import ImageTask, PageTask
 from newsmirror.timeutil import to_iso
 
@@ -204,3 +205,60 @@ class ContentMixin:
             " WHERE sha256 IS NULL)"
         ).fetchone()
         return {"files": row[0], "pending": row[1]}
+
+    # -- single pages (newsmirror add) ------------------------------------------
+
+    def add_article(
+        self,
+        *,
+        source: str,
+        url: str,
+        title: str,
+        author: str,
+        content: str,
+        published: datetime,
+        published_raw: str,
+        now: datetime,
+        timezone: str = "Asia/Shanghai",
+    ) -> tuple[int, Change]:
+        """Store an article taken from its page; an archived URL gets a new revision
+        when its text changed."""
+        from newsmirror.urls import canonical_url
+
+        canonical = canonical_url(url)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO sources (name, timezone) VALUES (?, ?)", (source, timezone)
+            )
+            sid = conn.execute("SELECT id FROM sources WHERE name = ?", (source,)).fetchone()[0]
+            row = conn.execute(
+                "SELECT id FROM articles WHERE canonical_url = ?", (canonical,)
+            ).fetchone()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
+                    " content, published, published_raw, date_known, first_seen, updated,"
+                    " content_origin, origin, page_checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?, ?, 'page', 'add', ?)",
+                    (
+                        sid,
+                        url,
+                        canonical,
+                        url,
+                        title,
+                        author,
+                        content,
+                        to_iso(published),
+                        published_raw,
+                        int(bool(published_raw)),
+                        to_iso(now),
+                        to_iso(now),
+                        to_iso(now),
+                    ),
+                )
+                return int(cur.lastrowid or 0), Change.NEW
+        article_id = int(row[0])
+        task = PageTask(article_id, url, source, "", "page", 0)
+        return article_id, Change.CHANGED if self.store_page(
+            task, html=content, origin="page", now=now
+        ) else Change.UNCHANGED

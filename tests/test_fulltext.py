@@ -1,0 +1,189 @@
+"""Full text from article pages: when it is fetched, what is kept, what refetch records."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from conftest import ARTICLE_TEXT, Reply, article_page, make_config, png, rss
+from newsmirror.decide import needs_full_text
+from newsmirror.fulltext import refetch
+from newsmirror.pipeline import update
+from newsmirror.publish.jekyll import export_jekyll
+from newsmirror.store import Archive
+
+
+def teaser_site(server, count=2):
+    items = []
+    for i in range(count):
+        server.route(
+            f"/news/{i}.html",
+            Reply(body=article_page(f"标题{i}"), headers={"Content-Type": "text/html"}),
+        )
+        items.append(
+            {
+                "title": f"标题{i}",
+                "link": f"{server.url}/news/{i}.html",
+                "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT",
+                "description": "这是摘要……阅读全文",
+            }
+        )
+    server.route("/img/a.png", Reply(body=png(), headers={"Content-Type": "image/png"}))
+    server.route("/feed", Reply(body=rss(items)))
+
+
+def page_requests(server):
+    return [p for p, _ in server.requests if p.startswith("/news/")]
+
+
+def test_teaser_feed_ends_with_full_articles_and_local_images(tmp_path, server):
+    teaser_site(server)
+    config = make_config(
+        tmp_path, [("源", [server.url + "/feed"])], full_text="auto", media="mirror"
+    )
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        assert summary.pages.extracted == 2 and summary.media.stored == 1
+        articles = list(archive.iter_articles())
+        for art in articles:
+            assert ARTICLE_TEXT[:30] in art.content
+            assert "栏目3" not in art.content and "版权所有" not in art.content
+            assert "阅读全文" not in art.content and "<figcaption>现场照片" in art.content
+            assert f'src="{server.url}/img/a.png"' in art.content  # lazy image made real
+        export_jekyll(archive, tmp_path / "out", media_dir=config.media_dir)
+    media_files = [p for p in config.media_dir.rglob("*.png")]
+    assert len(media_files) == 1  # one image for both articles, stored once
+    for post in (tmp_path / "out/_posts").iterdir():
+        text = post.read_text(encoding="utf-8")
+        [src] = re.findall(r'<img[^>]*\ssrc="([^"]+)"', text)
+        assert src.startswith("../media/") and (post.parent / src).resolve().is_file()
+        assert f'data-original-src="{server.url}/img/a.png"' in text
+        assert yaml.safe_load(text.split("---\n")[1])["from"].startswith(server.url)
+    # Nothing is fetched again on the next run: the feed did not change.
+    before = len(server.requests)
+    with Archive.open(config.archive) as archive:
+        again = update(config, archive)
+    assert again.new == 0 and again.pages.fetched == 0
+    assert len(server.requests) == before + 1  # only the feed
+
+
+def test_modes_decide_which_pages_are_fetched(tmp_path, server):
+    teaser_site(server, count=1)
+    long_item = {
+        "title": "长文",
+        "link": f"{server.url}/news/long.html",
+        "content": f"<p>{ARTICLE_TEXT}</p>",
+    }
+    server.route("/feed2", Reply(body=rss([long_item])))
+    server.route("/news/long.html", Reply(body=article_page("长文")))
+    for mode, expected in (
+        ("feed", []),
+        ("auto", ["/news/0.html"]),
+        ("page", ["/news/0.html", "/news/long.html"]),
+    ):
+        server.requests.clear()
+        folder = tmp_path / mode
+        folder.mkdir()
+        config = make_config(
+            folder, [("a", [server.url + "/feed"]), ("b", [server.url + "/feed2"])], full_text=mode
+        )
+        with Archive.open(config.archive) as archive:
+            update(config, archive)
+        assert sorted(page_requests(server)) == expected, mode
+
+
+def test_needs_full_text_decisions():
+    assert needs_full_text("auto", "")
+    assert needs_full_text("auto", "<p>短摘要</p>")
+    assert needs_full_text("auto", f"<p>{ARTICLE_TEXT}……</p>")
+    assert needs_full_text("auto", f"<p>{ARTICLE_TEXT}</p><p><a href='x'>阅读全文</a></p>")
+    assert not needs_full_text("auto", f"<p>{ARTICLE_TEXT}</p>")
+    assert not needs_full_text("feed", "")
+    assert needs_full_text("page", f"<p>{ARTICLE_TEXT}</p>")
+
+
+def test_selector_and_remove_from_config(tmp_path, server):
+    page = (
+        "<html><body><div id='story'><p>选择器选中的正文。</p><div class='ad'>广告内容</div>"
+        "</div><div id='other'>" + ARTICLE_TEXT + "</div></body></html>"
+    ).encode()
+    server.route("/news/s.html", Reply(body=page))
+    server.route("/feed", Reply(body=rss([{"title": "t", "link": f"{server.url}/news/s.html"}])))
+    config = make_config(
+        tmp_path,
+        [("源", [server.url + "/feed"])],
+        full_text="page",
+        source_extra='selector = "#story"\nremove = [".ad"]',
+    )
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        [art] = list(archive.iter_articles())
+    assert "选择器选中的正文" in art.content
+    assert "广告内容" not in art.content and "现场" not in art.content
+
+
+def test_page_shorter_than_feed_keeps_feed_text(tmp_path, server):
+    server.route("/news/x.html", Reply(body=b"<html><body><p>only a stub page</p></body></html>"))
+    item = {
+        "title": "t",
+        "link": f"{server.url}/news/x.html",
+        "content": f"<p>{ARTICLE_TEXT}</p><p>……</p>",
+    }
+    server.route("/feed", Reply(body=rss([item])))
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        [art] = list(archive.iter_articles())
+    assert summary.pages.fetched == 1 and summary.pages.kept_feed == 1
+    assert ARTICLE_TEXT[:20] in art.content
+
+
+def test_refetch_records_revision_and_removal(tmp_path, server):
+    teaser_site(server, count=2)
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        # The origin edits one article and deletes the other.
+        server.route(
+            "/news/0.html", Reply(body=article_page("标题0", body="更正后的报道内容。" * 30))
+        )
+        server.route("/news/1.html", Reply(404, b"gone"))
+        pages, _ = refetch(config, archive)
+        assert (pages.changed, pages.gone) == (1, 1)
+        arts = {a.title: a for a in archive.iter_articles()}
+        # Version 1 was the teaser, 2 the full text (a fill, not a revision), 3 the edit.
+        assert "更正后的报道内容" in arts["标题0"].content and arts["标题0"].version == 3
+        assert [r[0] for r in archive.revisions(arts["标题0"].id)] == [2]
+        assert arts["标题1"].removed_at is not None
+        assert ARTICLE_TEXT[:20] in arts["标题1"].content  # the archive keeps what was there
+        # Unchanged pages make no revision.
+        pages, _ = refetch(config, archive, source="源")
+        assert pages.changed == 0
+        assert [a.version for a in archive.iter_articles() if a.title == "标题0"] == [3]
+
+
+def test_teaser_update_in_feed_does_not_overwrite_full_text(tmp_path, server):
+    teaser_site(server, count=1)
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        server.route(
+            "/feed",
+            Reply(
+                body=rss(
+                    [
+                        {
+                            "title": "标题0",
+                            "link": f"{server.url}/news/0.html",
+                            "pubDate": "Mon, 01 Jan 2024 00:00:00 GMT",
+                            "description": "新的摘要……阅读全文",
+                        }
+                    ]
+                )
+            ),
+        )
+        second = update(config, archive)
+        [art] = list(archive.iter_articles())
+    assert ARTICLE_TEXT[:20] in art.content and "新的摘要" not in art.content
+    assert second.pages.fetched == 1  # the changed teaser sent us to the page again
