@@ -80,8 +80,12 @@ def write_config(folder: Path, base: str, n_feeds: int) -> Path:
         'mode = "hotlink"',
     ]
     for f in range(n_feeds):
-        lines += ["[[sources]]", f'name = "源{f}"', f'feeds = ["{base}/feed{f}.xml"]',
-                  'full_text = "feed"']
+        lines += [
+            "[[sources]]",
+            f'name = "源{f}"',
+            f'feeds = ["{base}/feed{f}.xml"]',
+            'full_text = "feed"',
+        ]
     path = folder / "newsmirror.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
