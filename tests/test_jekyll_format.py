@@ -165,8 +165,13 @@ def test_every_title_char_class_is_kept_readable():
 
 
 def test_youtube_post_shows_the_embed():
-    post = render_post(article(title="视频", url="https://www.youtube.com/watch?v=_ZPS96kDA5s",
-                               content="<p>视频简介</p>"))
+    post = render_post(
+        article(
+            title="视频",
+            url="https://www.youtube.com/watch?v=_ZPS96kDA5s",
+            content="<p>视频简介</p>",
+        )
+    )
     body = post.split("<div>\n", 1)[1]
     assert body.startswith('<p><iframe src="https://www.youtube.com/embed/_ZPS96kDA5s"')
     assert "视频简介" in body
