@@ -10,10 +10,8 @@ reproduces it byte for byte.
 from __future__ import annotations
 
 import re
-import struct
 import sys
-import zlib
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -21,6 +19,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from newsmirror.demo.assets import png  # noqa: E402
 from newsmirror.jekyll_import import read_post  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -66,7 +65,8 @@ def atom(title: str, link: str, posts: list) -> bytes:
             f'<content type="html">{escape(p.content)}</content>'
             "</entry>"
         )
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    newest = max(p.published for p in posts).astimezone(UTC)
+    now = newest.strftime("%Y-%m-%dT%H:%M:%SZ")  # deterministic: the newest entry
     text = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<feed xmlns="http://www.w3.org/2005/Atom">'
@@ -79,26 +79,6 @@ def atom(title: str, link: str, posts: list) -> bytes:
 DEMO_HOST = "http://demo.newsmirror.invalid"
 _IMG = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
 COLOURS = [(200, 40, 40), (40, 120, 200), (40, 160, 80), (220, 170, 30)]
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A small solid-colour PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 def local_images(post):  # type: ignore[no-untyped-def]

@@ -188,28 +188,6 @@ def seed_item() -> dict[str, str]:
 SOURCE = Source(name="Test", feeds=("http://127.0.0.1/",))
 
 
-def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    """A real (tiny) PNG image."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
 ARTICLE_TEXT = (
     "这是一篇完整的新闻报道，记者在现场采访了多位目击者，他们描述了事件的经过。"
     "当局随后发表声明，但拒绝回答记者的提问。"

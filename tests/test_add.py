@@ -7,10 +7,11 @@ import asyncio
 import httpx
 import pytest
 
-from conftest import ARTICLE_TEXT, Reply, article_page, make_config, png
+from conftest import ARTICLE_TEXT, Reply, article_page, make_config
 from newsmirror.add import add_url, check_public_host, is_public
 from newsmirror.config import FetchSettings
 from newsmirror.decide import Change
+from newsmirror.demo.assets import png
 from newsmirror.errors import AddError
 from newsmirror.fetch import Fetcher
 from newsmirror.store import Archive

@@ -6,8 +6,9 @@ import re
 
 import yaml
 
-from conftest import ARTICLE_TEXT, Reply, article_page, make_config, png, rss
+from conftest import ARTICLE_TEXT, Reply, article_page, make_config, rss
 from newsmirror.decide import needs_full_text
+from newsmirror.demo.assets import png
 from newsmirror.fulltext import refetch
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll

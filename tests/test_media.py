@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import ARTICLE_TEXT, Reply, make_config, png, rss
+from conftest import ARTICLE_TEXT, Reply, make_config, rss
+from newsmirror.demo.assets import png
 from newsmirror.media import image_urls, sniff_image
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsmirror.config import MediaSettings
 from newsmirror.fetch import Fetcher
+from newsmirror.files import atomic_write
 from newsmirror.models import ImageTask
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
@@ -72,15 +71,7 @@ def write_media(folder: Path, data: bytes, ext: str) -> str:
     digest = hashlib.sha256(data).hexdigest()
     target = folder / media_relpath(digest, ext)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".nm-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, data)
     return digest
 
 

@@ -8,11 +8,10 @@ each file atomically (a temporary file renamed over the old one).
 from __future__ import annotations
 
 import errno
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 
 from newsmirror.errors import OutputError
+from newsmirror.files import atomic_write
 
 
 class OutputWriter:
@@ -65,15 +64,7 @@ class OutputWriter:
         except FileNotFoundError:
             pass
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".nm-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(target, data)
         except OSError as exc:
             hint = (
                 "The disk is full; free space and run again." if exc.errno == errno.ENOSPC else None
