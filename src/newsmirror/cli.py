@@ -224,6 +224,57 @@ def export_jekyll_cmd(ctx: Context, out: Path) -> None:
         click.echo(export_jekyll(archive, out, media_dir=archive.media_dir).line())
 
 
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default="新闻镜像", show_default=True, help="The site's name.")
+@click.option(
+    "--base-url",
+    default="",
+    help="The site's address, for the sitemap and RSS "
+    "(e.g. https://example.org/mirror/); links stay relative.",
+)
+@click.option("--no-search", is_flag=True, help="Skip the Pagefind search index.")
+@pass_ctx
+@handle_errors
+def build(ctx: Context, out: Path, title: str, base_url: str, no_search: bool) -> None:
+    """Build the archive as a static site in OUT (incrementally).
+
+    Only pages whose content changed are written; the search index (Pagefind, with
+    Chinese segmentation) follows.
+
+    \b
+    Example:
+      newsmirror build public --title 新闻镜像 --base-url https://example.org/mirror/
+    """
+    from newsmirror.publish.site import SiteOptions, build_site
+
+    if base_url and not base_url.endswith("/"):
+        base_url += "/"
+    options = SiteOptions(title=title, base_url=base_url, search=not no_search)
+    with ctx.archive() as archive:
+        summary = build_site(archive, out, options)
+    click.echo(summary.line())
+
+
+@cli.command()
+@click.argument(
+    "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default="public"
+)
+@click.option("-p", "--port", default=8000, show_default=True, help="Port on 127.0.0.1.")
+@handle_errors
+def serve(folder: Path, port: int) -> None:
+    """Serve a built site on 127.0.0.1 for reading and searching offline.
+
+    \b
+    Example:
+      newsmirror serve public --port 8000
+    """
+    from newsmirror.demo.server import serve_forever
+
+    click.echo(f"serving {folder} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    serve_forever(folder, port)
+
+
 @cli.group("import")
 def import_() -> None:
     """Bring existing material into the archive (jekyll)."""

@@ -60,3 +60,14 @@ def serve_folder(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve_forever(folder: Path, port: int) -> None:
+    """Serve ``folder`` on 127.0.0.1:``port`` until interrupted."""
+    server = _Server(("127.0.0.1", port), partial(_Handler, directory=str(folder)))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

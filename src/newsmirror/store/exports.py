@@ -37,3 +37,19 @@ class ExportStateMixin:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(target, r.article_id, r.path, r.version, r.size, r.media_rev) for r in records],
             )
+
+    def site_stamps(self, target: str) -> dict[str, str]:
+        """What each file of the site built in ``target`` was made from."""
+        rows = self.conn.execute(
+            "SELECT path, stamp FROM site_pages WHERE target = ?", (target,)
+        ).fetchall()
+        return dict(rows)
+
+    def save_site_stamps(self, target: str, stamps: dict[str, str]) -> None:
+        """Replace the record of the site in ``target`` by ``stamps``."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM site_pages WHERE target = ?", (target,))
+            conn.executemany(
+                "INSERT INTO site_pages (target, path, stamp) VALUES (?, ?, ?)",
+                [(target, path, stamp) for path, stamp in stamps.items()],
+            )

@@ -129,6 +129,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX article_media_url ON article_media (url);
     ALTER TABLE exports ADD COLUMN media_rev INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: what each file of a built site was made from, for incremental builds.
+    """
+    CREATE TABLE site_pages (
+        target TEXT NOT NULL,
+        path TEXT NOT NULL,
+        stamp TEXT NOT NULL,
+        PRIMARY KEY (target, path)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,88 @@
+"""The site's other files: stylesheet, 简/繁 switch, search page, 404, sitemap, robots.txt."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
+
+from newsmirror.publish.pages import Entry
+
+if TYPE_CHECKING:
+    from newsmirror.publish.site import _Site
+
+_ZH_JS = """// 简/繁 switch: converts the page's text character by character (maps from OpenCC).
+(function () {
+  var S2T = %(s2t)s, T2S = %(t2s)s;
+  var button = document.querySelector(".zh-toggle");
+  if (!button) { return; }
+  button.hidden = false;
+  function convert(map) {
+    var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    var node;
+    while ((node = walker.nextNode())) {
+      var text = node.nodeValue, out = "", changed = false;
+      for (var i = 0; i < text.length; i++) {
+        var c = map[text[i]];
+        if (c) { out += c; changed = true; } else { out += text[i]; }
+      }
+      if (changed) { node.nodeValue = out; }
+    }
+  }
+  function apply(mode) {
+    convert(mode === "hant" ? S2T : T2S);
+    button.textContent = mode === "hant" ? "简体" : "繁體";
+    button.setAttribute("data-mode", mode);
+  }
+  var saved = null;
+  try { saved = localStorage.getItem("zh-script"); } catch (e) {}
+  if (saved === "hant") { apply("hant"); }
+  button.addEventListener("click", function () {
+    var mode = button.getAttribute("data-mode") === "hant" ? "hans" : "hant";
+    apply(mode);
+    try { localStorage.setItem("zh-script", mode); } catch (e) {}
+  });
+})();
+"""
+
+
+@lru_cache(maxsize=1)
+def zh_script() -> str:
+    """The 简/繁 switch with one-character maps in both directions, made with OpenCC."""
+    import opencc
+
+    to_t, to_s = opencc.OpenCC("s2t"), opencc.OpenCC("t2s")
+    chars = "".join(chr(c) for c in range(0x4E00, 0xA000))
+    trad, simp = to_t.convert(chars), to_s.convert(chars)
+    s2t = {a: b for a, b in zip(chars, trad, strict=True) if a != b}
+    t2s = {a: b for a, b in zip(chars, simp, strict=True) if a != b}
+    return _ZH_JS % {
+        "s2t": json.dumps(s2t, ensure_ascii=False, separators=(",", ":")),
+        "t2s": json.dumps(t2s, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def sitemap(paths: list[str], base_url: str) -> str:
+    """A sitemap; absolute URLs when the site's address is known, else relative ones."""
+    from newsmirror.publish.pages import href
+
+    urls = "".join(f"<url><loc>{escape(base_url + href(p))}</loc></url>" for p in paths)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + urls + "</urlset>\n"
+    )
+
+
+def write_extras(site: _Site, entries: list[Entry]) -> None:
+    from newsmirror.publish.site import HERE
+
+    site.emit("style.css", (HERE / "static" / "style.css").read_bytes())
+    site.emit("zh.js", zh_script())
+    site.render("search.html", "search.html")
+    site.render("404.html", "404.html")
+    base = site.options.base_url
+    html_pages = sorted(p for p in site.made if p.endswith(".html") and p != "404.html")
+    site.emit("sitemap.xml", sitemap(html_pages, base))
+    robots = "User-agent: *\nAllow: /\n" + (f"Sitemap: {base}sitemap.xml\n" if base else "")
+    site.emit("robots.txt", robots)

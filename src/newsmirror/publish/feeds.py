@@ -1,0 +1,75 @@
+"""Atom and RSS feeds with full content, for the whole site, each source and each tag."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from email.utils import format_datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from newsmirror.publish.pages import Entry
+from newsmirror.timeutil import to_iso
+
+FEED_ITEMS = 30
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def atom(
+    title: str,
+    self_href: str,
+    site_href: str,
+    entries: Sequence[Entry],
+    contents: dict[int, str],
+    updated: datetime,
+) -> str:
+    """An Atom feed. Links are relative to the feed's own location (xml:base)."""
+    items = []
+    for e in entries:
+        items.append(
+            "<entry>"
+            f"<title>{escape(e.title)}</title>"
+            f'<link rel="alternate" href={quoteattr(e.href)}/>'
+            f'<link rel="via" href={quoteattr(e.url)}/>'
+            f"<id>{escape(e.url)}</id>"
+            f"<published>{e.iso}</published><updated>{e.iso}</updated>"
+            f"<author><name>{escape(e.source)}</name></author>"
+            f"<category term={quoteattr(e.source)}/>"
+            + "".join(f"<category term={quoteattr(t)}/>" for t in e.tags)
+            + f'<content type="html">{escape(contents.get(e.id, ""))}</content>'
+            "</entry>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:base={quoteattr(site_href)}>'
+        f"<title>{escape(title)}</title>"
+        f'<link rel="self" href={quoteattr(self_href)}/>'
+        f'<link rel="alternate" href={quoteattr("index.html")}/>'
+        f"<id>urn:newsmirror:{escape(title)}</id><updated>{to_iso(updated)}</updated>"
+        + "".join(items)
+        + "</feed>\n"
+    )
+
+
+def rss(title: str, entries: Sequence[Entry], contents: dict[int, str], site_href: str) -> str:
+    """An RSS 2.0 feed; item links point at the mirror's page (relative to the site)."""
+    items = []
+    for e in entries:
+        published = datetime.fromisoformat(e.iso.replace("Z", "+00:00"))
+        items.append(
+            "<item>"
+            f"<title>{escape(e.title)}</title>"
+            f"<link>{escape(site_href + e.href)}</link>"
+            f'<guid isPermaLink="false">{escape(e.url)}</guid>'
+            f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate>"
+            f"<category>{escape(e.source)}</category>"
+            f"<description>{_cdata(contents.get(e.id, ''))}</description>"
+            "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(site_href)}index.html</link>"
+        f"<description>{escape(title)}</description>" + "".join(items) + "</channel></rss>\n"
+    )

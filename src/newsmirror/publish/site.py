@@ -1,0 +1,289 @@
+"""The static site: every article, listing and feed, rendered from the archive.
+
+    archive -> heads (no bodies) -> pages.py (paths, listings, neighbours)
+      -> render: article pages (only those whose inputs changed), listings, feeds,
+         sitemap, robots.txt, 404, stylesheet, 简/繁 script -> writer (only changed bytes)
+      -> search index (Pagefind), synced the same way
+
+Links are relative everywhere, so the site works under any base path, on any
+mirror host and from disk. An article page is re-rendered only when its
+"stamp" changes: the article's version and mirrored images, its four
+neighbours' titles, and the template version (``site_pages`` in the archive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from newsmirror.media import media_relpath
+from newsmirror.models import ArticleRecord
+from newsmirror.publish import feeds, pages
+from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
+from newsmirror.publish.pages import Entry, Neighbours, href, root_of
+from newsmirror.publish.writer import OutputWriter
+from newsmirror.store import Archive
+from newsmirror.timeutil import now_utc
+
+TEMPLATE_VERSION = "1"
+HERE = Path(__file__).parent
+MEDIA = "media"
+
+
+@dataclass
+class BuildSummary:
+    pages: int = 0
+    written: int = 0
+    rendered_articles: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    search_seconds: float = 0.0
+    search_pages: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        search = (
+            f"; search index {self.search_pages} pages in {self.search_seconds:.1f} s"
+            if self.search_pages
+            else ""
+        )
+        return (
+            f"{self.pages} files: {self.written} written, {self.removed} removed, "
+            f"{self.rendered_articles} article pages rendered, in {self.seconds:.1f} s" + search
+        )
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    title: str = "新闻镜像"
+    base_url: str = ""  # absolute URL of the site root, for the sitemap and RSS; optional
+    per_page: int = pages.PER_PAGE
+    search: bool = True
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _stamp(*parts: object) -> str:
+    return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()
+
+
+class _Site:
+    """One build: renders into an OutputWriter and remembers every file it made."""
+
+    def __init__(self, archive: Archive, out: Path, options: SiteOptions) -> None:
+        self.archive = archive
+        self.options = options
+        self.writer = OutputWriter(out)
+        self.target = str(self.writer.root)
+        self.env = _environment()
+        self.made: dict[str, str] = {}  # path -> stamp
+        self.old = archive.site_stamps(self.target)
+        self.summary = BuildSummary()
+        self.site = {"title": options.title, "count": 0}
+
+    def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        if self.writer.write(path, data):
+            self.summary.written += 1
+        self.made[path] = stamp or hashlib.sha1(data).hexdigest()
+
+    def render(self, path: str, template: str, **context: object) -> None:
+        html = self.env.get_template(template).render(site=self.site, root=root_of(path), **context)
+        self.emit(path, html)
+
+    # -- articles ------------------------------------------------------------
+
+    def article_pages(
+        self, heads: list[ArticleRecord], entries: list[Entry], near: dict[int, Neighbours]
+    ) -> None:
+        template = self.env.get_template("article.html")
+        for head, entry in zip(heads, entries, strict=True):
+            n = near[head.id]
+            stamp = _stamp(
+                TEMPLATE_VERSION,
+                self.options.title,
+                head.version,
+                head.media_rev,
+                head.removed_at,
+                *[
+                    (x.path, x.title) if x else None
+                    for x in (n.newer, n.older, n.newer_in_source, n.older_in_source)
+                ],
+            )
+            path = entry.path
+            if self.old.get(path) == stamp and self.writer.size(path) is not None:
+                self.made[path] = stamp
+                for sha, ext in self.archive.media_map(head.id).values():
+                    relpath = media_relpath(sha, ext)  # still used: keep it
+                    self.made.setdefault(f"{MEDIA}/{relpath}", relpath)
+                continue
+            article = self.archive.article(head.id)
+            root = root_of(path)
+            content, used = localise_images(
+                article.content, self.archive.media_map(head.id), f"{root}{MEDIA}/"
+            )
+            for relpath in used:
+                self.writer.copy_in(f"{MEDIA}/{relpath}", self.archive.media_dir / relpath)
+                self.made[f"{MEDIA}/{relpath}"] = relpath
+            video = youtube_id(article.url)
+            if video and f"/embed/{video}" not in content:
+                content = youtube_embed(video) + content
+            context = {
+                "title": entry.title,
+                "source": entry.source,
+                "author": article.author,
+                "url": entry.url,
+                "iso": entry.iso,
+                "local": entry.local,
+                "content": content,
+                "source_href": href(pages.page_path(pages.source_dir(entry.source), 1)),
+                "tags": [
+                    {"name": t, "href": href(pages.page_path(pages.tag_dir(t), 1))}
+                    for t in entry.tags
+                ],
+                "removed": (head.removed_at or "")[:10],
+                "newer": n.newer,
+                "older": n.older,
+                "newer_in_source": n.newer_in_source,
+                "older_in_source": n.older_in_source,
+            }
+            html = template.render(site=self.site, root=root, a=context)
+            self.emit(path, html, stamp)
+            self.summary.rendered_articles += 1
+
+    # -- listings and feeds ------------------------------------------------------
+
+    def listing(
+        self, folder: str, heading: str, entries: list[Entry], feed: str | None = None
+    ) -> None:
+        for path, chunk, pager in pages.paginate(folder, entries, self.options.per_page):
+            self.render(
+                path,
+                "listing.html",
+                heading=heading,
+                groups=pages.month_groups(chunk),
+                pager=pager if pager.total > 1 else None,
+                feed=href(f"{folder}feed.xml") if feed else None,
+                rss=href(f"{folder}rss.xml") if feed else None,
+            )
+
+    def feed_pair(
+        self, folder: str, title: str, entries: list[Entry], contents: dict[int, str]
+    ) -> None:
+        latest = entries[: feeds.FEED_ITEMS]
+        site_href = self.options.base_url or root_of(f"{folder}feed.xml")
+        self.emit(
+            f"{folder}feed.xml",
+            feeds.atom(
+                title,
+                "feed.xml",
+                site_href,
+                latest,
+                contents,
+                now_utc() if not latest else _latest(latest),
+            ),
+        )
+        self.emit(f"{folder}rss.xml", feeds.rss(title, latest, contents, site_href))
+
+    def groups(self, kind: str, entries: list[Entry], contents: dict[int, str]) -> None:
+        folder_of = pages.source_dir if kind == "source" else pages.tag_dir
+        grouped = pages.by_key(entries, kind)
+        label = "来源" if kind == "source" else "标签"
+        index = []
+        for name, items in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            folder = folder_of(name)
+            self.listing(folder, f"{label}：{name}", items, feed=folder)
+            self.feed_pair(folder, f"{self.options.title} · {name}", items, contents)
+            index.append(
+                {"name": name, "count": len(items), "href": href(pages.page_path(folder, 1))}
+            )
+        top = "sources/" if kind == "source" else "tags/"
+        self.render(f"{top}index.html", "index_of.html", heading=label, items=index)
+
+    def archive_pages(self, entries: list[Entry]) -> None:
+        months = pages.month_groups(entries)
+        index = []
+        for month, items in months:
+            first = items[0]
+            path = f"archive/{first.iso[:4]}/{first.iso[5:7]}.html"
+            self.render(
+                path,
+                "listing.html",
+                heading=f"归档：{month}",
+                groups=[(month, items)],
+                pager=None,
+                feed=None,
+                rss=None,
+            )
+            index.append({"name": month, "count": len(items), "href": href(path)})
+        self.render("archive/index.html", "index_of.html", heading="归档", items=index)
+
+
+def _latest(entries: list[Entry]):  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    return datetime.fromisoformat(entries[0].iso.replace("Z", "+00:00"))
+
+
+def _feed_contents(archive: Archive, entries_by_feed: list[list[Entry]]) -> dict[int, str]:
+    wanted = {e.id for entries in entries_by_feed for e in entries[: feeds.FEED_ITEMS]}
+    return {i: archive.article(i).content for i in wanted}
+
+
+def build_site(
+    archive: Archive,
+    out: Path,
+    options: SiteOptions | None = None,
+    *,
+    log: Callable[[str], None] = lambda _m: None,
+) -> BuildSummary:
+    """Build (or update) the static site of ``archive`` in ``out``."""
+    from newsmirror.publish.extras import write_extras
+    from newsmirror.publish.search import index_site
+
+    options = options or SiteOptions()
+    started = time.perf_counter()
+    site = _Site(archive, out, options)
+    heads = sorted(
+        archive.iter_articles(content=False), key=lambda a: (a.published, a.id), reverse=True
+    )
+    entries = [pages.entry_of(h) for h in heads]
+    site.site["count"] = len(entries)
+    near = pages.neighbours(entries)
+    site.article_pages(heads, entries, near)
+    log(f"{site.summary.rendered_articles} article pages rendered")
+    contents = _feed_contents(
+        archive,
+        [
+            entries,
+            *pages.by_key(entries, "source").values(),
+            *pages.by_key(entries, "tags").values(),
+        ],
+    )
+    site.listing("", options.title, entries, feed="")
+    site.feed_pair("", options.title, entries, contents)
+    site.groups("source", entries, contents)
+    site.groups("tags", entries, contents)
+    site.archive_pages(entries)
+    write_extras(site, entries)
+    if options.search:
+        site.summary.search_seconds, site.summary.search_pages = index_site(site)
+    for path in set(site.old) - set(site.made):
+        if site.writer.remove(path):
+            site.summary.removed += 1
+    archive.save_site_stamps(site.target, site.made)
+    site.summary.pages = len(site.made)
+    site.summary.seconds = time.perf_counter() - started
+    return site.summary
