@@ -100,7 +100,7 @@ def test_pages_load_nothing_from_other_hosts(demo):
 def test_local_images_and_search_index(demo):
     _, site, first = demo
     assert list((site / "media").rglob("*.png"))
-    assert (site / "pagefind" / "pagefind-ui.js").is_file()
+    assert (site / "pagefind" / "pagefind.js").is_file()
     assert first.search_pages >= 28
     search = (site / "search.html").read_text(encoding="utf-8")
     assert "newsmirror serve" in search  # what a reader sees when opened from file://

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 _ZH_JS = """// 简/繁 switch: converts the page's text character by character (maps from OpenCC).
 (function () {
   var S2T = %(s2t)s, T2S = %(t2s)s;
+  window.NM_ZH = {S2T: S2T, T2S: T2S};
   var button = document.querySelector(".zh-toggle");
   if (!button) { return; }
   button.hidden = false;

@@ -14,9 +14,11 @@ neighbours' titles, and the template version (``site_pages`` in the archive).
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -30,7 +32,7 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -137,6 +139,7 @@ class _Site:
             for relpath in used:
                 self.writer.copy_in(f"{MEDIA}/{relpath}", self.archive.media_dir / relpath)
                 self.made[f"{MEDIA}/{relpath}"] = relpath
+            content = _demote_headings(content, entry.title)
             video = youtube_id(article.url)
             if video and f"/embed/{video}" not in content:
                 content = youtube_embed(video) + content
@@ -231,9 +234,19 @@ class _Site:
         self.render("archive/index.html", "index_of.html", heading="归档", items=index)
 
 
-def _latest(entries: list[Entry]):  # type: ignore[no-untyped-def]
-    from datetime import datetime
+_H1 = re.compile(r"<h1>(.*?)</h1>", re.S)
+_TAGS = re.compile(r"<[^>]+>")
 
+
+def _demote_headings(content: str, title: str) -> str:
+    """The page has one h1 (the title): a copy of the title in the body goes, other h1 become h2."""
+    first = _H1.search(content)
+    if first and _TAGS.sub("", first.group(1)).strip() == title.strip():
+        content = content[: first.start()] + content[first.end() :]
+    return _H1.sub(r"<h2>\1</h2>", content)
+
+
+def _latest(entries: list[Entry]) -> datetime:
     return datetime.fromisoformat(entries[0].iso.replace("Z", "+00:00"))
 
 

@@ -1,0 +1,114 @@
+"""The built site in a real browser (headless Debian Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+
+from newsmirror.demo import run_demo
+from newsmirror.demo.server import serve_folder
+from newsmirror.publish.site import build_site
+from newsmirror.store import Archive
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SEED_TITLE = "分析：拜登习近平11月会谈的背后原因"
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site")
+    run_demo(folder)
+    with Archive.open(folder / "archive.sqlite") as archive:
+        build_site(archive, folder / "public")
+    with serve_folder(folder / "public") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, served):
+    context = browser.new_context()
+    outside: list[str] = []
+
+    def only_local(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    tab = context.new_page()
+    yield tab
+    context.close()
+    assert outside == [], f"requests to other hosts: {outside}"
+
+
+def test_home_then_article_with_local_image(page, served):
+    page.goto(f"{served}/index.html")
+    assert page.title().startswith("新闻镜像")
+    page.click("text=第二十一期回顾")
+    page.wait_for_load_state("load")
+    assert "第二十一期回顾" in page.locator("h1").inner_text()
+    images = page.locator(".content img")
+    assert images.count() >= 1
+    widths = page.eval_on_selector_all(".content img", "els => els.map(e => e.naturalWidth)")
+    assert all(w > 0 for w in widths), widths
+
+
+def test_search_chinese_in_both_scripts(page, served):
+    for query in ("拜登", "會談"):  # simplified; traditional for an article in simplified
+        page.goto(f"{served}/search.html?q={query}")
+        page.wait_for_selector("#search-results li", timeout=15000)
+        assert SEED_TITLE in page.locator("#search-results").inner_text(), query
+
+
+def test_switch_simplified_traditional(page, served):
+    page.goto(f"{served}/search.html")
+    page.goto(f"{served}/index.html")
+    page.click(f"text={SEED_TITLE}")
+    page.wait_for_load_state("load")
+    page.click(".zh-toggle")
+    assert page.locator("h1").inner_text() == "分析：拜登習近平11月會談的背後原因"
+    page.click(".zh-toggle")
+    assert page.locator("h1").inner_text() == SEED_TITLE
+
+
+def test_search_page_from_disk_says_to_serve(browser, tmp_path_factory, served):
+    import pathlib
+
+    # The same site opened with file://: the page explains how to search.
+    site = next(pathlib.Path(tmp_path_factory.getbasetemp()).glob("site*/public"))
+    tab = browser.new_page()
+    tab.goto((site / "search.html").as_uri())
+    tab.wait_for_timeout(300)
+    assert tab.locator("#search-offline").is_visible()
+    assert "newsmirror serve" in tab.locator("#search-offline").inner_text()
+    tab.goto((site / "index.html").as_uri())
+    assert SEED_TITLE in tab.content()
+    tab.close()
