@@ -206,22 +206,32 @@ def export() -> None:
 
 @export.command("jekyll")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--site",
+    is_flag=True,
+    help="Also write _config.yml, layouts and an index, so real Jekyll builds it.",
+)
+@click.option("--title", default="新闻镜像", show_default=True, help="Site title (with --site).")
 @pass_ctx
 @handle_errors
-def export_jekyll_cmd(ctx: Context, out: Path) -> None:
+def export_jekyll_cmd(ctx: Context, out: Path, site: bool, title: str) -> None:
     """Write or update OUT/_posts/*.md, one post per article.
 
     Only new or changed articles are written; unchanged files keep their bytes
-    and mtime.
+    and mtime. Mirrored images are copied to OUT/media/.
 
     \b
-    Example:
+    Examples:
       newsmirror export jekyll ../my-mirror
+      newsmirror export jekyll ../my-mirror --site --title 新闻镜像   # for GitHub Pages
     """
-    from newsmirror.publish.jekyll import export_jekyll
+    from newsmirror.publish.jekyll import export_jekyll, write_site_files
 
     with ctx.archive() as archive:
-        click.echo(export_jekyll(archive, out, media_dir=archive.media_dir).line())
+        summary = export_jekyll(archive, out, media_dir=archive.media_dir)
+    if site:
+        write_site_files(out, title)
+    click.echo(summary.line())
 
 
 @cli.command()

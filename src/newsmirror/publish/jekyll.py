@@ -276,3 +276,27 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             summary.removed += 1
     archive.save_exports(target, changed)
     return summary
+
+
+SITE_FILES = {  # packaged file -> path in the tree
+    "_config.yml": "_config.yml",
+    "default.html": "_layouts/default.html",
+    "post.html": "_layouts/post.html",
+    "index.html": "index.html",
+    "archive.html": "archive.html",
+}
+
+
+def write_site_files(out: Path, title: str = "新闻镜像") -> int:
+    """The files that make ``out`` a Jekyll site (config, layouts, index, archive, style);
+    return how many were written (unchanged ones are left alone)."""
+    here = Path(__file__).parent
+    writer = OutputWriter(out)
+    written = 0
+    for name, relpath in SITE_FILES.items():
+        text = (here / "jekyll_site" / name).read_text(encoding="utf-8")
+        if name == "_config.yml":
+            text = text.replace("{{TITLE}}", title.replace("\\", "").replace('"', "'"))
+        written += writer.write(relpath, text.encode("utf-8"))
+    written += writer.write("assets/style.css", (here / "static" / "style.css").read_bytes())
+    return written
