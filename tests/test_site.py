@@ -147,3 +147,22 @@ def test_incremental_build_touches_only_what_changed(demo, tmp_path):
     old_posts = [p for p in changed if "posts" in p.parts]
     assert len(old_posts) <= 3
     assert len([p for p in site.rglob("*.html") if "posts" in p.parts]) == 29
+
+
+def test_pagination_is_stable_when_articles_are_added():
+    from newsmirror.publish.pages import Entry, paginate
+
+    def entries(n):
+        return [
+            Entry(i, f"posts/{i}.html", f"t{i}", "s", "u", "2024", "x", "m", ())
+            for i in reversed(range(n))
+        ]  # newest first
+
+    before = {path: [e.id for e in chunk] for path, chunk, _ in paginate("", entries(230), 50)}
+    after = {path: [e.id for e in chunk] for path, chunk, _ in paginate("", entries(245), 50)}
+    assert before["page/1.html"] == list(reversed(range(50)))  # the oldest, forever
+    changed = [p for p in after if before.get(p) != after[p]]
+    assert changed == ["index.html"]  # only the front page
+    assert after["index.html"] == list(reversed(range(195, 245)))
+    grown = {path: [e.id for e in chunk] for path, chunk, _ in paginate("", entries(260), 50)}
+    assert [p for p in grown if before.get(p) != grown[p]] == ["index.html", "page/5.html"]

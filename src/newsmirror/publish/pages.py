@@ -51,9 +51,9 @@ def tag_dir(name: str) -> str:
     return f"tags/{segment(name)}/"
 
 
-def page_path(folder: str, number: int) -> str:
-    """Page ``number`` (1-based) of a paginated listing in ``folder``."""
-    return f"{folder}index.html" if number == 1 else f"{folder}page/{number}.html"
+def page_path(folder: str, number: int = 0) -> str:
+    """The front page of a listing in ``folder`` (``number`` > 0: an older page)."""
+    return f"{folder}page/{number}.html" if number else f"{folder}index.html"
 
 
 @dataclass(frozen=True)
@@ -104,27 +104,39 @@ def month_groups(entries: Sequence[Entry]) -> list[tuple[str, list[Entry]]]:
 
 @dataclass(frozen=True)
 class Pager:
-    number: int
-    total: int
-    prev: str | None
-    next: str | None
+    number: int  # counted from the oldest page, so a page keeps its number forever
+    newer: str | None
+    older: str | None
 
 
 def paginate(
     folder: str, entries: Sequence[Entry], per_page: int = PER_PAGE
 ) -> list[tuple[str, list[Entry], Pager]]:
-    """The pages of a listing: (path, entries, pager); at least one page."""
-    total = max(1, -(-len(entries) // per_page))
-    pages = []
-    for number in range(1, total + 1):
-        chunk = list(entries[(number - 1) * per_page : number * per_page])
-        pager = Pager(
-            number,
-            total,
-            href(page_path(folder, number - 1)) if number > 1 else None,
-            href(page_path(folder, number + 1)) if number < total else None,
+    """The pages of a listing (entries newest first): (path, entries, pager).
+
+    The first page shows the newest ``per_page`` entries. Older pages are fixed
+    chunks numbered from the oldest (``page/1.html`` holds the oldest entries), so
+    when articles are added only the newest chunk and the first page change: the
+    other pages keep their bytes, which keeps incremental builds and git history small.
+    """
+    oldest_first = list(reversed(entries))
+    chunks = [oldest_first[i : i + per_page] for i in range(0, len(oldest_first), per_page)]
+    count = len(chunks)
+    pages: list[tuple[str, list[Entry], Pager]] = []
+    front_older = None
+    if count > 1:
+        # The front page shows the newest chunk (topped up from the one before it).
+        front_older = href(f"{folder}page/{count - 1}.html")
+    pages.append((f"{folder}index.html", list(entries[:per_page]), Pager(count, None, front_older)))
+    for number in range(1, count):  # every chunk but the newest, which the front page shows
+        chunk = list(reversed(chunks[number - 1]))
+        newer = (
+            href(f"{folder}page/{number + 1}.html")
+            if number + 1 < count
+            else href(f"{folder}index.html")
         )
-        pages.append((page_path(folder, number), chunk, pager))
+        older = href(f"{folder}page/{number - 1}.html") if number > 1 else None
+        pages.append((f"{folder}page/{number}.html", chunk, Pager(number, newer, older)))
     return pages
 
 

@@ -39,6 +39,8 @@ def index_site(site: _Site) -> tuple[float, int]:
             "header.site, nav",
             "--force-language",
             "zh",
+            "--glob",
+            "posts/**/*.html",  # only article pages are results; listings need no parsing
         ]
         try:
             done = subprocess.run(

@@ -32,7 +32,7 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -151,10 +151,9 @@ class _Site:
                 "iso": entry.iso,
                 "local": entry.local,
                 "content": content,
-                "source_href": href(pages.page_path(pages.source_dir(entry.source), 1)),
+                "source_href": href(pages.page_path(pages.source_dir(entry.source))),
                 "tags": [
-                    {"name": t, "href": href(pages.page_path(pages.tag_dir(t), 1))}
-                    for t in entry.tags
+                    {"name": t, "href": href(pages.page_path(pages.tag_dir(t)))} for t in entry.tags
                 ],
                 "removed": (head.removed_at or "")[:10],
                 "newer": n.newer,
@@ -171,16 +170,32 @@ class _Site:
     def listing(
         self, folder: str, heading: str, entries: list[Entry], feed: str | None = None
     ) -> None:
+        """A paginated listing; pages whose entries did not change are not re-rendered."""
+        template = self.env.get_template("listing.html")
         for path, chunk, pager in pages.paginate(folder, entries, self.options.per_page):
-            self.render(
-                path,
-                "listing.html",
+            front = path.endswith("index.html")
+            stamp = _stamp(
+                TEMPLATE_VERSION,
+                self.options.title,
+                heading,
+                pager,
+                feed,
+                self.site["count"] if front else None,
+                [(e.path, e.title, e.source, e.local, e.url) for e in chunk],
+            )
+            if self.old.get(path) == stamp and self.writer.size(path) is not None:
+                self.made[path] = stamp
+                continue
+            html = template.render(
+                site=self.site,
+                root=root_of(path),
                 heading=heading,
                 groups=pages.month_groups(chunk),
-                pager=pager if pager.total > 1 else None,
-                feed=href(f"{folder}feed.xml") if feed else None,
-                rss=href(f"{folder}rss.xml") if feed else None,
+                pager=pager if pager.newer or pager.older else None,
+                feed=href(f"{folder}feed.xml") if feed is not None else None,
+                rss=href(f"{folder}rss.xml") if feed is not None else None,
             )
+            self.emit(path, html, stamp)
 
     def feed_pair(
         self, folder: str, title: str, entries: list[Entry], contents: dict[int, str]
@@ -209,9 +224,7 @@ class _Site:
             folder = folder_of(name)
             self.listing(folder, f"{label}：{name}", items, feed=folder)
             self.feed_pair(folder, f"{self.options.title} · {name}", items, contents)
-            index.append(
-                {"name": name, "count": len(items), "href": href(pages.page_path(folder, 1))}
-            )
+            index.append({"name": name, "count": len(items), "href": href(pages.page_path(folder))})
         top = "sources/" if kind == "source" else "tags/"
         self.render(f"{top}index.html", "index_of.html", heading=label, items=index)
 
