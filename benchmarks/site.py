@@ -44,11 +44,15 @@ tag = "tags"
 [markup.goldmark.renderer]
 unsafe = true
 """
-HUGO_SINGLE = ("<!DOCTYPE html><html><head><title>{{ .Title }}</title></head><body>"
-               "<h1>{{ .Title }}</h1>{{ .Content }}</body></html>")
-HUGO_LIST = ("<!DOCTYPE html><html><head><title>{{ .Title }}</title></head><body><ul>"
-             "{{ range .Paginator.Pages }}<li><a href=\"{{ .RelPermalink }}\">{{ .Title }}</a>"
-             "</li>{{ end }}</ul></body></html>")
+HUGO_SINGLE = (
+    "<!DOCTYPE html><html><head><title>{{ .Title }}</title></head><body>"
+    "<h1>{{ .Title }}</h1>{{ .Content }}</body></html>"
+)
+HUGO_LIST = (
+    "<!DOCTYPE html><html><head><title>{{ .Title }}</title></head><body><ul>"
+    '{{ range .Paginator.Pages }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a>'
+    "</li>{{ end }}</ul></body></html>"
+)
 
 
 def make_archive(path: Path, n: int, start: int = 0) -> None:
@@ -61,13 +65,21 @@ def make_archive(path: Path, n: int, start: int = 0) -> None:
         for i in range(start, start + n):
             post = posts[i % len(posts)]
             when = base + timedelta(minutes=37 * i)
-            entry = Entry(f"https://example.org/{i}/{post.url[-40:]}", "",
-                          f"{post.title} 第{i}号", post.author, post.content, when, "")
+            entry = Entry(
+                f"https://example.org/{i}/{post.url[-40:]}",
+                "",
+                f"{post.title} 第{i}号",
+                post.author,
+                post.content,
+                when,
+                "",
+            )
             batch.setdefault(f"来源{i % 20}", []).append(entry)
         now = datetime.now(UTC)
         for source, entries in batch.items():
-            archive.store_entries(source, "bench://feed", entries, state=FeedState(),
-                                  started=now, now=now)
+            archive.store_entries(
+                source, "bench://feed", entries, state=FeedState(), started=now, now=now
+            )
 
 
 def child(code: str) -> tuple[float, float, str]:
@@ -106,14 +118,23 @@ print(json.dumps({{"seconds": s.seconds, "search": s.search_seconds, "written": 
 def newsmirror_build(archive: Path, out: Path, search: bool) -> tuple[float, float, dict]:
     import json
 
-    wall, peak, stdout = child(BUILD.format(src=str(ROOT / "src"), archive=str(archive),
-                                            out=str(out), search=search))
+    wall, peak, stdout = child(
+        BUILD.format(src=str(ROOT / "src"), archive=str(archive), out=str(out), search=search)
+    )
     return wall, peak, json.loads(stdout)
 
 
 def export_posts(archive: Path, out: Path, site: bool) -> None:
-    args = [sys.executable, "-m", "newsmirror", "--archive", str(archive), "export", "jekyll",
-            str(out)] + (["--site"] if site else [])
+    args = [
+        sys.executable,
+        "-m",
+        "newsmirror",
+        "--archive",
+        str(archive),
+        "export",
+        "jekyll",
+        str(out),
+    ] + (["--site"] if site else [])
     run(args)
 
 
@@ -146,6 +167,7 @@ def main() -> None:
     parser.add_argument("--jekyll-n", type=int, default=2000)
     parser.add_argument("--no-hugo", action="store_true")
     parser.add_argument("--no-jekyll", action="store_true")
+    parser.add_argument("--no-search", action="store_true", help="Skip Pagefind (for large N).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nm-site-") as tmp:
         work = Path(tmp)
@@ -155,15 +177,22 @@ def main() -> None:
         rows = []
         _, peak, alone = newsmirror_build(archive, work / "memory", search=False)
         rows.append(("newsmirror full build, pages only, another folder", alone["seconds"], peak))
-        wall, peak, full = newsmirror_build(archive, out, search=True)
+        _, _, full = newsmirror_build(archive, out, search=not args.no_search)
         rows.append(("newsmirror full build (pages)", full["seconds"] - full["search"], None))
-        rows.append(("newsmirror search index (Pagefind)", full["search"], None))
+        if not args.no_search:
+            rows.append(("newsmirror search index (Pagefind)", full["search"], None))
         make_archive(archive, 100, start=args.n)
-        wall, peak, inc = newsmirror_build(archive, out, search=True)
-        rows.append((f"newsmirror +100 articles (pages; {inc['written']} files written, "
-                     f"{inc['rendered']} article pages rendered)",
-                     inc["seconds"] - inc["search"], None))
-        rows.append(("newsmirror +100 articles search index", inc["search"], None))
+        _wall, peak, inc = newsmirror_build(archive, out, search=True)
+        rows.append(
+            (
+                f"newsmirror +100 articles (pages; {inc['written']} files written, "
+                f"{inc['rendered']} article pages rendered)",
+                inc["seconds"] - inc["search"],
+                None,
+            )
+        )
+        if not args.no_search:
+            rows.append(("newsmirror +100 articles search index", inc["search"], None))
         if not args.no_hugo and shutil.which("hugo"):
             hugo_wall, hugo_peak = hugo(archive, work)
             rows.append((f"Hugo {args.n + 100} posts", hugo_wall, hugo_peak))
@@ -178,10 +207,15 @@ def main() -> None:
             make_archive(archive, args.jekyll_n)
             _, _, ours = newsmirror_build(archive, work / "public", search=False)
             j_wall, j_peak = jekyll(archive, work)
-            print(f"\nN = {args.jekyll_n}: newsmirror build {ours['seconds']:.2f} s; "
-                  f"Jekyll {j_wall:.2f} s, peak {j_peak:.0f} MB; ratio {j_wall / ours['seconds']:.0f}x")
-    print("targets: 10,000 full build <= Hugo and < 10 s; 100,000 < 100 s, < 1 GB; "
-          "+100 incremental < 2 s")
+            ratio = j_wall / ours["seconds"]
+            print(
+                f"\nN = {args.jekyll_n}: newsmirror build {ours['seconds']:.2f} s; "
+                f"Jekyll {j_wall:.2f} s, peak {j_peak:.0f} MB; ratio {ratio:.0f}x"
+            )
+    print(
+        "targets: 10,000 full build <= Hugo and < 10 s; 100,000 < 100 s, < 1 GB; "
+        "+100 incremental < 2 s"
+    )
 
 
 if __name__ == "__main__":

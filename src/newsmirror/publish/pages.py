@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from newsmirror.models import ArticleRecord
 from newsmirror.timeutil import in_zone, to_iso
-from newsmirror.urls import canonical_url
 
 PER_PAGE = 50
 _UNSAFE_SEGMENT = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f]')
@@ -39,7 +38,7 @@ def root_of(path: str) -> str:
 
 
 def article_path(article: ArticleRecord) -> str:
-    digest = hashlib.sha1(canonical_url(article.url).encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha1(article.url.encode("utf-8")).hexdigest()[:12]  # stored URL: stable
     return f"posts/{article.published:%Y}/{article.published:%m}/{digest}.html"
 
 

@@ -229,21 +229,30 @@ class _Site:
         self.render(f"{top}index.html", "index_of.html", heading=label, items=index)
 
     def archive_pages(self, entries: list[Entry]) -> None:
-        months = pages.month_groups(entries)
         index = []
-        for month, items in months:
-            first = items[0]
-            path = f"archive/{first.iso[:4]}/{first.iso[5:7]}.html"
-            self.render(
-                path,
-                "listing.html",
+        template = self.env.get_template("listing.html")
+        for month, items in pages.month_groups(entries):
+            path = f"archive/{month[:4]}/{month[5:7]}.html"  # month is "2023年10月"
+            stamp = _stamp(
+                TEMPLATE_VERSION,
+                self.options.title,
+                month,
+                [(e.path, e.title, e.source, e.local, e.url) for e in items],
+            )
+            index.append({"name": month, "count": len(items), "href": href(path)})
+            if self.old.get(path) == stamp and self.writer.size(path) is not None:
+                self.made[path] = stamp
+                continue
+            html = template.render(
+                site=self.site,
+                root=root_of(path),
                 heading=f"归档：{month}",
                 groups=[(month, items)],
                 pager=None,
                 feed=None,
                 rss=None,
             )
-            index.append({"name": month, "count": len(items), "href": href(path)})
+            self.emit(path, html, stamp)
         self.render("archive/index.html", "index_of.html", heading="归档", items=index)
 
 

@@ -44,9 +44,11 @@ class OutputWriter:
         return target
 
     def size(self, relpath: str) -> int | None:
+        """The size of a file below the root, None if it is not there (a read-only look:
+        the path is checked for escapes when it is written, not here)."""
         try:
-            return self.resolve(relpath).stat().st_size
-        except FileNotFoundError:
+            return (self.root / relpath).stat().st_size
+        except (FileNotFoundError, NotADirectoryError):
             return None
 
     def write(self, relpath: str, data: bytes) -> bool:
