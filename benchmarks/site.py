@@ -182,7 +182,7 @@ def main() -> None:
         if not args.no_search:
             rows.append(("newsmirror search index (Pagefind)", full["search"], None))
         make_archive(archive, 100, start=args.n)
-        _wall, peak, inc = newsmirror_build(archive, out, search=True)
+        _wall, peak, inc = newsmirror_build(archive, out, search=not args.no_search)
         rows.append(
             (
                 f"newsmirror +100 articles (pages; {inc['written']} files written, "

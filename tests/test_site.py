@@ -69,6 +69,10 @@ def test_feeds_parse(demo):
 def test_cjk_names_work_on_disk_and_in_links(demo):
     _, site, _ = demo
     assert (site / "sources" / "大纪元" / "index.html").is_file()
+    assert (site / "tags" / "中美关系" / "index.html").is_file()
+    assert (site / "tags" / "中美关系" / "feed.xml").is_file()
+    tag_page = (site / "tags" / "社会" / "index.html").read_text(encoding="utf-8")
+    assert tag_page.count("<li>") == 11  # two sources carry the tag: 8 + 3 articles
     index = (site / "sources" / "index.html").read_text(encoding="utf-8")
     assert 'href="../sources/%E5%A4%A7%E7%BA%AA%E5%85%83/index.html"' in index
 
@@ -166,3 +170,37 @@ def test_pagination_is_stable_when_articles_are_added():
     assert after["index.html"] == list(reversed(range(195, 245)))
     grown = {path: [e.id for e in chunk] for path, chunk, _ in paginate("", entries(260), 50)}
     assert [p for p in grown if before.get(p) != grown[p]] == ["index.html", "page/5.html"]
+
+
+def test_serve_command_serves_the_site(demo):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    _, site, _ = demo
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsmirror", "serve", str(site), "-p", str(port)],
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/sources/%E5%A4%A7%E7%BA%AA%E5%85%83/index.html"
+                ) as r:
+                    assert "大纪元" in r.read().decode("utf-8")
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("newsmirror serve did not answer")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -47,6 +47,7 @@ class ArticleRecord:
     jekyll_name: str | None
     media_rev: int = 0
     removed_at: str | None = None
+    source_tags: tuple[str, ...] = ()  # the source's configured tags (the site uses them)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,12 @@ from newsmirror.store import Archive
 
 SITE = Path(__file__).parent / "site"
 DEMO_HOST = "demo.newsmirror.invalid"
-DEMO_SOURCES = (  # name, feed, full_text
-    ("大纪元", "epochtimes.xml", "auto"),
-    ("评论", "oped.xml", "auto"),
-    ("Matters", "teahouse.xml", "auto"),
-    ("方斌", "society.xml", "feed"),  # YouTube descriptions: the video page has no article
-    ("自由新闻", "summaries.xml", "auto"),  # teasers only: full text comes from the pages
+DEMO_SOURCES = (  # name, feed, full_text, tags
+    ("大纪元", "epochtimes.xml", "auto", ["时政", "中美关系"]),
+    ("评论", "oped.xml", "auto", ["评论"]),
+    ("Matters", "teahouse.xml", "auto", ["评论", "社会"]),
+    ("方斌", "society.xml", "feed", ["视频"]),  # YouTube descriptions: no article page
+    ("自由新闻", "summaries.xml", "auto", ["社会"]),  # teasers: full text from the pages
 )
 
 
@@ -67,12 +67,13 @@ class DemoResult:
 
 def write_demo_config(directory: Path) -> Path:
     lines = ["[archive]", 'path = "archive.sqlite"', "", "[fetch]", "retries = 0", ""]
-    for name, file, full_text in DEMO_SOURCES:
+    for name, file, full_text, tags in DEMO_SOURCES:
         lines += [
             "[[sources]]",
             f"name = {json.dumps(name, ensure_ascii=False)}",
             f'feeds = ["http://{DEMO_HOST}/feeds/{file}"]',
             f'full_text = "{full_text}"',
+            f"tags = {json.dumps(tags, ensure_ascii=False)}",
             "",
         ]
     path = directory / "newsmirror.toml"

@@ -82,7 +82,9 @@ def local_time(article: ArticleRecord) -> str:
 
 def entry_of(article: ArticleRecord) -> Entry:
     moment = in_zone(article.published, article.timezone)
-    tags = tuple(t for t in article.tags if t != article.source)
+    tags = tuple(
+        dict.fromkeys(t for t in (*article.source_tags, *article.tags) if t != article.source)
+    )
     return Entry(
         article.id,
         article_path(article),

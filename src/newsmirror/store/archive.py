@@ -494,7 +494,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
     _ARTICLE_SQL = (
         "SELECT a.id, s.name, s.timezone, a.url, a.title, a.author, {content}, a.tags,"
         " a.published, a.date_known, a.first_seen, a.version, a.jekyll_name, a.media_rev,"
-        " a.removed_at"
+        " a.removed_at, s.tags"
         " FROM articles a JOIN sources s ON s.id = a.source_id"
     )
 
@@ -516,6 +516,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             jekyll_name=row[12],
             media_rev=row[13],
             removed_at=row[14],
+            source_tags=tuple(json.loads(row[15])),
         )
 
     def iter_articles(
