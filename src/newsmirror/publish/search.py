@@ -52,9 +52,10 @@ def index_site(site: _Site) -> tuple[float, int]:
                 hint="Install it with: pip install 'pagefind[extended]'",
             ) from exc
         if done.returncode != 0:
+            said = (done.stderr.strip() or done.stdout.strip())[-800:]
             raise OutputError(
-                f"Pagefind failed: {done.stderr.strip()[-500:]}",
-                hint="Install it with: pip install 'pagefind[extended]'",
+                f"Pagefind failed (exit {done.returncode}): {said}",
+                hint="Build without the search index with --no-search; the pages are written.",
             )
         count = 0
         for line in done.stdout.splitlines():

@@ -35,6 +35,7 @@ from newsmirror.timeutil import now_utc
 TEMPLATE_VERSION = "3"
 HERE = Path(__file__).parent
 MEDIA = "media"
+SEARCH_FOLDER = "pagefind"
 
 
 @dataclass
@@ -100,6 +101,18 @@ class _Site:
         if self.writer.write(path, data):
             self.summary.written += 1
         self.made[path] = stamp or hashlib.sha1(data).hexdigest()
+
+    def articles_changed(self) -> bool:
+        """Whether any article page was written or is to be removed in this build."""
+        written = any(p.startswith("posts/") for p in self.writer.written)
+        gone = any(p.startswith("posts/") and p not in self.made for p in self.old)
+        return written or gone or not any(p.startswith(f"{SEARCH_FOLDER}/") for p in self.old)
+
+    def keep_folder(self, folder: str) -> None:
+        """Keep every file of ``folder`` the last build made."""
+        for path, stamp in self.old.items():
+            if path.startswith(f"{folder}/") and self.writer.size(path) is not None:
+                self.made[path] = stamp
 
     def render(self, path: str, template: str, **context: object) -> None:
         html = self.env.get_template(template).render(site=self.site, root=root_of(path), **context)
@@ -314,7 +327,10 @@ def build_site(
     site.archive_pages(entries)
     write_extras(site, entries)
     if options.search:
-        site.summary.search_seconds, site.summary.search_pages = index_site(site)
+        if site.articles_changed():
+            site.summary.search_seconds, site.summary.search_pages = index_site(site)
+        else:  # no article page changed: the index would come out the same
+            site.keep_folder(SEARCH_FOLDER)
     for path in set(site.old) - set(site.made):
         if site.writer.remove(path):
             site.summary.removed += 1
