@@ -102,6 +102,14 @@ class _Site:
             self.summary.written += 1
         self.made[path] = stamp or hashlib.sha1(data).hexdigest()
 
+    def unchanged(self, path: str, stamp: str) -> bool:
+        """Whether ``path`` was made from the same inputs last time (and is still there);
+        if so it counts as made without being rendered."""
+        if self.old.get(path) == stamp and self.writer.size(path) is not None:
+            self.made[path] = stamp
+            return True
+        return False
+
     def articles_changed(self) -> bool:
         """Whether any article page was written or is to be removed in this build."""
         written = any(p.startswith("posts/") for p in self.writer.written)
@@ -138,8 +146,7 @@ class _Site:
                 ],
             )
             path = entry.path
-            if self.old.get(path) == stamp and self.writer.size(path) is not None:
-                self.made[path] = stamp
+            if self.unchanged(path, stamp):
                 for sha, ext in self.archive.media_map(head.id).values():
                     relpath = media_relpath(sha, ext)  # still used: keep it
                     self.made.setdefault(f"{MEDIA}/{relpath}", relpath)
@@ -196,8 +203,7 @@ class _Site:
                 self.site["count"] if front else None,
                 [(e.path, e.title, e.source, e.local, e.url) for e in chunk],
             )
-            if self.old.get(path) == stamp and self.writer.size(path) is not None:
-                self.made[path] = stamp
+            if self.unchanged(path, stamp):
                 continue
             html = template.render(
                 site=self.site,
@@ -253,8 +259,7 @@ class _Site:
                 [(e.path, e.title, e.source, e.local, e.url) for e in items],
             )
             index.append({"name": month, "count": len(items), "href": href(path)})
-            if self.old.get(path) == stamp and self.writer.size(path) is not None:
-                self.made[path] = stamp
+            if self.unchanged(path, stamp):
                 continue
             html = template.render(
                 site=self.site,
