@@ -41,7 +41,8 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(served):
+    # After ``served``: the demo runs asyncio, which cannot start inside Playwright's loop.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
