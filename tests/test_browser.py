@@ -87,6 +87,12 @@ def test_search_chinese_in_both_scripts(page, served):
         page.goto(f"{served}/search.html?q={query}")
         page.wait_for_selector("#search-results li", timeout=15000)
         assert SEED_TITLE in page.locator("#search-results").inner_text(), query
+    # Results from older years' shards lead to their pages (relative links).
+    page.goto(f"{served}/search.html?q=帕斯卡")
+    page.wait_for_selector("#search-results li a", timeout=15000)
+    page.click("#search-results li a")
+    page.wait_for_load_state("load")
+    assert "帕斯卡" in page.locator("article h1").inner_text()
 
 
 def test_switch_simplified_traditional(page, served):

@@ -104,7 +104,8 @@ def test_pages_load_nothing_from_other_hosts(demo):
 def test_local_images_and_search_index(demo):
     _, site, first = demo
     assert list((site / "media").rglob("*.png"))
-    assert (site / "pagefind" / "pagefind.js").is_file()
+    assert (site / "pagefind" / "2023" / "pagefind.js").is_file()
+    assert "2023" in (site / "pagefind" / "shards.json").read_text()
     assert first.search_pages >= 28
     search = (site / "search.html").read_text(encoding="utf-8")
     assert "newsmirror serve" in search  # what a reader sees when opened from file://

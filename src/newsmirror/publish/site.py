@@ -35,7 +35,6 @@ from newsmirror.timeutil import now_utc
 TEMPLATE_VERSION = "3"
 HERE = Path(__file__).parent
 MEDIA = "media"
-SEARCH_FOLDER = "pagefind"
 
 
 @dataclass
@@ -109,12 +108,6 @@ class _Site:
             self.made[path] = stamp
             return True
         return False
-
-    def articles_changed(self) -> bool:
-        """Whether any article page was written or is to be removed in this build."""
-        written = any(p.startswith("posts/") for p in self.writer.written)
-        gone = any(p.startswith("posts/") and p not in self.made for p in self.old)
-        return written or gone or not any(p.startswith(f"{SEARCH_FOLDER}/") for p in self.old)
 
     def keep_folder(self, folder: str) -> None:
         """Keep every file of ``folder`` the last build made."""
@@ -332,10 +325,7 @@ def build_site(
     site.archive_pages(entries)
     write_extras(site, entries)
     if options.search:
-        if site.articles_changed():
-            site.summary.search_seconds, site.summary.search_pages = index_site(site)
-        else:  # no article page changed: the index would come out the same
-            site.keep_folder(SEARCH_FOLDER)
+        site.summary.search_seconds, site.summary.search_pages = index_site(site)
     for path in set(site.old) - set(site.made):
         if site.writer.remove(path):
             site.summary.removed += 1
