@@ -3,7 +3,7 @@
     python benchmarks/site.py [--n 10000] [--jekyll-n 2000] [--no-hugo] [--no-jekyll]
 
 Makes an archive of N articles from the real posts in ../shared/corpus (titles,
-dates over several years and 20 sources varied), then times, each in a child
+dates over six years and 20 sources varied), then times, each in a child
 process so that its peak memory is its own:
   * newsmirror build: a full build, then an incremental build after 100 new
     articles; the Pagefind search index is timed apart;
@@ -55,16 +55,18 @@ HUGO_LIST = (
 )
 
 
-def make_archive(path: Path, n: int, start: int = 0) -> None:
+def make_archive(path: Path, n: int, start: int = 0, spread_over: int | None = None) -> None:
+    """Articles ``start`` to ``start + n``; ``spread_over`` articles fill six years."""
     posts = [read_post(p) for p in sorted(CORPUS.glob("*/_posts/*.md"))]
     base = datetime(2019, 1, 1, tzinfo=UTC)
+    step = 6 * 365 * 24 * 60 / (spread_over or n)  # minutes between two articles
     with Archive.open(path) as archive:
         for s in range(20):
             archive.ensure_source(f"来源{s}")
         batch: dict[str, list[Entry]] = {}
         for i in range(start, start + n):
             post = posts[i % len(posts)]
-            when = base + timedelta(minutes=37 * i)
+            when = base + timedelta(minutes=step * i)
             entry = Entry(
                 f"https://example.org/{i}/{post.url[-40:]}",
                 "",
@@ -181,7 +183,7 @@ def main() -> None:
         rows.append(("newsmirror full build (pages)", full["seconds"] - full["search"], None))
         if not args.no_search:
             rows.append(("newsmirror search index (Pagefind)", full["search"], None))
-        make_archive(archive, 100, start=args.n)
+        make_archive(archive, 100, start=args.n, spread_over=args.n)
         _wall, peak, inc = newsmirror_build(archive, out, search=not args.no_search)
         rows.append(
             (
