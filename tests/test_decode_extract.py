@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import CORPUS
+from newsmirror.clean import best_srcset
 from newsmirror.decode import decode_html, normalise_charset
-from newsmirror.extract import ExtractionError, best_srcset, extract_article
+from newsmirror.extract import ExtractionError, extract_article
 
 TEXT = "中华民国與中華人民共和國的新聞報道，包含繁體字和简体字。" * 5
 

@@ -156,16 +156,55 @@ DEFAULT_IFRAME_HOSTS = (
 _URL_ATTRS = {"href", "src", "poster", "cite"}
 _PROXIES = {"images.weserv.nl", "wsrv.nl"}
 _PHOTON = re.compile(r"^i[0-3]\.wp\.com$")
-_TREE_HINTS = (
+LAZY_ATTRS = (
     "data-src",
     "data-original",
-    "data-lazy",
+    "data-lazy-src",
     "data-actualsrc",
+    "data-url",
     "data-echo",
-    "srcset",
-    "<iframe",
-    "<IFRAME",
+    "data-lazyload",
 )
+_TREE_HINTS = (*LAZY_ATTRS, "data-lazy", "srcset", "<iframe", "<IFRAME")
+
+
+def best_srcset(srcset: str) -> str:
+    """The widest candidate of a srcset (the last one when widths are not given)."""
+    best, best_w = "", -1.0
+    for part in srcset.split(","):
+        bits = part.strip().split()
+        if not bits:
+            continue
+        width = -0.5
+        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
+            width = float(bits[1][:-1]) * (1000 if bits[1].endswith("x") else 1)
+        if width >= best_w:
+            best, best_w = bits[0], width
+    return best
+
+
+def _is_placeholder(src: str) -> bool:
+    return (
+        not src
+        or src.startswith("data:")
+        or src.endswith(("blank.gif", "spacer.gif", "grey.gif", "loading.gif"))
+    )
+
+
+def fix_lazy_images(root: lxml.html.HtmlElement) -> None:
+    """Make lazy-loading images real: data-src & co, then srcset, become src."""
+    for img in root.iter("img", "source"):
+        src = img.get("src") or ""
+        if not _is_placeholder(src):
+            continue
+        for attr in LAZY_ATTRS:
+            if img.get(attr):
+                img.set("src", img.get(attr))
+                break
+        else:
+            srcset = img.get("srcset") or img.get("data-srcset") or ""
+            if srcset and best_srcset(srcset):
+                img.set("src", best_srcset(srcset))
 
 
 def unwrap_proxy(url: str) -> str:
@@ -205,8 +244,6 @@ def _iframe_allowed(src: str, hosts: Iterable[str]) -> bool:
 
 def _prepare_tree(markup: str, base: str, iframe_hosts: Iterable[str]) -> str:
     """Lazy images made real and iframes outside the allowlist removed (needs a parse)."""
-    from newsmirror.extract import fix_lazy_images
-
     root = lxml.html.fragment_fromstring(markup, create_parent="div")
     fix_lazy_images(root)
     for frame in list(root.iter("iframe")):

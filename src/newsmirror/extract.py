@@ -28,7 +28,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from newsmirror.clean import DEFAULT_IFRAME_HOSTS, sanitize_article
+from newsmirror.clean import DEFAULT_IFRAME_HOSTS, fix_lazy_images, sanitize_article
 from newsmirror.errors import ExtractionError
 from newsmirror.urls import absolute
 
@@ -104,15 +104,6 @@ _SENTENCE_MARK = re.compile(r"[。，；！？.,;!?]")
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[\s\W_]+")
 _HAS_ROOT = re.compile(r"<(html|body)[\s>]", re.I)
-_LAZY_ATTRS = (
-    "data-src",
-    "data-original",
-    "data-lazy-src",
-    "data-actualsrc",
-    "data-url",
-    "data-echo",
-    "data-lazyload",
-)
 LINK_DENSITY = 0.4
 MAX_AVG_NAV_LINK = 25
 MAX_MENU_ITEM = 8
@@ -130,45 +121,6 @@ class Extracted:
 
 def _squash(text: str) -> str:
     return _SPACE.sub("", text)
-
-
-def best_srcset(srcset: str) -> str:
-    """The widest candidate of a srcset (the last one when widths are not given)."""
-    best, best_w = "", -1.0
-    for part in srcset.split(","):
-        bits = part.strip().split()
-        if not bits:
-            continue
-        width = -0.5
-        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
-            width = float(bits[1][:-1]) * (1000 if bits[1].endswith("x") else 1)
-        if width >= best_w:
-            best, best_w = bits[0], width
-    return best
-
-
-def _is_placeholder(src: str) -> bool:
-    return (
-        not src
-        or src.startswith("data:")
-        or src.endswith(("blank.gif", "spacer.gif", "grey.gif", "loading.gif"))
-    )
-
-
-def fix_lazy_images(root: lxml.html.HtmlElement) -> None:
-    """Make lazy-loading images real: data-src & co, then srcset, become src."""
-    for img in root.iter("img", "source"):
-        src = img.get("src") or ""
-        if not _is_placeholder(src):
-            continue
-        for attr in _LAZY_ATTRS:
-            if img.get(attr):
-                img.set("src", img.get(attr))
-                break
-        else:
-            srcset = img.get("srcset") or img.get("data-srcset") or ""
-            if srcset and best_srcset(srcset):
-                img.set("src", best_srcset(srcset))
 
 
 def _captions(root: lxml.html.HtmlElement, base_url: str) -> dict[str, str]:

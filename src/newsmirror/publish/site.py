@@ -17,7 +17,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -46,7 +46,6 @@ class BuildSummary:
     seconds: float = 0.0
     search_seconds: float = 0.0
     search_pages: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         search = (
@@ -125,6 +124,11 @@ class _Site:
         self, heads: list[ArticleRecord], entries: list[Entry], near: dict[int, Neighbours]
     ) -> None:
         template = self.env.get_template("article.html")
+        media = self.archive.media_maps()
+        for found in media.values():  # every mirrored image in use stays in the site
+            for sha, ext in found.values():
+                relpath = media_relpath(sha, ext)
+                self.made.setdefault(f"{MEDIA}/{relpath}", relpath)
         for head, entry in zip(heads, entries, strict=True):
             n = near[head.id]
             stamp = _stamp(
@@ -140,18 +144,14 @@ class _Site:
             )
             path = entry.path
             if self.unchanged(path, stamp):
-                for sha, ext in self.archive.media_map(head.id).values():
-                    relpath = media_relpath(sha, ext)  # still used: keep it
-                    self.made.setdefault(f"{MEDIA}/{relpath}", relpath)
                 continue
             article = self.archive.article(head.id)
             root = root_of(path)
             content, used = localise_images(
-                article.content, self.archive.media_map(head.id), f"{root}{MEDIA}/"
+                article.content, media.get(head.id, {}), f"{root}{MEDIA}/"
             )
             for relpath in used:
                 self.writer.copy_in(f"{MEDIA}/{relpath}", self.archive.media_dir / relpath)
-                self.made[f"{MEDIA}/{relpath}"] = relpath
             content = _demote_headings(content, entry.title)
             video = youtube_id(article.url)
             if video and f"/embed/{video}" not in content:
@@ -285,7 +285,7 @@ def _latest(entries: list[Entry]) -> datetime:
 
 def _feed_contents(archive: Archive, entries_by_feed: list[list[Entry]]) -> dict[int, str]:
     wanted = {e.id for entries in entries_by_feed for e in entries[: feeds.FEED_ITEMS]}
-    return {i: archive.article(i).content for i in wanted}
+    return archive.contents(wanted)
 
 
 def build_site(

@@ -538,9 +538,6 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             raise ArchiveError(f"no article with id {article_id}")
         return self._record(row)
 
-    def article_versions(self) -> dict[int, int]:
-        return dict(self.conn.execute("SELECT id, version FROM articles").fetchall())
-
     def revisions(self, article_id: int) -> list[tuple[int, str, str]]:
         return self.conn.execute(
             "SELECT version, title, recorded FROM revisions WHERE article_id = ? ORDER BY version",

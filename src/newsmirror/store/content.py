@@ -190,6 +190,27 @@ class ContentMixin:
                 (error, to_iso(now), task.article_id, task.url),
             )
 
+    def media_maps(self) -> dict[int, dict[str, tuple[str, str]]]:
+        """Mirrored images of every article at once (for whole-site builds)."""
+        out: dict[int, dict[str, tuple[str, str]]] = {}
+        for article_id, url, sha, ext in self.conn.execute(
+            "SELECT m.article_id, m.url, md.sha256, md.ext FROM article_media m"
+            " JOIN media md ON md.sha256 = m.sha256"
+        ):
+            out.setdefault(article_id, {})[url] = (sha, ext)
+        return out
+
+    def contents(self, ids: Iterable[int]) -> dict[int, str]:
+        """Bodies of the given articles, in one query."""
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = self.conn.execute(
+            f"SELECT id, content FROM articles WHERE id IN ({marks})", wanted
+        ).fetchall()
+        return dict(rows)
+
     def media_map(self, article_id: int) -> dict[str, tuple[str, str]]:
         """Mirrored images of an article: original URL -> (sha256, ext)."""
         rows = self.conn.execute(
@@ -198,13 +219,6 @@ class ContentMixin:
             (article_id,),
         ).fetchall()
         return {url: (sha, ext) for url, sha, ext in rows}
-
-    def media_counts(self) -> dict[str, int]:
-        row = self.conn.execute(
-            "SELECT (SELECT count(*) FROM media), (SELECT count(*) FROM article_media"
-            " WHERE sha256 IS NULL)"
-        ).fetchone()
-        return {"files": row[0], "pending": row[1]}
 
     # -- single pages (newsmirror add) ------------------------------------------
 
