@@ -23,9 +23,9 @@ from newsmirror.config import Config, Source
 from newsmirror.decide import use_page_text
 from newsmirror.errors import ExtractionError
 from newsmirror.fetch import Fetcher, FetchResult
+from newsmirror.htmltext import plain_text
 from newsmirror.models import PageTask
 from newsmirror.store import Archive
-from newsmirror.store.search import plain_text
 from newsmirror.timeutil import now_utc
 
 if TYPE_CHECKING:

@@ -16,8 +16,6 @@ from newsmirror.htmltext import plain_text
 from newsmirror.models import SearchHit
 from newsmirror.timeutil import from_iso
 
-__all__ = ["SearchMixin", "plain_text"]
-
 
 class SearchMixin:
     conn: sqlite3.Connection
