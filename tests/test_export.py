@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import Reply, make_config, rss
 from newsmirror.errors import OutputError
@@ -172,3 +174,99 @@ def test_export_dates_are_utc(tmp_path, server):
     assert "date: 2024-01-01T23:30:00.000Z" in text
     stamp = int(datetime(2024, 1, 1, 23, 30, tzinfo=UTC).timestamp() * 1000)
     assert f"<!--{stamp}-->" in text
+
+
+TITLE_CHARS = st.sampled_from([*'/:.\\*?"<>| ', "a", "A", "ß", "S", "新", "é", "e", "\u0301"])
+
+
+def put(archive, title, url, when=datetime(2024, 1, 1, tzinfo=UTC), source="源"):
+    archive.import_article(
+        source=source,
+        url=url,
+        title=title,
+        author="",
+        content=f"<p>{title}</p>",
+        tags=[],
+        published=when,
+        date_known=True,
+        published_raw="",
+        jekyll_name="",
+        now=when,
+    )
+    archive.conn.commit()
+
+
+def assert_distinct_ignoring_case(names):
+    folded = [n.casefold() for n in names]
+    assert len(set(folded)) == len(folded), sorted(names)
+
+
+def test_names_differing_only_by_case_get_their_own_files(tmp_path):
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i, title in enumerate(["ABC", "abc", "Abc", "ABC."]):
+            put(archive, title, f"https://e.org/{i}")
+        out = tmp_path / "out"
+        assert export_jekyll(archive, out).written == 4
+        names = sorted(p.name for p in (out / "_posts").iterdir())
+        assert len(names) == 4 and "2024-01-01-ABC.md" in names
+        assert_distinct_ignoring_case(names)
+        # A foreign file whose name differs only by case is left alone and not collided with.
+        (out / "_posts" / "2024-01-01-xyz.md").write_text("someone else's")
+        put(archive, "XYZ", "https://e.org/x")
+        export_jekyll(archive, out)
+        again = sorted(p.name for p in (out / "_posts").iterdir())
+        assert_distinct_ignoring_case(again)
+        assert (out / "_posts" / "2024-01-01-xyz.md").read_text() == "someone else's"
+        assert set(names) <= set(again)  # nothing renamed
+        # Stable across runs and archives.
+        export_jekyll(archive, tmp_path / "out2")
+        second = sorted(p.name for p in (tmp_path / "out2/_posts").iterdir())
+        assert second == sorted(set(again) - {"2024-01-01-xyz.md"}) or (
+            "2024-01-01-XYZ.md" in second  # without the foreign file XYZ keeps its plain name
+        )
+
+
+def test_files_of_an_older_export_that_differ_by_case_are_separated(tmp_path):
+    from newsmirror.store import ExportRecord
+
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        put(archive, "ABC", "https://e.org/1")
+        put(archive, "abc", "https://e.org/2")
+        out = tmp_path / "out"
+        export_jekyll(archive, out)
+        posts = out / "_posts"
+        names = sorted(p.name for p in posts.iterdir())
+        [moved] = [n for n in names if n != "2024-01-01-ABC.md"]
+        # What an older version left: the second article in a file differing by case only.
+        (posts / moved).rename(posts / "2024-01-01-abc.md")
+        [second] = [a for a in archive.iter_articles(content=False) if a.title == "abc"]
+        old = ExportRecord(second.id, "_posts/2024-01-01-abc.md", second.version, 1, 0)
+        archive.save_exports(str(out.resolve()), [old])
+        summary = export_jekyll(archive, out)
+        assert (summary.written, summary.removed) == (1, 1)
+        assert sorted(p.name for p in posts.iterdir()) == names
+        assert (
+            "abc" in (posts / moved).read_text()
+            and "ABC" in (posts / "2024-01-01-ABC.md").read_text()
+        )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.text(TITLE_CHARS, min_size=1, max_size=8), min_size=1, max_size=4))
+def test_post_names_distinct_ignoring_case_and_valid(titles):
+    import tempfile
+    from pathlib import Path
+
+    from newsmirror.publish.jekyll import valid_filename
+
+    titles = titles + [t.swapcase() for t in titles]  # case variants of each
+    with tempfile.TemporaryDirectory() as scratch, Archive.open(Path(scratch) / "a.sqlite") as a:
+        for i, title in enumerate(titles):
+            put(a, title, f"https://e.org/{i}")
+        export_jekyll(a, Path(scratch) / "out")
+        names = [p.name for p in (Path(scratch) / "out/_posts").iterdir()]
+        assert len(names) == len(titles)
+        assert_distinct_ignoring_case(names)
+        assert all(valid_filename(n) for n in names), names
+        export_jekyll(a, Path(scratch) / "again")
+        assert sorted(p.name for p in (Path(scratch) / "again/_posts").iterdir()) == sorted(names)

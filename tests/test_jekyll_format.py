@@ -7,7 +7,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import SEED, Reply, make_config, rss, seed_item
@@ -177,3 +177,56 @@ def test_youtube_post_shows_the_embed():
     assert "视频简介" in body
     plain = render_post(article(url="https://example.org/watch?v=abc"))
     assert "iframe" not in plain
+
+
+YAML_SPECIAL = st.one_of(
+    st.sampled_from([" ", "#", ": ", "\t", "a"]),  # the pairs that end plain scalars early
+    st.sampled_from(
+        [*list("#:&*!|>%@'\"`,[]{}?-=~\\ \t\n\r."), "---", "...", "\x00", "\x07", "\x1b", "\x85"]
+    ),
+    st.sampled_from(
+        ["yes", "no", "null", "~", "true", "Off", "0x1F", "1e3", "-1", ".5", "2024-01-01"]
+    ),
+    st.sampled_from(["a", "新", "é", "\u2028", "\ufeff", "🎉"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@example("a #b", "s ", ["t #x"])
+@example("a ", " s", ["t "])
+@example("a: b", "s:", ["x: y", "-x"])
+@example("a:", "s,t", ["a,b", "c]"])
+@given(
+    st.lists(YAML_SPECIAL, min_size=1, max_size=12).map("".join),
+    st.lists(YAML_SPECIAL, min_size=1, max_size=6).map("".join),
+    st.lists(st.lists(YAML_SPECIAL, min_size=1, max_size=5).map("".join), max_size=3),
+)
+def test_front_matter_with_yaml_special_characters_round_trips(text, source, tags):
+    source = source.strip() or "s"
+    tags = tuple(t for t in (t.strip() for t in tags) if t)
+    record = ArticleRecord(
+        1,
+        source,
+        "Asia/Shanghai",
+        "https://e.org/" + text,
+        text,
+        text,
+        "<p>x</p>",
+        tags,
+        datetime(2024, 1, 2, tzinfo=UTC),
+        True,
+        datetime(2024, 1, 2, tzinfo=UTC),
+        1,
+        None,
+    )
+    post = render_post(record)
+    assert post.startswith("---\nlayout: post\n")
+    head, body = post[4:].split("\n---\n", 1)  # the first "---" line ends the front matter
+    data = yaml.safe_load(head)
+    assert data["title"] == text
+    assert data["author"] == text
+    assert data["from"] == "https://e.org/" + text
+    assert data["tags"] == list(tags or (source,))
+    assert data["categories"] == [source]
+    assert data["comments"] is True and data["layout"] == "post"
+    assert body.startswith("<!--1704153600000-->\n")

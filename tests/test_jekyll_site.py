@@ -46,3 +46,52 @@ def test_exported_tree_builds_with_jekyll(tmp_path):
                 assert (post.parent / unquote(src)).resolve().is_file(), (post.name, src)
                 images += 1
     assert images >= 4
+
+
+@pytest.mark.skipif(JEKYLL is None, reason="Debian jekyll is not installed (.ci/run installs it)")
+def test_jekyll_posts_link_to_their_neighbours(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i in range(4):
+            archive.import_article(
+                source="源",
+                url=f"https://e.org/{i}",
+                title=f"第{i}篇",
+                author="",
+                content=f"<p>正文{i}</p>",
+                tags=[],
+                published=start + timedelta(days=i),
+                date_known=True,
+                published_raw="",
+                jekyll_name="",
+                now=start,
+            )
+        archive.conn.commit()
+        export_jekyll(archive, tmp_path / "tree")
+    write_site_files(tmp_path / "tree")
+    site = tmp_path / "tree" / "_site"
+    done = subprocess.run(
+        [JEKYLL, "build", "-q", "-s", str(tmp_path / "tree"), "-d", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    pages = {}
+    for page in (site / "posts").glob("*.html"):
+        title = re.search(r"<h1>(.*?)</h1>", page.read_text(encoding="utf-8")).group(1)
+        pages[title] = page
+    assert sorted(pages) == [f"第{i}篇" for i in range(4)]
+    for i in range(4):
+        nav = pages[f"第{i}篇"].read_text(encoding="utf-8").split('<nav class="neighbours">')[1]
+        links = re.findall(r'<a class="(\w+)" href="([^"]+)">([^<]*)</a>', nav)
+        want = ([("newer", f"← 第{i + 1}篇")] if i < 3 else []) + (
+            [("older", f"第{i - 1}篇 →")] if i else []
+        )
+        assert [(kind, text) for kind, _, text in links] == want, i
+        for _, link, text in links:
+            target = site / unquote(link).lstrip("/")
+            assert text.strip("← →") in target.read_text(encoding="utf-8"), (i, link)

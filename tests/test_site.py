@@ -9,6 +9,8 @@ from urllib.parse import unquote, urlsplit
 import feedparser
 import html5lib
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SEED
 from newsmirror.demo import run_demo
@@ -205,3 +207,328 @@ def test_serve_command_serves_the_site(demo):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- names that map to one folder ------------------------------------------------------
+
+WINDOWS_BAD = set('<>:"/\\|?*') | {chr(c) for c in range(32)}
+WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
+    f"{d}{i}" for d in ("com", "lpt") for i in range(10)
+}
+
+
+def put(archive, source, url, title="t", tags=(), when=None, author=""):
+    from datetime import UTC, datetime
+
+    when = when or datetime(2024, 3, 1, tzinfo=UTC)
+    archive.import_article(
+        source=source,
+        url=url,
+        title=title,
+        author=author,
+        content=f"<p>{title}</p>",
+        tags=list(tags),
+        published=when,
+        date_known=True,
+        published_raw="",
+        jekyll_name="",
+        now=when,
+    )
+    archive.conn.commit()
+
+
+def site_files(site):
+    return [p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()]
+
+
+def assert_valid_everywhere(paths):
+    folded = {}
+    for path in paths:
+        key = path.casefold()
+        assert key not in folded, (path, folded.get(key))
+        folded[key] = path
+        for part in path.split("/"):
+            assert part and not WINDOWS_BAD & set(part), path
+            assert part == part.strip(" ."), path
+            assert part.split(".")[0].strip().casefold() not in WINDOWS_RESERVED, path
+            assert len(part.encode("utf-8")) <= 255, path
+
+
+def heading(page):
+    return re.search(r"<h1>(.*?)</h1>", page.read_text(encoding="utf-8")).group(1)
+
+
+def test_names_that_map_to_one_folder_all_get_their_own(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    sources = ["新闻:一", "新闻/一", "RFA", "RFA.", "rfa", "CON", "a" * 300]
+    tags = ["a/b", "a:b", "A/B", "nul.txt", " x. "]
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i, source in enumerate(sources):
+            put(archive, source, f"https://e.org/{i}", f"标题{i}", tags, start + timedelta(hours=i))
+        summary = build_site(archive, tmp_path / "site", SiteOptions(search=False))
+        site = tmp_path / "site"
+        files = site_files(site)
+        assert_valid_everywhere(files)
+        shown = {
+            heading(site / p) for p in files if re.fullmatch(r"(sources|tags)/[^/]+/index\.html", p)
+        }
+        assert shown == {f"来源：{s}" for s in sources} | {f"标签：{t}" for t in tags}
+        posts = [p for p in files if p.startswith("posts/")]
+        assert len(posts) == len(sources)
+        assert summary.written == len(files)
+        # Stable: the same archive gives the same names, and a new colliding name (added
+        # later) leaves every existing folder where it was.
+        before = sorted(files)
+        build_site(archive, tmp_path / "again", SiteOptions(search=False))
+        assert sorted(site_files(tmp_path / "again")) == before
+        put(
+            archive, "新闻?一", "https://e.org/new", "新", ["a?b", "a/B"], start - timedelta(days=9)
+        )
+        build_site(archive, site, SiteOptions(search=False))
+        after = site_files(site)
+        assert_valid_everywhere(after)
+        folders = {p for p in before if p.startswith(("sources/", "tags/"))}
+        assert folders <= set(after)
+        for path in folders:
+            if path.endswith("/index.html") and path.count("/") == 2:
+                assert heading(site / path) in shown
+
+
+NAME_CHARS = st.sampled_from(
+    [*'/:.\\*?"<>| ', "a", "A", "s", "S", "ſ", "ß", "K", "\u212a", "新", "闻", "\u0301", "é", "\t"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(NAME_CHARS, min_size=1, max_size=12), min_size=1, max_size=12, unique=True))
+def test_generated_folders_are_distinct_valid_and_stable(names):
+    from newsmirror.publish.pages import unique_folders
+
+    ranks = {name: i for i, name in enumerate(names)}
+    folders = unique_folders(ranks)
+    assert set(folders) == set(names)
+    assert_valid_everywhere(folders.values())
+    assert unique_folders(dict(reversed(ranks.items()))) == folders  # order does not matter
+    # A name seen later never moves the folders of the names seen before it.
+    earlier = unique_folders(dict(list(ranks.items())[:-1]))
+    assert all(folders[name] == folder for name, folder in earlier.items())
+
+
+def test_pages_that_would_share_a_path_get_their_own():
+    from newsmirror.publish.pages import Entry, unique_paths
+
+    def entry(i, source):
+        return Entry(i, "posts/2024/01/abc.html", "t", source, "https://e.org/x", "", "", "", ())
+
+    first = unique_paths([entry(3, "b"), entry(1, "a")])
+    assert [e.path for e in first][1] == "posts/2024/01/abc.html"  # the oldest keeps it
+    moved = first[0].path
+    assert moved != "posts/2024/01/abc.html" and moved.startswith("posts/2024/01/")
+    again = unique_paths([entry(7, "c"), entry(3, "b"), entry(1, "a")])
+    assert [e.path for e in again][1:] == [e.path for e in first]  # nothing moves
+    assert len({e.path for e in again}) == 3
+
+
+# -- an interrupted build ----------------------------------------------------------------
+
+
+def processes_mentioning(text):
+    """(pid, cmdline) of every process whose command line mentions ``text``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append((int(proc.name), cmdline))
+    return found
+
+
+@pytest.fixture(scope="module")
+def big_archive(tmp_path_factory):
+    """Enough articles that Pagefind runs for a moment."""
+    from datetime import UTC, datetime, timedelta
+
+    path = tmp_path_factory.mktemp("big") / "archive.sqlite"
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    body = "".join(
+        f"<p>第{i}段：新闻自由与言论自由是开放社会的基石，记者记录历史。</p>" for i in range(20)
+    )
+    with Archive.open(path) as archive:
+        for i in range(600):
+            archive.import_article(
+                source=f"来源{i % 5}",
+                url=f"https://e.org/{i}",
+                title=f"标题{i}",
+                author="",
+                content=body,
+                tags=[],
+                published=start + timedelta(hours=i),
+                date_known=True,
+                published_raw="",
+                jekyll_name="",
+                now=start,
+            )
+        archive.conn.commit()
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("signum", [15, 2], ids=["SIGTERM", "SIGINT"])
+def test_interrupted_build_leaves_no_indexer_and_no_scratch(tmp_path, big_archive, signum):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "public"
+    build = subprocess.Popen(
+        [sys.executable, "-m", "newsmirror", "--archive", str(big_archive), "build", str(out)],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any("pagefind" in c for _, c in processes_mentioning(str(out))):
+            assert build.poll() is None, build.communicate()
+            assert time.monotonic() < deadline, "Pagefind never started"
+            time.sleep(0.01)
+        assert list(scratch.glob("nm-pagefind-*"))
+        build.send_signal(signum)
+        _, stderr = build.communicate(timeout=60)
+    finally:
+        if build.poll() is None:
+            build.kill()
+    assert build.returncode != 0
+    assert b"Traceback" not in stderr, stderr.decode()
+    time.sleep(0.2)
+    assert processes_mentioning(str(out)) == []
+    assert list(scratch.iterdir()) == []
+
+
+# -- neighbours, restored files, months ------------------------------------------------
+
+
+def nav_links(page):
+    """(rel or class, href, text) of the neighbour links of an article page."""
+    text = page.read_text(encoding="utf-8")
+    navs = re.findall(r'<nav class="neighbours[^"]*">(.*?)</nav>', text, re.S)
+    return [re.findall(r'<a (?:rel="(\w+)" )?href="([^"]+)">([^<]*)</a>', nav) for nav in navs]
+
+
+def test_article_pages_link_to_their_neighbours(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    order = ["甲", "乙", "甲", "甲", "乙"]  # sources, oldest first
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i, source in enumerate(order):
+            put(archive, source, f"https://e.org/{i}", f"第{i}篇", (), start + timedelta(hours=i))
+        build_site(archive, tmp_path / "site", SiteOptions(search=False))
+    site = tmp_path / "site"
+    page_of = {}
+    for page in (site / "posts").rglob("*.html"):
+        page_of[heading(page)] = page
+    for i in range(len(order)):
+        page = page_of[f"第{i}篇"]
+        overall, within = nav_links(page)
+        newer = f"第{i + 1}篇" if i + 1 < len(order) else None
+        older = f"第{i - 1}篇" if i else None
+        expected = [("prev", f"← {newer}")] if newer else []
+        expected += [("next", f"{older} →")] if older else []
+        assert [(rel, text) for rel, _, text in overall] == expected, i
+        for _, link, text in overall + within:
+            target = (page.parent / unquote(link)).resolve()
+            assert heading(target) == text.strip("← →"), (i, link, text)
+        same = [j for j, s in enumerate(order) if s == order[i]]
+        k = same.index(i)
+        want = ([f"← 第{same[k + 1]}篇"] if k + 1 < len(same) else []) + (
+            [f"第{same[k - 1]}篇 →"] if k else []
+        )
+        assert [text for _, _, text in within] == want, i
+
+
+def test_deleted_output_files_come_back(tmp_path):
+
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i in range(3):
+            put(archive, "源", f"https://e.org/{i}", f"第{i}篇", ["标签"])
+        build_site(archive, tmp_path / "site", SiteOptions(search=False))
+        site = tmp_path / "site"
+        whole = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+        victims = [
+            next((site / "posts").rglob("*.html")),
+            site / "index.html",
+            site / "sources" / "源" / "index.html",
+            site / "tags" / "标签" / "feed.xml",
+            site / "archive" / "2024" / "03.html",
+            site / "style.css",
+        ]
+        for victim in victims:
+            victim.unlink()
+        again = build_site(archive, site, SiteOptions(search=False))
+    assert again.written == len(victims)
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == whole
+
+
+def test_months_are_those_of_the_source_time_zone(tmp_path):
+    from datetime import UTC, datetime
+
+    from newsmirror.config import Source
+
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        archive.sync_sources(
+            [
+                Source(name="上海", feeds=("https://e.org/f1",), timezone="Asia/Shanghai"),
+                Source(name="伦敦", feeds=("https://e.org/f2",), timezone="UTC"),
+            ]
+        )
+        # 2024-01-31T20:00Z is 1 February in Shanghai; the sources interleave around it.
+        put(
+            archive,
+            "上海",
+            "https://e.org/1",
+            "上海二月一",
+            when=datetime(2024, 1, 31, 20, tzinfo=UTC),
+        )
+        put(
+            archive,
+            "伦敦",
+            "https://e.org/2",
+            "伦敦一月",
+            when=datetime(2024, 1, 31, 19, tzinfo=UTC),
+        )
+        put(
+            archive,
+            "上海",
+            "https://e.org/3",
+            "上海二月二",
+            when=datetime(2024, 1, 31, 18, tzinfo=UTC),
+        )
+        put(
+            archive,
+            "上海",
+            "https://e.org/4",
+            "上海一月",
+            when=datetime(2024, 1, 31, 15, tzinfo=UTC),
+        )
+        build_site(archive, tmp_path / "site", SiteOptions(search=False))
+    archive_dir = tmp_path / "site" / "archive" / "2024"
+    february = archive_dir.joinpath("02.html").read_text(encoding="utf-8")
+    january = archive_dir.joinpath("01.html").read_text(encoding="utf-8")
+    assert "上海二月一" in february and "上海二月二" in february
+    assert "伦敦一月" not in february and "上海一月" not in february
+    assert "伦敦一月" in january and "上海一月" in january and "上海二月" not in january
+    page = next(
+        p for p in (tmp_path / "site" / "posts").rglob("*.html") if heading(p) == "上海二月一"
+    )
+    assert "2024-02-01 04:00 CST" in page.read_text(encoding="utf-8")

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import quoteattr as _quoteattr
 
-from newsmirror.publish.pages import Entry
+from newsmirror.publish.pages import Entry, is_http_url
 from newsmirror.timeutil import to_iso
 
 FEED_ITEMS = 30
+# Characters XML 1.0 does not allow at all (a feed holding one does not parse).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """``text`` as XML character data."""
+    return _escape(_NOT_XML.sub("", text))
+
+
+def quoteattr(text: str) -> str:
+    """``text`` as a quoted XML attribute value."""
+    return _quoteattr(_NOT_XML.sub("", text))
 
 
 def _cdata(text: str) -> str:
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    return "<![CDATA[" + _NOT_XML.sub("", text).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def atom(
@@ -32,8 +46,8 @@ def atom(
             "<entry>"
             f"<title>{escape(e.title)}</title>"
             f'<link rel="alternate" href={quoteattr(e.href)}/>'
-            f'<link rel="via" href={quoteattr(e.url)}/>'
-            f"<id>{escape(e.url)}</id>"
+            + (f'<link rel="via" href={quoteattr(e.url)}/>' if is_http_url(e.url) else "")
+            + f"<id>{escape(e.url)}</id>"
             f"<published>{e.iso}</published><updated>{e.iso}</updated>"
             f"<author><name>{escape(e.source)}</name></author>"
             f"<category term={quoteattr(e.source)}/>"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import yaml
 
 from newsmirror.decide import needs_write
 from newsmirror.media import media_relpath
+from newsmirror.publish.pages import fold, is_http_url
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive, ArticleRecord, ExportRecord
 from newsmirror.timeutil import to_epoch_ms, to_iso
@@ -79,6 +81,7 @@ def _markdown_text(title: str) -> str:
         ("|", "\\|"),
         ("<", "&lt;"),
         (">", "&gt;"),
+        ("{", "&#123;"),  # kramdown's {: attribute lists} and {::extensions}, Liquid's {{ }}
     ):
         title = title.replace(ch, rep)
     return title
@@ -145,10 +148,10 @@ def render_post(article: ArticleRecord, content: str | None = None) -> str:
     video = youtube_id(article.url)
     if video and f"/embed/{video}" not in content:
         content = youtube_embed(video) + content
-    body = (
-        f"[{_markdown_text(article.title)}]({_markdown_url(article.url)})\n------\n\n"
-        f"<div>\n{render_body(content)}\n</div>\n"
-    )
+    heading = _markdown_text(article.title)
+    if is_http_url(article.url):  # never a javascript: (or other) link
+        heading = f"[{heading}]({_markdown_url(article.url)})"
+    body = f"{heading}\n------\n\n<div>\n{render_body(content)}\n</div>\n"
     return (
         "---\n"
         "layout: post\n"
@@ -176,10 +179,13 @@ def post_filename(published: datetime, title: str) -> str:
     return f"{published:%Y-%m-%d}-{title_slug(title)}.md"
 
 
-def disambiguated(name: str, url: str) -> str:
-    """``name`` with a short hash of the article URL, for when two articles share a name."""
-    digest = hashlib.sha1(canonical_url(url).encode("utf-8")).hexdigest()[:8]
-    return f"{name[:-3]}-{digest}.md"
+def disambiguated(name: str, url: str, source: str | None = None, size: int = 8) -> str:
+    """``name`` with a short hash of the article URL (and its source, when the same URL is
+    in two sources), for when two articles share a name; at most 255 bytes."""
+    key = canonical_url(url) if source is None else f"{source}\n{canonical_url(url)}"
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+    stem = name[:-3].encode("utf-8")[: 255 - 4 - size].decode("utf-8", "ignore").rstrip(". ")
+    return f"{stem}-{digest}.md"
 
 
 def valid_filename(name: str) -> bool:
@@ -213,20 +219,46 @@ def _preferred_name(article: ArticleRecord) -> str:
     return post_filename(article.published, article.title)
 
 
-def _choose_path(
-    head: ArticleRecord, record: ExportRecord | None, taken: dict[str, int], writer: OutputWriter
-) -> str:
-    """The article's file: the one it has, else its name, else its name with a hash."""
+def _candidates(head: ArticleRecord) -> list[str]:
+    """The article's possible files, in order of preference."""
     name = _preferred_name(head)
-    candidates = (f"{POSTS_DIR}/{name}", f"{POSTS_DIR}/{disambiguated(name, head.url)}")
-    if record is not None and record.path in candidates:
-        return record.path
-    owner = taken.get(candidates[0])
-    if (owner is not None and owner != head.id) or (
-        owner is None and writer.size(candidates[0]) is not None
+    return [
+        f"{POSTS_DIR}/{n}"
+        for n in (
+            name,
+            disambiguated(name, head.url),
+            disambiguated(name, head.url, head.source),
+            disambiguated(name, head.url, head.source, 40),
+        )
+    ]
+
+
+def _choose_path(
+    head: ArticleRecord, record: ExportRecord | None, owners: dict[str, int], on_disk: set[str]
+) -> str:
+    """The article's file: the one it has, else its name, else its name with a hash; never
+    one that differs only by case from another article's file or a foreign file (they
+    would be one file on Windows and macOS). ``owners`` and ``on_disk`` are keyed by
+    :func:`fold`."""
+    candidates = _candidates(head)
+    if (
+        record is not None
+        and record.path in candidates
+        and owners.get(fold(record.path)) == head.id
     ):
-        return candidates[1]
-    return candidates[0]
+        return record.path
+    for path in candidates:
+        owner = owners.get(fold(path))
+        if owner == head.id or (owner is None and fold(path) not in on_disk):
+            return path
+    return f"{POSTS_DIR}/{candidates[-1][len(POSTS_DIR) + 1 : -3]}-{head.id}.md"
+
+
+def _files_in(folder: Path) -> set[str]:
+    try:
+        return {fold(f"{POSTS_DIR}/{name}") for name in os.listdir(folder)}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
 
 
 def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None) -> ExportSummary:
@@ -238,14 +270,17 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
     writer = OutputWriter(out)
     target = str(writer.root)
     records = archive.export_records(target)
-    taken = {r.path: aid for aid, r in records.items()}
+    owners: dict[str, int] = {}  # fold(path) -> article; the older record wins a clash
+    for aid in sorted(records):
+        owners.setdefault(fold(records[aid].path), aid)
+    on_disk = _files_in(writer.root / POSTS_DIR)
     summary = ExportSummary()
     changed: list[ExportRecord] = []
     stale: list[str] = []
     for head in archive.iter_articles(content=False):
         summary.total += 1
         record = records.get(head.id)
-        path = _choose_path(head, record, taken, writer)
+        path = _choose_path(head, record, owners, on_disk)
         if not needs_write(
             record,
             version=head.version,
@@ -268,14 +303,32 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             summary.unchanged += 1
         if record is not None and record.path != path:
             stale.append(record.path)
-            taken.pop(record.path, None)
-        taken[path] = head.id
+            if owners.get(fold(record.path)) == head.id:
+                del owners[fold(record.path)]
+        owners[fold(path)] = head.id
         changed.append(ExportRecord(head.id, path, head.version, len(data), head.media_rev))
+    current = {fold(r.path): r.path for r in changed} | {
+        fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
+    }
     for path in stale:
-        if path not in taken and writer.remove(path):
+        if _is_own_file(writer.root, path, current.get(fold(path))) and writer.remove(path):
             summary.removed += 1
     archive.save_exports(target, changed)
     return summary
+
+
+def _is_own_file(root: Path, stale: str, current: str | None) -> bool:
+    """Whether the stale file ``stale`` may go: no article's file has its name, or one has
+    a name differing by case that is a separate file here (on a case-insensitive disk the
+    two are one file, which must stay)."""
+    if current is None:
+        return True
+    if current == stale:
+        return False
+    try:
+        return not os.path.samefile(root / stale, root / current)
+    except OSError:
+        return True
 
 
 SITE_FILES = {  # packaged file -> path in the tree
@@ -296,7 +349,7 @@ def write_site_files(out: Path, title: str = "新闻镜像") -> int:
     for name, relpath in SITE_FILES.items():
         text = (here / "jekyll_site" / name).read_text(encoding="utf-8")
         if name == "_config.yml":
-            text = text.replace("{{TITLE}}", title.replace("\\", "").replace('"', "'"))
+            text = text.replace("{{TITLE}}", yaml_quoted(title))
         written += writer.write(relpath, text.encode("utf-8"))
     written += writer.write("assets/style.css", (here / "static" / "style.css").read_bytes())
     return written

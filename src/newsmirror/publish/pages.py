@@ -9,22 +9,104 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from itertools import groupby
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from newsmirror.models import ArticleRecord
 from newsmirror.timeutil import in_zone, to_iso
 
 PER_PAGE = 50
-_UNSAFE_SEGMENT = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f]')
+SEGMENT_BYTES = 200
+_ENDS = re.compile(r"^[\s.]+|[\s.]+$")
+# Device names Windows reserves, with or without an extension.
+_RESERVED = re.compile(
+    r"(?i)^(con|prn|aux|nul|conin\$|conout\$|(com|lpt)[0-9\u00b9\u00b2\u00b3])\s*(\.|$)"
+)
+_HTTP = re.compile(r"https?://[^\s\x00-\x1f\x7f]", re.I)
+_UNSAFE_SEGMENT = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]')
 
 
 def segment(name: str) -> str:
-    """A name as one path segment, valid on every system (CJK kept as it is)."""
-    cleaned = _UNSAFE_SEGMENT.sub("-", name).strip().strip(".") or "-"
-    return cleaned[:80]
+    """A name as one path segment, valid on every system (CJK kept as it is): no character
+    Windows or URLs forbid, no leading or trailing dot or space, no reserved device name,
+    at most 200 bytes. Different names may give the same segment: see :func:`unique_folders`."""
+    cleaned = _UNSAFE_SEGMENT.sub("-", unicodedata.normalize("NFC", name))
+    return _finish(cleaned, SEGMENT_BYTES)
+
+
+def _finish(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes, its ends cleaned, a reserved name suffixed."""
+    text = text.encode("utf-8", "ignore")[:limit].decode("utf-8", "ignore")
+    text = _ENDS.sub("", text) or "-"
+    reserved = _RESERVED.match(text)
+    return f"{reserved.group(1)}-{text[reserved.end(1) :]}" if reserved else text
+
+
+def fold(path: str) -> str:
+    """The form in which two names collide on a case-insensitive file system."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+
+
+def unique_folders(first_seen: dict[str, int]) -> dict[str, str]:
+    """A folder segment for each name, all distinct case-insensitively.
+
+    ``first_seen`` ranks the names (the lowest id of their articles). Of the names whose
+    segments collide (``新闻:一`` and ``新闻/一``, ``RFA`` and ``rfa``), the one seen first keeps
+    the plain segment and the others get a hash of their name appended, so the same archive
+    gives the same folders on every build and adding articles never renames a folder.
+    """
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in sorted(first_seen, key=lambda n: (first_seen[n], n)):
+        plain = segment(name)
+        if fold(plain) not in taken:
+            out[name] = plain
+            taken.add(fold(plain))
+    for name in sorted(set(first_seen) - set(out)):
+        for size in (8, 16, 40):
+            digest = _digest(name, size)
+            folder = f"{_finish(segment(name), SEGMENT_BYTES - size - 1)}-{digest}"
+            if fold(folder) not in taken:
+                break
+        out[name] = folder
+        taken.add(fold(folder))
+    return out
+
+
+@dataclass(frozen=True)
+class Folders:
+    """The folders of the sources and tags of one site."""
+
+    sources: dict[str, str]
+    tags: dict[str, str]
+
+    def source(self, name: str) -> str:
+        return f"sources/{self.sources[name]}/"
+
+    def tag(self, name: str) -> str:
+        return f"tags/{self.tags[name]}/"
+
+
+def folders(entries: Iterable[Entry]) -> Folders:
+    sources: dict[str, int] = {}
+    tags: dict[str, int] = {}
+    for entry in entries:
+        sources[entry.source] = min(sources.get(entry.source, entry.id), entry.id)
+        for tag in entry.tags:
+            tags[tag] = min(tags.get(tag, entry.id), entry.id)
+    return Folders(unique_folders(sources), unique_folders(tags))
+
+
+def is_http_url(url: object) -> bool:
+    """Whether ``url`` may be a link's target: http(s) from its very first character (a
+    browser strips leading spaces and controls, so " javascript:" would run)."""
+    return isinstance(url, str) and _HTTP.match(url) is not None
 
 
 def href(path: str) -> str:
@@ -42,12 +124,28 @@ def article_path(article: ArticleRecord) -> str:
     return f"posts/{article.published:%Y}/{article.published:%m}/{digest}.html"
 
 
-def source_dir(name: str) -> str:
-    return f"sources/{segment(name)}/"
-
-
-def tag_dir(name: str) -> str:
-    return f"tags/{segment(name)}/"
+def unique_paths(entries: Sequence[Entry]) -> list[Entry]:
+    """``entries`` with distinct page paths: when two articles share one (the same URL in
+    two sources), the one with the lowest id keeps it, the other gets a hash of its source
+    and URL, so adding an article never moves an existing page."""
+    taken: dict[str, int] = {}
+    for entry in sorted(entries, key=lambda e: e.id):
+        taken.setdefault(entry.path, entry.id)
+    out = []
+    for entry in entries:
+        if taken[entry.path] != entry.id:
+            folder = entry.path.rsplit("/", 1)[0]
+            seed = f"{entry.source}\n{entry.url}"
+            for size in (12, 20, 40):
+                path = f"{folder}/{_digest(seed, size)}.html"
+                if path not in taken:
+                    break
+            else:
+                path = f"{folder}/{_digest(seed, 40)}-{entry.id}.html"
+            taken[path] = entry.id
+            entry = replace(entry, path=path)
+        out.append(entry)
+    return out
 
 
 def page_path(folder: str, number: int = 0) -> str:
@@ -99,8 +197,13 @@ def entry_of(article: ArticleRecord) -> Entry:
 
 
 def month_groups(entries: Sequence[Entry]) -> list[tuple[str, list[Entry]]]:
-    """Entries (newest first) grouped by month, in order."""
-    return [(month, list(group)) for month, group in groupby(entries, key=lambda e: e.month)]
+    """Entries (newest first) grouped by their month in their source's time zone, newest
+    month first. Sources in different zones interleave near a month's end, so a month's
+    entries need not be adjacent: each month is one group all the same."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.month, []).append(entry)
+    return sorted(groups.items(), key=lambda kv: kv[0], reverse=True)
 
 
 @dataclass(frozen=True)

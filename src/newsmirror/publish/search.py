@@ -11,12 +11,18 @@ the site's writer, so an unchanged shard keeps its files' bytes and mtimes.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from newsmirror.errors import OutputError
@@ -31,6 +37,41 @@ _INDEXED = re.compile(r"Indexed (\d+) pages?")
 
 def years_of(paths: list[str]) -> set[str]:
     return {m.group(1) for p in paths if (m := _YEAR.match(p))}
+
+
+@contextmanager
+def terminate_cleanly() -> Iterator[None]:
+    """While inside, SIGTERM ends the run as an exception (SystemExit 143) rather than on
+    the spot, so that children are killed and temporary files removed on the way out, as
+    on Ctrl-C. Only in the main thread, and only when nobody else handles SIGTERM."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the cleanup finish
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """Kill the child and everything it started, and reap it."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def _run_pagefind(site_root: Path, year: str, output: Path) -> int:
@@ -50,19 +91,35 @@ def _run_pagefind(site_root: Path, year: str, output: Path) -> int:
         f"posts/{year}/**/*.html",
     ]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        # Its own session: a Ctrl-C meant for newsmirror does not reach it half-way, and
+        # killing the group leaves nothing behind when the build is interrupted.
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
         raise OutputError(
             f"Pagefind could not run: {exc}",
             hint="Install it with: pip install 'pagefind[extended]'",
         ) from exc
-    if done.returncode != 0:
-        said = (done.stderr.strip() or done.stdout.strip())[-800:]
+    try:
+        stdout, stderr = proc.communicate(timeout=3600)
+    except subprocess.TimeoutExpired as exc:
+        _kill(proc)
+        raise OutputError(f"Pagefind took too long on {year}: {exc}") from exc
+    except BaseException:  # KeyboardInterrupt, SystemExit from SIGTERM: stop the child too
+        _kill(proc)
+        raise
+    if proc.returncode != 0:
+        said = (stderr.strip() or stdout.strip())[-800:]
         raise OutputError(
-            f"Pagefind failed on {year} (exit {done.returncode}): {said}",
+            f"Pagefind failed on {year} (exit {proc.returncode}): {said}",
             hint="Build without the search index with --no-search; the pages are written.",
         )
-    found = _INDEXED.search(done.stdout)
+    found = _INDEXED.search(stdout)
     return int(found.group(1)) if found else 0
 
 

@@ -28,11 +28,12 @@ from newsmirror.models import ArticleRecord
 from newsmirror.publish import feeds, pages
 from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
+from newsmirror.publish.search import terminate_cleanly
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "3"
+TEMPLATE_VERSION = "4"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -68,12 +69,14 @@ class SiteOptions:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(HERE / "templates")),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.tests["http_url"] = pages.is_http_url  # links to originals: http(s) only
+    return env
 
 
 def _stamp(*parts: object) -> str:
@@ -93,6 +96,7 @@ class _Site:
         self.old = archive.site_stamps(self.target)
         self.summary = BuildSummary()
         self.site = {"title": options.title, "count": 0}
+        self.folders = pages.Folders({}, {})
 
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
@@ -137,6 +141,8 @@ class _Site:
                 head.version,
                 head.media_rev,
                 head.removed_at,
+                self.folders.source(entry.source),
+                [self.folders.tag(t) for t in entry.tags],
                 *[
                     (x.path, x.title) if x else None
                     for x in (n.newer, n.older, n.newer_in_source, n.older_in_source)
@@ -164,9 +170,10 @@ class _Site:
                 "iso": entry.iso,
                 "local": entry.local,
                 "content": content,
-                "source_href": href(pages.page_path(pages.source_dir(entry.source))),
+                "source_href": href(pages.page_path(self.folders.source(entry.source))),
                 "tags": [
-                    {"name": t, "href": href(pages.page_path(pages.tag_dir(t)))} for t in entry.tags
+                    {"name": t, "href": href(pages.page_path(self.folders.tag(t)))}
+                    for t in entry.tags
                 ],
                 "removed": (head.removed_at or "")[:10],
                 "newer": n.newer,
@@ -228,7 +235,7 @@ class _Site:
         self.emit(f"{folder}rss.xml", feeds.rss(title, latest, contents, site_href))
 
     def groups(self, kind: str, entries: list[Entry], contents: dict[int, str]) -> None:
-        folder_of = pages.source_dir if kind == "source" else pages.tag_dir
+        folder_of = self.folders.source if kind == "source" else self.folders.tag
         grouped = pages.by_key(entries, kind)
         label = "来源" if kind == "source" else "标签"
         index = []
@@ -295,7 +302,20 @@ def build_site(
     *,
     log: Callable[[str], None] = lambda _m: None,
 ) -> BuildSummary:
-    """Build (or update) the static site of ``archive`` in ``out``."""
+    """Build (or update) the static site of ``archive`` in ``out``.
+
+    Interrupted (Ctrl-C, SIGTERM), it stops the search indexer and removes its scratch
+    folder; files already written are complete, and the next build finishes the job."""
+    with terminate_cleanly():
+        return _build(archive, out, options, log)
+
+
+def _build(
+    archive: Archive,
+    out: Path,
+    options: SiteOptions | None,
+    log: Callable[[str], None],
+) -> BuildSummary:
     from newsmirror.publish.extras import write_extras
     from newsmirror.publish.search import index_site
 
@@ -305,7 +325,8 @@ def build_site(
     heads = sorted(
         archive.iter_articles(content=False), key=lambda a: (a.published, a.id), reverse=True
     )
-    entries = [pages.entry_of(h) for h in heads]
+    entries = pages.unique_paths([pages.entry_of(h) for h in heads])
+    site.folders = pages.folders(entries)
     site.site["count"] = len(entries)
     near = pages.neighbours(entries)
     site.article_pages(heads, entries, near)

@@ -63,7 +63,7 @@ class OutputWriter:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
                 self.unchanged += 1
                 return False
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             pass
         try:
             atomic_write(target, data)
