@@ -14,6 +14,26 @@ from newsmirror.config import load_config
 SEED_NAME = "2023-10-29-分析：拜登习近平11月会谈的背后原因.md"
 
 
+def snapshot(folder):
+    """Every file under ``folder`` with its bytes and mtime."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def assert_clean_error(result, code, *needles):
+    """Exit ``code``, and on stderr exactly one 'error:' line and one 'hint:' line."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: ") and lines[1].startswith("hint: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
 def nm(*args, cwd=None, check=True):
     result = subprocess.run(
         [sys.executable, "-m", "newsmirror", *map(str, args)],
@@ -123,9 +143,13 @@ def test_bad_config_names_file_key_and_hint(tmp_path):
 
 def test_unusable_archive_exit_code(tmp_path):
     (tmp_path / "archive.sqlite").write_bytes(b"garbage" * 1000)
-    (tmp_path / "newsmirror.toml").write_text("", encoding="utf-8")
+    (tmp_path / "newsmirror.toml").write_text(
+        '[[sources]]\nname = "x"\nfeeds = ["http://127.0.0.1:9/f"]\n', encoding="utf-8"
+    )
+    before = snapshot(tmp_path)
     result = nm("fetch", cwd=tmp_path, check=False)
-    assert result.returncode == 4 and "cannot open archive" in result.stderr
+    assert_clean_error(result, 4, "cannot open archive", "not a database")
+    assert snapshot(tmp_path) == before
 
 
 def test_export_and_import_commands(tmp_path):

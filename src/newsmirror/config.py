@@ -7,6 +7,7 @@ The file is validated as a whole when it is loaded; any problem is a
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -125,15 +126,41 @@ def _check_url(path: Path, key: str, url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
         raise _fail(path, key, "feed URL must be a non-empty string")
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    problem = url_problem(url)
+    if problem:
         raise _fail(
             path,
             key,
-            f"not an http(s) URL: {url!r}",
+            f"not a usable http(s) URL: {url!r} ({problem})",
             "Feed URLs look like https://example.com/feed.xml",
         )
     return str(url)
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be fetched over http(s), or None when it can.
+
+    Checked as both ``urllib`` and httpx read it, so that nothing a fetch would choke
+    on (a broken IPv6 literal, a port out of range, control characters, bad IDNA)
+    gets past the config.
+    """
+    import httpx
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = httpx.URL(url).host
+    except (ValueError, UnicodeError, httpx.InvalidURL) as exc:
+        return str(exc) or type(exc).__name__
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not host or not parts.hostname:
+        return "no host"
+    if any(c.isspace() or not c.isprintable() for c in parts.netloc):
+        return "the host has spaces or control characters"
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is out of range 1-65535"
+    return None
 
 
 def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
@@ -238,11 +265,29 @@ def _check_css(path: Path, key: str, css: str) -> None:
         raise _fail(path, key, f"not a valid CSS selector: {css!r} ({exc})") from exc
 
 
-def _number(path: Path, key: str, value: Any, *, minimum: float, integer: bool = False) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+# Seconds: a day is more than any fetch should wait (and keeps deadlines finite).
+_MAX_SECONDS = 86400.0
+
+
+def _number(
+    path: Path,
+    key: str,
+    value: Any,
+    *,
+    minimum: float,
+    integer: bool = False,
+    maximum: float | None = None,
+) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(path, key, f"must be a number >= {minimum}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(path, key, f"must be a finite number, not {value}", "Use e.g. 30.")
+    if value < minimum:
         raise _fail(path, key, f"must be a number >= {minimum}")
     if integer and not isinstance(value, int):
         raise _fail(path, key, "must be a whole number")
+    if maximum is not None and value > maximum:
+        raise _fail(path, key, f"must be at most {maximum:g}")
     return value
 
 
@@ -277,13 +322,20 @@ def _parse_settings(path: Path, section: str, raw: Any, cls: Any) -> Any:
             value = _str_list(path, key, value)
         else:
             minimum = 0 if name in _NON_NEGATIVE else (1 if isinstance(default, int) else 0.1)
-            value = _number(path, key, value, minimum=minimum, integer=isinstance(default, int))
+            seconds = _MAX_SECONDS if isinstance(default, float) else None
+            value = _number(
+                path, key, value, minimum=minimum, integer=isinstance(default, int), maximum=seconds
+            )
         values[name] = value
     return cls(**values)
 
 
 def parse_config(text: str, path: Path) -> Config:
-    """Validate the text of a config file; ``path`` names it in errors and anchors paths."""
+    """Validate the text of a config file; ``path`` names it in errors and anchors paths.
+
+    A leading UTF-8 byte order mark (Windows editors write one) is accepted.
+    """
+    text = text.removeprefix("\ufeff")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

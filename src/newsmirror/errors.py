@@ -14,6 +14,7 @@ EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_ARCHIVE = 4
 EXIT_OUTPUT = 5
+EXIT_BUSY = 6
 
 
 class NewsmirrorError(Exception):
@@ -64,6 +65,13 @@ class OutputError(NewsmirrorError):
 
     exit_code = EXIT_OUTPUT
     default_hint = "Check that the output folder exists, is writable and has free space."
+
+
+class BusyError(NewsmirrorError):
+    """Another newsmirror run holds the archive or the output folder for too long."""
+
+    exit_code = EXIT_BUSY
+    default_hint = "Wait for the other run to finish, or give it longer with --wait SECONDS."
 
 
 class FetchError(NewsmirrorError):
