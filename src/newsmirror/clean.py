@@ -7,11 +7,13 @@ articles before it is stored. Ordinary article markup, such as the seed post's
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
+import lxml.etree
 import lxml.html
 import nh3
 
@@ -106,24 +108,18 @@ ARTICLE_ATTRIBUTES: dict[str, set[str]] = {
     "ins": {"cite", "datetime"},
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
-# Elements removed together with everything inside them.
-DROPPED_WITH_CONTENT = frozenset(
-    {
-        "script",
-        "style",
-        "noscript",
-        "template",
-        "iframe",
-        "object",
-        "embed",
-        "svg",
-        "math",
-        "form",
-        "textarea",
-        "select",
-        "button",
-    }
-)
+# Elements removed together with everything inside them: code, styles and inert templates,
+# which no reader ever saw as text. Every other element outside the allowlist (svg and its
+# chart labels, math, buttons, forms, select/option, object, iframes outside the allowlist,
+# noscript, unknown tags) is unwrapped: the element goes, its text and allowed markup stay.
+# noscript is unwrapped because its content is what readers without JavaScript saw, and every
+# page newsmirror publishes is read without JavaScript; only an image that repeats one already
+# in the article (the usual lazy-loading fallback) is dropped from it.
+DROPPED_WITH_CONTENT = frozenset({"script", "style", "template"})
+# Unwrapped elements whose text a browser shows apart from its neighbours' (chart labels,
+# options, buttons): a space keeps their words apart once the element is gone.
+_SEPARATED = frozenset({"text", "tspan", "textpath", "option", "button", "textarea", "label"})
+_TAG_NAME = re.compile(r"<([A-Za-z][^\s/>]*)")
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
@@ -165,7 +161,13 @@ LAZY_ATTRS = (
     "data-echo",
     "data-lazyload",
 )
-_TREE_HINTS = (*LAZY_ATTRS, "data-lazy", "srcset", "<iframe", "<IFRAME")
+_LAZY_HINTS = (*LAZY_ATTRS, "data-lazy", "srcset")
+# Unknown block elements become <div> so that their text stays apart from the next block.
+_BLOCKS = frozenset(
+    {"section", "article", "header", "footer", "main", "aside", "nav", "center", "form",
+     "fieldset", "legend", "address", "hgroup", "dialog", "search", "foreignobject"}
+)  # fmt: skip
+_MAX_IFRAME_NESTING = 8
 
 
 def best_srcset(srcset: str) -> str:
@@ -242,20 +244,86 @@ def _iframe_allowed(src: str, hosts: Iterable[str]) -> bool:
     return parts.scheme == "https" and (parts.hostname or "").lower() in set(hosts)
 
 
-def _prepare_tree(markup: str, base: str, iframe_hosts: Iterable[str]) -> str:
-    """Lazy images made real and iframes outside the allowlist removed (needs a parse)."""
-    root = lxml.html.fragment_fromstring(markup, create_parent="div")
-    fix_lazy_images(root)
+def _needs_tree(markup: str, prepared: bool) -> bool:
+    """Whether the markup needs the lxml pass: lazy images, or an element outside the
+    allowlist whose text nh3 alone would lose (svg, math, iframe and noscript content)."""
+    if not prepared and any(hint in markup for hint in _LAZY_HINTS):
+        return True
+    return any(name.lower() not in ARTICLE_TAGS for name in _TAG_NAME.findall(markup))
+
+
+def _unwrap(element: lxml.html.HtmlElement, name: str) -> None:
+    """Remove the element but keep its text and children in its place."""
+    if name in _BLOCKS:
+        element.tag = "div"
+        element.attrib.clear()
+        return
+    if name in _SEPARATED:
+        previous, parent = element.getprevious(), element.getparent()
+        before = (previous.tail if previous is not None else parent.text) or ""
+        if (before and not before[-1].isspace()) or (previous is not None and not before):
+            element.text = " " + (element.text or "")
+        after = element.tail or ""
+        if (after and not after[0].isspace()) or (not after and element.getnext() is not None):
+            element.tail = " " + after
+    element.drop_tag()
+
+
+def _open_iframes(root: lxml.html.HtmlElement, base: str, hosts: Iterable[str]) -> None:
+    """Allowed embeds keep only their src; other iframes give way to their fallback markup
+    (which the parser keeps as text inside the iframe), nested ones too, up to a bound."""
+    for _ in range(_MAX_IFRAME_NESTING):
+        opened = False
+        for frame in list(root.iter("iframe")):
+            fallback, frame.text = (frame.text or "").strip(), None
+            src = _absolute_url(base, frame.get("src") or "")
+            if _iframe_allowed(src, hosts):
+                frame.set("src", src)
+                continue
+            opened = True
+            if fallback:
+                inner = lxml.html.fragment_fromstring(fallback, create_parent="span")
+                frame.text = inner.text
+                frame.extend(list(inner))
+            frame.drop_tag()
+        if not opened:
+            return
     for frame in list(root.iter("iframe")):
-        src = _absolute_url(base, frame.get("src") or "")
-        if _iframe_allowed(src, iframe_hosts):
-            frame.set("src", src)
-        else:
-            frame.drop_tree()
-    return (
-        "".join(lxml.html.tostring(child, encoding="unicode") for child in root)
-        if len(root)
-        else (root.text or "")
+        if not _iframe_allowed(frame.get("src") or "", hosts):
+            frame.drop_tree()  # nested deeper than the bound
+
+
+def _drop_repeated_noscript_images(root: lxml.html.HtmlElement, base: str) -> None:
+    """An image in <noscript> that repeats one outside it (lazy-loading fallback) goes."""
+    seen = {
+        _absolute_url(base, img.get("src") or "")
+        for img in root.iter("img")
+        if not any(parent.tag == "noscript" for parent in img.iterancestors())
+    }
+    for noscript in root.iter("noscript"):
+        for img in list(noscript.iter("img")):
+            src = _absolute_url(base, img.get("src") or "")
+            if src in seen:
+                img.drop_tree()
+            seen.add(src)
+
+
+def _prepare_tree(markup: str, base: str, iframe_hosts: Iterable[str], *, lazy: bool) -> str:
+    """The lxml pass: lazy images made real, script/style/template dropped, allowed iframes
+    kept, and every other element outside the allowlist unwrapped so its text stays."""
+    root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    if lazy:
+        fix_lazy_images(root)
+    for element in list(root.iter(*DROPPED_WITH_CONTENT)):
+        element.drop_tree()
+    _open_iframes(root, base, tuple(iframe_hosts))
+    _drop_repeated_noscript_images(root, base)
+    for element in list(root.iter()):
+        name = element.tag.lower() if isinstance(element.tag, str) else ""
+        if element is not root and name and name not in ARTICLE_TAGS and name != "iframe":
+            _unwrap(element, name)
+    return html.escape(root.text or "", quote=False) + "".join(
+        lxml.html.tostring(child, encoding="unicode") for child in root
     )
 
 
@@ -278,8 +346,10 @@ def sanitize_html(
     markup = _SURROGATE.sub("", markup)
     markup = _CONTROL.sub("", markup)
     hosts = tuple(iframe_hosts)
-    if not prepared and any(hint in markup for hint in _TREE_HINTS):
-        markup = _prepare_tree(markup, base_url, hosts)
+    if _needs_tree(markup, prepared):
+        # Unparsable for lxml: nh3 alone still makes it safe (some text may be lost).
+        with contextlib.suppress(lxml.etree.LxmlError, ValueError):
+            markup = _prepare_tree(markup, base_url, hosts, lazy=not prepared)
 
     def keep(tag: str, attr: str, value: str) -> str | None:
         if attr in _URL_ATTRS:

@@ -4,11 +4,20 @@ The old writer's defects are read, not repeated: front matter that is not
 valid YAML, ``\\"`` in titles, ``<!--NaN-->`` for a missing date, posts with no
 ``<!--ms-->`` line, bare dates, and the same URL under two file names (merged
 into one article, the other body kept as a revision).
+
+Every file is untrusted: a file that cannot be read as a post (no front matter or
+URL, YAML that nests or expands aliases beyond a small bound, over
+:data:`MAX_POST_BYTES`, not a regular file, a symbolic link that loops or leads
+outside the import folder) is skipped with a one-line reason and the others are
+imported. A date no calendar has costs the date, not the article: the post is
+imported with its date marked unknown, and a note says so.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,10 +32,19 @@ from newsmirror.errors import ImportFormatError
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
+MAX_POST_BYTES = 5 * 1024 * 1024  # one post file; larger ones are skipped (README)
+MAX_ALIASES = 16  # YAML alias uses in one front matter (the old writers used none)
+MAX_DEPTH = 64  # nesting of YAML collections
+MAX_EXPANDED = 1_000_000  # characters of the front matter once aliases are expanded
+POST_SUFFIXES = (".md", ".markdown", ".html")
 _MS_LINE = re.compile(r"^<!--\s*(-?\d+|NaN|undefined|null)?\s*-->\s*$")
 _HEADER_LINK = re.compile(r"^\[.*\]\(.*\)\s*$")
 _DATE_IN_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*):\s?(.*)$")
+
+
+class FrontMatterError(ImportFormatError):
+    """Front matter refused: YAML aliases or nesting beyond the bounds (alias bombs)."""
 
 
 @dataclass
@@ -43,6 +61,7 @@ class Post:
     date_known: bool
     published_raw: str
     content: str
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -51,7 +70,8 @@ class ImportSummary:
     new: int = 0
     merged: int = 0
     unchanged: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "FILE: reason", one per skipped file
+    notes: list[str] = field(default_factory=list)  # "FILE: what was read differently"
 
     def line(self) -> str:
         return (
@@ -61,27 +81,104 @@ class ImportSummary:
         )
 
 
+# --- Front matter: YAML with bounds, else line by line -------------------------------------
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses alias bombs and deep nesting before building anything."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise FrontMatterError(f"front matter uses more than {MAX_ALIASES} YAML aliases")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise FrontMatterError(f"front matter nests deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_document(self, node: Any) -> Any:
+        _expanded_size(node, {}, set())
+        return super().construct_document(node)
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A timestamp, or its text when no calendar has it (2024-13-45)."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except (ValueError, OverflowError):
+        return loader.construct_scalar(node)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
+def _expanded_size(node: Any, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """Characters of ``node`` with every alias expanded; refuses cycles and large totals.
+    (Recursion depth is bounded by MAX_DEPTH: an alias only names an earlier node.)"""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise FrontMatterError("front matter has a YAML alias that refers to itself")
+    open_nodes.add(key)
+    if isinstance(node, yaml.ScalarNode):
+        size = 1 + len(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(
+            _expanded_size(k, sizes, open_nodes) + _expanded_size(v, sizes, open_nodes)
+            for k, v in node.value
+        )
+    else:
+        size = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in node.value)
+    if size > MAX_EXPANDED:
+        raise FrontMatterError(
+            f"front matter expands YAML aliases beyond {MAX_EXPANDED:,} characters"
+        )
+    open_nodes.discard(key)
+    sizes[key] = size
+    return size
+
+
 def _lenient_scalar(value: str) -> Any:
+    """A value as the old writer meant it: ``[a, b]`` lists, quotes where only ``\\"`` was
+    escaped (it never escaped a backslash: ``"語文水平\\智力"`` keeps it)."""
     value = value.strip()
     if value.startswith("[") and value.endswith("]"):
-        return [_lenient_scalar(v) for v in value[1:-1].split(",") if v.strip()]
+        return [_unquote(v.strip()) for v in value[1:-1].split(",") if v.strip()]
+    return _unquote(value)
+
+
+def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         inner = value[1:-1]
-        if value[0] == '"':
-            inner = re.sub(
-                r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), inner
-            )
-        return inner
+        return inner.replace('\\"', '"') if value[0] == '"' else inner
     return value
 
 
 def parse_front_matter(text: str) -> dict[str, Any]:
-    """YAML front matter; line by line where the old writer left invalid YAML."""
+    """YAML front matter; line by line where the old writer left invalid YAML.
+
+    Raises only :class:`FrontMatterError` (an ImportFormatError): for aliases or nesting
+    beyond the bounds. Anything else the YAML reader rejects is read line by line.
+    """
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_BoundedLoader)
         if isinstance(data, dict):
             return data
-    except yaml.YAMLError:
+    except FrontMatterError:
+        raise
+    except RecursionError as exc:
+        raise FrontMatterError("front matter nests too deeply") from exc
+    except Exception:  # any other YAML failure: the old writer's invalid YAML, read by line
         pass
     data = {}
     for line in text.splitlines():
@@ -91,18 +188,31 @@ def parse_front_matter(text: str) -> dict[str, Any]:
     return data
 
 
+# --- Dates -------------------------------------------------------------------------------
+
+
 def _as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str) and value.strip():
-        text = value.strip().replace("Z", "+00:00")
-        try:
-            return _as_datetime(datetime.fromisoformat(text))
-        except ValueError:
-            return None
+    """An aware UTC datetime, or None for anything no calendar has."""
+    try:
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        if isinstance(value, str) and value.strip():
+            return _as_datetime(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        return None
     return None
+
+
+def _from_ms(ms: int) -> datetime | None:
+    """The time of an old ``<!--ms-->`` line; None before 1970 or past year 9999."""
+    if ms <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _list(value: Any) -> list[str]:
@@ -113,17 +223,14 @@ def _list(value: Any) -> list[str]:
     return [clean_text(str(v)) for v in value if clean_text(str(v))]
 
 
-def _split_body(body: str) -> tuple[int | None, bool, str]:
-    """(epoch ms or None, had a ms line, article HTML) from a post's body."""
+def _split_body(body: str) -> tuple[str | None, str]:
+    """(text of the ``<!--ms-->`` line or None, article HTML) from a post's body."""
     lines = body.split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
-    ms: int | None = None
-    had_ms = False
+    ms_text: str | None = None
     if lines and (match := _MS_LINE.match(lines[0])):
-        had_ms = True
-        if match.group(1) and match.group(1).lstrip("-").isdigit():
-            ms = int(match.group(1))
+        ms_text = match.group(1) or ""
         lines.pop(0)
     if len(lines) >= 2 and _HEADER_LINK.match(lines[0]) and set(lines[1].strip()) == {"-"}:
         lines = lines[2:]
@@ -132,21 +239,99 @@ def _split_body(body: str) -> tuple[int | None, bool, str]:
         html = html[len("<div>") : -len("</div>")].strip()
     elif html.startswith("<div>\n") and html.endswith("\n</div>"):
         html = html[len("<div>\n") : -len("\n</div>")]
-    return ms, had_ms, html
+    return ms_text, html
 
 
-def read_post(path: Path) -> Post:
-    """Parse one post file; ImportFormatError if it is not a Jekyll post."""
+def _date_in_name(name: str) -> datetime | None:
+    match = _DATE_IN_NAME.match(name)
     try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace").replace("\r\n", "\n")
+        return datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC) if match else None
+    except ValueError:
+        return None
+
+
+def post_date(
+    front_date: Any, ms_text: str | None, path: Path, mtime: float
+) -> tuple[datetime, bool, str]:
+    """(published, date known, note): the ``<!--ms-->`` line, else the front matter's date,
+    else the file name's, else the file's mtime. ``<!--NaN-->`` means the writer had no
+    date (its ``date:`` is then the fetch time, not known); an impossible date is unknown
+    and noted."""
+    from_ms = _from_ms(int(ms_text)) if ms_text and ms_text.lstrip("-").isdigit() else None
+    from_front = _as_datetime(front_date)
+    bad = []
+    if ms_text and ms_text.lstrip("-").isdigit() and from_ms is None:
+        bad.append(f"<!--{ms_text[:40]}-->")
+    if front_date not in (None, "") and from_front is None:
+        bad.append(f"date: {str(front_date)[:40]!r}")
+    if from_ms is not None:
+        return from_ms, True, ""
+    fallback = from_front or _date_in_name(path.name)
+    note = ""
+    if bad:
+        used = "the front matter's date" if from_front else "the file name's date"
+        note = f"no valid date ({', '.join(bad)}); {used} is used, marked unknown"
+        if fallback is None:
+            note = note.replace("the file name's date", "the file's mtime")
+    known = from_front is not None and ms_text is None
+    if fallback is None:
+        return datetime.fromtimestamp(mtime, tz=UTC), False, note
+    return fallback, known, note
+
+
+# --- Files ---------------------------------------------------------------------------------
+
+
+def _read_limited(path: Path) -> str:
+    """A regular file's text, at most MAX_POST_BYTES; never blocks on a FIFO, never follows
+    a symbolic link (the caller resolved any link it accepts)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise ImportFormatError(f"{path}: cannot read: {exc}") from exc
+        raise ImportFormatError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        kind = _kind(os.fstat(handle.fileno()).st_mode)
+        if kind:
+            raise ImportFormatError(f"{path}: {kind}, not a regular file")
+        data = handle.read(MAX_POST_BYTES + 1)
+    if len(data) > MAX_POST_BYTES:
+        raise ImportFormatError(_too_big(path))
+    return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+
+
+def _too_big(path: Path) -> str:
+    return f"{path}: over the {MAX_POST_BYTES // (1024 * 1024)} MB limit for one post"
+
+
+def _kind(mode: int) -> str:
+    """'' for a regular file, else what it is."""
+    if stat.S_ISREG(mode):
+        return ""
+    kinds = (
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISDIR, "folder"),
+    )
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def read_post(path: Path, *, open_path: Path | None = None) -> Post:
+    """Parse one post file (``open_path``: where to read it, if ``path`` is a link);
+    ImportFormatError if it is not a Jekyll post."""
+    source_path = open_path or path
+    text = _read_limited(source_path)
     if not text.startswith("---\n") or "\n---" not in text[3:]:
         raise ImportFormatError(f"{path}: no front matter")
     end = text.index("\n---", 3)
-    front = parse_front_matter(text[4:end])
+    try:
+        front = parse_front_matter(text[4:end])
+    except ImportFormatError as exc:
+        raise ImportFormatError(f"{path}: {exc.message}") from exc
     body = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
-    ms, had_ms, html = _split_body(body)
+    ms_text, html = _split_body(body)
     url = clean_text(str(front.get("from") or front.get("link") or front.get("url") or ""))
     if not url.startswith(("http://", "https://")):
         raise ImportFormatError(f"{path}: no article URL (from:)")
@@ -154,18 +339,7 @@ def read_post(path: Path) -> Post:
     tags = _list(front.get("tags"))
     source = (categories or tags or ["imported"])[0]
     raw_date = front.get("date")
-    published = _as_datetime(raw_date)
-    date_known = ms is not None or (published is not None and not had_ms)
-    if ms is not None:
-        published = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    if published is None:
-        match = _DATE_IN_NAME.match(path.name)
-        published = (
-            datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
-            if match
-            else datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-        )
-        date_known = False
+    published, date_known, note = post_date(raw_date, ms_text, path, os.stat(source_path).st_mtime)
     title = clean_text(str(front.get("title") or "")) or url
     return Post(
         path=path,
@@ -178,23 +352,103 @@ def read_post(path: Path) -> Post:
         date_known=date_known,
         published_raw=str(raw_date or ""),
         content=sanitize_html(html),
+        notes=[f"{path}: {note}"] if note else [],
     )
 
 
-def find_posts(root: Path) -> Iterator[Path]:
-    """Post files below ``root/_posts`` and ``root/archived``, in a stable order."""
+@dataclass(frozen=True)
+class PostFile:
+    """A post found below the import folder: where to read it, or why not."""
+
+    path: Path
+    open_path: Path | None
+    problem: str = ""
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _check_entry(path: Path, root: Path) -> PostFile:
+    """Whether ``path`` (an entry of a post folder) can be read, from lstat/stat only."""
+    try:
+        mode = os.lstat(path).st_mode
+        target = path
+        if stat.S_ISLNK(mode):
+            try:
+                target = Path(os.path.realpath(path, strict=True))
+            except (OSError, RuntimeError) as exc:
+                loop = isinstance(exc, RuntimeError) or getattr(exc, "errno", 0) == 40
+                return PostFile(
+                    path, None, "symbolic link loop" if loop else "broken symbolic link"
+                )
+            if not _inside(target, root):
+                return PostFile(path, None, f"symbolic link to {target}, outside {root}")
+            mode = os.stat(target).st_mode
+            if stat.S_ISDIR(mode):
+                return PostFile(path, None, "symbolic link to a folder, not followed")
+        kind = _kind(mode)
+        if kind:
+            return PostFile(path, None, f"{kind}, not a regular file")
+        return PostFile(path, target)
+    except OSError as exc:
+        return PostFile(path, None, f"cannot read: {exc.strerror or exc}")
+
+
+def _walk(base: Path, root: Path) -> list[PostFile]:
+    found: list[PostFile] = []
+
+    def unlisted(exc: OSError) -> None:
+        found.append(PostFile(Path(exc.filename or base), None, f"cannot list: {exc.strerror}"))
+
+    for top, dirs, files in os.walk(base, onerror=unlisted):
+        here = Path(top)
+        for name in [d for d in dirs if os.path.islink(here / d)]:
+            dirs.remove(name)
+            found.append(PostFile(here / name, None, "symbolic link to a folder, not followed"))
+        for name in files:
+            entry = _check_entry(here / name, root)
+            if entry.problem or name.lower().endswith(POST_SUFFIXES):
+                found.append(entry)
+    return sorted(found, key=lambda f: str(f.path))
+
+
+def find_post_files(root: Path) -> Iterator[PostFile]:
+    """Post files below ``root/_posts`` and ``root/archived``, in a stable order, each with
+    where to read it or why it is skipped. Symbolic links are followed only to regular files
+    inside ``root``; linked folders are not entered (no loops, nothing outside ``root``)."""
+    root = root.resolve()
     for folder in ("_posts", "archived"):
         base = root / folder
-        if base.is_dir():
-            yield from sorted(
-                p
-                for p in base.rglob("*")
-                if p.suffix in (".md", ".markdown", ".html") and p.is_file()
-            )
+        if not os.path.lexists(base):
+            continue
+        if base.is_symlink() or not base.is_dir():
+            yield PostFile(base, None, "not a folder inside the import folder")
+            continue
+        yield from _walk(base, root)
+
+
+def find_posts(root: Path) -> Iterator[Path]:
+    """Paths of the readable post files below ``root`` (see :func:`find_post_files`)."""
+    return (f.path for f in find_post_files(root) if not f.problem)
+
+
+def _read_or_reason(entry: PostFile) -> Post | str:
+    """The post, or the one-line reason it is skipped. A post is untrusted input: whatever
+    goes wrong reading one file ends as that file's reason, never the import's."""
+    if entry.problem or entry.open_path is None:
+        return f"{entry.path}: {entry.problem}"
+    try:
+        return read_post(entry.path, open_path=entry.open_path)
+    except ImportFormatError as exc:
+        return exc.message
+    except Exception as exc:  # a defect not foreseen: this file's reason, not the import's end
+        return f"{entry.path}: unreadable post ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSummary:
-    """Import every post below ``root`` into ``archive``."""
+    """Import every post below ``root`` into ``archive``; skipped files are listed with
+    their reasons in the summary."""
     if not root.is_dir():
         raise ImportFormatError(
             f"{root} is not a folder",
@@ -202,38 +456,45 @@ def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSumma
         )
     summary = ImportSummary()
     now = now_utc()
-    posts = list(find_posts(root))
-    if not posts:
+    entries = list(find_post_files(root))
+    if not entries:
         raise ImportFormatError(
             f"no posts under {root}/_posts or {root}/archived",
             hint="Give the root of a Jekyll site (the folder with _posts/).",
         )
-    for start in range(0, len(posts), batch):
+    for start in range(0, len(entries), batch):
         with archive.transaction():
-            for path in posts[start : start + batch]:
+            for entry in entries[start : start + batch]:
                 summary.files += 1
-                try:
-                    post = read_post(path)
-                except ImportFormatError as exc:
-                    summary.skipped.append(exc.message)
+                post = _read_or_reason(entry)
+                if isinstance(post, str):
+                    summary.skipped.append(post)
                     continue
-                change = archive.import_article(
-                    source=post.source,
-                    url=post.url,
-                    title=post.title,
-                    author=post.author,
-                    content=post.content,
-                    tags=post.tags,
-                    published=post.published,
-                    date_known=post.date_known,
-                    published_raw=post.published_raw,
-                    jekyll_name=path.name,
-                    now=now,
-                )
-                if change is Change.NEW:
-                    summary.new += 1
-                elif change is Change.CHANGED:
-                    summary.merged += 1
-                else:
-                    summary.unchanged += 1
+                summary.notes.extend(post.notes)
+                _count(summary, _store(archive, post, now))
     return summary
+
+
+def _store(archive: Archive, post: Post, now: datetime) -> Change:
+    return archive.import_article(
+        source=post.source,
+        url=post.url,
+        title=post.title,
+        author=post.author,
+        content=post.content,
+        tags=post.tags,
+        published=post.published,
+        date_known=post.date_known,
+        published_raw=post.published_raw,
+        jekyll_name=post.path.name,
+        now=now,
+    )
+
+
+def _count(summary: ImportSummary, change: Change) -> None:
+    if change is Change.NEW:
+        summary.new += 1
+    elif change is Change.CHANGED:
+        summary.merged += 1
+    else:
+        summary.unchanged += 1
