@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import httpx
 import pytest
 
-from conftest import ARTICLE_TEXT, Reply, article_page, make_config
-from newsmirror.add import add_url, check_public_host, is_public
+from conftest import ARTICLE_TEXT, Reply, article_page, make_config, rss
+from newsmirror.add import add_url
 from newsmirror.config import FetchSettings
 from newsmirror.decide import Change
 from newsmirror.demo.assets import png
 from newsmirror.errors import AddError
 from newsmirror.fetch import Fetcher
+from newsmirror.netguard import Guard
 from newsmirror.store import Archive
+from test_netguard import FAKE_PUBLIC, PublicServer, allow_test
 
 
 def test_add_local_page(tmp_path, server):
@@ -88,22 +92,151 @@ def test_every_redirect_hop_is_checked(server):
     assert [p for p, _ in server.requests] == ["/hop"]
 
 
-def test_address_classes():
-    for private in (
-        "127.0.0.1",
-        "10.1.2.3",
-        "172.16.0.1",
-        "192.168.1.1",
-        "169.254.169.254",
-        "::1",
-        "fe80::1",
-        "fc00::1",
-        "::ffff:127.0.0.1",
-        "0.0.0.0",
-        "224.0.0.1",
-    ):
-        assert not is_public(private), private
-    for public in ("8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"):
-        assert is_public(public), public
-    with pytest.raises(AddError, match="non-public"):
-        check_public_host("localhost")
+def media_files(config):
+    return sorted(p.name for p in config.media_dir.rglob("*") if p.is_file())
+
+
+def image_rows(archive):
+    return archive.conn.execute(
+        "SELECT a.url, m.url, m.sha256, m.attempts, m.last_error FROM article_media m"
+        " JOIN articles a ON a.id = m.article_id ORDER BY m.url"
+    ).fetchall()
+
+
+def add_public_page(config, archive, body: bytes, files: dict[str, bytes] | None = None):
+    """``add`` with the guard on, of a page on the tests' stand-in for a public host."""
+    public = PublicServer(0, body, files=files)
+    try:
+        return add_url(
+            config,
+            archive,
+            f"http://{FAKE_PUBLIC}:{public.port}/story.html",
+            guard=Guard(allow=allow_test),
+        )
+    finally:
+        public.close()
+
+
+def test_add_with_the_guard_mirrors_images_of_public_hosts(tmp_path):
+    config = make_config(tmp_path, [], media="mirror")
+    with Archive.open(config.archive) as archive:
+        page = article_page("公开图片", img="/img/a.png")
+        result = add_public_page(config, archive, page, files={"/img/a.png": png()})
+        assert (result.media.stored, result.media.failed) == (1, 0)
+    assert len(media_files(config)) == 1
+
+
+def test_add_refuses_an_image_on_a_private_host_and_records_why(tmp_path, server):
+    server.route("/img/a.png", Reply(body=png()))
+    page = article_page("公开网页", img=f"{server.url}/img/a.png")
+    config = make_config(tmp_path, [], media="mirror")
+    with Archive.open(config.archive) as archive:
+        result = add_public_page(config, archive, page)
+        assert result.change is Change.NEW
+        assert (result.media.stored, result.media.failed) == (0, 1)
+        [(_, url, sha, _, error)] = image_rows(archive)
+        assert url == f"{server.url}/img/a.png" and sha is None and "non-public" in error
+        # Refused for good: no later run tries it again.
+        assert archive.pending_images(max_attempts=config.media.retries) == []
+    assert server.requests == [] and media_files(config) == []
+
+
+def test_images_of_added_pages_stay_guarded_on_later_fetches(tmp_path, server):
+    """An added page's images are mirrored later by a plain `newsmirror fetch` (here: add
+    ran in hotlink mode, then the operator switched to mirroring); the guard still holds
+    for them, while the images of trusted articles are mirrored as before."""
+    server.route("/img/private.png", Reply(body=png()))
+    server.route("/img/trusted.png", Reply(body=png(rgb=(1, 2, 3))))
+    server.route("/trusted.html", Reply(body=article_page("内网文章", img="/img/trusted.png")))
+    server.route("/feed.xml", Reply(body=rss([])))
+    hotlink = make_config(tmp_path, [("内网", [f"{server.url}/feed.xml"])], media="hotlink")
+    with Archive.open(hotlink.archive) as archive:
+        add_public_page(hotlink, archive, article_page("外部", img=f"{server.url}/img/private.png"))
+        add_url(hotlink, archive, f"{server.url}/trusted.html", allow_private=True)
+    mirror = make_config(tmp_path, [("内网", [f"{server.url}/feed.xml"])], media="mirror")
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-m", "newsmirror", "-c", tmp_path / "newsmirror.toml", "fetch"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+    assert "/img/private.png" not in [p for p, _ in server.requests]
+    assert [p for p, _ in server.requests].count("/img/trusted.png") == 1
+    assert len(media_files(mirror)) == 1
+    with Archive.open(mirror.archive) as archive:
+        rows = {
+            url.rsplit("/", 1)[1]: (sha, attempts, error)
+            for _, url, sha, attempts, error in image_rows(archive)
+        }
+    assert rows["trusted.png"][0] is not None
+    sha, attempts, error = rows["private.png"]
+    assert sha is None and attempts == 1 and "non-public" in error
+
+
+def test_add_mirrors_only_its_own_images(tmp_path, server):
+    server.route(
+        "/old.html", Reply(body=article_page("旧文", img="http://nonexistent.invalid/x.png"))
+    )
+    server.route("/new.html", Reply(body=article_page("新文", img="/img/a.png")))
+    server.route("/img/a.png", Reply(body=png()))
+    config = make_config(tmp_path, [], media="mirror")
+    with Archive.open(config.archive) as archive:
+        first = add_url(config, archive, f"{server.url}/old.html", allow_private=True)
+        assert first.media.failed == 1
+        before = image_rows(archive)
+        second = add_url(config, archive, f"{server.url}/new.html", allow_private=True)
+        assert (second.media.stored, second.media.failed) == (1, 0)
+        after = image_rows(archive)
+    old = [row for row in after if row[1] == "http://nonexistent.invalid/x.png"]
+    assert old == [row for row in before if row[1] == "http://nonexistent.invalid/x.png"]
+
+
+def test_an_image_that_cannot_be_fetched_never_makes_add_fail(tmp_path):
+    config = make_config(tmp_path, [], media="mirror")
+    page = article_page("图片坏了", img="http://nonexistent.invalid/x.png")
+    with Archive.open(config.archive) as archive:
+        result = add_public_page(config, archive, page)
+        assert result.change is Change.NEW
+        assert (result.media.stored, result.media.failed) == (0, 1)
+        assert "1 failed" in result.media.line()
+        assert archive.counts()["articles"] == 1
+
+
+def test_articles_added_before_the_guard_was_stored_keep_it(tmp_path, server):
+    """Migration 5: an archive from before it takes every added article as guarded."""
+    server.route("/img/a.png", Reply(body=png()))
+    config = make_config(tmp_path, [], media="mirror")
+    with Archive.open(config.archive) as archive:
+        add_public_page(config, archive, article_page("旧版", img=f"{server.url}/img/a.png"))
+        conn = archive.conn
+        conn.execute("UPDATE article_media SET refused = 0, attempts = 0")
+        conn.execute("ALTER TABLE articles DROP COLUMN net_guard")
+        conn.execute("ALTER TABLE article_media DROP COLUMN refused")
+        conn.execute("PRAGMA user_version = 4")
+    with Archive.open(config.archive) as archive:
+        [(guard,)] = archive.conn.execute("SELECT net_guard FROM articles").fetchall()
+        assert guard == 1
+        assert archive.pending_images(max_attempts=5, guarded=False) == []
+        assert len(archive.pending_images(max_attempts=5, guarded=True)) == 1
+
+
+def test_adding_again_with_allow_private_lifts_the_guard(tmp_path, server):
+    """The operator's explicit --allow-private for the same page: its refused images are
+    tried again, without the guard."""
+    server.route("/img/a.png", Reply(body=png()))
+    page = article_page("内网图片", img=f"{server.url}/img/a.png")
+    server.route("/story.html", Reply(body=page))
+    config = make_config(tmp_path, [], media="mirror")
+    with Archive.open(config.archive) as archive:
+        public = PublicServer(0, page)
+        url = f"http://{FAKE_PUBLIC}:{public.port}/story.html"
+        try:
+            assert add_url(config, archive, url, guard=Guard(allow=allow_test)).media.failed == 1
+            assert server.requests == []
+            again = add_url(config, archive, url, allow_private=True)
+        finally:
+            public.close()
+        assert (again.media.stored, again.media.failed) == (1, 0)
+    assert len(media_files(config)) == 1

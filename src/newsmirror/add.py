@@ -1,23 +1,23 @@
 """``newsmirror add URL``: archive one article page on demand.
 
 What the old "archive this URL" bots did, without their holes: only http(s)
-URLs; by default no host that resolves to a private, loopback, link-local or
-otherwise non-public address (checked for every request, redirects included, so
-a public URL cannot bounce the fetch into an intranet); the URL is only ever
-passed to the HTTP client, never to a shell. The page gets the same decoding,
-extraction, sanitising and image mirroring as feed articles.
+URLs; by default no connection to a host on a private, loopback, link-local or
+otherwise non-public address (:mod:`newsmirror.netguard`: checked in the
+connection layer for every connection, redirects included, and the connection
+made to the very address checked, so neither a redirect nor DNS rebinding can
+bounce the fetch into an intranet); the URL is only ever passed to the HTTP
+client, never to a shell. The page gets the same decoding, extraction,
+sanitising and image mirroring as feed articles. Its images obey the same guard,
+now and on every later run; only its own images are fetched, and an image that
+fails never makes ``add`` fail.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
-
-import httpx
 
 from newsmirror.config import Config, Source
 from newsmirror.decide import Change
@@ -25,11 +25,10 @@ from newsmirror.errors import AddError
 from newsmirror.fetch import Fetcher
 from newsmirror.fulltext import extract_page, fetch_page
 from newsmirror.media import MediaSummary, mirror_images
+from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
-
-PRIVATE_HINT = "Pass --allow-private to archive pages on an intranet or this machine."
 
 
 @dataclass(frozen=True)
@@ -39,35 +38,6 @@ class AddResult:
     source: str
     change: Change
     media: MediaSummary
-
-
-def is_public(address: str) -> bool:
-    """Whether an IP address is a public, routable unicast address."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
-def check_public_host(host: str) -> None:
-    """AddError unless every address ``host`` resolves to is public."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise AddError(f"cannot resolve {host!r}: {exc}") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if not is_public(address):
-            raise AddError(
-                f"{host} resolves to the non-public address {address}", hint=PRIVATE_HINT
-            )
 
 
 def check_url(url: str) -> str:
@@ -88,21 +58,26 @@ def _parse_date(text: str) -> datetime | None:
     return moment if moment.tzinfo else None
 
 
-async def _guard(request: httpx.Request) -> None:
-    await asyncio.to_thread(check_public_host, request.url.host)
+async def _own_images(
+    config: Config, archive: Archive, fetcher: Fetcher, article_id: int, guard: Guard | None
+) -> MediaSummary:
+    """Mirror the images of the added article only (each failure is recorded and counted
+    by :func:`mirror_images`, never raised)."""
+    return await mirror_images(
+        archive,
+        fetcher,
+        config.media,
+        config.media_dir,
+        article_id=article_id,
+        guard=guard,
+    )
 
 
 async def _add(
-    config: Config,
-    archive: Archive,
-    url: str,
-    source: Source,
-    allow_private: bool,
-    transport: httpx.AsyncBaseTransport | None,
+    config: Config, archive: Archive, url: str, source: Source, guard: Guard | None
 ) -> AddResult:
-    async with Fetcher(
-        config.fetch, transport=transport, on_request=None if allow_private else _guard
-    ) as fetcher:
+    transport = guarded_transport(guard, config.fetch) if guard else None
+    async with Fetcher(config.fetch, transport=transport) as fetcher:
         result = await fetch_page(fetcher, url)
         if result.status != "ok":
             raise AddError(f"cannot fetch {url}: {result.error}")
@@ -128,8 +103,9 @@ async def _add(
             published_raw=extracted.date,
             now=now,
             timezone=source.timezone,
+            guarded=guard is not None,
         )
-        media = await mirror_images(archive, fetcher, config.media, config.media_dir)
+        media = await _own_images(config, archive, fetcher, article_id, guard)
     return AddResult(article_id, extracted.title or url, source.name, change, media)
 
 
@@ -140,10 +116,16 @@ def add_url(
     *,
     source: str | None = None,
     allow_private: bool = False,
-    transport: httpx.AsyncBaseTransport | None = None,
+    guard: Guard | None = None,
 ) -> AddResult:
-    """Fetch, extract and store one article page."""
+    """Fetch, extract and store one article page, and mirror its images.
+
+    Unless ``allow_private``, every connection goes through the network ``guard`` (by
+    default the real one: system DNS, public addresses only); a non-public host raises
+    :class:`~newsmirror.netguard.PrivateAddressError`.
+    """
     url = check_url(url)
     name = source or urlsplit(url).hostname or "added"
     chosen = next((s for s in config.sources if s.name == name), Source(name=name, feeds=()))
-    return asyncio.run(_add(config, archive, url, chosen, allow_private, transport))
+    active = None if allow_private else (guard or Guard())
+    return asyncio.run(_add(config, archive, url, chosen, active))

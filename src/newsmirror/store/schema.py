@@ -138,6 +138,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (target, path)
     );
     """,
+    # 5: the images of articles archived by `add` keep its network guard on every later
+    # run (net_guard; articles added before this version are taken as guarded); an
+    # image the guard refused is not tried again (refused).
+    """
+    ALTER TABLE articles ADD COLUMN net_guard INTEGER NOT NULL DEFAULT 0;
+    UPDATE articles SET net_guard = 1 WHERE origin = 'add';
+    ALTER TABLE article_media ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
