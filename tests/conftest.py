@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +32,7 @@ class Reply:
     delay: float = 0.0
     chunks: int = 1
     send_length: bool = True
+    stream: Callable[[], Iterable[bytes]] | None = None  # body made piece by piece, then close
 
 
 Route = Callable[[BaseHTTPRequestHandler], Reply]
@@ -60,6 +63,9 @@ class FeedServer:
                 try:
                     self.send_response(reply.status)
                     headers = dict(reply.headers)
+                    if reply.stream is not None:
+                        self._send_stream(headers, reply.stream)
+                        return
                     if reply.send_length:
                         headers.setdefault("Content-Length", str(len(reply.body)))
                     else:
@@ -74,13 +80,26 @@ class FeedServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
+            def _send_stream(
+                self, headers: dict[str, str], stream: Callable[[], Iterable[bytes]]
+            ) -> None:
+                headers["Connection"] = "close"
+                self.close_connection = True
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                for piece in stream():
+                    self.wfile.write(piece)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def route(self, path: str, reply: Reply | Route) -> None:
@@ -94,6 +113,69 @@ class FeedServer:
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     srv = FeedServer()
+    yield srv
+    srv.close()
+
+
+RawRoute = Callable[[socket.socket], None]
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that answers each path with the raw bytes its route writes
+    (for malformed HTTP: bad headers, bodies cut short, connections reset)."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, RawRoute] = {}
+        self.requests: list[str] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def route(self, path: str, answer: RawRoute) -> None:
+        self.routes[path] = answer
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    head += data
+                path = head.split(b" ", 2)[1].decode("latin-1")
+                self.requests.append(path)
+                answer = self.routes.get(path.split("?")[0])
+                if answer is None:
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                else:
+                    answer(conn)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def reset(conn: socket.socket) -> None:
+    """Close with a TCP reset (SO_LINGER 0) instead of an orderly FIN."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[RawServer]:
+    srv = RawServer()
     yield srv
     srv.close()
 

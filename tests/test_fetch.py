@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import gzip
+import math
+import subprocess
+import sys
+import threading
 import time
 
-from conftest import Reply, make_config, rss
+from conftest import FeedServer, Reply, make_config, rss
+from newsmirror import fetch as fetch_module
+from newsmirror.config import FetchSettings
+from newsmirror.fetch import MAX_RETRY_AFTER, Fetcher, retry_after_seconds
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
 
@@ -192,3 +201,188 @@ def test_connection_refused(tmp_path):
         summary = update(config, archive)
     assert summary.sources[0].status == "failed"
     assert "connection failed" in summary.sources[0].errors[0]
+
+
+# --- Promises of the README that tests check: limits, deadline, caps, retries ----------------
+
+
+def fetch_one(url, **settings):
+    """Fetch ``url`` with a real Fetcher; return (result, seconds taken)."""
+    values = {"connect_timeout": 1, "read_timeout": 1, "retries": 0, "backoff": 0.05, **settings}
+
+    async def go():
+        async with Fetcher(FetchSettings(**values)) as fetcher:
+            return await fetcher.fetch(url)
+
+    started = time.monotonic()
+    result = asyncio.run(go())
+    return result, time.monotonic() - started
+
+
+def test_never_more_than_per_host_requests_at_once_to_one_host(tmp_path, server):
+    lock = threading.Lock()
+    active, peak = [0], [0]
+
+    def counted(handler):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.15)
+        with lock:
+            active[0] -= 1
+        return Reply(body=rss([{**ITEM, "link": f"https://e.org{handler.path}"}]))
+
+    for i in range(6):
+        server.route(f"/f{i}", counted)
+    config = make_config(
+        tmp_path,
+        [("host", [f"{server.url}/f{i}" for i in range(6)])],
+        extra="retries = 0\nper_host = 2\nconcurrency = 8\n",
+    )
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+    assert summary.sources[0].ok == 6
+    assert peak[0] == 2  # the limit, and no less: requests to one host do overlap
+
+
+def test_slow_host_does_not_hold_up_another_host(tmp_path, server):
+    other = FeedServer()
+    try:
+        for i in range(10):
+            server.route(
+                f"/slow{i}", Reply(body=rss([{**ITEM, "link": f"https://e.org/{i}"}]), delay=0.1)
+            )
+        other.route("/fast", Reply(body=rss([{**ITEM, "link": "https://e.org/fast"}])))
+        config = make_config(
+            tmp_path,
+            [("A", [f"{server.url}/slow{i}" for i in range(10)]), ("B", [other.url + "/fast"])],
+            extra="retries = 0\nper_host = 1\nconcurrency = 2\n",
+        )
+        done: list[str] = []
+        with Archive.open(config.archive) as archive:
+            update(
+                config, archive, progress=lambda outcome, _url, _status: done.append(outcome.name)
+            )
+    finally:
+        other.close()
+    assert done.count("A") == 10
+    assert done.index("B") <= 1  # before the second of A's ten slow feeds, not after them
+
+
+def test_overall_deadline_stops_a_server_that_trickles(server):
+    def trickle():
+        yield b"<rss>"
+        for _ in range(50):  # a byte every 0.2 s: each read is in time, the whole is not
+            time.sleep(0.2)
+            yield b" "
+
+    server.route("/trickle", Reply(stream=trickle))
+    result, took = fetch_one(server.url + "/trickle", connect_timeout=0.2, read_timeout=0.5)
+    assert result.status == "failed" and "timed out after" in result.error
+    assert 1.1 <= took < 2.5  # connect + 2 x read = 1.2 s
+
+
+def test_cap_applies_to_the_decompressed_body(server):
+    small = gzip.compress(b"<rss>" + b" " * 3_000_000 + b"</rss>")
+    assert len(small) < 10_000
+    server.route("/gz", Reply(body=small, headers={"Content-Encoding": "gzip"}))
+    result, _ = fetch_one(server.url + "/gz", max_bytes=1_000_000)
+    assert result.status == "failed" and result.error.endswith("exceeds the cap of 1000000 bytes")
+    result, _ = fetch_one(server.url + "/gz", max_bytes=3_000_011)
+    assert result.status == "ok" and len(result.body) == 3_000_011
+
+
+def test_retry_after_as_an_http_date(server):
+    calls = []
+
+    def limited(_handler):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            when = email.utils.formatdate(math.ceil(time.time()) + 1, usegmt=True)
+            return Reply(503, b"busy", headers={"Retry-After": when})
+        return Reply(body=rss([ITEM]))
+
+    server.route("/busy", limited)
+    result, _ = fetch_one(server.url + "/busy", retries=1)
+    assert result.status == "ok" and result.attempts == 2
+    assert calls[1] - calls[0] >= 0.9  # the date, not the 0.05 s backoff
+
+
+def test_retry_after_is_capped(server, monkeypatch):
+    monkeypatch.setattr(fetch_module, "MAX_RETRY_AFTER", 0.3)
+    calls = []
+
+    def limited(_handler):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return Reply(429, b"later", headers={"Retry-After": "3600"})
+        return Reply(body=rss([ITEM]))
+
+    server.route("/later", limited)
+    result, took = fetch_one(server.url + "/later", retries=1)
+    assert result.status == "ok" and result.attempts == 2
+    assert 0.25 <= calls[1] - calls[0] < 2 and took < 3
+
+
+def test_retry_after_values():
+    now = 1_700_000_000.0
+    assert retry_after_seconds("7") == 7
+    assert retry_after_seconds("86400") == MAX_RETRY_AFTER
+    later = email.utils.formatdate(now + 30, usegmt=True)
+    assert retry_after_seconds(later, now=now) == 30
+    far = email.utils.formatdate(now + 86400, usegmt=True)
+    assert retry_after_seconds(far, now=now) == MAX_RETRY_AFTER
+    past = email.utils.formatdate(now - 30, usegmt=True)
+    assert retry_after_seconds(past, now=now) == 0
+    assert retry_after_seconds("soon") is None and retry_after_seconds("") is None
+
+
+def test_timeout_is_retried(server):
+    calls = []
+
+    def slow_once(_handler):
+        calls.append(1)
+        return Reply(body=rss([ITEM]), delay=1.0 if len(calls) == 1 else 0)
+
+    server.route("/once", slow_once)
+    result, _ = fetch_one(server.url + "/once", read_timeout=0.3, retries=1)
+    assert result.status == "ok" and result.attempts == 2 and len(calls) == 2
+
+
+def test_fetch_never_raises_for_a_bad_url():
+    for url in ("http://127.0.0.1:99999/", "http://[::1/", "http://a b/", "ftp://e.org/"):
+        result, _ = fetch_one(url)
+        assert result.status == "failed" and result.error.startswith("invalid URL"), url
+
+
+def test_feeds_read_by_the_fallback_parser_are_counted(tmp_path, server):
+    # Its encoding is named only by the HTTP header: fastfeedparser leaves it to feedparser.
+    big5 = rss([{**ITEM, "title": "頭條", "link": "https://e.org/big5"}], encoding="big5")
+    header_only = Reply(
+        body=big5.replace(b' encoding="big5"', b""),
+        headers={"Content-Type": "application/xml; charset=big5"},
+    )
+    server.route("/fine", Reply(body=rss([ITEM])))
+    server.route("/big5", header_only)
+    config = make_config(tmp_path, [("x", [server.url + "/fine", server.url + "/big5"])])
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        assert summary.sources[0].new == 2 and summary.fallbacks == 1
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsmirror",
+            "-c",
+            config.path,
+            "--archive",
+            tmp_path / "second.sqlite",
+            "fetch",
+            "-v",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "1 feeds read by feedparser" in out.stdout

@@ -9,7 +9,7 @@ import yaml
 from conftest import ARTICLE_TEXT, Reply, article_page, make_config, rss
 from newsmirror.decide import needs_full_text
 from newsmirror.demo.assets import png
-from newsmirror.fulltext import refetch
+from newsmirror.fulltext import POOL_THRESHOLD, refetch
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
@@ -153,9 +153,9 @@ def test_refetch_records_revision_and_removal(tmp_path, server):
         pages, _ = refetch(config, archive)
         assert (pages.changed, pages.gone) == (1, 1)
         arts = {a.title: a for a in archive.iter_articles()}
-        # Version 1 was the teaser, 2 the full text (a fill, not a revision), 3 the edit.
+        # Version 1 was the teaser, 2 the full text, 3 the edit: 1 and 2 are kept.
         assert "更正后的报道内容" in arts["标题0"].content and arts["标题0"].version == 3
-        assert [r[0] for r in archive.revisions(arts["标题0"].id)] == [2]
+        assert [r[0] for r in archive.revisions(arts["标题0"].id)] == [1, 2]
         assert arts["标题1"].removed_at is not None
         assert ARTICLE_TEXT[:20] in arts["标题1"].content  # the archive keeps what was there
         # Unchanged pages make no revision.
@@ -188,3 +188,36 @@ def test_teaser_update_in_feed_does_not_overwrite_full_text(tmp_path, server):
         [art] = list(archive.iter_articles())
     assert ARTICLE_TEXT[:20] in art.content and "新的摘要" not in art.content
     assert second.pages.fetched == 1  # the changed teaser sent us to the page again
+
+
+def test_max_pages_bounds_the_pages_fetched_in_one_run(tmp_path, server):
+    teaser_site(server, count=5)
+    config = make_config(
+        tmp_path,
+        [("源", [server.url + "/feed"])],
+        extra="retries = 0\n[content]\nmax_pages = 2\n",
+        full_text="auto",
+    )
+    with Archive.open(config.archive) as archive:
+        first = update(config, archive)
+        assert first.pages.fetched == 2 and len(page_requests(server)) == 2
+        second = update(config, archive)  # the rest come in the next runs
+        assert second.pages.fetched == 2 and len(page_requests(server)) == 4
+
+
+def test_page_whose_extraction_crashes_is_that_page_failure(tmp_path, server):
+    """Whatever the extractor raises (here a selector that cssselect only rejects when it is
+    used, put in after the config check) fails that page alone, with a one-line reason."""
+    import dataclasses
+
+    teaser_site(server, count=POOL_THRESHOLD)  # enough pages for worker processes
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
+    [source] = config.sources
+    broken = dataclasses.replace(source, selector="a:nth-child(x)")
+    config = dataclasses.replace(config, sources=(broken,))
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        assert summary.sources[0].status == "ok" and summary.new == POOL_THRESHOLD
+        assert summary.pages.failed == POOL_THRESHOLD
+        assert all("\n" not in e and "Invalid series" in e for e in summary.pages.errors)
+        assert len(list(archive.iter_articles())) == POOL_THRESHOLD

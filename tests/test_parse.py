@@ -206,3 +206,119 @@ def test_fast_reader_agrees_with_feedparser_property(items, encoding):
     if fast is None:
         return  # feedparser reads it; nothing to compare
     assert _entries(read_fast, body) == _entries(read_feedparser, body)
+
+
+# --- Dates written the Chinese way, read in the source's time zone ---------------------------
+
+FULL_WIDTH = str.maketrans("0123456789: ", "０１２３４５６７８９：\u3000")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2037, 12, 31)),
+    zone=st.sampled_from(["Asia/Shanghai", "Asia/Taipei", "America/New_York", "Europe/Berlin"]),
+    style=st.sampled_from(["年", "-", "/", "."]),
+    pad=st.booleans(),
+    clock=st.sampled_from(["none", "minutes", "seconds"]),
+    space=st.sampled_from([" ", "", "  "]),
+    wide=st.booleans(),
+)
+def test_chinese_style_dates_read_in_the_source_zone(moment, zone, style, pad, clock, space, wide):
+    from zoneinfo import ZoneInfo
+
+    moment = moment.replace(microsecond=0)
+    if clock == "none":
+        moment = moment.replace(hour=0, minute=0, second=0)
+    elif clock == "minutes":
+        moment = moment.replace(second=0)
+    m, d = (f"{moment.month:02d}", f"{moment.day:02d}") if pad else (moment.month, moment.day)
+    if style == "年":
+        text = f"{moment.year}年{m}月{d}日"
+    else:
+        text = f"{moment.year}{style}{m}{style}{d}"
+        space = space or " "  # 2024-01-0508:30 is no date
+    if clock != "none":
+        text += f"{space}{moment.hour:02d}:{moment.minute:02d}"
+        if clock == "seconds":
+            text += f":{moment.second:02d}"
+    if wide:
+        text = text.translate(FULL_WIDTH)
+    feed = parse_feed(
+        rss([{"title": "t", "link": "https://e.org/a", "pubDate": text}]),
+        url="https://e.org/",
+        now=datetime(2100, 1, 1, tzinfo=UTC),
+        timezone=zone,
+    )
+    [entry] = feed.entries
+    assert entry.published == moment.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), text
+    assert entry.published_raw == text.replace("\u3000", " ") or entry.published_raw == text
+
+
+def test_chinese_style_date_examples():
+    from newsmirror.timeutil import parse_local_date
+
+    shanghai = {
+        "2024年01月05日 08:30": datetime(2024, 1, 5, 0, 30, tzinfo=UTC),
+        "2024年1月5日": datetime(2024, 1, 4, 16, 0, tzinfo=UTC),
+        "2024/1/5": datetime(2024, 1, 4, 16, 0, tzinfo=UTC),
+        "2024-01-05 08:30:15": datetime(2024, 1, 5, 0, 30, 15, tzinfo=UTC),
+        "２０２４年０１月０５日　０８：３０": datetime(2024, 1, 5, 0, 30, tzinfo=UTC),
+        "2024年1月5日 8时30分": datetime(2024, 1, 5, 0, 30, tzinfo=UTC),
+        "2024-01-05T08:30:00+09:00": datetime(2024, 1, 4, 23, 30, tzinfo=UTC),
+        "2024-01-05 08:30 Z": datetime(2024, 1, 5, 8, 30, tzinfo=UTC),
+    }
+    for text, expected in shanghai.items():
+        assert parse_local_date(text, "Asia/Shanghai") == expected, text
+    for text in ("2024-13-05", "2024-02-30 08:30", "2024-01/05", "Mon, 01 Jan 2024", "", "2024"):
+        assert parse_local_date(text, "Asia/Shanghai") is None, text
+    assert parse_local_date("2024年7月1日 12:00", "America/New_York") == datetime(
+        2024, 7, 1, 16, 0, tzinfo=UTC
+    )
+
+
+def test_chinese_style_date_through_a_run_uses_the_source_zone(tmp_path, server):
+    from conftest import Reply, make_config
+    from newsmirror.pipeline import update
+    from newsmirror.store import Archive
+
+    item = {"title": "t", "link": "https://e.org/a", "pubDate": "2024年01月05日 08:30"}
+    server.route("/feed", Reply(body=rss([item])))
+    config = make_config(
+        tmp_path, [("台", [server.url + "/feed"])], source_extra='timezone = "Asia/Taipei"'
+    )
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        [article] = archive.iter_articles()
+    assert article.published == datetime(2024, 1, 5, 0, 30, tzinfo=UTC)
+
+
+def test_feed_items_beyond_the_limit_keep_the_newest():
+    from datetime import timedelta
+
+    from newsmirror.parse import MAX_ITEMS
+
+    start = datetime(2024, 1, 1)
+    items = [
+        {
+            "title": f"t{i}",
+            "link": f"https://e.org/{i}",
+            "pubDate": (start + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M"),
+        }
+        for i in range(MAX_ITEMS + 5)
+    ]
+    items[3]["pubDate"] = "2030-01-01 00:00"  # the newest, near the top
+    feed = parse_feed(rss(items), url="https://e.org/", now=datetime(2100, 1, 1, tzinfo=UTC))
+    titles = [e.title for e in feed.entries]
+    assert len(titles) == MAX_ITEMS
+    assert titles[:2] == ["t3", "t6"]  # t0, t1, t2, t4, t5 were the oldest; feed order kept
+    assert f"kept the newest {MAX_ITEMS} of {MAX_ITEMS + 5} items" in feed.warning
+
+
+def test_lenient_parser_crash_is_a_feed_parse_error():
+    import pytest
+
+    from newsmirror.errors import FeedParseError
+
+    body = rss([{"title": "a&#xD800;b", "link": "https://e.org/s"}])
+    with pytest.raises(FeedParseError, match="UnicodeEncodeError"):
+        parse_feed(body, url="https://e.org/")

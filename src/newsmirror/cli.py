@@ -7,10 +7,13 @@ a deliberate exit code (see :mod:`newsmirror.errors` and the README).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,11 +28,35 @@ from newsmirror.config import (
     render_config,
     sources_from_subs,
 )
-from newsmirror.errors import EXIT_SOURCES_FAILED, ConfigError, NewsmirrorError
+from newsmirror.errors import (
+    EXIT_SOURCES_FAILED,
+    ArchiveError,
+    ConfigError,
+    NewsmirrorError,
+    OutputError,
+)
+from newsmirror.lock import DEFAULT_WAIT, archive_lock, folder_lock
 from newsmirror.store import Archive
+from newsmirror.store.opening import damaged_archive_error
 from newsmirror.timeutil import in_zone
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def known_error(exc: BaseException) -> NewsmirrorError | None:
+    """The error to show for ``exc``: a NewsmirrorError as it is, a SQLite error as an
+    archive error (the archive is the only database), the first of either inside an
+    exception group; None for anything else (a bug: its traceback is wanted)."""
+    if isinstance(exc, NewsmirrorError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        return damaged_archive_error(exc)
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = known_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def handle_errors(func: F) -> F:
@@ -39,32 +66,100 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except NewsmirrorError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
-            sys.exit(exc.exit_code)
+        except (NewsmirrorError, sqlite3.Error, BaseExceptionGroup) as exc:
+            error = known_error(exc)
+            if error is None:
+                raise
+            message = " ".join(error.message.split())  # always one line
+            click.echo(f"error: {message}", err=True)
+            if error.hint:
+                click.echo(f"hint: {error.hint}", err=True)
+            sys.exit(error.exit_code)
 
     return wrapper  # type: ignore[return-value]
 
 
 class Context:
-    def __init__(self, config_path: Path, archive_path: Path | None) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        archive_path: Path | None,
+        wait: float = DEFAULT_WAIT,
+        config_given: bool = True,
+    ) -> None:
         self.config_path = config_path
         self.archive_override = archive_path
+        self.wait = wait
+        self.config_given = config_given
 
-    def config(self) -> Config:
-        return load_config(self.config_path)
+    def config(self, *, sources: bool = False) -> Config:
+        """The config, its archive replaced by --archive; with ``sources``, one that
+        names at least one source. Without a config file, --archive alone runs with
+        the default settings (when no -c or NEWSMIRROR_CONFIG named a file)."""
+        override = self.archive_override
+        if override is not None and not self.config_given and not self.config_path.exists():
+            config = Config(path=self.config_path.absolute(), archive=override)
+        else:
+            config = load_config(self.config_path)
+        if override is not None:
+            config = dataclasses.replace(config, archive=override.absolute())
+        if sources and not config.sources:
+            raise ConfigError(
+                "no sources configured",
+                path=str(config.path),
+                key="sources",
+                hint='Add a [[sources]] table with name = "…" and feeds = ["https://…"]'
+                " (README, Configuration), or run `newsmirror init` for a starter file.",
+            )
+        return config
 
-    def archive(self, *, create: bool = False) -> Archive:
+    def archive_path(self) -> Path:
         if self.archive_override is not None:
-            return Archive.open(self.archive_override, create=create)
+            return self.archive_override
         try:
-            path = self.config().archive
+            return self.config().archive
         except ConfigError as exc:
             exc.hint = "Pass --archive PATH, or run `newsmirror init` to write a config."
             raise
-        return Archive.open(path, create=create)
+
+    @contextmanager
+    def archive(
+        self, *, create: bool = False, lock: bool = True, path: Path | None = None
+    ) -> Iterator[Archive]:
+        """Open the archive (--archive, else the config's), holding its lock unless
+        ``lock`` is false; a missing archive is an error unless ``create``."""
+        path = path or self.archive_path()
+        if not create and not path.is_file():
+            raise _no_archive(path)
+        if lock:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ArchiveError(f"cannot create archive {path}: {exc}") from exc
+            with archive_lock(path, wait=self.wait), Archive.open(path, create=create) as arc:
+                yield arc
+        else:
+            with Archive.open(path, create=create) as arc:
+                yield arc
+
+    @contextmanager
+    def output(self, out: Path) -> Iterator[Path]:
+        """Make the output folder and hold its lock for the block."""
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the output folder {out}: {exc.strerror or exc}",
+                hint="Name a folder that can be created (not an existing file).",
+            ) from exc
+        with folder_lock(out, wait=self.wait):
+            yield out
+
+
+def _no_archive(path: Path) -> ArchiveError:
+    return ArchiveError(
+        f"no archive at {path}", hint="Run `newsmirror init` or `newsmirror fetch` first."
+    )
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -86,17 +181,26 @@ pass_ctx = click.make_pass_decorator(Context)
     "archive_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Archive file, instead of the one the config names.",
+    help="Archive file, instead of the one the config names (every command).",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT,
+    show_default=True,
+    help="Seconds to wait while another run holds the archive or output folder.",
 )
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, archive_path: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path, archive_path: Path | None, wait: float) -> None:
     """Mirror news feeds into an archive and publish it as Jekyll posts.
 
     \b
     Example:
       newsmirror init && newsmirror fetch && newsmirror export jekyll site/
     """
-    ctx.obj = Context(config_path, archive_path)
+    source = ctx.get_parameter_source("config_path")
+    given = source is not click.core.ParameterSource.DEFAULT or "NEWSMIRROR_CONFIG" in os.environ
+    ctx.obj = Context(config_path, archive_path, wait, config_given=given)
 
 
 @cli.command()
@@ -157,7 +261,7 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     """Fetch the sources' feeds into the archive.
 
     Exit code 0: all sources ok; 1: some sources failed (see `newsmirror sources`);
-    3: bad config; 4: archive unusable.
+    3: bad config or no sources; 4: archive unusable; 6: another run holds the archive.
 
     \b
     Examples:
@@ -170,11 +274,11 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     from newsmirror.pipeline import select_sources, update
 
     err = Console(stderr=True)
-    config = ctx.config()
+    config = ctx.config(sources=True)
     chosen = select_sources(config, list(names))
     total = sum(len(s.feeds) for s in chosen)
     with (
-        Archive.open(config.archive) as archive,
+        ctx.archive(create=True, path=config.archive) as archive,
         Progress(
             TextColumn("fetching"),
             BarColumn(),
@@ -194,6 +298,8 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     for result in summary.sources:
         for message in result.errors:
             click.echo(f"failed: {result.name}: {message}", err=True)
+    if verbose:
+        click.echo(f"{summary.fallbacks} feeds read by feedparser (fastfeedparser could not)")
     click.echo(summary.line())
     if summary.any_failed:
         sys.exit(EXIT_SOURCES_FAILED)
@@ -227,10 +333,10 @@ def export_jekyll_cmd(ctx: Context, out: Path, site: bool, title: str) -> None:
     """
     from newsmirror.publish.jekyll import export_jekyll, write_site_files
 
-    with ctx.archive() as archive:
+    with ctx.archive() as archive, ctx.output(out):
         summary = export_jekyll(archive, out, media_dir=archive.media_dir)
-    if site:
-        write_site_files(out, title)
+        if site:
+            write_site_files(out, title)
     click.echo(summary.line())
 
 
@@ -261,7 +367,7 @@ def build(ctx: Context, out: Path, title: str, base_url: str, no_search: bool) -
     if base_url and not base_url.endswith("/"):
         base_url += "/"
     options = SiteOptions(title=title, base_url=base_url, search=not no_search)
-    with ctx.archive() as archive:
+    with ctx.archive() as archive, ctx.output(out):
         summary = build_site(archive, out, options)
     click.echo(summary.line())
 
@@ -305,7 +411,9 @@ def import_jekyll_cmd(ctx: Context, directory: Path) -> None:
 
     with ctx.archive(create=True) as archive:
         summary = import_jekyll(archive, directory)
-    for message in summary.skipped[:20]:
+    for message in summary.notes:
+        click.echo(f"note: {message}", err=True)
+    for message in summary.skipped:  # every one: the operator fixes them from this list
         click.echo(f"skipped: {message}", err=True)
     click.echo(summary.line())
 
@@ -333,7 +441,7 @@ def add(ctx: Context, url: str, source: str | None, allow_private: bool) -> None
     from newsmirror.add import add_url
 
     config = ctx.config()
-    with Archive.open(config.archive) as archive:
+    with ctx.archive(create=True, path=config.archive) as archive:
         archive.sync_sources(config.sources)
         result = add_url(config, archive, url, source=source, allow_private=allow_private)
     click.echo(
@@ -363,7 +471,7 @@ def refetch(ctx: Context, source: str | None, since: str | None) -> None:
     if since is not None:
         since = _check_date(since)
     config = ctx.config()
-    with Archive.open(config.archive) as archive:
+    with ctx.archive(path=config.archive) as archive:
         pages, media = refetch_pages(config, archive, source=source, since=since)
     for message in pages.errors[:20]:
         click.echo(f"page: {message}", err=True)
@@ -391,7 +499,7 @@ def sources(ctx: Context) -> None:
     Example:
       newsmirror sources
     """
-    with ctx.archive() as archive:
+    with ctx.archive(lock=False) as archive:
         rows = archive.health()
     if not rows:
         click.echo("no sources yet: run `newsmirror fetch`")
@@ -429,7 +537,7 @@ def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
     Example:
       newsmirror search 拜登 习近平
     """
-    with ctx.archive() as archive:
+    with ctx.archive(lock=False) as archive:
         pending = archive.pending_index()
         if pending:
             click.echo(f"indexing {pending} new or changed articles…", err=True)

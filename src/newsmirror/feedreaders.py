@@ -17,6 +17,8 @@ from typing import Any
 
 import fastfeedparser
 
+from newsmirror.isolate import one_line
+
 _ITEM_START = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]")
 _RAW_DATE = re.compile(
     rb"<((?:\w+:)?(?:pubDate|published|updated|date|issued|modified))[^>]*>\s*"
@@ -140,9 +142,12 @@ def read_feedparser(body: bytes, content_type: str = "") -> RawFeed:
     import feedparser
 
     headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-    )
+    try:
+        parsed = feedparser.parse(
+            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
+    except Exception as exc:  # e.g. a lone surrogate as a character reference
+        return RawFeed(title="", items=[], problem=f"unreadable ({one_line(exc)})")
     items = []
     for raw in parsed.get("entries") or []:
         author = (

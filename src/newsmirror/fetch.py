@@ -4,8 +4,12 @@ Every request has connect/read timeouts and an overall deadline, a cap on the
 (decompressed) body size, a bounded number of redirects, and sends ETag /
 Last-Modified from the previous fetch. Timeouts, connection errors, 5xx and 429
 are retried with exponential backoff (429 and 503 honour Retry-After). Requests
-are limited overall and per host. A fetch never raises: it returns a
-:class:`FetchResult` saying what happened and why.
+are limited per host, then overall (a slow host never holds a global slot while it
+waits for its own). Bodies are decompressed here, piece by piece, so a compression
+bomb stops at the cap. A fetch never raises: whatever goes wrong (HTTP, sockets,
+malformed URLs or bodies) becomes a :class:`FetchResult` saying what happened and why;
+only a :class:`~newsmirror.errors.NewsmirrorError` passes through (a refusal by
+``on_request`` or by the transport, as ``newsmirror add``'s network guard makes).
 """
 
 from __future__ import annotations
@@ -13,18 +17,26 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 import time
+import zlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
 from newsmirror.config import FetchSettings
+from newsmirror.errors import NewsmirrorError
+from newsmirror.isolate import one_line
 from newsmirror.models import FeedState
 
 MAX_RETRY_AFTER = 60.0
+PIECE = 64 * 1024  # decompressed bytes produced at a time (a bomb stops within one piece)
+_ZLIB = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+_UNSUPPORTED = {"br", "zstd", "compress", "x-compress"}
+_BAD_HOST = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`%/?#@]")
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,10 @@ class _TooLarge(Exception):
     pass
 
 
+class _BadBody(Exception):
+    """The body cannot be decoded as its Content-Encoding says."""
+
+
 class _Retryable(Exception):
     def __init__(self, message: str, status: int | None = None, wait: float | None = None):
         super().__init__(message)
@@ -67,6 +83,90 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         return None
     now = time.time() if now is None else now
     return max(0.0, min(when.timestamp() - now, MAX_RETRY_AFTER))
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be fetched at all (malformed, port out of range), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        return f"invalid URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "invalid URL: not an http(s) URL with a host"
+    if _BAD_HOST.search(parts.hostname):
+        return f"invalid URL: bad character in host {parts.hostname!r}"
+    return None
+
+
+class _Inflater:
+    """A Content-Encoding decoder that yields at most PIECE bytes at a time."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self.started = False
+        self.obj = zlib.decompressobj(_ZLIB[coding])
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            yield from self._feed(data)
+        except zlib.error as exc:
+            raise _BadBody(f"body is not valid {self.coding} ({exc})") from exc
+
+    def _feed(self, data: bytes) -> Iterator[bytes]:
+        if not self.started and data and self.coding == "deflate":
+            self.started = True
+            try:  # zlib-wrapped, as the standard says; some servers send raw deflate
+                zlib.decompressobj(zlib.MAX_WBITS).decompress(data[:2])
+            except zlib.error:
+                self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
+        while data and not self.obj.eof:
+            piece = self.obj.decompress(data, PIECE)
+            if piece:
+                yield piece
+            data = self.obj.unconsumed_tail
+
+    def flush(self) -> bytes:
+        try:
+            return self.obj.flush() if not self.obj.eof else b""
+        except zlib.error as exc:  # pragma: no cover - zlib's flush rarely fails
+            raise _BadBody(f"body is not valid {self.coding} ({exc})") from exc
+
+
+def body_decoder(content_encoding: str) -> _Inflater | None:
+    """The decoder for a Content-Encoding header; None for identity (or an unknown token,
+    as browsers do); _BadBody for a compression this client never asked for."""
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    known = [c for c in codings if c in _ZLIB or c in _UNSUPPORTED]
+    if not known:
+        return None
+    if len(known) > 1 or known[0] in _UNSUPPORTED:
+        raise _BadBody(f"unsupported Content-Encoding {content_encoding.strip()!r}")
+    return _Inflater(known[0])
+
+
+async def read_capped(resp: httpx.Response, cap: int) -> bytes:
+    """The decoded body of ``resp``; _TooLarge as soon as it passes ``cap`` bytes."""
+    decoder = body_decoder(resp.headers.get("content-encoding", ""))
+    chunks: list[bytes] = []
+    size = 0
+    async for piece in _decoded(resp.aiter_raw(), decoder):
+        size += len(piece)
+        if size > cap:
+            raise _TooLarge(f"response exceeds the cap of {cap} bytes")
+        chunks.append(piece)
+    return b"".join(chunks)
+
+
+async def _decoded(raw: AsyncIterator[bytes], decoder: _Inflater | None) -> AsyncIterator[bytes]:
+    async for chunk in raw:
+        if decoder is None:
+            yield chunk
+            continue
+        for piece in decoder.feed(chunk):
+            yield piece
+    if decoder is not None:
+        yield decoder.flush()
 
 
 def backoff_delay(attempt: int, base: float) -> float:
@@ -129,11 +229,15 @@ class Fetcher:
         overrides the configured cap on the body.
         """
         state = state or FeedState()
+        problem = url_problem(url)
+        if problem is not None:
+            return FetchResult(url, "failed", error=problem)
         host = urlsplit(url).netloc.lower()
         attempts = self.settings.retries + 1
         last: FetchResult | None = None
         for attempt in range(attempts):
-            async with self._all, self._hosts[host]:
+            # The host's slot first: requests queued behind a slow host hold no global slot.
+            async with self._hosts[host], self._all:
                 try:
                     return await self._once(
                         url, state, attempt + 1, headers or {}, max_bytes or self.settings.max_bytes
@@ -176,8 +280,14 @@ class Fetcher:
             raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from exc
         except httpx.InvalidURL as exc:
             return FetchResult(url, "failed", attempts=attempt, error=f"invalid URL: {exc}")
-        except _TooLarge as exc:
+        except (_TooLarge, _BadBody) as exc:
             return FetchResult(url, "failed", attempts=attempt, error=str(exc))
+        except _Retryable:
+            raise
+        except NewsmirrorError:
+            raise  # a refusal (on_request, a guarding transport): the caller's to report
+        except Exception as exc:  # sockets, URLs, protocol oddities: this URL's failure only
+            return FetchResult(url, "failed", attempts=attempt, error=_reason(exc))
 
     async def _request(
         self, url: str, headers: dict[str, str], attempt: int, cap: int
@@ -209,20 +319,23 @@ class Fetcher:
             declared = resp.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
                 raise _TooLarge(f"response of {int(declared)} bytes exceeds the cap of {cap}")
-            chunks, size = [], 0
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise _TooLarge(f"response exceeds the cap of {cap} bytes")
-                chunks.append(chunk)
+            body = await read_capped(resp, cap)
             return FetchResult(
                 url,
                 "ok",
                 http_status=status,
-                body=b"".join(chunks),
+                body=body,
                 content_type=resp.headers.get("content-type", ""),
                 etag=resp.headers.get("etag"),
                 last_modified=resp.headers.get("last-modified"),
                 final_url=str(resp.url),
                 attempts=attempt,
             )
+
+
+def _reason(exc: Exception) -> str:
+    """One line for an unexpected error, naming a URL problem as such."""
+    text = one_line(exc)
+    if isinstance(exc, ValueError | OverflowError | UnicodeError) or "port must be" in text:
+        return f"invalid URL or request: {text}"
+    return text

@@ -5,9 +5,10 @@
 those pages with the same :class:`Fetcher` (per-host limits, retries, size caps),
 decodes and extracts them in worker processes, and stores the result, keeping
 the feed's body when the page gives less (:func:`decide.use_page_text`).
-``newsmirror refetch`` runs the same step over stored articles: a changed text
-becomes a new revision, and a page that is gone (404/410) marks the article as
-removed at its origin.
+Whatever goes wrong with one page (HTTP, decoding, extraction) is that page's
+recorded failure; the others go on. ``newsmirror refetch`` runs the same step over
+stored articles: a changed text becomes a new revision, and a page that is gone
+(404/410) marks the article as removed at its origin.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from newsmirror.aio import run_all
 from newsmirror.config import Config, Source
 from newsmirror.decide import use_page_text
 from newsmirror.errors import ExtractionError
 from newsmirror.fetch import Fetcher, FetchResult
 from newsmirror.htmltext import plain_text
+from newsmirror.isolate import failure_reason
 from newsmirror.models import PageTask
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
@@ -166,8 +169,17 @@ async def fill_pages(
         summary.extracted += 1
         summary.changed += archive.store_page(task, html=extracted.html, origin=origin, now=now)
 
+    async def isolated(task: PageTask) -> None:
+        try:
+            await one(task)
+        except Exception as exc:  # this page's failure only (archive errors stop the run)
+            reason = failure_reason(exc)
+            summary.failed += 1
+            summary.errors.append(f"{task.url}: {reason}")
+            archive.page_checked(task, now=now_utc(), error=reason)
+
     try:
-        await asyncio.gather(*(one(task) for task in tasks))
+        await run_all(isolated(task) for task in tasks)
     finally:
         runner.close()
     return summary

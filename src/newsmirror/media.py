@@ -6,6 +6,9 @@ bounded in size and count per article), its type decided by its bytes (never by
 the server's header; SVG is refused: it can carry scripts), and stored as
 ``media/<sha256[:2]>/<sha256>.<ext>``, so an image used by many articles is kept
 once. A failed image keeps its original URL and is tried again on later runs.
+The images of pages archived by ``newsmirror add`` (unless --allow-private) are
+only ever fetched through its network guard (:mod:`newsmirror.netguard`), in
+whichever run mirrors them; an image the guard refuses is not tried again.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsmirror.aio import run_all
 from newsmirror.config import MediaSettings
+from newsmirror.errors import ArchiveError
 from newsmirror.fetch import Fetcher
 from newsmirror.files import atomic_write
+from newsmirror.isolate import failure_reason
 from newsmirror.models import ImageTask
+from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
@@ -87,15 +94,50 @@ class MediaSummary:
 
 
 async def mirror_images(
-    archive: Archive, fetcher: Fetcher, settings: MediaSettings, folder: Path
+    archive: Archive,
+    fetcher: Fetcher,
+    settings: MediaSettings,
+    folder: Path,
+    *,
+    article_id: int | None = None,
+    guard: Guard | None = None,
 ) -> MediaSummary:
-    """Fetch every image still missing; record each success and failure."""
+    """Fetch every image still missing (or only those of ``article_id``); record each
+    success and failure.
+
+    The images of articles archived by ``add`` with its guard on are fetched through
+    the network guard (``guard``, by default the real one), whichever run mirrors them;
+    an image the guard refuses is recorded as failed with the reason and not tried again.
+    """
     summary = MediaSummary()
     if settings.mode != "mirror":
         return summary
     archive.scan_images(lambda content: image_urls(content, settings.max_per_article))
+    plain = archive.pending_images(
+        max_attempts=settings.retries, guarded=False, article_id=article_id
+    )
+    await _mirror(archive, fetcher, settings, folder, plain, summary)
+    tasks = archive.pending_images(
+        max_attempts=settings.retries, guarded=True, article_id=article_id
+    )
+    if not tasks:
+        return summary
+    transport = guarded_transport(guard or Guard(), fetcher.settings)
+    async with Fetcher(fetcher.settings, transport=transport) as own:
+        await _mirror(archive, own, settings, folder, tasks, summary)
+    return summary
+
+
+async def _mirror(
+    archive: Archive,
+    fetcher: Fetcher,
+    settings: MediaSettings,
+    folder: Path,
+    pending: list[ImageTask],
+    summary: MediaSummary,
+) -> None:
     by_url: dict[str, list[ImageTask]] = {}
-    for task in archive.pending_images(max_attempts=settings.retries):
+    for task in pending:
         by_url.setdefault(task.url, []).append(task)
 
     async def one(url: str, tasks: list[ImageTask]) -> None:
@@ -104,11 +146,18 @@ async def mirror_images(
             archive.store_image(url, sha256=known[0], mime="", ext=known[1], size=0, now=now_utc())
             summary.reused += 1
             return
-        result = await fetcher.fetch(
-            url,
-            headers={"Referer": tasks[0].referer, "Accept": IMAGE_ACCEPT},
-            max_bytes=settings.max_bytes,
-        )
+        try:
+            result = await fetcher.fetch(
+                url,
+                headers={"Referer": tasks[0].referer, "Accept": IMAGE_ACCEPT},
+                max_bytes=settings.max_bytes,
+            )
+        except PrivateAddressError as exc:
+            summary.failed += 1
+            summary.errors.append(f"{url}: {exc.message}")
+            for task in tasks:
+                archive.image_failed(task, exc.message, now=now_utc(), refused=True)
+            return
         error = result.error
         kind = sniff_image(result.body) if result.status == "ok" else None
         if result.status == "ok" and kind is None:
@@ -119,11 +168,23 @@ async def mirror_images(
             for task in tasks:
                 archive.image_failed(task, error or "failed", now=now_utc())
             return
-        digest = await asyncio.to_thread(write_media, folder, result.body, kind[1])
+        try:
+            digest = await asyncio.to_thread(write_media, folder, result.body, kind[1])
+        except OSError as exc:  # the media folder is the archive's: a full disk stops the run
+            raise ArchiveError(f"cannot write the media folder {folder}: {exc}") from exc
         archive.store_image(
             url, sha256=digest, mime=kind[0], ext=kind[1], size=len(result.body), now=now_utc()
         )
         summary.stored += 1
 
-    await asyncio.gather(*(one(url, tasks) for url, tasks in by_url.items()))
-    return summary
+    async def isolated(url: str, tasks: list[ImageTask]) -> None:
+        try:
+            await one(url, tasks)
+        except Exception as exc:  # this image's failure only (archive errors stop the run)
+            reason = failure_reason(exc)
+            summary.failed += 1
+            summary.errors.append(f"{url}: {reason}")
+            for task in tasks:
+                archive.image_failed(task, reason, now=now_utc())
+
+    await run_all(isolated(url, tasks) for url, tasks in by_url.items())

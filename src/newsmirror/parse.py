@@ -4,7 +4,10 @@
 each item is then normalised: a clean title, an absolute link (else the guid),
 an author (else the source's name), the richest content the feed carries
 (content:encoded, YouTube media:description, content, summary) sanitised with
-nh3, and a UTC publication time clamped to now with the original text kept.
+nh3, and a UTC publication time clamped to now with the original text kept (dates
+written the Chinese way, ``2024年01月05日 08:30``, are read in the source's time zone).
+A feed of more than :data:`MAX_ITEMS` items keeps its newest ones; every field is cut to a
+bound before any work is done on it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from newsmirror.clean import clean_text, sanitize_html, strip_tags
 from newsmirror.errors import FeedParseError
 from newsmirror.feedreaders import RawItem, read_feed, read_feedparser
 from newsmirror.models import Entry
+from newsmirror.timeutil import DEFAULT_ZONE, parse_local_date
 from newsmirror.urls import absolute, is_http_url
 
 
@@ -32,7 +36,8 @@ MAX_TITLE = 1000
 MAX_AUTHOR = 300
 MAX_URL = 4096
 MAX_CONTENT = 2_000_000
-MAX_ITEMS = 5000
+MAX_ITEMS = 5000  # per feed and run: the newest are kept
+MAX_DATE_RAW = 200
 
 
 def clamp_to_now(moment: datetime | None, now: datetime) -> datetime | None:
@@ -55,29 +60,68 @@ def _pick_link(raw: RawItem, base_url: str) -> str:
     return guid if is_http_url(guid) else ""
 
 
+def item_time(raw: RawItem, zone: str = DEFAULT_ZONE) -> datetime | None:
+    """An item's publication time in UTC: a date written the Chinese way (or without a
+    zone) is read in the source's ``zone``; else what the feed reader understood."""
+    return parse_local_date(raw.published_raw, zone) or raw.published
+
+
 def normalise_entry(
-    raw: RawItem, *, base_url: str, fallback_author: str, now: datetime
+    raw: RawItem,
+    *,
+    base_url: str,
+    fallback_author: str,
+    now: datetime,
+    zone: str = DEFAULT_ZONE,
 ) -> Entry | None:
     """One read item as an :class:`Entry`; None when it has no usable link."""
     link = _pick_link(raw, base_url)
     if not is_http_url(link) or len(link) > MAX_URL:
         return None
-    title = strip_tags(raw.title) if raw.title_is_html else raw.title
+    # Cut before cleaning: a 10 MB title costs no more than a short one.
+    title = raw.title[: MAX_TITLE * 8]
+    title = strip_tags(title) if raw.title_is_html else title
     content = (max(raw.contents, key=len, default="") or raw.summary).strip()
     return Entry(
         url=link,
-        guid=clean_text(raw.guid)[:MAX_URL] or link,
+        guid=clean_text(raw.guid[: MAX_URL * 2])[:MAX_URL] or link,
         title=clean_text(title)[:MAX_TITLE].strip() or link,
-        author=clean_text(strip_tags(raw.author))[:MAX_AUTHOR].strip() or fallback_author,
+        author=clean_text(strip_tags(raw.author[: MAX_AUTHOR * 8]))[:MAX_AUTHOR].strip()
+        or fallback_author,
         content=sanitize_html(content[:MAX_CONTENT], base_url=link),
-        published=clamp_to_now(raw.published, now),
-        published_raw=clean_text(raw.published_raw),
+        published=clamp_to_now(item_time(raw, zone), now),
+        published_raw=clean_text(raw.published_raw[:MAX_DATE_RAW]),
     )
+
+
+def newest_items(items: list[RawItem], limit: int, zone: str, now: datetime) -> list[RawItem]:
+    """The ``limit`` newest items, in the feed's order (an undated item counts as new)."""
+    if len(items) <= limit:
+        return items
+    times = [item_time(raw, zone) or now for raw in items]
+    order = sorted(range(len(items)), key=lambda i: times[i], reverse=True)
+    keep = set(order[:limit])
+    return [raw for i, raw in enumerate(items) if i in keep]
 
 
 def _looks_like_html_page(body: bytes) -> bool:
     head = body[:2048].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
+
+
+def _normalise_all(
+    items: list[RawItem], url: str, fallback_author: str, now: datetime, zone: str
+) -> list[Entry]:
+    return [
+        e
+        for raw in newest_items(items, MAX_ITEMS, zone, now)
+        if (
+            e := normalise_entry(
+                raw, base_url=url, fallback_author=fallback_author, now=now, zone=zone
+            )
+        )
+        is not None
+    ]
 
 
 def parse_feed(
@@ -87,24 +131,18 @@ def parse_feed(
     content_type: str = "",
     fallback_author: str = "",
     now: datetime | None = None,
+    timezone: str = DEFAULT_ZONE,
 ) -> ParsedFeed:
-    """Parse the bytes of a feed; raise FeedParseError if they are not a feed."""
+    """Parse the bytes of a feed; raise FeedParseError if they are not a feed.
+
+    ``timezone`` is the source's: dates written without a zone are read in it.
+    """
     now = now or datetime.now(UTC)
     feed = read_feed(body, content_type)
-    entries = [
-        e
-        for raw in feed.items
-        if (e := normalise_entry(raw, base_url=url, fallback_author=fallback_author, now=now))
-        is not None
-    ]
+    entries = _normalise_all(feed.items, url, fallback_author, now, timezone)
     if not entries and feed.reader != "feedparser":
         feed = read_feedparser(body, content_type)
-        entries = [
-            e
-            for raw in feed.items
-            if (e := normalise_entry(raw, base_url=url, fallback_author=fallback_author, now=now))
-            is not None
-        ]
+        entries = _normalise_all(feed.items, url, fallback_author, now, timezone)
     if not feed.version and not feed.items:
         if _looks_like_html_page(body):
             raise FeedParseError(
@@ -115,14 +153,19 @@ def parse_feed(
             f"not a feed: {feed.problem or 'no RSS/Atom elements found'}",
             hint="Check that the URL serves RSS or Atom.",
         )
-    warning = ""
+    warnings = []
     if feed.problem:
         if not entries:
             raise FeedParseError(
                 f"malformed feed: {feed.problem}",
                 hint="The feed is broken at its origin; tell its publisher.",
             )
-        warning = f"feed is not well-formed ({feed.problem}); read {len(entries)} items leniently"
+        warnings.append(
+            f"feed is not well-formed ({feed.problem}); read {len(entries)} items leniently"
+        )
+    if len(feed.items) > MAX_ITEMS:
+        warnings.append(f"kept the newest {MAX_ITEMS} of {len(feed.items)} items")
+    warning = "; ".join(warnings)
     return ParsedFeed(
         title=clean_text(feed.title), entries=entries, warning=warning, reader=feed.reader
     )

@@ -19,7 +19,9 @@
 6. Each source's health (last success, last error, consecutive failures) is
    updated, and a :class:`RunSummary` with one :class:`SourceResult` per source
    (and what the page and image steps did) is returned. A failing source never
-   stops the others.
+   stops the others: whatever goes wrong with one feed (HTTP, parser, decoder) is
+   that feed's failure with a one-line reason (:mod:`newsmirror.isolate`); only
+   archive errors stop the run, cleanly and once.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from datetime import datetime
 
 import httpx
 
+from newsmirror.aio import run_all
 from newsmirror.config import Config, Source
 from newsmirror.decide import body_unchanged, needs_full_text
 from newsmirror.errors import NewsmirrorError
 from newsmirror.fetch import Fetcher, FetchResult
 from newsmirror.fulltext import PageSummary, fill_pages
+from newsmirror.isolate import failure_reason
 from newsmirror.media import MediaSummary, mirror_images
 from newsmirror.parse import parse_feed
 from newsmirror.store import Archive, FeedState
@@ -73,6 +77,7 @@ class RunSummary:
     sources: list[SourceResult]
     pages: PageSummary = field(default_factory=PageSummary)
     media: MediaSummary = field(default_factory=MediaSummary)
+    fallbacks: int = 0  # feeds that fastfeedparser could not read, read by feedparser
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -141,34 +146,42 @@ def _unchanged(
     )
 
 
-def _handle(
+async def _handle(
     archive: Archive,
     source: Source,
     result: FetchResult,
     state: FeedState,
     started: datetime,
     outcome: SourceResult,
-) -> None:
-    """Parse and store one fetch result; record its outcome on ``outcome``."""
+) -> str:
+    """Parse and store one fetch result; record its outcome on ``outcome``.
+
+    Return the feed reader used ("" when nothing was parsed)."""
     if result.status == "failed":
-        return _failed(archive, source, result, result.error, started, outcome)
+        _failed(archive, source, result, result.error, started, outcome)
+        return ""
     if result.status == "not_modified":
-        return _unchanged(archive, source, result, state, started, outcome)
+        _unchanged(archive, source, result, state, started, outcome)
+        return ""
     digest = hashlib.sha256(result.body).hexdigest()
     new_state = FeedState(result.etag, result.last_modified, digest)
     if body_unchanged(state, digest):
-        return _unchanged(archive, source, result, new_state, started, outcome)
+        _unchanged(archive, source, result, new_state, started, outcome)
+        return ""
     now = now_utc()
-    try:
-        parsed = parse_feed(
+    try:  # in a thread: a huge or hostile feed does not stall the other fetches
+        parsed = await asyncio.to_thread(
+            parse_feed,
             result.body,
             url=result.final_url or result.url,
             content_type=result.content_type,
             fallback_author=source.name,
             now=now,
+            timezone=source.timezone,
         )
     except NewsmirrorError as exc:
-        return _failed(archive, source, result, exc.message, started, outcome)
+        _failed(archive, source, result, exc.message, started, outcome)
+        return ""
     if parsed.warning:
         outcome.warnings.append(f"{result.url}: {parsed.warning}")
     new, updated = archive.store_entries(
@@ -184,7 +197,7 @@ def _handle(
     outcome.ok += 1
     outcome.new += new
     outcome.updated += updated
-    return None
+    return parsed.reader
 
 
 async def _run(
@@ -195,18 +208,25 @@ async def _run(
     transport: httpx.AsyncBaseTransport | None,
 ) -> RunSummary:
     results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
+    readers: list[str] = []
     async with Fetcher(config.fetch, transport=transport) as fetcher:
 
         async def one(source: Source, url: str) -> None:
-            state = archive.feed_state(source.name, url)
-            started = now_utc()
-            result = await fetcher.fetch(url, state)
             outcome = results[source.name]
-            _handle(archive, source, result, state, started, outcome)
+            started = now_utc()
+            try:
+                state = archive.feed_state(source.name, url)
+                result = await fetcher.fetch(url, state)
+                status = result.status
+                readers.append(await _handle(archive, source, result, state, started, outcome))
+            except Exception as exc:  # any one feed's trouble is that feed's failure only
+                status = "failed"
+                failed = FetchResult(url, "failed")
+                _failed(archive, source, failed, failure_reason(exc), started, outcome)
             if progress:
-                progress(outcome, url, result.status)
+                progress(outcome, url, status)
 
-        await asyncio.gather(*(one(s, u) for s in sources for u in s.feeds))
+        await run_all(one(s, u) for s in sources for u in s.feeds)
         tasks = archive.pending_pages(config.content.max_pages, [s.name for s in sources])
         pages = await fill_pages(archive, fetcher, config, tasks)
         media = await mirror_images(archive, fetcher, config.media, config.media_dir)
@@ -216,7 +236,8 @@ async def _run(
         archive.record_source_result(
             source.name, ok=not outcome.failed, error="; ".join(outcome.errors) or None, now=now
         )
-    return RunSummary([results[s.name] for s in sources], pages, media)
+    fallbacks = readers.count("feedparser")
+    return RunSummary([results[s.name] for s in sources], pages, media, fallbacks)
 
 
 def select_sources(config: Config, names: list[str] | None) -> list[Source]:

@@ -1,9 +1,13 @@
-"""Times: stored as UTC ISO 8601 strings with milliseconds and Z."""
+"""Times: stored as UTC ISO 8601 strings with milliseconds and Z; dates as Chinese sites
+write them read in the source's time zone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+import functools
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def now_utc() -> datetime:
@@ -30,3 +34,60 @@ def to_epoch_ms(moment: datetime) -> int:
 def in_zone(moment: datetime, zone: str) -> datetime:
     """``moment`` shown in the source's time zone (Asia/Shanghai by default)."""
     return moment.astimezone(ZoneInfo(zone))
+
+
+DEFAULT_ZONE = "Asia/Shanghai"
+
+# Dates as Chinese sites write them, after NFKC (full-width digits, colons and spaces become
+# ASCII): 2024年01月05日 08:30, 2024年1月5日, 2024-01-05 08:30:15, 2024/1/5, 2024.1.5 8时30分,
+# with an optional zone (Z, +08:00, GMT+0800). Without a zone they mean the source's zone.
+_LOCAL_DATE = re.compile(
+    r"(?P<y>\d{4})\s*(?:年\s*(?P<m1>\d{1,2})\s*月\s*(?P<d1>\d{1,2})\s*日?"
+    r"|(?P<sep>[-/.])\s*(?P<m2>\d{1,2})\s*(?P=sep)\s*(?P<d2>\d{1,2}))"
+    r"(?:\s*T?\s*(?P<H>\d{1,2})\s*(?::|时|時|点|點)\s*(?P<M>\d{1,2})\s*分?"
+    r"(?:\s*:\s*(?P<S>\d{1,2})(?:[.,]\d{1,9})?|\s*(?P<S2>\d{1,2})\s*秒)?)?"
+    r"\s*(?:(?P<z>Z)|(?:UTC|GMT)?\s*(?P<zs>[+-])(?P<zh>\d{2}):?(?P<zm>\d{2})|(?P<utc>UTC|GMT))?"
+)
+MAX_DATE_TEXT = 100
+
+
+@functools.lru_cache(maxsize=64)
+def zone_or_default(name: str) -> ZoneInfo:
+    """The named time zone; the default one (Asia/Shanghai) for a name that is not one."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def parse_local_date(text: str, zone: str = DEFAULT_ZONE) -> datetime | None:
+    """A date written as Chinese sites write it, in UTC; None if ``text`` is not one.
+
+    A time without a zone is read in ``zone`` (the source's time zone); no time means
+    midnight there.
+    """
+    text = unicodedata.normalize("NFKC", text[:MAX_DATE_TEXT]).strip()
+    match = _LOCAL_DATE.fullmatch(text)
+    if match is None:
+        return None
+    g = match.groupdict()
+    try:
+        moment = datetime(
+            int(g["y"]),
+            int(g["m1"] or g["m2"]),
+            int(g["d1"] or g["d2"]),
+            int(g["H"] or 0),
+            int(g["M"] or 0),
+            int(g["S"] or g["S2"] or 0),
+        )
+    except ValueError:
+        return None
+    if g["z"] or g["utc"]:
+        return moment.replace(tzinfo=UTC)
+    if g["zs"]:
+        offset = timedelta(hours=int(g["zh"]), minutes=int(g["zm"]))
+        if offset >= timedelta(hours=24):
+            return None
+        sign = 1 if g["zs"] == "+" else -1
+        return moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
+    return moment.replace(tzinfo=zone_or_default(zone)).astimezone(UTC)
