@@ -124,3 +124,117 @@ def test_sniffing_and_listing():
     )
     assert image_urls(html, 10) == ["https://e.org/a.jpg", "https://e.org/b.jpg?x=1&y=2"]
     assert image_urls(html, 1) == ["https://e.org/a.jpg"]
+
+
+# -- the media folder: content-addressed, one file per distinct image ---------------------
+
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+def media_files(config):
+    return sorted(p.relative_to(config.media_dir).as_posix() for p in config.media_dir.rglob("*.*"))
+
+
+def sha(data):
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def maps_by_title(config):
+    with Archive.open(config.archive) as archive:
+        return {a.title: archive.media_map(a.id) for a in archive.iter_articles()}
+
+
+def test_identical_bytes_at_different_urls_are_stored_once(tmp_path, server):
+    image = png(5, 5, (10, 120, 200))
+    server.route("/i/one.png", Reply(body=image, headers={"Content-Type": "image/png"}))
+    server.route("/cdn/other-name.jpg", Reply(body=image, headers={"Content-Type": "image/jpeg"}))
+    feed_with_images(server, [["/i/one.png"], ["/cdn/other-name.jpg"]])
+    config, summary = run(tmp_path, server)
+    assert summary.media.stored == 2 and summary.media.failed == 0  # both fetched...
+    digest = sha(image)
+    assert media_files(config) == [f"{digest[:2]}/{digest}.png"]  # ...one file kept
+    assert (config.media_dir / digest[:2] / f"{digest}.png").read_bytes() == image
+    assert maps_by_title(config) == {
+        "图文0": {f"{server.url}/i/one.png": (digest, "png")},
+        "图文1": {f"{server.url}/cdn/other-name.jpg": (digest, "png")},
+    }
+    with Archive.open(config.archive) as archive:
+        assert archive.conn.execute("SELECT count(*) FROM media").fetchone()[0] == 1
+
+
+def test_different_images_are_kept_apart(tmp_path, server):
+    red, blue = png(4, 3, (200, 30, 30)), png(4, 3, (30, 30, 200))
+    assert len(red) == len(blue) and red != blue
+    server.route("/i/a.png", Reply(body=red))
+    server.route("/i/b.png", Reply(body=blue))
+    feed_with_images(server, [["/i/a.png"], ["/i/b.png", "/i/a.png"]])
+    config, summary = run(tmp_path, server)
+    assert summary.media.stored == 2
+    r, b = sha(red), sha(blue)
+    assert media_files(config) == sorted([f"{r[:2]}/{r}.png", f"{b[:2]}/{b}.png"])
+    assert (config.media_dir / f"{r[:2]}/{r}.png").read_bytes() == red
+    assert (config.media_dir / f"{b[:2]}/{b}.png").read_bytes() == blue
+    assert maps_by_title(config) == {
+        "图文0": {f"{server.url}/i/a.png": (r, "png")},
+        "图文1": {f"{server.url}/i/b.png": (b, "png"), f"{server.url}/i/a.png": (r, "png")},
+    }
+
+
+def test_media_layout_and_extension_from_the_bytes_not_the_header(tmp_path, server):
+    image = png(2, 2, (1, 2, 3))
+    server.route("/i/photo.jpg", Reply(body=image, headers={"Content-Type": "image/jpeg"}))
+    server.route("/i/anim.png", Reply(body=GIF, headers={"Content-Type": "image/png"}))
+    feed_with_images(server, [["/i/photo.jpg", "/i/anim.png"]])
+    config, summary = run(tmp_path, server)
+    assert summary.media.stored == 2
+    p, g = sha(image), sha(GIF)
+    assert media_files(config) == sorted([f"{p[:2]}/{p}.png", f"{g[:2]}/{g}.gif"])
+    with Archive.open(config.archive) as archive:
+        rows = archive.conn.execute("SELECT sha256, mime, ext, size FROM media").fetchall()
+        assert sorted(rows) == sorted(
+            [(p, "image/png", "png", len(image)), (g, "image/gif", "gif", len(GIF))]
+        )
+        export_jekyll(archive, tmp_path / "out", media_dir=config.media_dir)
+    post = next((tmp_path / "out/_posts").iterdir()).read_text(encoding="utf-8")
+    assert f'src="../media/{p[:2]}/{p}.png"' in post and f'src="../media/{g[:2]}/{g}.gif"' in post
+    assert (tmp_path / "out/media" / p[:2] / f"{p}.png").read_bytes() == image
+
+
+def test_an_image_used_again_later_is_reused_not_fetched_and_its_record_kept(tmp_path, server):
+    image = png(3, 3, (9, 9, 9))
+    server.route("/i/same.png", Reply(body=image))
+    feed_with_images(server, [["/i/same.png"]])
+    config, first = run(tmp_path, server)
+    assert (first.media.stored, first.media.reused) == (1, 0)
+    with Archive.open(config.archive) as archive:
+        media_rows = archive.conn.execute("SELECT * FROM media").fetchall()
+    # A new article with the same image, on the next run.
+    feed_with_images(server, [["/i/same.png"], ["/i/same.png"]])
+    config, second = run(tmp_path, server)
+    assert (second.media.stored, second.media.reused) == (0, 1)
+    assert len(image_requests(server, "/i/same.png")) == 1
+    digest = sha(image)
+    assert media_files(config) == [f"{digest[:2]}/{digest}.png"]
+    with Archive.open(config.archive) as archive:
+        assert archive.conn.execute("SELECT * FROM media").fetchall() == media_rows
+    assert (
+        list(maps_by_title(config).values()) == [{f"{server.url}/i/same.png": (digest, "png")}] * 2
+    )
+
+
+def test_write_media_keeps_a_file_already_there(tmp_path):
+    from newsmirror.media import write_media
+
+    image = png(2, 3)
+    digest = write_media(tmp_path, image, "png")
+    path = tmp_path / digest[:2] / f"{digest}.png"
+    assert digest == sha(image) and path.read_bytes() == image
+    before = path.stat()
+    assert write_media(tmp_path, image, "png") == digest
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)

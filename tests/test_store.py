@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from conftest import Reply, make_config, rss
 from newsmirror.decide import Change, classify_entry
 from newsmirror.models import FeedState, StoredArticle
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
+from newsmirror.timeutil import to_iso
 from newsmirror.urls import canonical_url
 
 ITEM = {
@@ -146,3 +149,391 @@ def test_full_disk_is_a_clear_error_and_nothing_is_half_written(tmp_path, server
         assert archive.check() == []
     with Archive.open(config.archive) as archive:
         assert update(config, archive).new == 50
+
+
+# -- matching, unchanged items and revisions (store_entries on a real archive) ------------
+
+T1 = datetime(2024, 1, 1, tzinfo=UTC)
+T2 = datetime(2024, 2, 1, tzinfo=UTC)
+S1, S2 = to_iso(T1), to_iso(T2)
+
+
+def _entry(url="https://e.org/1", guid="g1", title="标题", author="作者", content="<p>正文</p>"):
+    from newsmirror.models import Entry
+
+    return Entry(url, guid, title, author, content, T1, "")
+
+
+def _put(archive, source, entries, now=T1):
+    return archive.store_entries(
+        source, f"https://feeds.example/{source}", entries, state=FeedState(), started=now, now=now
+    )
+
+
+def _sources(archive, *names):
+    from newsmirror.config import Source
+
+    archive.sync_sources([Source(n, (f"https://feeds.example/{n}",)) for n in names])
+
+
+def _rows(archive):
+    return archive.conn.execute(
+        "SELECT a.id, s.name, a.url, a.title, a.author, a.content, a.version, a.updated"
+        " FROM articles a JOIN sources s ON s.id = a.source_id ORDER BY a.id"
+    ).fetchall()
+
+
+def _revisions(archive):
+    return archive.conn.execute(
+        "SELECT article_id, version, title, author, content, recorded FROM revisions"
+        " ORDER BY article_id, version"
+    ).fetchall()
+
+
+def test_guid_is_matched_only_within_its_source(archive):
+    _sources(archive, "甲", "乙")
+    assert _put(archive, "甲", [_entry("https://e.org/a", "same")]) == (1, 0)
+    # The same guid in another source is another article.
+    assert _put(archive, "乙", [_entry("https://f.org/b", "same")]) == (1, 0)
+    assert [(r[1], r[2]) for r in _rows(archive)] == [
+        ("甲", "https://e.org/a"),
+        ("乙", "https://f.org/b"),
+    ]
+    # In one source, the same guid under a changed URL is the same article.
+    assert _put(archive, "甲", [_entry("https://e.org/moved", "same")], T2) == (0, 0)
+    assert _put(archive, "甲", [_entry("https://e.org/moved", "same", title="改")], T2) == (0, 1)
+    rows = _rows(archive)
+    assert len(rows) == 2 and rows[0][3] == "改" and rows[1][3] == "标题"
+    # Entries without a guid are matched by URL only.
+    assert _put(archive, "乙", [_entry("https://f.org/c", ""), _entry("https://f.org/d", "")]) == (
+        2,
+        0,
+    )
+    assert len(_rows(archive)) == 4
+
+
+def test_unchanged_entry_writes_nothing(archive):
+    _sources(archive, "甲")
+    _put(archive, "甲", [_entry()], T1)
+    before = _rows(archive)
+    # Later, the same item (and one whose feed dropped its body) changes nothing at all.
+    assert _put(archive, "甲", [_entry()], T2) == (0, 0)
+    assert _put(archive, "甲", [_entry(content="")], T2) == (0, 0)
+    assert _rows(archive) == before and before[0][6:] == (1, S1)
+    assert _revisions(archive) == []
+
+
+@pytest.mark.parametrize(
+    "change", [{"title": "新标题"}, {"author": "新作者"}, {"content": "<p>新正文</p>"}]
+)
+def test_a_change_makes_exactly_one_revision_with_the_previous_values(archive, change):
+    _sources(archive, "甲")
+    _put(archive, "甲", [_entry()], T1)
+    archive.conn.execute("UPDATE articles SET page_attempts = 2")
+    assert _put(archive, "甲", [_entry(**change)], T2) == (0, 1)
+    assert _page_state(archive)[:3] == ("feed", 0, 0)  # failed page attempts start again
+    [row] = _rows(archive)
+    new = {"title": "标题", "author": "作者", "content": "<p>正文</p>", **change}
+    assert row[3:] == (new["title"], new["author"], new["content"], 2, S2)
+    assert _revisions(archive) == [(row[0], 1, "标题", "作者", "<p>正文</p>", S2)]
+    # The same changed item again is no change.
+    assert _put(archive, "甲", [_entry(**change)], T2) == (0, 0)
+    assert len(_revisions(archive)) == 1 and _rows(archive) == [row]
+
+
+def test_a_changed_title_with_the_body_dropped_keeps_the_body(archive):
+    _sources(archive, "甲")
+    _put(archive, "甲", [_entry()], T1)
+    assert _put(archive, "甲", [_entry(title="新标题", content="")], T2) == (0, 1)
+    [row] = _rows(archive)
+    assert row[3:7] == ("新标题", "作者", "<p>正文</p>", 2)
+
+
+def test_an_article_belongs_to_the_source_that_stored_it_first(archive):
+    _sources(archive, "甲", "乙")
+    _put(archive, "甲", [_entry(author="甲")], T1)  # no author: the source's name
+    before = _rows(archive)
+    for _ in range(3):
+        assert _put(archive, "乙", [_entry(guid="x", author="乙")], T2) == (0, 0)
+        assert _put(archive, "乙", [_entry(guid="x", title="别的", content="<p>别</p>")]) == (0, 0)
+        assert _put(archive, "甲", [_entry(author="甲")], T2) == (0, 0)
+    assert _rows(archive) == before and _revisions(archive) == []
+
+
+def _to_page(archive, html="<p>网页全文</p>", now=T1, origin="page"):
+    from newsmirror.models import PageTask
+
+    [row] = _rows(archive)
+    return archive.store_page(
+        PageTask(row[0], row[2], row[1], "", "feed", 0), html=html, origin=origin, now=now
+    )
+
+
+def _page_state(archive):
+    return archive.conn.execute(
+        "SELECT content_origin, needs_page, page_attempts, feed_hash FROM articles"
+    ).fetchone()
+
+
+@pytest.mark.parametrize("origin", ["page", "selector"])
+def test_feed_updates_of_an_article_with_page_text(archive, origin):
+    _sources(archive, "甲", "乙")
+    _put(archive, "甲", [_entry()], T1)
+    assert _to_page(archive, origin=origin) is True
+    [row] = _rows(archive)
+    assert row[5:7] == ("<p>网页全文</p>", 2)
+    hash1 = _page_state(archive)[3]
+    # The same feed item: nothing changes (its summary is not compared with the page's text).
+    assert _put(archive, "甲", [_entry()], T2) == (0, 0)
+    assert _rows(archive) == [row] and _page_state(archive) == (origin, 0, 0, hash1)
+    # Another source's entry, even a changed one, changes nothing and asks for no page.
+    assert _put(archive, "乙", [_entry(guid="x", title="别", content="<p>x</p>")], T2) == (0, 0)
+    assert _rows(archive) == [row] and _page_state(archive) == (origin, 0, 0, hash1)
+    # A changed feed summary only asks for the page again: no new version.
+    archive.conn.execute("UPDATE articles SET page_attempts = 2")
+    assert _put(archive, "甲", [_entry(content="<p>新摘要</p>")], T2) == (0, 0)
+    state = _page_state(archive)
+    assert _rows(archive) == [row] and state[:3] == (origin, 1, 0) and state[3] != hash1
+    # A changed title is a revision; the page's text stays the body.
+    assert _put(archive, "甲", [_entry(title="新标题", content="<p>新摘要</p>")], T2) == (0, 1)
+    [after] = _rows(archive)
+    assert after[3:7] == ("新标题", "作者", "<p>网页全文</p>", 3)
+    assert [r[1:5] for r in _revisions(archive)] == [
+        (1, "标题", "作者", "<p>正文</p>"),
+        (2, "标题", "作者", "<p>网页全文</p>"),
+    ]
+
+
+def test_store_page_keeps_every_replaced_body_and_only_changes_bump_the_version(archive):
+    _sources(archive, "甲")
+    _put(archive, "甲", [_entry(content="<p>摘要……</p>")], T1)
+    archive.conn.execute("UPDATE articles SET needs_page = 1, page_error = 'timeout'")
+    assert _to_page(archive, "<p>全文</p>", T1) is True  # the first fill keeps the teaser
+    assert _page_state(archive)[:2] == ("page", 0) and archive.pending_pages(5) == []
+    assert _page_rows(archive)[0][3:5] == (None, S1)
+    assert _to_page(archive, "<p>全文</p>", T2) is False  # the same text again: nothing
+    [row] = _rows(archive)
+    assert row[5:] == ("<p>全文</p>", 2, S1)
+    assert _to_page(archive, "<p>改过的全文</p>", T2) is True
+    [row] = _rows(archive)
+    assert row[5:] == ("<p>改过的全文</p>", 3, S2)
+    assert [r[1:5] for r in _revisions(archive)] == [
+        (1, "标题", "作者", "<p>摘要……</p>"),
+        (2, "标题", "作者", "<p>全文</p>"),
+    ]
+
+
+def _archive_at_version(path, version):
+    """A file made by an older newsmirror: MIGRATIONS[:version] applied, with rows in
+    every table the first schema has (and the search bookkeeping from version 2)."""
+    import sqlite3
+
+    from newsmirror.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:version]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.executescript(
+        """
+        INSERT INTO sources (id, name, timezone, tags, last_success)
+            VALUES (1, '旧源', 'Europe/Berlin', '["旧"]', '2023-01-01T00:00:00.000Z');
+        INSERT INTO feeds (source_id, url, etag) VALUES (1, 'https://e.org/feed', '"e1"');
+        INSERT INTO articles (id, source_id, url, canonical_url, guid, title, author, content,
+            tags, published, first_seen, updated, version, jekyll_name)
+            VALUES (1, 1, 'https://e.org/a', 'https://e.org/a', 'g1', '旧标题', '记者',
+            '<p>旧正文</p>', '["t"]', '2023-01-01T00:00:00.000Z', '2023-01-01T00:00:00.000Z',
+            '2023-01-02T00:00:00.000Z', 2, '2023-01-01-old.md');
+        INSERT INTO revisions (article_id, version, title, author, content, recorded)
+            VALUES (1, 1, '最初的标题', '记者', '<p>初版</p>', '2023-01-02T00:00:00.000Z');
+        INSERT INTO fetch_log (source_id, feed_url, started, finished, outcome, new)
+            VALUES (1, 'https://e.org/feed', '2023-01-01T00:00:00.000Z',
+            '2023-01-01T00:00:01.000Z', 'ok', 1);
+        INSERT INTO exports (target, article_id, path, version, size)
+            VALUES ('jekyll', 1, '_posts/2023-01-01-old.md', 2, 100);
+        INSERT INTO articles_fts (rowid, title, body) VALUES (1, '旧标题', '旧正文');
+        """
+    )
+    if version >= 2:
+        conn.execute("INSERT INTO search_state (article_id, version) VALUES (1, 2)")
+    conn.close()
+
+
+def test_every_older_schema_version_migrates_with_its_data(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from newsmirror.store.archive import APPLICATION_ID
+    from newsmirror.store.schema import SCHEMA_VERSION
+
+    assert SCHEMA_VERSION >= 4
+    for version in range(1, SCHEMA_VERSION):
+        path = tmp_path / f"v{version}.sqlite"
+        _archive_at_version(path, version)
+        with Archive.open(path, create=False) as archive:
+            assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            assert archive.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            [art] = list(archive.iter_articles())
+            assert (art.title, art.author, art.content, art.version) == (
+                "旧标题",
+                "记者",
+                "<p>旧正文</p>",
+                2,
+            )
+            assert (art.source, art.timezone, art.jekyll_name) == (
+                "旧源",
+                "Europe/Berlin",
+                "2023-01-01-old.md",
+            )
+            assert [r[:2] for r in archive.revisions(art.id)] == [(1, "最初的标题")]
+            [health] = archive.health()
+            assert (health.name, health.feeds, health.last_success) == (
+                "旧源",
+                ["https://e.org/feed"],
+                "2023-01-01T00:00:00.000Z",
+            )
+            assert archive.feed_state("旧源", "https://e.org/feed").etag == '"e1"'
+            assert [h.title for h in archive.search("旧正文")] == ["旧标题"], version
+            assert archive.check() == [], version
+            assert archive.counts() == {"sources": 1, "articles": 1, "revisions": 1}
+        # Opening again changes nothing more.
+        before = path.read_bytes()
+        Archive.open(path, create=False).close()
+        assert path.read_bytes() == before, version
+    # An archive at a version this newsmirror does not know is refused, not converted.
+    path = tmp_path / "future.sqlite"
+    _archive_at_version(path, SCHEMA_VERSION)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = path.read_bytes()
+    from newsmirror.errors import ArchiveError
+
+    with pytest.raises(ArchiveError, match="newer"):
+        Archive.open(path)
+    assert path.read_bytes() == before
+
+
+def test_archive_kind_decisions():
+    from newsmirror.store.opening import APPLICATION_ID, archive_kind
+
+    ours = frozenset({"sources", "feeds", "articles", "revisions"})
+    assert archive_kind(APPLICATION_ID, 4, ours) == "ours"
+    assert archive_kind(APPLICATION_ID, 0, frozenset()) == "ours"
+    assert archive_kind(0, 0, frozenset()) == "new"
+    assert archive_kind(0, 3, ours) == "unmarked"
+    assert archive_kind(0, 0, ours) == "foreign"  # our table names, never migrated
+    assert archive_kind(0, 1, frozenset({"sources", "articles"})) == "foreign"
+    assert archive_kind(0, 2, frozenset({"contacts"})) == "foreign"
+    assert archive_kind(0, 0, frozenset({"contacts"})) == "foreign"
+    assert archive_kind(1234, 0, frozenset()) == "foreign"
+    assert archive_kind(1234, 4, ours) == "foreign"
+
+
+# -- the bookkeeping of article pages (full text, refetch) ---------------------------------
+
+
+def _dated(url, published, guid=""):
+    from newsmirror.models import Entry
+
+    return Entry(url, guid, url[-2:], "作者", "<p>摘要</p>", published, "")
+
+
+def _page_rows(archive):
+    return archive.conn.execute(
+        "SELECT url, needs_page, page_attempts, page_error, page_checked, removed_at"
+        " FROM articles ORDER BY id"
+    ).fetchall()
+
+
+def test_pending_pages_newest_first_by_source_and_limit(archive):
+    _sources(archive, "甲", "乙")
+    for i, when in enumerate([T1, T2, datetime(2024, 3, 1, tzinfo=UTC)]):
+        archive.store_entries(
+            "甲",
+            "https://feeds.example/甲",
+            [_dated(f"https://e.org/a{i}", T1)],
+            state=FeedState(),
+            started=when,
+            now=when,
+            wants_page=lambda _e: True,
+        )
+    archive.store_entries(
+        "乙",
+        "https://feeds.example/乙",
+        [_dated("https://e.org/b0", T1)],
+        state=FeedState(),
+        started=T1,
+        now=T1,
+        wants_page=lambda _e: True,
+    )
+    archive.store_entries(
+        "乙",
+        "https://feeds.example/乙",
+        [_dated("https://e.org/n0", T1)],
+        state=FeedState(),
+        started=T1,
+        now=T1,
+    )  # its feed text is enough: no page wanted
+    urls = [t.url for t in archive.pending_pages(10)]
+    assert urls == ["https://e.org/a2", "https://e.org/a1", "https://e.org/b0", "https://e.org/a0"]
+    assert [t.url for t in archive.pending_pages(2)] == urls[:2]
+    assert [t.url for t in archive.pending_pages(10, ["乙"])] == ["https://e.org/b0"]
+    assert [t.url for t in archive.pending_pages(10, [])] == []
+    [task] = archive.pending_pages(1, ["乙"])
+    assert (task.source, task.content, task.content_origin, task.attempts) == (
+        "乙",
+        "<p>摘要</p>",
+        "feed",
+        0,
+    )
+
+
+def test_page_checked_failures_gone_and_success(archive):
+    _sources(archive, "甲")
+    archive.store_entries(
+        "甲",
+        "https://feeds.example/甲",
+        [_dated("https://e.org/p1", T1)],
+        state=FeedState(),
+        started=T1,
+        now=T1,
+        wants_page=lambda _e: True,
+    )
+    [task] = archive.pending_pages(5)
+    # Failures are counted; after three the page is no longer asked for.
+    for attempt in (1, 2, 3):
+        archive.page_checked(task, now=T2, error=f"timeout {attempt}")
+        [row] = _page_rows(archive)
+        assert row[1:5] == (int(attempt < 3), attempt, f"timeout {attempt}", S2)
+        assert len(archive.pending_pages(5)) == int(attempt < 3)
+    # A success clears the error (the attempts stay counted).
+    archive.page_checked(task, now=T1)
+    assert _page_rows(archive)[0][1:] == (0, 3, None, S1, None)
+    # Gone at its origin: removed, with the time that was first noticed.
+    archive.page_checked(task, now=T1, error="HTTP 404", gone=True)
+    archive.page_checked(task, now=T2, error="HTTP 410", gone=True)
+    assert _page_rows(archive)[0][1:] == (0, 3, "HTTP 410", S2, S1)
+    # A removed article is not fetched again even when asked for...
+    archive.conn.execute("UPDATE articles SET needs_page = 1")
+    assert archive.pending_pages(5) == []
+    # ...until a look finds it again.
+    archive.page_checked(task, now=T2)
+    assert _page_rows(archive)[0][1:] == (0, 3, None, S2, None)
+    archive.page_checked(task, now=T1, error="HTTP 404", gone=True)
+    assert _to_page(archive, "<p>又回来了</p>", T2) is True
+    assert _page_rows(archive)[0][1:] == (0, 3, None, S2, None)
+
+
+def test_page_tasks_by_source_and_date_oldest_first(archive):
+    _sources(archive, "甲", "乙")
+    jan5, jan1, feb1 = (datetime(2024, m, d, 8, tzinfo=UTC) for m, d in ((1, 5), (1, 1), (2, 1)))
+    _put(archive, "甲", [_dated("https://e.org/j5", jan5), _dated("https://e.org/j1", jan1)])
+    _put(archive, "乙", [_dated("https://e.org/f1", feb1)])
+    everything = [t.url for t in archive.page_tasks()]
+    assert everything == ["https://e.org/j1", "https://e.org/j5", "https://e.org/f1"]
+    assert [t.url for t in archive.page_tasks(source="甲")] == everything[:2]
+    assert [t.url for t in archive.page_tasks(since="2024-01-05")] == everything[1:]
+    assert [t.url for t in archive.page_tasks(source="甲", since="2024-01-02")] == [everything[1]]
+    assert archive.page_tasks(since="2024-02-02") == []

@@ -26,6 +26,7 @@ class StoredArticle:
     version: int
     feed_hash: str = ""
     content_origin: str = "feed"
+    source_id: int = 0  # the source that stored it first, which it belongs to
 
 
 @dataclass(frozen=True)

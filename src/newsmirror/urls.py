@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
-_TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|at_medium|at_campaign)$", re.I)
+_TRACKING = re.compile(r"utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|at_medium|at_campaign", re.I)
 _PCT = re.compile(r"%[0-9a-fA-F]{2}")
 # Characters left as they are when percent-encoding a path or query (RFC 3986 reserved + '%').
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
 _SAFE_QUERY = _SAFE_PATH + "?"
+# Left as they are in a canonical query's decoded keys and values: never the characters
+# that delimit or encode (& = + %), or a value holding them would read as other pairs.
+_SAFE_PAIR = "/:@!$'()*,;-._~?"
 
 
 def _upper_pct(text: str) -> str:
@@ -24,14 +27,19 @@ def to_uri(url: str) -> str:
         host = parts.hostname or ""
         netloc = parts.netloc
         if host and not host.isascii():
+            # hostname is lower-cased: the netloc is rebuilt, not searched for it.
             ascii_host = host.encode("idna").decode("ascii")
-            netloc = netloc.replace(host, ascii_host)
+            userinfo, at, _hostport = netloc.rpartition("@")
+            port = "" if parts.port is None else f":{parts.port}"
+            netloc = f"{userinfo}{at}{ascii_host}{port}"
     except ValueError:
-        return quote(url, safe=_SAFE_QUERY + "#")
+        quoted = quote(url, safe=_SAFE_QUERY + "#")
+        # Quoting may make it parsable (an unbalanced "["): then it is read as a URI.
+        return quoted if quoted == url else to_uri(quoted)
     return urlunsplit(
         (
             parts.scheme,
-            netloc,
+            quote(netloc, safe=_SAFE_PATH + "[]"),
             quote(parts.path, safe=_SAFE_PATH),
             quote(parts.query, safe=_SAFE_QUERY),
             quote(parts.fragment, safe=_SAFE_QUERY),
@@ -52,17 +60,24 @@ def canonical_url(url: str) -> str:
         port = parts.port
     except ValueError:
         return uri
+    if not parts.hostname:
+        return uri  # not a web address (a guid such as urn:uuid:...): kept as it is
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
+    host = parts.hostname.lower()
+    host = host.rstrip(".") or host  # "e.org." is "e.org"; "." stays
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address keeps its brackets
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
     path = _upper_pct(parts.path) or "/"
     query = parts.query
     if query:
         pairs = [
-            (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _TRACKING.match(k)
+            (k, v)
+            for k, v in parse_qsl(query, keep_blank_values=True)
+            if not _TRACKING.fullmatch(k)
         ]
-        query = _upper_pct(urlencode(pairs, safe=_SAFE_QUERY, quote_via=quote))
+        query = urlencode(pairs, safe=_SAFE_PAIR, quote_via=quote)
     return urlunsplit((scheme, host, path, query, ""))
 
 

@@ -29,6 +29,13 @@ from newsmirror.models import (
 )
 from newsmirror.store.content import ContentMixin
 from newsmirror.store.exports import ExportStateMixin
+from newsmirror.store.opening import (
+    APPLICATION_ID,
+    inspect_file,
+    open_hint,
+    root_error,
+    write_hint,
+)
 from newsmirror.store.schema import migrate
 from newsmirror.store.search import SearchMixin
 from newsmirror.timeutil import from_iso, to_iso
@@ -43,12 +50,6 @@ def _never(_entry: Entry) -> bool:
     return False
 
 
-def _hint(exc: sqlite3.Error) -> str:
-    if "full" in str(exc).lower():
-        return "The disk is full: free space and run again; nothing was half-written."
-    return "Nothing was half-written; run again. If it repeats, check the archive file."
-
-
 class Archive(SearchMixin, ExportStateMixin, ContentMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
@@ -60,23 +61,39 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
 
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Archive:
-        """Open (and create or migrate) the archive at ``path``."""
-        if not create and not path.exists():
+        """Open (and create or migrate) the archive at ``path``.
+
+        Before anything is written the file is checked (:mod:`newsmirror.store.opening`):
+        a SQLite file that is not a newsmirror archive, or a damaged one, is refused
+        with :class:`ArchiveError` and left as it was.
+        """
+        if path.is_dir() or (not create and not path.is_file()):
             raise ArchiveError(
                 f"no archive at {path}", hint="Run `newsmirror init` or `newsmirror fetch` first."
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise ArchiveError(f"cannot create archive {path}: {exc}") from exc
+        try:
+            kind = inspect_file(conn, path)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 30000")
             migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            raise ArchiveError(f"cannot open archive {path}: {exc}") from exc
-        except OSError as exc:
-            raise ArchiveError(f"cannot create archive {path}: {exc}") from exc
+            if kind != "ours":
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        except ArchiveError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            cause = root_error(exc)
+            raise ArchiveError(
+                f"cannot open archive {path}: {cause}", hint=open_hint(cause)
+            ) from exc
         return cls(conn, path)
 
     @property
@@ -104,7 +121,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             yield self.conn
         except sqlite3.Error as exc:
             self._rollback()
-            raise ArchiveError(f"cannot write the archive: {exc}", hint=_hint(exc)) from exc
+            raise ArchiveError(f"cannot write the archive: {exc}", hint=write_hint(exc)) from exc
         except BaseException:
             self._rollback()
             raise
@@ -112,7 +129,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise ArchiveError(f"cannot write the archive: {exc}", hint=_hint(exc)) from exc
+            raise ArchiveError(f"cannot write the archive: {exc}", hint=write_hint(exc)) from exc
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
@@ -245,7 +262,8 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
         return new, updated
 
     _FIND = (
-        "SELECT id, title, author, content, version, feed_hash, content_origin FROM articles WHERE "
+        "SELECT id, title, author, content, version, feed_hash, content_origin, source_id"
+        " FROM articles WHERE "
     )
 
     def _find(
@@ -268,9 +286,9 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
         existing = self._find(conn, sid, canonical, entry.guid)
         digest = content_hash(entry.content)
         if existing is not None and existing.content_origin != "feed":
-            return self._store_feed_update(conn, existing, entry, digest, now)
+            return self._store_feed_update(conn, sid, existing, entry, digest, now)
         change = classify_entry(
-            existing, title=entry.title, author=entry.author, content=entry.content
+            existing, title=entry.title, author=entry.author, content=entry.content, source_id=sid
         )
         if change is Change.NEW:
             published = entry.published or now
@@ -296,7 +314,9 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
                 ),
             )
         elif change is Change.CHANGED and existing is not None:
-            self._revise(conn, existing, entry.title, entry.author, entry.content, now)
+            # A feed that dropped the body but changed the title keeps the stored body.
+            body = entry.content or existing.content
+            self._revise(conn, existing, entry.title, entry.author, body, now)
             conn.execute(
                 "UPDATE articles SET feed_hash = ?, needs_page = ?, page_attempts = 0 WHERE id = ?",
                 (digest, int(wants_page(entry)), existing.id),
@@ -306,6 +326,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
     def _store_feed_update(
         self,
         conn: sqlite3.Connection,
+        sid: int,
         existing: StoredArticle,
         entry: Entry,
         digest: str,
@@ -313,7 +334,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
     ) -> Change:
         """An entry for an article whose body came from its page (the feed has a summary)."""
         meta_changed, body_changed = classify_feed_update(
-            existing, title=entry.title, author=entry.author, content_hash=digest
+            existing, title=entry.title, author=entry.author, content_hash=digest, source_id=sid
         )
         if meta_changed:
             self._revise(conn, existing, entry.title, entry.author, existing.content, now)

@@ -55,16 +55,17 @@ class ContentMixin:
     def store_page(self, task: PageTask, *, html: str, origin: str, now: datetime) -> bool:
         """Store a page's extraction as the article body; True if the body changed.
 
-        Filling in a summary's full text is not a revision; a changed page body is.
+        Every replaced body is kept as a revision (the feed's summary or text replaced by
+        the page's, and a page's text replaced by a changed page), and the version goes up.
         """
         with self.transaction() as conn:
             row = conn.execute(
-                "SELECT title, author, content, version, content_origin FROM articles WHERE id = ?",
+                "SELECT title, author, content, version FROM articles WHERE id = ?",
                 (task.article_id,),
             ).fetchone()
-            title, author, content, version, was = row
+            title, author, content, version = row
             changed = bool(content != html)
-            if changed and was != "feed":
+            if changed:
                 conn.execute(
                     "INSERT OR IGNORE INTO revisions (article_id, version, title,"
                     " author, content, recorded) VALUES (?, ?, ?, ?, ?, ?)",
@@ -141,13 +142,34 @@ class ContentMixin:
             if len(rows) < batch:
                 return done
 
-    def pending_images(self, *, max_attempts: int, limit: int = 5000) -> list[ImageTask]:
-        """Images not yet mirrored whose earlier attempts were fewer than ``max_attempts``."""
-        rows = self.conn.execute(
+    def pending_images(
+        self,
+        *,
+        max_attempts: int,
+        limit: int = 5000,
+        guarded: bool | None = None,
+        article_id: int | None = None,
+    ) -> list[ImageTask]:
+        """Images not yet mirrored whose earlier attempts were fewer than ``max_attempts``
+        and that the network guard did not refuse.
+
+        ``guarded`` selects the images of articles archived by ``add`` with its guard on
+        (True) or the others (False); ``article_id`` those of one article.
+        """
+        sql = (
             "SELECT m.article_id, m.url, a.url, m.attempts FROM article_media m"
             " JOIN articles a ON a.id = m.article_id WHERE m.sha256 IS NULL AND m.attempts < ?"
-            " ORDER BY m.article_id DESC LIMIT ?",
-            (max_attempts, limit),
+            " AND m.refused = 0"
+        )
+        args: list[object] = [max_attempts]
+        if guarded is not None:
+            sql += " AND a.net_guard = ?"
+            args.append(int(guarded))
+        if article_id is not None:
+            sql += " AND m.article_id = ?"
+            args.append(article_id)
+        rows = self.conn.execute(
+            sql + " ORDER BY m.article_id DESC LIMIT ?", (*args, limit)
         ).fetchall()
         return [ImageTask(*row) for row in rows]
 
@@ -182,12 +204,16 @@ class ContentMixin:
                 (sha256, to_iso(now), url),
             )
 
-    def image_failed(self, task: ImageTask, error: str, *, now: datetime) -> None:
+    def image_failed(
+        self, task: ImageTask, error: str, *, now: datetime, refused: bool = False
+    ) -> None:
+        """Record a failed attempt; an image ``refused`` by the network guard is not
+        tried again."""
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE article_media SET attempts = attempts + 1, last_error = ?,"
-                " last_try = ? WHERE article_id = ? AND url = ?",
-                (error, to_iso(now), task.article_id, task.url),
+                " last_try = ?, refused = ? WHERE article_id = ? AND url = ?",
+                (error, to_iso(now), int(refused), task.article_id, task.url),
             )
 
     def media_maps(self) -> dict[int, dict[str, tuple[str, str]]]:
@@ -234,9 +260,14 @@ class ContentMixin:
         published_raw: str,
         now: datetime,
         timezone: str = "Asia/Shanghai",
+        guarded: bool = True,
     ) -> tuple[int, Change]:
         """Store an article taken from its page; an archived URL gets a new revision
-        when its text changed."""
+        when its text changed.
+
+        ``guarded``: its images are only ever fetched through the network guard (added
+        without --allow-private); unguarded, the images the guard refused are tried again.
+        """
         from newsmirror.urls import canonical_url
 
         canonical = canonical_url(url)
@@ -252,8 +283,8 @@ class ContentMixin:
                 cur = conn.execute(
                     "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
                     " content, published, published_raw, date_known, first_seen, updated,"
-                    " content_origin, origin, page_checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                    " ?, ?, ?, 'page', 'add', ?)",
+                    " content_origin, origin, page_checked, net_guard) VALUES (?, ?, ?, ?, ?,"
+                    " ?, ?, ?, ?, ?, ?, ?, 'page', 'add', ?, ?)",
                     (
                         sid,
                         url,
@@ -268,10 +299,20 @@ class ContentMixin:
                         to_iso(now),
                         to_iso(now),
                         to_iso(now),
+                        int(guarded),
                     ),
                 )
                 return int(cur.lastrowid or 0), Change.NEW
-        article_id = int(row[0])
+            article_id = int(row[0])
+            conn.execute(
+                "UPDATE articles SET net_guard = ? WHERE id = ?", (int(guarded), article_id)
+            )
+            if not guarded:
+                conn.execute(
+                    "UPDATE article_media SET refused = 0, attempts = 0"
+                    " WHERE article_id = ? AND refused = 1",
+                    (article_id,),
+                )
         task = PageTask(article_id, url, source, "", "page", 0)
         return article_id, Change.CHANGED if self.store_page(
             task, html=content, origin="page", now=now
