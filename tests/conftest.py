@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -14,10 +15,37 @@ from typing import Any
 
 import pytest
 
+import newsmirror
 from newsmirror.config import FetchSettings, Source, parse_config
 from newsmirror.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Subprocesses (`python -m newsmirror ...`) run the very package this test process
+# imported, not whatever an installed copy points at: under mutation testing that is
+# the mutated copy, so CLI tests can catch mutants too.
+_PACKAGE_ROOT = str(Path(newsmirror.__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p
+)
+
+_MARK_BY_FILE = {
+    "test_browser.py": "browser",
+    "test_xss.py": "browser",
+    "test_jekyll_site.py": "jekyll",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser and Jekyll tests carry a marker: `pytest -m "not browser and not jekyll"`."""
+    for item in items:
+        mark = _MARK_BY_FILE.get(item.path.name)
+        if mark:
+            item.add_marker(mark)
+        if "jekyll" in item.name and item.path.name == "test_xss.py":
+            item.add_marker("jekyll")
+
+
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 DATA = Path(__file__).parent / "data"
