@@ -39,6 +39,40 @@ def years_of(paths: list[str]) -> set[str]:
     return {m.group(1) for p in paths if (m := _YEAR.match(p))}
 
 
+class _Interrupts:
+    """SIGTERM and SIGINT as exceptions (SystemExit 143, KeyboardInterrupt), held back
+    while a child is being started: a signal that lands inside ``Popen`` would leave the
+    new child running with nobody to stop it, so it is raised once the child is known."""
+
+    def __init__(self) -> None:
+        self.installed = False
+        self.spawning = False
+        self.held: list[int] = []
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.spawning:
+            self.held.append(signum)
+            return
+        self.raise_for(signum)
+
+    @staticmethod
+    def raise_for(signum: int) -> None:
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the cleanup finish
+        raise SystemExit(128 + signum)
+
+    def release(self) -> None:
+        """Stop holding interrupts; raise the first one held meanwhile."""
+        self.spawning = False
+        if self.held:
+            signum, self.held = self.held[0], []
+            self.raise_for(signum)
+
+
+_INTERRUPTS = _Interrupts()
+
+
 @contextmanager
 def terminate_cleanly() -> Iterator[None]:
     """While inside, SIGTERM ends the run as an exception (SystemExit 143) rather than on
@@ -50,16 +84,35 @@ def terminate_cleanly() -> Iterator[None]:
     ):
         yield
         return
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the cleanup finish
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
+    previous_int = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGTERM, _INTERRUPTS.handle)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _INTERRUPTS.handle)
+    _INTERRUPTS.installed = True
     try:
         yield
     finally:
+        _INTERRUPTS.installed = False
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def _spawn(command: list[str]) -> subprocess.Popen[str]:
+    """Start a child in its own session (a Ctrl-C meant for newsmirror does not reach it
+    half-way; killing the group leaves nothing behind). Interrupts stay held until the
+    caller, inside the ``try`` that kills the child, calls ``_INTERRUPTS.release()``."""
+    _INTERRUPTS.spawning = _INTERRUPTS.installed
+    try:
+        return subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except BaseException:
+        _INTERRUPTS.release()
+        raise
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
@@ -91,21 +144,14 @@ def _run_pagefind(site_root: Path, year: str, output: Path) -> int:
         f"posts/{year}/**/*.html",
     ]
     try:
-        # Its own session: a Ctrl-C meant for newsmirror does not reach it half-way, and
-        # killing the group leaves nothing behind when the build is interrupted.
-        proc = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        proc = _spawn(command)
     except OSError as exc:
         raise OutputError(
             f"Pagefind could not run: {exc}",
             hint="Install it with: pip install 'pagefind[extended]'",
         ) from exc
     try:
+        _INTERRUPTS.release()
         stdout, stderr = proc.communicate(timeout=3600)
     except subprocess.TimeoutExpired as exc:
         _kill(proc)
