@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
+import pytest
 import yaml
 
 from conftest import ARTICLE_TEXT, Reply, article_page, make_config, rss
@@ -221,3 +225,89 @@ def test_page_whose_extraction_crashes_is_that_page_failure(tmp_path, server):
         assert summary.pages.failed == POOL_THRESHOLD
         assert all("\n" not in e and "Invalid series" in e for e in summary.pages.errors)
         assert len(list(archive.iter_articles())) == POOL_THRESHOLD
+
+
+def big_teaser_site(server, count, repeat=120, slow=0.0):
+    """Teaser items whose pages are long: the feed takes little room, the pages much;
+    the last page comes ``slow`` seconds late."""
+    items = []
+    for i in range(count):
+        page = article_page(f"长文{i}", body=ARTICLE_TEXT * repeat)
+        server.route(f"/news/{i}.html", Reply(body=page, delay=slow if i == count - 1 else 0))
+        items.append({"title": f"长文{i}", "link": f"{server.url}/news/{i}.html"})
+    server.route("/feed", Reply(body=rss(items)))
+
+
+def test_full_archive_during_the_page_step_stops_the_run_cleanly(tmp_path, server, caplog, capfd):
+    """The archive fills up while pages are stored (SQLite's max_page_count as a full
+    disk): one ArchiveError, no asyncio traceback from the other pages, nothing
+    half-written; the next run with room fills the pages."""
+    import gc
+    import logging
+
+    from newsmirror.errors import ArchiveError
+
+    big_teaser_site(server, count=POOL_THRESHOLD - 1, slow=0.5)  # still coming at the error
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
+    with Archive.open(config.archive) as archive:
+        archive.sync_sources(config.sources)
+        pages = archive.conn.execute("PRAGMA page_count").fetchone()[0]
+        archive.conn.execute(f"PRAGMA max_page_count = {pages + 30}")
+        with caplog.at_level(logging.DEBUG, logger="asyncio"):
+            with pytest.raises(ArchiveError, match="full") as info:
+                update(config, archive)
+            gc.collect()  # an orphaned task's error is logged when it is collected
+        assert info.value.exit_code == 4 and "disk is full" in info.value.hint
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+        assert "Traceback" not in "".join(capfd.readouterr())
+        assert archive.check() == []
+        assert archive.counts()["articles"] == POOL_THRESHOLD - 1  # the feed step fitted
+        rows = archive.conn.execute(
+            "SELECT a.content_origin, a.version, COUNT(r.id) FROM articles a"
+            " LEFT JOIN revisions r ON r.article_id = a.id GROUP BY a.id"
+        ).fetchall()
+        # Each page stored whole (with the teaser as a revision) or not at all.
+        assert set(rows) <= {("feed", 1, 0), ("page", 2, 1)} and ("feed", 1, 0) in rows
+    with Archive.open(config.archive) as archive:
+        again = update(config, archive)
+        assert again.pages.failed == 0
+        origins = archive.conn.execute("SELECT content_origin FROM articles").fetchall()
+        assert origins == [("page",)] * (POOL_THRESHOLD - 1)
+
+
+def _mount_tmpfs(folder, size) -> bool:
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return False
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    return done.returncode == 0
+
+
+@pytest.mark.slow
+def test_full_disk_during_the_page_step_is_one_line_and_exit_4(tmp_path, server):
+    """A real full disk (a small tmpfs) while pages are stored: `newsmirror fetch` ends
+    with one error line and its hint, exit 4, and leaves a consistent archive."""
+    from test_cli import assert_clean_error, nm
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if not _mount_tmpfs(disk, "512k"):
+        pytest.skip("mounting a tmpfs needs root on Linux (the test above covers SQLITE_FULL)")
+    try:
+        big_teaser_site(server, count=POOL_THRESHOLD - 1, slow=0.5)
+        (disk / "newsmirror.toml").write_text(
+            '[fetch]\nretries = 0\n[media]\nmode = "hotlink"\n[[sources]]\nname = "源"\n'
+            f'feeds = ["{server.url}/feed"]\nfull_text = "auto"\n',
+            encoding="utf-8",
+        )
+        result = nm("fetch", cwd=disk, check=False)
+        assert_clean_error(result, 4, "full")
+        assert "free space" in result.stderr
+        assert [p for p, _ in server.requests].count("/feed") == 1
+        assert any(p.startswith("/news/") for p, _ in server.requests)  # the page step
+        with Archive.open(disk / "archive.sqlite", create=False) as archive:
+            assert archive.check() == []
+            assert archive.counts()["articles"] == POOL_THRESHOLD - 1
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -331,8 +331,11 @@ def _archive_at_version(path, version):
     from newsmirror.store.schema import MIGRATIONS
 
     conn = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:version]:
-        conn.executescript(script)
+    for migration in MIGRATIONS[:version]:
+        if callable(migration):
+            migration(conn)
+        else:
+            conn.executescript(migration)
     conn.execute(f"PRAGMA user_version = {version}")
     conn.executescript(
         """
@@ -537,3 +540,141 @@ def test_page_tasks_by_source_and_date_oldest_first(archive):
     assert [t.url for t in archive.page_tasks(since="2024-01-05")] == everything[1:]
     assert [t.url for t in archive.page_tasks(source="甲", since="2024-01-02")] == [everything[1]]
     assert archive.page_tasks(since="2024-02-02") == []
+
+
+# -- migration 6: canonical URLs made again by today's canonical_url ----------------------
+
+# (url, canonical_url as newsmirror before migration 6 stored it, first_seen)
+_OLD_CANONICALS = [
+    # an encoded "&" in a value was decoded and read as a pair of its own
+    ("https://e.org/a?q=a%26b", "https://e.org/a?q=a&b", "2023-01-01"),
+    # an IPv6 host lost its brackets
+    ("http://[2001:db8::1]/a", "http://2001:db8::1/a", "2023-01-02"),
+    # the same article twice: an upper-case non-ASCII host stayed Unicode; the older of
+    # the two (stored second) is the one matched from now on
+    ("https://ä.example/c?q=a%26b", "https://xn--4ca.example/c?q=a&b", "2023-01-04"),
+    ("https://Ä.example/c?q=a%26b", "https://ä.example/c?q=a&b", "2023-01-03"),
+    # the same article twice, the newer already in today's form: both kept as they are
+    ("https://Ö.example/x", "https://ö.example/x", "2023-01-05"),
+    ("https://ö.example/x", "https://xn--nda.example/x", "2023-01-06"),
+    # unchanged
+    ("https://e.org/same?id=1", "https://e.org/same?id=1", "2023-01-07"),
+]
+
+
+def _archive_at_version_5(path, articles):
+    import sqlite3
+
+    from newsmirror.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:5]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute("INSERT INTO sources (id, name) VALUES (1, '旧源')")
+    for i, (url, old, day) in enumerate(articles, 1):
+        conn.execute(
+            "INSERT INTO articles (id, source_id, url, canonical_url, title, author, content,"
+            " published, first_seen, updated) VALUES (?, 1, ?, ?, ?, '记者', ?, ?, ?, ?)",
+            (i, url, old, f"标题{i}", f"<p>正文{i}</p>", *[f"{day}T00:00:00.000Z"] * 3),
+        )
+    conn.close()
+
+
+def test_migration_6_recomputes_canonical_urls_and_a_refetch_adds_no_duplicates(tmp_path, server):
+    path = tmp_path / "archive.sqlite"
+    _archive_at_version_5(path, _OLD_CANONICALS)
+    with Archive.open(path, create=False) as archive:
+        stored = dict(archive.conn.execute("SELECT id, canonical_url FROM articles"))
+        assert archive.counts()["articles"] == len(_OLD_CANONICALS)
+        assert archive.check() == []
+    assert stored == {
+        1: "https://e.org/a?q=a%26b",
+        2: "http://[2001:db8::1]/a",
+        3: "https://xn--4ca.example/c?q=a&b",  # the newer duplicate keeps its old value
+        4: "https://xn--4ca.example/c?q=a%26b",
+        5: "https://ö.example/x",
+        6: "https://xn--nda.example/x",
+        7: "https://e.org/same?id=1",
+    }
+    assert all(
+        stored[i] == canonical_url(url)
+        for i, (url, _, _) in enumerate(_OLD_CANONICALS, 1)
+        if i not in (3, 5)
+    )
+    # The same items again, from a feed without guids: every one finds its article.
+    items = [
+        {"title": f"标题{i}", "link": url.replace("&", "&amp;"), "content": f"<p>正文{i}</p>"}
+        for i, (url, _, _) in enumerate(_OLD_CANONICALS, 1)
+    ]
+    server.route("/feed", Reply(body=rss(items)))
+    config = make_config(tmp_path, [("旧源", [f"{server.url}/feed"])])
+    with Archive.open(path) as archive:
+        summary = update(config, archive)
+        assert summary.sources[0].ok == 1
+        assert summary.new == 0
+        assert archive.counts()["articles"] == len(_OLD_CANONICALS)
+
+
+def test_plan_recanonical_keeps_values_unique():
+    from newsmirror.store.schema import Recanonical, plan_recanonical
+
+    def run(changes, held):
+        return plan_recanonical([Recanonical(*c) for c in changes], held.get)
+
+    # A chain and a swap: values move on in one step.
+    chain = [(1, "a", "b"), (2, "b", "c")]
+    assert run(chain, {"a": 1, "b": 2}) == {1: "b", 2: "c"}
+    assert run([(1, "a", "b"), (2, "b", "a")], {"a": 1, "b": 2}) == {1: "b", 2: "a"}
+    # Two now the same: the first (older) moves, the other keeps its value.
+    assert run([(1, "a", "x"), (2, "b", "x")], {"a": 1, "b": 2}) == {1: "x"}
+    # Held by an article that does not move: nobody takes it.
+    assert run([(1, "a", "x")], {"a": 1, "x": 9}) == {}
+    # An article that keeps its value keeps it from whoever wanted it, down the chain.
+    cascade = [(1, "a", "b"), (2, "b", "x"), (3, "c", "x")]
+    assert run(cascade[1:] + cascade[:1], {"a": 1, "b": 2, "c": 3, "x": 9}) == {}
+    plan = run([(3, "c", "x"), (2, "b", "x"), (1, "a", "b")], {"a": 1, "b": 2, "c": 3})
+    assert plan == {3: "x"}
+
+
+def test_refetch_since_is_a_day_in_each_source_time_zone(archive):
+    """`refetch --since 2024-01-05` means from midnight of that day where each source is:
+    16:00 UTC the day before in Shanghai, 05:00 UTC in New York (winter)."""
+    from newsmirror.config import Source
+
+    archive.sync_sources(
+        [
+            Source("上海", ("https://feeds.example/sh",), timezone="Asia/Shanghai"),
+            Source("纽约", ("https://feeds.example/ny",), timezone="America/New_York"),
+        ]
+    )
+
+    def at(text):
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    _put(
+        archive,
+        "上海",
+        [
+            _dated("https://e.org/sh-before", at("2024-01-04T15:59:59")),  # 01-04 23:59:59
+            _dated("https://e.org/sh-midnight", at("2024-01-04T16:00:00")),  # 01-05 00:00
+            _dated("https://e.org/sh-morning", at("2024-01-04T23:00:00")),  # 01-05 07:00
+        ],
+    )
+    _put(
+        archive,
+        "纽约",
+        [
+            _dated("https://e.org/ny-before", at("2024-01-05T04:59:59")),  # 01-04 23:59:59
+            _dated("https://e.org/ny-midnight", at("2024-01-05T05:00:00")),  # 01-05 00:00
+        ],
+    )
+    assert [t.url.rsplit("/", 1)[1] for t in archive.page_tasks(since="2024-01-05")] == [
+        "sh-midnight",
+        "sh-morning",
+        "ny-midnight",
+    ]
+    assert [t.url.rsplit("/", 1)[1] for t in archive.page_tasks(since="2024-01-06")] == []
+    assert len(archive.page_tasks(since="2024-01-04")) == 5
+    tasks = archive.page_tasks(source="纽约", since="2024-01-05")
+    assert [t.url.rsplit("/", 1)[1] for t in tasks] == ["ny-midnight"]

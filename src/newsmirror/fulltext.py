@@ -8,7 +8,10 @@ the feed's body when the page gives less (:func:`decide.use_page_text`).
 Whatever goes wrong with one page (HTTP, decoding, extraction) is that page's
 recorded failure; the others go on. ``newsmirror refetch`` runs the same step over
 stored articles: a changed text becomes a new revision, and a page that is gone
-(404/410) marks the article as removed at its origin.
+(404/410) marks the article as removed at its origin. The pages of articles archived
+by ``newsmirror add`` with its guard on are only ever fetched through the network guard
+(:mod:`newsmirror.netguard`, every redirect hop); a page the guard refuses is that
+page's failure, with the reason.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,6 +32,7 @@ from newsmirror.fetch import Fetcher, FetchResult
 from newsmirror.htmltext import plain_text
 from newsmirror.isolate import failure_reason
 from newsmirror.models import PageTask
+from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
@@ -121,15 +126,21 @@ async def fill_pages(
     tasks: list[PageTask],
     *,
     refetch: bool = False,
+    guard: Guard | None = None,
 ) -> PageSummary:
-    """Fetch and extract the pages of ``tasks``; store what they give."""
+    """Fetch and extract the pages of ``tasks``; store what they give.
+
+    The pages of guarded tasks (articles archived by ``add`` with its guard on) are
+    fetched through the network guard (``guard``, by default the real one).
+    """
     summary = PageSummary()
     sources = {s.name: s for s in config.sources}
     runner = _Runner(len(tasks))
+    fetchers = {False: fetcher}
 
     async def one(task: PageTask) -> None:
         source = sources.get(task.source) or Source(name=task.source, feeds=())
-        result = await fetch_page(fetcher, task.url)
+        result = await fetch_page(fetchers[task.guarded], task.url)
         now = now_utc()
         if result.status != "ok":
             gone = result.http_status in GONE
@@ -179,7 +190,12 @@ async def fill_pages(
             archive.page_checked(task, now=now_utc(), error=reason)
 
     try:
-        await run_all(isolated(task) for task in tasks)
+        async with AsyncExitStack() as stack:
+            if any(task.guarded for task in tasks):
+                transport = guarded_transport(guard or Guard(), fetcher.settings)
+                own = Fetcher(fetcher.settings, transport=transport)
+                fetchers[True] = await stack.enter_async_context(own)
+            await run_all(isolated(task) for task in tasks)
     finally:
         runner.close()
     return summary
@@ -190,12 +206,13 @@ async def _refetch(
     archive: Archive,
     tasks: list[PageTask],
     transport: httpx.AsyncBaseTransport | None,
+    guard: Guard | None,
 ) -> tuple[PageSummary, MediaSummary]:
     from newsmirror.media import mirror_images
 
     async with Fetcher(config.fetch, transport=transport) as fetcher:
-        pages = await fill_pages(archive, fetcher, config, tasks, refetch=True)
-        media = await mirror_images(archive, fetcher, config.media, config.media_dir)
+        pages = await fill_pages(archive, fetcher, config, tasks, refetch=True, guard=guard)
+        media = await mirror_images(archive, fetcher, config.media, config.media_dir, guard=guard)
     return pages, media
 
 
@@ -206,14 +223,17 @@ def refetch(
     source: str | None = None,
     since: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    guard: Guard | None = None,
 ) -> tuple[PageSummary, MediaSummary]:
     """Fetch and extract the pages of stored articles again (``newsmirror refetch``).
 
     A changed text becomes a new revision; a page gone (404/410) marks its article as
-    removed at the origin, with the time that was noticed.
+    removed at the origin, with the time that was noticed. The pages and images of
+    articles archived by ``add`` with its guard on go through the network ``guard``
+    (by default the real one).
     """
     if source is not None:
         config.source(source)  # a clear error for an unknown name
     archive.sync_sources(config.sources)
     tasks = archive.page_tasks(source=source, since=since)
-    return asyncio.run(_refetch(config, archive, tasks, transport))
+    return asyncio.run(_refetch(config, archive, tasks, transport, guard))

@@ -70,6 +70,7 @@ class PageTask:
     content: str
     content_origin: str
     attempts: int
+    guarded: bool = False  # archived by `add`: fetched only through its network guard
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,25 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime, time
+from typing import Any
 
 from newsmirror.decide import Change
 from newsmirror.models import ImageTask, PageTask
-from newsmirror.timeutil import to_iso
+from newsmirror.timeutil import to_iso, zone_or_default
 
 MAX_PAGE_ATTEMPTS = 3
+
+
+def _page_task(row: tuple[Any, ...]) -> PageTask:
+    article_id, url, source, content, content_origin, attempts, guarded = row
+    return PageTask(article_id, url, source, content, content_origin, attempts, bool(guarded))
+
+
+def day_start(day: str, zone: str) -> str:
+    """The stored (UTC) form of the first moment of ``day`` (YYYY-MM-DD) in ``zone``."""
+    start = datetime.combine(date.fromisoformat(day), time(), zone_or_default(zone))
+    return to_iso(start)
 
 
 class ContentMixin:
@@ -23,7 +35,8 @@ class ContentMixin:
     # -- pages -------------------------------------------------------------
 
     _TASK = (
-        "SELECT a.id, a.url, s.name, a.content, a.content_origin, a.page_attempts"
+        "SELECT a.id, a.url, s.name, a.content, a.content_origin, a.page_attempts,"
+        " a.net_guard"
         " FROM articles a JOIN sources s ON s.id = a.source_id"
     )
 
@@ -38,19 +51,30 @@ class ContentMixin:
         rows = self.conn.execute(
             sql + " ORDER BY a.first_seen DESC, a.id DESC LIMIT ?", (*args, limit)
         ).fetchall()
-        return [PageTask(*row) for row in rows]
+        return [_page_task(row) for row in rows]
 
     def page_tasks(self, *, source: str | None = None, since: str | None = None) -> list[PageTask]:
-        """Stored articles to look at again (``refetch``), oldest first."""
-        sql, args = self._TASK + " WHERE 1 = 1", []
+        """Stored articles to look at again (``refetch``), oldest first.
+
+        ``since`` (YYYY-MM-DD): published on that day or later in its source's time zone.
+        """
+        sql, args = self._TASK, []
+        if since:
+            zones = self.conn.execute("SELECT DISTINCT timezone FROM sources").fetchall()
+            if not zones:
+                return []
+            marks = ", ".join(["(?, ?)"] * len(zones))
+            sql = (
+                f"WITH since (zone, moment) AS (VALUES {marks}) {sql}"
+                " JOIN since ON since.zone = s.timezone AND a.published >= since.moment"
+            )
+            args += [value for (zone,) in zones for value in (zone, day_start(since, zone))]
+        sql += " WHERE 1 = 1"
         if source:
             sql += " AND s.name = ?"
             args.append(source)
-        if since:
-            sql += " AND a.published >= ?"
-            args.append(since)
         rows = self.conn.execute(sql + " ORDER BY a.published, a.id", args).fetchall()
-        return [PageTask(*row) for row in rows]
+        return [_page_task(row) for row in rows]
 
     def store_page(self, task: PageTask, *, html: str, origin: str, now: datetime) -> bool:
         """Store a page's extraction as the article body; True if the body changed.

@@ -1,14 +1,90 @@
 """The archive's schema, as numbered migrations applied in order.
 
-``PRAGMA user_version`` records how many have run. Each migration runs in one
-transaction, so an archive is always at a whole version.
+``PRAGMA user_version`` records how many have run. A migration is SQL statements or a
+Python function of the connection; each runs in one transaction with the version bump,
+so an archive is always at a whole version.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
-MIGRATIONS: list[str] = [
+from newsmirror.urls import canonical_url
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class Recanonical:
+    """An article whose stored canonical URL is not what :func:`canonical_url` gives now."""
+
+    article_id: int
+    old: str
+    new: str
+
+
+def plan_recanonical(
+    changes: Sequence[Recanonical], holder: Callable[[str], int | None]
+) -> dict[int, str]:
+    """The new canonical value of each article in ``changes`` that can take it.
+
+    ``changes`` come oldest article first; ``holder`` names the article that holds a
+    value before the migration. An article keeps its old value when its new one is
+    held by an article that keeps its own (one already at its current form, or one that
+    keeps its old value) or taken by an older article: the two were duplicates, and the
+    older one is matched from now on. Values stay unique; no article is lost.
+    """
+    moving = {c.article_id for c in changes}
+    kept: set[int] = set()
+    while True:
+        claimed: dict[str, int] = {}
+        losers: set[int] = set()
+        for change in changes:
+            if change.article_id in kept:
+                continue
+            held_by = holder(change.new)
+            stays = held_by is not None and (held_by not in moving or held_by in kept)
+            if stays or change.new in claimed:
+                losers.add(change.article_id)
+            else:
+                claimed[change.new] = change.article_id
+        if not losers:
+            return {article_id: new for new, article_id in claimed.items()}
+        kept |= losers
+
+
+def _stale_canonicals(conn: sqlite3.Connection) -> Iterator[Recanonical]:
+    rows = conn.execute("SELECT id, url, canonical_url FROM articles ORDER BY first_seen, id")
+    for article_id, url, old in rows:
+        new = canonical_url(url)
+        if new != old:
+            yield Recanonical(article_id, old, new)
+
+
+def recanonicalise(conn: sqlite3.Connection) -> None:
+    """Give every article the canonical URL that :func:`canonical_url` makes of its link
+    today (see :func:`plan_recanonical` for two articles that now share one)."""
+    changes = list(_stale_canonicals(conn))
+
+    def holder(value: str) -> int | None:
+        row = conn.execute("SELECT id FROM articles WHERE canonical_url = ?", (value,)).fetchone()
+        return None if row is None else int(row[0])
+
+    plan = plan_recanonical(changes, holder)
+    # Through values no URL has (a NUL), so that no step meets UNIQUE half-way.
+    conn.executemany(
+        "UPDATE articles SET canonical_url = char(0) || id WHERE id = ?",
+        [(article_id,) for article_id in plan],
+    )
+    conn.executemany(
+        "UPDATE articles SET canonical_url = ? WHERE id = ?",
+        [(new, article_id) for article_id, new in plan.items()],
+    )
+
+
+MIGRATIONS: list[Migration] = [
     # 1: the first schema.
     """
     CREATE TABLE sources (
@@ -146,9 +222,22 @@ MIGRATIONS: list[str] = [
     UPDATE articles SET net_guard = 1 WHERE origin = 'add';
     ALTER TABLE article_media ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: canonical URLs as canonical_url makes them since it became idempotent (encoded
+    # "&", "=" and "+" in queries kept, IPv6 hosts in brackets, upper-case non-ASCII
+    # hosts as xn--), so a link stored before still finds its article.
+    recanonicalise,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
+    if callable(migration):
+        migration(conn)
+        return
+    for statement in migration.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -164,9 +253,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(current, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[version].split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
+            _apply(conn, MIGRATIONS[version])
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
