@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import threading
@@ -15,19 +14,10 @@ from typing import Any
 
 import pytest
 
-import newsmirror
 from newsmirror.config import FetchSettings, Source, parse_config
 from newsmirror.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# Subprocesses (`python -m newsmirror ...`) run the very package this test process
-# imported, not whatever an installed copy points at: under mutation testing that is
-# the mutated copy, so CLI tests can catch mutants too.
-_PACKAGE_ROOT = str(Path(newsmirror.__file__).resolve().parent.parent)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p
-)
 
 _MARK_BY_FILE = {
     "test_browser.py": "browser",
