@@ -103,3 +103,26 @@ def test_archive_path_is_relative_to_the_config_file(tmp_path, monkeypatch):
     assert load_config(Path(path)).archive == tmp_path / "conf" / "archive.sqlite"
     path.write_text('[archive]\npath = "data/a.sqlite"\n', encoding="utf-8")
     assert load_config(path).archive == tmp_path / "conf" / "data" / "a.sqlite"
+
+
+@pytest.mark.parametrize(
+    "value", ["a\\nb", "newsmirror\\r\\nX-Evil: 1", "tab\\there", "del\\u007f"]
+)
+def test_text_settings_with_control_characters_are_refused(value):
+    """A user agent with a line break would make every request fail at run time."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(f'[fetch]\nuser_agent = "{value}"\n' + source("https://e.org/f"), PATH)
+    assert "[fetch.user_agent]" in info.value.message
+    assert "control characters" in info.value.message
+    assert info.value.hint == "Write it on one line."
+
+
+def test_a_bad_remove_selector_is_reported_under_remove():
+    text = source("https://e.org/f") + 'selector = "article"\nremove = ["p:nth-child(x"]\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, PATH)
+    assert "[sources[0].remove]" in info.value.message
+    text = source("https://e.org/f") + 'selector = "p:nth-child(x"\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, PATH)
+    assert "[sources[0].selector]" in info.value.message

@@ -240,8 +240,9 @@ def _parse_source(path: Path, index: int, raw: Any) -> Source:
     if not isinstance(selector, str):
         raise _fail(path, f"{key}.selector", "must be a CSS selector string")
     remove = _str_list(path, f"{key}.remove", raw.get("remove", []))
-    for css in (selector, *remove):
-        _check_css(path, f"{key}.selector", css)
+    _check_css(path, f"{key}.selector", selector)
+    for css in remove:
+        _check_css(path, f"{key}.remove", css)
     return Source(
         name=name.strip(),
         feeds=feeds,
@@ -315,6 +316,13 @@ def _parse_settings(path: Path, section: str, raw: Any, cls: Any) -> Any:
         if isinstance(default, str):
             if not isinstance(value, str):
                 raise _fail(path, key, "must be a string")
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+                raise _fail(
+                    path,
+                    key,
+                    "must not contain control characters (line breaks, tabs, ...)",
+                    "Write it on one line.",
+                )
             choices = _CHOICES.get((section, name))
             if choices and value not in choices:
                 raise _fail(path, key, f"must be one of {', '.join(choices)}")
