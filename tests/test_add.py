@@ -240,3 +240,119 @@ def test_adding_again_with_allow_private_lifts_the_guard(tmp_path, server):
             public.close()
         assert (again.media.stored, again.media.failed) == (1, 0)
     assert len(media_files(config)) == 1
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/x", "http://:80/story", "https://@/story"])
+def test_a_refused_url_says_why_and_what_to_give(tmp_path, url):
+    config = make_config(tmp_path, [])
+    with Archive.open(config.archive) as archive, pytest.raises(AddError) as info:
+        add_url(config, archive, f"  {url} ")
+    assert info.value.message == f"not an http(s) URL: {url!r}"
+    assert info.value.hint == "Give the address of an article page, starting with https://."
+    assert info.value.exit_code == 1
+
+
+def test_a_page_that_cannot_be_fetched_is_named_with_the_reason(tmp_path, server):
+    config = make_config(tmp_path, [])
+    url = f"{server.url}/gone.html"
+    with Archive.open(config.archive) as archive:
+        with pytest.raises(AddError) as info:
+            add_url(config, archive, url, allow_private=True)
+        assert archive.counts()["articles"] == 0
+    assert info.value.message == f"cannot fetch {url}: HTTP 404 Not Found"
+
+
+def test_add_uses_the_configured_source_and_the_final_address(tmp_path, server):
+    """A page of a configured source: its selector, time zone and the [content] iframe
+    hosts apply; the server's charset wins over the page's; relative images resolve
+    against the address the redirects ended at; the result names the stored article."""
+    page = (
+        article_page("配置的来源", img="pic.png", charset="gbk")
+        .replace(b'charset="gbk"', b'charset="windows-1251"')
+        .replace(
+            b"<p>",
+            b'<iframe src="https://player.example.org/v/1"></iframe>'
+            b'<iframe src="https://www.youtube.com/embed/x"></iframe>'
+            b'<div class="share-box">share-box</div><p>',
+            1,
+        )
+    )
+    server.route("/go", Reply(302, b"", headers={"Location": "/news/2024/story.html"}))
+    server.route(
+        "/news/2024/story.html",
+        Reply(body=page, headers={"Content-Type": "text/html; charset=gbk"}),
+    )
+    server.route("/news/2024/pic.png", Reply(body=png()))
+    extra = 'retries = 1\n[content]\niframe_hosts = ["player.example.org"]\n'
+    config = make_config(
+        tmp_path,
+        [("站", [f"{server.url}/feed.xml"])],
+        extra,
+        media="mirror",
+        source_extra='selector = "article"\ntimezone = "Europe/Berlin"',
+    )
+    with Archive.open(config.archive) as archive:
+        result = add_url(config, archive, f"{server.url}/go", source="站", allow_private=True)
+        [art] = list(archive.iter_articles())
+        rows = image_rows(archive)
+    assert (result.article_id, result.title, result.source) == (art.id, "配置的来源", "站")
+    assert (art.title, art.source, art.timezone) == ("配置的来源", "站", "Europe/Berlin")
+    assert (result.media.stored, result.media.failed) == (1, 0)
+    assert [row[1] for row in rows] == [f"{server.url}/news/2024/pic.png"]
+    assert art.content.count(ARTICLE_TEXT) == 2 and "share-box" in art.content  # the selector
+    assert "https://player.example.org/v/1" in art.content
+    assert "youtube.com" not in art.content
+
+
+@pytest.mark.parametrize("date", [None, "2024-03-01"])
+def test_a_page_without_a_full_date_is_dated_when_added(tmp_path, server, date):
+    """No date, or a date without a time zone: the article is dated when it was added;
+    a page without a title is named by its address."""
+    stamp = b"2024-03-01T08:00:00+08:00"
+    page = article_page("")
+    page = page.replace(stamp, date.encode()) if date else page.replace(stamp, b"")
+    server.route("/story.html", Reply(body=page))
+    config = make_config(tmp_path, [])
+    url = f"{server.url}/story.html"
+    with Archive.open(config.archive) as archive:
+        result = add_url(config, archive, url, allow_private=True)
+        [art] = list(archive.iter_articles())
+    assert result.title == art.title == url
+    assert art.source == result.source == "127.0.0.1"  # no --source: the host's name
+    assert art.published == art.first_seen
+
+
+def test_refetch_keeps_the_guard_for_pages_of_added_articles(tmp_path, server):
+    """`refetch` fetches an added article's page through the guard on every hop: a page
+    that now redirects into the intranet is refused and recorded as that page's failure,
+    while the pages of trusted articles are fetched again as before."""
+    from newsmirror.fulltext import refetch
+
+    server.route("/secret", Reply(body=article_page("内网机密")))
+    server.route("/trusted.html", Reply(body=article_page("内网文章")))
+    config = make_config(tmp_path, [])
+    with Archive.open(config.archive) as archive:
+        public = PublicServer(0, article_page("公开文章"))
+        add_url(
+            config,
+            archive,
+            f"http://{FAKE_PUBLIC}:{public.port}/story.html",
+            guard=Guard(allow=allow_test),
+        )
+        public.close()
+        add_url(config, archive, f"{server.url}/trusted.html", allow_private=True)
+        before = {art.url: art.content for art in archive.iter_articles()}
+        moved = PublicServer(public.port, b"", location=f"{server.url}/secret")
+        try:
+            pages, _media = refetch(config, archive, guard=Guard(allow=allow_test))
+        finally:
+            moved.close()
+        rows = dict(archive.conn.execute("SELECT url, page_error FROM articles"))
+        after = {art.url: art.content for art in archive.iter_articles()}
+    assert [path for path, _ in server.requests] == ["/trusted.html", "/trusted.html"]
+    assert moved.hits == [("/story.html", f"{FAKE_PUBLIC}:{public.port}")]
+    assert (pages.fetched, pages.failed) == (1, 1)
+    public_url = f"http://{FAKE_PUBLIC}:{public.port}/story.html"
+    assert "127.0.0.1 is a non-public address" in rows[public_url]
+    assert rows[f"{server.url}/trusted.html"] is None
+    assert after == before

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import stat
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from conftest import ARTICLE_TEXT, Reply, make_config, rss
 from newsmirror.demo.assets import png
+from newsmirror.errors import OutputError
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll, write_site_files
 from newsmirror.publish.site import SiteOptions, build_site
@@ -29,7 +31,6 @@ def test_same_size_new_bytes_are_written(tmp_path):
     before = (tmp_path / "a/page.html").stat().st_mtime_ns
     third = OutputWriter(tmp_path)
     assert not third.write("a/page.html", b"<p>new</p>")
-    assert third.unchanged == 1
     assert (tmp_path / "a/page.html").stat().st_mtime_ns == before
 
 
@@ -113,3 +114,110 @@ def test_export_media_layout(tmp_path, server):
         assert original.startswith(f"{server.url}/i/")
         seen[original] = src
     assert len(seen) == 2 and len(set(seen.values())) == 2
+
+
+OUTSIDE = "refusing to write outside the output folder: "
+
+
+def test_the_output_folder_is_made_with_its_parents(tmp_path):
+    writer = OutputWriter(tmp_path / "a" / "b" / "site")
+    assert writer.write("index.html", b"x")
+    assert (tmp_path / "a/b/site/index.html").read_bytes() == b"x"
+
+
+def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "file").write_bytes(b"not a folder")
+    with pytest.raises(OutputError) as info:
+        OutputWriter(tmp_path / "file" / "site")
+    assert info.value.message.startswith(f"cannot create output folder {tmp_path}/file/site: ")
+    assert "Not a directory" in info.value.message and info.value.exit_code == 5
+
+
+@pytest.mark.parametrize("relpath", ["a/../b.html", "..", "", ".", "a\x00b.html", "/etc/x"])
+def test_a_path_that_is_not_plainly_inside_the_root_is_refused(tmp_path, relpath):
+    writer = OutputWriter(tmp_path / "out")
+    with pytest.raises(OutputError) as info:
+        writer.write(relpath, b"x")
+    assert info.value.message == OUTSIDE + repr(relpath)
+    assert info.value.exit_code == 5
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["out"]
+
+
+def test_a_path_through_a_symlink_out_of_the_root_is_refused(tmp_path):
+    writer = OutputWriter(tmp_path / "out")
+    os.symlink(tmp_path, tmp_path / "out" / "link")
+    with pytest.raises(OutputError) as info:
+        writer.write("link/escape.md", b"x")
+    assert info.value.message == OUTSIDE + "'link/escape.md'"
+    assert not (tmp_path / "escape.md").exists()
+
+
+def test_a_file_written_twice_in_one_run_is_a_bug_said_so(tmp_path):
+    writer = OutputWriter(tmp_path)
+    writer.write("a.html", b"x")
+    with pytest.raises(OutputError) as info:
+        writer.write("a.html", b"x")
+    assert info.value.message == "a.html would be written twice in one run"
+    assert info.value.hint == "Two outputs claim the same file; this is a bug."
+
+
+def test_a_folder_where_a_file_goes_is_a_write_error_with_the_usual_hint(tmp_path):
+    (tmp_path / "page.html" / "inside").mkdir(parents=True)
+    writer = OutputWriter(tmp_path)
+    with pytest.raises(OutputError) as info:
+        writer.write("page.html", b"<p>x</p>")
+    assert info.value.message == f"cannot write {tmp_path}/page.html: Is a directory"
+    assert info.value.hint == OutputError.default_hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+@contextmanager
+def small_disk(folder: Path):
+    """A real 64 KB file system at ``folder`` (a tmpfs; needs root on Linux)."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root on Linux")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_full_disk_says_so(tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        writer = OutputWriter(disk)
+        writer.write("old.html", b"kept")
+        with pytest.raises(OutputError) as info:
+            writer.write("big.html", b"x" * 200_000)
+        assert info.value.message == f"cannot write {disk}/big.html: No space left on device"
+        assert info.value.hint == "The disk is full; free space and run again."
+        assert sorted(p.name for p in disk.iterdir()) == ["old.html"]
+        assert (disk / "old.html").read_bytes() == b"kept"
+
+
+def test_copy_in_keeps_a_file_that_is_there_and_names_a_missing_source(tmp_path):
+    writer = OutputWriter(tmp_path / "out")
+    source = tmp_path / "ab12.png"
+    source.write_bytes(b"png")
+    writer.copy_in("media/ab/ab12.png", source)
+    writer.copy_in("media/ab/ab12.png", source)  # again in the same run: no error
+    assert (tmp_path / "out/media/ab/ab12.png").read_bytes() == b"png"
+    with pytest.raises(OutputError) as info:
+        writer.copy_in("media/cd/cd34.png", tmp_path / "cd34.png")
+    assert info.value.message == f"cannot read {tmp_path}/cd34.png: No such file or directory"
+    assert not (tmp_path / "out/media/cd").exists()
+
+
+def test_remove_says_whether_there_was_a_file(tmp_path):
+    writer = OutputWriter(tmp_path)
+    writer.write("old.html", b"x")
+    (tmp_path / "folder.html").mkdir()
+    assert writer.remove("old.html") is True
+    assert writer.remove("old.html") is False
+    assert not (tmp_path / "old.html").exists()
+    with pytest.raises(OutputError) as info:
+        writer.remove("folder.html")
+    assert info.value.message == f"cannot remove {tmp_path}/folder.html: Is a directory"

@@ -42,7 +42,7 @@ class AddResult:
 
 def check_url(url: str) -> str:
     url = url.strip()
-    if not is_http_url(url):
+    if not is_http_url(url) or not urlsplit(url).hostname:
         raise AddError(
             f"not an http(s) URL: {url!r}",
             hint="Give the address of an article page, starting with https://.",
@@ -52,7 +52,7 @@ def check_url(url: str) -> str:
 
 def _parse_date(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip())  # takes a trailing Z since 3.11
     except ValueError:
         return None
     return moment if moment.tzinfo else None
@@ -125,7 +125,7 @@ def add_url(
     :class:`~newsmirror.netguard.PrivateAddressError`.
     """
     url = check_url(url)
-    name = source or urlsplit(url).hostname or "added"
+    name = source or str(urlsplit(url).hostname)  # check_url made sure there is one
     chosen = next((s for s in config.sources if s.name == name), Source(name=name, feeds=()))
     active = None if allow_private else (guard or Guard())
     return asyncio.run(_add(config, archive, url, chosen, active))

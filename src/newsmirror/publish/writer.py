@@ -24,8 +24,6 @@ class OutputWriter:
             raise OutputError(f"cannot create output folder {root}: {exc}") from exc
         self.root = root.resolve()
         self.written: set[str] = set()
-        self.unchanged = 0
-        self.removed: set[str] = set()
 
     def resolve(self, relpath: str) -> Path:
         """The absolute path of ``relpath``; OutputError if it is not inside the root."""
@@ -61,7 +59,6 @@ class OutputWriter:
         target = self.resolve(relpath)
         try:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
-                self.unchanged += 1
                 return False
         except (FileNotFoundError, NotADirectoryError):
             pass
@@ -75,18 +72,19 @@ class OutputWriter:
         self.written.add(relpath)
         return True
 
-    def copy_in(self, relpath: str, source: Path) -> bool:
-        """Copy a content-addressed file in unless it is there already; True if copied."""
-        target = self.resolve(relpath)
-        if relpath in self.written or target.exists():
-            return False
+    def copy_in(self, relpath: str, source: Path) -> None:
+        """Copy a content-addressed file in unless it is there already (its name is its
+        content's hash, so a file there holds these bytes)."""
+        if self.resolve(relpath).exists():
+            return
         try:
             data = source.read_bytes()
         except OSError as exc:
             raise OutputError(f"cannot read {source}: {exc.strerror or exc}") from exc
-        return self.write(relpath, data)
+        self.write(relpath, data)
 
     def remove(self, relpath: str) -> bool:
+        """Remove a file below the root; True if there was one."""
         target = self.resolve(relpath)
         try:
             target.unlink()
@@ -94,5 +92,4 @@ class OutputWriter:
             return False
         except OSError as exc:
             raise OutputError(f"cannot remove {target}: {exc.strerror or exc}") from exc
-        self.removed.add(relpath)
         return True

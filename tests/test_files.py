@@ -1,0 +1,68 @@
+"""Atomic writes: the permissions of a plain file, whole files only, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+
+from newsmirror.files import atomic_write
+
+
+@contextmanager
+def umask(mask):
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize(("mask", "expected"), [(0o022, 0o644), (0o077, 0o600), (0, 0o666)])
+def test_a_written_file_has_the_mode_of_a_plainly_created_one(tmp_path, mask, expected):
+    with umask(mask):
+        atomic_write(tmp_path / "new" / "deeper" / "page.html", b"<p>one</p>")
+        (tmp_path / "plain.html").write_bytes(b"x")
+    assert mode(tmp_path / "new" / "deeper" / "page.html") == expected
+    assert mode(tmp_path / "plain.html") == expected
+
+
+def test_the_umask_is_left_as_it_was(tmp_path):
+    with umask(0o027):
+        atomic_write(tmp_path / "page.html", b"x")
+        assert os.umask(0o027) == 0o027
+
+
+def test_a_file_is_replaced_whole_and_nothing_stays_behind(tmp_path):
+    target = tmp_path / "site" / "index.html"
+    atomic_write(target, b"old")
+    atomic_write(target, b"new and longer")
+    assert target.read_bytes() == b"new and longer"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["index.html", "site"]
+
+
+def test_a_failed_write_keeps_the_old_content_and_leaves_no_temporary_file(tmp_path):
+    folder = tmp_path / "out"
+    (folder / "taken" / "inside").mkdir(parents=True)  # a folder where the file goes
+    with pytest.raises(OSError):
+        atomic_write(folder / "taken", b"data")
+    assert sorted(p.name for p in folder.iterdir()) == ["taken"]
+    assert (folder / "taken" / "inside").is_dir()
+
+
+def test_concurrent_writes_of_one_file_never_mix(tmp_path):
+    """Each writer has its own temporary file: the result is one writer's bytes whole."""
+    target = tmp_path / "page.html"
+    blobs = [bytes([65 + i]) * 200_000 for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(atomic_write, target, blob) for blob in blobs]:
+            done.result()
+    assert target.read_bytes() in blobs
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
