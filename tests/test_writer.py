@@ -152,6 +152,34 @@ def test_a_path_through_a_symlink_out_of_the_root_is_refused(tmp_path):
     assert not (tmp_path / "escape.md").exists()
 
 
+@pytest.mark.parametrize("same_bytes", [True, False])
+def test_a_symlink_planted_in_the_output_is_replaced_not_followed(tmp_path, same_bytes):
+    """A link at a published name (pointing outside, at bytes equal or not) is replaced by
+    the file itself; what the link pointed at is never touched."""
+    outside = tmp_path / "outside.html"
+    outside.write_bytes(b"page" if same_bytes else b"secret")
+    writer = OutputWriter(tmp_path / "out")
+    os.symlink(outside, tmp_path / "out" / "index.html")
+    assert writer.size("index.html") is None
+    assert writer.write("index.html", b"page") is True
+    target = tmp_path / "out" / "index.html"
+    assert not target.is_symlink()
+    assert target.read_bytes() == b"page"
+    assert outside.read_bytes() == (b"page" if same_bytes else b"secret")
+
+
+def test_copy_in_replaces_a_planted_symlink(tmp_path):
+    source = tmp_path / "img.png"
+    source.write_bytes(b"png")
+    writer = OutputWriter(tmp_path / "out")
+    (tmp_path / "out" / "media").mkdir()
+    os.symlink(tmp_path / "elsewhere.png", tmp_path / "out" / "media" / "a.png")
+    writer.copy_in("media/a.png", source)
+    assert not (tmp_path / "out" / "media" / "a.png").is_symlink()
+    assert (tmp_path / "out" / "media" / "a.png").read_bytes() == b"png"
+    assert not (tmp_path / "elsewhere.png").exists()
+
+
 def test_a_file_written_twice_in_one_run_is_a_bug_said_so(tmp_path):
     writer = OutputWriter(tmp_path)
     writer.write("a.html", b"x")

@@ -8,6 +8,7 @@ each file atomically (a temporary file renamed over the old one).
 from __future__ import annotations
 
 import errno
+import stat
 from pathlib import Path, PurePosixPath
 
 from newsmirror.errors import OutputError
@@ -36,18 +37,22 @@ class OutputWriter:
             or "\x00" in relpath
         ):
             raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
-        target = (self.root / pure).resolve()
-        if not target.is_relative_to(self.root):
+        # The folder is resolved, the file name is not: a symlink planted in the output
+        # is replaced by the file (a rename replaces the link, never what it points at).
+        folder = (self.root / pure.parent).resolve()
+        if not folder.is_relative_to(self.root):
             raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
-        return target
+        return folder / pure.name
 
     def size(self, relpath: str) -> int | None:
         """The size of a file below the root, None if it is not there (a read-only look:
-        the path is checked for escapes when it is written, not here)."""
+        the path is checked for escapes when it is written, not here). A symlink counts as
+        no file, so that the next write replaces it."""
         try:
-            return (self.root / relpath).stat().st_size
+            info = (self.root / relpath).lstat()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        return None if stat.S_ISLNK(info.st_mode) else info.st_size
 
     def write(self, relpath: str, data: bytes) -> bool:
         """Write ``data`` unless the file already holds exactly it; True if written."""
@@ -58,7 +63,12 @@ class OutputWriter:
             )
         target = self.resolve(relpath)
         try:
-            if target.stat().st_size == len(data) and target.read_bytes() == data:
+            info = target.lstat()
+            if (
+                stat.S_ISREG(info.st_mode)
+                and info.st_size == len(data)
+                and target.read_bytes() == data
+            ):
                 return False
         except (FileNotFoundError, NotADirectoryError):
             pass
@@ -75,7 +85,8 @@ class OutputWriter:
     def copy_in(self, relpath: str, source: Path) -> None:
         """Copy a content-addressed file in unless it is there already (its name is its
         content's hash, so a file there holds these bytes)."""
-        if self.resolve(relpath).exists():
+        target = self.resolve(relpath)
+        if target.exists() and not target.is_symlink():
             return
         try:
             data = source.read_bytes()
