@@ -6,10 +6,13 @@ import asyncio
 import email.utils
 import gzip
 import math
+import random
 import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import zlib
 
 from conftest import FeedServer, Reply, make_config, rss
 from newsmirror import fetch as fetch_module
@@ -386,3 +389,57 @@ def test_feeds_read_by_the_fallback_parser_are_counted(tmp_path, server):
     )
     assert out.returncode == 0, out.stderr
     assert "1 feeds read by feedparser" in out.stdout
+
+
+def test_a_deflate_body_in_many_pieces_is_decoded_whole(server):
+    """Only the first piece is probed for the zlib wrapper; later pieces are data."""
+    body = random.Random(7).randbytes(300_000)
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    for name, data in (
+        ("/zlib", zlib.compress(body)),
+        ("/raw", raw.compress(body) + raw.flush()),
+    ):
+        server.route(name, Reply(body=data, headers={"Content-Encoding": "deflate"}))
+        result, _ = fetch_one(server.url + name)
+        assert (result.status, result.error, result.body == body) == ("ok", "", True), name
+
+
+def test_a_compression_bomb_is_decoded_a_piece_at_a_time(server):
+    """32 MB of zeros in 32 KB: the fetch stops at the cap without ever holding 32 MB."""
+    packer = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    bomb = b"".join(packer.compress(bytes(1 << 20)) for _ in range(32)) + packer.flush()
+    server.route("/bomb", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
+    tracemalloc.start()
+    try:
+        result, _ = fetch_one(server.url + "/bomb", max_bytes=1_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.error == "response exceeds the cap of 1000000 bytes"
+    assert peak < 8_000_000
+
+
+def test_backoff_doubles_with_up_to_ten_percent_jitter():
+    for attempt in range(5):
+        delays = [fetch_module.backoff_delay(attempt, 0.5) for _ in range(300)]
+        low = 0.5 * 2**attempt
+        assert all(low <= d <= low * 1.1 for d in delays), attempt
+        assert max(delays) - min(delays) > low * 0.05  # jitter spreads the retries
+
+
+def test_a_header_that_is_not_ascii_fails_that_fetch_only(server):
+    """A Referer naming an IRI (media sends the article's URL) cannot go on the wire."""
+    server.route("/img", Reply(body=b"x"))
+
+    async def go():
+        async with Fetcher(FetchSettings(retries=0)) as fetcher:
+            return await fetcher.fetch(server.url + "/img", headers={"Referer": "http://例子/"})
+
+    result = asyncio.run(go())
+    assert (result.status, result.attempts, result.error) == (
+        "failed",
+        1,
+        "invalid URL or request: UnicodeEncodeError: 'ascii' codec can't encode characters"
+        " in position 7-8: ordinal not in range(128)",
+    )
+    assert server.requests == []

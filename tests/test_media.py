@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import ARTICLE_TEXT, Reply, make_config, rss
 from newsmirror.demo.assets import png
-from newsmirror.media import image_urls, sniff_image
+from newsmirror.media import IMAGE_ACCEPT, image_urls, sniff_image
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
@@ -58,6 +58,7 @@ def test_referer_is_the_article(tmp_path, server):
     run(tmp_path, server)
     [headers] = image_requests(server, "/i/r.png")
     assert headers.get("Referer") == f"{server.url}/a/0"
+    assert headers.get("Accept") == IMAGE_ACCEPT
 
 
 def test_oversize_non_image_and_svg_are_refused(tmp_path, server):
@@ -238,3 +239,26 @@ def test_write_media_keeps_a_file_already_there(tmp_path):
     assert write_media(tmp_path, image, "png") == digest
     after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_sniffing_avif_and_lookalikes():
+    assert sniff_image(b"\x00\x00\x00\x1cftypavif\x00\x00") == ("image/avif", "avif")
+    assert sniff_image(b"\x00\x00\x00\x1cftypavis\x00\x00") == ("image/avif", "avif")
+    assert sniff_image(b"\x00\x00\x00\x1cftypisom\x00\x00") is None  # an MP4 video
+    assert sniff_image(b"\x00\x00\x00\x1cFTYPavif\x00\x00") is None
+    assert sniff_image(b"\x00\x00\x00\x1cxxxxavif\x00\x00") is None
+    assert sniff_image(b"XXXXxxxxWEBPVP8 ") is None  # WEBP without its RIFF box
+    assert sniff_image(b"BM\x00\x00\x00\x00\x00\x00WEBP") == ("image/bmp", "bmp")
+    assert sniff_image(b"\x00\x00\x01\x00\x01\x00") == ("image/x-icon", "ico")
+
+
+def test_an_unasked_304_for_an_image_is_a_named_failure(tmp_path, server):
+    server.route("/i/odd.png", Reply(304, b""))
+    server.route("/i/bad.png", Reply(404, b"gone"))
+    feed_with_images(server, [["/i/odd.png", "/i/bad.png"]])
+    _, summary = run(tmp_path, server)
+    assert (summary.media.stored, summary.media.failed) == (0, 2)
+    assert sorted(summary.media.errors) == [
+        f"{server.url}/i/bad.png: HTTP 404 Not Found",
+        f"{server.url}/i/odd.png: failed",
+    ]

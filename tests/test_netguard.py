@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import shutil
+import socket
+import ssl
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,9 +27,17 @@ from hypothesis import strategies as st
 from conftest import FeedServer, Reply
 from newsmirror.config import FetchSettings
 from newsmirror.fetch import Fetcher, FetchResult
-from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport, is_public
+from newsmirror.netguard import (
+    Guard,
+    GuardedBackend,
+    PrivateAddressError,
+    guarded_transport,
+    is_public,
+    system_resolve,
+)
 
 FAKE_PUBLIC = "127.0.0.2"
+DEAD = "127.0.0.3"  # no server listens there
 
 
 def test_loopback_alias_is_available():
@@ -41,6 +54,7 @@ class PublicServer:
         body: bytes,
         location: str | None = None,
         files: dict[str, bytes] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.hits: list[tuple[str, str]] = []
         hits, files = self.hits, files or {}
@@ -61,6 +75,8 @@ class PublicServer:
 
         self.httpd = ThreadingHTTPServer((FAKE_PUBLIC, port), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
@@ -85,10 +101,10 @@ def test_guarded_fetch_connects_to_the_checked_address(private):
     system's) would give 127.0.0.1. The connection must go to the address checked, with
     the hostname kept in the Host header."""
     public = PublicServer(port_of(private), b"public page")
-    calls: list[str] = []
+    calls: list[tuple[str, int]] = []
 
     async def resolve(host: str, port: int) -> list[str]:
-        calls.append(host)
+        calls.append((host, port))
         return [FAKE_PUBLIC]
 
     try:
@@ -97,7 +113,7 @@ def test_guarded_fetch_connects_to_the_checked_address(private):
         public.close()
     assert (result.status, result.body) == ("ok", b"public page")
     assert public.hits == [("/secret", f"localhost:{public.port}")]
-    assert calls == ["localhost"]
+    assert calls == [("localhost", public.port)]
     assert private.requests == []
 
 
@@ -150,6 +166,7 @@ def test_the_default_guard_refuses_loopback_names_and_literals(private):
         f"http://localhost:{port}/secret",
         f"http://[::ffff:127.0.0.1]:{port}/secret",
         f"http://2130706433:{port}/secret",  # 127.0.0.1 as one number
+        f"http://[::ffff:0:7f00:1]:{port}/secret",  # IPv4-translated 127.0.0.1
     ):
         with pytest.raises(PrivateAddressError, match="non-public"):
             fetch(url, Guard())
@@ -161,15 +178,186 @@ def test_an_unresolvable_host_is_an_ordinary_failed_fetch():
         raise OSError("Name or service not known")
 
     result = fetch("http://nonexistent.invalid/x.png", Guard(resolve))
-    assert result.status == "failed" and "cannot resolve" in result.error
+    assert (result.status, result.error) == (
+        "failed",
+        "connection failed: cannot resolve nonexistent.invalid: Name or service not known",
+    )
+
+
+def test_a_resolver_answering_nothing_is_a_failed_fetch():
+    async def resolve(host: str, port: int) -> list[str]:
+        return []
+
+    result = fetch("http://empty.test/x.png", Guard(resolve))
+    assert (result.status, result.error) == (
+        "failed",
+        "connection failed: cannot resolve empty.test: no address",
+    )
+
+
+def test_a_slow_resolver_stops_at_the_connect_timeout():
+    async def resolve(host: str, port: int) -> list[str]:
+        await asyncio.sleep(5)
+        return [FAKE_PUBLIC]
+
+    start = time.monotonic()
+    result = fetch("http://slow.test/x.png", Guard(resolve), connect_timeout=0.2)
+    assert time.monotonic() - start < 1.5
+    assert result.error == "connection failed: cannot resolve slow.test: timed out"
+
+
+def test_the_system_resolver_gives_each_address_once():
+    assert asyncio.run(system_resolve("127.0.0.2", 80)) == ["127.0.0.2"]
+    assert asyncio.run(system_resolve("::1", 443)) == ["::1"]
+
+
+def test_an_ip_literal_is_connected_to_as_written_never_looked_up(private):
+    """A hostile resolver would answer 127.0.0.1 (the intranet) for anything."""
+    public = PublicServer(port_of(private), b"public page")
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    try:
+        result = fetch(f"http://{FAKE_PUBLIC}:{public.port}/secret", Guard(resolve, allow_test))
+    finally:
+        public.close()
+    assert (result.status, result.body, asked) == ("ok", b"public page", [])
+    assert private.requests == []
+
+
+def test_the_next_checked_address_is_tried_when_one_refuses():
+    """127.0.0.3 (allowed here) has no server: the connection goes on to 127.0.0.2."""
+    public = PublicServer(0, b"second address")
+    both = {FAKE_PUBLIC, DEAD}
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return [DEAD, FAKE_PUBLIC]
+
+    async def dead_only(host: str, port: int) -> list[str]:
+        return [DEAD, DEAD]
+
+    try:
+        result = fetch(f"http://two.test:{public.port}/", Guard(resolve, both.__contains__))
+        failed = fetch(f"http://two.test:{public.port}/", Guard(dead_only, both.__contains__))
+    finally:
+        public.close()
+    assert (result.status, result.body) == ("ok", b"second address")
+    assert failed.status == "failed"
+    assert failed.error == "connection failed: All connection attempts failed"
+
+
+def test_a_connect_that_hangs_stops_at_the_connect_timeout():
+    """A listener whose queue is full drops new connections: the connect hangs."""
+    listener = socket.socket()
+    listener.bind((FAKE_PUBLIC, 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
+        filler.setblocking(False)
+        filler.connect_ex((FAKE_PUBLIC, port))
+    try:
+        result = fetch(
+            f"http://{FAKE_PUBLIC}:{port}/", Guard(allow=allow_test), connect_timeout=0.2
+        )
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert result.error == "timed out (ConnectTimeout)"
+
+
+def test_the_backend_passes_local_address_and_socket_options():
+    listener = socket.socket()
+    listener.bind((FAKE_PUBLIC, 0))
+    listener.listen(4)
+    backend = GuardedBackend(Guard(allow=allow_test))
+    keepalive = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+    async def go() -> tuple[str, int]:
+        stream = await backend.connect_tcp(
+            FAKE_PUBLIC,
+            listener.getsockname()[1],
+            timeout=2,
+            local_address=DEAD,
+            socket_options=[keepalive],
+        )
+        sock = stream.get_extra_info("socket")
+        found = sock.getsockname()[0], sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        await backend.sleep(0.001)
+        await stream.aclose()
+        return found
+
+    try:
+        assert asyncio.run(go()) == (DEAD, 1)
+    finally:
+        listener.close()
+
+
+def test_the_backend_refuses_unix_sockets():
+    backend = GuardedBackend(Guard())
+    with pytest.raises(PrivateAddressError) as info:
+        asyncio.run(backend.connect_unix_socket("/run/docker.sock"))
+    assert str(info.value) == "a Unix socket (/run/docker.sock) is not a public host"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for news.test (the openssl command line makes it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            *(
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ),
+            *("-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=news.test"),
+            *("-addext", "subjectAltName=DNS:news.test"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_verifies_against_the_ca_file_from_ssl_cert_file(certificate, monkeypatch):
+    """The guarded transport trusts what httpx trusts (SSL_CERT_FILE, else certifi) and
+    checks the host name the URL gives, not the address it connects to."""
+    cert, key = certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    public = PublicServer(0, b"secure page", tls=tls)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return [FAKE_PUBLIC]
+
+    url = f"https://news.test:{public.port}/"
+    try:
+        untrusted = fetch(url, Guard(resolve, allow_test))
+        monkeypatch.setenv("SSL_CERT_FILE", cert)
+        trusted = fetch(url, Guard(resolve, allow_test))
+    finally:
+        public.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert (trusted.status, trusted.body) == ("ok", b"secure page")
 
 
 def allow_test(address: str) -> bool:
     return address == FAKE_PUBLIC or is_public(address)
 
 
-def fetch(url: str, guard: Guard) -> FetchResult:
-    settings_ = FetchSettings(retries=0, connect_timeout=2, read_timeout=2)
+def fetch(url: str, guard: Guard, connect_timeout: float = 2) -> FetchResult:
+    settings_ = FetchSettings(retries=0, connect_timeout=connect_timeout, read_timeout=2)
 
     async def go() -> FetchResult:
         transport = guarded_transport(guard, settings_)
@@ -228,6 +416,11 @@ REFUSED = [
     "::ffff:100.100.100.200",
     "::127.0.0.1",  # IPv4-compatible
     "::8.8.8.8",  # IPv4-compatible: deprecated, refused whatever it wraps
+    "::ffff:0:7f00:1",  # IPv4-translated (RFC 2765) of 127.0.0.1
+    "::ffff:0:127.0.0.1",
+    "::ffff:0:a9fe:a9fe",  # IPv4-translated of 169.254.169.254
+    "::ffff:0:808:808",  # IPv4-translated: obsolete SIIT form, refused whatever it wraps
+    "::ffff:0:0:0",
     "2002:7f00:1::1",  # 6to4 of 127.0.0.1
     "2002:0a00:0001::",  # 6to4 of 10.0.0.1
     "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
@@ -300,6 +493,8 @@ def wrap(form: str, v4: ipaddress.IPv4Address, noise: int) -> str:
         value = (0xFFFF << 32) | bits
     elif form == "compatible":
         value = bits
+    elif form == "translated":  # ::ffff:0:V4/96 (RFC 2765 SIIT)
+        value = (0xFFFF << 48) | bits
     elif form == "6to4":  # 2002:V4::/48, any subnet and interface
         value = (0x2002 << 112) | (bits << 80) | (noise & ((1 << 80) - 1))
     elif form == "nat64":  # 64:ff9b::/96
@@ -322,6 +517,7 @@ def wrap(form: str, v4: ipaddress.IPv4Address, noise: int) -> str:
             "plain",
             "mapped",
             "compatible",
+            "translated",
             "6to4",
             "nat64",
             "nat64-local",
@@ -344,3 +540,11 @@ def test_private_ipv4_is_refused_however_it_is_wrapped(network, offset, form, no
 )
 def test_transparent_wrappers_are_judged_by_the_ipv4_they_carry(v4, form, noise):
     assert is_public(wrap(form, v4, noise)) == is_public(str(v4))
+
+
+@settings(max_examples=100, deadline=None)
+@given(v4=st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address))
+def test_ipv4_translated_addresses_are_refused_whatever_they_carry(v4):
+    """::ffff:0:0:0/96 (RFC 2765, obsolete) is no public host's address: refused whole,
+    like the deprecated IPv4-compatible ::/96."""
+    assert not is_public(wrap("translated", v4, 0))

@@ -15,6 +15,7 @@ only a :class:`~newsmirror.errors.NewsmirrorError` passes through (a refusal by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import re
@@ -107,11 +108,16 @@ class _Inflater:
         self.started = False
         self.obj = zlib.decompressobj(_ZLIB[coding])
 
-    def feed(self, data: bytes) -> Iterator[bytes]:
+    @contextlib.contextmanager
+    def _checked(self) -> Iterator[None]:
         try:
-            yield from self._feed(data)
+            yield
         except zlib.error as exc:
             raise _BadBody(f"body is not valid {self.coding} ({exc})") from exc
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        with self._checked():
+            yield from self._feed(data)
 
     def _feed(self, data: bytes) -> Iterator[bytes]:
         if not self.started and data and self.coding == "deflate":
@@ -127,10 +133,9 @@ class _Inflater:
             data = self.obj.unconsumed_tail
 
     def flush(self) -> bytes:
-        try:
-            return self.obj.flush() if not self.obj.eof else b""
-        except zlib.error as exc:  # pragma: no cover - zlib's flush rarely fails
-            raise _BadBody(f"body is not valid {self.coding} ({exc})") from exc
+        """Output zlib still holds (after the end of the stream: nothing)."""
+        with self._checked():
+            return self.obj.flush()
 
 
 def body_decoder(content_encoding: str) -> _Inflater | None:
@@ -336,6 +341,6 @@ class Fetcher:
 def _reason(exc: Exception) -> str:
     """One line for an unexpected error, naming a URL problem as such."""
     text = one_line(exc)
-    if isinstance(exc, ValueError | OverflowError | UnicodeError) or "port must be" in text:
+    if isinstance(exc, ValueError | OverflowError | UnicodeError):
         return f"invalid URL or request: {text}"
     return text

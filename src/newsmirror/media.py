@@ -158,15 +158,15 @@ async def _mirror(
             for task in tasks:
                 archive.image_failed(task, exc.message, now=now_utc(), refused=True)
             return
-        error = result.error
-        kind = sniff_image(result.body) if result.status == "ok" else None
+        error = result.error or "failed"  # a 304 nobody asked for says nothing
+        kind = sniff_image(result.body)  # the body of a failed fetch is empty: None
         if result.status == "ok" and kind is None:
             error = "not an image (by its bytes)"
         if kind is None:
             summary.failed += 1
             summary.errors.append(f"{url}: {error}")
             for task in tasks:
-                archive.image_failed(task, error or "failed", now=now_utc())
+                archive.image_failed(task, error, now=now_utc())
             return
         try:
             digest = await asyncio.to_thread(write_media, folder, result.body, kind[1])

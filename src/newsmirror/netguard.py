@@ -11,14 +11,14 @@ the hostname (SNI), and the Host header is unchanged.
 
 :func:`is_public` decides which addresses are public: ``ipaddress``'s notion of global,
 minus the special ranges listed below, with the IPv4 address inside IPv6 transition
-forms (IPv4-mapped, 6to4, NAT64) judged as the IPv4 address itself.
+forms (IPv4-mapped, 6to4, NAT64) judged as the IPv4 address itself. The obsolete
+IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0:0/96) forms are refused whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -47,6 +47,7 @@ _V6_REFUSED = tuple(
     ipaddress.IPv6Network(n)
     for n in (
         "::/96",  # unspecified, loopback and the deprecated IPv4-compatible form
+        "::ffff:0:0:0/96",  # IPv4-translated (RFC 2765 SIIT, obsolete), whatever it wraps
         "64:ff9b:1::/48",  # local-use NAT64
         "3fff::/20",  # documentation
         "5f00::/16",  # segment routing
@@ -75,7 +76,7 @@ def _public_v4(ip: ipaddress.IPv4Address) -> bool:
 def is_public(address: str) -> bool:
     """Whether ``address`` (an IP address as text) is a public, routable unicast address."""
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(address)  # an IPv6 scope ("fe80::1%eth0") is understood
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv4Address):
@@ -106,9 +107,7 @@ class PrivateAddressError(AddError):
 
 async def system_resolve(host: str, port: int) -> list[str]:
     """The addresses the system resolver gives for ``host``, each once, in its order."""
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -123,7 +122,7 @@ class Guard:
 
 def _literal(host: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(host.strip("[]")))
+        return str(ipaddress.ip_address(host))  # httpcore passes IPv6 without brackets
     except ValueError:
         return None
 
@@ -145,7 +144,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             try:
                 found = await asyncio.wait_for(self.guard.resolve(host, port), timeout)
             except (OSError, UnicodeError, TimeoutError) as exc:
-                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+                why = str(exc) or "timed out"
+                raise httpcore.ConnectError(f"cannot resolve {host}: {why}") from exc
             if not found:
                 raise httpcore.ConnectError(f"cannot resolve {host}: no address")
         reason = refusal(host, found, self.guard.allow)
