@@ -126,3 +126,10 @@ def test_a_bad_remove_selector_is_reported_under_remove():
     with pytest.raises(ConfigError) as info:
         parse_config(text, PATH)
     assert "[sources[0].selector]" in info.value.message
+
+
+def test_a_user_agent_that_is_not_ascii_is_refused():
+    """HTTP headers are ASCII: a 新闻镜像 user agent would make every request fail."""
+    with pytest.raises(ConfigError) as info:
+        parse_config('[fetch]\nuser_agent = "新闻镜像/1.0"\n' + source("https://e.org/f"), PATH)
+    assert "[fetch.user_agent] must be ASCII" in info.value.message

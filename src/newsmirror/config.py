@@ -316,6 +316,13 @@ def _parse_settings(path: Path, section: str, raw: Any, cls: Any) -> Any:
         if isinstance(default, str):
             if not isinstance(value, str):
                 raise _fail(path, key, "must be a string")
+            if name == "user_agent" and not value.isascii():
+                raise _fail(
+                    path,
+                    key,
+                    "must be ASCII (it is sent as an HTTP header)",
+                    "Write the name in Latin letters, e.g. newsmirror/0.1 (+https://…).",
+                )
             if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
                 raise _fail(
                     path,
