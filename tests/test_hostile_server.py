@@ -427,3 +427,51 @@ def test_error_raised_through_the_fetcher_is_that_image_failure(tmp_path, server
     assert summary.sources[0].status == "ok" and summary.media.stored == 1
     [error] = summary.media.errors
     assert error.endswith(f"refused.png: refused by policy: 127.0.0.1:{port}")
+
+
+def test_control_characters_and_mislabelled_chinese_feeds_through_a_run(tmp_path, server):
+    """Review findings 4 and 6: one backspace in escaped HTML, a GBK feed declared UTF-8 and
+    a Big5 feed under a wrong HTTP charset are stored right; an undecodable feed fails alone."""
+    marks = ["", "\x08", ""]
+    paragraphs = "".join(f"&lt;p&gt;第{i}段{m}&lt;/p&gt;" for i, m in enumerate(marks))
+    ctl = rss([{"title": "控制\x1b字符", "link": "https://e.org/ctl", "description": paragraphs}])
+    gbk = rss([{**ITEM, "title": "简体标题", "link": "https://e.org/gbk"}], encoding="gbk")
+    big5 = rss([{**ITEM, "title": "繁體標題", "link": "https://e.org/big5"}], encoding="big5")
+    garbage = rss([{**ITEM, "title": "X", "link": "https://e.org/x"}]).replace(
+        b">X<", b">" + bytes(range(0x80, 0x100)) * 8 + b"<"
+    )
+    routes = {
+        "/good": Reply(body=rss([ITEM])),
+        "/ctl": Reply(body=ctl),
+        "/gbk": Reply(body=gbk.replace(b'encoding="gbk"', b'encoding="utf-8"')),
+        "/big5": Reply(
+            body=big5.replace(b' encoding="big5"', b""),
+            headers={"Content-Type": "application/rss+xml; charset=utf-8"},
+        ),
+        "/garbage": Reply(body=garbage),
+    }
+    for path, reply in routes.items():
+        server.route(path, reply)
+    config = make_config(tmp_path, [(p.strip("/"), [server.url + p]) for p in routes])
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        articles = {a.url: a for a in archive.iter_articles()}
+        health = {h.name: h for h in archive.health()}
+    results = {r.name: r for r in summary.sources}
+    assert {n: r.status for n, r in results.items()} == {
+        "good": "ok",
+        "ctl": "ok",
+        "gbk": "ok",
+        "big5": "ok",
+        "garbage": "failed",
+    }
+    assert articles["https://example.org/1"].title == "标题一"
+    assert articles["https://e.org/ctl"].title == "控制字符"
+    assert articles["https://e.org/ctl"].content == "<p>第0段</p><p>第1段</p><p>第2段</p>"
+    assert articles["https://e.org/gbk"].title == "简体标题"
+    assert articles["https://e.org/big5"].title == "繁體標題"
+    assert not any("\ufffd" in a.title + a.content for a in articles.values())
+    assert summary.fallbacks == 1  # the feed with a control character, read by feedparser
+    [error] = results["garbage"].errors
+    assert "encoding" in error and "\n" not in error
+    assert health["garbage"].consecutive_failures == 1 and health["good"].last_success

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -322,3 +323,183 @@ def test_lenient_parser_crash_is_a_feed_parse_error():
     body = rss([{"title": "a&#xD800;b", "link": "https://e.org/s"}])
     with pytest.raises(FeedParseError, match="UnicodeEncodeError"):
         parse_feed(body, url="https://e.org/")
+
+
+# --- Control characters and mislabelled encodings (review findings 4 and 6) ------------------
+
+ILLEGAL = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
+CJK = "中文标题正文記者報導𠮷€，。、「」"
+HOSTILE_TEXT = st.text(st.sampled_from(list(CJK + ILLEGAL + "\t\n <>&\"'")), max_size=40)
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _feed_with(kind: str, title: str, body_html: str) -> bytes:
+    """A one-item feed: RSS with escaped HTML, RSS with CDATA, or Atom with escaped HTML."""
+    if kind == "atom":
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>f</title><id>urn:f</id><entry><title>{_xml_escape(title)}</title>"
+            '<link rel="alternate" href="https://e.org/a"/><id>urn:a</id>'
+            "<updated>2024-01-01T00:00:00Z</updated>"
+            f'<content type="html">{_xml_escape(body_html)}</content></entry></feed>'
+        ).encode()
+    item = {"title": _xml_escape(title), "link": "https://e.org/a"}
+    if kind == "cdata":
+        item["content"] = body_html
+    else:
+        item["description"] = _xml_escape(body_html)
+    return rss([item])
+
+
+def _text_of(stored_html: str) -> str:
+    from lxml import html as lxml_html
+
+    return str(lxml_html.fragment_fromstring(stored_html, create_parent="div").text_content())
+
+
+def _without_illegal(text: str) -> str:
+    return "".join(c for c in text if c not in ILLEGAL)
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=HOSTILE_TEXT, text=HOSTILE_TEXT, kind=st.sampled_from(["escaped", "cdata", "atom"]))
+def test_control_characters_are_removed_and_nothing_else_is_lost(title, text, kind):
+    import html
+    import re
+
+    body_html = f"<p>{html.escape(text)}</p><p>尾段</p>"
+    feed = parse_feed(_feed_with(kind, "题" + title, body_html), url="https://e.org/", now=NOW)
+    [entry] = feed.entries
+    expected_title = re.sub(r"[\t\n\r]+", " ", "题" + _without_illegal(title)).strip()
+    assert entry.title == expected_title
+    assert _text_of(entry.content) == _without_illegal(text) + "尾段"
+    assert entry.content.endswith("</p><p>尾段</p>")
+
+
+def test_escaped_html_with_one_backspace_keeps_its_paragraphs():
+    # The review's ctl.xml: lxml's recover mode turned "</p><p>" into the text "/pp".
+    marks = ["", "", "", "", "\x08", ""]
+    paragraphs = "".join(f"&lt;p&gt;第{i}段{mark}文字&lt;/p&gt;" for i, mark in enumerate(marks))
+    body = rss([{"title": "控制字符", "link": "https://e.org/a", "description": paragraphs}])
+    feed = parse_feed(body, url="https://e.org/", now=NOW)
+    [entry] = feed.entries
+    assert entry.content == "".join(f"<p>第{i}段文字</p>" for i in range(6))
+    assert feed.reader == "feedparser"  # the fast reader refused it: counted as a fallback
+    assert "control character" in feed.warning
+
+
+def test_cdata_with_a_nul_keeps_all_its_text():
+    body = rss(
+        [
+            {
+                "title": "a\x00b",
+                "link": "https://e.org/a",
+                "content": "<p>一</p><p>二\x00文字</p><p>三</p>",
+            }
+        ]
+    )
+    [entry] = parse_feed(body, url="https://e.org/", now=NOW).entries
+    assert entry.title == "ab"
+    assert entry.content == "<p>一</p><p>二文字</p><p>三</p>"
+
+
+def test_well_formed_feed_stays_on_the_fast_reader():
+    feed = parse_feed(rss([{"title": "t", "link": "https://e.org/a"}]), url="https://e.org/")
+    assert feed.reader == "fastfeedparser" and feed.warning == ""
+
+
+CJK_FEEDS = {
+    "gbk": ("简体中文标题", "新闻正文：记者在现场采访了多位目击者。"),
+    "gb18030": ("𠮷字与€标题", "正文里有䶮和𠮷这样的字。"),
+    "big5": ("繁體中文標題", "中央社記者在現場採訪了多位目擊者，他們描述了事件的經過。"),
+}
+LABELS = {
+    "undeclared": (b"", ""),
+    "declared utf-8": (b' encoding="utf-8"', ""),
+    "http charset utf-8": (b"", "application/rss+xml; charset=utf-8"),
+    "http charset iso-8859-1": (b"", "text/xml; charset=iso-8859-1"),
+    "declared and http utf-8": (b' encoding="utf-8"', "application/xml; charset=UTF-8"),
+}
+
+
+def cjk_feed(encoding: str, label: str, items: int = 3) -> tuple[bytes, str, str, str]:
+    title, text = CJK_FEEDS[encoding]
+    declaration, content_type = LABELS[label]
+    body = rss(
+        [
+            {
+                "title": f"{title}{i}",
+                "link": f"https://e.org/{i}",
+                "description": f"&lt;p&gt;{text}{i}&lt;/p&gt;",
+            }
+            for i in range(items)
+        ],
+        encoding=encoding,
+    ).replace(f' encoding="{encoding}"'.encode(), declaration)
+    return body, content_type, title, text
+
+
+@pytest.mark.parametrize("label", list(LABELS))
+@pytest.mark.parametrize("encoding", list(CJK_FEEDS))
+def test_chinese_feed_with_a_missing_or_wrong_encoding_is_read_right(encoding, label):
+    body, content_type, title, text = cjk_feed(encoding, label)
+    feed = parse_feed(body, url="https://e.org/", content_type=content_type, now=NOW)
+    assert [e.title for e in feed.entries] == [f"{title}{i}" for i in range(3)]
+    assert [e.content for e in feed.entries] == [f"<p>{text}{i}</p>" for i in range(3)]
+
+
+def test_one_short_chinese_title_in_a_long_ascii_feed_is_not_replaced():
+    body, _, _, _ = cjk_feed("gbk", "declared utf-8", items=1)
+    padding = "".join(
+        f"<item><title>x{i}</title><link>https://e.org/x{i}</link></item>" for i in range(80)
+    )
+    body = body.replace(b"</channel>", padding.encode() + b"</channel>")
+    feed = parse_feed(body, url="https://e.org/", now=NOW)
+    assert feed.entries[0].title == "简体中文标题0"
+    assert "gb18030" in feed.warning  # says how it was read
+
+
+def test_utf8_feed_with_a_few_stray_bytes_stays_utf8():
+    body = rss(
+        [{"title": "ab", "link": "https://e.org/a", "content": "<p>" + "长文" * 100 + "</p>"}]
+    ).replace(b"ab", b"a\xff\xfe\xc3b")
+    [entry] = parse_feed(body, url="https://e.org/", now=NOW).entries
+    assert entry.content == "<p>" + "长文" * 100 + "</p>"
+    assert entry.title.startswith("a") and entry.title.endswith("b")
+
+
+def test_feed_that_cannot_be_decoded_is_a_parse_error():
+    from newsmirror.errors import FeedParseError
+
+    garbage = bytes(range(0x80, 0x100)) * 8
+    body = rss([{"title": "X", "link": "https://e.org/a"}]).replace(b">X<", b">" + garbage + b"<")
+    with pytest.raises(FeedParseError) as caught:
+        parse_feed(body, url="https://e.org/", now=NOW)
+    assert "\n" not in caught.value.message and "encoding" in caught.value.message
+
+
+@pytest.mark.parametrize("flaw", ["\x08", "&nbsp;", "a & b", "<p>unclosed"])
+def test_fast_reader_refuses_what_lxml_can_only_recover(flaw):
+    from newsmirror.feedreaders import read_fast
+
+    good = rss([{"title": "t", "link": "https://e.org/a", "description": "ok"}])
+    assert read_fast(good) is not None
+    assert read_fast(good.replace(b">ok<", b">" + flaw.encode() + b"<")) is None
+
+
+def test_feed_only_lxml_can_read_is_read_leniently_and_says_so():
+    # A character reference past U+10FFFF: feedparser crashes, lxml's recover mode reads it.
+    body = rss([{"title": "a&#99999999999;b", "link": "https://e.org/a"}])
+    feed = parse_feed(body, url="https://e.org/", now=NOW)
+    assert [e.url for e in feed.entries] == ["https://e.org/a"]
+    assert "not well-formed" in feed.warning
+
+
+def test_deeply_nested_feed_stays_on_the_fast_reader():
+    body = rss([{"title": "t", "link": "https://e.org/a", "author": "<x>" * 3000 + "</x>" * 3000}])
+    feed = parse_feed(body, url="https://e.org/", now=NOW)
+    assert feed.reader == "fastfeedparser" and "nested" in feed.warning
+    assert [e.title for e in feed.entries] == ["t"]

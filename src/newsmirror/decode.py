@@ -1,17 +1,22 @@
-"""Decoding web pages to text: the HTTP header, then the page's own declaration, then detection.
+"""Decoding web pages and feeds to text: declarations first, then detection.
 
 Chinese pages are often GBK, GB2312, GB18030 or Big5, and often mislabelled.
 Declared GB2312/GBK are read as GB18030 (their superset) and Big5 as Big5-HKSCS;
 a declaration that does not decode cleanly is not trusted, and
-charset-normalizer decides instead.
+charset-normalizer decides instead (GB18030 and Big5-HKSCS are tried last).
+A page is read by :func:`decode_html`; a feed whose bytes its declaration does
+not explain is read by :func:`decode_feed`, which is stricter: it never settles
+for a decoding that turns the text into U+FFFD.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from typing import NamedTuple
 
 from charset_normalizer import from_bytes
+from charset_normalizer.utils import is_multi_byte_encoding
 
 _META = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)"""
@@ -74,6 +79,21 @@ def _clean_decode(body: bytes, codec: str) -> str | None:
     return text if text.count("\ufffd") <= max(2, len(text) // 2000) else None
 
 
+def _detected(body: bytes) -> tuple[str, str] | None:
+    """charset-normalizer's reading, else GB18030 or Big5-HKSCS if either decodes cleanly."""
+    best = from_bytes(body).best()
+    if best is not None and best.encoding:
+        detected = normalise_charset(best.encoding) or best.encoding
+        text = _clean_decode(body, detected)
+        if text is not None:
+            return text, detected
+    for codec in ("gb18030", "big5hkscs"):
+        text = _clean_decode(body, codec)
+        if text is not None:
+            return text, codec
+    return None
+
+
 def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     """Decode an HTML page; return (text, the codec used)."""
     for bom, codec in _BOMS:
@@ -96,14 +116,140 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     text = _clean_decode(body, "utf-8")
     if text is not None:
         return text, "utf-8"
-    best = from_bytes(body).best()
-    if best is not None and best.encoding:
-        detected = normalise_charset(best.encoding) or best.encoding
-        text = _clean_decode(body, detected)
+    return _detected(body) or (body.decode("utf-8", errors="replace"), "utf-8")
+
+
+# --- Feeds ------------------------------------------------------------------------------------
+
+_HIGH_BYTES = re.compile(rb"[\x80-\xff]")
+_PROLOG = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]+)""", re.I)
+_STRAY_UTF8_SHARE = 20  # UTF-8 with stray bytes: at least 20 good non-ASCII characters per bad
+
+
+def header_charset(content_type: str) -> str | None:
+    """The codec an HTTP Content-Type names, widened to its superset; None if none or unknown."""
+    match = _HEADER.search(content_type or "")
+    return normalise_charset(match.group(1)) if match else None
+
+
+_FEED_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def split_bom(body: bytes) -> tuple[str | None, bytes]:
+    """The codec a byte order mark names (None without one), and the bytes after it."""
+    for bom, codec in _FEED_BOMS:
+        if body.startswith(bom):
+            return codec, body[len(bom) :]
+    return None, body
+
+
+def prolog_charset(body: bytes) -> str | None:
+    """The codec a feed's XML prolog declares, widened to its superset; None if none or unknown."""
+    match = _PROLOG.match(body[:1024])
+    return normalise_charset(match.group(1).decode("ascii")) if match else None
+
+
+def looks_western_but_is_not(body: bytes, codec: str) -> bool:
+    """A Western codec (often a server's default) for bytes beyond ASCII: not to be trusted."""
+    return codec in _WESTERN and _HIGH_BYTES.search(body) is not None
+
+
+def _strict(body: bytes, codec: str) -> str | None:
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _mostly_utf8(body: bytes) -> str | None:
+    """UTF-8 text with a few stray bytes (replaced); None when it is no UTF-8 at all.
+
+    Text in another encoding read as UTF-8 is nearly all errors, however long the
+    ASCII around it: one GBK title in a long feed is not \"a few bad bytes\"."""
+    text = body.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = len(text) - len(text.encode("ascii", errors="ignore")) - bad
+    return text if good >= _STRAY_UTF8_SHARE * bad else None
+
+
+def _lenient(body: bytes, codec: str) -> str | None:
+    if codec == "utf-8":
+        return _mostly_utf8(body)
+    return None if looks_western_but_is_not(body, codec) else _clean_decode(body, codec)
+
+
+class FeedText(NamedTuple):
+    text: str
+    codec: str
+    exact: bool  # False when a few bytes that the codec cannot read were replaced
+
+
+def decode_feed(body: bytes, content_type: str = "") -> FeedText | None:
+    """A feed's text and codec, or None when no encoding reads it.
+
+    Its declarations (byte order mark, XML prolog, HTTP charset) are tried first, then
+    UTF-8, each strictly; then each of them again allowing a few stray bytes; then
+    detection. A declaration for bytes it cannot decode is not trusted."""
+    bom, without_bom = split_bom(body)
+    declared = [bom, prolog_charset(body), header_charset(content_type), "utf-8"]
+    candidates = list(dict.fromkeys(c for c in declared if c is not None))
+    for codec in candidates:
+        if not looks_western_but_is_not(without_bom, codec):
+            text = _strict(without_bom, codec)
+            if text is not None and (text.lstrip()[:1] in ("<", "") or codec == "utf-8"):
+                return FeedText(text, codec, exact=True)
+    for codec in candidates:
+        text = _lenient(without_bom, codec)
         if text is not None:
-            return text, detected
-    for codec in ("gb18030", "big5hkscs"):
-        text = _clean_decode(body, codec)
-        if text is not None:
-            return text, codec
-    return body.decode("utf-8", errors="replace"), "utf-8"
+            return FeedText(text, codec, exact=False)
+    detected = _detected_chinese_first(without_bom)
+    if detected is None:
+        return None
+    codec, text = detected
+    return FeedText(text, codec, exact="\ufffd" not in text)
+
+
+_KANA_HANGUL = re.compile("[\u3041-\u30ff\uac00-\ud7a3]")
+
+
+def _kana_or_hangul(text: str) -> bool:
+    """Whether text reads as Japanese or Korean: kana or Hangul are a fifth of its
+    non-ASCII characters (Chinese read as Shift_JIS gives kanji and half-width kana)."""
+    wide = len(text) - len(text.encode("ascii", errors="ignore"))
+    return 5 * len(_KANA_HANGUL.findall(text)) >= wide > 0
+
+
+def _detection_order(body: bytes) -> list[str]:
+    """Codecs to try for a feed that is not what it says: GB18030 or Big5, whichever
+    charset-normalizer finds likelier, unless another East Asian multi-byte codec fits
+    better (a Japanese or Korean feed); a Western codec never wins over Chinese that
+    decodes (it decodes anything, and short Chinese text fools the detector)."""
+    chinese = from_bytes(body, cp_isolation=["gb18030", "big5"]).best()
+    general = from_bytes(body).best()
+    order = []
+    if (
+        general is not None
+        and is_multi_byte_encoding(general.encoding)
+        and (chinese is None or general.chaos < chinese.chaos)
+        and _kana_or_hangul(str(general))
+    ):
+        order.append(general.encoding)
+    order += [m.encoding for m in (chinese, general) if m is not None]
+    order += ["gb18030", "big5hkscs"]
+    return list(dict.fromkeys(normalise_charset(name) or name for name in order))
+
+
+def _detected_chinese_first(body: bytes) -> tuple[str, str] | None:
+    """(codec, text) of the first detected codec that decodes the body exactly, else of the
+    first that decodes it with a few bad bytes; None when none does."""
+    order = _detection_order(body)
+    for decode in (_strict, _clean_decode):
+        for codec in order:
+            text = decode(body, codec)
+            if text is not None:
+                return codec, text
+    return None

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from newsmirror.clean import clean_text, sanitize_html, strip_tags
 from newsmirror.errors import FeedParseError
-from newsmirror.feedreaders import RawItem, read_feed, read_feedparser
+from newsmirror.feedreaders import RawItem, prepare_feed, read_feed, read_feedparser
 from newsmirror.models import Entry
 from newsmirror.timeutil import DEFAULT_ZONE, parse_local_date
 from newsmirror.urls import absolute, is_http_url
@@ -138,10 +138,11 @@ def parse_feed(
     ``timezone`` is the source's: dates written without a zone are read in it.
     """
     now = now or datetime.now(UTC)
-    feed = read_feed(body, content_type)
+    source = prepare_feed(body, content_type)
+    feed = read_feed(source)
     entries = _normalise_all(feed.items, url, fallback_author, now, timezone)
     if not entries and feed.reader != "feedparser":
-        feed = read_feedparser(body, content_type)
+        feed = read_feedparser(source.body, source.content_type)
         entries = _normalise_all(feed.items, url, fallback_author, now, timezone)
     if not feed.version and not feed.items:
         if _looks_like_html_page(body):
@@ -153,7 +154,7 @@ def parse_feed(
             f"not a feed: {feed.problem or 'no RSS/Atom elements found'}",
             hint="Check that the URL serves RSS or Atom.",
         )
-    warnings = []
+    warnings = list(source.notes)
     if feed.problem:
         if not entries:
             raise FeedParseError(
