@@ -230,3 +230,77 @@ def test_front_matter_with_yaml_special_characters_round_trips(text, source, tag
     assert data["categories"] == [source]
     assert data["comments"] is True and data["layout"] == "post"
     assert body.startswith("<!--1704153600000-->\n")
+
+
+def test_heading_line_shows_markdown_characters_literally():
+    """kramdown would read *b* as emphasis, `c` as code, $$x$$ as math, -- as a dash and
+    "q" as curly quotes; the heading line escapes them so the page shows the title as is."""
+    post = render_post(article(title='*b* `c` $$x$$ "q" -- a.b ~~s~~ &amp; <i> {#x} 中', url="x"))
+    body = post.split("-->\n", 1)[1]
+    assert body.startswith(
+        '\\*b\\* \\`c\\` \\$\\$x\\$\\$ \\"q\\" \\-\\- a\\.b &#126;&#126;s&#126;&#126; &amp;amp; '
+        "&lt;i&gt; &#123;\\#x} 中\n------\n"
+    )
+    linked = render_post(article(title="_u_ (1) 1. + # ! : | ' = [l] \\"))
+    assert linked.split("-->\n", 1)[1].startswith(
+        "[\\_u\\_ \\(1\\) 1\\. \\+ \\# \\! \\: \\| \\' \\= \\[l\\] \\\\](https://example.org/a)\n"
+    )
+
+
+def test_file_names_never_hold_two_dots_in_a_row():
+    """Jekyll turns ".." in a post's URL into "/", which would put the page in a subfolder
+    (breaking its ../media/ image paths) and merge "a..b" with "a....b"."""
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    assert post_filename(when, "Wait... what") == "2024-01-01-Wait… what.md"
+    assert post_filename(when, "a..b....c.d") == "2024-01-01-a…b…c.d.md"
+    assert not valid_filename("2024-01-01-a..b.md")  # an old mirror's name is not kept
+    assert valid_filename("2024-01-01-a.b.md")
+    assert post_filename(when, "TAX") == "2024-01-01-TAX.md"
+    assert not valid_filename("2024-01-01-a .md") and not valid_filename("2024-01-01-a..md")
+    longest = "2024-01-01-" + "字" * 80 + "a" * 1 + ".md"
+    assert len(longest.encode()) == 255 and valid_filename(longest)
+    assert not valid_filename(longest.replace(".md", "a.md"))  # 256 bytes
+
+
+def test_yaml_escapes_controls_and_drops_lone_surrogates():
+    assert yaml_quoted("a\ud800b\udfffc\ud9ab") == '"abc"'
+    assert yaml_quoted("\x9f\x85\x7f\x01\u2028\ufeff") == '"\\x9F\\x85\\x7F\\x01\\u2028\\uFEFF"'
+
+
+def test_site_files_are_the_packaged_ones_with_the_title(tmp_path):
+    from pathlib import Path
+
+    import newsmirror.publish.jekyll as jekyll
+
+    here = Path(jekyll.__file__).parent
+    assert jekyll.write_site_files(tmp_path / "a") == 6
+    config = (tmp_path / "a" / "_config.yml").read_text(encoding="utf-8")
+    assert yaml.safe_load(config)["title"] == "新闻镜像"
+    assert "\ntitle: 新闻镜像\n" in config or '\ntitle: "新闻镜像"\n' in config
+    out = tmp_path / "b"
+    assert jekyll.write_site_files(out, 'Ti "t" {{x}}: 镜像') == 6
+    config = (out / "_config.yml").read_text(encoding="utf-8")
+    assert yaml.safe_load(config)["title"] == 'Ti "t" {{x}}: 镜像'
+    packaged = (here / "jekyll_site/_config.yml").read_text(encoding="utf-8")
+    assert config == packaged.replace("{{TITLE}}", '"Ti \\"t\\" {{x}}: 镜像"')
+    for name, path in [
+        ("jekyll_site/default.html", "_layouts/default.html"),
+        ("jekyll_site/post.html", "_layouts/post.html"),
+        ("jekyll_site/index.html", "index.html"),
+        ("jekyll_site/archive.html", "archive.html"),
+        ("static/style.css", "assets/style.css"),
+    ]:
+        assert (out / path).read_bytes() == (here / name).read_bytes(), path
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "_config.yml",
+        "_layouts/default.html",
+        "_layouts/post.html",
+        "archive.html",
+        "assets/style.css",
+        "index.html",
+    ]
+    assert jekyll.write_site_files(out, 'Ti "t" {{x}}: 镜像') == 0
+    (out / "index.html").write_text("changed")
+    (out / "assets/style.css").write_text("changed")
+    assert jekyll.write_site_files(out, 'Ti "t" {{x}}: 镜像') == 2
+    assert (out / "index.html").read_bytes() == (here / "jekyll_site/index.html").read_bytes()

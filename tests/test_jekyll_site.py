@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -95,3 +96,86 @@ def test_jekyll_posts_link_to_their_neighbours(tmp_path):
         for _, link, text in links:
             target = site / unquote(link).lstrip("/")
             assert text.strip("← →") in target.read_text(encoding="utf-8"), (i, link)
+
+
+SAME_DAY_TITLES = [
+    "新闻 一",
+    "新闻-一",
+    "新闻【一】",
+    "新闻「一」",
+    "Hello World",
+    "hello world",
+    "Hello, World!",
+    "Hello World 😀",
+    "Hello World 😃",
+    "ＡＢ",
+    "AB",
+    "Wait... what",
+    "Wait.. what",
+    "a....b",
+    "a..b",
+    "*b* `c` $$x$$ _u_ <i>",
+    "~~s~~ **B** [l](x) {#id}",
+    "\"q\" 'a' -- b --- c... AT&amp;T &lt; << >> 1. # + |x|",
+    "https://e.org/x <https://e.org/y> \\*",
+]
+
+
+def _build(tree, site):
+    done = subprocess.run(
+        [JEKYLL, "build", "-q", "-s", str(tree), "-d", str(site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Conflict" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(JEKYLL is None, reason="Debian jekyll is not installed (.ci/run installs it)")
+def test_same_day_titles_get_one_page_each(tmp_path):
+    """Titles that Jekyll's slugify would merge (spaces, punctuation, brackets, case, emoji,
+    runs of dots) still give one page each, flat in posts/, showing its literal title."""
+    from datetime import UTC, datetime
+
+    day = datetime(2024, 1, 1, 8, tzinfo=UTC)
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i, title in enumerate(SAME_DAY_TITLES):
+            archive.import_article(
+                source="源",
+                url=f"https://e.org/{i}",
+                title=title,
+                author="",
+                content=f"<p>正文{i}号</p>",
+                tags=[],
+                published=day,
+                date_known=True,
+                published_raw="",
+                jekyll_name="",
+                now=day,
+            )
+        archive.conn.commit()
+        export_jekyll(archive, tmp_path / "tree")
+    write_site_files(tmp_path / "tree")
+    site = tmp_path / "tree" / "_site"
+    _build(tmp_path / "tree", site)
+    pages = [p for p in (site / "posts").rglob("*.html")]
+    assert len(pages) == len(SAME_DAY_TITLES)
+    assert all(p.parent == site / "posts" for p in pages)  # flat: ../media/ paths stay right
+    shown = {}
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        title = html.unescape(re.search(r"<h1>(.*?)</h1>", text).group(1))
+        body = re.search(r'<div class="content">\n(.*?)\n<div>', text, re.S).group(1)
+        heading = re.search(r'\n<p><a href="https://e.org/(\d+)">(.*)</a>\n', body)
+        assert heading, body
+        assert html.unescape(heading.group(2)) == title  # the heading line, not Markdown
+        assert f"正文{heading.group(1)}号" in text
+        shown[title] = page
+    assert sorted(shown) == sorted(SAME_DAY_TITLES)
+    index = (site / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r'<li><a href="([^"]+)">([^<]*)</a>', index)
+    assert len(links) == len(SAME_DAY_TITLES)
+    for link, title in links:  # every index link opens that title's page
+        assert site / unquote(html.unescape(link)).lstrip("/") == shown[html.unescape(title)]

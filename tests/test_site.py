@@ -532,3 +532,112 @@ def test_months_are_those_of_the_source_time_zone(tmp_path):
         p for p in (tmp_path / "site" / "posts").rglob("*.html") if heading(p) == "上海二月一"
     )
     assert "2024-02-01 04:00 CST" in page.read_text(encoding="utf-8")
+
+
+def _entry(id_, source="S", path="", tags=(), month="2024年01月", url="https://e.org/x"):
+    from newsmirror.publish.pages import Entry
+
+    return Entry(id_, path or f"posts/{id_}.html", f"t{id_}", source, url, "", "", month, tags)
+
+
+def test_listing_pages_link_to_each_other_exactly():
+    from newsmirror.publish.pages import Pager, page_path, paginate
+
+    entries = [_entry(i) for i in range(124, -1, -1)]  # newest first
+    pages = paginate("标签/", entries)
+    assert [(path, [e.id for e in items][:2], pager) for path, items, pager in pages] == [
+        ("标签/index.html", [124, 123], Pager(3, None, "%E6%A0%87%E7%AD%BE/page/2.html")),
+        ("标签/page/1.html", [49, 48], Pager(1, "%E6%A0%87%E7%AD%BE/page/2.html", None)),
+        (
+            "标签/page/2.html",
+            [99, 98],
+            Pager(2, "%E6%A0%87%E7%AD%BE/index.html", "%E6%A0%87%E7%AD%BE/page/1.html"),
+        ),
+    ]
+    assert [len(items) for _, items, _ in pages] == [50, 50, 50]
+    assert [p for _, _, p in paginate("a/", entries[:3], per_page=2)] == [
+        Pager(2, None, "a/page/1.html"),
+        Pager(1, "a/index.html", None),
+    ]
+    assert [p for _, _, p in paginate("a/", entries[:2], per_page=2)] == [Pager(1, None, None)]
+    assert [p for _, _, p in paginate("a/", [])] == [Pager(0, None, None)]
+    assert (page_path("a/"), page_path("a/", 2)) == ("a/index.html", "a/page/2.html")
+
+
+def test_page_and_folder_names_are_exact_and_stable():
+    import hashlib
+
+    from newsmirror.publish.pages import folders, href, month_groups, segment, unique_folders
+
+    def d(text, size):
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+
+    assert href("标签/a b#?%") == "%E6%A0%87%E7%AD%BE/a%20b%23%3F%25"
+    assert segment("a/b:c") == "a-b-c"
+    assert (segment(" .a. "), segment("..."), segment("con.txt"), segment("COM1.txt")) == (
+        "a",
+        "-",
+        "con-.txt",
+        "COM1-.txt",
+    )
+    assert segment("字" * 100) == "字" * 66  # 200 bytes, no half character
+    assert unique_folders({"A" * 250: 0, "a" * 250: 1}) == {
+        "A" * 250: "A" * 200,
+        "a" * 250: "a" * 191 + "-" + d("a" * 250, 8),
+    }
+    d8, d16, d40 = (f"X-{d('X', n)}" for n in (8, 16, 40))
+    names = {"x": 0, "X": 1, d8: 2}
+    assert unique_folders(names)["X"] == d16
+    assert unique_folders(names | {d16: 3})["X"] == d40
+    lone = "a\ud800"
+    assert unique_folders({"a-": 0, lone: 1})[lone] == f"a--{d(lone, 8)}"
+    entries = [
+        _entry(1, "a", tags=("t",)),  # seen first, though "A" sorts first
+        _entry(5, "A", tags=("T",)),
+        _entry(9, "a", tags=("t",)),
+    ]
+    found = folders(entries)
+    assert (found.sources["a"], found.sources["A"]) == ("a", f"A-{d('A', 8)}")
+    assert (found.tags["t"], found.tags["T"]) == ("t", f"T-{d('T', 8)}")
+    months = month_groups(
+        [
+            _entry(3, month="2024年01月"),
+            _entry(2, month="2023年12月"),
+            _entry(1, month="2024年01月"),
+        ]
+    )
+    assert [(m, [e.id for e in es]) for m, es in months] == [
+        ("2024年01月", [3, 1]),
+        ("2023年12月", [2]),
+    ]
+
+
+def test_pages_sharing_a_path_get_hashed_paths_by_size():
+    import hashlib
+
+    from newsmirror.publish.pages import article_path, unique_paths
+
+    def d(size):
+        return hashlib.sha1(b"S2\nhttps://e.org/u").hexdigest()[:size]
+
+    same = "posts/2024/01/aaa.html"
+    one = _entry(1, "S1", same, url="https://e.org/u")
+    two = _entry(2, "S2", same, url="https://e.org/u")
+    assert unique_paths([two, one])[0].path == f"posts/2024/01/{d(12)}.html"
+    grown = [one, two]
+    for i, want in enumerate([d(20), d(40), f"{d(40)}-2"]):
+        taken = _entry(3 + i, "S3", f"posts/2024/01/{[d(12), d(20), d(40)][i]}.html")
+        grown.append(taken)
+        assert unique_paths(grown)[1].path == f"posts/2024/01/{want}.html"
+    from datetime import UTC, datetime
+
+    from newsmirror.models import ArticleRecord
+
+    when = datetime(2024, 3, 2, tzinfo=UTC)
+    record = ArticleRecord(
+        1, "s", "UTC", "https://e.org/新", "t", "", "", (), when, True, when, 1, None
+    )
+    assert (
+        article_path(record)
+        == "posts/2024/03/" + hashlib.sha1("https://e.org/新".encode()).hexdigest()[:12] + ".html"
+    )

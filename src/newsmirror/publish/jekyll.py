@@ -38,18 +38,17 @@ _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uff
 # Characters not allowed (or troublesome in URLs) in file names on Linux, macOS and Windows.
 _BAD_NAME_CHARS = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]')
 _LIQUID = re.compile(r"\{(?=[{%])")
+_DOTS = re.compile(r"\.{2,}")  # Jekyll turns ".." in a post's URL into "/" (a subfolder)
 
 
 def _escape_char(match: re.Match[str]) -> str:
     ch = match.group(0)
     if ch in _ESCAPES:
         return _ESCAPES[ch]
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02X}"
-    if 0xD800 <= code <= 0xDFFF:
+    if unicodedata.category(ch) == "Cs":  # a lone surrogate: no character at all
         return ""
-    return f"\\u{code:04X}"
+    code = ord(ch)
+    return f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}"
 
 
 def yaml_quoted(value: str) -> str:
@@ -73,18 +72,20 @@ def yaml_scalar(value: str, *, flow: bool = False) -> str:
     return value if _plain_ok(value, flow=flow) else yaml_quoted(value)
 
 
+_MD_ENTITIES = {
+    "&": "&amp;",  # else "&lt;" in a title shows as "<"
+    "<": "&lt;",
+    ">": "&gt;",
+    "{": "&#123;",  # kramdown's {: attribute lists} and {::extensions}, Liquid's {{ }}
+    "~": "&#126;",  # GFM ~~strikethrough~~ (kramdown cannot backslash-escape it)
+}
+# Everything kramdown can backslash-escape: emphasis, code, math, links, lists, headers,
+# tables and its typographic swaps (-- ... "quotes"), so the line shows the title as it is.
+_MD_SPECIAL = re.compile(r"""[\\.*_+`()\[\]#!:|"'$=\-&<>{~]""")
+
+
 def _markdown_text(title: str) -> str:
-    for ch, rep in (
-        ("\\", "\\\\"),
-        ("[", "\\["),
-        ("]", "\\]"),
-        ("|", "\\|"),
-        ("<", "&lt;"),
-        (">", "&gt;"),
-        ("{", "&#123;"),  # kramdown's {: attribute lists} and {::extensions}, Liquid's {{ }}
-    ):
-        title = title.replace(ch, rep)
-    return title
+    return _MD_SPECIAL.sub(lambda m: _MD_ENTITIES.get(m.group(0)) or "\\" + m.group(0), title)
 
 
 def _markdown_url(url: str) -> str:
@@ -169,7 +170,7 @@ def render_post(article: ArticleRecord, content: str | None = None) -> str:
 
 def title_slug(title: str) -> str:
     """The title part of a post's file name: at most 50 characters, valid everywhere."""
-    title = unicodedata.normalize("NFC", title)
+    title = _DOTS.sub("…", unicodedata.normalize("NFC", title))
     slug = _BAD_NAME_CHARS.sub("-", title).strip()[:TITLE_CHARS].rstrip(". ")
     return slug or "untitled"
 
@@ -193,9 +194,10 @@ def valid_filename(name: str) -> bool:
     return (
         bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}-.+\.md", name))
         and not _BAD_NAME_CHARS.search(name)
+        and ".." not in name
         and len(name.encode("utf-8")) <= 255
         and name == unicodedata.normalize("NFC", name)
-        and not name[:-3].endswith((" ", "."))
+        and not name.endswith(" .md")  # a trailing dot is a ".." (refused above)
     )
 
 
@@ -323,8 +325,6 @@ def _is_own_file(root: Path, stale: str, current: str | None) -> bool:
     two are one file, which must stay)."""
     if current is None:
         return True
-    if current == stale:
-        return False
     try:
         return not os.path.samefile(root / stale, root / current)
     except OSError:
@@ -332,11 +332,12 @@ def _is_own_file(root: Path, stale: str, current: str | None) -> bool:
 
 
 SITE_FILES = {  # packaged file -> path in the tree
-    "_config.yml": "_config.yml",
-    "default.html": "_layouts/default.html",
-    "post.html": "_layouts/post.html",
-    "index.html": "index.html",
-    "archive.html": "archive.html",
+    "jekyll_site/_config.yml": "_config.yml",
+    "jekyll_site/default.html": "_layouts/default.html",
+    "jekyll_site/post.html": "_layouts/post.html",
+    "jekyll_site/index.html": "index.html",
+    "jekyll_site/archive.html": "archive.html",
+    "static/style.css": "assets/style.css",
 }
 
 
@@ -347,9 +348,8 @@ def write_site_files(out: Path, title: str = "新闻镜像") -> int:
     writer = OutputWriter(out)
     written = 0
     for name, relpath in SITE_FILES.items():
-        text = (here / "jekyll_site" / name).read_text(encoding="utf-8")
-        if name == "_config.yml":
-            text = text.replace("{{TITLE}}", yaml_quoted(title))
-        written += writer.write(relpath, text.encode("utf-8"))
-    written += writer.write("assets/style.css", (here / "static" / "style.css").read_bytes())
+        data = (here / name).read_bytes()
+        if relpath == "_config.yml":
+            data = data.replace(b"{{TITLE}}", yaml_quoted(title).encode())
+        written += writer.write(relpath, data)
     return written

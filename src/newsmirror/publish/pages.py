@@ -38,7 +38,7 @@ def segment(name: str) -> str:
 
 def _finish(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` UTF-8 bytes, its ends cleaned, a reserved name suffixed."""
-    text = text.encode("utf-8", "ignore")[:limit].decode("utf-8", "ignore")
+    text = text.encode()[:limit].decode(errors="ignore")  # no surrogates: segment() drops them
     text = _ENDS.sub("", text) or "-"
     reserved = _RESERVED.match(text)
     return f"{reserved.group(1)}-{text[reserved.end(1) :]}" if reserved else text
@@ -50,7 +50,7 @@ def fold(path: str) -> str:
 
 
 def _digest(text: str, size: int) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+    return hashlib.sha1(text.encode(errors="surrogatepass")).hexdigest()[:size]
 
 
 def unique_folders(first_seen: dict[str, int]) -> dict[str, str]:
@@ -111,7 +111,7 @@ def is_http_url(url: object) -> bool:
 
 def href(path: str) -> str:
     """A site path as a link: percent-encoded UTF-8, relative to the site root."""
-    return quote(path, safe="/")
+    return quote(path)  # "/" stays: quote's default safe
 
 
 def root_of(path: str) -> str:
@@ -120,7 +120,7 @@ def root_of(path: str) -> str:
 
 
 def article_path(article: ArticleRecord) -> str:
-    digest = hashlib.sha1(article.url.encode("utf-8")).hexdigest()[:12]  # stored URL: stable
+    digest = hashlib.sha1(article.url.encode()).hexdigest()[:12]  # stored URL: stable
     return f"posts/{article.published:%Y}/{article.published:%m}/{digest}.html"
 
 
@@ -203,7 +203,7 @@ def month_groups(entries: Sequence[Entry]) -> list[tuple[str, list[Entry]]]:
     groups: dict[str, list[Entry]] = {}
     for entry in entries:
         groups.setdefault(entry.month, []).append(entry)
-    return sorted(groups.items(), key=lambda kv: kv[0], reverse=True)
+    return sorted(groups.items(), reverse=True)  # by month: the keys are distinct
 
 
 @dataclass(frozen=True)
