@@ -395,7 +395,7 @@ def test_alias_and_nesting_bombs_refused(front, reason):
     started = time.perf_counter()
     with pytest.raises(ImportFormatError, match=reason):
         parse_front_matter(front)
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < 3  # about 0.15 s here; 3 s leaves room for a busy CI
 
 
 def test_impossible_timestamp_is_text_and_the_rest_stays_yaml():
