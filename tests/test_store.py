@@ -678,3 +678,124 @@ def test_refetch_since_is_a_day_in_each_source_time_zone(archive):
     assert len(archive.page_tasks(since="2024-01-04")) == 5
     tasks = archive.page_tasks(source="纽约", since="2024-01-05")
     assert [t.url.rsplit("/", 1)[1] for t in tasks] == ["ny-midnight"]
+
+
+def test_fetch_log_keeps_each_feeds_outcome_status_and_error(tmp_path, server):
+    def feed(handler):
+        if handler.headers.get("If-None-Match") == '"v1"':
+            return Reply(304, headers={"ETag": '"v1"'})
+        return Reply(body=rss([ITEM]), headers={"ETag": '"v1"'})
+
+    server.route("/f", feed)
+    server.route("/gone", Reply(410, b"gone"))
+    config = make_config(tmp_path, [("ok", [server.url + "/f"]), ("bad", [server.url + "/gone"])])
+    with Archive.open(config.archive) as archive:
+        archive.sync_sources(config.sources)
+        update(config, archive)
+        update(config, archive)
+        rows = archive.conn.execute(
+            "SELECT s.name, l.outcome, l.http_status, l.new, l.updated, l.error"
+            " FROM fetch_log l JOIN sources s ON s.id = l.source_id ORDER BY l.id"
+        ).fetchall()
+        health = {h.name: h for h in archive.health()}
+    assert sorted(rows[:2]) == [
+        ("bad", "failed", 410, 0, 0, "HTTP 410 Gone"),
+        ("ok", "ok", 200, 1, 0, None),
+    ]
+    assert sorted(rows[2:]) == [
+        ("bad", "failed", 410, 0, 0, "HTTP 410 Gone"),
+        ("ok", "not_modified", 304, 0, 0, None),
+    ]
+    assert health["bad"].consecutive_failures == 2
+    assert health["bad"].last_error == f"{server.url}/gone: HTTP 410 Gone"
+    assert health["ok"].consecutive_failures == 0 and health["ok"].last_error is None
+
+
+def test_add_article_stores_page_text_its_guard_and_revisions(archive):
+    url = "https://e.org/p?utm_source=x"
+    page = {"source": "网页", "url": url, "title": "标题", "author": "作者", "published": T1}
+
+    def stored():
+        return archive.conn.execute(
+            "SELECT s.name, s.timezone, a.url, a.canonical_url, a.guid, a.content,"
+            " a.content_origin, a.origin, a.date_known, a.net_guard, a.page_checked, a.version"
+            " FROM articles a JOIN sources s ON s.id = a.source_id"
+        ).fetchall()
+
+    aid, change = archive.add_article(
+        **page, content="<p>一</p>", published_raw="2024-01-01", now=T1
+    )
+    assert change is Change.NEW
+    assert stored() == [
+        ("网页", "Asia/Shanghai", url, "https://e.org/p", url, "<p>一</p>", "page", "add",
+         1, 1, S1, 1)
+    ]  # fmt: skip
+    assert archive.add_article(**page, content="<p>一</p>", published_raw="", now=T2) == (
+        aid,
+        Change.UNCHANGED,
+    )
+    archive.scan_images(lambda _html: ["https://img.example/a.png"])
+    (image,) = archive.pending_images(max_attempts=3)
+    archive.image_failed(image, "private address", now=T1, refused=True)
+    assert archive.pending_images(max_attempts=3) == []
+    assert archive.add_article(
+        **page, content="<p>二</p>", published_raw="", now=T2, guarded=False
+    ) == (aid, Change.CHANGED)
+    assert stored() == [
+        ("网页", "Asia/Shanghai", url, "https://e.org/p", url, "<p>二</p>", "page", "add",
+         1, 0, S2, 2)
+    ]  # fmt: skip
+    assert archive.revisions(aid) == [(1, "标题", S2)]
+    assert [(t.url, t.attempts) for t in archive.pending_images(max_attempts=3)] == [
+        ("https://img.example/a.png", 0)
+    ]
+    other, _ = archive.add_article(
+        source="网页", url="https://e.org/q", title="t", author="", content="x",
+        published=T1, published_raw="", now=T1,
+    )  # fmt: skip
+    assert archive.conn.execute(
+        "SELECT date_known, net_guard FROM articles WHERE id = ?", (other,)
+    ).fetchone() == (0, 1)
+
+
+def test_media_maps_and_contents_of_several_articles(archive):
+    _sources(archive, "s")
+    _put(
+        archive,
+        "s",
+        [
+            _entry("https://e.org/1", "g1", content="<p>一</p>"),
+            _entry("https://e.org/2", "g2", content="<p>二</p>"),
+            _entry("https://e.org/3", "g3", content="<p>三</p>"),
+        ],
+    )
+    ids = [r[0] for r in archive.conn.execute("SELECT id FROM articles ORDER BY id")]
+    images = {ids[0]: ["https://i.example/a.png"], ids[1]: ["https://i.example/b.png"]}
+    bodies = dict(archive.conn.execute("SELECT content, id FROM articles").fetchall())
+    archive.scan_images(lambda html: images.get(bodies[html], []))
+    archive.store_image("https://i.example/a.png", sha256="aa", mime="image/png", ext="png",
+                        size=3, now=T1)  # fmt: skip
+    archive.store_image("https://i.example/b.png", sha256="bb", mime="image/png", ext="png",
+                        size=3, now=T1)  # fmt: skip
+    assert archive.media_maps() == {
+        ids[0]: {"https://i.example/a.png": ("aa", "png")},
+        ids[1]: {"https://i.example/b.png": ("bb", "png")},
+    }
+    assert archive.contents([ids[0], ids[2]]) == {ids[0]: "<p>一</p>", ids[2]: "<p>三</p>"}
+    assert archive.contents([]) == {}
+
+
+def test_scan_images_catches_up_in_batches_and_pending_images_are_capped(archive):
+    _sources(archive, "s")
+    _put(
+        archive,
+        "s",
+        [_entry(f"https://e.org/{i}", f"g{i}", content=f"<p>{i}</p>") for i in range(5)],
+    )
+    assert archive.scan_images(lambda html: [f"https://i.example/{html[3]}.png"], batch=2) == 5
+    assert archive.scan_images(lambda html: [], batch=2) == 0
+    urls = sorted(t.url for t in archive.pending_images(max_attempts=3))
+    assert urls == [f"https://i.example/{i}.png" for i in range(5)]
+    _put(archive, "s", [_entry("https://e.org/many", "many", content="<p>many</p>")])
+    assert archive.scan_images(lambda html: [f"https://i.example/m{i}" for i in range(5001)]) == 1
+    assert len(archive.pending_images(max_attempts=3)) == 5000

@@ -68,7 +68,7 @@ class ContentMixin:
                 f"WITH since (zone, moment) AS (VALUES {marks}) {sql}"
                 " JOIN since ON since.zone = s.timezone AND a.published >= since.moment"
             )
-            args += [value for (zone,) in zones for value in (zone, day_start(since, zone))]
+            args = [value for (zone,) in zones for value in (zone, day_start(since, zone))]
         sql += " WHERE 1 = 1"
         if source:
             sql += " AND s.name = ?"
@@ -82,10 +82,13 @@ class ContentMixin:
         Every replaced body is kept as a revision (the feed's summary or text replaced by
         the page's, and a page's text replaced by a changed page), and the version goes up.
         """
+        return self._store_body(task.article_id, html=html, origin=origin, now=now)
+
+    def _store_body(self, article_id: int, *, html: str, origin: str, now: datetime) -> bool:
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT title, author, content, version FROM articles WHERE id = ?",
-                (task.article_id,),
+                (article_id,),
             ).fetchone()
             title, author, content, version = row
             changed = bool(content != html)
@@ -93,7 +96,7 @@ class ContentMixin:
                 conn.execute(
                     "INSERT OR IGNORE INTO revisions (article_id, version, title,"
                     " author, content, recorded) VALUES (?, ?, ?, ?, ?, ?)",
-                    (task.article_id, version, title, author, content, to_iso(now)),
+                    (article_id, version, title, author, content, to_iso(now)),
                 )
             conn.execute(
                 "UPDATE articles SET content = ?, content_origin = ?, needs_page = 0,"
@@ -107,7 +110,7 @@ class ContentMixin:
                     int(changed),
                     int(changed),
                     to_iso(now),
-                    task.article_id,
+                    article_id,
                 ),
             )
         return changed
@@ -253,8 +256,6 @@ class ContentMixin:
     def contents(self, ids: Iterable[int]) -> dict[int, str]:
         """Bodies of the given articles, in one query."""
         wanted = list(ids)
-        if not wanted:
-            return {}
         marks = ", ".join("?" * len(wanted))
         rows = self.conn.execute(
             f"SELECT id, content FROM articles WHERE id IN ({marks})", wanted
@@ -337,7 +338,5 @@ class ContentMixin:
                     " WHERE article_id = ? AND refused = 1",
                     (article_id,),
                 )
-        task = PageTask(article_id, url, source, "", "page", 0)
-        return article_id, Change.CHANGED if self.store_page(
-            task, html=content, origin="page", now=now
-        ) else Change.UNCHANGED
+        changed = self._store_body(article_id, html=content, origin="page", now=now)
+        return article_id, Change.CHANGED if changed else Change.UNCHANGED

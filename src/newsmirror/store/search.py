@@ -70,16 +70,15 @@ class SearchMixin:
         """
         if refresh:
             self.update_index()
-        words = [w for w in query.split() if w]
+        words = query.split()
         if not words:
             return []
         clauses, args = [], []
-        long_words = [w for w in words if len(w) >= 3]
-        if long_words:
-            clauses.append("articles_fts MATCH ?")
-            args.append(" AND ".join('"' + w.replace('"', '""') + '"' for w in long_words))
         for word in words:
-            if len(word) < 3:
+            if len(word) >= 3:
+                clauses.append("articles_fts MATCH ?")
+                args.append('"' + word.replace('"', '""') + '"')
+            else:
                 clauses.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
                 pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
                 args += [pattern, pattern]

@@ -1,0 +1,167 @@
+"""What the user reads when the archive cannot be opened, read or written.
+
+Every SQLite error becomes an ArchiveError with one message and a hint the user can act
+on. The errors here are real ones, made by SQLite on real files: a full archive (a
+page limit stands in for a full disk), a damaged file, a file that is not SQLite.
+More cases through the command line: tests/test_cli_errors.py and tests/test_store.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from newsmirror.errors import ArchiveError
+from newsmirror.store import Archive
+from newsmirror.store.opening import (
+    DAMAGED_HINT,
+    damaged_archive_error,
+    open_hint,
+    root_error,
+    write_hint,
+)
+from test_cli_errors import archive_setup, corrupt_middle, make_archive, run
+
+FULL_HINT = "The disk is full: free space and run again; nothing was half-written."
+RETRY_HINT = "Nothing was half-written; run again. If it repeats, check the archive file."
+DEFAULT_HINT = "Check the archive path and free disk space; `newsmirror init` creates one."
+NOT_SQLITE_HINT = "The file is not a SQLite archive: pass the path of a newsmirror archive."
+
+
+def fill_up(conn: sqlite3.Connection) -> sqlite3.Error:
+    """Write into ``conn`` until SQLite reports the database full; return that error
+    (SQLite has then ended the transaction itself)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS filler (x TEXT)")
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for _ in range(100):
+            conn.execute("INSERT INTO filler VALUES (?)", ("x" * 3000,))
+    except sqlite3.Error as exc:
+        return exc
+    raise AssertionError("the database never became full")
+
+
+@pytest.fixture
+def conn(tmp_path):
+    connection = sqlite3.connect(tmp_path / "x.sqlite", isolation_level=None)
+    yield connection
+    connection.close()
+
+
+def test_full_archive_message_and_hint(conn):
+    exc = fill_up(conn)
+    assert str(exc) == "database or disk is full"
+    error = damaged_archive_error(exc)
+    assert error.message == "cannot write the archive: database or disk is full"
+    assert error.hint == FULL_HINT
+    assert write_hint(exc) == FULL_HINT
+    assert open_hint(exc) == FULL_HINT
+
+
+def test_failed_rollback_after_a_full_archive_reports_the_full_archive(conn):
+    full = fill_up(conn)
+    assert not conn.in_transaction  # SQLite rolled back the whole transaction itself
+    try:
+        try:
+            raise full
+        except sqlite3.Error:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        assert str(exc) == "cannot rollback - no transaction is active"
+        assert root_error(exc) is full
+        assert open_hint(root_error(exc)) == FULL_HINT
+    else:
+        raise AssertionError("ROLLBACK outside a transaction must fail")
+
+
+def test_other_errors_are_their_own_root(conn):
+    conn.execute("CREATE TABLE t (x TEXT NOT NULL)")
+    try:
+        try:
+            conn.execute("INSERT INTO t VALUES (NULL)")
+        except sqlite3.Error:
+            conn.execute("SELECT * FROM missing")
+    except sqlite3.Error as exc:
+        assert isinstance(exc.__context__, sqlite3.IntegrityError)
+        assert root_error(exc) is exc
+    lone = sqlite3.OperationalError("cannot rollback - no transaction is active")
+    assert root_error(lone) is lone
+
+
+def test_other_sqlite_error_is_a_plain_archive_error(conn):
+    with pytest.raises(sqlite3.OperationalError) as info:
+        conn.execute("SELECT * FROM missing")
+    error = damaged_archive_error(info.value)
+    assert error.message == "cannot read or write the archive: no such table: missing"
+    assert error.hint == DEFAULT_HINT
+    assert error.exit_code == 4
+    assert write_hint(info.value) == RETRY_HINT
+    assert open_hint(info.value) == RETRY_HINT
+
+
+def test_damaged_page_met_while_reading(tmp_path):
+    path = make_archive(tmp_path / "a.sqlite")
+    corrupt_middle(path)
+    conn = sqlite3.connect(path)
+    with pytest.raises(sqlite3.DatabaseError) as info:
+        conn.execute("SELECT count(*), sum(length(content)) FROM articles").fetchall()
+    conn.close()
+    error = damaged_archive_error(info.value)
+    assert error.message == "the archive is damaged: database disk image is malformed"
+    assert error.hint == DAMAGED_HINT
+    assert open_hint(info.value) == DAMAGED_HINT
+
+
+def test_damage_met_by_a_command_is_one_line_and_the_recover_hint(tmp_path, monkeypatch):
+    import newsmirror.store.opening as opening
+
+    archive_setup(tmp_path)
+    corrupt_middle(make_archive(tmp_path / "archive.sqlite"))
+    monkeypatch.setattr(opening, "QUICK_CHECK_MAX_BYTES", 0)
+    result = run("search", "新闻", cwd=tmp_path)
+    assert result.returncode == 4
+    assert result.stderr.splitlines() == [
+        "error: the archive is damaged: database disk image is malformed",
+        "hint: Restore the archive from a backup, or salvage it with"
+        " `sqlite3 ARCHIVE .recover | sqlite3 NEW.sqlite` and use NEW.sqlite.",
+    ]
+
+
+def test_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    path.write_bytes(b"my notes, not a database\n" * 200)
+    with pytest.raises(ArchiveError) as info:
+        Archive.open(path)
+    assert info.value.message == f"cannot open archive {path}: file is not a database"
+    assert info.value.hint == NOT_SQLITE_HINT
+    assert path.read_bytes() == b"my notes, not a database\n" * 200
+
+
+def test_failed_write_in_a_transaction_is_rolled_back_with_the_retry_hint(tmp_path):
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        with pytest.raises(ArchiveError) as info, archive.transaction() as conn:
+            conn.execute("INSERT INTO sources (name) VALUES ('kept?')")
+            conn.execute("INSERT INTO sources (name) VALUES (NULL)")
+        assert info.value.message == (
+            "cannot write the archive: NOT NULL constraint failed: sources.name"
+        )
+        assert info.value.hint == RETRY_HINT
+        assert archive.counts()["sources"] == 0
+        assert not archive.conn.in_transaction
+
+
+def test_full_archive_in_a_transaction_keeps_nothing(tmp_path):
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        archive.ensure_source("s")
+        pages = archive.conn.execute("PRAGMA page_count").fetchone()[0]
+        archive.conn.execute(f"PRAGMA max_page_count = {pages + 3}")
+        with pytest.raises(ArchiveError) as info, archive.transaction() as conn:
+            for i in range(100):
+                conn.execute("INSERT INTO sources (name) VALUES (?)", (f"{i}" + "长" * 2000,))
+        assert info.value.message == "cannot write the archive: database or disk is full"
+        assert info.value.hint == FULL_HINT
+        assert archive.counts()["sources"] == 1
+        assert archive.check() == []
