@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -124,3 +126,18 @@ def test_corpus_pages_decode_without_mojibake():
     for path in pages:
         text, _ = decode_html(path.read_bytes())
         assert text.count("\ufffd") <= max(2, len(text) // 2000), path.name
+
+
+@pytest.mark.parametrize("metadata", [False, True])
+def test_page_with_an_element_of_many_attributes_is_extracted_quickly(metadata):
+    crowd = " ".join(f"a{i}=1" for i in range(50_000))
+    html = (
+        "<!doctype html><html><head><meta charset=utf-8><meta property='og:title' "
+        f"content='标题'></head><body><article><div {crowd}><p>{TEXT}</p><img {crowd} "
+        "src='/i.jpg'></div></article></body></html>"
+    )
+    started = time.perf_counter()
+    result = extract_article(html, "https://e.org/a", metadata=metadata)
+    assert time.perf_counter() - started < 1.5
+    assert TEXT.strip("。") in result.text
+    assert result.title == ("标题" if metadata else "")

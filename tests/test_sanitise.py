@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+import subprocess
+import time
+from urllib.parse import quote
 
 import lxml.html
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsmirror.clean import sanitize_article, sanitize_html, unwrap_proxy
+from newsmirror.clean import (
+    best_srcset,
+    cap_markup,
+    flatten_deep,
+    safe_url,
+    sanitize_article,
+    sanitize_html,
+    unwrap_proxy,
+)
 
 VECTORS = [
     "<script>alert(1)</script>",
@@ -311,3 +323,329 @@ def test_property_no_script_and_every_visible_word_kept(tree):
     remaining = " ".join(shown)
     for word in seen:
         assert word in remaining, (markup, out)
+
+
+# --- Hostile-input review: proxy unwrapping, nesting depth, attribute counts ---
+
+SAFE_SCHEMES = {"http", "https", "mailto"}
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+def browser_scheme(value: str) -> str | None:
+    """The scheme a browser reads from an attribute value (None: a relative URL)."""
+    value = re.sub(r"[\t\n\r]", "", value).strip("".join(map(chr, range(0x21))))
+    match = _SCHEME.match(value)
+    return match.group(1).lower() if match else None
+
+
+def unsafe_urls(out: str) -> list[str]:
+    """URL attribute values of the output (parsed as a browser would) with a bad scheme."""
+    tree = lxml.html.fragment_fromstring(out or "<div></div>", create_parent="div")
+    bad = []
+    for el in tree.iter():
+        for name, value in el.attrib.items():
+            urls = [value]
+            if name == "srcset":
+                urls = [c.split()[0] for c in value.split(",") if c.split()]
+            elif name not in ("href", "src", "poster", "cite"):
+                continue
+            bad += [u for u in urls if browser_scheme(u) not in (None, *SAFE_SCHEMES)]
+    return bad
+
+
+def test_proxy_unwrapping_never_yields_a_script_url():
+    for markup in (
+        '<a href="https://images.weserv.nl/?url=javascript:alert(document.domain)//://">x</a>',
+        '<a href="https://images.weserv.nl/?url=%20javascript:alert(1)//://">x</a>',
+        '<a href="https://images.weserv.nl/?url=javascript://%0aalert(2)">x</a>',
+        '<img src="https://wsrv.nl/?url=data:text/html,x//://">',
+    ):
+        for out in (sanitize_html(markup), sanitize_article(markup, base_url="https://e.org/")):
+            assert unsafe_urls(out) == [] and "javascript" not in out.lower(), out
+    # http(s) images behind a proxy are still unwrapped
+    out = sanitize_html('<img src="https://wsrv.nl/?url=https://e.org/p.jpg">')
+    assert out == '<img src="https://e.org/p.jpg">'
+
+
+PROXY = st.sampled_from(
+    [
+        "https://images.weserv.nl/?url=",
+        "https://IMAGES.WESERV.NL/?w=3&url=",
+        "http://wsrv.nl/?url=",
+        "//images.weserv.nl/?url=",
+        "https://wsrv.nl/?output=jpg&amp;url=",
+        "https://i0.wp.com/",
+    ]
+)
+BAD_SCHEME = st.sampled_from(
+    ["javascript", "JaVaScRiPt", "vbscript", "data", "java\tscript", "java&#x09;script",
+     "&#106;avascript", "%6A%61vascript", "javas%0Acript", "jav&Tab;ascript", "file"]
+)  # fmt: skip
+PREFIX = st.sampled_from(["", " ", "%20", "%09", "%01", "&#x20;", "\n", "&#1;", "+"])
+COLON = st.sampled_from([":", "&colon;", "%3A", "&#58;", "%3a"])
+SUFFIX = st.sampled_from(["alert(1)//://", "//%0aalert(1)", "alert(1)", "x//://y"])
+ELEMENT = st.sampled_from(
+    ['<a href="{}">a</a>', '<img src="{}">', '<video poster="{}" src="{}"></video>',
+     '<blockquote cite="{}">q</blockquote>', '<img srcset="{} 2x">', '<audio src="{}"></audio>',
+     '<source src="{}">', '<q cite="{}">q</q>']
+)  # fmt: skip
+
+
+@st.composite
+def proxied_url(draw):
+    inner = draw(PREFIX) + draw(BAD_SCHEME) + draw(COLON) + draw(SUFFIX)
+    for _ in range(draw(st.integers(0, 2))):  # nested proxies, inner URL %-encoded each time
+        inner = draw(PROXY) + quote(inner, safe="")
+    return draw(PROXY) + inner
+
+
+@settings(max_examples=400, deadline=None)
+@given(proxied_url(), ELEMENT, st.sampled_from(["", "https://e.org/a/"]), st.booleans())
+def test_property_unwrapped_urls_are_http_or_mailto(url, element, base, prepared):
+    markup = element.replace("{}", url)
+    out = sanitize_html(markup, base_url=base, prepared=prepared)
+    assert unsafe_urls(out) == [], (markup, out)
+
+
+MAX_DEPTH = 100
+VOID_OUT = {"br", "img", "hr", "wbr", "col", "source"}
+
+
+def depth(out: str) -> int:
+    """How deep elements other than void ones (br, img) are nested."""
+    tree = lxml.html.fragment_fromstring(out or "<div></div>", create_parent="div")
+    return max(sum(1 for _ in el.iterancestors()) for el in tree.iter() if el.tag not in VOID_OUT)
+
+
+@pytest.mark.parametrize(
+    ("open_tag", "close_tag"),
+    [("<div>", "</div>"), ("<blockquote><span>", "</span></blockquote>"),
+     ("<ul><li>", "</li></ul>"), ("<table><tr><td>", "</td></tr></table>")],
+)  # fmt: skip
+def test_deep_nesting_is_flattened_and_all_text_kept(open_tag, close_tag):
+    count = 3000
+    markup = "".join(f"{open_tag}w{i}" for i in range(count)) + close_tag * count
+    out = sanitize_html(markup)
+    assert depth(out) <= MAX_DEPTH
+    assert words(out) == [f"w{i}" for i in range(count)]  # every word, each apart
+
+
+def test_shallow_nesting_is_unchanged():
+    markup = "<div>" * (MAX_DEPTH - 1) + "<p>x<br>y</p>" + "</div>" * (MAX_DEPTH - 1)
+    assert sanitize_html(markup) == markup
+
+
+def test_deep_nesting_keeps_allowed_markup_inside():
+    markup = "<div>" * 300 + '<img src="https://e.org/i.jpg"><b>b</b>' + "</div>" * 300
+    out = sanitize_html(markup)
+    assert '<img src="https://e.org/i.jpg">' in out and "b" in words(out)
+    assert depth(out) <= MAX_DEPTH
+
+
+def test_many_attributes_on_one_element_are_sanitised_quickly():
+    crowd = " ".join(f"a{i}=1" for i in range(50_000))
+    for markup in (
+        f'<p><a href="https://e.org/x" {crowd}>text</a></p>',
+        f"<p {crowd}>text</p><svg><text>label</text></svg>",  # the lxml pass too
+        f"<p <{crowd}>text</p>",
+    ):
+        started = time.perf_counter()
+        out = sanitize_html(markup)
+        assert time.perf_counter() - started < 1.0
+        assert "text" in words(out) and "a0" not in out
+    assert sanitize_html(f'<a href="https://e.org/x" {crowd}>t</a>') == (
+        '<a href="https://e.org/x">t</a>'
+    )
+
+
+@pytest.mark.jekyll
+@pytest.mark.skipif(shutil.which("jekyll") is None, reason="Debian jekyll is not installed")
+def test_deeply_nested_body_builds_with_jekyll(tmp_path):
+    """kramdown dies with "stack level too deep" on 3,000 nested divs; the capped body builds."""
+    body = sanitize_html("".join(f"<div>w{i}" for i in range(3000)) + "</div>" * 3000)
+    (tmp_path / "_posts").mkdir()
+    post = tmp_path / "_posts" / "2024-01-01-deep.md"
+    post.write_text(f"---\ntitle: deep\n---\n\n{body}\n", encoding="utf-8")
+    done = subprocess.run(
+        ["jekyll", "build", "-q", "-s", str(tmp_path), "-d", str(tmp_path / "_site")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = (tmp_path / "_site" / "2024" / "01" / "01" / "deep.html").read_text(encoding="utf-8")
+    assert words(page)[-1] == "w2999" and len(words(page)) == 3000
+
+
+# --- Exact behaviour of the helpers (each case tells apart a small change in the code) ---
+
+
+@pytest.mark.parametrize(
+    ("srcset", "best"),
+    [
+        ("", ""),
+        (" , ", ""),
+        ("a.jpg", "a.jpg"),
+        ("a.jpg, b.jpg", "b.jpg"),  # no widths: the last one
+        ("a.jpg 1x, b.jpg 1x", "b.jpg"),
+        ("a.jpg 1x, , b.jpg 2x", "b.jpg"),
+        ("a.jpg 1.5.5x, b.jpg", "b.jpg"),  # not a number: no width
+        ("a.jpg .5x, b.jpg 0.4x", "a.jpg"),
+        ("a.jpg 5x, b.jpg 1x", "a.jpg"),
+        ("a.jpg 1.5x, b.jpg 1x", "a.jpg"),
+        ("a.jpg 2x, b.jpg 100w", "a.jpg"),  # 1x counts as 1000 pixels
+        ("a.jpg 640w, b.jpg 2x", "b.jpg"),
+        ("a.jpg 1x, b.jpg 1000w", "b.jpg"),
+        ("a.jpg 1x, b.jpg 600w", "a.jpg"),
+        ("b.jpg 0w, a.jpg", "b.jpg"),  # any width beats none
+        ("a.jpg 320w, b.jpg 1280w, c.jpg 640w", "b.jpg"),
+    ],
+)
+def test_best_srcset_exact(srcset, best):
+    assert best_srcset(srcset) == best
+
+
+@pytest.mark.parametrize(
+    ("url", "unwrapped"),
+    [
+        ("https://images.weserv.nl/?w=300", "https://images.weserv.nl/?w=300"),  # no url=
+        ("https://images.weserv.nl/?url=//e.org/x.png", "https://e.org/x.png"),
+        ("https://wsrv.nl/?url=e.org/x.png", "https://e.org/x.png"),
+        ("https://e.org/a/b.jpg", "https://e.org/a/b.jpg"),  # not a proxy
+        ("https://i0.wp.com/e.org/x.jpg", "https://e.org/x.jpg"),
+        ("https://i1.wp.com/e.org", "https://i1.wp.com/e.org"),  # no image path
+        ("https://i3.wp.com/Xinhua.example/a.jpg", "https://Xinhua.example/a.jpg"),
+        ("https://images.weserv.nl/?url=Xinhua.example/a.jpg", "https://Xinhua.example/a.jpg"),
+        ("https://[e.org/?url=x", "https://[e.org/?url=x"),  # unparsable
+    ],
+)
+def test_unwrap_proxy_exact(url, unwrapped):
+    assert unwrap_proxy(url) == unwrapped
+
+
+@pytest.mark.parametrize(
+    ("markup", "out"),
+    [
+        ("<p>a<button></button>b</p>", "<p>a  b</p>"),
+        ("<p>a<button>b</button>c</p>", "<p>a b c</p>"),
+        ("<p>a <button>b</button> c</p>", "<p>a b c</p>"),
+        ("<p><button>b</button><button>c</button></p>", "<p>b c</p>"),
+        ("<p>a<button>b</button></p>", "<p>a b</p>"),
+        ("<p><button>b</button> c<b>d</b></p>", "<p>b c<b>d</b></p>"),
+        ("<p><button>b</button><b>c</b></p>", "<p>b <b>c</b></p>"),
+        ("<p><svg><text>x</text><text>y</text></svg>z</p>", "<p>x y z</p>"),
+        ("\"q\" &amp; 'r' <svg></svg>", "\"q\" &amp; 'r' "),
+        ("<p>a<!-- c --><svg></svg>b</p>", "<p>ab</p>"),
+    ],
+)
+def test_unwrapped_elements_exact(markup, out):
+    assert sanitize_html(markup) == out
+
+
+@pytest.mark.parametrize(
+    ("markup", "base", "out"),
+    [
+        # a relative embed is made absolute against the article, then allowed
+        ('<iframe src="//www.youtube.com/embed/x"></iframe>', "https://e.org/",
+         '<iframe src="https://www.youtube.com/embed/x"></iframe>'),
+        ("<iframe></iframe><p>t</p>", "https://www.youtube.com/watch", "<p>t</p>"),
+        ('<iframe src="https://[www.youtube.com/embed/x"></iframe><p>t</p>', "https://e.org/",
+         "<p>t</p>"),
+        # an image in noscript repeating one outside it goes, relative or not, once each
+        ('<img src="https://e.org/a.jpg"><noscript><img src="/a.jpg"><img src="/b.jpg">'
+         '<img src="b.jpg"></noscript>', "https://e.org/",
+         '<img src="https://e.org/a.jpg"><img src="https://e.org/b.jpg">'),
+        ('<img alt="a"><noscript><img alt="b"></noscript>', "https://e.org/", '<img alt="a">'),
+        ('<img src="/a.jpg"><noscript><img src="https://e.org/a.jpg"></noscript>',
+         "https://e.org/", '<img src="https://e.org/a.jpg">'),
+        ('<p>x</p><noscript><img alt="b"></noscript>', "https://e.org/",
+         '<p>x</p><img alt="b">'),
+    ],
+)  # fmt: skip
+def test_iframes_and_noscript_images_exact(markup, base, out):
+    assert sanitize_article(markup, base_url=base) == out
+
+
+def test_embeds_beside_iframes_nested_deeper_than_the_bound_stay():
+    opened = "".join(f'<iframe src="https://evil.example/{n}">w{n} ' for n in range(12))
+    deep = opened + "core" + "</iframe>" * 12
+    out = sanitize_article(
+        deep + '<iframe src="//www.youtube.com/embed/k"></iframe>', base_url="https://e.org/"
+    )
+    assert out == " ".join(f"w{n}" for n in range(8)) + (
+        ' <iframe src="https://www.youtube.com/embed/k"></iframe>'
+    )
+
+
+def test_cap_markup_keeps_the_first_hundred_attributes():
+    assert cap_markup("<p" + " a" * 101 + ">x") == "<p" + " a" * 100 + ">x"
+    assert cap_markup("x<p" + " a" * 101 + "/>") == "x<p" + " a" * 100 + "/>"
+    hundred = "<p" + "".join(f' a{i}="{"v" * 5}"' for i in range(100)) + ">"
+    assert cap_markup(hundred + hundred) == hundred + hundred
+    crowd = "<img " + " ".join(f"a{i}='1 2'" for i in range(150)) + " src=x>"
+    assert cap_markup("<p>t</p>" + crowd) == "<p>t</p>" + crowd[: crowd.index(" a100")] + ">"
+
+
+def test_flatten_deep_exact():
+    assert flatten_deep("<div>" * 101 + "x" + "</div>" * 101) == (
+        "<div>" * 100 + "<br>x<br>" + "</div>" * 100
+    )
+    assert flatten_deep("<b>" * 101 + "x<br>y" + "</b>" * 101) == (
+        "<b>" * 100 + "x<br>y" + "</b>" * 100
+    )
+    shallow = "<div>" * 99 + '<p>x<br><img src="i">y</p><p>z</p>' + "</div>" * 99
+    assert flatten_deep(shallow) == shallow
+    # the only raw-text element nh3 lets through is emptied: its content is never markup
+    embed = '<iframe src="https://www.youtube.com/embed/x">'
+    assert flatten_deep(f"{embed}<b>f</div></iframe><p>t</p>") == f"{embed}</iframe><p>t</p>"
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://e.org/", True),
+        ("HTTP://e.org/", True),
+        ("ht\ttps://e.org/", True),
+        ("mailto:a@e.org", True),
+        ("/a:b", True),
+        ("#x", True),
+        ("1abc:x", True),  # not a scheme: a relative path
+        ("", True),
+        ("javascript:x", False),
+        ("JavaScript:x", False),
+        (" \x01javascript:x", False),
+        ("java\nscript:x", False),
+        ("javascript:x \x01", False),
+        ("a+b.c-d:x", False),
+        ("data:text/html,x", False),
+    ],
+)
+def test_safe_url(url, safe):
+    assert safe_url(url) is safe
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["", "data:image/gif;base64,R0lG", "/s/blank.gif", "/s/spacer.gif",
+                    "/s/grey.gif", "/s/loading.gif"]
+)  # fmt: skip
+def test_lazy_images_behind_placeholders_become_real(placeholder):
+    out = sanitize_article(
+        f'<img src="{placeholder}" data-src="/a.jpg"><picture><source data-src="/b.webp">'
+        "</picture>",
+        base_url="https://e.org/",
+    )
+    assert out == (
+        '<img src="https://e.org/a.jpg"><picture><source src="https://e.org/b.webp"></picture>'
+    )
+
+
+def test_real_images_and_prepared_markup_keep_their_src():
+    markup = '<img src="/real.jpg" data-src="/other.jpg"><img src="/blank.gif" data-src="/a.jpg">'
+    assert sanitize_article(markup, base_url="https://e.org/") == (
+        '<img src="https://e.org/real.jpg"><img src="https://e.org/a.jpg">'
+    )
+    # prepared: extraction already made lazy images real, data-src left is not an image
+    assert sanitize_article(markup, base_url="https://e.org/", prepared=True) == (
+        '<img src="https://e.org/real.jpg"><img src="https://e.org/blank.gif">'
+    )

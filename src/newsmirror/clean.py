@@ -125,6 +125,10 @@ _TAG_NAME = re.compile(r"<([A-Za-z][^\s/>]*)")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _LINEBREAK = re.compile(r"[\t\n\r]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# How a browser reads a URL's scheme: tab and line breaks go, C0 controls and spaces trimmed.
+_URL_BLANKS = re.compile(r"[\t\n\r]")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_URL_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
 
 def clean_text(text: str | None) -> str:
@@ -168,21 +172,40 @@ _BLOCKS = frozenset(
      "fieldset", "legend", "address", "hgroup", "dialog", "search", "foreignobject"}
 )  # fmt: skip
 _MAX_IFRAME_NESTING = 8
+# Bounds on hostile markup: HTML parsers take time quadratic in the attributes of one
+# element, and a deeply nested tree overflows the stack of readers (kramdown in Jekyll).
+MAX_ATTRIBUTES = 100
+MAX_DEPTH = 100
+_ATTRIBUTE = re.compile(
+    r"""[\s/]*+[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]++))?+"""
+)
+_START_TAG = re.compile(_TAG_NAME.pattern + "(?:" + _ATTRIBUTE.pattern + ")*+")
+# In nh3's output every "<" opens a tag: text and attribute values have it escaped, and
+# the one raw-text element allowed (iframe) is emptied first.
+_IFRAME_CONTENT = re.compile(r"(<iframe\b[^>]*>).*?</iframe>", re.S)
+_OUT_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)[^>]*>")
+_VOID = frozenset({"br", "col", "hr", "img", "source", "wbr"})
+_FLAT_BLOCKS = frozenset(
+    {"div", "p", "blockquote", "ul", "ol", "li", "dl", "dt", "dd", "table", "caption",
+     "thead", "tbody", "tfoot", "tr", "td", "th", "figure", "figcaption", "pre", "details",
+     "summary", "h1", "h2", "h3", "h4", "h5", "h6", "audio", "video", "picture"}
+)  # fmt: skip
 
 
 def best_srcset(srcset: str) -> str:
     """The widest candidate of a srcset (the last one when widths are not given)."""
-    best, best_w = "", -1.0
-    for part in srcset.split(","):
-        bits = part.strip().split()
-        if not bits:
-            continue
-        width = -0.5
-        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
-            width = float(bits[1][:-1]) * (1000 if bits[1].endswith("x") else 1)
-        if width >= best_w:
-            best, best_w = bits[0], width
-    return best
+    candidates = [bits for part in srcset.split(",") if (bits := part.split())]
+    if not candidates:
+        return ""
+    ranked = [(_srcset_width(bits[1:]), position) for position, bits in enumerate(candidates)]
+    return candidates[max(ranked)[1]][0]
+
+
+def _srcset_width(descriptors: list[str]) -> float:
+    """A candidate's width; 1x counts as 1000 pixels, no descriptor as less than any."""
+    if descriptors and descriptors[0][:-1].replace(".", "", 1).isdigit():
+        return float(descriptors[0][:-1]) * (1000 if descriptors[0].endswith("x") else 1)
+    return -1.0
 
 
 def _is_placeholder(src: str) -> bool:
@@ -215,14 +238,64 @@ def unwrap_proxy(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return url
-    host = (parts.hostname or "").lower()
+    host = parts.hostname or ""  # lower-cased by urlsplit
     if host in _PROXIES:
-        inner = dict(parse_qsl(parts.query)).get("url", "")
+        inner = dict(parse_qsl(parts.query)).get("url")
         if inner:
             return inner if "://" in inner else "https://" + inner.lstrip("/")
     if _PHOTON.match(host) and parts.path.count("/") >= 2:
         return "https://" + parts.path.lstrip("/")
     return url
+
+
+def _crowded_tag(match: re.Match[str]) -> str:
+    markup, start, end = match.string, match.start(), match.end()
+    if end - start <= MAX_ATTRIBUTES * 2:  # too short to hold that many attributes
+        return match.group()
+    for count, attribute in enumerate(_ATTRIBUTE.finditer(markup, match.end(1), end), 1):
+        if count == MAX_ATTRIBUTES:
+            return markup[start : attribute.end()]
+    return match.group()
+
+
+def cap_markup(markup: str) -> str:
+    """``markup`` with at most MAX_ATTRIBUTES attributes per start tag (the first ones),
+    done before any HTML parser sees it; linear in the length of the markup."""
+    return _START_TAG.sub(_crowded_tag, markup)
+
+
+def flatten_deep(markup: str) -> str:
+    """nh3's output with the elements nested deeper than MAX_DEPTH unwrapped: their text
+    and void elements stay, a block's edges become line breaks."""
+    markup = _IFRAME_CONTENT.sub(r"\1</iframe>", markup)
+    out: list[str] = []
+    open_tags: list[bool] = []  # per open element: whether it was unwrapped
+    position = 0
+    for match in _OUT_TAG.finditer(markup):
+        out.append(markup[position : match.start()])
+        position = match.end()
+        closing, name = match.group(1), match.group(2)
+        if name in _VOID:
+            out.append(match.group())
+            continue
+        if closing:
+            dropped = open_tags.pop()
+        else:
+            dropped = len(open_tags) >= MAX_DEPTH
+            open_tags.append(dropped)
+        if not dropped:
+            out.append(match.group())
+        elif name in _FLAT_BLOCKS:
+            out.append("<br>")
+    out.append(markup[position:])
+    return "".join(out)
+
+
+def safe_url(value: str) -> bool:
+    """Whether a browser reads ``value`` as a relative, http(s) or mailto: URL."""
+    value = _URL_BLANKS.sub("", value).strip(_C0_AND_SPACE)
+    scheme = _URL_SCHEME.match(value)
+    return scheme is None or scheme.group(1).lower() in URL_SCHEMES
 
 
 def _absolute_url(base: str, value: str) -> str:
@@ -231,7 +304,8 @@ def _absolute_url(base: str, value: str) -> str:
         return value
     if base and not value.startswith(("https://", "http://")):
         value = absolute(base, value)
-    if "weserv" in value or ".wp.com/" in value:  # cheap test before parsing the URL
+    # A cheap test before parsing the URL.
+    if "weserv" in value or "wsrv.nl" in value or ".wp.com/" in value:
         value = unwrap_proxy(value)
     return value
 
@@ -241,7 +315,7 @@ def _iframe_allowed(src: str, hosts: Iterable[str]) -> bool:
         parts = urlsplit(src)
     except ValueError:
         return False
-    return parts.scheme == "https" and (parts.hostname or "").lower() in set(hosts)
+    return parts.scheme == "https" and parts.hostname in set(hosts)
 
 
 def _needs_tree(markup: str, prepared: bool) -> bool:
@@ -269,28 +343,27 @@ def _unwrap(element: lxml.html.HtmlElement, name: str) -> None:
     element.drop_tag()
 
 
+def _is_embed(frame: lxml.html.HtmlElement, base: str, hosts: Iterable[str]) -> bool:
+    """Whether the iframe is an allowed embed (its fallback text goes in flatten_deep)."""
+    return _iframe_allowed(_absolute_url(base, frame.get("src") or ""), hosts)
+
+
 def _open_iframes(root: lxml.html.HtmlElement, base: str, hosts: Iterable[str]) -> None:
     """Allowed embeds keep only their src; other iframes give way to their fallback markup
     (which the parser keeps as text inside the iframe), nested ones too, up to a bound."""
     for _ in range(_MAX_IFRAME_NESTING):
-        opened = False
-        for frame in list(root.iter("iframe")):
+        others = [frame for frame in root.iter("iframe") if not _is_embed(frame, base, hosts)]
+        if not others:
+            return
+        for frame in others:
             fallback, frame.text = (frame.text or "").strip(), None
-            src = _absolute_url(base, frame.get("src") or "")
-            if _iframe_allowed(src, hosts):
-                frame.set("src", src)
-                continue
-            opened = True
             if fallback:
-                inner = lxml.html.fragment_fromstring(fallback, create_parent="span")
+                inner = lxml.html.fragment_fromstring(fallback, create_parent=True)
                 frame.text = inner.text
                 frame.extend(list(inner))
             frame.drop_tag()
-        if not opened:
-            return
-    for frame in list(root.iter("iframe")):
-        if not _iframe_allowed(frame.get("src") or "", hosts):
-            frame.drop_tree()  # nested deeper than the bound
+    for frame in [frame for frame in root.iter("iframe") if not _is_embed(frame, base, hosts)]:
+        frame.drop_tree()  # nested deeper than the bound
 
 
 def _drop_repeated_noscript_images(root: lxml.html.HtmlElement, base: str) -> None:
@@ -311,19 +384,19 @@ def _drop_repeated_noscript_images(root: lxml.html.HtmlElement, base: str) -> No
 def _prepare_tree(markup: str, base: str, iframe_hosts: Iterable[str], *, lazy: bool) -> str:
     """The lxml pass: lazy images made real, script/style/template dropped, allowed iframes
     kept, and every other element outside the allowlist unwrapped so its text stays."""
-    root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    root = lxml.html.fragment_fromstring(markup, create_parent=True)
     if lazy:
         fix_lazy_images(root)
     for element in list(root.iter(*DROPPED_WITH_CONTENT)):
         element.drop_tree()
     _open_iframes(root, base, tuple(iframe_hosts))
     _drop_repeated_noscript_images(root, base)
-    for element in list(root.iter()):
-        name = element.tag.lower() if isinstance(element.tag, str) else ""
-        if element is not root and name and name not in ARTICLE_TAGS and name != "iframe":
+    for element in list(root.iterdescendants(lxml.etree.Element)):  # comments stay
+        name = element.tag.lower()
+        if name not in ARTICLE_TAGS and name != "iframe":
             _unwrap(element, name)
-    return html.escape(root.text or "", quote=False) + "".join(
-        lxml.html.tostring(child, encoding="unicode") for child in root
+    return html.escape(root.text or "") + "".join(
+        lxml.html.tostring(child, encoding=str) for child in root
     )
 
 
@@ -343,8 +416,7 @@ def sanitize_html(
     """
     if not markup:
         return ""
-    markup = _SURROGATE.sub("", markup)
-    markup = _CONTROL.sub("", markup)
+    markup = cap_markup(_CONTROL.sub("", _SURROGATE.sub("", markup)))
     hosts = tuple(iframe_hosts)
     if _needs_tree(markup, prepared):
         # Unparsable for lxml: nh3 alone still makes it safe (some text may be lost).
@@ -356,7 +428,8 @@ def sanitize_html(
             value = _absolute_url(base_url, value)
             if tag == "iframe" and not _iframe_allowed(value, hosts):
                 return None
-            return value
+            # Checked again: unwrapping an https proxy URL may give any scheme.
+            return value if safe_url(value) else None
         if attr == "srcset":
             candidates = [
                 " ".join([url, *bits[1:]])
@@ -370,7 +443,7 @@ def sanitize_html(
     attributes = {k: set(v) for k, v in ARTICLE_ATTRIBUTES.items()}
     if hosts:
         attributes["iframe"] = {"src", "width", "height", "allowfullscreen", "title"}
-    return nh3.clean(
+    clean = nh3.clean(
         markup,
         tags=tags,
         attributes=attributes,
@@ -380,6 +453,7 @@ def sanitize_html(
         strip_comments=True,
         clean_content_tags=set(DROPPED_WITH_CONTENT) - ({"iframe"} if hosts else set()),
     )
+    return flatten_deep(clean)
 
 
 def sanitize_article(

@@ -28,7 +28,12 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from newsmirror.clean import DEFAULT_IFRAME_HOSTS, fix_lazy_images, sanitize_article
+from newsmirror.clean import (
+    DEFAULT_IFRAME_HOSTS,
+    cap_markup,
+    fix_lazy_images,
+    sanitize_article,
+)
 from newsmirror.errors import ExtractionError
 from newsmirror.urls import absolute
 
@@ -376,6 +381,7 @@ def extract_article(
     With ``selector`` the matching elements are the content (no extraction); with
     ``metadata`` the page's title, author and date are read too.
     """
+    page = cap_markup(page)  # before any parser: lxml and trafilatura parse it several times
     meta = {"title": "", "author": "", "date": ""}
     if selector or metadata:
         root = prepare(page, remove=remove)
