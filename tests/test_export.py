@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import UTC, datetime
 
@@ -12,10 +13,11 @@ from hypothesis import strategies as st
 
 from conftest import Reply, make_config, rss
 from newsmirror.errors import OutputError
+from newsmirror.media import image_urls, write_media
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.publish.writer import OutputWriter
-from newsmirror.store import Archive
+from newsmirror.store import Archive, ExportRecord
 
 
 def items(n, **over):
@@ -120,9 +122,14 @@ def test_foreign_file_with_same_name_is_not_overwritten(tmp_path, feed):
     (out / "_posts").mkdir(parents=True)
     foreign = out / "_posts" / "2024-01-01-第0篇.md"
     foreign.write_text("someone else's post")
-    export_jekyll(archive, out)
+    assert export_jekyll(archive, out).line() == "5 posts: 5 written, 0 unchanged, 0 removed"
     assert foreign.read_text() == "someone else's post"
-    assert len(list((out / "_posts").iterdir())) == 6
+    names = sorted(p.name for p in (out / "_posts").iterdir())
+    assert len(names) == 6
+    # When the foreign file goes, the article keeps the name it has: no rename, no churn.
+    foreign.unlink()
+    assert export_jekyll(archive, out).line() == "5 posts: 0 written, 5 unchanged, 0 removed"
+    assert sorted(p.name for p in (out / "_posts").iterdir()) == sorted(set(names) - {foreign.name})
 
 
 def test_deleted_file_is_restored(tmp_path, feed):
@@ -179,7 +186,7 @@ def test_export_dates_are_utc(tmp_path, server):
 TITLE_CHARS = st.sampled_from([*'/:.\\*?"<>| ', "a", "A", "ß", "S", "新", "é", "e", "\u0301"])
 
 
-def put(archive, title, url, when=datetime(2024, 1, 1, tzinfo=UTC), source="源"):
+def put(archive, title, url, when=datetime(2024, 1, 1, tzinfo=UTC), source="源", jekyll_name=""):
     archive.import_article(
         source=source,
         url=url,
@@ -190,7 +197,7 @@ def put(archive, title, url, when=datetime(2024, 1, 1, tzinfo=UTC), source="源"
         published=when,
         date_known=True,
         published_raw="",
-        jekyll_name="",
+        jekyll_name=jekyll_name,
         now=when,
     )
     archive.conn.commit()
@@ -270,3 +277,110 @@ def test_post_names_distinct_ignoring_case_and_valid(titles):
         assert all(valid_filename(n) for n in names), names
         export_jekyll(a, Path(scratch) / "again")
         assert sorted(p.name for p in (Path(scratch) / "again/_posts").iterdir()) == sorted(names)
+
+
+def test_summary_line_counts_written_unchanged_and_removed(tmp_path, feed):
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    assert export_jekyll(archive, out).line() == "5 posts: 5 written, 0 unchanged, 0 removed"
+    state["items"][0]["title"] = "新标题甲"
+    state["items"][3]["title"] = "新标题乙"
+    update(config, archive)
+    assert export_jekyll(archive, out).line() == "5 posts: 2 written, 3 unchanged, 2 removed"
+    assert export_jekyll(archive, out).line() == "5 posts: 0 written, 5 unchanged, 0 removed"
+
+
+def test_mirrored_images_are_used_and_unchanged_posts_are_not_rendered_again(tmp_path, feed):
+    state, config, archive = feed
+    for i in (3, 4):
+        state["items"][i]["content"] = f'<p>图{i}</p><img src="https://i.e/{i}.png">'
+    update(config, archive)
+    out = tmp_path / "out"
+    export_jekyll(archive, out)
+    # Images mirrored after the export: the posts only change where local copies are used.
+    archive.scan_images(lambda content: image_urls(content, 10))
+    shas = {}
+    for i in (3, 4):
+        shas[i] = write_media(config.media_dir, f"image {i}".encode(), "png")
+        archive.store_image(
+            f"https://i.e/{i}.png",
+            sha256=shas[i],
+            mime="image/png",
+            ext="png",
+            size=7,
+            now=datetime.now(UTC),
+        )
+    assert export_jekyll(archive, out).line() == "5 posts: 0 written, 5 unchanged, 0 removed"
+    out = tmp_path / "with-media"
+    summary = export_jekyll(archive, out, media_dir=config.media_dir)
+    assert summary.line() == "5 posts: 5 written, 0 unchanged, 0 removed"
+    [post] = [p for p in (out / "_posts").iterdir() if "第4篇" in p.name]
+    relpath = f"{shas[4][:2]}/{shas[4]}.png"
+    assert f'<img src="../media/{relpath}" data-original-src="https://i.e/4.png">' in (
+        post.read_text(encoding="utf-8")
+    )
+    assert (out / "media" / relpath).read_bytes() == b"image 4"
+    # The export record (version, name, size, images), not the bytes, says what is current:
+    # an unchanged article is not rendered again, so an edit keeping the size stays.
+    edited = post.read_text(encoding="utf-8").replace("图4", "图X")
+    post.write_text(edited, encoding="utf-8")
+    summary = export_jekyll(archive, out, media_dir=config.media_dir)
+    assert summary.line() == "5 posts: 0 written, 5 unchanged, 0 removed"
+    assert post.read_text(encoding="utf-8") == edited
+
+
+def test_colliding_names_take_url_hash_then_source_hash_then_long_hash(tmp_path):
+    url = "https://e.org/1"
+    short = hashlib.sha1(url.encode()).hexdigest()[:8]
+    full = hashlib.sha1(f"源\n{url}".encode()).hexdigest()
+    names = [
+        "2024-01-01-T.md",
+        f"2024-01-01-T-{short}.md",
+        f"2024-01-01-T-{full[:8]}.md",
+        f"2024-01-01-T-{full}.md",
+    ]
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        put(archive, "T", url)
+        [aid] = [a.id for a in archive.iter_articles(content=False)]
+        for taken in range(5):  # foreign files hold the first `taken` names
+            posts = tmp_path / f"out{taken}" / "_posts"
+            posts.mkdir(parents=True)
+            for name in names[:taken]:
+                (posts / name).write_text("foreign")
+            export_jekyll(archive, posts.parent)
+            [mine] = [p.name for p in posts.iterdir() if p.read_text() != "foreign"]
+            assert mine == [*names, f"2024-01-01-T-{full}-{aid}.md"][taken]
+
+
+def test_old_mirror_name_is_kept_when_valid(tmp_path):
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        put(archive, "新", "https://e.org/1", jekyll_name="2023-10-29-旧的 名字.md")
+        put(archive, "Wait", "https://e.org/2", jekyll_name="2024-01-01-a..b.md")
+        export_jekyll(archive, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out/_posts").iterdir()) == [
+        "2023-10-29-旧的 名字.md",
+        "2024-01-01-Wait.md",
+    ]
+
+
+def test_old_file_that_is_one_file_with_another_article_s_stays(tmp_path):
+    """On a case-insensitive disk "abc.md" and "ABC.md" are one file (a hard link here):
+    moving the second article off the old name must not delete the first's post."""
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        put(archive, "ABC", "https://e.org/1")
+        put(archive, "abc", "https://e.org/2")
+        out = tmp_path / "out"
+        export_jekyll(archive, out)
+        posts = out / "_posts"
+        names = sorted(p.name for p in posts.iterdir())
+        [moved] = [n for n in names if n != "2024-01-01-ABC.md"]
+        (posts / moved).unlink()
+        os.link(posts / "2024-01-01-ABC.md", posts / "2024-01-01-abc.md")
+        [second] = [a for a in archive.iter_articles(content=False) if a.title == "abc"]
+        old = ExportRecord(second.id, "_posts/2024-01-01-abc.md", second.version, 1, 0)
+        archive.save_exports(str(out.resolve()), [old])
+        assert export_jekyll(archive, out).line() == "2 posts: 1 written, 1 unchanged, 0 removed"
+        assert sorted(p.name for p in posts.iterdir()) == sorted([*names, "2024-01-01-abc.md"])
+        assert "[ABC]" in (posts / "2024-01-01-ABC.md").read_text()
+        assert "[abc]" in (posts / moved).read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import string
 import unicodedata
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import (
     disambiguated,
     export_jekyll,
+    localise_images,
     post_filename,
     render_post,
     valid_filename,
@@ -304,3 +306,53 @@ def test_site_files_are_the_packaged_ones_with_the_title(tmp_path):
     (out / "assets/style.css").write_text("changed")
     assert jekyll.write_site_files(out, 'Ti "t" {{x}}: 镜像') == 2
     assert (out / "index.html").read_bytes() == (here / "jekyll_site/index.html").read_bytes()
+
+
+def test_heading_link_escapes_spaces_parentheses_and_angle_brackets():
+    """kramdown ends a link target at a space or ")" and reads "<" as HTML; the heading's
+    link percent-encodes them and keeps other characters (non-ASCII too) as they are."""
+    url = "https://e.org/a b(c)<d>/新闻?q=é&x=%41"
+    post = render_post(article(title="标题", url=url))
+    heading = post.split("-->\n", 1)[1].split("\n", 1)[0]
+    assert heading == "[标题](https://e.org/a%20b%28c%29%3Cd%3E/新闻?q=é&x=%41)"
+    assert front_matter(post)["from"] == url  # the front matter keeps the URL as it is
+
+
+def test_body_lines_are_trimmed_and_joined():
+    post = render_post(article(content="<p>a</p>\n   <p>b b</p>  \n\t<p>c</p>\n"))
+    assert post.endswith("<div>\n<p>a</p><p>b b</p><p>c</p>\n</div>\n")
+
+
+def test_mirrored_images_point_at_their_local_copies():
+    sha = "ab" + "0" * 62
+    page = '<p><img alt="x" src="https://i.e/a.png?x=1&amp;y=2"><img src="https://i.e/b.png"></p>'
+    media = {"https://i.e/a.png?x=1&y=2": (sha, "png")}
+    assert localise_images(page, media, "../media/") == (
+        f'<p><img alt="x" src="../media/ab/{sha}.png" data-original-src="https://i.e/a.png?x=1'
+        '&amp;y=2"><img src="https://i.e/b.png"></p>',
+        [f"ab/{sha}.png"],
+    )
+    assert localise_images(page, {}, "../media/") == (page, [])
+
+
+def test_disambiguated_names_end_with_a_hash_of_url_and_source_within_255_bytes():
+    url = "https://e.org/1"
+
+    def digest(key: str, size: int = 8) -> str:
+        return hashlib.sha1(key.encode()).hexdigest()[:size]
+
+    assert disambiguated("2024-01-01-TAX.md", url) == f"2024-01-01-TAX-{digest(url)}.md"
+    with_source = digest("源\n" + url)
+    assert disambiguated("2024-01-01-TAX.md", url, "源") == f"2024-01-01-TAX-{with_source}.md"
+    full = digest("源\n" + url, 40)
+    assert disambiguated("2024-01-01-TAX.md", url, "源", None) == f"2024-01-01-TAX-{full}.md"
+    # Long names are cut (at a character boundary, without a trailing dot or space) so that
+    # the result has at most 255 bytes.
+    ascii_name = "2024-01-01-" + "a" * 241 + ".md"
+    assert len(ascii_name.encode()) == 255
+    cut = disambiguated(ascii_name, url)
+    assert cut == "2024-01-01-" + "a" * 232 + f"-{digest(url)}.md" and len(cut.encode()) == 255
+    wide = disambiguated("2024-01-01-" + "字" * 80 + ".md", url)
+    assert wide == "2024-01-01-" + "字" * 77 + f"-{digest(url)}.md"
+    dotted = disambiguated("2024-01-01-" + "a" * 230 + " .b.md", url)
+    assert dotted == "2024-01-01-" + "a" * 230 + f"-{digest(url)}.md"

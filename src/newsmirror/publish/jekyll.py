@@ -135,7 +135,7 @@ def localise_images(
         used.append(path)
         return f'{match.group(1)}{prefix}{path}" data-original-src="{original}"'
 
-    return (_IMG_SRC.sub(swap, content) if media else content), used
+    return _IMG_SRC.sub(swap, content), used
 
 
 def render_post(article: ArticleRecord, content: str | None = None) -> str:
@@ -180,13 +180,14 @@ def post_filename(published: datetime, title: str) -> str:
     return f"{published:%Y-%m-%d}-{title_slug(title)}.md"
 
 
-def disambiguated(name: str, url: str, source: str | None = None, size: int = 8) -> str:
-    """``name`` with a short hash of the article URL (and its source, when the same URL is
-    in two sources), for when two articles share a name; at most 255 bytes."""
+def disambiguated(name: str, url: str, source: str | None = None, size: int | None = 8) -> str:
+    """``name`` with the first ``size`` hex digits (None: all 40) of a hash of the article
+    URL (and its source, when the same URL is in two sources), for when two articles share
+    a name; at most 255 bytes."""
     key = canonical_url(url) if source is None else f"{source}\n{canonical_url(url)}"
-    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:size]
-    stem = name[:-3].encode("utf-8")[: 255 - 4 - size].decode("utf-8", "ignore").rstrip(". ")
-    return f"{stem}-{digest}.md"
+    suffix = f"-{hashlib.sha1(key.encode()).hexdigest()[:size]}.md"
+    stem = name[:-3].encode()[: 255 - len(suffix)].decode(errors="ignore").rstrip(". ")
+    return stem + suffix
 
 
 def valid_filename(name: str) -> bool:
@@ -230,7 +231,7 @@ def _candidates(head: ArticleRecord) -> list[str]:
             name,
             disambiguated(name, head.url),
             disambiguated(name, head.url, head.source),
-            disambiguated(name, head.url, head.source, 40),
+            disambiguated(name, head.url, head.source, None),
         )
     ]
 
@@ -298,7 +299,7 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             content, used = localise_images(content, archive.media_map(head.id), f"../{MEDIA_DIR}/")
             for relpath in used:
                 writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
-        data = render_post(article, content).encode("utf-8")
+        data = render_post(article, content).encode()
         if writer.write(path, data):
             summary.written += 1
         else:
