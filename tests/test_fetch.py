@@ -14,10 +14,11 @@ import time
 import tracemalloc
 import zlib
 
-from conftest import FeedServer, Reply, make_config, rss
+from conftest import FeedServer, Reply, make_config, reset, rss
 from newsmirror import fetch as fetch_module
 from newsmirror.config import FetchSettings
-from newsmirror.fetch import MAX_RETRY_AFTER, Fetcher, retry_after_seconds
+from newsmirror.fetch import MAX_RETRY_AFTER, Fetcher, FetchResult, retry_after_seconds
+from newsmirror.models import FeedState
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
 
@@ -281,7 +282,7 @@ def test_overall_deadline_stops_a_server_that_trickles(server):
 
     server.route("/trickle", Reply(stream=trickle))
     result, took = fetch_one(server.url + "/trickle", connect_timeout=0.2, read_timeout=0.5)
-    assert result.status == "failed" and "timed out after" in result.error
+    assert (result.status, result.error) == ("failed", "timed out after 1 s in total")
     assert 1.1 <= took < 2.5  # connect + 2 x read = 1.2 s
 
 
@@ -345,17 +346,20 @@ def test_timeout_is_retried(server):
 
     def slow_once(_handler):
         calls.append(1)
-        return Reply(body=rss([ITEM]), delay=1.0 if len(calls) == 1 else 0)
+        return Reply(body=rss([ITEM]), delay=0 if len(calls) == 2 else 1.0)
 
     server.route("/once", slow_once)
     result, _ = fetch_one(server.url + "/once", read_timeout=0.3, retries=1)
     assert result.status == "ok" and result.attempts == 2 and len(calls) == 2
+    result, _ = fetch_one(server.url + "/once", read_timeout=0.3)
+    assert (result.status, result.error) == ("failed", "timed out (ReadTimeout)")
 
 
 def test_fetch_never_raises_for_a_bad_url():
     for url in ("http://127.0.0.1:99999/", "http://[::1/", "http://a b/", "ftp://e.org/"):
         result, _ = fetch_one(url)
         assert result.status == "failed" and result.error.startswith("invalid URL"), url
+        assert (result.url, result.attempts) == (url, 1)
 
 
 def test_feeds_read_by_the_fallback_parser_are_counted(tmp_path, server):
@@ -436,10 +440,198 @@ def test_a_header_that_is_not_ascii_fails_that_fetch_only(server):
             return await fetcher.fetch(server.url + "/img", headers={"Referer": "http://例子/"})
 
     result = asyncio.run(go())
-    assert (result.status, result.attempts, result.error) == (
+    assert (result.url, result.status, result.attempts, result.error) == (
+        server.url + "/img",
         "failed",
         1,
         "invalid URL or request: UnicodeEncodeError: 'ascii' codec can't encode characters"
         " in position 7-8: ordinal not in range(128)",
     )
     assert server.requests == []
+
+
+# --- Each field of a FetchResult, as the callers (and so the user) see it --------------------
+
+
+def fetch_with(url, state=None, headers=None, max_bytes=None, **settings):
+    """Like fetch_one, with the per-call arguments of Fetcher.fetch; returns the result."""
+    values = {"connect_timeout": 1, "read_timeout": 1, "retries": 0, "backoff": 0.01, **settings}
+
+    async def go():
+        async with Fetcher(FetchSettings(**values)) as fetcher:
+            return await fetcher.fetch(url, state, headers=headers, max_bytes=max_bytes)
+
+    return asyncio.run(go())
+
+
+def busy_first(reply):
+    """A route answering 503 once, then ``reply``: what the second attempt sees."""
+    calls = []
+
+    def route(_handler):
+        calls.append(1)
+        return Reply(503, b"busy") if len(calls) == 1 else reply
+
+    return route
+
+
+def test_304_carries_the_new_validators_and_where_it_ended(server):
+    server.route("/old", Reply(301, b"", headers={"Location": "/feed"}))
+    server.route(
+        "/feed",
+        busy_first(Reply(304, b"", headers={"ETag": '"v2"', "Last-Modified": "Tue, 02 Jan 2024"})),
+    )
+    url = server.url + "/old"
+    state = FeedState(etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    result = fetch_with(url, state, headers={"X-Extra": "yes"}, retries=1)
+    assert result == FetchResult(
+        url,
+        "not_modified",
+        http_status=304,
+        etag='"v2"',
+        last_modified="Tue, 02 Jan 2024",
+        final_url=server.url + "/feed",
+        attempts=2,
+    )
+    sent = server.requests[-1][1]
+    assert (sent["If-None-Match"], sent["If-Modified-Since"], sent["X-Extra"]) == (
+        '"v1"',
+        "Mon, 01 Jan 2024 00:00:00 GMT",
+        "yes",
+    )
+
+
+def test_ok_carries_body_type_validators_and_final_url(server):
+    server.route("/old", Reply(302, b"", headers={"Location": "/feed"}))
+    server.route(
+        "/feed",
+        Reply(
+            body=b"<rss/>",
+            headers={"Content-Type": "application/rss+xml", "ETag": '"e"', "Last-Modified": "LM"},
+        ),
+    )
+    server.route("/bare", Reply(body=b"0123456789"))
+    result = fetch_with(server.url + "/old")
+    assert result == FetchResult(
+        server.url + "/old",
+        "ok",
+        http_status=200,
+        body=b"<rss/>",
+        content_type="application/rss+xml",
+        etag='"e"',
+        last_modified="LM",
+        final_url=server.url + "/feed",
+    )
+    # No Content-Type, no validators; a body of exactly the cap (per call) is accepted.
+    assert fetch_with(server.url + "/bare", max_bytes=10) == FetchResult(
+        server.url + "/bare",
+        "ok",
+        http_status=200,
+        body=b"0123456789",
+        final_url=server.url + "/bare",
+    )
+    sent = next(headers for path, headers in server.requests if path == "/old")
+    assert "If-None-Match" not in sent and "If-Modified-Since" not in sent
+
+
+def test_4xx_fails_at_once_with_status_reason_and_final_url(server):
+    server.route("/old", Reply(301, b"", headers={"Location": "/bad"}))
+    server.route("/bad", Reply(400, b"no"))
+    result = fetch_with(server.url + "/old", retries=2)
+    assert result == FetchResult(
+        server.url + "/old",
+        "failed",
+        http_status=400,
+        error="HTTP 400 Bad Request",
+        final_url=server.url + "/bad",
+    )
+    assert len(server.requests) == 2  # one redirect, one request: a 4xx is not retried
+
+
+def test_5xx_and_429_retried_then_reported_with_their_status(server):
+    server.route("/busy", Reply(503, b"busy"))
+    server.route("/limited", Reply(429, b"later", headers={"Retry-After": "0"}))
+    assert fetch_with(server.url + "/busy", retries=1) == FetchResult(
+        server.url + "/busy",
+        "failed",
+        http_status=503,
+        error="HTTP 503 Service Unavailable",
+        attempts=2,
+    )
+    assert fetch_with(server.url + "/limited", retries=2) == FetchResult(
+        server.url + "/limited",
+        "failed",
+        http_status=429,
+        error="HTTP 429 Too Many Requests",
+        attempts=3,
+    )
+    assert len(server.requests) == 5
+
+
+def test_failures_on_a_later_attempt_count_every_attempt(server):
+    server.route("/loop", busy_first(Reply(302, b"", headers={"Location": "/loop"})))
+    server.route("/long", busy_first(Reply(body=b"x" * 11)))
+    server.route("/ok", busy_first(Reply(body=b"fine")))
+    assert fetch_with(server.url + "/loop", retries=1, max_redirects=2) == FetchResult(
+        server.url + "/loop", "failed", error="more than 2 redirects", attempts=2
+    )
+    assert fetch_with(server.url + "/long", retries=1, max_bytes=10) == FetchResult(
+        server.url + "/long",
+        "failed",
+        error="response of 11 bytes exceeds the cap of 10",
+        attempts=2,
+    )
+    result = fetch_with(server.url + "/ok", retries=1)
+    assert (result.status, result.body, result.attempts) == ("ok", b"fine", 2)
+
+
+def test_a_url_httpx_refuses_is_reported_as_invalid(server):
+    url = server.url + "/a\x01b"
+    assert fetch_with(url, retries=1) == FetchResult(
+        url,
+        "failed",
+        error="invalid URL: Invalid non-printable ASCII character in URL, '\\x01' at position 24.",
+    )
+    assert server.requests == []
+
+
+def test_stacked_or_unasked_content_encodings_are_refused(server):
+    once = gzip.compress(b"<rss/>")
+    for coding in ("gzip, gzip", "gzip,deflate", "deflate, x-gzip", "br"):
+        server.route("/enc", Reply(body=gzip.compress(once), headers={"Content-Encoding": coding}))
+        result = fetch_with(server.url + "/enc")
+        assert (result.status, result.error) == (
+            "failed",
+            f"unsupported Content-Encoding {coding!r}",
+        ), coding
+    server.route("/odd", Reply(body=b"plain", headers={"Content-Encoding": "identity, aes128gcm"}))
+    assert fetch_with(server.url + "/odd").body == b"plain"  # unknown tokens: as browsers do
+
+
+def test_a_deflate_body_broken_after_its_zlib_header_is_reported(server):
+    # 78 9c is a zlib header; 06 starts a block of the invalid type 3.
+    server.route("/bad", Reply(body=b"\x78\x9c\x06junk", headers={"Content-Encoding": "deflate"}))
+    result = fetch_with(server.url + "/bad")
+    assert (result.status, result.error) == (
+        "failed",
+        "body is not valid deflate (Error -3 while decompressing data: invalid block type)",
+    )
+
+
+def test_a_connection_reset_names_its_error(raw_server):
+    raw_server.route("/reset", reset)
+    result = fetch_with(raw_server.url + "/reset")
+    assert (result.status, result.error) == ("failed", "connection failed: ReadError")
+
+
+def test_backoff_starts_at_the_configured_base(server):
+    calls = []
+
+    def busy(_handler):
+        calls.append(time.monotonic())
+        return Reply(503, b"busy")
+
+    server.route("/busy", busy)
+    result = fetch_with(server.url + "/busy", retries=1, backoff=0.2)
+    assert result.attempts == 2
+    assert 0.19 <= calls[1] - calls[0] < 0.4  # 0.2 s and its jitter, not 0.1 or 0.8

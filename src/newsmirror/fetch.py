@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.utils
 import random
 import re
@@ -238,29 +239,29 @@ class Fetcher:
         if problem is not None:
             return FetchResult(url, "failed", error=problem)
         host = urlsplit(url).netloc.lower()
-        attempts = self.settings.retries + 1
-        last: FetchResult | None = None
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
+            attempt += 1
             # The host's slot first: requests queued behind a slow host hold no global slot.
             async with self._hosts[host], self._all:
                 try:
-                    return await self._once(
-                        url, state, attempt + 1, headers or {}, max_bytes or self.settings.max_bytes
+                    result = await self._once(
+                        url, state, headers or {}, max_bytes or self.settings.max_bytes
                     )
+                    return dataclasses.replace(result, attempts=attempt)
                 except _Retryable as exc:
-                    last = FetchResult(
-                        url, "failed", http_status=exc.status, error=str(exc), attempts=attempt + 1
-                    )
-                    wait = exc.wait
-            if attempt + 1 < attempts:
-                await asyncio.sleep(
-                    wait if wait is not None else backoff_delay(attempt, self.settings.backoff)
+                    failure = exc
+            if attempt > self.settings.retries:
+                return FetchResult(
+                    url, "failed", http_status=failure.status, error=str(failure), attempts=attempt
                 )
-        assert last is not None
-        return last
+            wait = failure.wait
+            await asyncio.sleep(
+                wait if wait is not None else backoff_delay(attempt - 1, self.settings.backoff)
+            )
 
     async def _once(
-        self, url: str, state: FeedState, attempt: int, extra: dict[str, str], cap: int
+        self, url: str, state: FeedState, extra: dict[str, str], cap: int
     ) -> FetchResult:
         headers = dict(extra)
         if state.etag:
@@ -269,46 +270,31 @@ class Fetcher:
             headers["If-Modified-Since"] = state.last_modified
         deadline = self.settings.connect_timeout + self.settings.read_timeout * 2
         try:
-            return await asyncio.wait_for(self._request(url, headers, attempt, cap), deadline)
+            return await asyncio.wait_for(self._request(url, headers, cap), deadline)
         except TimeoutError as exc:
             raise _Retryable(f"timed out after {deadline:.0f} s in total") from exc
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out ({type(exc).__name__})") from exc
         except httpx.TooManyRedirects:
             return FetchResult(
-                url,
-                "failed",
-                attempts=attempt,
-                error=f"more than {self.settings.max_redirects} redirects",
+                url, "failed", error=f"more than {self.settings.max_redirects} redirects"
             )
         except httpx.TransportError as exc:
-            raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from exc
+            raise _Retryable(f"connection failed: {str(exc) or type(exc).__name__}") from exc
         except httpx.InvalidURL as exc:
-            return FetchResult(url, "failed", attempts=attempt, error=f"invalid URL: {exc}")
+            return FetchResult(url, "failed", error=f"invalid URL: {exc}")
         except (_TooLarge, _BadBody) as exc:
-            return FetchResult(url, "failed", attempts=attempt, error=str(exc))
+            return FetchResult(url, "failed", error=str(exc))
         except _Retryable:
             raise
         except NewsmirrorError:
             raise  # a refusal (on_request, a guarding transport): the caller's to report
         except Exception as exc:  # sockets, URLs, protocol oddities: this URL's failure only
-            return FetchResult(url, "failed", attempts=attempt, error=_reason(exc))
+            return FetchResult(url, "failed", error=_reason(exc))
 
-    async def _request(
-        self, url: str, headers: dict[str, str], attempt: int, cap: int
-    ) -> FetchResult:
+    async def _request(self, url: str, headers: dict[str, str], cap: int) -> FetchResult:
         async with self.client.stream("GET", url, headers=headers) as resp:
             status = resp.status_code
-            if status == 304:
-                return FetchResult(
-                    url,
-                    "not_modified",
-                    http_status=304,
-                    attempts=attempt,
-                    etag=resp.headers.get("etag"),
-                    last_modified=resp.headers.get("last-modified"),
-                    final_url=str(resp.url),
-                )
             if status == 429 or status >= 500:
                 wait = retry_after_seconds(resp.headers.get("retry-after"))
                 raise _Retryable(f"HTTP {status} {resp.reason_phrase}", status, wait)
@@ -317,25 +303,28 @@ class Fetcher:
                     url,
                     "failed",
                     http_status=status,
-                    attempts=attempt,
                     error=f"HTTP {status} {resp.reason_phrase}",
                     final_url=str(resp.url),
                 )
-            declared = resp.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise _TooLarge(f"response of {int(declared)} bytes exceeds the cap of {cap}")
-            body = await read_capped(resp, cap)
+            body = await _body(resp, cap)  # a 304 has none
             return FetchResult(
                 url,
-                "ok",
+                "not_modified" if status == 304 else "ok",
                 http_status=status,
                 body=body,
                 content_type=resp.headers.get("content-type", ""),
                 etag=resp.headers.get("etag"),
                 last_modified=resp.headers.get("last-modified"),
                 final_url=str(resp.url),
-                attempts=attempt,
             )
+
+
+async def _body(resp: httpx.Response, cap: int) -> bytes:
+    """The body, refused at once when its declared length is over the cap."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _TooLarge(f"response of {int(declared)} bytes exceeds the cap of {cap}")
+    return await read_capped(resp, cap)
 
 
 def _reason(exc: Exception) -> str:
