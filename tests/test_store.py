@@ -799,3 +799,273 @@ def test_scan_images_catches_up_in_batches_and_pending_images_are_capped(archive
     _put(archive, "s", [_entry("https://e.org/many", "many", content="<p>many</p>")])
     assert archive.scan_images(lambda html: [f"https://i.example/m{i}" for i in range(5001)]) == 1
     assert len(archive.pending_images(max_attempts=3)) == 5000
+
+
+# -- importing posts, health, check (mutation-driven, issue 7) -----------------------
+
+
+def _import(
+    archive,
+    *,
+    url="https://e.org/post?utm_source=x",
+    title="题",
+    author="作者",
+    content="<p>正文</p>",
+    now=T1,
+    **kw,
+):
+    args = dict(
+        source="导入",
+        url=url,
+        title=title,
+        author=author,
+        content=content,
+        tags=["源", "tag"],
+        published=T2,
+        date_known=False,
+        published_raw="2024-02-01 nonsense",
+        jekyll_name="2024-02-01-题.md",
+        now=now,
+    )
+    return archive.import_article(**{**args, **kw})
+
+
+def _imported(archive):
+    return archive.conn.execute(
+        "SELECT url, canonical_url, guid, title, author, content, tags, published, published_raw,"
+        " date_known, first_seen, updated, origin, jekyll_name, version FROM articles"
+    ).fetchall()
+
+
+def test_import_stores_every_field_of_a_post_and_a_reimport_changes_nothing(archive):
+    assert _import(archive) is Change.NEW
+    row = (
+        "https://e.org/post?utm_source=x",
+        "https://e.org/post",
+        "",
+        "题",
+        "作者",
+        "<p>正文</p>",
+        '["源", "tag"]',
+        S2,
+        "2024-02-01 nonsense",
+        0,
+        S1,
+        S1,
+        "jekyll",
+        "2024-02-01-题.md",
+        1,
+    )
+    assert _imported(archive) == [row]
+    [art] = archive.iter_articles()
+    assert (art.source, art.tags, art.date_known, art.published) == (
+        "导入",
+        ("源", "tag"),
+        False,
+        T2,
+    )
+    # The same post again (another name, a later run): no duplicate, no revision.
+    assert (
+        _import(archive, url="https://E.org/post", jekyll_name="x.md", now=T2) is Change.UNCHANGED
+    )
+    assert _imported(archive) == [row]
+    assert _revisions(archive) == []
+    assert _import(archive, url="https://e.org/other", date_known=True) is Change.NEW
+    assert [r[9] for r in _imported(archive)] == [0, 1]
+
+
+@pytest.mark.parametrize("field", ["title", "author", "content"])
+def test_reimport_of_a_changed_post_keeps_the_old_one_as_revision(archive, field):
+    _import(archive)
+    # Same length as the stored body: the newer import wins.
+    changed = {"title": "新题", "author": "新作者", "content": "<p>新文</p>"}[field]
+    assert _import(archive, now=T2, **{field: changed}) is Change.CHANGED
+    [art] = archive.iter_articles()
+    assert getattr(art, field) == changed and art.version == 2
+    new = {"title": "题", "author": "作者", "content": "<p>正文</p>", field: changed}
+    assert _imported(archive)[0][3:6] == (new["title"], new["author"], new["content"])
+    assert _imported(archive)[0][11] == S2  # updated
+    [[aid, *rev]] = _revisions(archive)
+    assert (aid, rev) == (art.id, [1, "题", "作者", "<p>正文</p>", S2])
+    # Importing either version again changes nothing.
+    assert _import(archive, now=T2, **{field: changed}) is Change.UNCHANGED
+    assert _import(archive, now=T2) is Change.UNCHANGED
+    assert len(_revisions(archive)) == 1 and archive.article(art.id).version == 2
+
+
+def test_shorter_posts_under_one_url_become_revisions_below_the_article(archive):
+    _import(archive, content="<p>最长的正文</p>")
+    assert _import(archive, title="短一", content="<p>短</p>", now=T2) is Change.CHANGED
+    assert _import(archive, author="另人", content="<p>短二</p>", now=T2) is Change.CHANGED
+    [art] = archive.iter_articles()
+    assert (art.title, art.author, art.content, art.version) == (
+        "题",
+        "作者",
+        "<p>最长的正文</p>",
+        1,
+    )
+    assert _revisions(archive) == [
+        (art.id, -1, "题", "另人", "<p>短二</p>", S2),
+        (art.id, 0, "短一", "作者", "<p>短</p>", S2),
+    ]
+    assert _import(archive, title="短一", content="<p>短</p>") is Change.UNCHANGED
+    assert len(_revisions(archive)) == 2
+    assert _imported(archive)[0][11] == S1  # the article itself was not touched
+
+
+def test_store_entries_counts_logs_and_dates(archive):
+    from newsmirror.models import Entry
+
+    _sources(archive, "s")
+    undated = Entry("https://e.org/3", "g3", "t", "a", "c", None, "")
+    assert _put(
+        archive, "s", [_entry("https://e.org/1", "g1"), _entry("https://e.org/2", "g2"), undated]
+    ) == (3, 0)
+    got = {a.url: a for a in archive.iter_articles()}
+    assert got["https://e.org/1"].date_known and not got["https://e.org/3"].date_known
+    assert got["https://e.org/3"].published == T1  # undated: first seen
+    changed = [
+        _entry("https://e.org/1", "g1", title="x"),
+        _entry("https://e.org/2", "g2", title="y"),
+    ]
+    assert _put(archive, "s", changed, now=T2) == (0, 2)
+    log = archive.conn.execute(
+        "SELECT outcome, http_status, new, updated FROM fetch_log ORDER BY id"
+    ).fetchall()
+    assert log == [("ok", 200, 3, 0), ("ok", 200, 0, 2)]
+
+
+def test_health_and_sources_command_show_attempts_and_errors(tmp_path):
+    from click.testing import CliRunner
+
+    from newsmirror.cli import cli
+
+    path = tmp_path / "a.sqlite"
+    with Archive.open(path) as archive:
+        _sources(archive, "好", "坏")
+        _put(archive, "好", [_entry("https://e.org/1", "g1"), _entry("https://e.org/2", "g2")])
+        archive.record_source_result("好", ok=True, error=None, now=T1)
+        archive.record_source_result("坏", ok=False, error="HTTP 500", now=T1)
+        archive.record_source_result("坏", ok=False, error="HTTP 503", now=T2)
+        bad, good = archive.health()
+    assert (bad.name, bad.last_attempt, bad.last_success, bad.last_error, bad.last_error_at) == (
+        "坏",
+        S2,
+        None,
+        "HTTP 503",
+        S2,
+    )
+    assert (bad.consecutive_failures, bad.feeds, bad.enabled) == (
+        2,
+        ["https://feeds.example/坏"],
+        True,
+    )
+    assert (good.last_attempt, good.last_success, good.last_error_at) == (S1, S1, None)
+    assert (good.articles, bad.articles) == (2, 0)
+    out = CliRunner().invoke(cli, ["--archive", str(path), "sources"]).output
+    assert f"  last error at {S2}: HTTP 503" in out
+    assert f"好\tok\tarticles=2\tlast_success={S1}\tfailures=0\n" in out
+
+
+def test_check_reports_damage_and_a_search_index_out_of_step(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "a.sqlite"
+    with Archive.open(path) as archive:
+        _sources(archive, "s")
+        _put(archive, "s", [_entry()])
+        assert [h.title for h in archive.search("正文")] == ["标题"]  # indexes it
+        assert archive.check() == []
+        archive.conn.execute("DELETE FROM search_state")
+        assert archive.check() == ["search index differs from its bookkeeping by -1 rows"]
+        conn = archive.conn
+        conn.execute("CREATE TABLE junk (x)")
+        conn.execute("CREATE TABLE spare (y)")
+        conn.execute("CREATE INDEX spare_y ON spare (y)")
+        conn.execute("INSERT INTO junk VALUES (1), (2)")
+        conn.execute("CREATE INDEX junk_x ON junk (x)")
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "UPDATE sqlite_master SET rootpage = (SELECT rootpage FROM sqlite_master"
+            " WHERE name = 'spare_y') WHERE name = 'junk_x'"
+        )
+    damaged = Archive(sqlite3.connect(path), path)
+    problems = damaged.check()
+    damaged.close()
+    assert "row 1 missing from index junk_x" in problems
+    assert problems[-1] == "search index differs from its bookkeeping by -1 rows"
+
+
+def test_unknown_article_id_is_named(archive):
+    from newsmirror.errors import ArchiveError
+
+    with pytest.raises(ArchiveError, match=r"^no article with id 42$"):
+        archive.article(42)
+
+
+def test_reading_articles_by_source_without_bodies_and_every_record_field(archive):
+    from newsmirror.config import Source
+    from newsmirror.errors import ArchiveError
+
+    feeds = ("https://feeds.example/1", "https://feeds.example/2", "https://feeds.example/3")
+    archive.sync_sources([Source("甲", feeds, tags=("新闻", "中文"), timezone="Europe/Berlin")])
+    archive.sync_sources([Source("甲", feeds[1:], tags=("新闻", "中文"), timezone="Europe/Berlin")])
+    assert archive.health()[0].feeds == list(feeds[1:])
+    assert archive.conn.execute("SELECT tags FROM sources").fetchone() == ('["新闻", "中文"]',)
+    assert archive.feed_state("甲", "https://nowhere.example/") == FeedState()
+    with pytest.raises(ArchiveError, match=r"^unknown source '乙'$"):
+        _put(archive, "乙", [_entry()])
+    _put(archive, "甲", [_entry("https://e.org/1", "g1")])
+    _import(archive, url="https://e.org/2", now=T2)
+    _import(archive, url="https://e.org/3", title="另一篇", now=T2)
+    archive.conn.execute(
+        "UPDATE articles SET media_rev = 3, removed_at = ? WHERE guid = 'g1'", (S2,)
+    )
+    assert archive.counts() == {"sources": 2, "articles": 3, "revisions": 0}
+    [feed] = archive.iter_articles("甲", content=False)
+    assert (feed.source, feed.timezone, feed.url, feed.title, feed.author, feed.content) == (
+        "甲",
+        "Europe/Berlin",
+        "https://e.org/1",
+        "标题",
+        "作者",
+        "",
+    )
+    assert (feed.tags, feed.published, feed.date_known, feed.first_seen, feed.version) == (
+        (),
+        T1,
+        True,
+        T1,
+        1,
+    )
+    assert (feed.jekyll_name, feed.media_rev, feed.removed_at, feed.source_tags) == (
+        None,
+        3,
+        S2,
+        ("新闻", "中文"),
+    )
+    post, _other = archive.iter_articles("导入")
+    assert (post.timezone, post.content, post.first_seen, post.removed_at) == (
+        "Asia/Shanghai",
+        "<p>正文</p>",
+        T2,
+        None,
+    )
+    assert archive.article(post.id) == post
+
+
+def test_open_refuses_a_missing_archive_and_creates_parent_folders(tmp_path):
+    from newsmirror.errors import ArchiveError
+
+    missing = tmp_path / "none.sqlite"
+    with pytest.raises(ArchiveError, match=rf"^no archive at {missing}$") as err:
+        Archive.open(missing, create=False)
+    assert err.value.hint == "Run `newsmirror init` or `newsmirror fetch` first."
+    assert not missing.exists()
+    with pytest.raises(ArchiveError, match=rf"^no archive at {tmp_path}$"):
+        Archive.open(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ArchiveError, match=r"^cannot create archive .*a\.sqlite: "):
+        Archive.open(tmp_path / "file" / "a.sqlite")
+    with Archive.open(tmp_path / "deep" / "er" / "a.sqlite") as archive:
+        assert archive.path == tmp_path / "deep" / "er" / "a.sqlite"

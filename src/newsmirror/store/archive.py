@@ -43,7 +43,7 @@ from newsmirror.urls import canonical_url
 
 
 def content_hash(content: str) -> str:
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def _never(_entry: Entry) -> bool:
@@ -266,13 +266,18 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
         " FROM articles WHERE "
     )
 
+    def _find_url(self, conn: sqlite3.Connection, canonical: str) -> StoredArticle | None:
+        row = conn.execute(self._FIND + "canonical_url = ?", (canonical,)).fetchone()
+        return StoredArticle(*row) if row else None
+
     def _find(
         self, conn: sqlite3.Connection, sid: int, canonical: str, guid: str
     ) -> StoredArticle | None:
-        row = conn.execute(self._FIND + "canonical_url = ?", (canonical,)).fetchone()
-        if row is None and guid:
+        found = self._find_url(conn, canonical)
+        if found is None and guid:
             row = conn.execute(self._FIND + "source_id = ? AND guid = ?", (sid, guid)).fetchone()
-        return StoredArticle(*row) if row else None
+            found = StoredArticle(*row) if row else None
+        return found
 
     def _store_entry(
         self,
@@ -437,7 +442,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
         conn = self.conn
         sid = self.ensure_source(source)
         canonical = canonical_url(url)
-        existing = self._find(conn, sid, canonical, "")
+        existing = self._find_url(conn, canonical)
         change = classify_entry(existing, title=title, author=author, content=content)
         if change is Change.NEW:
             conn.execute(
@@ -518,6 +523,8 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
         " a.removed_at, s.tags"
         " FROM articles a JOIN sources s ON s.id = a.source_id"
     )
+    _FULL_SQL = _ARTICLE_SQL.format(content="a.content")
+    _BRIEF_SQL = _ARTICLE_SQL.format(content="''")
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> ArticleRecord:
@@ -544,7 +551,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
         self, source: str | None = None, *, content: bool = True
     ) -> Iterator[ArticleRecord]:
         """Every article, oldest first (ties by id); ``content=False`` leaves bodies out."""
-        sql = self._ARTICLE_SQL.format(content="a.content" if content else "''")
+        sql = self._FULL_SQL if content else self._BRIEF_SQL
         args: tuple[Any, ...] = ()
         if source is not None:
             sql += " WHERE s.name = ?"
@@ -553,7 +560,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             yield self._record(row)
 
     def article(self, article_id: int) -> ArticleRecord:
-        sql = self._ARTICLE_SQL.format(content="a.content") + " WHERE a.id = ?"
+        sql = self._FULL_SQL + " WHERE a.id = ?"
         row = self.conn.execute(sql, (article_id,)).fetchone()
         if row is None:
             raise ArchiveError(f"no article with id {article_id}")
