@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from newsmirror.clean import (
     best_srcset,
     cap_markup,
+    clean_text,
     flatten_deep,
     safe_url,
     sanitize_article,
     sanitize_html,
+    strip_tags,
     unwrap_proxy,
 )
 
@@ -648,4 +650,113 @@ def test_real_images_and_prepared_markup_keep_their_src():
     # prepared: extraction already made lazy images real, data-src left is not an image
     assert sanitize_article(markup, base_url="https://e.org/", prepared=True) == (
         '<img src="https://e.org/real.jpg"><img src="https://e.org/blank.gif">'
+    )
+
+
+def test_clean_text_exact():
+    assert clean_text(None) == ""
+    assert clean_text("") == ""
+    assert clean_text(" \t a\tb\r\n\nc\x01d\x85e\u2028f\ud800g\ufeff  ") == "a b cdefg"
+
+
+def test_strip_tags_exact():
+    assert strip_tags("<b>x</b> &amp; <script>s</script>y") == "x & y"
+    assert strip_tags("AT&amp;T") == "AT&T"
+    assert strip_tags("a > b") == "a > b"
+    assert strip_tags("1 <i>2</i>") == "1 2"
+
+
+def test_controls_and_surrogates_removed_from_html():
+    assert sanitize_html("<p>a\x01b\x7f\x85c\u2028d\ud800e</p>") == "<p>abcde</p>"
+    assert sanitize_html("") == ""
+    assert sanitize_html(None) == ""
+
+
+def test_urls_exact_against_a_base():
+    # no base: relative links stay relative; anchors stay anchors
+    assert sanitize_html('<a href="?q=1">q</a><a href="#top">t</a>') == (
+        '<a href="?q=1">q</a><a href="#top">t</a>'
+    )
+    markup = (
+        '<a href="#top">t</a><a href="mailto:x@e.org">m</a>'
+        '<a href="https://x.org/a?">a</a><a href="http://x.org/b#">b</a>'
+    )
+    # absolute links come out byte for byte, whatever the base's scheme
+    assert sanitize_html(markup, base_url="http://e.org/p/") == markup
+    assert sanitize_html(markup, base_url="https://e.org/p/") == markup
+
+
+def test_srcset_candidates_exact():
+    out = sanitize_html(
+        '<img src="/real.jpg" srcset="/a.jpg 1x, javascript:alert(1) 2x, b.jpg  640w , ,">',
+        base_url="https://e.org/p/",
+    )
+    assert out == (
+        '<img src="https://e.org/real.jpg" srcset="https://e.org/a.jpg 1x, '
+        'https://e.org/p/b.jpg 640w">'
+    )
+
+
+def test_lazy_srcset_and_data_srcset_become_src():
+    out = sanitize_html(
+        '<img data-srcset="a.jpg 1x, b.jpg 2x"><img src="/blank.gif" srcset="c.jpg 1x, d.jpg 2x">'
+        '<img srcset=" , ">',
+        base_url="https://e.org/",
+    )
+    assert out == (
+        '<img src="https://e.org/b.jpg"><img src="https://e.org/d.jpg" '
+        'srcset="https://e.org/c.jpg 1x, https://e.org/d.jpg 2x"><img>'
+    )
+
+
+def test_proxies_with_upper_case_hosts_are_unwrapped():
+    assert (
+        sanitize_html(
+            '<img src="https://I0.WP.COM/e.org/x.jpg"><img src="https://IMAGES.WESERV.NL/?url=e.org/y.png">'
+        )
+        == '<img src="https://e.org/x.jpg"><img src="https://e.org/y.png">'
+    )
+
+
+def test_embed_attributes_exact():
+    assert sanitize_html(
+        '<iframe src="https://www.youtube.com/embed/a" width="560" height="315" allowfullscreen '
+        'title="T" frameborder="0"></iframe>'
+    ) == (
+        '<iframe src="https://www.youtube.com/embed/a" width="560" height="315" '
+        'allowfullscreen="" title="T"></iframe>'
+    )
+
+
+def test_markup_lxml_cannot_parse_is_still_sanitised():
+    # lxml.html finds no body here and fails; html5ever reads what follows the comment
+    markup = (
+        "<html></html><!-- --!><template>t</template><iframe src='https://evil.example/'></iframe>"
+    )
+    assert sanitize_html(markup) == "<iframe></iframe>"
+    assert sanitize_html(markup, iframe_hosts=()) == ""
+    assert sanitize_html("<html><head><title>t</title></head></html>") == "t"
+
+
+def test_prepared_markup_skips_the_tree_pass():
+    # the word "srcset" would send unprepared markup through lxml, which nests differently
+    markup = "<b>1<i>2</b>3</i> srcset"
+    assert sanitize_html(markup, prepared=True) == "<b>1<i>2</i></b><i>3</i> srcset"
+    assert sanitize_html(markup) == "<b>1<i>2</i></b>3 srcset"
+
+
+def test_cap_markup_counts_only_the_tags_own_attributes():
+    markup = '<p title="' + "x" * 250 + '">' + "w " * 150 + "</p>"
+    assert cap_markup(markup) == markup
+
+
+def test_markup_lxml_finds_empty_gives_empty_output():
+    # lxml.html raises "Document is empty" here (the comment runs to the end for both parsers)
+    assert sanitize_html("<!DOCTYPE html><!--x--\t><svg>t</svg>") == ""
+    # without the lxml pass, nh3 still drops code, styles and templates with their content
+    assert (
+        sanitize_html(
+            "<html></html><!-- --!><script>s</script><style>c</style><template>t</template>x"
+        )
+        == "x"
     )
