@@ -165,3 +165,48 @@ def test_full_archive_in_a_transaction_keeps_nothing(tmp_path):
         assert info.value.hint == FULL_HINT
         assert archive.counts()["sources"] == 1
         assert archive.check() == []
+
+
+# -- what a file is, and the exact refusals ------------------------------------------
+
+
+def test_a_file_with_exactly_our_tables_and_a_version_is_an_unmarked_archive():
+    from newsmirror.store.opening import _OUR_TABLES, archive_kind
+
+    assert archive_kind(0, 3, _OUR_TABLES) == "unmarked"
+    assert archive_kind(0, 3, _OUR_TABLES | {"media"}) == "unmarked"
+    assert archive_kind(0, 0, _OUR_TABLES) == "foreign"
+    assert archive_kind(0, 3, _OUR_TABLES - {"feeds"}) == "foreign"
+
+
+def test_an_archive_from_a_newer_newsmirror_is_refused_with_the_upgrade_hint(tmp_path):
+    from newsmirror.store.schema import SCHEMA_VERSION
+
+    path = tmp_path / "a.sqlite"
+    Archive.open(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    with pytest.raises(ArchiveError) as info:
+        Archive.open(path)
+    assert info.value.message == (
+        f"archive schema version {SCHEMA_VERSION + 3} is newer than this newsmirror "
+        f"({SCHEMA_VERSION})"
+    )
+    assert info.value.hint == "Upgrade newsmirror to read this archive."
+
+
+def test_a_foreign_file_with_a_high_version_is_called_foreign_not_newer(tmp_path):
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (x)")
+        conn.execute("PRAGMA user_version = 999")
+    before = path.read_bytes()
+    with pytest.raises(ArchiveError) as info:
+        Archive.open(path)
+    assert info.value.message == (
+        f"{path} is not a newsmirror archive (a SQLite file of another program)"
+    )
+    assert info.value.hint == (
+        "Pass the path of a newsmirror archive, or a new file name to start one."
+    )
+    assert path.read_bytes() == before
