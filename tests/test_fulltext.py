@@ -301,7 +301,7 @@ def test_full_disk_during_the_page_step_is_one_line_and_exit_4(tmp_path, server)
             f'feeds = ["{server.url}/feed"]\nfull_text = "auto"\n',
             encoding="utf-8",
         )
-        result = nm("fetch", cwd=disk, check=False)
+        result = nm("-c", disk / "newsmirror.toml", "fetch", cwd=disk, check=False)
         assert_clean_error(result, 4, "full")
         assert "free space" in result.stderr
         assert [p for p, _ in server.requests].count("/feed") == 1
