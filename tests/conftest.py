@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,6 +21,52 @@ from newsmirror.config import FetchSettings, Source, parse_config
 from newsmirror.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+JEKYLL = shutil.which("jekyll")
+# Debian chromium as root, headless, with nothing that phones home (the machine has no internet).
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def jekyll_build(source: Path, dest: Path) -> subprocess.CompletedProcess[str]:
+    """Build ``source`` with Debian jekyll into ``dest``; the build must succeed."""
+    assert JEKYLL is not None
+    done = subprocess.run(
+        [JEKYLL, "build", "-q", "-s", str(source), "-d", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def local_only_context(browser: Any) -> tuple[Any, list[str]]:
+    """A browser context that lets requests reach 127.0.0.1 only; the list collects the
+    addresses it stopped."""
+    context = browser.new_context()
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    return context, outside
+
 
 _MARK_BY_FILE = {
     "test_browser.py": "browser",

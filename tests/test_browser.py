@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-from urllib.parse import urlsplit
-
 import pytest
 
+from conftest import CHROMIUM, CHROMIUM_FLAGS, local_only_context
 from newsmirror.demo import run_demo
 from newsmirror.demo.server import serve_folder
 from newsmirror.publish.site import build_site
 from newsmirror.store import Archive
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SEED_TITLE = "分析：拜登习近平11月会谈的背后原因"
 
 pytestmark = pytest.mark.skipif(
@@ -46,24 +33,14 @@ def browser(served):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
 
 
 @pytest.fixture
 def page(browser, served):
-    context = browser.new_context()
-    outside: list[str] = []
-
-    def only_local(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
+    context, outside = local_only_context(browser)
     tab = context.new_page()
     yield tab
     context.close()

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-import subprocess
 from urllib.parse import unquote
 
 import pytest
 
+from conftest import JEKYLL, jekyll_build
 from newsmirror.demo import run_demo
 from newsmirror.publish.jekyll import export_jekyll, write_site_files
 from newsmirror.store import Archive
-
-JEKYLL = shutil.which("jekyll")
 
 
 @pytest.mark.skipif(JEKYLL is None, reason="Debian jekyll is not installed (.ci/run installs it)")
@@ -25,14 +22,7 @@ def test_exported_tree_builds_with_jekyll(tmp_path):
         export_jekyll(archive, tree, media_dir=archive.media_dir)
     assert write_site_files(tree, "测试镜像") == 6
     assert write_site_files(tree, "测试镜像") == 0  # unchanged files are left alone
-    done = subprocess.run(
-        [JEKYLL, "build", "-q", "-s", str(tree), "-d", str(tree / "_site")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    jekyll_build(tree, tree / "_site")
     site = tree / "_site"
     index = (site / "index.html").read_text(encoding="utf-8")
     assert "测试镜像" in index and "分析：拜登习近平11月会谈的背后原因" in index
@@ -73,14 +63,7 @@ def test_jekyll_posts_link_to_their_neighbours(tmp_path):
         export_jekyll(archive, tmp_path / "tree")
     write_site_files(tmp_path / "tree")
     site = tmp_path / "tree" / "_site"
-    done = subprocess.run(
-        [JEKYLL, "build", "-q", "-s", str(tmp_path / "tree"), "-d", str(site)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    jekyll_build(tmp_path / "tree", site)
     pages = {}
     for page in (site / "posts").glob("*.html"):
         title = re.search(r"<h1>(.*?)</h1>", page.read_text(encoding="utf-8")).group(1)
@@ -122,14 +105,7 @@ SAME_DAY_TITLES = [
 
 
 def _build(tree, site):
-    done = subprocess.run(
-        [JEKYLL, "build", "-q", "-s", str(tree), "-d", str(site)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = jekyll_build(tree, site)
     assert "Conflict" not in done.stderr, done.stderr
 
 

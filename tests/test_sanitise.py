@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-import subprocess
 import time
 from urllib.parse import quote
 
@@ -14,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import JEKYLL, jekyll_build
 from newsmirror.clean import (
     best_srcset,
     cap_markup,
@@ -461,21 +460,14 @@ def test_many_attributes_on_one_element_are_sanitised_quickly():
 
 
 @pytest.mark.jekyll
-@pytest.mark.skipif(shutil.which("jekyll") is None, reason="Debian jekyll is not installed")
+@pytest.mark.skipif(JEKYLL is None, reason="Debian jekyll is not installed")
 def test_deeply_nested_body_builds_with_jekyll(tmp_path):
     """kramdown dies with "stack level too deep" on 3,000 nested divs; the capped body builds."""
     body = sanitize_html("".join(f"<div>w{i}" for i in range(3000)) + "</div>" * 3000)
     (tmp_path / "_posts").mkdir()
     post = tmp_path / "_posts" / "2024-01-01-deep.md"
     post.write_text(f"---\ntitle: deep\n---\n\n{body}\n", encoding="utf-8")
-    done = subprocess.run(
-        ["jekyll", "build", "-q", "-s", str(tmp_path), "-d", str(tmp_path / "_site")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    jekyll_build(tmp_path, tmp_path / "_site")
     page = (tmp_path / "_site" / "2024" / "01" / "01" / "deep.html").read_text(encoding="utf-8")
     assert words(page)[-1] == "w2999" and len(words(page)) == 3000
 

@@ -4,30 +4,17 @@ loaded in headless Chromium (0 alerts, no injected element, attribute or link)."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import CHROMIUM, CHROMIUM_FLAGS, JEKYLL, jekyll_build, local_only_context
 from newsmirror.demo.server import serve_folder
 from newsmirror.store import Archive
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-JEKYLL = shutil.which("jekyll")
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VECTORS = [
     "<img src=x onerror=alert(1)>",
     '"><script>alert(1)</script>',
@@ -129,25 +116,15 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
 
 
 def visit(browser, urls: list[str], allowed_scripts: set[str]) -> dict[str, object]:
     """Load each page; return what went wrong in which page."""
-    context = browser.new_context()
+    context, outside = local_only_context(browser)
     context.add_init_script(TRAP)
-    outside: list[str] = []
-
-    def only_local(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
     dialogs: list[str] = []
     problems: dict[str, object] = {}
     tab = context.new_page()
@@ -199,14 +176,7 @@ def test_jekyll_site_runs_no_script(tmp_path, browser):
     export = ["--archive", str(archive), "export", "jekyll", str(tree), "--site"]
     newsmirror(*export)
     newsmirror(*export, "--title", SITE_TITLE)  # again: the site files are rewritten
-    done = subprocess.run(
-        [JEKYLL, "build", "-q", "-s", str(tree), "-d", str(tree / "_site")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    jekyll_build(tree, tree / "_site")
     site = tree / "_site"
     posts = sorted(p.relative_to(site).as_posix() for p in (site / "posts").glob("*.html"))
     assert len(posts) == len(LINKS)
