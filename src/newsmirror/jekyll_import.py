@@ -428,11 +428,6 @@ def find_post_files(root: Path) -> Iterator[PostFile]:
         yield from _walk(base, root)
 
 
-def find_posts(root: Path) -> Iterator[Path]:
-    """Paths of the readable post files below ``root`` (see :func:`find_post_files`)."""
-    return (f.path for f in find_post_files(root) if not f.problem)
-
-
 def _read_or_reason(entry: PostFile) -> Post | str:
     """The post, or the one-line reason it is skipped. A post is untrusted input: whatever
     goes wrong reading one file ends as that file's reason, never the import's."""
