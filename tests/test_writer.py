@@ -173,11 +173,24 @@ def test_copy_in_replaces_a_planted_symlink(tmp_path):
     source.write_bytes(b"png")
     writer = OutputWriter(tmp_path / "out")
     (tmp_path / "out" / "media").mkdir()
+    (tmp_path / "elsewhere.png").write_bytes(b"other")
     os.symlink(tmp_path / "elsewhere.png", tmp_path / "out" / "media" / "a.png")
     writer.copy_in("media/a.png", source)
     assert not (tmp_path / "out" / "media" / "a.png").is_symlink()
     assert (tmp_path / "out" / "media" / "a.png").read_bytes() == b"png"
-    assert not (tmp_path / "elsewhere.png").exists()
+    assert (tmp_path / "elsewhere.png").read_bytes() == b"other"
+
+
+def test_a_planted_symlink_is_replaced_even_when_it_looks_like_the_file(tmp_path):
+    """A link whose own size equals the new bytes' length and whose target holds exactly
+    those bytes is still a link: it is replaced."""
+    outside = tmp_path / "outside.html"
+    data = b"p" * len(str(outside))  # a symlink's own size is the length of its target path
+    outside.write_bytes(data)
+    writer = OutputWriter(tmp_path / "out")
+    os.symlink(outside, tmp_path / "out" / "index.html")
+    assert writer.write("index.html", data) is True
+    assert not (tmp_path / "out" / "index.html").is_symlink()
 
 
 def test_a_file_written_twice_in_one_run_is_a_bug_said_so(tmp_path):
