@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -273,41 +270,3 @@ def test_full_archive_during_the_page_step_stops_the_run_cleanly(tmp_path, serve
         assert again.pages.failed == 0
         origins = archive.conn.execute("SELECT content_origin FROM articles").fetchall()
         assert origins == [("page",)] * (POOL_THRESHOLD - 1)
-
-
-def _mount_tmpfs(folder, size) -> bool:
-    if sys.platform != "linux" or os.geteuid() != 0:
-        return False
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
-    )
-    return done.returncode == 0
-
-
-@pytest.mark.slow
-def test_full_disk_during_the_page_step_is_one_line_and_exit_4(tmp_path, server):
-    """A real full disk (a small tmpfs) while pages are stored: `newsmirror fetch` ends
-    with one error line and its hint, exit 4, and leaves a consistent archive."""
-    from test_cli import assert_clean_error, nm
-
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if not _mount_tmpfs(disk, "512k"):
-        pytest.skip("mounting a tmpfs needs root on Linux (the test above covers SQLITE_FULL)")
-    try:
-        big_teaser_site(server, count=POOL_THRESHOLD - 1, slow=0.5)
-        (disk / "newsmirror.toml").write_text(
-            '[fetch]\nretries = 0\n[media]\nmode = "hotlink"\n[[sources]]\nname = "源"\n'
-            f'feeds = ["{server.url}/feed"]\nfull_text = "auto"\n',
-            encoding="utf-8",
-        )
-        result = nm("-c", disk / "newsmirror.toml", "fetch", cwd=disk, check=False)
-        assert_clean_error(result, 4, "full")
-        assert "free space" in result.stderr
-        assert [p for p, _ in server.requests].count("/feed") == 1
-        assert any(p.startswith("/news/") for p, _ in server.requests)  # the page step
-        with Archive.open(disk / "archive.sqlite", create=False) as archive:
-            assert archive.check() == []
-            assert archive.counts()["articles"] == POOL_THRESHOLD - 1
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
