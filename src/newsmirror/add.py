@@ -24,9 +24,10 @@ from newsmirror.decide import Change
 from newsmirror.errors import AddError
 from newsmirror.fetch import Fetcher
 from newsmirror.fulltext import extract_page, fetch_page
-from newsmirror.media import MediaSummary, mirror_images
+from newsmirror.media import mirror_images
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
+from newsmirror.summaries import MediaSummary
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
 

@@ -237,19 +237,42 @@ def init(directory: Path, from_subs: Path | None, force: bool) -> None:
     click.echo(f"wrote {target} ({len(sources)} sources) and archive {config.archive}")
 
 
-def _progress_printer(verbose: bool, progress: Any, task: Any) -> Callable[..., None]:
-    """Advance the bar per feed; with ``verbose``, print one line per source when it is done."""
+def _source_line(outcome: Any) -> str:
+    line = f"{outcome.name}: {outcome.status}, {outcome.new} new, {outcome.updated} updated"
+    if outcome.errors:
+        line += f" ({'; '.join(outcome.errors)})"
+    return line
 
-    def report(outcome: Any, _url: str, _status: str) -> None:
-        progress.advance(task)
-        done = outcome.ok + outcome.not_modified + outcome.failed
-        if verbose and done == outcome.feeds:
-            line = f"{outcome.name}: {outcome.status}, {outcome.new} new, {outcome.updated} updated"
-            if outcome.errors:
-                line += f" ({'; '.join(outcome.errors)})"
-            progress.console.print(line, markup=False, highlight=False)
 
-    return report
+@contextmanager
+def _feed_progress(total: int, verbose: bool) -> Iterator[Callable[..., None]]:
+    """A per-feed progress callback: a bar on a terminal (rich, imported only then), else
+    nothing but, with ``verbose``, one plain line per source when it is done."""
+
+    def done(outcome: Any) -> bool:
+        return verbose and outcome.ok + outcome.not_modified + outcome.failed == outcome.feeds
+
+    if not sys.stderr.isatty():
+
+        def plain(outcome: Any, _url: str, _status: str) -> None:
+            if done(outcome):
+                click.echo(_source_line(outcome), err=True)
+
+        yield plain
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("fetching"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("feeds", total=total)
+
+        def bar(outcome: Any, _url: str, _status: str) -> None:
+            progress.advance(task)
+            if done(outcome):
+                progress.console.print(_source_line(outcome), markup=False, highlight=False)
+
+        yield bar
 
 
 @cli.command()
@@ -268,33 +291,16 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
       newsmirror fetch
       newsmirror fetch -s 大纪元 -v
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from newsmirror.pipeline import select_sources, update
 
-    err = Console(stderr=True)
     config = ctx.config(sources=True)
     chosen = select_sources(config, list(names))
     total = sum(len(s.feeds) for s in chosen)
     with (
         ctx.archive(create=True, path=config.archive) as archive,
-        Progress(
-            TextColumn("fetching"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as progress,
+        _feed_progress(total, verbose) as progress,
     ):
-        task = progress.add_task("feeds", total=total)
-        summary = update(
-            config,
-            archive,
-            list(names) or None,
-            progress=_progress_printer(verbose, progress, task),
-        )
+        summary = update(config, archive, list(names) or None, progress=progress)
     for result in summary.sources:
         for message in result.errors:
             click.echo(f"failed: {result.name}: {message}", err=True)

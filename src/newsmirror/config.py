@@ -144,7 +144,7 @@ def url_problem(url: str) -> str | None:
     on (a broken IPv6 literal, a port out of range, control characters, bad IDNA)
     gets past the config.
     """
-    import httpx
+    from newsmirror.httpclient import httpx
 
     try:
         parts = urlsplit(url)

@@ -26,10 +26,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
-
 from newsmirror.config import FetchSettings, url_problem
 from newsmirror.errors import NewsmirrorError
+from newsmirror.httpclient import httpx
 from newsmirror.isolate import one_line
 from newsmirror.models import FeedState
 

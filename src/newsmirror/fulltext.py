@@ -21,7 +21,6 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from newsmirror.aio import run_all
@@ -34,13 +33,13 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import PageTask
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
+from newsmirror.summaries import MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
 
 if TYPE_CHECKING:
     import httpx
 
     from newsmirror.extract import Extracted
-    from newsmirror.media import MediaSummary
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 PAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -74,24 +73,6 @@ def extract_page(
         metadata=metadata,
         iframe_hosts=iframe_hosts,
     )
-
-
-@dataclass
-class PageSummary:
-    fetched: int = 0
-    extracted: int = 0
-    kept_feed: int = 0
-    changed: int = 0
-    gone: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        return (
-            f"pages: {self.fetched} fetched, {self.extracted} full texts "
-            f"({self.changed} changed), {self.kept_feed} kept the feed's text, "
-            f"{self.gone} gone at origin, {self.failed} failed"
-        )
 
 
 async def fetch_page(fetcher: Fetcher, url: str) -> FetchResult:

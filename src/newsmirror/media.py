@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsmirror.aio import run_all
@@ -28,6 +27,7 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import ImageTask
 from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport
 from newsmirror.store import Archive
+from newsmirror.summaries import MediaSummary
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
 
@@ -80,17 +80,6 @@ def write_media(folder: Path, data: bytes, ext: str) -> str:
     if not target.exists():
         atomic_write(target, data)
     return digest
-
-
-@dataclass
-class MediaSummary:
-    stored: int = 0
-    reused: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        return f"images: {self.stored} mirrored, {self.reused} reused, {self.failed} failed"
 
 
 async def mirror_images(

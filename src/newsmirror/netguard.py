@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import httpcore
-import httpx
 
 from newsmirror.config import FetchSettings
 from newsmirror.errors import AddError
+from newsmirror.httpclient import httpx
 
 PRIVATE_HINT = "Pass --allow-private to archive pages on an intranet or this machine."
 

@@ -32,18 +32,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
-
 from newsmirror.aio import run_all
 from newsmirror.config import Config, Source
 from newsmirror.decide import body_unchanged, needs_full_text
 from newsmirror.errors import NewsmirrorError
 from newsmirror.fetch import Fetcher, FetchResult
-from newsmirror.fulltext import PageSummary, fill_pages
+from newsmirror.httpclient import httpx
 from newsmirror.isolate import failure_reason
-from newsmirror.media import MediaSummary, mirror_images
-from newsmirror.parse import parse_feed
 from newsmirror.store import Archive, FeedState
+from newsmirror.summaries import MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
 
 
@@ -169,6 +166,8 @@ async def _handle(
         _unchanged(archive, source, result, new_state, started, outcome)
         return ""
     now = now_utc()
+    from newsmirror.parse import parse_feed  # here: a run with nothing new never needs it
+
     try:  # in a thread: a huge or hostile feed does not stall the other fetches
         parsed = await asyncio.to_thread(
             parse_feed,
@@ -200,6 +199,24 @@ async def _handle(
     return parsed.reader
 
 
+async def _pages_and_images(
+    config: Config, archive: Archive, fetcher: Fetcher, sources: list[Source]
+) -> tuple[PageSummary, MediaSummary]:
+    """Steps 4 and 5; their modules (the extractor, the image store) are imported only
+    when there is work for them, which keeps a run with nothing new short."""
+    pages, media = PageSummary(), MediaSummary()
+    tasks = archive.pending_pages(config.content.max_pages, [s.name for s in sources])
+    if tasks:
+        from newsmirror.fulltext import fill_pages
+
+        pages = await fill_pages(archive, fetcher, config, tasks)
+    if config.media.mode == "mirror":
+        from newsmirror.media import mirror_images
+
+        media = await mirror_images(archive, fetcher, config.media, config.media_dir)
+    return pages, media
+
+
 async def _run(
     config: Config,
     archive: Archive,
@@ -227,9 +244,7 @@ async def _run(
                 progress(outcome, url, status)
 
         await run_all(one(s, u) for s in sources for u in s.feeds)
-        tasks = archive.pending_pages(config.content.max_pages, [s.name for s in sources])
-        pages = await fill_pages(archive, fetcher, config, tasks)
-        media = await mirror_images(archive, fetcher, config.media, config.media_dir)
+        pages, media = await _pages_and_images(config, archive, fetcher, sources)
     now = now_utc()
     for source in sources:
         outcome = results[source.name]

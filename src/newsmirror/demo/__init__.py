@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 from newsmirror.config import load_config
 from newsmirror.demo.server import serve_folder
+from newsmirror.httpclient import httpx
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
