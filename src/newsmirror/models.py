@@ -16,6 +16,30 @@ class FeedState:
 
 
 @dataclass(frozen=True)
+class FeedCheck:
+    """A fetch of one feed that stored no entries: not modified, or failed. The pipeline
+    records a run's checks together at its end (one transaction for an idle run)."""
+
+    source: str
+    url: str
+    outcome: str  # "not_modified" or "failed"
+    started: datetime
+    finished: datetime
+    http_status: int | None = None
+    error: str | None = None
+    state: FeedState | None = None  # the feed's new conditional-GET state, if it changed
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """A source's result in one run, for its health record."""
+
+    name: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     """The parts of a stored article needed to decide whether an entry changed it."""
 

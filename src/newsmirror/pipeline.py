@@ -39,6 +39,7 @@ from newsmirror.errors import NewsmirrorError
 from newsmirror.fetch import Fetcher, FetchResult
 from newsmirror.httpclient import httpx
 from newsmirror.isolate import failure_reason
+from newsmirror.models import FeedCheck, SourceOutcome
 from newsmirror.store import Archive, FeedState
 from newsmirror.summaries import MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
@@ -104,47 +105,51 @@ class RunSummary:
 ProgressCallback = Callable[[SourceResult, str, str], None]
 
 
-def _failed(
-    archive: Archive,
-    source: Source,
-    result: FetchResult,
-    error: str,
-    started: datetime,
-    outcome: SourceResult,
-) -> None:
-    outcome.failed += 1
-    outcome.errors.append(f"{result.url}: {error}")
-    archive.record_failure(
-        source.name,
-        result.url,
-        error,
-        started=started,
-        now=now_utc(),
-        http_status=result.http_status,
-    )
+class _Checks(list[FeedCheck]):
+    """The run's feeds that stored nothing, recorded together at its end."""
 
+    def failed(
+        self,
+        source: Source,
+        result: FetchResult,
+        error: str,
+        started: datetime,
+        outcome: SourceResult,
+    ) -> None:
+        outcome.failed += 1
+        outcome.errors.append(f"{result.url}: {error}")
+        self.append(
+            FeedCheck(
+                source.name, result.url, "failed", started, now_utc(), result.http_status, error
+            )
+        )
 
-def _unchanged(
-    archive: Archive,
-    source: Source,
-    result: FetchResult,
-    state: FeedState,
-    started: datetime,
-    outcome: SourceResult,
-) -> None:
-    outcome.not_modified += 1
-    archive.record_unchanged(
-        source.name,
-        result.url,
-        state=state,
-        started=started,
-        now=now_utc(),
-        http_status=result.http_status,
-    )
+    def unchanged(
+        self,
+        source: Source,
+        result: FetchResult,
+        state: FeedState | None,
+        started: datetime,
+        outcome: SourceResult,
+    ) -> None:
+        """``state``: the feed's new conditional-GET state, None when it is the same."""
+        outcome.not_modified += 1
+        self.append(
+            FeedCheck(
+                source.name,
+                result.url,
+                "not_modified",
+                started,
+                now_utc(),
+                result.http_status,
+                state=state,
+            )
+        )
 
 
 async def _handle(
     archive: Archive,
+    checks: _Checks,
     source: Source,
     result: FetchResult,
     state: FeedState,
@@ -155,15 +160,17 @@ async def _handle(
 
     Return the feed reader used ("" when nothing was parsed)."""
     if result.status == "failed":
-        _failed(archive, source, result, result.error, started, outcome)
+        checks.failed(source, result, result.error, started, outcome)
         return ""
     if result.status == "not_modified":
-        _unchanged(archive, source, result, state, started, outcome)
+        checks.unchanged(source, result, None, started, outcome)
         return ""
     digest = hashlib.sha256(result.body).hexdigest()
     new_state = FeedState(result.etag, result.last_modified, digest)
     if body_unchanged(state, digest):
-        _unchanged(archive, source, result, new_state, started, outcome)
+        checks.unchanged(
+            source, result, new_state if new_state != state else None, started, outcome
+        )
         return ""
     now = now_utc()
     from newsmirror.parse import parse_feed  # here: a run with nothing new never needs it
@@ -179,7 +186,7 @@ async def _handle(
             timezone=source.timezone,
         )
     except NewsmirrorError as exc:
-        _failed(archive, source, result, exc.message, started, outcome)
+        checks.failed(source, result, exc.message, started, outcome)
         return ""
     if parsed.warning:
         outcome.warnings.append(f"{result.url}: {parsed.warning}")
@@ -226,6 +233,7 @@ async def _run(
 ) -> RunSummary:
     results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
     readers: list[str] = []
+    checks = _Checks()
     async with Fetcher(config.fetch, transport=transport) as fetcher:
 
         async def one(source: Source, url: str) -> None:
@@ -235,22 +243,22 @@ async def _run(
                 state = archive.feed_state(source.name, url)
                 result = await fetcher.fetch(url, state)
                 status = result.status
-                readers.append(await _handle(archive, source, result, state, started, outcome))
+                readers.append(
+                    await _handle(archive, checks, source, result, state, started, outcome)
+                )
             except Exception as exc:  # any one feed's trouble is that feed's failure only
                 status = "failed"
                 failed = FetchResult(url, "failed")
-                _failed(archive, source, failed, failure_reason(exc), started, outcome)
+                checks.failed(source, failed, failure_reason(exc), started, outcome)
             if progress:
                 progress(outcome, url, status)
 
         await run_all(one(s, u) for s in sources for u in s.feeds)
         pages, media = await _pages_and_images(config, archive, fetcher, sources)
-    now = now_utc()
-    for source in sources:
-        outcome = results[source.name]
-        archive.record_source_result(
-            source.name, ok=not outcome.failed, error="; ".join(outcome.errors) or None, now=now
-        )
+    outcomes = [
+        SourceOutcome(r.name, not r.failed, "; ".join(r.errors) or None) for r in results.values()
+    ]
+    archive.record_run(checks, outcomes, now=now_utc())
     fallbacks = readers.count("feedparser")
     return RunSummary([results[s.name] for s in sources], pages, media, fallbacks)
 

@@ -24,11 +24,11 @@ from newsmirror.models import (
     ArticleRecord,
     Entry,
     FeedState,
-    SourceHealth,
     StoredArticle,
 )
 from newsmirror.store.content import ContentMixin
 from newsmirror.store.exports import ExportStateMixin
+from newsmirror.store.health import HealthMixin
 from newsmirror.store.opening import (
     APPLICATION_ID,
     inspect_file,
@@ -46,11 +46,23 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+def _source_row(source: Source) -> tuple[str, str, int, frozenset[str]]:
+    tags = json.dumps(list(source.tags), ensure_ascii=False)
+    return (source.timezone, tags, int(source.enabled), frozenset(source.feeds))
+
+
+def sources_match(
+    stored: dict[str, tuple[str, str, int, frozenset[str]]], sources: Iterable[Source]
+) -> bool:
+    """Whether every configured source is stored with the same settings and feeds."""
+    return all(stored.get(s.name) == _source_row(s) for s in sources)
+
+
 def _never(_entry: Entry) -> bool:
     return False
 
 
-class Archive(SearchMixin, ExportStateMixin, ContentMixin):
+class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -148,8 +160,23 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
 
     # -- sources and feeds ---------------------------------------------------
 
+    def _source_rows(self) -> dict[str, tuple[str, str, int, frozenset[str]]]:
+        feeds: dict[int, set[str]] = {}
+        for sid, url in self.conn.execute("SELECT source_id, url FROM feeds"):
+            feeds.setdefault(sid, set()).add(url)
+        return {
+            name: (timezone, tags, enabled, frozenset(feeds.get(sid, ())))
+            for sid, name, timezone, tags, enabled in self.conn.execute(
+                "SELECT id, name, timezone, tags, enabled FROM sources"
+            )
+        }
+
     def sync_sources(self, sources: Iterable[Source]) -> None:
-        """Make the archive's sources match the config (sources are never deleted)."""
+        """Make the archive's sources match the config (sources are never deleted); when
+        they match already, nothing is written."""
+        sources = list(sources)
+        if sources_match(self._source_rows(), sources):
+            return
         with self.transaction() as conn:
             for src in sources:
                 conn.execute(
@@ -193,43 +220,6 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             (source, url),
         ).fetchone()
         return FeedState(*row) if row else FeedState()
-
-    def _save_feed_state(self, sid: int, url: str, state: FeedState) -> None:
-        self.conn.execute(
-            "INSERT INTO feeds (source_id, url, etag, last_modified, body_sha256)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, url) DO UPDATE SET"
-            " etag = excluded.etag, last_modified = excluded.last_modified,"
-            " body_sha256 = excluded.body_sha256",
-            (sid, url, state.etag, state.last_modified, state.body_sha256),
-        )
-
-    def _log(
-        self,
-        sid: int,
-        url: str,
-        started: datetime,
-        finished: datetime,
-        outcome: str,
-        http_status: int | None,
-        new: int = 0,
-        updated: int = 0,
-        error: str | None = None,
-    ) -> None:
-        self.conn.execute(
-            "INSERT INTO fetch_log (source_id, feed_url, started, finished, outcome,"
-            " http_status, new, updated, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sid,
-                url,
-                to_iso(started),
-                to_iso(finished),
-                outcome,
-                http_status,
-                new,
-                updated,
-                error,
-            ),
-        )
 
     # -- storing a fetch -------------------------------------------------------
 
@@ -371,56 +361,6 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             (title, author, content, to_iso(now), old.id),
         )
 
-    def record_unchanged(
-        self,
-        source: str,
-        feed_url: str,
-        *,
-        state: FeedState,
-        started: datetime,
-        now: datetime,
-        http_status: int | None,
-    ) -> None:
-        with self.transaction():
-            sid = self._source_id(source)
-            self._save_feed_state(sid, feed_url, state)
-            self._log(sid, feed_url, started, now, "not_modified", http_status)
-
-    def record_failure(
-        self,
-        source: str,
-        feed_url: str,
-        error: str,
-        *,
-        started: datetime,
-        now: datetime,
-        http_status: int | None,
-    ) -> None:
-        with self.transaction():
-            self._log(
-                self._source_id(source), feed_url, started, now, "failed", http_status, error=error
-            )
-
-    def record_source_result(
-        self, source: str, *, ok: bool, error: str | None, now: datetime
-    ) -> None:
-        """Update a source's health after all its feeds were tried."""
-        stamp = to_iso(now)
-        with self.transaction() as conn:
-            if ok:
-                conn.execute(
-                    "UPDATE sources SET last_attempt = ?, last_success = ?,"
-                    " consecutive_failures = 0 WHERE name = ?",
-                    (stamp, stamp, source),
-                )
-            else:
-                conn.execute(
-                    "UPDATE sources SET last_attempt = ?, last_error = ?,"
-                    " last_error_at = ?, consecutive_failures ="
-                    " consecutive_failures + 1 WHERE name = ?",
-                    (stamp, error, stamp, source),
-                )
-
     # -- importing -------------------------------------------------------------
 
     def import_article(
@@ -494,28 +434,6 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin):
             " (SELECT count(*) FROM revisions)"
         ).fetchone()
         return {"sources": row[0], "articles": row[1], "revisions": row[2]}
-
-    def health(self) -> list[SourceHealth]:
-        rows = self.conn.execute(
-            "SELECT s.id, s.name, s.enabled, (SELECT count(*) FROM articles a"
-            " WHERE a.source_id = s.id), s.last_attempt, s.last_success, s.last_error,"
-            " s.last_error_at, s.consecutive_failures FROM sources s ORDER BY s.name"
-        ).fetchall()
-        out = []
-        for sid, *rest in rows:
-            feeds = [
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT url FROM feeds WHERE source_id = ? ORDER BY id", (sid,)
-                )
-            ]
-            name, enabled, count, attempt, success, error, error_at, failures = rest
-            out.append(
-                SourceHealth(
-                    name, bool(enabled), count, attempt, success, error, error_at, failures, feeds
-                )
-            )
-        return out
 
     _ARTICLE_SQL = (
         "SELECT a.id, s.name, s.timezone, a.url, a.title, a.author, {content}, a.tags,"

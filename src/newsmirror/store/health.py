@@ -1,0 +1,156 @@
+"""The archive's record of fetching: each feed's conditional-GET state, the fetch log
+and each source's health (last attempt, last success, last error, failures in a row)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from newsmirror.models import FeedCheck, FeedState, SourceHealth, SourceOutcome
+from newsmirror.timeutil import to_iso
+
+
+class HealthMixin:
+    conn: sqlite3.Connection
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _source_id(self, name: str) -> int:
+        raise NotImplementedError
+
+    def _save_feed_state(self, sid: int, url: str, state: FeedState) -> None:
+        self.conn.execute(
+            "INSERT INTO feeds (source_id, url, etag, last_modified, body_sha256)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (source_id, url) DO UPDATE SET"
+            " etag = excluded.etag, last_modified = excluded.last_modified,"
+            " body_sha256 = excluded.body_sha256",
+            (sid, url, state.etag, state.last_modified, state.body_sha256),
+        )
+
+    def _log(
+        self,
+        sid: int,
+        url: str,
+        started: datetime,
+        finished: datetime,
+        outcome: str,
+        http_status: int | None,
+        new: int = 0,
+        updated: int = 0,
+        error: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO fetch_log (source_id, feed_url, started, finished, outcome,"
+            " http_status, new, updated, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sid,
+                url,
+                to_iso(started),
+                to_iso(finished),
+                outcome,
+                http_status,
+                new,
+                updated,
+                error,
+            ),
+        )
+
+    def record_run(
+        self, checks: Iterable[FeedCheck], outcomes: Iterable[SourceOutcome], *, now: datetime
+    ) -> None:
+        """The end of a run, in one transaction: the feeds that stored nothing (not
+        modified or failed: their log lines, and their new conditional-GET state where it
+        changed) and every source's health. Feeds that stored entries were logged with
+        them (:meth:`Archive.store_entries`)."""
+        with self.transaction():
+            ids: dict[str, int] = {}
+            for check in checks:
+                sid = ids.get(check.source) or ids.setdefault(
+                    check.source, self._source_id(check.source)
+                )
+                if check.state is not None:
+                    self._save_feed_state(sid, check.url, check.state)
+                self._log(
+                    sid,
+                    check.url,
+                    check.started,
+                    check.finished,
+                    check.outcome,
+                    check.http_status,
+                    error=check.error,
+                )
+            for outcome in outcomes:
+                self._health(outcome.name, ok=outcome.ok, error=outcome.error, now=now)
+
+    def record_unchanged(
+        self,
+        source: str,
+        feed_url: str,
+        *,
+        state: FeedState,
+        started: datetime,
+        now: datetime,
+        http_status: int | None,
+    ) -> None:
+        check = FeedCheck(source, feed_url, "not_modified", started, now, http_status, state=state)
+        self.record_run([check], [], now=now)
+
+    def record_failure(
+        self,
+        source: str,
+        feed_url: str,
+        error: str,
+        *,
+        started: datetime,
+        now: datetime,
+        http_status: int | None,
+    ) -> None:
+        check = FeedCheck(source, feed_url, "failed", started, now, http_status, error)
+        self.record_run([check], [], now=now)
+
+    def record_source_result(
+        self, source: str, *, ok: bool, error: str | None, now: datetime
+    ) -> None:
+        """Update a source's health after all its feeds were tried."""
+        self.record_run([], [SourceOutcome(source, ok, error)], now=now)
+
+    def _health(self, source: str, *, ok: bool, error: str | None, now: datetime) -> None:
+        stamp = to_iso(now)
+        if ok:
+            self.conn.execute(
+                "UPDATE sources SET last_attempt = ?, last_success = ?,"
+                " consecutive_failures = 0 WHERE name = ?",
+                (stamp, stamp, source),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE sources SET last_attempt = ?, last_error = ?,"
+                " last_error_at = ?, consecutive_failures ="
+                " consecutive_failures + 1 WHERE name = ?",
+                (stamp, error, stamp, source),
+            )
+
+    def health(self) -> list[SourceHealth]:
+        rows = self.conn.execute(
+            "SELECT s.id, s.name, s.enabled, (SELECT count(*) FROM articles a"
+            " WHERE a.source_id = s.id), s.last_attempt, s.last_success, s.last_error,"
+            " s.last_error_at, s.consecutive_failures FROM sources s ORDER BY s.name"
+        ).fetchall()
+        out = []
+        for sid, *rest in rows:
+            feeds = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT url FROM feeds WHERE source_id = ? ORDER BY id", (sid,)
+                )
+            ]
+            name, enabled, count, attempt, success, error, error_at, failures = rest
+            out.append(
+                SourceHealth(
+                    name, bool(enabled), count, attempt, success, error, error_at, failures, feeds
+                )
+            )
+        return out
