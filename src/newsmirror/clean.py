@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import html
 import re
+import threading
 from collections.abc import Iterable
+from itertools import accumulate
 from urllib.parse import parse_qsl, urlsplit
 
 import lxml.etree
@@ -125,6 +127,10 @@ _TAG_NAME = re.compile(r"<([A-Za-z][^\s/>]*)")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _LINEBREAK = re.compile(r"[\t\n\r]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Both at once: removing the one cannot make or unmake the other.
+_CONTROL_OR_SURROGATE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]"
+)
 # How a browser reads a URL's scheme: tab and line breaks go, C0 controls and spaces trimmed.
 _URL_BLANKS = re.compile(r"[\t\n\r]")
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
@@ -135,6 +141,8 @@ def clean_text(text: str | None) -> str:
     """One line of plain text: controls removed, line breaks as spaces, trimmed."""
     if not text:
         return ""
+    if text.isprintable():
+        return text.strip()  # none of the characters below is printable
     text = _SURROGATE.sub("", text)
     text = _LINEBREAK.sub(" ", text)
     return _CONTROL.sub("", text).strip()
@@ -180,11 +188,22 @@ _ATTRIBUTE = re.compile(
     r"""[\s/]*+[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]++))?+"""
 )
 _START_TAG = re.compile(_TAG_NAME.pattern + "(?:" + _ATTRIBUTE.pattern + ")*+")
+# Markup in which every start tag that _START_TAG.sub meets (scanning as it does: text, a
+# "<" that opens no tag, a whole start tag) has at most MAX_ATTRIBUTES attributes, so that
+# cap_markup keeps it as it is: a start tag with more makes the whole match fail.
+_UNCROWDED = re.compile(
+    rf"(?:[^<]++|<(?![A-Za-z])|<[A-Za-z][^\s/>]*+"
+    rf"(?:{_ATTRIBUTE.pattern}){{0,{MAX_ATTRIBUTES}}}+(?!{_ATTRIBUTE.pattern}))*+"
+)
 # In nh3's output every "<" opens a tag: text and attribute values have it escaped, and
 # the one raw-text element allowed (iframe) is emptied first.
 _IFRAME_CONTENT = re.compile(r"(<iframe\b[^>]*>).*?</iframe>", re.S)
 _OUT_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)[^>]*>")
 _VOID = frozenset({"br", "col", "hr", "img", "source", "wbr"})
+# The same matches as _OUT_TAG, each giving what it does to the depth of nesting: a void
+# element's name (and "/") for none, "" for a start tag and "/" for an end tag.
+_OUT_STEP = re.compile(r"<(/?(?:" + "|".join(sorted(_VOID)) + r")(?![a-z0-9])|/?(?=[a-z]))[^>]*>")
+_STEPS = {"": 1, "/": -1} | {prefix + name: 0 for name in _VOID for prefix in ("", "/")}
 _FLAT_BLOCKS = frozenset(
     {"div", "p", "blockquote", "ul", "ol", "li", "dl", "dt", "dd", "table", "caption",
      "thead", "tbody", "tfoot", "tr", "td", "th", "figure", "figcaption", "pre", "details",
@@ -234,6 +253,8 @@ def fix_lazy_images(root: lxml.html.HtmlElement) -> None:
 
 def unwrap_proxy(url: str) -> str:
     """The image behind an image proxy (images.weserv.nl/?url=…, i0.wp.com/…)."""
+    if not _may_name_a_proxy(url):
+        return url
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -248,6 +269,15 @@ def unwrap_proxy(url: str) -> str:
     return url
 
 
+def _may_name_a_proxy(url: str) -> bool:
+    """False only when no host urlsplit can find in ``url`` is a proxy's: its hostname is
+    a lower-cased part of the URL once tab and line breaks are gone."""
+    if "\t" in url or "\n" in url or "\r" in url:
+        return True
+    lowered = url.lower()
+    return "weserv.nl" in lowered or "wsrv.nl" in lowered or ".wp.com" in lowered
+
+
 def _crowded_tag(match: re.Match[str]) -> str:
     markup, start, end = match.string, match.start(), match.end()
     for count, attribute in enumerate(_ATTRIBUTE.finditer(markup, match.end(1), end), 1):
@@ -259,13 +289,19 @@ def _crowded_tag(match: re.Match[str]) -> str:
 def cap_markup(markup: str) -> str:
     """``markup`` with at most MAX_ATTRIBUTES attributes per start tag (the first ones),
     done before any HTML parser sees it; linear in the length of the markup."""
+    if _UNCROWDED.fullmatch(markup):
+        return markup  # the usual case, found without a call back to Python per tag
     return _START_TAG.sub(_crowded_tag, markup)
 
 
 def flatten_deep(markup: str) -> str:
     """nh3's output with the elements nested deeper than MAX_DEPTH unwrapped: their text
     and void elements stay, a block's edges become line breaks."""
-    markup = _IFRAME_CONTENT.sub(r"\1</iframe>", markup)
+    if "<iframe" in markup:
+        markup = _IFRAME_CONTENT.sub(r"\1</iframe>", markup)
+    depths = list(accumulate(map(_STEPS.__getitem__, _OUT_STEP.findall(markup))))
+    if not depths or (max(depths) <= MAX_DEPTH and min(depths) >= 0):
+        return markup  # nothing nested too deep (and every end tag closes an element)
     out: list[str] = []
     open_tags: list[bool] = []  # per open element: whether it was unwrapped
     position = 0
@@ -291,6 +327,8 @@ def flatten_deep(markup: str) -> str:
 
 def safe_url(value: str) -> bool:
     """Whether a browser reads ``value`` as a relative, http(s) or mailto: URL."""
+    if value.startswith(("https://", "http://")):
+        return True  # the usual case, read as below
     value = _URL_BLANKS.sub("", value).strip(_C0_AND_SPACE)
     scheme = _URL_SCHEME.match(value)
     return scheme is None or scheme.group(1).lower() in URL_SCHEMES
@@ -313,12 +351,20 @@ def _iframe_allowed(src: str, hosts: Iterable[str]) -> bool:
     return parts.scheme == "https" and parts.hostname in set(hosts)
 
 
+def _has_lazy_hint(markup: str) -> bool:
+    # Every hint but srcset has "data-" in it: two quick searches rule out most markup.
+    if "data-" not in markup and "srcset" not in markup:
+        return False
+    return any(hint in markup for hint in _LAZY_HINTS)
+
+
 def _needs_tree(markup: str, prepared: bool) -> bool:
     """Whether the markup needs the lxml pass: lazy images, or an element outside the
     allowlist whose text nh3 alone would lose (svg, math, iframe and noscript content)."""
-    if not prepared and any(hint in markup for hint in _LAZY_HINTS):
+    if not prepared and _has_lazy_hint(markup):
         return True
-    return any(name.lower() not in ARTICLE_TAGS for name in _TAG_NAME.findall(markup))
+    names = set(_TAG_NAME.findall(markup))
+    return not ARTICLE_TAGS.issuperset(map(str.lower, names))
 
 
 def _unwrap(element: lxml.html.HtmlElement, name: str) -> None:
@@ -366,7 +412,7 @@ def _drop_repeated_noscript_images(root: lxml.html.HtmlElement, base: str) -> No
     seen = {
         _absolute_url(base, img.get("src") or "")
         for img in root.iter("img")
-        if not any(parent.tag == "noscript" for parent in img.iterancestors())
+        if next(img.iterancestors("noscript"), None) is None
     }
     for noscript in root.iter("noscript"):
         for img in list(noscript.iter("img")):
@@ -395,6 +441,65 @@ def _prepare_tree(markup: str, base: str, iframe_hosts: Iterable[str], *, lazy: 
     )
 
 
+class _Call(threading.local):
+    """What the attribute filter of this thread's current sanitize_html call needs."""
+
+    base_url = ""
+    hosts: tuple[str, ...] = ()
+
+
+_CALL = _Call()
+
+
+def _keep(tag: str, attr: str, value: str) -> str | None:
+    """nh3's attribute filter: URLs made absolute and checked, srcset's too."""
+    if attr in _URL_ATTRS:
+        value = _absolute_url(_CALL.base_url, value)
+        if tag == "iframe" and not _iframe_allowed(value, _CALL.hosts):
+            return None
+        # Checked again: unwrapping an https proxy URL may give any scheme.
+        return value if safe_url(value) else None
+    if attr == "srcset":
+        base_url = _CALL.base_url
+        candidates = [
+            " ".join([url, *bits[1:]])
+            for part in value.split(",")
+            if (bits := part.split()) and is_http_url(url := _absolute_url(base_url, bits[0]))
+        ]
+        return ", ".join(candidates) or None
+    return value
+
+
+class _Cleaners(threading.local):
+    """This thread's nh3 cleaners (with and without iframes), built once: building one
+    per call costs more than a third of nh3's own time on an article."""
+
+    def __init__(self) -> None:
+        self.by_iframes: dict[bool, nh3.Cleaner] = {}
+
+
+_CLEANERS = _Cleaners()
+
+
+def _cleaner(iframes: bool) -> nh3.Cleaner:
+    cleaner = _CLEANERS.by_iframes.get(iframes)
+    if cleaner is None:
+        tags = set(ARTICLE_TAGS) | ({"iframe"} if iframes else set())
+        attributes = {k: set(v) for k, v in ARTICLE_ATTRIBUTES.items()}
+        if iframes:
+            attributes["iframe"] = {"src", "width", "height", "allowfullscreen"}  # title: "*"
+        # nh3 drops script and style with their content by default, and a template's
+        # content never reaches its tree; url_schemes repeats _keep's check, as a second line.
+        cleaner = _CLEANERS.by_iframes[iframes] = nh3.Cleaner(
+            tags=tags,
+            attributes=attributes,
+            attribute_filter=_keep,
+            url_schemes=set(URL_SCHEMES),
+            link_rel=None,
+        )
+    return cleaner
+
+
 def sanitize_html(
     markup: str | None,
     *,
@@ -411,44 +516,15 @@ def sanitize_html(
     """
     if not markup:
         return ""
-    markup = cap_markup(_CONTROL.sub("", _SURROGATE.sub("", markup)))
+    markup = cap_markup(_CONTROL_OR_SURROGATE.sub("", markup))
     hosts = tuple(iframe_hosts)
     if _needs_tree(markup, prepared):
         # Unparsable for lxml (lxml.html asserts on a document without a body): nh3 alone
         # still makes it safe (some text may be lost).
         with contextlib.suppress(lxml.etree.LxmlError, ValueError, AssertionError):
             markup = _prepare_tree(markup, base_url, hosts, lazy=not prepared)
-
-    def keep(tag: str, attr: str, value: str) -> str | None:
-        if attr in _URL_ATTRS:
-            value = _absolute_url(base_url, value)
-            if tag == "iframe" and not _iframe_allowed(value, hosts):
-                return None
-            # Checked again: unwrapping an https proxy URL may give any scheme.
-            return value if safe_url(value) else None
-        if attr == "srcset":
-            candidates = [
-                " ".join([url, *bits[1:]])
-                for part in value.split(",")
-                if (bits := part.split()) and is_http_url(url := _absolute_url(base_url, bits[0]))
-            ]
-            return ", ".join(candidates) or None
-        return value
-
-    tags = set(ARTICLE_TAGS) | ({"iframe"} if hosts else set())
-    attributes = {k: set(v) for k, v in ARTICLE_ATTRIBUTES.items()}
-    if hosts:
-        attributes["iframe"] = {"src", "width", "height", "allowfullscreen"}  # title: "*"
-    # nh3 drops script and style with their content by default, and a template's content
-    # never reaches its tree; url_schemes repeats keep()'s check, as a second line.
-    clean = nh3.clean(
-        markup,
-        tags=tags,
-        attributes=attributes,
-        attribute_filter=keep,
-        url_schemes=set(URL_SCHEMES),
-        link_rel=None,
-    )
+    _CALL.base_url, _CALL.hosts = base_url, hosts
+    clean = _cleaner(bool(hosts)).clean(markup)
     return flatten_deep(clean)
 
 
