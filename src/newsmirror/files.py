@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 def atomic_write(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` so that readers see the old file or the new one, never
-    half of one (a killed run leaves at most a stray ``.nm-*.tmp``).
+    half of one (a killed run leaves at most a stray ``.nm-*.tmp``). Missing folders are
+    made.
 
     The temporary file is created like any other file (mode 0666 less the umask: 0644
     under the usual umask 022), not with ``mkstemp``'s 0600, so that a web server running
     as another user can read a published site."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".nm-{secrets.token_hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    tmp = target.parent / f".nm-{os.urandom(12).hex()}.tmp"
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        fd = os.open(tmp, _CREATE, 0o666)
+    except FileNotFoundError:  # the folder is not there yet
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, _CREATE, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def media_relpath(sha256: str, ext: str) -> str:
+    """Where an image lives below a media folder (the archive's or an export's):
+    ``<sha256[:2]>/<sha256>.<ext>``."""
+    return f"{sha256[:2]}/{sha256}.{ext}"

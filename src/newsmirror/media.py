@@ -22,7 +22,7 @@ from newsmirror.aio import run_all
 from newsmirror.config import MediaSettings
 from newsmirror.errors import ArchiveError
 from newsmirror.fetch import Fetcher
-from newsmirror.files import atomic_write
+from newsmirror.files import atomic_write, media_relpath
 from newsmirror.isolate import failure_reason
 from newsmirror.models import ImageTask
 from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport
@@ -66,11 +66,6 @@ def image_urls(content: str, limit: int) -> list[str]:
             if len(out) >= limit:
                 break
     return out
-
-
-def media_relpath(sha256: str, ext: str) -> str:
-    """Where an image lives below a media folder."""
-    return f"{sha256[:2]}/{sha256}.{ext}"
 
 
 def write_media(folder: Path, data: bytes, ext: str) -> str:

@@ -9,28 +9,30 @@ exactly one file. :func:`export_jekyll` writes the tree incrementally.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from newsmirror.decide import needs_write
-from newsmirror.media import media_relpath
+from newsmirror.files import media_relpath
 from newsmirror.publish.pages import fold, is_http_url
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive, ArticleRecord, ExportRecord
+from newsmirror.store.exports import ExportHead
 from newsmirror.timeutil import to_epoch_ms, to_iso
 from newsmirror.urls import canonical_url
 
 TITLE_CHARS = 50
 POSTS_DIR = "_posts"
-_RESOLVER = yaml.resolver.Resolver()
+BATCH = 100  # posts whose bodies (and images) are read in one query
 _PLAIN_FIRST_BAD = set("-?:,[]{}#&*!|>'\"%@` \t")
 _FLOW_BAD = set(",[]{}?:#")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
@@ -56,6 +58,39 @@ def yaml_quoted(value: str) -> str:
     return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
 
 
+# PyYAML reads a plain scalar as something other than a string only when it starts with
+# one of the first characters of its implicit resolvers. After a letter (or "~") that is
+# only one of these words (booleans and nulls); after the others (numbers, dates, "<<",
+# "="), PyYAML is asked, unless the value has a non-ASCII character, which none of
+# these forms has (e.g. an author "706青年空间").
+_YAML_WORDS = frozenset(
+    form
+    for word in ("yes", "no", "true", "false", "on", "off", "null")
+    for form in (word, word.capitalize(), word.upper())
+) | {"~"}
+_YAML_WORD_FIRST = frozenset("yYnNtTfFoO~")
+_YAML_ASK_FIRST = frozenset("-+.0123456789<=!&*")
+
+
+@functools.cache
+def _plain_tag() -> Callable[[str], Any]:
+    """The tag PyYAML gives a plain scalar (YAML is loaded only when one needs asking)."""
+    import yaml
+
+    resolver = yaml.resolver.Resolver()
+    return functools.partial(resolver.resolve, yaml.ScalarNode, implicit=(True, False))
+
+
+def _reads_as_str(value: str) -> bool:
+    """Whether YAML reads the plain scalar ``value`` (not empty) as a string."""
+    first = value[0]
+    if first in _YAML_WORD_FIRST:
+        return value not in _YAML_WORDS
+    if first in _YAML_ASK_FIRST and value.isascii():
+        return bool(_plain_tag()(value) == "tag:yaml.org,2002:str")
+    return True
+
+
 def _plain_ok(value: str, *, flow: bool) -> bool:
     if not value or value[0] in _PLAIN_FIRST_BAD or value != value.strip():
         return False
@@ -63,8 +98,7 @@ def _plain_ok(value: str, *, flow: bool) -> bool:
         return False
     if flow and any(ch in _FLOW_BAD for ch in value):
         return False
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-    return bool(tag == "tag:yaml.org,2002:str")
+    return _reads_as_str(value)
 
 
 def yaml_scalar(value: str, *, flow: bool = False) -> str:
@@ -96,7 +130,7 @@ def _markdown_url(url: str) -> str:
 
 def render_body(content: str) -> str:
     """Article HTML as the old writer laid it out: lines trimmed, joined with nothing."""
-    return "".join(line.strip() for line in content.split("\n"))
+    return "".join(map(str.strip, content.split("\n")))
 
 
 _YOUTUBE = re.compile(
@@ -216,45 +250,72 @@ class ExportSummary:
         )
 
 
-def _preferred_name(article: ArticleRecord) -> str:
+def _preferred_name(article: ArticleRecord | ExportHead) -> str:
     if article.jekyll_name and valid_filename(article.jekyll_name):
         return article.jekyll_name
     return post_filename(article.published, article.title)
 
 
-def _candidates(head: ArticleRecord) -> list[str]:
-    """The article's possible files, in order of preference."""
-    name = _preferred_name(head)
-    return [
-        f"{POSTS_DIR}/{n}"
-        for n in (
-            name,
-            disambiguated(name, head.url),
-            disambiguated(name, head.url, head.source),
-            disambiguated(name, head.url, head.source, None),
-        )
-    ]
+class _Candidates:
+    """The article's possible files, in order of preference, each made when first asked
+    for: the plain name is cheap, the hashed ones cost a canonical URL and a SHA-1, and
+    most articles keep their plain name."""
+
+    def __init__(self, head: ArticleRecord | ExportHead) -> None:
+        self._head = head
+        self._made: list[str] = []
+        self._name = ""
+
+    def _next(self) -> bool:
+        head, made = self._head, len(self._made)
+        if made == 0:
+            self._name = _preferred_name(head)
+            name = self._name
+        elif made == 1:
+            name = disambiguated(self._name, head.url)
+        elif made == 2:
+            name = disambiguated(self._name, head.url, head.source)
+        elif made == 3:
+            name = disambiguated(self._name, head.url, head.source, None)
+        else:
+            return False
+        self._made.append(f"{POSTS_DIR}/{name}")
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        i = 0
+        while i < len(self._made) or self._next():
+            yield self._made[i]
+            i += 1
+
+    def last(self) -> str:
+        while self._next():
+            pass
+        return self._made[-1]
 
 
 def _choose_path(
-    head: ArticleRecord, record: ExportRecord | None, owners: dict[str, int], on_disk: set[str]
+    head: ArticleRecord | ExportHead,
+    record: ExportRecord | None,
+    owners: dict[str, int],
+    on_disk: set[str],
 ) -> str:
     """The article's file: the one it has, else its name, else its name with a hash; never
     one that differs only by case from another article's file or a foreign file (they
     would be one file on Windows and macOS). ``owners`` and ``on_disk`` are keyed by
     :func:`fold`."""
-    candidates = _candidates(head)
+    candidates = _Candidates(head)
     if (
         record is not None
-        and record.path in candidates
         and owners.get(fold(record.path)) == head.id
+        and record.path in candidates
     ):
         return record.path
     for path in candidates:
         owner = owners.get(fold(path))
         if owner == head.id or (owner is None and fold(path) not in on_disk):
             return path
-    return f"{POSTS_DIR}/{candidates[-1][len(POSTS_DIR) + 1 : -3]}-{head.id}.md"
+    return f"{POSTS_DIR}/{candidates.last()[len(POSTS_DIR) + 1 : -3]}-{head.id}.md"
 
 
 def _files_in(folder: Path) -> set[str]:
@@ -268,7 +329,9 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
     """Write or update ``out/_posts`` so that it holds one post per article.
 
     With ``media_dir`` (the archive's mirrored images), the images a post uses are
-    copied to ``out/media/`` and the post points at them with relative paths.
+    copied to ``out/media/`` and the post points at them with relative paths. Only
+    articles whose export record is out of date are rendered; when none is, nothing is
+    read beyond the records and the articles' heads, and nothing is written.
     """
     writer = OutputWriter(out)
     target = str(writer.root)
@@ -278,9 +341,9 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         owners.setdefault(fold(records[aid].path), aid)
     on_disk = _files_in(writer.root / POSTS_DIR)
     summary = ExportSummary()
-    changed: list[ExportRecord] = []
+    todo: list[tuple[ExportHead, str]] = []  # (head, file) of the posts to write
     stale: list[str] = []
-    for head in archive.iter_articles(content=False):
+    for head in archive.export_heads():
         summary.total += 1
         record = records.get(head.id)
         path = _choose_path(head, record, owners, on_disk)
@@ -293,10 +356,44 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         ):
             summary.unchanged += 1
             continue
-        article = archive.article(head.id)
+        if record is not None and record.path != path:
+            stale.append(record.path)
+            if owners.get(fold(record.path)) == head.id:
+                del owners[fold(record.path)]
+        owners[fold(path)] = head.id
+        todo.append((head, path))
+    changed: list[ExportRecord] = []
+    for start in range(0, len(todo), BATCH):
+        changed += _write_posts(archive, writer, todo[start : start + BATCH], media_dir, summary)
+    current = {fold(r.path): r.path for r in changed} | {
+        fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
+    }
+    for path in stale:
+        if _is_own_file(writer.root, path, current.get(fold(path))) and writer.remove(path):
+            summary.removed += 1
+    if changed:
+        archive.save_exports(target, changed)
+    return summary
+
+
+def _write_posts(
+    archive: Archive,
+    writer: OutputWriter,
+    batch: list[tuple[ExportHead, str]],
+    media_dir: Path | None,
+    summary: ExportSummary,
+) -> list[ExportRecord]:
+    """Render and write a batch of posts, their bodies and images read in one query each;
+    return their new export records."""
+    ids = [head.id for head, _path in batch]
+    articles = archive.export_articles(ids)
+    media = archive.media_maps_of(ids) if media_dir is not None else {}
+    records = []
+    for head, path in batch:
+        article = articles[head.id]
         content = article.content
-        if media_dir is not None:
-            content, used = localise_images(content, archive.media_map(head.id), f"../{MEDIA_DIR}/")
+        if media_dir is not None and head.id in media:
+            content, used = localise_images(content, media[head.id], f"../{MEDIA_DIR}/")
             for relpath in used:
                 writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
         data = render_post(article, content).encode()
@@ -304,20 +401,8 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             summary.written += 1
         else:
             summary.unchanged += 1
-        if record is not None and record.path != path:
-            stale.append(record.path)
-            if owners.get(fold(record.path)) == head.id:
-                del owners[fold(record.path)]
-        owners[fold(path)] = head.id
-        changed.append(ExportRecord(head.id, path, head.version, len(data), head.media_rev))
-    current = {fold(r.path): r.path for r in changed} | {
-        fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
-    }
-    for path in stale:
-        if _is_own_file(writer.root, path, current.get(fold(path))) and writer.remove(path):
-            summary.removed += 1
-    archive.save_exports(target, changed)
-    return summary
+        records.append(ExportRecord(head.id, path, article.version, len(data), article.media_rev))
+    return records
 
 
 def _is_own_file(root: Path, stale: str, current: str | None) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import jinja2
 
-from newsmirror.media import media_relpath
+from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
 from newsmirror.publish import feeds, pages
 from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id

@@ -2,12 +2,15 @@
 
 It writes only inside its root, never a file whose bytes did not change (so
 mtimes and git history stay quiet), never the same file twice in one run, and
-each file atomically (a temporary file renamed over the old one).
+each file atomically (a temporary file renamed over the old one). Each folder is
+resolved (symlinks followed) once per writer, that is once per run, which holds the
+output folder's lock.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import stat
 from pathlib import Path, PurePosixPath
 
@@ -25,6 +28,8 @@ class OutputWriter:
             raise OutputError(f"cannot create output folder {root}: {exc}") from exc
         self.root = root.resolve()
         self.written: set[str] = set()
+        self._root = str(self.root)
+        self._folders: dict[PurePosixPath, Path] = {}  # relative folder -> resolved, inside
 
     def resolve(self, relpath: str) -> Path:
         """The absolute path of ``relpath``; OutputError if it is not inside the root."""
@@ -39,9 +44,12 @@ class OutputWriter:
             raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
         # The folder is resolved, the file name is not: a symlink planted in the output
         # is replaced by the file (a rename replaces the link, never what it points at).
-        folder = (self.root / pure.parent).resolve()
-        if not folder.is_relative_to(self.root):
-            raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
+        folder = self._folders.get(pure.parent)
+        if folder is None:
+            folder = (self.root / pure.parent).resolve()
+            if not folder.is_relative_to(self.root):
+                raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
+            self._folders[pure.parent] = folder
         return folder / pure.name
 
     def size(self, relpath: str) -> int | None:
@@ -49,7 +57,7 @@ class OutputWriter:
         the path is checked for escapes when it is written, not here). A symlink counts as
         no file, so that the next write replaces it."""
         try:
-            info = (self.root / relpath).lstat()
+            info = os.lstat(f"{self._root}/{relpath}")
         except (FileNotFoundError, NotADirectoryError):
             return None
         return None if stat.S_ISLNK(info.st_mode) else info.st_size

@@ -3,17 +3,54 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, ClassVar, NamedTuple
 
-from newsmirror.models import ExportRecord
+from newsmirror.models import ArticleRecord, ExportRecord
+from newsmirror.timeutil import from_iso
+
+
+class ExportHead(NamedTuple):
+    """What the export decides on before reading an article: is its file up to date?"""
+
+    id: int
+    version: int
+    media_rev: int
+    jekyll_name: str | None
+    published: datetime
+    title: str
+    url: str
+    source: str
 
 
 class ExportStateMixin:
     conn: sqlite3.Connection
+    _FULL_SQL: ClassVar[str]  # the archive's query of whole articles (ArticleRecord rows)
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> ArticleRecord:
+        raise NotImplementedError
+
+    def export_heads(self) -> list[ExportHead]:
+        """Every article's head, in the order of :meth:`Archive.iter_articles` (oldest
+        first, ties by id)."""
+        rows = self.conn.execute(
+            "SELECT a.id, a.version, a.media_rev, a.jekyll_name, a.published, a.title, a.url,"
+            " s.name FROM articles a JOIN sources s ON s.id = a.source_id"
+            " ORDER BY a.published, a.id"
+        ).fetchall()
+        return [ExportHead(r[0], r[1], r[2], r[3], from_iso(r[4]), *r[5:]) for r in rows]
+
+    def export_articles(self, ids: Sequence[int]) -> dict[int, ArticleRecord]:
+        """The given articles, whole, in one query."""
+        marks = ", ".join("?" * len(ids))
+        rows = self.conn.execute(f"{self._FULL_SQL} WHERE a.id IN ({marks})", list(ids))
+        return {row[0]: self._record(row) for row in rows}
 
     def export_records(self, target: str) -> dict[int, ExportRecord]:
         rows = self.conn.execute(
@@ -21,6 +58,19 @@ class ExportStateMixin:
             (target,),
         ).fetchall()
         return {r[0]: ExportRecord(*r) for r in rows}
+
+    def media_maps_of(self, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, str]]]:
+        """Mirrored images of the given articles, in one query: article -> original URL
+        -> (sha256, ext); articles without any are left out."""
+        marks = ", ".join("?" * len(ids))
+        out: dict[int, dict[str, tuple[str, str]]] = {}
+        for article_id, url, sha, ext in self.conn.execute(
+            "SELECT m.article_id, m.url, md.sha256, md.ext FROM article_media m"
+            f" JOIN media md ON md.sha256 = m.sha256 WHERE m.article_id IN ({marks})",
+            list(ids),
+        ):
+            out.setdefault(article_id, {})[url] = (sha, ext)
+        return out
 
     def save_exports(
         self, target: str, records: Iterable[ExportRecord], removed: Iterable[int] = ()
