@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from newsmirror.config import load_config, parse_config
+from newsmirror.config import load_config, parse_config, url_problem
 from newsmirror.errors import EXIT_CONFIG, ConfigError
 
 PATH = Path("/srv/mirror/newsmirror.toml")
@@ -133,3 +134,46 @@ def test_a_user_agent_that_is_not_ascii_is_refused():
     with pytest.raises(ConfigError) as info:
         parse_config('[fetch]\nuser_agent = "新闻镜像/1.0"\n' + source("https://e.org/f"), PATH)
     assert "[fetch.user_agent] must be ASCII" in info.value.message
+
+
+def _problem_as_httpx_reads_it(url: str) -> str | None:
+    """url_problem as it was before plain URLs skipped httpx (the reference)."""
+    import httpx
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = httpx.URL(url).host
+    except (ValueError, UnicodeError, httpx.InvalidURL) as exc:
+        return str(exc) or type(exc).__name__
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not host or not parts.hostname:
+        return "no host"
+    if any(c.isspace() or not c.isprintable() for c in parts.netloc):
+        return "the host has spaces or control characters"
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is out of range 1-65535"
+    return None
+
+
+_HOST_PARTS = st.sampled_from(
+    ["a", "Z", "0", "9", "25", "256", "01", "-", ".", "xn--", "Xn--a", "xn--fiqs8s", "例",
+     "ß", "İ", "_", "%41", "[", "]", "::1", "@", " ", "\t", "\x00", "255", "1", "1.1.1.",
+     "0.0.0.", "127.0.0."]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    scheme=st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "http:/", ""]),
+    host=st.lists(_HOST_PARTS, max_size=8).map("".join),
+    port=st.sampled_from(["", ":", ":0", ":80", ":65535", ":65536", ":99999", ":8x", ":123456"]),
+    path=st.text(st.sampled_from('/?#a%é \x7f\\"<>{}|^`~'), max_size=6),
+)
+@example(scheme="http://", host="01.1.1.1", port="", path="")
+@example(scheme="http://", host="1.1.1.256", port="", path="")
+@example(scheme="http://", host="xn--a.org", port="", path="")
+def test_plain_urls_are_judged_as_httpx_judges_them(scheme, host, port, path):
+    url = scheme + host + port + path
+    assert url_problem(url) == _problem_as_httpx_reads_it(url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -137,20 +138,30 @@ def _check_url(path: Path, key: str, url: Any) -> str:
     return str(url)
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# URLs that httpx reads without fail: printable ASCII, a host name whose last label
+# begins with a letter (and no IDNA "xn--" label, which httpx decodes) or a dotted IPv4
+# address without leading zeros, at most five port digits (their range is checked below).
+_PLAIN_URL = re.compile(
+    r"https?://(?![^/?#]*xn--)(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*|[a-z][a-z0-9-]*"
+    rf"|{_OCTET}(?:\.{_OCTET}){{3}})(?::[0-9]{{1,5}})?(?:[/?#][!-~]*)?",
+    re.IGNORECASE,
+)
+
+
 def url_problem(url: str) -> str | None:
     """Why ``url`` cannot be fetched over http(s), or None when it can.
 
     Checked as both ``urllib`` and httpx read it, so that nothing a fetch would choke
     on (a broken IPv6 literal, a port out of range, control characters, bad IDNA)
-    gets past the config.
+    gets past the config. Plain URLs skip httpx's reading (and its import, which
+    commands that fetch nothing need not pay for).
     """
-    from newsmirror.httpclient import httpx
-
     try:
         parts = urlsplit(url)
         port = parts.port
-        host = httpx.URL(url).host
-    except (ValueError, UnicodeError, httpx.InvalidURL) as exc:
+        host = parts.hostname if _PLAIN_URL.fullmatch(url) else _httpx_host(url)
+    except ValueError as exc:  # UnicodeError and httpx.InvalidURL are ValueErrors
         return str(exc) or type(exc).__name__
     if parts.scheme not in ("http", "https"):
         return "the scheme must be http or https"
@@ -161,6 +172,15 @@ def url_problem(url: str) -> str | None:
     if port is not None and not 0 < port < 65536:
         return f"port {port} is out of range 1-65535"
     return None
+
+
+def _httpx_host(url: str) -> str:
+    from newsmirror.httpclient import httpx
+
+    try:
+        return httpx.URL(url).host
+    except httpx.InvalidURL as exc:
+        raise ValueError(str(exc) or "invalid URL") from exc
 
 
 def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
