@@ -58,7 +58,10 @@ try:
 except SystemExit:
     pass
 """
-    _imported(run)  # the first run stores the item (and may import anything)
+    first = _imported(run)  # the first stores the item: it parses, but detects nothing
+    assert "newsmirror.parse" in first
+    parsing = ("lxml", "nh3", "fastfeedparser", "newsmirror.parse")
+    assert [m for m in _heavy(first) if not m.startswith(parsing)] == []
     idle = _imported(run)  # the second finds nothing new
     assert _heavy(idle) == []
     # httpcore imports sniffio for every lock it makes: when it is missing, each of those

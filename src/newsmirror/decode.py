@@ -15,9 +15,6 @@ import codecs
 import re
 from typing import NamedTuple
 
-from charset_normalizer import from_bytes
-from charset_normalizer.utils import is_multi_byte_encoding
-
 _META = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)"""
     rb"""|\sencoding\s*=\s*["']([\w.:-]+)["']""",
@@ -81,6 +78,8 @@ def _clean_decode(body: bytes, codec: str) -> str | None:
 
 def _detected(body: bytes) -> tuple[str, str] | None:
     """charset-normalizer's reading, else GB18030 or Big5-HKSCS if either decodes cleanly."""
+    from charset_normalizer import from_bytes  # only for bodies that need detecting
+
     best = from_bytes(body).best()
     if best is not None and best.encoding:
         detected = normalise_charset(best.encoding) or best.encoding
@@ -228,6 +227,9 @@ def _detection_order(body: bytes) -> list[str]:
     charset-normalizer finds likelier, unless another East Asian multi-byte codec fits
     better (a Japanese or Korean feed); a Western codec never wins over Chinese that
     decodes (it decodes anything, and short Chinese text fools the detector)."""
+    from charset_normalizer import from_bytes
+    from charset_normalizer.utils import is_multi_byte_encoding
+
     chinese = from_bytes(body, cp_isolation=["gb18030", "big5"]).best()
     general = from_bytes(body).best()
     order = []
