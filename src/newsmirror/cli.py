@@ -7,162 +7,31 @@ a deliberate exit code (see :mod:`newsmirror.errors` and the README).
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from newsmirror import __version__
+from newsmirror.clibase import Context, handle_errors, pass_ctx
 from newsmirror.config import (
     CONFIG_NAME,
     STARTER_SOURCES,
-    Config,
     load_config,
     render_config,
     sources_from_subs,
 )
 from newsmirror.errors import (
     EXIT_SOURCES_FAILED,
-    ArchiveError,
     ConfigError,
-    NewsmirrorError,
-    OutputError,
 )
-from newsmirror.lock import DEFAULT_WAIT, archive_lock, folder_lock
+from newsmirror.lock import DEFAULT_WAIT
 from newsmirror.store import Archive
-from newsmirror.store.opening import damaged_archive_error
 from newsmirror.timeutil import in_zone
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def known_error(exc: BaseException) -> NewsmirrorError | None:
-    """The error to show for ``exc``: a NewsmirrorError as it is, a SQLite error as an
-    archive error (the archive is the only database), the first of either inside an
-    exception group; None for anything else (a bug: its traceback is wanted)."""
-    if isinstance(exc, NewsmirrorError):
-        return exc
-    if isinstance(exc, sqlite3.Error):
-        return damaged_archive_error(exc)
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = known_error(inner)
-            if found is not None:
-                return found
-    return None
-
-
-def handle_errors(func: F) -> F:
-    """Turn NewsmirrorError into 'error: …' + 'hint: …' and its exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (NewsmirrorError, sqlite3.Error, BaseExceptionGroup) as exc:
-            error = known_error(exc)
-            if error is None:
-                raise
-            message = " ".join(error.message.split())  # always one line
-            click.echo(f"error: {message}", err=True)
-            if error.hint:
-                click.echo(f"hint: {error.hint}", err=True)
-            sys.exit(error.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
-class Context:
-    def __init__(
-        self,
-        config_path: Path,
-        archive_path: Path | None,
-        wait: float = DEFAULT_WAIT,
-        config_given: bool = True,
-    ) -> None:
-        self.config_path = config_path
-        self.archive_override = archive_path
-        self.wait = wait
-        self.config_given = config_given
-
-    def config(self, *, sources: bool = False) -> Config:
-        """The config, its archive replaced by --archive; with ``sources``, one that
-        names at least one source. Without a config file, --archive alone runs with
-        the default settings (when no -c or NEWSMIRROR_CONFIG named a file)."""
-        override = self.archive_override
-        if override is not None and not self.config_given and not self.config_path.exists():
-            config = Config(path=self.config_path.absolute(), archive=override)
-        else:
-            config = load_config(self.config_path)
-        if override is not None:
-            config = dataclasses.replace(config, archive=override.absolute())
-        if sources and not config.sources:
-            raise ConfigError(
-                "no sources configured",
-                path=str(config.path),
-                key="sources",
-                hint='Add a [[sources]] table with name = "…" and feeds = ["https://…"]'
-                " (README, Configuration), or run `newsmirror init` for a starter file.",
-            )
-        return config
-
-    def archive_path(self) -> Path:
-        if self.archive_override is not None:
-            return self.archive_override
-        try:
-            return self.config().archive
-        except ConfigError as exc:
-            exc.hint = "Pass --archive PATH, or run `newsmirror init` to write a config."
-            raise
-
-    @contextmanager
-    def archive(
-        self, *, create: bool = False, lock: bool = True, path: Path | None = None
-    ) -> Iterator[Archive]:
-        """Open the archive (--archive, else the config's), holding its lock unless
-        ``lock`` is false; a missing archive is an error unless ``create``."""
-        path = path or self.archive_path()
-        if not create and not path.is_file():
-            raise _no_archive(path)
-        if lock:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ArchiveError(f"cannot create archive {path}: {exc}") from exc
-            with archive_lock(path, wait=self.wait), Archive.open(path, create=create) as arc:
-                yield arc
-        else:
-            with Archive.open(path, create=create) as arc:
-                yield arc
-
-    @contextmanager
-    def output(self, out: Path) -> Iterator[Path]:
-        """Make the output folder and hold its lock for the block."""
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(
-                f"cannot create the output folder {out}: {exc.strerror or exc}",
-                hint="Name a folder that can be created (not an existing file).",
-            ) from exc
-        with folder_lock(out, wait=self.wait):
-            yield out
-
-
-def _no_archive(path: Path) -> ArchiveError:
-    return ArchiveError(
-        f"no archive at {path}", hint="Run `newsmirror init` or `newsmirror fetch` first."
-    )
-
-
-pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -309,6 +178,56 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     click.echo(summary.line())
     if summary.any_failed:
         sys.exit(EXIT_SOURCES_FAILED)
+
+
+@cli.command()
+@click.option("-s", "--source", "names", multiple=True, help="Only this source (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="One line per source as it is done.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's report as JSON.")
+@pass_ctx
+@handle_errors
+def run(ctx: Context, names: tuple[str, ...], verbose: bool, as_json: bool) -> None:
+    """Fetch, then write every output [publish] names: the scheduled job.
+
+    One command for cron, systemd or CI: it holds the archive's lock, fetches the
+    feeds, pages and images, then updates the Jekyll tree ([publish.jekyll]) and the
+    static site ([publish.site]). An output that fails is reported and the others
+    are still written.
+
+    Exit code 0: all well; 1: some sources failed; 5: an output failed; 3: bad
+    config; 4: archive unusable; 6: another run holds the archive.
+
+    \b
+    Examples:
+      newsmirror run
+      newsmirror run --json > report.json
+    """
+    import json
+
+    from newsmirror.pipeline import select_sources
+    from newsmirror.runjob import run_job
+
+    config = ctx.config(sources=True)
+    if not config.publish.outputs:
+        click.echo(
+            "note: [publish] names no output; only the archive is updated "
+            "(add [publish.site] or [publish.jekyll] with a path)",
+            err=True,
+        )
+    total = sum(len(s.feeds) for s in select_sources(config, list(names)))
+    with (
+        ctx.archive(create=True, path=config.archive) as archive,
+        _feed_progress(total, verbose) as progress,
+    ):
+        report = run_job(config, archive, ctx.output, names=list(names) or None, progress=progress)
+    for result in report.fetch.sources:
+        for message in result.errors:
+            click.echo(f"failed: {result.name}: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(report.lines()))
+    sys.exit(report.exit_code)
 
 
 @cli.group()

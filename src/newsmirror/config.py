@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from newsmirror import __version__
 from newsmirror.errors import ConfigError
+from newsmirror.publishconf import PublishSettings, parse_publish
 
 CONFIG_NAME = "newsmirror.toml"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -86,6 +87,7 @@ class Config:
     sources: tuple[Source, ...] = ()
     media: MediaSettings = field(default_factory=MediaSettings)
     content: ContentSettings = field(default_factory=ContentSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
 
     @property
     def media_dir(self) -> Path:
@@ -402,13 +404,13 @@ def parse_config(text: str, path: Path) -> Config:
                 "Source names must be unique.",
             )
         seen.add(src.name)
-    unknown = set(data) - {"archive", "fetch", "media", "content", "sources"}
+    unknown = set(data) - {"archive", "fetch", "media", "content", "publish", "sources"}
     if unknown:
         raise _fail(
             path,
             sorted(unknown)[0],
             "unknown section",
-            "Sections are [archive], [fetch], [media], [content] and [[sources]].",
+            "Sections are [archive], [fetch], [media], [content], [publish] and [[sources]].",
         )
     return Config(
         path=path,
@@ -417,6 +419,7 @@ def parse_config(text: str, path: Path) -> Config:
         media=_parse_settings(path, "media", data.get("media", {}), MediaSettings),
         content=_parse_settings(path, "content", data.get("content", {}), ContentSettings),
         sources=sources,
+        publish=parse_publish(path, data.get("publish", {})),
     )
 
 

@@ -1,0 +1,146 @@
+"""The command line's shared parts: the context every command gets (config, archive
+and output folders with their locks) and the handler that turns errors into a
+message, a hint and an exit code."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from newsmirror.config import Config, load_config
+from newsmirror.errors import ArchiveError, ConfigError, NewsmirrorError, OutputError
+from newsmirror.lock import DEFAULT_WAIT, archive_lock, folder_lock
+from newsmirror.store import Archive
+from newsmirror.store.opening import damaged_archive_error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def known_error(exc: BaseException) -> NewsmirrorError | None:
+    """The error to show for ``exc``: a NewsmirrorError as it is, a SQLite error as an
+    archive error (the archive is the only database), the first of either inside an
+    exception group; None for anything else (a bug: its traceback is wanted)."""
+    if isinstance(exc, NewsmirrorError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        return damaged_archive_error(exc)
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = known_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def handle_errors(func: F) -> F:
+    """Turn NewsmirrorError into 'error: …' + 'hint: …' and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (NewsmirrorError, sqlite3.Error, BaseExceptionGroup) as exc:
+            error = known_error(exc)
+            if error is None:
+                raise
+            message = " ".join(error.message.split())  # always one line
+            click.echo(f"error: {message}", err=True)
+            if error.hint:
+                click.echo(f"hint: {error.hint}", err=True)
+            sys.exit(error.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    def __init__(
+        self,
+        config_path: Path,
+        archive_path: Path | None,
+        wait: float = DEFAULT_WAIT,
+        config_given: bool = True,
+    ) -> None:
+        self.config_path = config_path
+        self.archive_override = archive_path
+        self.wait = wait
+        self.config_given = config_given
+
+    def config(self, *, sources: bool = False) -> Config:
+        """The config, its archive replaced by --archive; with ``sources``, one that
+        names at least one source. Without a config file, --archive alone runs with
+        the default settings (when no -c or NEWSMIRROR_CONFIG named a file)."""
+        override = self.archive_override
+        if override is not None and not self.config_given and not self.config_path.exists():
+            config = Config(path=self.config_path.absolute(), archive=override)
+        else:
+            config = load_config(self.config_path)
+        if override is not None:
+            config = dataclasses.replace(config, archive=override.absolute())
+        if sources and not config.sources:
+            raise ConfigError(
+                "no sources configured",
+                path=str(config.path),
+                key="sources",
+                hint='Add a [[sources]] table with name = "…" and feeds = ["https://…"]'
+                " (README, Configuration), or run `newsmirror init` for a starter file.",
+            )
+        return config
+
+    def archive_path(self) -> Path:
+        if self.archive_override is not None:
+            return self.archive_override
+        try:
+            return self.config().archive
+        except ConfigError as exc:
+            exc.hint = "Pass --archive PATH, or run `newsmirror init` to write a config."
+            raise
+
+    @contextmanager
+    def archive(
+        self, *, create: bool = False, lock: bool = True, path: Path | None = None
+    ) -> Iterator[Archive]:
+        """Open the archive (--archive, else the config's), holding its lock unless
+        ``lock`` is false; a missing archive is an error unless ``create``."""
+        path = path or self.archive_path()
+        if not create and not path.is_file():
+            raise _no_archive(path)
+        if lock:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ArchiveError(f"cannot create archive {path}: {exc}") from exc
+            with archive_lock(path, wait=self.wait), Archive.open(path, create=create) as arc:
+                yield arc
+        else:
+            with Archive.open(path, create=create) as arc:
+                yield arc
+
+    @contextmanager
+    def output(self, out: Path) -> Iterator[Path]:
+        """Make the output folder and hold its lock for the block."""
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the output folder {out}: {exc.strerror or exc}",
+                hint="Name a folder that can be created (not an existing file).",
+            ) from exc
+        with folder_lock(out, wait=self.wait):
+            yield out
+
+
+def _no_archive(path: Path) -> ArchiveError:
+    return ArchiveError(
+        f"no archive at {path}", hint="Run `newsmirror init` or `newsmirror fetch` first."
+    )
+
+
+pass_ctx = click.make_pass_decorator(Context)
