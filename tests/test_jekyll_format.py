@@ -356,3 +356,10 @@ def test_disambiguated_names_end_with_a_hash_of_url_and_source_within_255_bytes(
     assert wide == "2024-01-01-" + "字" * 77 + f"-{digest(url)}.md"
     dotted = disambiguated("2024-01-01-" + "a" * 230 + " .b.md", url)
     assert dotted == "2024-01-01-" + "a" * 230 + f"-{digest(url)}.md"
+
+
+def test_no_file_name_ends_in_a_space_of_any_kind():
+    when = datetime(2023, 10, 29, tzinfo=UTC)
+    for title in ("0\xa0.", "新闻\u3000", "标题\u2003.\xa0", "x\t."):
+        stem = post_filename(when, title)[len("2023-10-29-") : -3]
+        assert stem == stem.strip() and not stem.endswith("."), repr(stem)

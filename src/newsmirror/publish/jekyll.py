@@ -41,6 +41,7 @@ _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uff
 _BAD_NAME_CHARS = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]')
 _LIQUID = re.compile(r"\{(?=[{%])")
 _DOTS = re.compile(r"\.{2,}")  # Jekyll turns ".." in a post's URL into "/" (a subfolder)
+_TRAILING_DOTS_SPACES = re.compile(r"[\s.]+\Z")
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -205,8 +206,9 @@ def render_post(article: ArticleRecord, content: str | None = None) -> str:
 def title_slug(title: str) -> str:
     """The title part of a post's file name: at most 50 characters, valid everywhere."""
     title = _DOTS.sub("…", unicodedata.normalize("NFC", title))
-    slug = _BAD_NAME_CHARS.sub("-", title).strip()[:TITLE_CHARS].rstrip(". ")
-    return slug or "untitled"
+    slug = _BAD_NAME_CHARS.sub("-", title).strip()[:TITLE_CHARS]
+    # No trailing dot (Windows drops it) nor space of any kind (NBSP included).
+    return _TRAILING_DOTS_SPACES.sub("", slug) or "untitled"
 
 
 def post_filename(published: datetime, title: str) -> str:
