@@ -8,8 +8,9 @@
    with conditional GET, per-host limits, retries and size caps.
 3. As each response arrives it is decided whether it needs parsing at all
    (:func:`decide.body_unchanged`); if so it is parsed and sanitised
-   (:func:`parse.parse_feed`), and its entries are classified as new, changed or
-   unchanged and stored in one transaction per feed (:meth:`Archive.store_entries`).
+   (:func:`parse.parse_feed`, in a thread and on a second core: :mod:`parsepool`),
+   and its entries are classified as new, changed or unchanged and stored in one
+   transaction per feed (:meth:`Archive.store_entries`).
    Entries whose body is missing or a teaser are marked for their page
    (:func:`decide.needs_full_text`).
 4. Marked articles get their page fetched and its main text extracted
@@ -40,6 +41,7 @@ from newsmirror.fetch import Fetcher, FetchResult
 from newsmirror.httpclient import httpx
 from newsmirror.isolate import failure_reason
 from newsmirror.models import FeedCheck, SourceOutcome
+from newsmirror.parsepool import ParsePool
 from newsmirror.store import Archive, FeedState
 from newsmirror.summaries import MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
@@ -155,6 +157,7 @@ async def _handle(
     state: FeedState,
     started: datetime,
     outcome: SourceResult,
+    parser: ParsePool,
 ) -> str:
     """Parse and store one fetch result; record its outcome on ``outcome``.
 
@@ -173,11 +176,8 @@ async def _handle(
         )
         return ""
     now = now_utc()
-    from newsmirror.parse import parse_feed  # here: a run with nothing new never needs it
-
-    try:  # in a thread: a huge or hostile feed does not stall the other fetches
-        parsed = await asyncio.to_thread(
-            parse_feed,
+    try:  # off the event loop: a huge or hostile feed does not stall the other fetches
+        parsed = await parser.parse(
             result.body,
             url=result.final_url or result.url,
             content_type=result.content_type,
@@ -234,27 +234,31 @@ async def _run(
     results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
     readers: list[str] = []
     checks = _Checks()
-    async with Fetcher(config.fetch, transport=transport) as fetcher:
+    with ParsePool() as parser:
+        async with Fetcher(config.fetch, transport=transport) as fetcher:
 
-        async def one(source: Source, url: str) -> None:
-            outcome = results[source.name]
-            started = now_utc()
-            try:
-                state = archive.feed_state(source.name, url)
-                result = await fetcher.fetch(url, state)
-                status = result.status
-                readers.append(
-                    await _handle(archive, checks, source, result, state, started, outcome)
-                )
-            except Exception as exc:  # any one feed's trouble is that feed's failure only
-                status = "failed"
-                failed = FetchResult(url, "failed")
-                checks.failed(source, failed, failure_reason(exc), started, outcome)
-            if progress:
-                progress(outcome, url, status)
+            async def one(source: Source, url: str) -> None:
+                outcome = results[source.name]
+                started = now_utc()
+                try:
+                    state = archive.feed_state(source.name, url)
+                    result = await fetcher.fetch(url, state)
+                    status = result.status
+                    readers.append(
+                        await _handle(
+                            archive, checks, source, result, state, started, outcome, parser
+                        )
+                    )
+                except Exception as exc:  # any one feed's trouble is that feed's failure only
+                    status = "failed"
+                    failed = FetchResult(url, "failed")
+                    checks.failed(source, failed, failure_reason(exc), started, outcome)
+                if progress:
+                    progress(outcome, url, status)
 
-        await run_all(one(s, u) for s in sources for u in s.feeds)
-        pages, media = await _pages_and_images(config, archive, fetcher, sources)
+            await run_all(one(s, u) for s in sources for u in s.feeds)
+            parser.close()  # the worker, if any, ends before the pages are fetched
+            pages, media = await _pages_and_images(config, archive, fetcher, sources)
     outcomes = [
         SourceOutcome(r.name, not r.failed, "; ".join(r.errors) or None) for r in results.values()
     ]
