@@ -25,7 +25,7 @@ folder; an idle run is a second run in the same folder with nothing new, and
 must write nothing on newsmirror's side (the archive file and every exported
 file keep their bytes and modification times).
 
-Each process's own CPU time and peak RSS come from os.wait4. Printed: wall
+Each command's CPU time and peak RSS (its children's included) come from GNU time. Printed: wall
 seconds, items/s, CPU seconds and peak MB per side (medians), the ratios, and
 whether each issue-12 target holds.
 """
@@ -181,18 +181,28 @@ class Measure:
         )
 
 
+TIME = "/usr/bin/time"
+
+
 def measured(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[Measure, str]:
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+    """Run ``cmd``; its wall seconds, CPU seconds and peak RSS (with its children's).
+
+    GNU time starts it, so that the peak is the command's own: a child of this process
+    would start its count at this process's size (Linux carries the RSS high-water mark
+    of the forking process into the exec'd program), which would floor both sides'
+    figures at the benchmark's own memory."""
+    with tempfile.NamedTemporaryFile("r") as report, tempfile.TemporaryFile() as out:
+        wrapped = [TIME, "-f", "%e %U %S %M", "-o", report.name, *cmd]
+        started = time.perf_counter()
+        proc = subprocess.run(wrapped, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
+        figures = report.read().split()[-4:]
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{text[-3000:]}")
-    return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), text
+    _elapsed, user, system, peak_kb = figures
+    return Measure(wall, float(user) + float(system), int(peak_kb) / 1024), text
 
 
 def node_modules() -> Path:
@@ -262,37 +272,42 @@ def one_round(
     modules: Path,
     extra: list[str],
     shift: int,
+    scratch: Path,
 ) -> dict[str, dict[str, Measure]]:
     """Each side's cold run, then each side's idle run; the order of the sides
-    rotates with ``shift`` so that none is always first."""
+    rotates with ``shift`` so that none is always first.
+
+    The rounds' folders stay until the benchmark ends: on this kind of disk (ext4
+    without a journal) creating files is several times slower for about a minute
+    after many were deleted, which would charge one round's clean-up to the next."""
     result: dict[str, dict[str, Measure]] = {side: {} for side in SIDES}
-    with tempfile.TemporaryDirectory() as tmp:
-        dirs = {side: Path(tmp) / str(i) for i, side in enumerate(SIDES)}
-        for side, folder in dirs.items():
-            folder.mkdir()
-            if side != "perform.js":
-                write_config(folder, urls, extra)
+    tmp = tempfile.mkdtemp(dir=scratch)
+    dirs = {side: Path(tmp) / str(i) for i, side in enumerate(SIDES)}
+    for side, folder in dirs.items():
+        folder.mkdir()
+        if side != "perform.js":
+            write_config(folder, urls, extra)
 
-        def one(side: str, phase: str) -> None:
-            folder = dirs[side]
-            if side == "perform.js":
-                measure, posts = perform_js(folder, urls, modules)
-                if phase == "cold" and posts < feed_set.items * 0.98:
-                    raise SystemExit(f"perform.js wrote {posts} of {feed_set.items} posts")
-            else:
-                before = tree_state(folder)
-                measure, posts = newsmirror(folder, side)
-                if phase == "cold" and posts != feed_set.items:
-                    raise SystemExit(f"newsmirror {side} wrote {posts} of {feed_set.items} posts")
-                if phase == "idle" and tree_state(folder) != before:
-                    changed = set(tree_state(folder).items()) ^ set(before.items())
-                    raise SystemExit(f"newsmirror {side}'s idle run wrote: {sorted(changed)[:5]}")
-            result[side][phase] = measure
+    def one(side: str, phase: str) -> None:
+        folder = dirs[side]
+        if side == "perform.js":
+            measure, posts = perform_js(folder, urls, modules)
+            if phase == "cold" and posts < feed_set.items * 0.98:
+                raise SystemExit(f"perform.js wrote {posts} of {feed_set.items} posts")
+        else:
+            before = tree_state(folder)
+            measure, posts = newsmirror(folder, side)
+            if phase == "cold" and posts != feed_set.items:
+                raise SystemExit(f"newsmirror {side} wrote {posts} of {feed_set.items} posts")
+            if phase == "idle" and tree_state(folder) != before:
+                changed = set(tree_state(folder).items()) ^ set(before.items())
+                raise SystemExit(f"newsmirror {side}'s idle run wrote: {sorted(changed)[:5]}")
+        result[side][phase] = measure
 
-        order = SIDES[shift % 3 :] + SIDES[: shift % 3]
-        for phase in ("cold", "idle"):
-            for side in order:
-                one(side, phase)
+    order = SIDES[shift % 3 :] + SIDES[: shift % 3]
+    for phase in ("cold", "idle"):
+        for side in order:
+            one(side, phase)
     return result
 
 
@@ -358,19 +373,23 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise SystemExit("perform.js needs node and npm (Debian: apt install nodejs npm)")
+    if not Path(TIME).is_file():
+        raise SystemExit("the benchmark measures with GNU time (Debian: apt install time)")
     modules = node_modules()
     # As installed by pip, whose install step compiles the bytecode; an editable checkout
     # under PYTHONDONTWRITEBYTECODE would compile every module from source on every run.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     sets = {"small": [small_set], "large": [large_set], "both": [small_set, large_set]}[args.set]
     all_ok = True
-    for make in sets:
-        feed_set = make()
-        with serve(feed_set) as urls:
-            rounds = [
-                one_round(feed_set, urls, modules, args.config, shift=i) for i in range(args.runs)
-            ]
-        all_ok &= report(feed_set, rounds)
+    with tempfile.TemporaryDirectory(prefix="nm-ingest-") as scratch:
+        for make in sets:
+            feed_set = make()
+            with serve(feed_set) as urls:
+                rounds = [
+                    one_round(feed_set, urls, modules, args.config, i, Path(scratch))
+                    for i in range(args.runs)
+                ]
+            all_ok &= report(feed_set, rounds)
     print("\nall targets hold" if all_ok else "\nsome targets MISSED")
 
 
