@@ -270,3 +270,47 @@ def test_full_archive_during_the_page_step_stops_the_run_cleanly(tmp_path, serve
         assert again.pages.failed == 0
         origins = archive.conn.execute("SELECT content_origin FROM articles").fetchall()
         assert origins == [("page",)] * (POOL_THRESHOLD - 1)
+
+
+def test_a_spent_time_budget_leaves_pages_and_images_for_the_next_run(tmp_path, server):
+    import time
+
+    from newsmirror.summaries import Budget
+
+    teaser_site(server, count=3)
+    config = make_config(
+        tmp_path, [("源", [server.url + "/feed"])], full_text="auto", media="mirror"
+    )
+    with Archive.open(config.archive) as archive:
+        spent = update(config, archive, budget=Budget(time.monotonic()))
+        assert spent.new == 3  # every feed is still fetched and stored
+        assert spent.pages.fetched == 0 and spent.pages.deferred == 3
+        assert page_requests(server) == []
+        assert "3 pages and 0 images left for the next run" in spent.line()
+        later = update(config, archive, budget=Budget.minutes(10))
+        assert later.pages.extracted == 3 and later.media.stored == 1
+        assert later.pages.deferred == 0 and "time budget" not in later.line()
+
+
+def test_images_wait_when_the_budget_is_spent_after_the_pages(tmp_path, server):
+    import time
+
+    from newsmirror.summaries import Budget
+
+    server.route("/img/a.png", Reply(body=png(), headers={"Content-Type": "image/png"}))
+    items = [
+        {
+            "title": f"图{i}",
+            "link": f"https://e.org/{i}",
+            "content": f'<p>{ARTICLE_TEXT}</p><img src="{server.url}/img/a.png">',
+        }
+        for i in range(2)
+    ]
+    server.route("/feed", Reply(body=rss(items)))
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], media="mirror")
+    with Archive.open(config.archive) as archive:
+        spent = update(config, archive, budget=Budget(time.monotonic()))
+        assert spent.media.stored == 0 and spent.media.deferred == 1
+        assert [p for p, _ in server.requests if p.startswith("/img/")] == []
+        later = update(config, archive)
+        assert later.media.stored == 1

@@ -33,7 +33,7 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import PageTask
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
-from newsmirror.summaries import MediaSummary, PageSummary
+from newsmirror.summaries import Budget, MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
 
 if TYPE_CHECKING:
@@ -108,13 +108,16 @@ async def fill_pages(
     *,
     refetch: bool = False,
     guard: Guard | None = None,
+    budget: Budget | None = None,
 ) -> PageSummary:
     """Fetch and extract the pages of ``tasks``; store what they give.
 
     The pages of guarded tasks (articles archived by ``add`` with its guard on) are
-    fetched through the network guard (``guard``, by default the real one).
+    fetched through the network guard (``guard``, by default the real one). Once the
+    ``budget`` is spent no page is started: the rest stay marked for the next run.
     """
     summary = PageSummary()
+    gate = asyncio.Semaphore(config.fetch.concurrency)  # a page starts when a slot frees
     sources = {s.name: s for s in config.sources}
     runner = _Runner(len(tasks))
     fetchers = {False: fetcher}
@@ -162,6 +165,13 @@ async def fill_pages(
         summary.changed += archive.store_page(task, html=extracted.html, origin=origin, now=now)
 
     async def isolated(task: PageTask) -> None:
+        async with gate:
+            if budget is not None and budget.spent():
+                summary.deferred += 1
+                return
+            await guarded(task)
+
+    async def guarded(task: PageTask) -> None:
         try:
             await one(task)
         except Exception as exc:  # this page's failure only (archive errors stop the run)

@@ -27,7 +27,7 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import ImageTask
 from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport
 from newsmirror.store import Archive
-from newsmirror.summaries import MediaSummary
+from newsmirror.summaries import Budget, MediaSummary
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
 
@@ -85,6 +85,7 @@ async def mirror_images(
     *,
     article_id: int | None = None,
     guard: Guard | None = None,
+    budget: Budget | None = None,
 ) -> MediaSummary:
     """Fetch every image still missing (or only those of ``article_id``); record each
     success and failure.
@@ -92,6 +93,7 @@ async def mirror_images(
     The images of articles archived by ``add`` with its guard on are fetched through
     the network guard (``guard``, by default the real one), whichever run mirrors them;
     an image the guard refuses is recorded as failed with the reason and not tried again.
+    Once the ``budget`` is spent no image is started: the rest wait for the next run.
     """
     summary = MediaSummary()
     if settings.mode != "mirror":
@@ -100,7 +102,7 @@ async def mirror_images(
     plain = archive.pending_images(
         max_attempts=settings.retries, guarded=False, article_id=article_id
     )
-    await _mirror(archive, fetcher, settings, folder, plain, summary)
+    await _mirror(archive, fetcher, settings, folder, plain, summary, budget)
     tasks = archive.pending_images(
         max_attempts=settings.retries, guarded=True, article_id=article_id
     )
@@ -108,7 +110,7 @@ async def mirror_images(
         return summary
     transport = guarded_transport(guard or Guard(), fetcher.settings)
     async with Fetcher(fetcher.settings, transport=transport) as own:
-        await _mirror(archive, own, settings, folder, tasks, summary)
+        await _mirror(archive, own, settings, folder, tasks, summary, budget)
     return summary
 
 
@@ -119,8 +121,18 @@ async def _mirror(
     folder: Path,
     pending: list[ImageTask],
     summary: MediaSummary,
+    budget: Budget | None = None,
 ) -> None:
     by_url: dict[str, list[ImageTask]] = {}
+    gate = asyncio.Semaphore(fetcher.settings.concurrency)  # an image starts when a slot frees
+
+    async def budgeted(url: str, tasks: list[ImageTask]) -> None:
+        async with gate:
+            if budget is not None and budget.spent():
+                summary.deferred += 1
+                return
+            await isolated(url, tasks)
+
     for task in pending:
         by_url.setdefault(task.url, []).append(task)
 
@@ -171,4 +183,4 @@ async def _mirror(
             for task in tasks:
                 archive.image_failed(task, reason, now=now_utc())
 
-    await run_all(isolated(url, tasks) for url, tasks in by_url.items())
+    await run_all(budgeted(url, tasks) for url, tasks in by_url.items())

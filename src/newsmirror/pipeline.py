@@ -43,7 +43,7 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import FeedCheck, SourceOutcome
 from newsmirror.parsepool import ParsePool
 from newsmirror.store import Archive, FeedState
-from newsmirror.summaries import MediaSummary, PageSummary
+from newsmirror.summaries import Budget, MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
 
 
@@ -94,6 +94,12 @@ class RunSummary:
     def any_failed(self) -> bool:
         return any(s.failed for s in self.sources)
 
+    def deferred_line(self) -> str:
+        return (
+            f"time budget spent: {self.pages.deferred} pages and {self.media.deferred} images"
+            " left for the next run"
+        )
+
     def line(self) -> str:
         return (
             f"{len(self.sources)} sources: {self.count('ok')} ok, "
@@ -101,6 +107,7 @@ class RunSummary:
             f"{self.count('failed')} failed; {self.new} new, {self.updated} updated articles"
             + (f"; {self.pages.line()}" if self.pages.fetched or self.pages.failed else "")
             + (f"; {self.media.line()}" if self.media.stored or self.media.failed else "")
+            + (f"; {self.deferred_line()}" if self.pages.deferred or self.media.deferred else "")
         )
 
 
@@ -207,7 +214,7 @@ async def _handle(
 
 
 async def _pages_and_images(
-    config: Config, archive: Archive, fetcher: Fetcher, sources: list[Source]
+    config: Config, archive: Archive, fetcher: Fetcher, sources: list[Source], budget: Budget
 ) -> tuple[PageSummary, MediaSummary]:
     """Steps 4 and 5; their modules (the extractor, the image store) are imported only
     when there is work for them, which keeps a run with nothing new short."""
@@ -216,11 +223,11 @@ async def _pages_and_images(
     if tasks:
         from newsmirror.fulltext import fill_pages
 
-        pages = await fill_pages(archive, fetcher, config, tasks)
+        pages = await fill_pages(archive, fetcher, config, tasks, budget=budget)
     if config.media.mode == "mirror":
         from newsmirror.media import mirror_images
 
-        media = await mirror_images(archive, fetcher, config.media, config.media_dir)
+        media = await mirror_images(archive, fetcher, config.media, config.media_dir, budget=budget)
     return pages, media
 
 
@@ -230,6 +237,7 @@ async def _run(
     sources: list[Source],
     progress: ProgressCallback | None,
     transport: httpx.AsyncBaseTransport | None,
+    budget: Budget,
 ) -> RunSummary:
     results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
     readers: list[str] = []
@@ -258,7 +266,7 @@ async def _run(
 
             await run_all(one(s, u) for s in sources for u in s.feeds)
             parser.close()  # the worker, if any, ends before the pages are fetched
-            pages, media = await _pages_and_images(config, archive, fetcher, sources)
+            pages, media = await _pages_and_images(config, archive, fetcher, sources, budget)
     outcomes = [
         SourceOutcome(r.name, not r.failed, "; ".join(r.errors) or None) for r in results.values()
     ]
@@ -281,8 +289,11 @@ def update(
     *,
     progress: ProgressCallback | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    budget: Budget | None = None,
 ) -> RunSummary:
-    """Fetch the chosen sources into ``archive`` and return what happened."""
+    """Fetch the chosen sources into ``archive`` and return what happened; with a
+    ``budget``, no page or image is started once it is spent (they wait for the next
+    run), while every feed is still fetched."""
     archive.sync_sources(config.sources)
     sources = select_sources(config, names)
-    return asyncio.run(_run(config, archive, sources, progress, transport))
+    return asyncio.run(_run(config, archive, sources, progress, transport, budget or Budget()))
