@@ -107,3 +107,19 @@ def test_publish_config_errors_name_the_key(tmp_path):
     )
     assert config.publish.jekyll.path == tmp_path / "sub" / "../out/树"
     assert config.publish.site is None
+
+
+def test_each_run_is_recorded_in_the_archive(tmp_path, server):
+    from newsmirror.store import Archive
+
+    server.route("/feed", Reply(body=rss(ITEMS)))
+    server.route("/gone", Reply(410, b"gone"))
+    _config(tmp_path, [server.url + "/feed", server.url + "/gone"], PUBLISH_BOTH)
+    first = json.loads(nm("run", "--json", cwd=tmp_path, check=False).stdout)
+    nm("run", cwd=tmp_path, check=False)
+    with Archive.open(tmp_path / "archive.sqlite") as archive:
+        runs = archive.recent_runs()
+        [report] = archive.conn.execute("SELECT report FROM runs ORDER BY id LIMIT 1").fetchone()
+    assert [(r.exit_code, r.new, r.failures) for r in runs] == [(1, 0, 1), (1, 3, 1)]
+    assert runs[1].started == first["started"] and runs[1].finished == first["finished"]
+    assert json.loads(report) == first

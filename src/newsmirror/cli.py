@@ -220,6 +220,7 @@ def run(ctx: Context, names: tuple[str, ...], verbose: bool, as_json: bool) -> N
         _feed_progress(total, verbose) as progress,
     ):
         report = run_job(config, archive, ctx.output, names=list(names) or None, progress=progress)
+        archive.record_job(report.as_dict())
     for result in report.fetch.sources:
         for message in result.errors:
             click.echo(f"failed: {result.name}: {message}", err=True)

@@ -40,6 +40,18 @@ class SourceOutcome:
 
 
 @dataclass(frozen=True)
+class RunRecord:
+    """One `newsmirror run` as the archive keeps it."""
+
+    started: str
+    finished: str
+    exit_code: int
+    new: int
+    updated: int
+    failures: int  # sources, outputs and targets that failed
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     """The parts of a stored article needed to decide whether an entry changed it."""
 

@@ -3,12 +3,14 @@ and each source's health (last attempt, last success, last error, failures in a 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
-from newsmirror.models import FeedCheck, FeedState, SourceHealth, SourceOutcome
+from newsmirror.models import FeedCheck, FeedState, RunRecord, SourceHealth, SourceOutcome
 from newsmirror.timeutil import to_iso
 
 
@@ -154,3 +156,33 @@ class HealthMixin:
                 )
             )
         return out
+
+    def record_job(self, report: dict[str, Any]) -> None:
+        """Keep one `newsmirror run`'s report (``RunReport.as_dict()``): its times, exit
+        code, counts, and the number of sources, outputs and targets that failed."""
+        failures = sum(s["status"] in ("failed", "partial") for s in report["sources"]) + sum(
+            bool(o["error"]) for o in [*report.get("outputs", []), *report.get("targets", [])]
+        )
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs (started, finished, exit_code, new, updated, failures, report)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    report["started"],
+                    report["finished"],
+                    report["exit_code"],
+                    report["new"],
+                    report["updated"],
+                    failures,
+                    json.dumps(report, ensure_ascii=False, sort_keys=True),
+                ),
+            )
+
+    def recent_runs(self, limit: int = 20) -> list[RunRecord]:
+        """The last ``limit`` runs, newest first."""
+        rows = self.conn.execute(
+            "SELECT started, finished, exit_code, new, updated, failures FROM runs"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [RunRecord(*row) for row in rows]

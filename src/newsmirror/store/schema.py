@@ -226,6 +226,20 @@ MIGRATIONS: list[Migration] = [
     # "&", "=" and "+" in queries kept, IPv6 hosts in brackets, upper-case non-ASCII
     # hosts as xn--), so a link stored before still finds its article.
     recanonicalise,
+    # 7: each `newsmirror run`, for monitors and the status page: when, how it ended, its
+    # counts and its whole report (JSON).
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        exit_code INTEGER NOT NULL,
+        new INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        report TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
