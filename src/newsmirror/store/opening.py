@@ -103,10 +103,20 @@ def open_hint(exc: sqlite3.Error) -> str:
     return write_hint(exc)
 
 
+def one_line_repr(exc: Exception) -> str:
+    """The error's text with anything unprintable shown escaped (damaged bytes)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(exc))
+
+
 def damaged_archive_error(exc: sqlite3.Error) -> ArchiveError:
     """A SQLite error met while reading or writing, as the error the user sees."""
     if "full" in str(exc).lower():
         return ArchiveError(f"cannot write the archive: {exc}", hint=write_hint(exc))
-    if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc).lower():
-        return ArchiveError(f"the archive is damaged: {exc}", hint=DAMAGED_HINT)
+    text = str(exc).lower()
+    # Bytes that are no UTF-8 in a text column: the archive writes only valid text, so
+    # the page holding them was damaged (as a malformed page would be).
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "malformed" in text or "could not decode to utf-8" in text
+    ):
+        return ArchiveError(f"the archive is damaged: {one_line_repr(exc)}", hint=DAMAGED_HINT)
     return ArchiveError(f"cannot read or write the archive: {exc}")
