@@ -1,4 +1,5 @@
-"""The site's other files: stylesheet, 简/繁 switch, search page, 404, sitemap, robots.txt."""
+"""The site's other files: stylesheet, 简/繁 switch, search page, 404, status page and
+status.json, mirrors page, the footer's freshness line, sitemap, robots.txt."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from newsmirror.publish.pages import Entry
+from newsmirror.publish import status
+from newsmirror.publish.pages import Entry, href, page_path
 
 if TYPE_CHECKING:
     from newsmirror.publish.site import _Site
@@ -66,8 +68,6 @@ def zh_script() -> str:
 
 def sitemap(paths: list[str], base_url: str) -> str:
     """A sitemap; absolute URLs when the site's address is known, else relative ones."""
-    from newsmirror.publish.pages import href
-
     urls = "".join(f"<url><loc>{escape(base_url + href(p))}</loc></url>" for p in paths)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -82,8 +82,43 @@ def write_extras(site: _Site, entries: list[Entry]) -> None:
     site.emit("zh.js", zh_script())
     site.render("search.html", "search.html")
     site.render("404.html", "404.html")
+    site.emit("updated.css", status.updated_css(site.updated))
+    write_status(site)
+    write_mirrors(site)
     base = site.options.base_url
     html_pages = sorted(p for p in site.made if p.endswith(".html") and p != "404.html")
     site.emit("sitemap.xml", sitemap(html_pages, base))
     robots = "User-agent: *\nAllow: /\n" + (f"Sitemap: {base}sitemap.xml\n" if base else "")
     site.emit("robots.txt", robots)
+
+
+def write_status(site: _Site) -> None:
+    """status.html for readers, status.json for monitors: both change only when a
+    source's health or the mirror's last update does."""
+    archive = site.archive
+    updated = archive.last_updated()
+    win = status.window(updated)
+    per_day = archive.articles_per_day(win.start, win.end, status.OFFSET_HOURS) if win else {}
+    rows = status.status_rows(archive.health(), per_day, win)
+    for row in rows:
+        name = row["name"]
+        row["href"] = (
+            href(page_path(site.folders.source(name))) if name in site.folders.sources else None
+        )
+    site.render(
+        "status.html",
+        "status.html",
+        rows=rows,
+        updated=site.updated,
+        failing=sum(1 for r in rows if r["failing"]),
+        days=len(win.days) if win else status.DAYS,
+    )
+    data = status.status_json(rows, updated, win)
+    site.emit("status.json", json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def write_mirrors(site: _Site) -> None:
+    mirrors, refused = status.mirror_list(site.options.mirrors)
+    for name in refused:
+        site.log(f"mirror {name!r} left off mirrors.html: its address is not an http(s) URL")
+    site.render("mirrors.html", "mirrors.html", mirrors=mirrors)

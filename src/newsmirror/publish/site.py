@@ -2,13 +2,17 @@
 
     archive -> heads (no bodies) -> pages.py (paths, listings, neighbours)
       -> render: article pages (only those whose inputs changed), listings, feeds,
-         sitemap, robots.txt, 404, stylesheet, 简/繁 script -> writer (only changed bytes)
+         sitemap, robots.txt, 404, stylesheet, 简/繁 script, status page and
+         status.json, mirrors page (status.py) -> writer (only changed bytes)
       -> search index (Pagefind), synced the same way
 
 Links are relative everywhere, so the site works under any base path, on any
 mirror host and from disk. An article page is re-rendered only when its
 "stamp" changes: the article's version and mirrored images, its four
 neighbours' titles, and the template version (``site_pages`` in the archive).
+The mirror's last update is written out on the front and status pages; every other
+page's footer shows it through one tiny stylesheet (updated.css), so a run that
+brings nothing new rewrites only those few files.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import jinja2
 
 from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
-from newsmirror.publish import feeds, pages
+from newsmirror.publish import feeds, pages, status
 from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
 from newsmirror.publish.search import terminate_cleanly
@@ -33,7 +37,7 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "4"
+TEMPLATE_VERSION = "5"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -66,6 +70,8 @@ class SiteOptions:
     base_url: str = ""  # absolute URL of the site root, for the sitemap and RSS; optional
     per_page: int = pages.PER_PAGE
     search: bool = True
+    # The site's public mirrors, (name, http(s) URL) pairs, listed on mirrors.html.
+    mirrors: tuple[tuple[str, str], ...] = ()
 
 
 def _environment() -> jinja2.Environment:
@@ -86,8 +92,15 @@ def _stamp(*parts: object) -> str:
 class _Site:
     """One build: renders into an OutputWriter and remembers every file it made."""
 
-    def __init__(self, archive: Archive, out: Path, options: SiteOptions) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        out: Path,
+        options: SiteOptions,
+        log: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         self.archive = archive
+        self.log = log
         self.options = options
         self.writer = OutputWriter(out)
         self.target = str(self.writer.root)
@@ -97,6 +110,9 @@ class _Site:
         self.summary = BuildSummary()
         self.site = {"title": options.title, "count": 0}
         self.folders = pages.Folders({}, {})
+        # The mirror's last update: shown as text on the front and status pages only, so
+        # that a run with nothing new rewrites those and updated.css, not every page.
+        self.updated = status.moment(archive.last_updated())
 
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
@@ -194,7 +210,9 @@ class _Site:
         template = self.env.get_template("listing.html")
         for path, chunk, pager in pages.paginate(folder, entries, self.options.per_page):
             front = path.endswith("index.html")
+            updated = self.updated if front and not folder else None
             stamp = _stamp(
+                updated,
                 TEMPLATE_VERSION,
                 self.options.title,
                 heading,
@@ -213,6 +231,7 @@ class _Site:
                 pager=pager if pager.newer or pager.older else None,
                 feed=href(f"{folder}feed.xml") if feed is not None else None,
                 rss=href(f"{folder}rss.xml") if feed is not None else None,
+                updated=updated,
             )
             self.emit(path, html, stamp)
 
@@ -321,7 +340,7 @@ def _build(
 
     options = options or SiteOptions()
     started = time.perf_counter()
-    site = _Site(archive, out, options)
+    site = _Site(archive, out, options, log)
     heads = sorted(
         archive.iter_articles(content=False), key=lambda a: (a.published, a.id), reverse=True
     )

@@ -38,6 +38,7 @@ from newsmirror.store.opening import (
 )
 from newsmirror.store.schema import migrate
 from newsmirror.store.search import SearchMixin
+from newsmirror.store.stats import StatsMixin
 from newsmirror.timeutil import from_iso, to_iso
 from newsmirror.urls import canonical_url
 
@@ -62,7 +63,7 @@ def _never(_entry: Entry) -> bool:
     return False
 
 
-class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin):
+class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
