@@ -123,3 +123,32 @@ def test_each_run_is_recorded_in_the_archive(tmp_path, server):
     assert [(r.exit_code, r.new, r.failures) for r in runs] == [(1, 0, 1), (1, 3, 1)]
     assert runs[1].started == first["started"] and runs[1].finished == first["finished"]
     assert json.loads(report) == first
+
+
+def test_without_a_terminal_each_event_is_one_plain_line(tmp_path, server):
+    from newsmirror.demo.assets import png
+
+    image = f"{server.url}/img/a.png"
+    server.route("/img/a.png", Reply(body=png(), headers={"Content-Type": "image/png"}))
+    items = [{**item, "content": f'{item["content"]}<img src="{image}">'} for item in ITEMS]
+    server.route("/feed", Reply(body=rss(items)))
+    server.route("/gone", Reply(410, b"gone"))
+    _config(tmp_path, [server.url + "/feed", server.url + "/gone"], PUBLISH_BOTH)
+    config = tmp_path / "newsmirror.toml"
+    config.write_text(config.read_text("utf-8").replace("hotlink", "mirror"), "utf-8")
+    result = nm("run", "--max-minutes", "5", cwd=tmp_path, check=False)
+    assert result.returncode == 1  # the dead feed
+    lines = result.stderr.splitlines()
+    feeds = sorted(line for line in lines if line.startswith("feed "))
+    assert len(feeds) == 2
+    assert any(line.endswith(f"源0: ok {server.url}/feed") for line in feeds)
+    assert any(line.endswith(f"源1: failed {server.url}/gone") for line in feeds)
+    assert {line.split()[1] for line in feeds} == {"1/2", "2/2"}
+    assert [line for line in lines if line.startswith("image ")] == [f"image 1 {image}: mirrored"]
+
+
+def test_max_minutes_must_be_positive(tmp_path, server):
+    server.route("/feed", Reply(body=rss(ITEMS)))
+    _config(tmp_path, [server.url + "/feed"], PUBLISH_BOTH)
+    result = nm("run", "--max-minutes", "0", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "--max-minutes" in result.stderr

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -25,6 +22,7 @@ from newsmirror.config import (
     render_config,
     sources_from_subs,
 )
+from newsmirror.display import run_display
 from newsmirror.errors import (
     EXIT_SOURCES_FAILED,
     ConfigError,
@@ -106,44 +104,6 @@ def init(directory: Path, from_subs: Path | None, force: bool) -> None:
     click.echo(f"wrote {target} ({len(sources)} sources) and archive {config.archive}")
 
 
-def _source_line(outcome: Any) -> str:
-    line = f"{outcome.name}: {outcome.status}, {outcome.new} new, {outcome.updated} updated"
-    if outcome.errors:
-        line += f" ({'; '.join(outcome.errors)})"
-    return line
-
-
-@contextmanager
-def _feed_progress(total: int, verbose: bool) -> Iterator[Callable[..., None]]:
-    """A per-feed progress callback: a bar on a terminal (rich, imported only then), else
-    nothing but, with ``verbose``, one plain line per source when it is done."""
-
-    def done(outcome: Any) -> bool:
-        return verbose and outcome.ok + outcome.not_modified + outcome.failed == outcome.feeds
-
-    if not sys.stderr.isatty():
-
-        def plain(outcome: Any, _url: str, _status: str) -> None:
-            if done(outcome):
-                click.echo(_source_line(outcome), err=True)
-
-        yield plain
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    columns = (TextColumn("fetching"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("feeds", total=total)
-
-        def bar(outcome: Any, _url: str, _status: str) -> None:
-            progress.advance(task)
-            if done(outcome):
-                progress.console.print(_source_line(outcome), markup=False, highlight=False)
-
-        yield bar
-
-
 @cli.command()
 @click.option("-s", "--source", "names", multiple=True, help="Only this source (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="One line per source as it is done.")
@@ -167,9 +127,9 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     total = sum(len(s.feeds) for s in chosen)
     with (
         ctx.archive(create=True, path=config.archive) as archive,
-        _feed_progress(total, verbose) as progress,
+        run_display(total, verbose=verbose, plain=False) as display,
     ):
-        summary = update(config, archive, list(names) or None, progress=progress)
+        summary = update(config, archive, list(names) or None, progress=display.feed)
     for result in summary.sources:
         for message in result.errors:
             click.echo(f"failed: {result.name}: {message}", err=True)
@@ -184,9 +144,18 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
 @click.option("-s", "--source", "names", multiple=True, help="Only this source (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="One line per source as it is done.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's report as JSON.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Time budget: no page or image is started after 3/4 of it (the rest wait for "
+    "the next run); the outputs are always written.",
+)
 @pass_ctx
 @handle_errors
-def run(ctx: Context, names: tuple[str, ...], verbose: bool, as_json: bool) -> None:
+def run(
+    ctx: Context, names: tuple[str, ...], verbose: bool, as_json: bool, max_minutes: float | None
+) -> None:
     """Fetch, then write every output [publish] names: the scheduled job.
 
     One command for cron, systemd or CI: it holds the archive's lock, fetches the
@@ -194,18 +163,23 @@ def run(ctx: Context, names: tuple[str, ...], verbose: bool, as_json: bool) -> N
     static site ([publish.site]). An output that fails is reported and the others
     are still written.
 
-    Exit code 0: all well; 1: some sources failed; 5: an output failed; 3: bad
-    config; 4: archive unusable; 6: another run holds the archive.
+    On a terminal it shows a live display; elsewhere (cron, CI) one line per
+    event on stderr (each feed, page, image and output).
+
+    Exit code 0: all well; 1: some sources failed; 5: an output failed; 7: a
+    publish target failed; 3: bad config; 4: archive unusable; 6: another run
+    holds the archive.
 
     \b
     Examples:
       newsmirror run
-      newsmirror run --json > report.json
+      newsmirror run --max-minutes 50 --json > report.json   # a CI job's hour
     """
     import json
 
     from newsmirror.pipeline import select_sources
     from newsmirror.runjob import run_job
+    from newsmirror.summaries import Budget
 
     config = ctx.config(sources=True)
     if not config.publish.outputs:
@@ -215,11 +189,20 @@ def run(ctx: Context, names: tuple[str, ...], verbose: bool, as_json: bool) -> N
             err=True,
         )
     total = sum(len(s.feeds) for s in select_sources(config, list(names)))
+    budget = Budget.minutes(max_minutes)
     with (
         ctx.archive(create=True, path=config.archive) as archive,
-        _feed_progress(total, verbose) as progress,
+        run_display(total, verbose=verbose, plain=True) as display,
     ):
-        report = run_job(config, archive, ctx.output, names=list(names) or None, progress=progress)
+        report = run_job(
+            config,
+            archive,
+            ctx.output,
+            names=list(names) or None,
+            progress=display.feed,
+            events=display.event,
+            budget=budget,
+        )
         archive.record_job(report.as_dict())
     for result in report.fetch.sources:
         for message in result.errors:

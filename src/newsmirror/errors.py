@@ -15,6 +15,7 @@ EXIT_CONFIG = 3
 EXIT_ARCHIVE = 4
 EXIT_OUTPUT = 5
 EXIT_BUSY = 6
+EXIT_TARGETS_FAILED = 7
 
 
 class NewsmirrorError(Exception):
@@ -102,3 +103,9 @@ class AddError(NewsmirrorError):
     """A URL given to ``newsmirror add`` cannot be archived."""
 
     exit_code = EXIT_SOURCES_FAILED
+
+
+class PublishError(NewsmirrorError):
+    """A publish target (git, folder, s3) could not be brought up to date."""
+
+    exit_code = EXIT_TARGETS_FAILED

@@ -33,7 +33,7 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import PageTask
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
-from newsmirror.summaries import Budget, MediaSummary, PageSummary
+from newsmirror.summaries import Budget, Events, MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
 
 if TYPE_CHECKING:
@@ -109,12 +109,14 @@ async def fill_pages(
     refetch: bool = False,
     guard: Guard | None = None,
     budget: Budget | None = None,
+    events: Events | None = None,
 ) -> PageSummary:
     """Fetch and extract the pages of ``tasks``; store what they give.
 
     The pages of guarded tasks (articles archived by ``add`` with its guard on) are
     fetched through the network guard (``guard``, by default the real one). Once the
     ``budget`` is spent no page is started: the rest stay marked for the next run.
+    ``events`` hears of each page as it is done.
     """
     summary = PageSummary()
     gate = asyncio.Semaphore(config.fetch.concurrency)  # a page starts when a slot frees
@@ -122,7 +124,7 @@ async def fill_pages(
     runner = _Runner(len(tasks))
     fetchers = {False: fetcher}
 
-    async def one(task: PageTask) -> None:
+    async def one(task: PageTask) -> str:
         source = sources.get(task.source) or Source(name=task.source, feeds=())
         result = await fetch_page(fetchers[task.guarded], task.url)
         now = now_utc()
@@ -132,11 +134,11 @@ async def fill_pages(
             summary.failed += not gone
             summary.errors.append(f"{task.url}: {result.error}")
             archive.page_checked(task, now=now, error=result.error, gone=gone)
-            return
+            return "gone at its origin" if gone else f"failed: {result.error}"
         summary.fetched += 1
         if refetch and source.full_text == "feed":
             archive.page_checked(task, now=now)
-            return
+            return "checked"
         try:
             extracted = await runner(
                 extract_page,
@@ -151,7 +153,7 @@ async def fill_pages(
             summary.failed += 1
             summary.errors.append(f"{task.url}: {exc.message}")
             archive.page_checked(task, now=now, error=exc.message)
-            return
+            return f"failed: {exc.message}"
         if (
             task.content_origin == "feed"
             and source.full_text == "auto"
@@ -159,26 +161,31 @@ async def fill_pages(
         ):
             summary.kept_feed += 1
             archive.page_checked(task, now=now)
-            return
+            return "kept the feed's text"
         origin = "selector" if source.selector else "page"
         summary.extracted += 1
-        summary.changed += archive.store_page(task, html=extracted.html, origin=origin, now=now)
+        changed = archive.store_page(task, html=extracted.html, origin=origin, now=now)
+        summary.changed += changed
+        return "full text" + (" (changed)" if changed else "")
 
     async def isolated(task: PageTask) -> None:
         async with gate:
             if budget is not None and budget.spent():
                 summary.deferred += 1
                 return
-            await guarded(task)
+            outcome = await guarded(task)
+        if events is not None:
+            events("page", f"{task.url}: {outcome}")
 
-    async def guarded(task: PageTask) -> None:
+    async def guarded(task: PageTask) -> str:
         try:
-            await one(task)
+            return await one(task)
         except Exception as exc:  # this page's failure only (archive errors stop the run)
             reason = failure_reason(exc)
             summary.failed += 1
             summary.errors.append(f"{task.url}: {reason}")
             archive.page_checked(task, now=now_utc(), error=reason)
+            return f"failed: {reason}"
 
     try:
         async with AsyncExitStack() as stack:

@@ -27,7 +27,7 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import ImageTask
 from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport
 from newsmirror.store import Archive
-from newsmirror.summaries import Budget, MediaSummary
+from newsmirror.summaries import Budget, Events, MediaSummary
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
 
@@ -86,6 +86,7 @@ async def mirror_images(
     article_id: int | None = None,
     guard: Guard | None = None,
     budget: Budget | None = None,
+    events: Events | None = None,
 ) -> MediaSummary:
     """Fetch every image still missing (or only those of ``article_id``); record each
     success and failure.
@@ -102,7 +103,7 @@ async def mirror_images(
     plain = archive.pending_images(
         max_attempts=settings.retries, guarded=False, article_id=article_id
     )
-    await _mirror(archive, fetcher, settings, folder, plain, summary, budget)
+    await _mirror(archive, fetcher, settings, folder, plain, summary, budget, events)
     tasks = archive.pending_images(
         max_attempts=settings.retries, guarded=True, article_id=article_id
     )
@@ -110,7 +111,7 @@ async def mirror_images(
         return summary
     transport = guarded_transport(guard or Guard(), fetcher.settings)
     async with Fetcher(fetcher.settings, transport=transport) as own:
-        await _mirror(archive, own, settings, folder, tasks, summary, budget)
+        await _mirror(archive, own, settings, folder, tasks, summary, budget, events)
     return summary
 
 
@@ -122,6 +123,7 @@ async def _mirror(
     pending: list[ImageTask],
     summary: MediaSummary,
     budget: Budget | None = None,
+    events: Events | None = None,
 ) -> None:
     by_url: dict[str, list[ImageTask]] = {}
     gate = asyncio.Semaphore(fetcher.settings.concurrency)  # an image starts when a slot frees
@@ -131,17 +133,19 @@ async def _mirror(
             if budget is not None and budget.spent():
                 summary.deferred += 1
                 return
-            await isolated(url, tasks)
+            outcome = await isolated(url, tasks)
+        if events is not None:
+            events("image", f"{url}: {outcome}")
 
     for task in pending:
         by_url.setdefault(task.url, []).append(task)
 
-    async def one(url: str, tasks: list[ImageTask]) -> None:
+    async def one(url: str, tasks: list[ImageTask]) -> str:
         known = archive.known_image(url)
         if known is not None:
             archive.store_image(url, sha256=known[0], mime="", ext=known[1], size=0, now=now_utc())
             summary.reused += 1
-            return
+            return "reused"
         try:
             result = await fetcher.fetch(
                 url,
@@ -153,7 +157,7 @@ async def _mirror(
             summary.errors.append(f"{url}: {exc.message}")
             for task in tasks:
                 archive.image_failed(task, exc.message, now=now_utc(), refused=True)
-            return
+            return f"refused: {exc.message}"
         error = result.error or "failed"  # a 304 nobody asked for says nothing
         kind = sniff_image(result.body)  # the body of a failed fetch is empty: None
         if result.status == "ok" and kind is None:
@@ -163,7 +167,7 @@ async def _mirror(
             summary.errors.append(f"{url}: {error}")
             for task in tasks:
                 archive.image_failed(task, error, now=now_utc())
-            return
+            return f"failed: {error}"
         try:
             digest = await asyncio.to_thread(write_media, folder, result.body, kind[1])
         except OSError as exc:  # the media folder is the archive's: a full disk stops the run
@@ -172,15 +176,17 @@ async def _mirror(
             url, sha256=digest, mime=kind[0], ext=kind[1], size=len(result.body), now=now_utc()
         )
         summary.stored += 1
+        return "mirrored"
 
-    async def isolated(url: str, tasks: list[ImageTask]) -> None:
+    async def isolated(url: str, tasks: list[ImageTask]) -> str:
         try:
-            await one(url, tasks)
+            return await one(url, tasks)
         except Exception as exc:  # this image's failure only (archive errors stop the run)
             reason = failure_reason(exc)
             summary.failed += 1
             summary.errors.append(f"{url}: {reason}")
             for task in tasks:
                 archive.image_failed(task, reason, now=now_utc())
+            return f"failed: {reason}"
 
     await run_all(budgeted(url, tasks) for url, tasks in by_url.items())

@@ -43,7 +43,7 @@ from newsmirror.isolate import failure_reason
 from newsmirror.models import FeedCheck, SourceOutcome
 from newsmirror.parsepool import ParsePool
 from newsmirror.store import Archive, FeedState
-from newsmirror.summaries import Budget, MediaSummary, PageSummary
+from newsmirror.summaries import Budget, Events, MediaSummary, PageSummary
 from newsmirror.timeutil import now_utc
 
 
@@ -214,7 +214,12 @@ async def _handle(
 
 
 async def _pages_and_images(
-    config: Config, archive: Archive, fetcher: Fetcher, sources: list[Source], budget: Budget
+    config: Config,
+    archive: Archive,
+    fetcher: Fetcher,
+    sources: list[Source],
+    budget: Budget,
+    events: Events | None,
 ) -> tuple[PageSummary, MediaSummary]:
     """Steps 4 and 5; their modules (the extractor, the image store) are imported only
     when there is work for them, which keeps a run with nothing new short."""
@@ -223,11 +228,13 @@ async def _pages_and_images(
     if tasks:
         from newsmirror.fulltext import fill_pages
 
-        pages = await fill_pages(archive, fetcher, config, tasks, budget=budget)
+        pages = await fill_pages(archive, fetcher, config, tasks, budget=budget, events=events)
     if config.media.mode == "mirror":
         from newsmirror.media import mirror_images
 
-        media = await mirror_images(archive, fetcher, config.media, config.media_dir, budget=budget)
+        media = await mirror_images(
+            archive, fetcher, config.media, config.media_dir, budget=budget, events=events
+        )
     return pages, media
 
 
@@ -238,6 +245,7 @@ async def _run(
     progress: ProgressCallback | None,
     transport: httpx.AsyncBaseTransport | None,
     budget: Budget,
+    events: Events | None,
 ) -> RunSummary:
     results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
     readers: list[str] = []
@@ -266,7 +274,9 @@ async def _run(
 
             await run_all(one(s, u) for s in sources for u in s.feeds)
             parser.close()  # the worker, if any, ends before the pages are fetched
-            pages, media = await _pages_and_images(config, archive, fetcher, sources, budget)
+            pages, media = await _pages_and_images(
+                config, archive, fetcher, sources, budget, events
+            )
     outcomes = [
         SourceOutcome(r.name, not r.failed, "; ".join(r.errors) or None) for r in results.values()
     ]
@@ -290,10 +300,13 @@ def update(
     progress: ProgressCallback | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     budget: Budget | None = None,
+    events: Events | None = None,
 ) -> RunSummary:
     """Fetch the chosen sources into ``archive`` and return what happened; with a
     ``budget``, no page or image is started once it is spent (they wait for the next
-    run), while every feed is still fetched."""
+    run), while every feed is still fetched. ``progress`` hears of each feed as it is done,
+    ``events`` of each page and image."""
     archive.sync_sources(config.sources)
     sources = select_sources(config, names)
-    return asyncio.run(_run(config, archive, sources, progress, transport, budget or Budget()))
+    run = _run(config, archive, sources, progress, transport, budget or Budget(), events)
+    return asyncio.run(run)

@@ -3,6 +3,7 @@
     update (pipeline: feeds, pages, images)
         -> Jekyll tree ([publish.jekyll], as `export jekyll`)
         -> static site ([publish.site], as `build`)
+        -> publish targets ([[publish.targets]]: git, folder, s3), each on its own
         -> RunReport (a summary line, a JSON report, the exit code)
 
 One process does it all, so the interpreter starts once and the outputs are
@@ -10,6 +11,8 @@ written straight after the fetch. The caller holds the archive's lock and gives
 ``hold``, which holds an output folder's lock. An output that fails (a full disk, a
 folder that cannot be written, another run holding it) is reported with its reason
 and the other outputs are still written; the archive keeps everything fetched.
+A target that fails is reported the same way and the other targets still publish;
+a target whose output failed in this run is not published (it is left as it was).
 Only an archive error stops the job.
 """
 
@@ -26,12 +29,15 @@ from newsmirror.errors import (
     EXIT_OK,
     EXIT_OUTPUT,
     EXIT_SOURCES_FAILED,
+    EXIT_TARGETS_FAILED,
     ArchiveError,
     NewsmirrorError,
 )
 from newsmirror.pipeline import ProgressCallback, RunSummary, update
+from newsmirror.publish.targets import TargetConfig
 from newsmirror.publishconf import JekyllOutput, SiteOutput
 from newsmirror.store import Archive
+from newsmirror.summaries import Budget, Events
 from newsmirror.timeutil import now_utc, to_iso
 
 
@@ -46,23 +52,41 @@ class OutputResult:
 
 
 @dataclass
+class TargetOutcome:
+    """What one publish target did."""
+
+    name: str
+    kind: str  # "git", "folder" or "s3"
+    output: str  # "site" or "jekyll"
+    line: str = ""
+    error: str | None = None
+
+
+@dataclass
 class RunReport:
     started: str
     fetch: RunSummary
     outputs: list[OutputResult] = field(default_factory=list)
+    targets: list[TargetOutcome] = field(default_factory=list)
     finished: str = ""
 
     @property
     def exit_code(self) -> int:
-        """5 when an output failed, else 1 when a source failed, else 0."""
+        """5 when an output failed, else 7 when a target failed, else 1 when a source
+        failed, else 0."""
         if any(o.error for o in self.outputs):
             return EXIT_OUTPUT
+        if any(t.error for t in self.targets):
+            return EXIT_TARGETS_FAILED
         return EXIT_SOURCES_FAILED if self.fetch.any_failed else EXIT_OK
 
     def lines(self) -> list[str]:
         out = [self.fetch.line()]
         for o in self.outputs:
             out.append(f"{o.kind} {o.path}: " + (f"FAILED: {o.error}" if o.error else o.line))
+        for t in self.targets:
+            head = f"target {t.name} ({t.kind}, {t.output}): "
+            out.append(head + (f"FAILED: {t.error}" if t.error else t.line))
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,6 +124,16 @@ class RunReport:
                 {"kind": o.kind, "path": str(o.path), "summary": o.line, "error": o.error}
                 for o in self.outputs
             ],
+            "targets": [
+                {
+                    "name": t.name,
+                    "kind": t.kind,
+                    "output": t.output,
+                    "summary": t.line,
+                    "error": t.error,
+                }
+                for t in self.targets
+            ],
         }
 
 
@@ -115,10 +149,22 @@ def _write_jekyll(archive: Archive, output: JekyllOutput) -> str:
     return summary.line()
 
 
-def _write_site(archive: Archive, output: SiteOutput) -> str:
+def mirrors(targets: tuple[TargetConfig, ...]) -> tuple[tuple[str, str], ...]:
+    """The (name, public URL) of every target readers can reach, for the mirrors page."""
+    return tuple((t.name, t.public_url) for t in targets if t.public_url)
+
+
+def _write_site(archive: Archive, output: SiteOutput, targets: tuple[TargetConfig, ...]) -> str:
+    from dataclasses import fields
+
     from newsmirror.publish.site import SiteOptions, build_site
 
-    options = SiteOptions(title=output.title, base_url=output.base_url, search=output.search)
+    extra: dict[str, Any] = {}
+    if "mirrors" in {f.name for f in fields(SiteOptions)}:
+        extra["mirrors"] = mirrors(targets)
+    options = SiteOptions(
+        title=output.title, base_url=output.base_url, search=output.search, **extra
+    )
     return build_site(archive, output.path, options).line()
 
 
@@ -133,12 +179,44 @@ def write_outputs(config: Config, archive: Archive, hold: Hold) -> list[OutputRe
                 if isinstance(output, JekyllOutput):
                     result.line = _write_jekyll(archive, output)
                 else:
-                    result.line = _write_site(archive, output)
+                    result.line = _write_site(archive, output, config.publish.targets)
         except ArchiveError:
             raise
         except NewsmirrorError as exc:
             result.error = " ".join(exc.message.split())
         results.append(result)
+    return results
+
+
+def commit_message(summary: RunSummary, when: str) -> str:
+    """The message a target records for this run (a git commit's)."""
+    return f"newsmirror: {summary.new} new, {summary.updated} updated articles ({when})"
+
+
+def publish_targets(
+    config: Config, outputs: list[OutputResult], hold: Hold, message: str
+) -> list[TargetOutcome]:
+    """Publish every target; one failing (or raising anything) never stops the others.
+    A target whose output failed in this run is left as it was."""
+    from newsmirror.publish.targets import make_target
+
+    failed = {o.kind: o.error for o in outputs if o.error}
+    folders = {o.kind: o.path for o in outputs}
+    results = []
+    for target_config in config.publish.targets:
+        outcome = TargetOutcome(target_config.name, target_config.kind, target_config.output)
+        results.append(outcome)
+        if target_config.output in failed or target_config.output not in folders:
+            outcome.error = f"not published: the {target_config.output} output failed"
+            continue
+        try:
+            target = make_target(target_config)
+            with hold(folders[target_config.output]) as folder:
+                outcome.line = target.publish(folder, message=message).line()
+        except NewsmirrorError as exc:
+            outcome.error = " ".join(exc.message.split())
+        except Exception as exc:  # a target's bug or an OS error must not stop the others
+            outcome.error = " ".join(f"{type(exc).__name__}: {exc}".split())
     return results
 
 
@@ -149,10 +227,16 @@ def run_job(
     *,
     names: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    events: Events | None = None,
+    budget: Budget | None = None,
 ) -> RunReport:
-    """Fetch the sources into ``archive``, then write the configured outputs."""
+    """Fetch the sources into ``archive``, then write the configured outputs. ``progress``
+    and ``events`` hear of each feed, page and image as it is done; with a ``budget``,
+    pages and images are not started once it is spent (the outputs are always written)."""
     report = RunReport(started=to_iso(now_utc()), fetch=RunSummary([]))
-    report.fetch = update(config, archive, names, progress=progress)
+    report.fetch = update(config, archive, names, progress=progress, events=events, budget=budget)
     report.outputs = write_outputs(config, archive, hold)
+    message = commit_message(report.fetch, to_iso(now_utc()))
+    report.targets = publish_targets(config, report.outputs, hold, message)
     report.finished = to_iso(now_utc())
     return report

@@ -4,7 +4,12 @@ those steps so that a run with nothing to do for them need not import them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# Progress events of a run: (stage, one line), e.g. ("page", "https://…: full text").
+# Stages: "page", "image", and in `run` "output" and "target".
+Events = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,259 @@
+"""The ``folder`` target (a web root, a mounted share), and the sync the git target shares.
+
+:func:`sync_tree` makes a destination folder match an output folder:
+
+* a file whose bytes did not change is not touched (its mtime stays); a file is
+  compared by its bytes unless both it and its source are exactly as the last sync
+  left them (size, mtime and inode, kept in a small cache file);
+* a new or changed file is written atomically (a temporary file in the same folder,
+  renamed over the old one), mode 0644, its folders 0755, so that a web server
+  running as another user can read them;
+* a file that left the output is removed, but only a file this target placed there:
+  the list of placed files is kept in the destination as ``.newsmirror-files``
+  (a JSON list). Files of anyone else (a ``CNAME``, a web server's own pages) are
+  never deleted; a folder that becomes empty after a removal is removed too;
+* nothing is read or written outside the destination: symlinks are never followed
+  (a symlink standing where the output has a folder or a file is replaced by it;
+  a symlink in the output is not published), and ``.git`` is never entered.
+
+A file that cannot be placed (a foreign file where the output needs a folder, a full
+disk) is reported and the others are still synced.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from newsmirror.errors import PublishError
+from newsmirror.files import atomic_write
+from newsmirror.publish.targets import TargetConfig, TargetResult
+
+PLACED = ".newsmirror-files"  # in the destination: the files this target placed
+CACHE = ".newsmirror-cache.json"  # the folder target's stat cache (git keeps it in .git)
+_SKIP_TOP = {PLACED, CACHE}
+_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+StatKey = tuple[int, int, int]  # size, mtime_ns, inode
+
+
+def _key(info: os.stat_result) -> StatKey:
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def _skipped(name: str, top: bool) -> bool:
+    """Entries of an output that are never published."""
+    return (
+        name == ".git"
+        or (top and name in _SKIP_TOP)
+        or (name.startswith(".nm-") and name.endswith(".tmp"))  # a writer's temporary file
+    )
+
+
+def list_files(root: Path) -> dict[str, os.stat_result]:
+    """Every regular file below ``root`` (relative POSIX path -> lstat), symlinks not
+    followed and not listed."""
+    found: dict[str, os.stat_result] = {}
+    stack = [("", str(root))]
+    while stack:
+        prefix, folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if _skipped(entry.name, not prefix):
+                    continue
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    found[rel] = entry.stat(follow_symlinks=False)
+    return found
+
+
+def _read(path: Path) -> bytes:
+    fd = os.open(path, _READ)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def _place(target: Path, data: bytes) -> None:
+    """Write ``data`` over ``target`` atomically, mode 0644 whatever the umask."""
+    tmp = target.parent / f".nm-{os.urandom(12).hex()}.tmp"
+    fd = os.open(tmp, _CREATE, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _load_json(path: Path, kind: type) -> Any:
+    try:
+        value = json.loads(_read(path))
+    except (OSError, ValueError):
+        return kind()
+    return value if isinstance(value, kind) else kind()
+
+
+@dataclass
+class _Sync:
+    source: Path
+    root: Path
+    cache: dict[str, list[list[int]]]
+    result: TargetResult = field(default_factory=TargetResult)
+    errors: list[str] = field(default_factory=list)
+    _dirs: set[str] = field(default_factory=set)
+
+    def folder(self, rel: str) -> Path:
+        """The real folder for ``rel``'s parent, made as needed; a symlink in the way is
+        replaced by a folder; OSError if a file is in the way."""
+        parent = rel.rpartition("/")[0]
+        path = self.root
+        done = ""
+        for part in parent.split("/") if parent else []:
+            done = f"{done}/{part}" if done else part
+            path = path / part
+            if done in self._dirs:
+                continue
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                info = None
+            if info is not None and stat.S_ISLNK(info.st_mode):
+                os.unlink(path)  # removes the link only
+                info = None
+            if info is None:
+                os.mkdir(path, 0o755)
+                os.chmod(path, 0o755)
+            elif not stat.S_ISDIR(info.st_mode):
+                raise OSError(
+                    errno.ENOTDIR, f"a file that newsmirror did not place is in the way: {done}"
+                )
+            self._dirs.add(done)
+        return path
+
+    def copy(self, rel: str, src: os.stat_result) -> None:
+        target = self.folder(rel) / rel.rpartition("/")[2]
+        try:
+            now: os.stat_result | None = os.lstat(target)
+        except FileNotFoundError:
+            now = None
+        if now is not None and stat.S_ISREG(now.st_mode):
+            if self.cache.get(rel) == [list(_key(src)), list(_key(now))]:
+                return  # both exactly as the last sync left them
+            data = _read(self.source / rel)
+            if now.st_size == len(data) and _read(target) == data:
+                self.cache[rel] = [list(_key(src)), list(_key(now))]
+                return
+        else:
+            data = _read(self.source / rel)
+        if now is not None and stat.S_ISDIR(now.st_mode):
+            os.rmdir(target)  # an empty folder gives way; one with files raises
+        _place(target, data)
+        self.cache[rel] = [list(_key(src)), list(_key(os.lstat(target)))]
+        if now is None or stat.S_ISDIR(now.st_mode):
+            self.result.added += 1
+        else:
+            self.result.changed += 1
+
+    def remove(self, rel: str) -> None:
+        """Remove a file this target placed; its folders too once empty. Nothing is
+        followed: a parent that is no longer a real folder means the file is gone."""
+        parts = rel.split("/")
+        path = self.root
+        for part in parts[:-1]:
+            path = path / part
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    return
+            except FileNotFoundError:
+                return
+        path = path / parts[-1]
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(info.st_mode):
+            return  # a folder now stands there: not ours to delete
+        os.unlink(path)
+        self.cache.pop(rel, None)
+        self.result.removed += 1
+        for depth in range(len(parts) - 1, 0, -1):
+            try:
+                os.rmdir(self.root.joinpath(*parts[:depth]))
+            except OSError:
+                break
+
+
+def _safe_rel(rel: object) -> bool:
+    """Whether a name read from the placed list stays inside the destination."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\x00" in rel:
+        return False
+    return all(part not in ("", ".", "..", ".git") for part in rel.split("/"))
+
+
+def sync_tree(source: Path, dest: Path, *, cache_file: Path) -> tuple[TargetResult, list[str]]:
+    """Make ``dest`` match ``source`` (see the module's text). Returns the counts and
+    one line per file that could not be synced; OSError when ``dest`` itself is unusable."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files = list_files(source)
+    root = dest.resolve()
+    placed_before = {p for p in _load_json(root / PLACED, list) if _safe_rel(p)}
+    raw_cache = _load_json(cache_file, dict)
+    sync = _Sync(source, root, {k: v for k, v in raw_cache.items() if k in files})
+    placed = set(placed_before)
+    for rel in sorted(placed_before - files.keys(), reverse=True):
+        try:
+            sync.remove(rel)
+            placed.discard(rel)
+        except OSError as exc:
+            sync.errors.append(f"cannot remove {rel}: {exc.strerror or exc}")
+    for rel in sorted(files):
+        try:
+            sync.copy(rel, files[rel])
+            placed.add(rel)
+        except OSError as exc:
+            sync.errors.append(f"cannot write {rel}: {exc.strerror or exc}")
+    listing = json.dumps(sorted(placed), indent=0).encode("ascii") + b"\n"
+    if not (root / PLACED).is_file() or _read(root / PLACED) != listing:
+        _place(root / PLACED, listing)
+    if sync.cache != raw_cache:
+        atomic_write(cache_file, json.dumps(sync.cache, separators=(",", ":")).encode("ascii"))
+    return sync.result, sync.errors
+
+
+def failure(name: str, errors: list[str]) -> str:
+    """One line for a target whose files did not all sync."""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{name}: {len(errors)} files not synced: {errors[0]}{more}"
+
+
+class FolderTarget:
+    """Sync an output to a local folder (``path``)."""
+
+    def __init__(self, config: TargetConfig) -> None:
+        self.config = config
+        self.path = Path(config.options["path"])
+
+    def publish(self, folder: Path, *, message: str) -> TargetResult:
+        try:
+            result, errors = sync_tree(folder, self.path, cache_file=self.path / CACHE)
+        except OSError as exc:
+            raise PublishError(
+                f"{self.config.name}: cannot sync to {self.path}: {exc.strerror or exc}",
+                hint="Check that the folder can be created and written.",
+            ) from exc
+        if errors:
+            raise PublishError(
+                failure(self.config.name, errors),
+                hint="Move away what stands in the way, or free disk space.",
+            )
+        return result

@@ -1,0 +1,282 @@
+"""The ``git`` target: a work tree that mirrors an output, committed and pushed to remotes.
+
+Each publish:
+
+1. makes the work tree ready: an existing repository is used as it is; otherwise the
+   branch is cloned from the first remote that has it, or a new repository is made
+   when no reachable remote has the branch yet (when no remote can be reached at all,
+   nothing is made and the target fails, so that a new history never diverges from a
+   remote that was only down);
+2. syncs the output into the work tree (:func:`.folder.sync_tree`: changed files only,
+   removals of files it placed, its list of placed files committed as
+   ``.newsmirror-files`` so that a fresh clone knows them too);
+3. commits only when the tree changed, with the run's message; with ``flat = true``
+   the commit has no parent (the branch keeps one commit, force-pushed);
+4. pushes to each remote whose last push from here was not this commit, with
+   ``retries`` more tries, waiting ``backoff`` seconds, doubled each time. Every remote
+   is tried; any that failed makes the target fail, naming it (credentials in a URL
+   are never shown).
+
+git always gets an argument list (no shell), ``GIT_TERMINAL_PROMPT=0`` and ssh in batch
+mode (a cron job never waits for a password), the identity through ``-c``, and no
+``GIT_DIR``-like variables from the caller's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from newsmirror.errors import PublishError
+from newsmirror.files import atomic_write
+from newsmirror.publish.targets import TargetConfig, TargetResult
+from newsmirror.publish.targets.folder import failure, sync_tree
+
+GIT_TIMEOUT = 600.0  # seconds for one git command (a push of a large first commit)
+_CLEARED = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+)
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git: the caller's, without repository overrides, never
+    prompting."""
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    env["LC_ALL"] = "C"
+    return env
+
+
+def redact(url: str) -> str:
+    """``url`` without a password or token (``https://user:tok@host/x`` -> ``https://***@host/x``)."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+@dataclass
+class _Done:
+    code: int
+    out: str
+    err: str
+
+    def last_line(self) -> str:
+        lines = [line.strip() for line in self.err.splitlines() if line.strip()]
+        return lines[-1] if lines else f"git exited with {self.code}"
+
+
+def backoff_delays(retries: int, backoff: float) -> list[float]:
+    """The waits between tries: backoff, 2 x backoff, 4 x backoff, ..."""
+    return [backoff * 2**i for i in range(retries)]
+
+
+class GitTarget:
+    """Commit an output into a git work tree (``path``) and push it to ``remotes``."""
+
+    def __init__(self, config: TargetConfig) -> None:
+        options = config.options
+        self.config = config
+        self.path = Path(options["path"])
+        self.remotes: list[str] = list(options.get("remotes", []))
+        self.branch: str = options.get("branch", "main")
+        self.flat: bool = options.get("flat", False)
+        self.retries: int = options.get("retries", 3)
+        self.backoff: float = float(options.get("backoff", 2.0))
+        self.identity = [
+            "-c",
+            f"user.name={options.get('author_name', 'newsmirror')}",
+            "-c",
+            f"user.email={options.get('author_email', 'newsmirror@localhost')}",
+        ]
+
+    # -- running git -------------------------------------------------------------------
+
+    def _git(self, *args: str, stdin: str | None = None, cwd: bool = True) -> _Done:
+        command = ["git", *(["-C", str(self.path)] if cwd else []), *args]
+        try:
+            done = subprocess.run(
+                command,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=git_env(),
+                timeout=GIT_TIMEOUT,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise PublishError(
+                f"{self.config.name}: git is not installed", hint="Install git."
+            ) from exc
+        except subprocess.TimeoutExpired:
+            return _Done(-1, "", f"git {args[0]} took longer than {GIT_TIMEOUT:g} s")
+        return _Done(done.returncode, done.stdout, done.stderr)
+
+    def _must(self, *args: str, stdin: str | None = None) -> str:
+        done = self._git(*args, stdin=stdin)
+        if done.code != 0:
+            raise PublishError(
+                f"{self.config.name}: git {args[0]} failed in {self.path}: {done.last_line()}",
+                hint="Check the work tree; `git status` there shows what is wrong.",
+            )
+        return done.out.strip()
+
+    # -- 1. the work tree --------------------------------------------------------------
+
+    def _has_branch(self, url: str) -> bool | None:
+        """True if ``url`` has the branch, False if it is reachable without it, None if
+        it cannot be reached."""
+        ref = f"refs/heads/{self.branch}"
+        done = self._git("ls-remote", "--exit-code", "--", url, ref, cwd=False)
+        return {0: True, 2: False}.get(done.code)
+
+    def _prepare(self) -> None:
+        if (self.path / ".git").exists():
+            self._must("symbolic-ref", "HEAD", f"refs/heads/{self.branch}")
+            return
+        answers = [(url, self._has_branch(url)) for url in self.remotes]
+        if self.remotes and all(found is None for _, found in answers):
+            listed = ", ".join(redact(url) for url in self.remotes)
+            raise PublishError(
+                f"{self.config.name}: no remote can be reached to clone from ({listed})",
+                hint="Check the remotes' URLs and access; nothing was published.",
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PublishError(
+                f"{self.config.name}: cannot create {self.path}: {exc.strerror or exc}"
+            ) from exc
+        for url, found in answers:
+            if found:
+                done = self._git(
+                    "clone",
+                    "-q",
+                    "--branch",
+                    self.branch,
+                    "--single-branch",
+                    "--",
+                    url,
+                    ".",
+                )
+                if done.code == 0:
+                    return
+                raise PublishError(
+                    f"{self.config.name}: cannot clone {redact(url)}: {done.last_line()}"
+                )
+        self._must("init", "-q")
+        self._must("symbolic-ref", "HEAD", f"refs/heads/{self.branch}")
+
+    # -- 3. the commit -----------------------------------------------------------------
+
+    def _commit(self, message: str) -> str | None:
+        """Commit the work tree if it differs from HEAD; the new commit's id, or None."""
+        self._must("-c", "core.autocrlf=false", "add", "--all", "--force", "--", ".")
+        tree = self._must("write-tree")
+        head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}")
+        parents: list[str] = []
+        if head.code == 0:
+            head_id = head.out.strip()
+            unchanged = self._must("rev-parse", f"{head_id}^{{tree}}") == tree
+            has_parent = self._git("rev-parse", "-q", "--verify", f"{head_id}^").code == 0
+            if unchanged and not (self.flat and has_parent):
+                return None
+            if not self.flat:
+                parents = ["-p", head_id]
+        commit = self._must(*self.identity, "commit-tree", tree, *parents, "-F", "-", stdin=message)
+        self._must("update-ref", "-m", "newsmirror publish", "HEAD", commit)
+        if self.flat:  # drop the replaced commits here too, so the work tree stays small
+            self._git("reflog", "expire", "--expire=now", "--all")
+            self._git("prune", "--expire=now")
+        return commit
+
+    # -- 4. the pushes -----------------------------------------------------------------
+
+    def _push(self, url: str) -> str | None:
+        """Push HEAD to ``url`` with retries; None on success, else the reason."""
+        args = ["push", "-q", *(["--force"] if self.flat else []), "--", url]
+        refspec = f"HEAD:refs/heads/{self.branch}"
+        waits = iter(backoff_delays(self.retries, self.backoff))
+        tries = 0
+        while True:
+            done = self._git(*args, refspec)
+            tries += 1
+            if done.code == 0:
+                return None
+            wait = next(waits, None)
+            if wait is None:
+                break
+            time.sleep(wait)
+        reason = done.last_line().replace(url, redact(url))
+        return f"{redact(url)} (after {tries} tries: {reason})"
+
+    def _push_all(self, head: str) -> tuple[int, list[str]]:
+        """Push to every remote not known to hold ``head``; (remotes now holding it,
+        one reason per failed remote)."""
+        state_file = self.path / ".git" / "newsmirror-pushed.json"
+        try:
+            state = json.loads(state_file.read_bytes())
+            if not isinstance(state, dict):
+                state = {}
+        except (OSError, ValueError):
+            state = {}
+        current, failed = 0, []
+        for url in self.remotes:
+            reason = None if state.get(url) == head else self._push(url)
+            if reason is None:
+                state[url] = head
+                current += 1
+            else:
+                state.pop(url, None)
+                failed.append(reason)
+        atomic_write(state_file, json.dumps(state, ensure_ascii=False).encode("utf-8"))
+        return current, failed
+
+    def publish(self, folder: Path, *, message: str) -> TargetResult:
+        name = self.config.name
+        self._prepare()
+        cache = self.path / ".git" / "newsmirror-cache.json"
+        try:
+            result, errors = sync_tree(folder, self.path, cache_file=cache)
+        except OSError as exc:
+            raise PublishError(
+                f"{name}: cannot sync to {self.path}: {exc.strerror or exc}"
+            ) from exc
+        commit = self._commit(message)
+        head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}").out.strip()
+        current, failed = self._push_all(head) if head else (0, [])
+        parts = [f"commit {commit[:7]}{' (flat)' if self.flat else ''}" if commit else "no change"]
+        if self.remotes:
+            parts.append(f"{current} of {len(self.remotes)} remotes up to date")
+        result.detail = ", ".join(parts)
+        if failed:
+            raise PublishError(
+                f"{name}: push failed: {'; '.join(failed)}; {result.line()}",
+                hint="Check the remote's URL, network and credentials; the next run pushes again.",
+            )
+        if errors:
+            raise PublishError(failure(name, errors), hint="Move away what stands in the way.")
+        return result

@@ -1,0 +1,426 @@
+"""Publish targets `folder` and `git` (issue 8): real folders, real git, bare repositories
+on disk as remotes, and `newsmirror run` against a local feed server."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTICLE_TEXT, Reply, rss
+from newsmirror.config import parse_config
+from newsmirror.errors import ConfigError, PublishError
+from newsmirror.pipeline import RunSummary, SourceResult
+from newsmirror.publish.targets import TargetConfig, make_target
+from newsmirror.runjob import OutputResult, RunReport, TargetOutcome
+from test_cli import nm
+
+HOSTILE = [
+    "with space.html",
+    'it\'s "quoted".html',
+    "-rf",
+    "--force.html",
+    "新闻 报道.md",
+    "$(touch pwned).txt",
+    "-n/; rm -rf ~.html",
+]
+
+
+def git(cwd, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def bare(path):
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "--bare")
+    return path
+
+
+def commits(repo, ref="HEAD"):
+    """The commit messages of ``ref``, newest first."""
+    return git(repo, "log", "--format=%s", ref).splitlines()
+
+
+def tree_files(repo, ref="HEAD"):
+    return set(
+        git(repo, "-c", "core.quotepath=off", "ls-tree", "-r", "--name-only", "-z", ref)
+        .strip("\0")
+        .split("\0")
+    )
+
+
+def write(root, files):
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def files_of(root):
+    return {
+        str(p.relative_to(root)): p.read_text(encoding="utf-8")
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts and not p.name.startswith(".")
+    }
+
+
+def folder_target(path):
+    return make_target(TargetConfig("folder", "site", "web", options={"path": path}))
+
+
+def git_target(path, remotes=(), **options):
+    options = {"path": path, "remotes": [str(r) for r in remotes], "backoff": 0.01, **options}
+    return make_target(TargetConfig("git", "site", "gh", options=options))
+
+
+# -- folder --------------------------------------------------------------------------------
+
+
+def test_folder_sync_adds_changes_removes_and_leaves_unchanged_files_alone(tmp_path):
+    out, web = tmp_path / "public", tmp_path / "www"
+    write(out, {"index.html": "首页", "a/1.html": "one", "a/2.html": "two", "old/x.html": "x"})
+    target = folder_target(web)
+    first = target.publish(out, message="m")
+    assert (first.added, first.changed, first.removed) == (4, 0, 0)
+    assert files_of(web) == files_of(out)
+    (web / "CNAME").write_text("mirror.example.org", encoding="utf-8")  # not ours
+    before = {p: (web / p).stat().st_mtime_ns for p in ("index.html", "a/1.html")}
+
+    write(out, {"a/2.html": "TWO", "b/new.html": "new"})
+    (out / "old/x.html").unlink()
+    (out / "old").rmdir()
+    second = target.publish(out, message="m")
+    assert (second.added, second.changed, second.removed) == (1, 1, 1)
+    assert files_of(web) == {**files_of(out), "CNAME": "mirror.example.org"}
+    assert not (web / "old").exists()  # the folder it emptied is gone
+    assert {p: (web / p).stat().st_mtime_ns for p in before} == before
+    idle = target.publish(out, message="m")
+    assert (idle.added, idle.changed, idle.removed) == (0, 0, 0)
+    (web / ".newsmirror-cache.json").unlink()  # compared by bytes then
+    idle = target.publish(out, message="m")
+    assert (idle.added, idle.changed, idle.removed) == (0, 0, 0)
+    assert {p: (web / p).stat().st_mtime_ns for p in before} == before
+
+
+def test_folder_files_are_readable_by_others_whatever_the_umask(tmp_path):
+    out, web = tmp_path / "public", tmp_path / "www"
+    write(out, {"a/b/page.html": "x"})
+    old = os.umask(0o077)
+    try:
+        folder_target(web).publish(out, message="m")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((web / "a/b/page.html").stat().st_mode) == 0o644
+    assert stat.S_IMODE((web / "a/b").stat().st_mode) == 0o755
+    assert stat.S_IMODE((web / "a").stat().st_mode) == 0o755
+
+
+def test_folder_sync_never_reaches_outside_its_folder(tmp_path):
+    out, web, outside = tmp_path / "public", tmp_path / "www", tmp_path / "outside"
+    write(outside, {"victim.html": "keep me", "secret.txt": "secret"})
+    write(out, {"sub/page.html": "page", "victim.html": "published"})
+    (out / "link.txt").symlink_to(outside / "secret.txt")  # a symlink in the output
+    web.mkdir()
+    (web / "sub").symlink_to(outside, target_is_directory=True)  # a planted folder link
+    (web / "victim.html").symlink_to(outside / "victim.html")  # a planted file link
+    (web / ".newsmirror-files").write_text(
+        json.dumps(["../outside/secret.txt", "sub/../../outside/victim.html", "/etc/hostname"])
+    )
+    folder_target(web).publish(out, message="m")
+    assert files_of(outside) == {"victim.html": "keep me", "secret.txt": "secret"}
+    assert (web / "sub").is_dir() and not (web / "sub").is_symlink()
+    assert (web / "victim.html").read_text(encoding="utf-8") == "published"
+    assert not (web / "victim.html").is_symlink()
+    assert not (web / "link.txt").exists()  # symlinks are not published
+
+
+def test_folder_reports_a_foreign_file_in_the_way_and_syncs_the_rest(tmp_path):
+    out, web = tmp_path / "public", tmp_path / "www"
+    write(out, {"a/page.html": "page", "b.html": "b"})
+    write(web, {"a": "a file of someone else where the output has a folder"})
+    with pytest.raises(PublishError) as caught:
+        folder_target(web).publish(out, message="m")
+    assert "a/page.html" in caught.value.message
+    assert (web / "b.html").read_text(encoding="utf-8") == "b"
+    assert (web / "a").read_text(encoding="utf-8").startswith("a file of someone else")
+
+
+# -- git -----------------------------------------------------------------------------------
+
+
+def test_git_commits_only_changes_with_the_message_and_pushes_to_two_remotes(tmp_path):
+    out, work = tmp_path / "public", tmp_path / "work"
+    remotes = [bare(tmp_path / "r1.git"), bare(tmp_path / "r2.git")]
+    write(out, {"index.html": "首页", "a/1.html": "one", "a/2.html": "two"})
+    target = git_target(work, remotes)
+    first = target.publish(out, message="newsmirror: 3 new, 0 updated articles (T1)")
+    assert first.added == 3 and "2 of 2 remotes up to date" in first.detail
+    for remote in remotes:
+        assert commits(remote, "main") == ["newsmirror: 3 new, 0 updated articles (T1)"]
+        assert {"index.html", "a/1.html", "a/2.html"} <= tree_files(remote, "main")
+
+    remotes[1].rename(tmp_path / "away")  # an idle run does not even contact the remotes
+    idle = target.publish(out, message="newsmirror: 0 new, 0 updated articles (T2)")
+    assert "no change" in idle.detail
+    (tmp_path / "away").rename(remotes[1])
+    assert len(commits(work)) == 1 and len(commits(remotes[0], "main")) == 1
+
+    write(out, {"a/2.html": "TWO"})
+    (out / "a/1.html").unlink()
+    third = target.publish(out, message="newsmirror: 0 new, 1 updated articles (T3)")
+    assert (third.added, third.changed, third.removed) == (0, 1, 1)
+    for remote in remotes:
+        assert commits(remote, "main")[0] == "newsmirror: 0 new, 1 updated articles (T3)"
+        assert "a/1.html" not in tree_files(remote, "main")
+        assert len(commits(remote, "main")) == 2
+    assert git(work, "status", "--porcelain") == ""
+
+
+def test_a_dead_remote_is_retried_and_reported_while_the_others_get_the_push(tmp_path):
+    out, work = tmp_path / "public", tmp_path / "work"
+    live, dead = bare(tmp_path / "live.git"), tmp_path / "no such repo.git"
+    other = bare(tmp_path / "other.git")
+    write(out, {"index.html": "x"})
+    target = git_target(work, [live, dead, other], retries=2)
+    with pytest.raises(PublishError) as caught:
+        target.publish(out, message="first")
+    message = caught.value.message
+    assert str(dead) in message and "after 3 tries" in message
+    assert str(live) not in message and "2 of 3 remotes up to date" in message
+    assert commits(live, "main") == ["first"] == commits(other, "main")
+
+    # The next run, with nothing new, still owes the dead remote its commit.
+    with pytest.raises(PublishError):
+        target.publish(out, message="second")
+    bare(dead)  # it comes back
+    result = target.publish(out, message="third")
+    assert "3 of 3 remotes up to date" in result.detail
+    assert commits(dead, "main") == ["first"]  # the same commit, no new one
+
+
+def test_flat_history_keeps_one_commit_here_and_on_the_remote(tmp_path):
+    out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
+    target = git_target(work, [remote], flat=True, branch="gh-pages")
+    for run in range(3):
+        write(out, {f"post{run}.html": f"post {run}", "index.html": f"index {run}"})
+        target.publish(out, message=f"run {run}")
+        assert commits(work) == [f"run {run}"]
+        assert commits(remote, "gh-pages") == [f"run {run}"]
+    assert {"post0.html", "post1.html", "post2.html"} <= tree_files(remote, "gh-pages")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "gh-pages", str(remote), str(clone))
+    assert (clone / "index.html").read_text(encoding="utf-8") == "index 2"
+
+
+def test_a_fresh_work_tree_clones_the_remote_and_keeps_its_foreign_files(tmp_path):
+    out, remote = tmp_path / "public", bare(tmp_path / "r.git")
+    write(out, {"index.html": "one", "gone.html": "gone"})
+    git_target(tmp_path / "w1", [remote]).publish(out, message="first")
+    seed = tmp_path / "seed"  # someone adds a CNAME to the published branch
+    git(tmp_path, "clone", "-q", "--branch", "main", str(remote), str(seed))
+    write(seed, {"CNAME": "mirror.example.org"})
+    git(seed, "add", "CNAME")
+    git(seed, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "cname")
+    git(seed, "push", "-q", "origin", "main")
+
+    (out / "gone.html").unlink()
+    git_target(tmp_path / "w2", [remote]).publish(out, message="second")  # a new runner
+    assert commits(remote, "main") == ["second", "cname", "first"]
+    assert tree_files(remote, "main") == {"index.html", "CNAME", ".newsmirror-files"}
+
+
+def test_hostile_file_names_survive_folder_and_git(tmp_path):
+    out, web, work = tmp_path / "public", tmp_path / "www", tmp_path / "work"
+    remote = bare(tmp_path / "r.git")
+    write(out, {name: f"content of {name}" for name in HOSTILE})
+    folder_target(web).publish(out, message="m")
+    git_target(work, [remote]).publish(out, message="-rf 'quoted' $(touch pwned) 新闻")
+    assert files_of(web) == files_of(out)
+    assert set(HOSTILE) <= tree_files(remote, "main")
+    assert commits(remote, "main") == ["-rf 'quoted' $(touch pwned) 新闻"]
+    assert not list(tmp_path.rglob("pwned"))
+    for name in HOSTILE[:3]:
+        (out / name).unlink()
+    git_target(work, [remote]).publish(out, message="removed")
+    assert not set(HOSTILE[:3]) & tree_files(remote, "main")
+    assert set(HOSTILE[3:]) <= tree_files(remote, "main")
+
+
+# -- the job -------------------------------------------------------------------------------
+
+
+def test_exit_code_order_output_then_target_then_source():
+    def code(output_error, target_error, sources_failed):
+        summary = RunSummary([SourceResult("s", feeds=1, failed=int(sources_failed), ok=1)])
+        report = RunReport(started="", fetch=summary)
+        report.outputs = [OutputResult("site", Path("p"), error=output_error)]
+        report.targets = [TargetOutcome("t", "git", "site", error=target_error)]
+        return report.exit_code
+
+    assert code("disk full", "push failed", True) == 5
+    assert code(None, "push failed", True) == 7
+    assert code(None, None, True) == 1
+    assert code(None, None, False) == 0
+
+
+ITEMS = [
+    {"title": f"新闻{i}", "link": f"https://e.org/{i}", "content": f"<p>{ARTICLE_TEXT}</p>"}
+    for i in range(3)
+]
+
+
+def test_run_publishes_every_target_and_a_dead_remote_gives_exit_7(tmp_path, server):
+    server.route("/feed", Reply(body=rss(ITEMS)))
+    live = bare(tmp_path / "live.git")
+    dead = tmp_path / "dead.git"
+    (tmp_path / "newsmirror.toml").write_text(
+        f"""
+[fetch]
+retries = 0
+[media]
+mode = "hotlink"
+[publish.jekyll]
+path = "jekyll"
+[publish.site]
+path = "public"
+search = false
+[[publish.targets]]
+kind = "git"
+output = "jekyll"
+path = "deploy"
+remotes = ["{dead}", "{live}"]
+retries = 1
+backoff = 0
+[[publish.targets]]
+kind = "folder"
+name = "web root"
+output = "site"
+path = "www"
+public_url = "https://mirror.example.org/"
+[[sources]]
+name = "源"
+feeds = ["{server.url}/feed"]
+full_text = "feed"
+""",
+        encoding="utf-8",
+    )
+    result = nm("run", "--json", cwd=tmp_path, check=False)
+    assert result.returncode == 7, result.stderr
+    report = json.loads(result.stdout)
+    git_report, folder_report = report["targets"]
+    assert git_report["name"] == "git0" and str(dead) in git_report["error"]
+    assert folder_report["name"] == "web root" and folder_report["error"] is None
+    assert "3 new, 0 updated articles" in commits(live, "main")[0]
+    assert len([p for p in tree_files(live, "main") if p.startswith("_posts/")]) == 3
+    assert (tmp_path / "www/index.html").read_bytes() == (
+        tmp_path / "public/index.html"
+    ).read_bytes()
+
+    bare(dead)
+    again = nm("run", cwd=tmp_path)
+    assert "target git0 (git, jekyll): 0 added, 0 changed, 0 removed; no change" in again.stdout
+    assert "target web root (folder, site): " in again.stdout
+    assert len(commits(live, "main")) == 1 and len(commits(dead, "main")) == 1
+
+
+# -- config --------------------------------------------------------------------------------
+
+BASE = "[publish.site]\npath = 'public'\n"
+GIT = "[[publish.targets]]\nkind = 'git'\npath = 'deploy'\n"
+
+
+def test_target_config_errors_name_the_key(tmp_path):
+    cases = {
+        GIT + "remots = []\n": "publish.targets[0].remots",
+        GIT + "bucket = 'b'\n": "publish.targets[0].bucket",
+        "[[publish.targets]]\npath = 'd'\n": "publish.targets[0].kind",
+        "[[publish.targets]]\nkind = 'ftp'\npath = 'd'\n": "publish.targets[0].kind",
+        "[[publish.targets]]\nkind = 'folder'\n": "publish.targets[0].path",
+        GIT + "output = 'jekyll'\n": "publish.targets[0].output",
+        GIT + "output = 'feeds'\n": "publish.targets[0].output",
+        GIT + "remotes = ['--upload-pack=touch x']\n": "publish.targets[0].remotes",
+        GIT + "remotes = 'git@host:x.git'\n": "publish.targets[0].remotes",
+        GIT + "retries = -1\n": "publish.targets[0].retries",
+        GIT + "retries = true\n": "publish.targets[0].retries",
+        GIT + "backoff = nan\n": "publish.targets[0].backoff",
+        GIT + "flat = 'yes'\n": "publish.targets[0].flat",
+        GIT + "branch = '-x'\n": "publish.targets[0].branch",
+        GIT + "branch = 'a..b'\n": "publish.targets[0].branch",
+        GIT + "public_url = 'mirror.org'\n": "publish.targets[0].public_url",
+        GIT.replace("'deploy'", "'public/deploy'"): "publish.targets[0].path",
+        GIT.replace("'deploy'", "'.'"): "publish.targets[0].path",
+        GIT + "name = 'a'\n[[publish.targets]]\nkind = 'folder'\npath = 'w'\nname = 'a'\n": (
+            "publish.targets[1].name"
+        ),
+        GIT + GIT: "publish.targets[1].path",
+        "[[publish.targets]]\nkind = 's3'\n": "publish.targets[0].bucket",
+        "[[publish.targets]]\nkind = 's3'\nbucket = 'b'\nendpoint_url = 'x'\n": (
+            "publish.targets[0].endpoint_url"
+        ),
+        "[[publish.targets]]\nkind = 's3'\nbucket = 'b'\nworkers = 'many'\n": "publish.targets[0]",
+        "[publish]\ntargets = 'git'\n": "publish.targets",
+        "[publish]\ntargets = [1]\n": "publish.targets[0]",
+    }
+    for text, key in cases.items():
+        try:
+            parse_config(BASE + text, tmp_path / "newsmirror.toml")
+        except ConfigError as exc:
+            assert exc.key == key, (text, exc.key, exc.message)
+            assert exc.hint
+        else:
+            raise AssertionError(f"accepted: {text!r}")
+
+
+def test_target_config_defaults_and_paths_relative_to_the_config(tmp_path):
+    text = (
+        BASE
+        + GIT
+        + "[[publish.targets]]\nkind = 's3'\nbucket = 'b'\npublic_url = 'https://b.example/'\n"
+    )
+    config = parse_config(text, tmp_path / "sub" / "newsmirror.toml")
+    git_config, s3_config = config.publish.targets
+    assert (git_config.name, git_config.output, git_config.kind) == ("git0", "site", "git")
+    assert git_config.options == {
+        "path": tmp_path / "sub" / "deploy",
+        "remotes": [],
+        "branch": "main",
+        "flat": False,
+        "retries": 3,
+        "backoff": 2.0,
+        "author_name": "newsmirror",
+        "author_email": "newsmirror@localhost",
+    }
+    assert s3_config.name == "s31"
+    assert s3_config.options["bucket"] == "b" and s3_config.public_url == "https://b.example/"
+    config = parse_config(
+        BASE + "[[publish.targets]]\nkind = 's3'\nbucket = 'b'\nworkers = 4\n",
+        tmp_path / "newsmirror.toml",
+    )
+    assert config.publish.targets[0].options == {
+        "bucket": "b",
+        "endpoint_url": "",
+        "region": "",
+        "prefix": "",
+        "workers": 4,
+    }
+
+
+def test_a_token_in_a_remote_url_is_never_reported(tmp_path):
+    out, live = tmp_path / "public", bare(tmp_path / "live.git")
+    write(out, {"index.html": "x"})
+    secret = "https://nm:s3cr3t-token@127.0.0.1:9/mirror.git"  # nothing listens on port 9
+    target = git_target(tmp_path / "work", [live, secret], retries=0)
+    with pytest.raises(PublishError) as caught:
+        target.publish(out, message="m")
+    assert "https://***@127.0.0.1:9/mirror.git (after 1 tries" in caught.value.message
+    assert "s3cr3t" not in caught.value.message + caught.value.hint
+    assert commits(live, "main") == ["m"]
