@@ -285,7 +285,14 @@ def build(ctx: Context, out: Path, title: str, base_url: str, no_search: bool) -
 @click.argument(
     "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default="public"
 )
-@click.option("-p", "--port", default=8000, show_default=True, help="Port on 127.0.0.1.")
+@click.option(
+    "-p",
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1.",
+)
 @handle_errors
 def serve(folder: Path, port: int) -> None:
     """Serve a built site on 127.0.0.1 for reading and searching offline.
@@ -296,6 +303,10 @@ def serve(folder: Path, port: int) -> None:
     """
     from newsmirror.demo.server import serve_forever
 
+    if not (folder / "index.html").is_file():
+        click.echo(
+            f"note: {folder} has no index.html (build a site with `newsmirror build`)", err=True
+        )
     click.echo(f"serving {folder} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
     serve_forever(folder, port)
 

@@ -109,3 +109,9 @@ class PublishError(NewsmirrorError):
     """A publish target (git, folder, s3) could not be brought up to date."""
 
     exit_code = EXIT_TARGETS_FAILED
+
+
+class ServeError(NewsmirrorError):
+    """``newsmirror serve`` cannot listen (the port is taken or not allowed)."""
+
+    exit_code = EXIT_USAGE

@@ -6,6 +6,7 @@ server, so that repeated runs exercise newsmirror's conditional fetching.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +15,47 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from newsmirror.errors import ServeError
+
+# Text files are sent with their charset (every file newsmirror writes is UTF-8): a
+# feed or page sent without one shows as mojibake in a browser.
+TEXT_TYPES = {
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".xml": "application/xml",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".md": "text/plain",
+}
+
+
+def content_type(path: str) -> str | None:
+    """The Content-Type (with charset) of a text file by its name; None for others."""
+    suffix = path[path.rfind(".") :].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    kind = TEXT_TYPES.get(suffix)
+    return f"{kind}; charset=utf-8" if kind else None
+
 
 class _Handler(SimpleHTTPRequestHandler):
     def guess_type(self, path: Any) -> str:
-        if str(path).endswith(".xml"):
-            return "application/rss+xml"
-        return str(super().guess_type(path))
+        return content_type(str(path)) or str(super().guess_type(path))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A missing page gets the site's own 404.html (styled, with its links), as
+        static hosts serve it; other errors the plain answer."""
+        page = Path(str(self.directory)) / "404.html"
+        if code != 404 or not page.is_file():
+            super().send_error(code, message, explain)
+            return
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def end_headers(self) -> None:
         path = Path(self.translate_path(self.path))
@@ -63,8 +99,17 @@ def serve_folder(folder: Path) -> Iterator[str]:
 
 
 def serve_forever(folder: Path, port: int) -> None:
-    """Serve ``folder`` on 127.0.0.1:``port`` until interrupted."""
-    server = _Server(("127.0.0.1", port), partial(_Handler, directory=str(folder)))
+    """Serve ``folder`` on 127.0.0.1:``port`` until interrupted; OutputError when the
+    port cannot be used (taken by another program, or not allowed)."""
+    try:
+        server = _Server(("127.0.0.1", port), partial(_Handler, directory=str(folder)))
+    except OSError as exc:
+        taken = exc.errno == errno.EADDRINUSE
+        raise ServeError(
+            f"cannot serve on 127.0.0.1:{port}: "
+            + ("the port is taken by another program" if taken else (exc.strerror or str(exc))),
+            hint=f"Choose another port, e.g. newsmirror serve -p {port % 65535 + 1}.",
+        ) from exc
     try:
         server.serve_forever()
     except KeyboardInterrupt:
