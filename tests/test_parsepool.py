@@ -181,7 +181,10 @@ def _children() -> set[int]:
     """This process's child processes, read from /proc."""
     found: set[int] = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        found |= {int(p) for p in (task / "children").read_text().split()}
+        try:
+            found |= {int(p) for p in (task / "children").read_text().split()}
+        except (FileNotFoundError, ProcessLookupError):  # a thread that just ended
+            continue
     return found
 
 
