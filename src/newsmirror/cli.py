@@ -18,6 +18,7 @@ from newsmirror.clibase import Context, handle_errors, pass_ctx
 from newsmirror.config import (
     CONFIG_NAME,
     STARTER_SOURCES,
+    Config,
     load_config,
     render_config,
     sources_from_subs,
@@ -77,18 +78,34 @@ def cli(ctx: click.Context, config_path: Path, archive_path: Path | None, wait: 
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Convert an old mirror's subs.json instead of the starter outlets.",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+@click.option(
+    "--force", is_flag=True, help="Overwrite an existing config (with --ci: the CI files)."
+)
+@click.option(
+    "--ci",
+    type=click.Choice(["github", "systemd"]),
+    help="Also write a schedule: a GitHub Actions workflow, or a systemd service and timer.",
+)
 @handle_errors
-def init(directory: Path, from_subs: Path | None, force: bool) -> None:
+def init(directory: Path, from_subs: Path | None, force: bool, ci: str | None) -> None:
     """Write a starter newsmirror.toml and create the archive.
+
+    With --ci, also write what runs `newsmirror run` every hour: for github
+    .github/workflows/newsmirror.yml (archive kept in the Actions cache, site
+    deployed to GitHub Pages), for systemd newsmirror.service and newsmirror.timer.
+    With --ci an existing config is kept.
 
     \b
     Examples:
       newsmirror init mirror/
       newsmirror init mirror/ --from-subs old-mirror/subs.json
+      newsmirror init mirror/ --ci github
     """
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / CONFIG_NAME
+    if ci and target.exists():  # the config is kept; --force is for the CI files
+        _write_schedule(directory, ci, load_config(target), force=force)
+        return
     if target.exists() and not force:
         raise ConfigError(
             "config already exists", path=str(target), hint="Pass --force to overwrite it."
@@ -102,6 +119,55 @@ def init(directory: Path, from_subs: Path | None, force: bool) -> None:
     with Archive.open(config.archive) as archive:
         archive.sync_sources(config.sources)
     click.echo(f"wrote {target} ({len(sources)} sources) and archive {config.archive}")
+    if ci:
+        _write_schedule(directory, ci, config, force=force)
+
+
+def _write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> None:
+    from newsmirror import schedule
+
+    root = directory.absolute()
+    if ci == "github":
+        site = config.publish.site
+        if site is None:
+            raise ConfigError(
+                "the workflow publishes the static site, and [publish.site] names none",
+                path=str(config.path),
+                key="publish.site",
+                hint='Add [publish.site] with path = "public".',
+            )
+        try:
+            text = schedule.github_workflow(
+                _relative(site.path, root), _relative(config.archive, root)
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), path=str(config.path), key="publish.site.path") from exc
+        files = {schedule.WORKFLOW_PATH: text}
+    else:
+        files = schedule.systemd_units(root, [sys.executable, "-m", "newsmirror"])
+    for name, text in files.items():
+        path = directory / name
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists", hint="Pass --force to overwrite it.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+    if ci == "systemd":
+        click.echo(
+            "install: cp newsmirror.service newsmirror.timer ~/.config/systemd/user/ && "
+            "systemctl --user enable --now newsmirror.timer"
+        )
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with "/" (the repository root in the workflow)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path} is outside {root}: the workflow sees only the repository",
+            hint="Keep the archive and the site inside the repository folder.",
+        ) from exc
 
 
 @cli.command()

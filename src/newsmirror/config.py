@@ -459,6 +459,10 @@ def render_config(sources: list[tuple[str, list[str]]], archive: str = "archive.
         "per_host = 2",
         "retries = 2",
         "",
+        "# What `newsmirror run` writes after fetching (see README, Configuration).",
+        "[publish.site]",
+        'path = "public"',
+        "",
     ]
     for name, urls in sources:
         lines += [

@@ -1,0 +1,136 @@
+"""Templates that run ``newsmirror run`` on a schedule: a GitHub Actions workflow and a
+systemd service with its timer (``newsmirror init --ci github|systemd``).
+
+The workflow runs hourly in a concurrency group (runs never overlap), keeps the
+archive between runs in the Actions cache (the archive is the source of truth; a
+run that finds no cache starts a new one), gives the run a time budget well inside
+the job's limit, and deploys the site to GitHub Pages. The systemd units run the job
+hourly as the user who installs them, with a randomised delay.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WORKFLOW_PATH = ".github/workflows/newsmirror.yml"
+
+_WORKFLOW = """\
+# newsmirror on GitHub Actions: fetch hourly, keep the archive, publish to GitHub Pages.
+# Settings > Pages > Source: "GitHub Actions". The site is the [publish.site] folder
+# of newsmirror.toml ({site}).
+name: newsmirror
+
+on:
+  schedule:
+    - cron: "17 * * * *"
+  workflow_dispatch:
+
+concurrency:
+  group: newsmirror
+  cancel-in-progress: false
+
+permissions:
+  contents: read
+  pages: write
+  id-token: write
+
+jobs:
+  mirror:
+    runs-on: ubuntu-latest
+    timeout-minutes: 55
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install newsmirror
+        run: pip install {package}
+      - name: Restore the archive
+        uses: actions/cache/restore@v4
+        with:
+          path: |
+            {archive}
+            {media}
+          key: newsmirror-archive-${{{{ github.run_id }}}}
+          restore-keys: newsmirror-archive-
+      - name: Fetch and build
+        # Exit 1 means some sources failed: the others are still published.
+        run: newsmirror run --max-minutes 40 --json > run-report.json || [ $? -eq 1 ]
+      - name: Save the archive
+        if: always()
+        uses: actions/cache/save@v4
+        with:
+          path: |
+            {archive}
+            {media}
+          key: newsmirror-archive-${{{{ github.run_id }}}}
+      - uses: actions/upload-pages-artifact@v3
+        with:
+          path: {site}
+  deploy:
+    needs: mirror
+    runs-on: ubuntu-latest
+    environment:
+      name: github-pages
+      url: ${{{{ steps.deployment.outputs.page_url }}}}
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@v4
+"""
+
+
+def github_workflow(site: str, archive: str, package: str = "newsmirror") -> str:
+    """The workflow for a mirror whose site folder, archive file and package (a pip
+    requirement) are given relative to the repository root."""
+    for value in (site, archive, package):
+        if not value or any(ch in value for ch in "\n\r'\"$`{}#:") or value.startswith("-"):
+            raise ValueError(f"not usable in the workflow: {value!r}")
+    media = str(Path(archive).parent / "media") if Path(archive).parent != Path(".") else "media"
+    return _WORKFLOW.format(site=site, archive=archive, media=media, package=package)
+
+
+def systemd_quote(arg: str) -> str:
+    """One argument of an ExecStart= line: double-quoted, with systemd's C-style
+    escapes, and "%" doubled (systemd reads %x as a specifier)."""
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("%", "%%")
+    return f'"{escaped}"'
+
+
+def systemd_path(path: Path) -> str:
+    """A path for WorkingDirectory=: absolute, "%" doubled; refused when it holds a line
+    break (a unit file has one setting per line)."""
+    text = str(path.absolute())
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"a path with a line break cannot go in a unit file: {text!r}")
+    return text.replace("%", "%%")
+
+
+def systemd_units(directory: Path, command: list[str]) -> dict[str, str]:
+    """``newsmirror.service`` and ``newsmirror.timer`` running ``command`` (the program
+    and its first arguments, e.g. [python, -m, newsmirror]) in ``directory``."""
+    exec_start = " ".join(systemd_quote(a) for a in [*command, "run", "--max-minutes", "50"])
+    service = (
+        "[Unit]\n"
+        "Description=newsmirror: fetch the sources and publish the mirror\n"
+        "After=network-online.target\n"
+        "Wants=network-online.target\n\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"WorkingDirectory={systemd_path(directory)}\n"
+        f"ExecStart={exec_start}\n"
+        "# 1: some sources failed (the others were published)\n"
+        "SuccessExitStatus=1\n"
+        "Nice=10\n"
+        "TimeoutStartSec=1h\n"
+    )
+    timer = (
+        "[Unit]\n"
+        "Description=Run newsmirror every hour\n\n"
+        "[Timer]\n"
+        "OnCalendar=hourly\n"
+        "RandomizedDelaySec=300\n"
+        "Persistent=true\n\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n"
+    )
+    return {"newsmirror.service": service, "newsmirror.timer": timer}

@@ -1,0 +1,116 @@
+"""`newsmirror init --ci github|systemd`: the schedule around `newsmirror run` (issue 8)."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from newsmirror.schedule import github_workflow, systemd_quote, systemd_units
+from test_cli import nm
+
+
+def test_the_workflow_is_a_valid_github_workflow_that_keeps_the_archive(tmp_path):
+    nm("init", tmp_path / "m", "--ci", "github")
+    path = tmp_path / "m/.github/workflows/newsmirror.yml"
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            path,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    flow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert flow[True]["schedule"] == [{"cron": "17 * * * *"}]  # YAML reads "on" as True
+    assert flow["concurrency"] == {"group": "newsmirror", "cancel-in-progress": False}
+    steps = flow["jobs"]["mirror"]["steps"]
+    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    assert uses.index("actions/cache/restore") < uses.index("actions/cache/save")
+    restore, save = (
+        steps[uses.index("actions/cache/restore")],
+        steps[uses.index("actions/cache/save")],
+    )
+    assert (
+        restore["with"]["path"].split()
+        == save["with"]["path"].split()
+        == [
+            "archive.sqlite",
+            "media",
+        ]
+    )
+    assert save["if"] == "always()"  # kept even when a step fails
+    [run] = [s["run"] for s in steps if "newsmirror run" in s.get("run", "")]
+    assert "--max-minutes 40" in run and "|| [ $? -eq 1 ]" in run
+    assert flow["jobs"]["mirror"]["timeout-minutes"] > 40
+    assert steps[-1] == {"uses": "actions/upload-pages-artifact@v3", "with": {"path": "public"}}
+    assert flow["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages@")
+
+
+def test_the_workflow_follows_the_config_and_refuses_what_it_cannot_reach(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "newsmirror.toml").write_text(
+        '[archive]\npath = "data/a.sqlite"\n[publish.site]\npath = "out/site"\n', "utf-8"
+    )
+    nm("init", folder, "--ci", "github")  # the config is kept
+    text = (folder / ".github/workflows/newsmirror.yml").read_text(encoding="utf-8")
+    assert "data/a.sqlite" in text and "data/media" in text and "path: out/site" in text
+    again = nm("init", folder, "--ci", "github", check=False)
+    assert again.returncode == 3 and "--force" in again.stderr
+    (folder / "newsmirror.toml").write_text('[publish.site]\npath = "../elsewhere"\n', "utf-8")
+    outside = nm("init", folder, "--ci", "github", "--force", check=False)
+    assert outside.returncode == 3 and "outside" in outside.stderr
+    with pytest.raises(ValueError):
+        github_workflow("site: x", "archive.sqlite")
+    with pytest.raises(ValueError):
+        github_workflow("${{ secrets.X }}", "archive.sqlite")
+
+
+@pytest.mark.parametrize(
+    "arg", ["/srv/news mirror/bin/python", 'a"b', "50%", "back\\slash", "新闻"]
+)
+def test_systemd_arguments_read_back_as_written(arg):
+    # systemd reads a double-quoted argument with C escapes, "%%" being a literal "%".
+    assert shlex.split(systemd_quote(arg).replace("%%", "%")) == [arg]
+
+
+def test_systemd_units_run_the_job_hourly_in_the_mirror_folder(tmp_path):
+    folder = tmp_path / "news mirror 100%"
+    units = systemd_units(folder, [sys.executable, "-m", "newsmirror"])
+    service, timer = units["newsmirror.service"], units["newsmirror.timer"]
+    assert f"WorkingDirectory={str(folder).replace('%', '%%')}\n" in service
+    [start] = [line for line in service.splitlines() if line.startswith("ExecStart=")]
+    assert shlex.split(start[len("ExecStart=") :]) == [
+        sys.executable, "-m", "newsmirror", "run", "--max-minutes", "50"
+    ]  # fmt: skip
+    assert "SuccessExitStatus=1" in service and "Type=oneshot" in service
+    assert "OnCalendar=hourly" in timer and "Persistent=true" in timer
+    with pytest.raises(ValueError):
+        systemd_units(tmp_path / "a\nExecStart=/bin/sh", ["python"])
+    if shutil.which("systemd-analyze"):  # Debian's systemd, where installed
+        folder.mkdir()
+        for name, text in units.items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+        verified = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", str(tmp_path / "newsmirror.timer")],
+            capture_output=True,
+            text=True,
+        )
+        assert verified.returncode == 0, verified.stderr
+
+
+def test_init_systemd_writes_both_units(tmp_path):
+    result = nm("init", tmp_path / "m", "--ci", "systemd")
+    assert (tmp_path / "m/newsmirror.service").is_file()
+    assert (tmp_path / "m/newsmirror.timer").is_file()
+    assert "systemctl --user enable --now newsmirror.timer" in result.stdout
