@@ -79,6 +79,11 @@ def cli(ctx: click.Context, config_path: Path, archive_path: Path | None, wait: 
     help="Convert an old mirror's subs.json instead of the starter outlets.",
 )
 @click.option(
+    "--from-opml",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take the sources of a feed reader's subscription list (OPML).",
+)
+@click.option(
     "--force", is_flag=True, help="Overwrite an existing config (with --ci: the CI files)."
 )
 @click.option(
@@ -87,7 +92,9 @@ def cli(ctx: click.Context, config_path: Path, archive_path: Path | None, wait: 
     help="Also write a schedule: a GitHub Actions workflow, or a systemd service and timer.",
 )
 @handle_errors
-def init(directory: Path, from_subs: Path | None, force: bool, ci: str | None) -> None:
+def init(
+    directory: Path, from_subs: Path | None, from_opml: Path | None, force: bool, ci: str | None
+) -> None:
     """Write a starter newsmirror.toml and create the archive.
 
     With --ci, also write what runs `newsmirror run` every hour: for github
@@ -99,6 +106,7 @@ def init(directory: Path, from_subs: Path | None, force: bool, ci: str | None) -
     Examples:
       newsmirror init mirror/
       newsmirror init mirror/ --from-subs old-mirror/subs.json
+      newsmirror init mirror/ --from-opml subscriptions.opml
       newsmirror init mirror/ --ci github
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -110,8 +118,14 @@ def init(directory: Path, from_subs: Path | None, force: bool, ci: str | None) -
         raise ConfigError(
             "config already exists", path=str(target), hint="Pass --force to overwrite it."
         )
+    if from_subs and from_opml:
+        raise ConfigError("give --from-subs or --from-opml, not both")
     if from_subs:
         sources = sources_from_subs(from_subs.read_text(encoding="utf-8"), str(from_subs))
+    elif from_opml:
+        from newsmirror.opml import read_opml
+
+        sources = read_opml(from_opml.read_bytes(), str(from_opml))
     else:
         sources = [(name, [url]) for name, url in STARTER_SOURCES]
     target.write_text(render_config(sources), encoding="utf-8")
@@ -476,15 +490,24 @@ def _check_date(text: str) -> str:
 
 
 @cli.command()
+@click.option("--opml", "as_opml", is_flag=True, help="Print the sources as OPML.")
 @pass_ctx
 @handle_errors
-def sources(ctx: Context) -> None:
+def sources(ctx: Context, as_opml: bool) -> None:
     """Each source with its health: last success, last error, failures, articles.
 
+    With --opml, the config's sources as a subscription list for feed readers.
+
     \b
-    Example:
+    Examples:
       newsmirror sources
+      newsmirror sources --opml > subscriptions.opml
     """
+    if as_opml:
+        from newsmirror.opml import write_opml
+
+        click.echo(write_opml(list(ctx.config().sources)), nl=False)
+        return
     with ctx.archive(lock=False) as archive:
         rows = archive.health()
     if not rows:

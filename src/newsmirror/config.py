@@ -125,7 +125,7 @@ def _fail(path: Path, key: str, message: str, hint: str | None = None) -> Config
     return ConfigError(message, path=str(path), key=key, hint=hint)
 
 
-def _check_url(path: Path, key: str, url: Any) -> str:
+def check_feed_url(path: Path, key: str, url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
         raise _fail(path, key, "feed URL must be a non-empty string")
     url = url.strip()
@@ -232,7 +232,7 @@ def _parse_source(path: Path, index: int, raw: Any) -> Source:
             'Add feeds = ["https://…/feed.xml"].',
         )
     feeds = tuple(
-        _check_url(path, f"{key}.feeds", u) for u in _str_list(path, f"{key}.feeds", feeds_raw)
+        check_feed_url(path, f"{key}.feeds", u) for u in _str_list(path, f"{key}.feeds", feeds_raw)
     )
     if not feeds:
         raise _fail(path, f"{key}.feeds", f"source {name!r} has no feeds")
@@ -491,7 +491,7 @@ def sources_from_subs(text: str, origin: str) -> list[tuple[str, list[str]]]:
     for i, item in enumerate(data):
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             raise ConfigError("entry has no url", path=origin, key=f"[{i}]")
-        url = _check_url(Path(origin), f"[{i}].url", item["url"])
+        url = check_feed_url(Path(origin), f"[{i}].url", item["url"])
         name = str(item.get("site") or item.get("name") or urlsplit(url).netloc).strip()
         feeds = grouped.setdefault(name, [])
         if url not in feeds:

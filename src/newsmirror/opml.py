@@ -1,0 +1,56 @@
+"""Subscription lists in OPML, the format feed readers exchange: read with listparser
+(``init --from-opml``) and written (``sources --opml``) so that the file reads back as
+the same sources, feed for feed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+from xml.sax.saxutils import quoteattr
+
+from newsmirror.config import Source, check_feed_url
+from newsmirror.errors import ConfigError
+
+
+def read_opml(data: bytes, origin: str) -> list[tuple[str, list[str]]]:
+    """The ``(name, feed URLs)`` sources of an OPML file (outlines nested in folders
+    included); outlines with the same text become one source with several feeds."""
+    import listparser
+
+    parsed = listparser.parse(data)
+    if not parsed.feeds:
+        raise ConfigError(
+            "no feeds found in the OPML file",
+            path=origin,
+            hint="Export the subscription list (OPML) from your feed reader.",
+        )
+    grouped: dict[str, list[str]] = {}
+    for i, feed in enumerate(parsed.feeds):
+        url = check_feed_url(Path(origin), f"outline[{i}].xmlUrl", str(feed.url))
+        name = " ".join(str(feed.title or "").split()) or urlsplit(url).netloc
+        feeds = grouped.setdefault(name, [])
+        if url not in feeds:
+            feeds.append(url)
+    return list(grouped.items())
+
+
+def write_opml(sources: list[Source], title: str = "newsmirror") -> str:
+    """OPML 2.0 listing every feed of ``sources`` (one outline per feed)."""
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<opml version="2.0">',
+        f"  <head><title>{_text(title)}</title></head>",
+        "  <body>",
+    ]
+    for source in sources:
+        for url in source.feeds:
+            name = quoteattr(source.name)
+            lines.append(
+                f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(url)}/>'
+            )
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines)
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
