@@ -66,3 +66,56 @@ def test_a_taken_port_is_one_line_with_a_hint(tmp_path):
     assert "Traceback" not in result.stderr
     assert f"cannot serve on 127.0.0.1:{port}: the port is taken" in result.stderr
     assert f"hint: Choose another port, e.g. newsmirror serve -p {port + 1}." in result.stderr
+
+
+def _raw(base: str, method: str, path: str) -> tuple[int, bytes]:
+    """A request with the path exactly as given (no client-side normalising)."""
+    import http.client
+
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request(method, path)
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    finally:
+        connection.close()
+
+
+def test_serve_answers_only_the_sites_files_like_a_static_host(tmp_path):
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    (site / "media").mkdir(parents=True)
+    (site / "media" / "a.png").write_bytes(b"png")
+    (site / "posts").mkdir()
+    (site / "posts" / "index.html").write_text("<p>posts</p>", encoding="utf-8")
+    (site / "index.html").write_text("<p>home</p>", encoding="utf-8")
+    (site / "404.html").write_text("<title>找不到</title>", encoding="utf-8")
+    outside.mkdir()
+    (outside / "secret.txt").write_text("SECRET", encoding="utf-8")
+    (site / "leak.txt").symlink_to(outside / "secret.txt")
+    (site / "away").symlink_to(outside, target_is_directory=True)
+    server = _Server(("127.0.0.1", 0), partial(_Handler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for path in (
+            "/media/",  # a folder without index.html: no listing
+            "/media",
+            "/../outside/secret.txt",
+            "/%2e%2e/outside/secret.txt",
+            "/..%2foutside%2fsecret.txt",
+            "/leak.txt",  # a link out of the site
+            "/away/secret.txt",
+            "/%00",
+            "/index.html%00.png",
+        ):
+            status, body = _raw(base, "GET", path)
+            assert status == 404, path
+            assert "找不到" in body.decode("utf-8") and b"SECRET" not in body, path
+        assert _raw(base, "GET", "/posts/") == (200, b"<p>posts</p>")
+        assert _raw(base, "GET", "/media/a.png") == (200, b"png")
+        assert _raw(base, "HEAD", "/nope.html") == (404, b"")
+        assert _raw(base, "HEAD", "/index.html") == (200, b"")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -342,3 +342,37 @@ def test_status_and_mirrors_pages_fit_a_phone_from_disk(built):
         context.close()
         browser.close()
     assert outside == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    url=st.one_of(
+        st.text(alphabet=st.sampled_from("hts:/[]@%\"' <>\x00\x1f\u3000ab.gi#?"), max_size=30),
+        st.builds("https://{}".format, st.text(max_size=20)),
+    )
+)
+def test_mirror_list_never_fails_and_links_only_http_addresses(url):
+    shown, refused = status.mirror_list([("名", url)])
+    assert len(shown) + len(refused) == 1
+    for mirror in shown:
+        assert mirror["url"].startswith(("http://", "https://"))
+        assert not re.search(r"[\s\x00-\x1f\x7f]", mirror["url"])
+
+
+def test_a_mirror_url_that_does_not_parse_is_refused_not_fatal():
+    shown, refused = status.mirror_list([("typo", "https://[x/"), ("ok", "https://a.org/")])
+    assert [m["name"] for m in shown] == ["ok"] and refused == ["typo"]
+
+
+def test_a_huge_error_text_from_a_server_is_cut_on_the_page_and_in_status_json():
+    reason = "广告" * 5000  # a hostile server's reason phrase
+    error = f"https://bad.example/a: HTTP 500 {reason}; https://bad.example/b: timed out"
+    health = SourceHealth("坏源", True, 0, None, None, error, "2024-05-10T04:00:00.000Z", 2)
+    rows = status.status_rows([health], {}, None)
+    details = [e["detail"] for e in rows[0]["errors"]]
+    assert len(details) == 2 and all(len(d) <= status.MAX_DETAIL for d in details)
+    assert details[0].startswith("https://bad.example/a: HTTP 500 广告") and details[0][-1] == "…"
+    assert details[1] == "https://bad.example/b: timed out"
+    data = status.status_json(rows, None, None)["sources"]["坏源"]
+    assert len(data["last_error"]) <= 2 * status.MAX_DETAIL
+    assert "https://bad.example/b: timed out" in data["last_error"]

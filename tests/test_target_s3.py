@@ -385,3 +385,17 @@ def test_prefixes_are_normalised() -> None:
     assert s3mod.normalise_prefix("/") == ""
     assert s3mod.normalise_prefix("/a//b/") == "a/b/"
     assert s3mod.normalise_prefix("site") == "site/"
+
+
+def test_symlinks_in_the_folder_are_never_uploaded(
+    tmp_path: Path, endpoint: str, client: Any, bucket: str
+) -> None:
+    outside = write_site(tmp_path / "outside", {"secret.txt": b"SECRET", "d/x.html": b"x"})
+    site = write_site(tmp_path / "site", {"index.html": b"<p>home</p>"})
+    (site / "leak.txt").symlink_to(outside / "secret.txt")
+    (site / "dir").symlink_to(outside / "d", target_is_directory=True)
+
+    result = target(endpoint, bucket).publish(site, message="run")
+
+    assert keys(client, bucket) == {"index.html"}
+    assert result.added == 1

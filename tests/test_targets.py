@@ -424,3 +424,114 @@ def test_a_token_in_a_remote_url_is_never_reported(tmp_path):
     assert "https://***@127.0.0.1:9/mirror.git (after 1 tries" in caught.value.message
     assert "s3cr3t" not in caught.value.message + caught.value.hint
     assert commits(live, "main") == ["m"]
+
+
+# -- hostile and careless setups (review of issue 8) ---------------------------------------
+
+
+def test_a_git_target_never_commits_a_folder_that_was_already_full(tmp_path):
+    out, remote = tmp_path / "public", bare(tmp_path / "r.git")
+    write(out, {"index.html": "x"})
+    home = tmp_path / "home"  # e.g. path = "~" or "." by mistake
+    write(home, {"secret.txt": "TOKEN", ".ssh/id_ed25519": "KEY"})
+    with pytest.raises(PublishError) as caught:
+        git_target(home, [remote]).publish(out, message="m")
+    assert str(home) in caught.value.message and "not empty" in caught.value.message
+    assert caught.value.hint
+    assert git(remote, "branch", "--list") == ""  # nothing was pushed
+    assert not (home / ".git").exists() and not (home / "index.html").exists()
+
+
+def test_a_work_tree_on_another_branch_is_refused_not_switched(tmp_path):
+    out, remote = tmp_path / "public", bare(tmp_path / "r.git")
+    write(out, {"index.html": "x"})
+    repo = tmp_path / "repo"  # someone's checkout, on the branch they work on
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "dev")
+    write(repo, {"mine.txt": "work in progress"})
+    git(repo, "add", "mine.txt")
+    git(repo, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "mine")
+    with pytest.raises(PublishError) as caught:
+        git_target(repo, [remote]).publish(out, message="m")
+    assert "dev" in caught.value.message and "main" in caught.value.message
+    assert git(repo, "branch", "--show-current").strip() == "dev"
+    assert git(remote, "branch", "--list") == ""
+    assert not (repo / "index.html").exists()
+
+
+def test_transport_helpers_such_as_ext_are_refused_in_the_config(tmp_path):
+    for remote in ("ext::sh -c touch% pwned", "fd::3", "file::/tmp/x", "FOO::bar"):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(BASE + GIT + f"remotes = [{remote!r}]\n", tmp_path / "newsmirror.toml")
+        assert caught.value.key == "publish.targets[0].remotes" and caught.value.hint
+    for remote in ("git@github.com:me/m.git", "ssh://git@h:22/m.git", "/srv/m.git", "C:x"):
+        parse_config(BASE + GIT + f"remotes = [{remote!r}]\n", tmp_path / "newsmirror.toml")
+
+
+def test_git_runs_only_plain_transports_whatever_the_users_git_config(tmp_path, monkeypatch):
+    home = tmp_path / "home"  # a git config that allows every transport
+    write(home, {".gitconfig": "[protocol]\n\tallow = always\n"})
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GIT_ALLOW_PROTOCOL", raising=False)
+    out, remote = tmp_path / "public", bare(tmp_path / "r.git")
+    write(out, {"index.html": "x"})
+    evil = f"ext::sh -c touch% {tmp_path / 'pwned'}"
+    with pytest.raises(PublishError):
+        git_target(tmp_path / "work", [remote, evil], retries=0).publish(out, message="m")
+    assert not (tmp_path / "pwned").exists()
+    assert commits(remote, "main") == ["m"]
+
+
+def test_a_remote_that_never_answers_fails_soon_and_the_others_get_the_push(tmp_path, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    from newsmirror.publish.targets import git as git_module
+
+    monkeypatch.setattr(git_module, "STALL_SECONDS", 1)  # a stall of 1 s ends the transfer
+    monkeypatch.setattr(git_module, "GIT_TIMEOUT", 15.0)
+    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_LIMIT", raising=False)
+    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_TIME", raising=False)
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    held = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
+    hung = f"http://nm:tok3n@127.0.0.1:{silent.getsockname()[1]}/mirror.git"
+    out, live = tmp_path / "public", bare(tmp_path / "live.git")
+    write(out, {"index.html": "x"})
+    started = time.monotonic()
+    with pytest.raises(PublishError) as caught:
+        git_target(tmp_path / "work", [live, hung], retries=0).publish(out, message="m")
+    assert time.monotonic() - started < 8
+    assert "***@127.0.0.1" in caught.value.message and "tok3n" not in caught.value.message
+    assert commits(live, "main") == ["m"]
+    silent.close()
+
+
+def test_a_target_holding_the_config_and_archive_is_refused(tmp_path):
+    public = tmp_path / "elsewhere" / "public"
+    base = f"[publish.site]\npath = '{public}'\n"
+    config_dir = tmp_path / "mirror" / "conf"
+    for kind in ("folder", "git"):
+        for path in (".", "..", str(tmp_path), "/"):
+            text = f"{base}[[publish.targets]]\nkind = '{kind}'\npath = '{path}'\n"
+            with pytest.raises(ConfigError) as caught:
+                parse_config(text, config_dir / "newsmirror.toml")
+            assert caught.value.key == "publish.targets[0].path", (kind, path)
+            assert "archive" in caught.value.message and caught.value.hint
+    text = f"{base}[[publish.targets]]\nkind = 'folder'\npath = 'www'\n"  # inside: fine
+    assert parse_config(text, config_dir / "newsmirror.toml").publish.targets
+
+
+def test_a_public_url_with_a_password_or_token_is_refused(tmp_path):
+    for url in ("https://me:ghp_s3cret@github.com/me/m.git", "https://ghp_s3cret@github.com/m"):
+        text = BASE + GIT + f"public_url = '{url}'\n"
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text, tmp_path / "newsmirror.toml")
+        assert caught.value.key == "publish.targets[0].public_url"
+        assert "s3cret" not in caught.value.message + caught.value.hint
+    with pytest.raises(ConfigError) as caught:  # a typo that no browser can open
+        parse_config(BASE + GIT + "public_url = 'https://[me.github.io/'\n", tmp_path / "n.toml")
+    assert caught.value.key == "publish.targets[0].public_url"
+    text = BASE + GIT + "public_url = 'https://me.github.io/m/?a=b@c'\n"
+    assert parse_config(text, tmp_path / "newsmirror.toml").publish.targets

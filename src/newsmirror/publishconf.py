@@ -21,9 +21,11 @@ A table that is present turns its output on. Paths are relative to the config fi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsmirror.errors import ConfigError, PublishError
 from newsmirror.publish.targets import TargetConfig
@@ -200,6 +202,8 @@ def _valid(kind: str, value: Any) -> bool:
 
 
 _HTTP = ("http://", "https://")
+# git's `<transport>::<address>` remotes run a helper program (ext:: runs any command)
+_TRANSPORT_HELPER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 
 
 def _overlaps(a: Path, b: Path) -> bool:
@@ -249,7 +253,14 @@ def _target(config: Path, index: int, raw: Any, outputs: dict[str, Path | None])
             f"Add [publish.{output}] with a path, or publish the other output.",
         )
     public_url = raw.get("public_url", "")
-    if public_url and not _valid("url", public_url):
+    if "@" in _netloc(public_url):
+        raise _fail(
+            config,
+            f"{where}.public_url",
+            "holds a user name or token (it is shown to every reader)",
+            "Give the address readers use, without user@ or a token.",
+        )
+    if public_url and not (_valid("url", public_url) and _netloc(public_url)):
         raise _fail(
             config,
             f"{where}.public_url",
@@ -268,6 +279,14 @@ def _target(config: Path, index: int, raw: Any, outputs: dict[str, Path | None])
         if kind_of == "path":
             folder = Path(value).expanduser()
             value = folder if folder.is_absolute() else config.parent / folder
+            if config.parent.resolve().is_relative_to(value.resolve()):
+                raise _fail(
+                    config,
+                    f"{where}.{key}",
+                    f"{value} holds the config file and the archive beside it",
+                    'Give the target its own folder, e.g. path = "www" (it would publish '
+                    "or overwrite what is there).",
+                )
             for name, out in outputs.items():
                 if out is not None and _overlaps(value, out):
                     raise _fail(
@@ -283,6 +302,13 @@ def _target(config: Path, index: int, raw: Any, outputs: dict[str, Path | None])
                 "holds an empty name or one starting with '-'",
                 'Give git URLs such as "git@github.com:me/mirror.git" or a path.',
             )
+        if key == "remotes" and any(_TRANSPORT_HELPER.match(v) for v in value):
+            raise _fail(
+                config,
+                f"{where}.remotes",
+                "names a git transport helper (`name::address`), which may run commands",
+                "Use an https://, ssh:// or git@host:path URL, or a local path.",
+            )
         if key == "branch" and not _branch_ok(value):
             raise _fail(
                 config,
@@ -295,6 +321,13 @@ def _target(config: Path, index: int, raw: Any, outputs: dict[str, Path | None])
         _check_s3(config, where, options)
     name = raw.get("name") or f"{kind}{index}"
     return TargetConfig(kind=kind, output=output, name=name, public_url=public_url, options=options)
+
+
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:  # e.g. "https://[x": refused as not an address
+        return ""
 
 
 def _check_s3(config: Path, where: str, options: dict[str, Any]) -> None:

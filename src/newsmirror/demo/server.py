@@ -7,6 +7,7 @@ server, so that repeated runs exercise newsmirror's conditional fetching.
 from __future__ import annotations
 
 import errno
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,8 +65,24 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_header("ETag", f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"')
         super().end_headers()
 
+    def _inside(self, path: str) -> bool:
+        """Whether ``path`` is a real name within the served folder (no NUL, no symlink
+        leading out of it)."""
+        if "\x00" in path:
+            return False
+        root = os.path.realpath(str(self.directory))
+        return os.path.commonpath([root, os.path.realpath(path)]) == root
+
     def send_head(self) -> Any:
+        """As the standard handler, but a folder without index.html is missing (no
+        listing, as on a static host), and so is anything outside the folder."""
         path = Path(self.translate_path(self.path))
+        index = path / "index.html"
+        if not self._inside(str(path)) or (
+            path.is_dir() and not (index.is_file() and self._inside(str(index)))
+        ):
+            self.send_error(404)
+            return None
         if path.is_file():
             stat = path.stat()
             etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'

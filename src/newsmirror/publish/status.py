@@ -117,14 +117,29 @@ def plain_error(error: str) -> str:
     return "抓取失败"
 
 
+MAX_DETAIL = 300  # characters of one error's technical text (a server writes some of it)
+
+
+def cut(text: str, limit: int = MAX_DETAIL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_error(error: str | None) -> str | None:
+    """A stored error with each ``url: reason`` part cut to MAX_DETAIL, at most twice that
+    in all: a hostile server's reason phrase never fills the public pages."""
+    if error is None:
+        return None
+    return cut("; ".join(cut(part) for part in error.split("; ")), 2 * MAX_DETAIL)
+
+
 def error_lines(error: str | None) -> list[dict[str, str]]:
     """A source's last error (``url: reason; url: reason``) as plain sentences, each
-    with its technical text; the same sentence once."""
+    with its technical text (cut to MAX_DETAIL); the same sentence once."""
     out: dict[str, list[str]] = {}
     for part in (error or "").split("; "):
         if part.strip():
             out.setdefault(plain_error(part), []).append(part.strip())
-    return [{"plain": plain, "detail": "; ".join(parts)} for plain, parts in out.items()]
+    return [{"plain": plain, "detail": cut("; ".join(parts))} for plain, parts in out.items()]
 
 
 # -- the chart ------------------------------------------------------------------------
@@ -221,7 +236,7 @@ def status_json(
                 "enabled": r["enabled"],
                 "last_success_day": utc(r["last_success"]),  # Beijing date, YYYY-MM-DD
                 "consecutive_failures": r["failures"],
-                "last_error": r["last_error"] if r["failures"] else None,
+                "last_error": short_error(r["last_error"]) if r["failures"] else None,
                 "last_error_at": utc(r["last_error_at"]),
                 "articles": r["articles"],
                 "articles_30d": r["counts"],
@@ -234,6 +249,14 @@ def status_json(
 # -- mirrors --------------------------------------------------------------------------
 
 _GIT_HOSTS = {"github.com", "gitlab.com", "codeberg.org", "bitbucket.org", "gitee.com"}
+
+
+def parses(url: str) -> bool:
+    try:
+        urlsplit(url).hostname  # noqa: B018 - raises for a broken host ("https://[x")
+    except ValueError:
+        return False
+    return True
 
 
 def looks_like_git(url: str) -> bool:
@@ -250,7 +273,7 @@ def mirror_list(
     """The mirrors a page may link to (http(s) URLs only) and the names of those refused."""
     shown, refused = [], []
     for name, url in mirrors:
-        if is_http_url(url) and not re.search(r"[\s\x00-\x1f\x7f]", url):
+        if is_http_url(url) and not re.search(r"[\s\x00-\x1f\x7f]", url) and parses(url):
             shown.append({"name": name or url, "url": url, "git": looks_like_git(url)})
         else:
             refused.append(name)

@@ -18,8 +18,12 @@ Each publish:
    are never shown).
 
 git always gets an argument list (no shell), ``GIT_TERMINAL_PROMPT=0`` and ssh in batch
-mode (a cron job never waits for a password), the identity through ``-c``, and no
-``GIT_DIR``-like variables from the caller's environment.
+mode (a cron job never waits for a password), the identity through ``-c``, no
+``GIT_DIR``-like variables from the caller's environment, only the file, git, http(s)
+and ssh transports (never ``ext::``), and a transfer that stalls is given up after
+:data:`STALL_SECONDS`. An existing work tree is used only on the target's branch; a
+folder that is neither empty nor a work tree is refused (everything in it would be
+published).
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ from newsmirror.publish.targets import TargetConfig, TargetResult
 from newsmirror.publish.targets.folder import failure, sync_tree
 
 GIT_TIMEOUT = 600.0  # seconds for one git command (a push of a large first commit)
+# The only transports git may use, whatever the user's git config says (protocol.allow).
+ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+# A transfer that moves under 1 kB/s for this long is given up (a remote that hangs),
+# so a stalled host costs a minute per try, not GIT_TIMEOUT.
+STALL_SECONDS = 60
 _CLEARED = (
     "GIT_DIR",
     "GIT_WORK_TREE",
@@ -61,7 +70,14 @@ def git_env() -> dict[str, str]:
     prompting."""
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
     env["GIT_TERMINAL_PROMPT"] = "0"
-    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    env["GIT_ALLOW_PROTOCOL"] = ALLOWED_PROTOCOLS  # never ext::, fd:: or other helpers
+    env.setdefault("GIT_HTTP_LOW_SPEED_LIMIT", "1000")
+    env.setdefault("GIT_HTTP_LOW_SPEED_TIME", str(STALL_SECONDS))
+    env.setdefault(
+        "GIT_SSH_COMMAND",
+        f"ssh -o BatchMode=yes -o ConnectTimeout={STALL_SECONDS}"
+        f" -o ServerAliveInterval=15 -o ServerAliveCountMax={max(1, STALL_SECONDS // 15)}",
+    )
     env["LC_ALL"] = "C"
     return env
 
@@ -153,10 +169,44 @@ class GitTarget:
         done = self._git("ls-remote", "--exit-code", "--", url, ref, cwd=False)
         return {0: True, 2: False}.get(done.code)
 
+    def _on_branch(self) -> None:
+        """Use an existing work tree only on the target's branch (an unborn HEAD is moved
+        there): never switch someone's checkout and publish what it holds."""
+        ref = f"refs/heads/{self.branch}"
+        current = self._git("symbolic-ref", "-q", "HEAD").out.strip()
+        if current == ref:
+            return
+        if self._git("rev-parse", "-q", "--verify", "HEAD^{commit}").code == 0:
+            where = current.removeprefix("refs/heads/") or "a detached HEAD"
+            raise PublishError(
+                f"{self.config.name}: the work tree {self.path} is on {where}, "
+                f"not on the branch {self.branch}",
+                hint=f"Give the target a folder of its own, or run "
+                f"`git -C {self.path} switch {self.branch}` there first.",
+            )
+        self._must("symbolic-ref", "HEAD", ref)
+
+    def _refuse_full_folder(self) -> None:
+        """A folder that is not a repository must be empty: newsmirror commits and pushes
+        everything in its work tree."""
+        try:
+            full = self.path.is_dir() and any(self.path.iterdir())
+        except OSError as exc:
+            raise PublishError(
+                f"{self.config.name}: cannot read {self.path}: {exc.strerror or exc}"
+            ) from exc
+        if full:
+            raise PublishError(
+                f"{self.config.name}: {self.path} is not empty and not a git work tree; "
+                "nothing was committed",
+                hint="Give the git target a new or empty folder: everything in it is published.",
+            )
+
     def _prepare(self) -> None:
         if (self.path / ".git").exists():
-            self._must("symbolic-ref", "HEAD", f"refs/heads/{self.branch}")
+            self._on_branch()
             return
+        self._refuse_full_folder()
         answers = [(url, self._has_branch(url)) for url in self.remotes]
         if self.remotes and all(found is None for _, found in answers):
             listed = ", ".join(redact(url) for url in self.remotes)

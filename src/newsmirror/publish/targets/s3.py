@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ CONTENT_TYPES: dict[str, str] = {
     ".pagefind": "application/octet-stream",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)  # a file swapped for a link is not read
 
 
 def content_type(name: str) -> str:
@@ -253,19 +255,20 @@ def batches(keys: list[str], size: int) -> Iterator[list[str]]:
 
 def scan_folder(folder: Path) -> dict[str, LocalFile]:
     """Every file under ``folder`` by its key ("/"-separated relative path); ``.git``
-    folders are left out."""
+    folders and symlinks are left out (a link could point anywhere on the machine)."""
     found: dict[str, LocalFile] = {}
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(name for name in dirs if name != ".git")
         base = Path(root)
         for name in files:
             path = base / name
-            if not path.is_file():
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode):
                 continue
             key = path.relative_to(folder).as_posix()
-            with path.open("rb") as handle:
+            with open(os.open(path, _READ), "rb") as handle:
                 md5 = hashlib.file_digest(handle, "md5").hexdigest()
-            found[key] = LocalFile(path, path.stat().st_size, md5)
+            found[key] = LocalFile(path, info.st_size, md5)
     return found
 
 
