@@ -192,3 +192,16 @@ def test_add_and_refetch_commands(tmp_path, server):
     assert "1 gone at origin" in again.stdout
     bad = nm("refetch", "--since", "yesterday", cwd=tmp_path, check=False)
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_the_demo_builds_its_site_and_its_config_explains_itself(tmp_path):
+    out = tmp_path / "演示 demo"
+    result = nm("demo", out)
+    assert (out / "public/index.html").is_file() and "files:" in result.stdout
+    assert f"read it: newsmirror serve '{out / 'public'}'" in result.stdout
+    config = (out / "newsmirror.toml").read_text(encoding="utf-8")
+    assert config.startswith("# The demo's sources")
+    for command in (["fetch"], ["run"]):
+        later = nm("-c", out / "newsmirror.toml", *command, check=False)
+        assert later.returncode == 3, later.stderr
+        assert "the demo's sources" in later.stderr and "newsmirror demo" in later.stderr

@@ -150,5 +150,6 @@ def test_without_a_terminal_each_event_is_one_plain_line(tmp_path, server):
 def test_max_minutes_must_be_positive(tmp_path, server):
     server.route("/feed", Reply(body=rss(ITEMS)))
     _config(tmp_path, [server.url + "/feed"], PUBLISH_BOTH)
-    result = nm("run", "--max-minutes", "0", cwd=tmp_path, check=False)
-    assert result.returncode == 2 and "--max-minutes" in result.stderr
+    for bad in ("0", "nan", "inf", "-1"):
+        result = nm("run", "--max-minutes", bad, cwd=tmp_path, check=False)
+        assert result.returncode == 2 and "--max-minutes" in result.stderr, bad

@@ -8,6 +8,7 @@ a deliberate exit code (see :mod:`newsmirror.errors` and the README).
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from newsmirror.config import (
     CONFIG_NAME,
     STARTER_SOURCES,
     Config,
+    Source,
     load_config,
     render_config,
     sources_from_subs,
@@ -138,50 +140,15 @@ def init(
 
 
 def _write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> None:
-    from newsmirror import schedule
+    from newsmirror.schedule import write_schedule
 
-    root = directory.absolute()
-    if ci == "github":
-        site = config.publish.site
-        if site is None:
-            raise ConfigError(
-                "the workflow publishes the static site, and [publish.site] names none",
-                path=str(config.path),
-                key="publish.site",
-                hint='Add [publish.site] with path = "public".',
-            )
-        try:
-            text = schedule.github_workflow(
-                _relative(site.path, root), _relative(config.archive, root)
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc), path=str(config.path), key="publish.site.path") from exc
-        files = {schedule.WORKFLOW_PATH: text}
-    else:
-        files = schedule.systemd_units(root, [sys.executable, "-m", "newsmirror"])
-    for name, text in files.items():
-        path = directory / name
-        if path.exists() and not force:
-            raise ConfigError(f"{path} already exists", hint="Pass --force to overwrite it.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    for path in write_schedule(directory, ci, config, force=force):
         click.echo(f"wrote {path}")
     if ci == "systemd":
         click.echo(
             "install: cp newsmirror.service newsmirror.timer ~/.config/systemd/user/ && "
             "systemctl --user enable --now newsmirror.timer"
         )
-
-
-def _relative(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` with "/" (the repository root in the workflow)."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError as exc:
-        raise ConfigError(
-            f"{path} is outside {root}: the workflow sees only the repository",
-            hint="Keep the archive and the site inside the repository folder.",
-        ) from exc
 
 
 @cli.command()
@@ -204,6 +171,7 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
 
     config = ctx.config(sources=True)
     chosen = select_sources(config, list(names))
+    _refuse_demo_sources(config, chosen)
     total = sum(len(s.feeds) for s in chosen)
     with (
         ctx.archive(create=True, path=config.archive) as archive,
@@ -226,8 +194,9 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the run's report as JSON.")
 @click.option(
     "--max-minutes",
-    type=click.FloatRange(min=0.1),
+    type=click.FloatRange(min=0.1, max=7 * 24 * 60),  # a week at most
     default=None,
+    callback=lambda _ctx, _param, value: _finite(value),
     help="Time budget: no page or image is started after 3/4 of it (the rest wait for "
     "the next run); the outputs are always written.",
 )
@@ -268,7 +237,9 @@ def run(
             "(add [publish.site] or [publish.jekyll] with a path)",
             err=True,
         )
-    total = sum(len(s.feeds) for s in select_sources(config, list(names)))
+    chosen = select_sources(config, list(names))
+    _refuse_demo_sources(config, chosen)
+    total = sum(len(s.feeds) for s in chosen)
     budget = Budget.minutes(max_minutes)
     with (
         ctx.archive(create=True, path=config.archive) as archive,
@@ -292,6 +263,23 @@ def run(
     else:
         click.echo("\n".join(report.lines()))
     sys.exit(report.exit_code)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and value != value:  # nan passes every range check
+        raise click.BadParameter("must be a number of minutes")
+    return value
+
+
+def _refuse_demo_sources(config: Config, chosen: list[Source]) -> None:
+    from newsmirror.demo.host import is_demo_config
+
+    if is_demo_config([url for source in chosen for url in source.feeds]):
+        raise ConfigError(
+            "these are the demo's sources: its feeds are served only while `newsmirror demo` runs",
+            path=str(config.path),
+            hint="Run `newsmirror demo` again, or `newsmirror init DIR` for real outlets.",
+        )
 
 
 @cli.group()
@@ -567,8 +555,9 @@ def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
 def demo(ctx: Context, directory: Path) -> None:
     """Run the main job on bundled demo feeds, with no internet.
 
-    Serves the demo feeds on 127.0.0.1, fetches them into DIRECTORY/archive.sqlite
-    and exports Jekyll posts to DIRECTORY/site.
+    Serves the demo feeds on 127.0.0.1, fetches them into DIRECTORY/archive.sqlite,
+    exports Jekyll posts to DIRECTORY/site and builds the static site (with search)
+    in DIRECTORY/public.
 
     \b
     Example:
@@ -579,8 +568,11 @@ def demo(ctx: Context, directory: Path) -> None:
     result = run_demo(directory, log=lambda line: click.echo(line, err=True))
     click.echo(result.fetch_line)
     click.echo(result.export_line)
+    click.echo(result.build_line)
     click.echo(f"archive: {result.archive}")
     click.echo(f"posts:   {result.posts}")
+    click.echo(f"site:    {result.site}")
+    click.echo(f"read it: newsmirror serve {shlex.quote(str(result.site))}")
 
 
 def main() -> None:

@@ -10,7 +10,11 @@ hourly as the user who installs them, with a randomised delay.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from newsmirror.config import Config
+from newsmirror.errors import ConfigError
 
 WORKFLOW_PATH = ".github/workflows/newsmirror.yml"
 
@@ -134,3 +138,46 @@ def systemd_units(directory: Path, command: list[str]) -> dict[str, str]:
         "WantedBy=timers.target\n"
     )
     return {"newsmirror.service": service, "newsmirror.timer": timer}
+
+
+def write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> list[Path]:
+    """Write the ``ci`` ("github" or "systemd") files for the mirror in ``directory``;
+    return their paths. ConfigError when the config cannot be scheduled that way or a
+    file exists (unless ``force``)."""
+    root = directory.absolute()
+    if ci == "github":
+        site = config.publish.site
+        if site is None:
+            raise ConfigError(
+                "the workflow publishes the static site, and [publish.site] names none",
+                path=str(config.path),
+                key="publish.site",
+                hint='Add [publish.site] with path = "public".',
+            )
+        try:
+            text = github_workflow(_relative(site.path, root), _relative(config.archive, root))
+        except ValueError as exc:
+            raise ConfigError(str(exc), path=str(config.path), key="publish.site.path") from exc
+        files = {WORKFLOW_PATH: text}
+    else:
+        files = systemd_units(root, [sys.executable, "-m", "newsmirror"])
+    written = []
+    for name, text in files.items():
+        path = directory / name
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists", hint="Pass --force to overwrite it.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with "/" (the repository root in the workflow)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path} is outside {root}: the workflow sees only the repository",
+            hint="Keep the archive and the site inside the repository folder.",
+        ) from exc

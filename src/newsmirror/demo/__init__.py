@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsmirror.config import load_config
+from newsmirror.demo.host import DEMO_HOST
 from newsmirror.demo.server import serve_folder
 from newsmirror.httpclient import httpx
 from newsmirror.pipeline import update
@@ -25,7 +26,6 @@ from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
 
 SITE = Path(__file__).parent / "site"
-DEMO_HOST = "demo.newsmirror.invalid"
 DEMO_SOURCES = (  # name, feed, full_text, tags
     ("大纪元", "epochtimes.xml", "auto", ["时政", "中美关系"]),
     ("评论", "oped.xml", "auto", ["评论"]),
@@ -59,13 +59,23 @@ class LocalRoute(httpx.AsyncBaseTransport):
 class DemoResult:
     archive: Path
     posts: Path
+    site: Path
     fetch_line: str
     export_line: str
+    build_line: str
     failed: bool
 
 
+DEMO_NOTE = (
+    "# The demo's sources: newsmirror's own demo feeds, served on 127.0.0.1 only while\n"
+    "# `newsmirror demo` runs (as http://{host}). A `newsmirror fetch` here cannot reach\n"
+    "# them and says so; run `newsmirror demo` again, or `newsmirror init` for real outlets.\n"
+)
+
+
 def write_demo_config(directory: Path) -> Path:
-    lines = ["[archive]", 'path = "archive.sqlite"', "", "[fetch]", "retries = 0", ""]
+    lines = [DEMO_NOTE.format(host=DEMO_HOST), "[archive]", 'path = "archive.sqlite"', ""]
+    lines += ["[fetch]", "retries = 0", ""]
     for name, file, full_text, tags in DEMO_SOURCES:
         lines += [
             "[[sources]]",
@@ -81,7 +91,10 @@ def write_demo_config(directory: Path) -> Path:
 
 
 def run_demo(directory: Path, log: Callable[[str], None] = lambda _line: None) -> DemoResult:
-    """Serve the demo site, fetch it into ``directory`` and export Jekyll posts."""
+    """Serve the demo site, fetch it into ``directory``, export Jekyll posts to
+    ``directory/site`` and build the static site in ``directory/public``."""
+    from newsmirror.publish.site import SiteOptions, build_site
+
     directory.mkdir(parents=True, exist_ok=True)
     with serve_folder(SITE) as base_url:
         log(f"serving the demo sources at {base_url} (as http://{DEMO_HOST})")
@@ -89,10 +102,13 @@ def run_demo(directory: Path, log: Callable[[str], None] = lambda _line: None) -
         with Archive.open(config.archive) as archive:
             summary = update(config, archive, transport=LocalRoute(DEMO_HOST, base_url))
             exported = export_jekyll(archive, directory / "site", media_dir=config.media_dir)
+            built = build_site(archive, directory / "public", SiteOptions(title="新闻镜像 演示"))
     return DemoResult(
         config.archive,
         directory / "site" / "_posts",
+        directory / "public",
         summary.line(),
         exported.line(),
+        built.line(),
         summary.any_failed,
     )
