@@ -8,22 +8,25 @@ from pathlib import Path
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def atomic_write(target: Path, data: bytes) -> None:
+def atomic_write(target: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``target`` so that readers see the old file or the new one, never
     half of one (a killed run leaves at most a stray ``.nm-*.tmp``). Missing folders are
     made.
 
     The temporary file is created like any other file (mode 0666 less the umask: 0644
     under the usual umask 022), not with ``mkstemp``'s 0600, so that a web server running
-    as another user can read a published site."""
+    as another user can read a published site. ``mode`` sets the file's mode exactly,
+    whatever the umask (publish targets: 0644)."""
     tmp = target.parent / f".nm-{os.urandom(12).hex()}.tmp"
     try:
-        fd = os.open(tmp, _CREATE, 0o666)
+        fd = os.open(tmp, _CREATE, 0o666 if mode is None else mode)
     except FileNotFoundError:  # the folder is not there yet
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, _CREATE, 0o666)
+        fd = os.open(tmp, _CREATE, 0o666 if mode is None else mode)
     try:
         try:
+            if mode is not None:
+                os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]

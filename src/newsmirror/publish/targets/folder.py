@@ -38,7 +38,6 @@ PLACED = ".newsmirror-files"  # in the destination: the files this target placed
 CACHE = ".newsmirror-cache.json"  # the folder target's stat cache (git keeps it in .git)
 _SKIP_TOP = {PLACED, CACHE}
 _READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 StatKey = tuple[int, int, int]  # size, mtime_ns, inode
 
@@ -83,16 +82,7 @@ def _read(path: Path) -> bytes:
 
 def _place(target: Path, data: bytes) -> None:
     """Write ``data`` over ``target`` atomically, mode 0644 whatever the umask."""
-    tmp = target.parent / f".nm-{os.urandom(12).hex()}.tmp"
-    fd = os.open(tmp, _CREATE, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(target, data, mode=0o644)
 
 
 def _load_json(path: Path, kind: type) -> Any:
