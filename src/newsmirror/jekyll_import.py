@@ -41,6 +41,11 @@ _MS_LINE = re.compile(r"^<!--\s*(-?\d+|NaN|undefined|null)?\s*-->\s*$")
 _HEADER_LINK = re.compile(r"^\[.*\]\(.*\)\s*$")
 _DATE_IN_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*):\s?(.*)$")
+# An image newsmirror's export pointed at its local copy (publish/jekyll.localise_images).
+_LOCAL_IMG = re.compile(
+    r'(<img\b[^>]*?\bsrc=")\.\./media/([0-9a-f]{2}/[0-9a-f]{64}\.[A-Za-z0-9]{1,8})"'
+    r' data-original-src="([^"]+)"'
+)
 
 
 class FrontMatterError(ImportFormatError):
@@ -62,6 +67,7 @@ class Post:
     published_raw: str
     content: str
     notes: list[str] = field(default_factory=list)
+    media: list[tuple[str, str]] = field(default_factory=list)  # (media relpath, image URL)
 
 
 @dataclass
@@ -72,13 +78,14 @@ class ImportSummary:
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)  # "FILE: reason", one per skipped file
     notes: list[str] = field(default_factory=list)  # "FILE: what was read differently"
+    images: int = 0  # mirrored images restored from the tree's media/ folder
 
     def line(self) -> str:
         return (
             f"{self.files} posts read: {self.new} new articles, {self.merged} merged into "
             f"an article of the same URL, {self.unchanged} already archived, "
             f"{len(self.skipped)} skipped"
-        )
+        ) + (f", {self.images} mirrored images restored" if self.images else "")
 
 
 # --- Front matter: YAML with bounds, else line by line -------------------------------------
@@ -242,6 +249,18 @@ def _split_body(body: str) -> tuple[str | None, str]:
     return ms_text, html
 
 
+def unlocalise_images(html: str) -> tuple[str, list[tuple[str, str]]]:
+    """Undo the export's local image paths: each ``src="../media/P" data-original-src="U"``
+    becomes ``src="U"`` again; return the HTML and the (P, unescaped U) pairs."""
+    found: list[tuple[str, str]] = []
+
+    def back(match: re.Match[str]) -> str:
+        found.append((match.group(2), match.group(3).replace("&amp;", "&")))
+        return f'{match.group(1)}{match.group(3)}"'
+
+    return _LOCAL_IMG.sub(back, html), found
+
+
 def _date_in_name(name: str) -> datetime | None:
     match = _DATE_IN_NAME.match(name)
     try:
@@ -332,6 +351,7 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
         raise ImportFormatError(f"{path}: {exc.message}") from exc
     body = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
     ms_text, html = _split_body(body)
+    html, media = unlocalise_images(html)
     url = clean_text(str(front.get("from") or front.get("link") or front.get("url") or ""))
     if not url.startswith(("http://", "https://")):
         raise ImportFormatError(f"{path}: no article URL (from:)")
@@ -353,6 +373,7 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
         published_raw=str(raw_date or ""),
         content=sanitize_html(html),
         notes=[f"{path}: {note}"] if note else [],
+        media=media,
     )
 
 
@@ -443,7 +464,9 @@ def _read_or_reason(entry: PostFile) -> Post | str:
 
 def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSummary:
     """Import every post below ``root`` into ``archive``; skipped files are listed with
-    their reasons in the summary."""
+    their reasons in the summary. Images newsmirror's export mirrored (``root/media``)
+    are restored into the archive's media folder, and the posts point at their original
+    URLs again."""
     if not root.is_dir():
         raise ImportFormatError(
             f"{root} is not a folder",
@@ -451,6 +474,7 @@ def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSumma
         )
     summary = ImportSummary()
     now = now_utc()
+    media: list[tuple[str, str]] = []
     entries = list(find_post_files(root))
     if not entries:
         raise ImportFormatError(
@@ -466,7 +490,13 @@ def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSumma
                     summary.skipped.append(post)
                     continue
                 summary.notes.extend(post.notes)
+                media.extend(post.media)
                 _count(summary, _store(archive, post, now))
+    if media:
+        from newsmirror.media import restore_media
+
+        summary.images, problems = restore_media(archive, root, media, now=now)
+        summary.notes.extend(problems)
     return summary
 
 

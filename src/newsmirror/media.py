@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from datetime import datetime
 from pathlib import Path
 
 from newsmirror.aio import run_all
@@ -190,3 +191,53 @@ async def _mirror(
             return f"failed: {reason}"
 
     await run_all(budgeted(url, tasks) for url, tasks in by_url.items())
+
+
+MAX_IMAGE_BYTES = 50 * 1024 * 1024  # one restored image; larger files are left out
+
+
+def _read_image(root: Path, relpath: str) -> bytes | str:
+    """The bytes of ``root/media/relpath`` (a regular file inside ``root`` whose sha256
+    is its name), or why not."""
+    path = root / "media" / relpath
+    try:
+        if path.is_symlink() or not path.is_file():
+            return f"{path}: no such regular file"
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            return f"{path}: over {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"{path}: cannot read: {exc.strerror or exc}"
+    sha, _, ext = relpath.split("/", 1)[1].partition(".")
+    if hashlib.sha256(data).hexdigest() != sha:
+        return f"{path}: content does not match its name"
+    if media_relpath(sha, ext) != relpath:
+        return f"{path}: not a media path"
+    return data
+
+
+def restore_media(
+    archive: Archive, root: Path, refs: list[tuple[str, str]], *, now: datetime
+) -> tuple[int, list[str]]:
+    """Copy the images the posts use (``refs``: (media relpath, original URL)) from
+    ``root/media`` into the archive's media folder and record them as mirrored from
+    those URLs; return (images restored, one line per image left out)."""
+    limit = MediaSettings().max_per_article
+    archive.scan_images(lambda content: image_urls(content, limit))
+    restored, problems, done = 0, [], set()
+    for relpath, url in refs:
+        if (relpath, url) in done:
+            continue
+        done.add((relpath, url))
+        data = _read_image(root, relpath)
+        if isinstance(data, str):
+            problems.append(f"{data}; the image is left out (it is fetched again)")
+            continue
+        sha, ext = relpath.split("/", 1)[1].split(".", 1)
+        target = archive.media_dir / relpath
+        if not target.exists():
+            atomic_write(target, data)
+        mime = (sniff_image(data) or ("application/octet-stream", ext))[0]
+        archive.store_image(url, sha256=sha, mime=mime, ext=ext, size=len(data), now=now)
+        restored += 1
+    return restored, problems

@@ -36,6 +36,7 @@ from newsmirror.errors import (
 from newsmirror.pipeline import ProgressCallback, RunSummary, update
 from newsmirror.publish.targets import TargetConfig
 from newsmirror.publishconf import JekyllOutput, SiteOutput
+from newsmirror.restore import RestoreResult, restore_archive
 from newsmirror.store import Archive
 from newsmirror.summaries import Budget, Events
 from newsmirror.timeutil import now_utc, to_iso
@@ -69,6 +70,7 @@ class RunReport:
     outputs: list[OutputResult] = field(default_factory=list)
     targets: list[TargetOutcome] = field(default_factory=list)
     finished: str = ""
+    restored: RestoreResult | None = None  # the archive rebuilt from the Jekyll tree
 
     @property
     def exit_code(self) -> int:
@@ -82,6 +84,9 @@ class RunReport:
 
     def lines(self) -> list[str]:
         out = [self.fetch.line()]
+        if r := self.restored:
+            head = f"archive restored from {r.path}: "
+            out.insert(0, head + (f"FAILED: {r.error}" if r.error else r.line))
         for o in self.outputs:
             out.append(f"{o.kind} {o.path}: " + (f"FAILED: {o.error}" if o.error else o.line))
         for t in self.targets:
@@ -96,6 +101,13 @@ class RunReport:
             "started": self.started,
             "finished": self.finished,
             "exit_code": self.exit_code,
+            "restored": None
+            if self.restored is None
+            else {
+                "path": str(self.restored.path),
+                "summary": self.restored.line,
+                "error": self.restored.error,
+            },
             "new": summary.new,
             "updated": summary.updated,
             "sources": [
@@ -234,6 +246,8 @@ def run_job(
     and ``events`` hear of each feed, page and image as it is done; with a ``budget``,
     pages and images are not started once it is spent (the outputs are always written)."""
     report = RunReport(started=to_iso(now_utc()), fetch=RunSummary([]))
+    tree = next((o.path for o in config.publish.outputs if isinstance(o, JekyllOutput)), None)
+    report.restored = restore_archive(archive, tree)
     report.fetch = update(config, archive, names, progress=progress, events=events, budget=budget)
     report.outputs = write_outputs(config, archive, hold)
     message = commit_message(report.fetch, to_iso(now_utc()))
