@@ -169,8 +169,12 @@ def test_git_commits_only_changes_with_the_message_and_pushes_to_two_remotes(tmp
         assert {"index.html", "a/1.html", "a/2.html"} <= tree_files(remote, "main")
 
     remotes[1].rename(tmp_path / "away")  # an idle run does not even contact the remotes
+    files = set(work.rglob("*"))
+    pushed = (work / ".git/newsmirror-pushed.json").stat().st_mtime_ns
     idle = target.publish(out, message="newsmirror: 0 new, 0 updated articles (T2)")
     assert "no change" in idle.detail
+    assert set(work.rglob("*")) == files  # no new file, in .git/ either
+    assert (work / ".git/newsmirror-pushed.json").stat().st_mtime_ns == pushed
     (tmp_path / "away").rename(remotes[1])
     assert len(commits(work)) == 1 and len(commits(remotes[0], "main")) == 1
 

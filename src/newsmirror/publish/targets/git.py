@@ -293,6 +293,7 @@ class GitTarget:
                 state = {}
         except (OSError, ValueError):
             state = {}
+        before = dict(state)
         current, failed = 0, []
         for url in self.remotes:
             reason = None if state.get(url) == head else self._push(url)
@@ -302,7 +303,8 @@ class GitTarget:
             else:
                 state.pop(url, None)
                 failed.append(reason)
-        atomic_write(state_file, json.dumps(state, ensure_ascii=False).encode("utf-8"))
+        if state != before:  # an idle run writes nothing, not even here
+            atomic_write(state_file, json.dumps(state, ensure_ascii=False).encode("utf-8"))
         return current, failed
 
     def publish(self, folder: Path, *, message: str) -> TargetResult:
