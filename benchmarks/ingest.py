@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from hashlib import sha1
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -119,13 +120,23 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def _handler(files: dict[str, bytes]) -> type[BaseHTTPRequestHandler]:
-    tags = {path: '"' + sha1(body).hexdigest()[:16] + '"' for path, body in files.items()}
+class Files:
+    """The bodies a server answers with, and their ETags (replaceable as a whole)."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.tags = {path: '"' + sha1(body).hexdigest()[:16] + '"' for path, body in files.items()}
+
+
+def handler(source: Any) -> type[BaseHTTPRequestHandler]:
+    """A handler answering from ``source.files`` / ``source.tags`` (read per request, so
+    that the caller may swap them), with 304 for a matching If-None-Match."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            files, tags = source.files, source.tags
             body = files.get(self.path)
             if body is None:
                 self.send_response(404)
@@ -157,7 +168,7 @@ def serve(feed_set: FeedSet) -> Iterator[list[tuple[str, str]]]:
     with ExitStack() as stack:
         urls = []
         for host, files in feed_set.feeds.items():
-            server = _Server((host, 0), _handler(files))
+            server = _Server((host, 0), handler(Files(files)))
             threading.Thread(target=server.serve_forever, daemon=True).start()
             stack.callback(server.server_close)
             stack.callback(server.shutdown)

@@ -49,7 +49,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha1
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -102,40 +101,9 @@ class Feeds:
         self.files, self.tags, self.total = files, tags, total  # swapped at once
 
 
-def handler(feeds: Feeds) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            files, tags = feeds.files, feeds.tags
-            body = files.get(self.path)
-            if body is None:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            tag = tags[self.path]
-            if self.headers.get("If-None-Match") == tag:
-                self.send_response(304)
-                self.send_header("ETag", tag)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", tag)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @contextmanager
 def serve(feeds: Feeds) -> Iterator[list[tuple[str, str]]]:
-    server = ingest._Server(("127.0.0.1", 0), handler(feeds))
+    server = ingest._Server(("127.0.0.1", 0), ingest.handler(feeds))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         port = server.server_address[1]
