@@ -198,7 +198,8 @@ def test_the_demo_builds_its_site_and_its_config_explains_itself(tmp_path):
     out = tmp_path / "演示 demo"
     result = nm("demo", out)
     assert (out / "public/index.html").is_file() and "files:" in result.stdout
-    assert f"read it: newsmirror serve '{out / 'public'}'" in result.stdout
+    [hint] = [line for line in result.stdout.splitlines() if line.startswith("read it: ")]
+    assert hint == f"read it: {sys.executable} -m newsmirror serve '{out / 'public'}'"
     config = (out / "newsmirror.toml").read_text(encoding="utf-8")
     assert config.startswith("# The demo's sources")
     for command in (["fetch"], ["run"]):

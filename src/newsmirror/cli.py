@@ -265,6 +265,14 @@ def run(
     sys.exit(report.exit_code)
 
 
+def _this_program() -> str:
+    """How the user started newsmirror, to repeat in a hint (.venv/bin/newsmirror, …)."""
+    program = sys.argv[0]
+    if program.endswith("__main__.py"):
+        return f"{shlex.quote(sys.executable)} -m newsmirror"
+    return shlex.quote(program) if os.sep in program else "newsmirror"
+
+
 def _finite(value: float | None) -> float | None:
     if value is not None and value != value:  # nan passes every range check
         raise click.BadParameter("must be a number of minutes")
@@ -572,7 +580,7 @@ def demo(ctx: Context, directory: Path) -> None:
     click.echo(f"archive: {result.archive}")
     click.echo(f"posts:   {result.posts}")
     click.echo(f"site:    {result.site}")
-    click.echo(f"read it: newsmirror serve {shlex.quote(str(result.site))}")
+    click.echo(f"read it: {_this_program()} serve {shlex.quote(str(result.site))}")
 
 
 def main() -> None:
