@@ -215,6 +215,8 @@ def test_articles_added_before_the_guard_was_stored_keep_it(tmp_path, server):
         conn.execute("ALTER TABLE articles DROP COLUMN net_guard")
         conn.execute("ALTER TABLE article_media DROP COLUMN refused")
         conn.execute("DROP TABLE runs")  # (migration 7)
+        conn.execute("ALTER TABLE articles DROP COLUMN imported_text")  # (migration 8)
+        conn.execute("ALTER TABLE articles DROP COLUMN imported_version")
         conn.execute("PRAGMA user_version = 4")
     with Archive.open(config.archive) as archive:
         [(guard,)] = archive.conn.execute("SELECT net_guard FROM articles").fetchall()

@@ -29,8 +29,10 @@ import yaml
 from newsmirror.clean import clean_text, sanitize_html
 from newsmirror.decide import Change
 from newsmirror.errors import ImportFormatError
+from newsmirror.publish.jekyll import valid_filename
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
+from newsmirror.verbatim import may_keep
 
 MAX_POST_BYTES = 5 * 1024 * 1024  # one post file; larger ones are skipped (README)
 MAX_ALIASES = 16  # YAML alias uses in one front matter (the old writers used none)
@@ -68,6 +70,7 @@ class Post:
     content: str
     notes: list[str] = field(default_factory=list)
     media: list[tuple[str, str]] = field(default_factory=list)  # (media relpath, image URL)
+    original: str | None = None  # the file's exact text, when it may be exported as it was
 
 
 @dataclass
@@ -177,10 +180,15 @@ def parse_front_matter(text: str) -> dict[str, Any]:
     Raises only :class:`FrontMatterError` (an ImportFormatError): for aliases or nesting
     beyond the bounds. Anything else the YAML reader rejects is read line by line.
     """
+    return _front_matter(text)[0]
+
+
+def _front_matter(text: str) -> tuple[dict[str, Any], bool]:
+    """(front matter, whether it was valid YAML) as :func:`parse_front_matter` reads it."""
     try:
         data = yaml.load(text, Loader=_BoundedLoader)
         if isinstance(data, dict):
-            return data
+            return data, True
     except FrontMatterError:
         raise
     except RecursionError as exc:
@@ -192,7 +200,7 @@ def parse_front_matter(text: str) -> dict[str, Any]:
         match = _KEY_LINE.match(line)
         if match:
             data[match.group(1)] = _lenient_scalar(match.group(2))
-    return data
+    return data, False
 
 
 # --- Dates -------------------------------------------------------------------------------
@@ -301,8 +309,8 @@ def post_date(
 # --- Files ---------------------------------------------------------------------------------
 
 
-def _read_limited(path: Path) -> str:
-    """A regular file's text, at most MAX_POST_BYTES; never blocks on a FIFO, never follows
+def _read_limited(path: Path) -> bytes:
+    """A regular file's bytes, at most MAX_POST_BYTES; never blocks on a FIFO, never follows
     a symbolic link (the caller resolved any link it accepts)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -316,7 +324,22 @@ def _read_limited(path: Path) -> str:
         data = handle.read(MAX_POST_BYTES + 1)
     if len(data) > MAX_POST_BYTES:
         raise ImportFormatError(_too_big(path))
-    return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+    return data
+
+
+def _exact_text(data: bytes) -> str | None:
+    """The file's text exactly (it encodes back to the same bytes), or None if not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _kept_text(data: bytes) -> str | None:
+    """The file's exact text when it may be published again as it was
+    (:func:`verbatim.may_keep`), else None (the post is rendered and sanitised)."""
+    text = _exact_text(data)
+    return text if text is not None and may_keep(text) else None
 
 
 def _too_big(path: Path) -> str:
@@ -341,12 +364,13 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
     """Parse one post file (``open_path``: where to read it, if ``path`` is a link);
     ImportFormatError if it is not a Jekyll post."""
     source_path = open_path or path
-    text = _read_limited(source_path)
+    data = _read_limited(source_path)
+    text = data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
     if not text.startswith("---\n") or "\n---" not in text[3:]:
         raise ImportFormatError(f"{path}: no front matter")
     end = text.index("\n---", 3)
     try:
-        front = parse_front_matter(text[4:end])
+        front, valid_yaml = _front_matter(text[4:end])
     except ImportFormatError as exc:
         raise ImportFormatError(f"{path}: {exc.message}") from exc
     body = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
@@ -374,6 +398,7 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
         content=sanitize_html(html),
         notes=[f"{path}: {note}"] if note else [],
         media=media,
+        original=_kept_text(data) if valid_yaml and valid_filename(path.name) else None,
     )
 
 
@@ -512,6 +537,7 @@ def _store(archive: Archive, post: Post, now: datetime) -> Change:
         date_known=post.date_known,
         published_raw=post.published_raw,
         jekyll_name=post.path.name,
+        imported_text=post.original,
         now=now,
     )
 

@@ -392,13 +392,16 @@ def _write_posts(
     media = archive.media_maps_of(ids) if media_dir is not None else {}
     records = []
     for head, path in batch:
-        article = articles[head.id]
+        article, imported = articles[head.id]
         content = article.content
+        original = imported if path == f"{POSTS_DIR}/{head.jekyll_name}" else None
         if media_dir is not None and head.id in media:
             content, used = localise_images(content, media[head.id], f"../{MEDIA_DIR}/")
             for relpath in used:
-                writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
-        data = render_post(article, content).encode()
+                if original is None or f"../{MEDIA_DIR}/{relpath}" in original:
+                    writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
+        # An imported post unchanged since: its own file, byte for byte (its images as it had them).
+        data = (render_post(article, content) if original is None else original).encode()
         if writer.write(path, data):
             summary.written += 1
         else:

@@ -378,8 +378,11 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         published_raw: str,
         jekyll_name: str,
         now: datetime,
+        imported_text: str | None = None,
     ) -> Change:
-        """Merge one imported post (one transaction per call is the caller's choice)."""
+        """Merge one imported post (one transaction per call is the caller's choice).
+        ``imported_text``: the post file's exact text, exported as it was while the new
+        article stays at its first version."""
         conn = self.conn
         sid = self.ensure_source(source)
         canonical = canonical_url(url)
@@ -389,8 +392,8 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
             conn.execute(
                 "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
                 " content, tags, published, published_raw, date_known, first_seen, updated,"
-                " origin, jekyll_name) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " 'jekyll', ?)",
+                " origin, jekyll_name, imported_text, imported_version) VALUES (?, ?, ?, '',"
+                " ?, ?, ?, ?, ?, ?, ?, ?, ?, 'jekyll', ?, ?, 1)",
                 (
                     sid,
                     url,
@@ -405,6 +408,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
                     to_iso(now),
                     to_iso(now),
                     jekyll_name,
+                    imported_text,
                 ),
             )
         elif change is Change.CHANGED and existing is not None:

@@ -46,11 +46,18 @@ class ExportStateMixin:
         ).fetchall()
         return [ExportHead(r[0], r[1], r[2], r[3], from_iso(r[4]), *r[5:]) for r in rows]
 
-    def export_articles(self, ids: Sequence[int]) -> dict[int, ArticleRecord]:
-        """The given articles, whole, in one query."""
+    def export_articles(self, ids: Sequence[int]) -> dict[int, tuple[ArticleRecord, str | None]]:
+        """The given articles, whole, in one query, each with its imported post's exact
+        text while the article is still at the version it was imported as (else None)."""
         marks = ", ".join("?" * len(ids))
-        rows = self.conn.execute(f"{self._FULL_SQL} WHERE a.id IN ({marks})", list(ids))
-        return {row[0]: self._record(row) for row in rows}
+        query = self._FULL_SQL.replace(
+            " FROM articles a",
+            ", CASE WHEN a.imported_version = a.version THEN a.imported_text END"
+            " FROM articles a",
+            1,
+        )
+        rows = self.conn.execute(f"{query} WHERE a.id IN ({marks})", list(ids))
+        return {row[0]: (self._record(row[:-1]), row[-1]) for row in rows}
 
     def export_records(self, target: str) -> dict[int, ExportRecord]:
         rows = self.conn.execute(

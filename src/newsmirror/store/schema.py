@@ -240,6 +240,12 @@ MIGRATIONS: list[Migration] = [
         report TEXT NOT NULL
     );
     """,
+    # 8: an imported post's exact text, exported as it was while the article stays at the
+    # version it was imported as (an old mirror adopted without rewriting its files).
+    """
+    ALTER TABLE articles ADD COLUMN imported_text TEXT;
+    ALTER TABLE articles ADD COLUMN imported_version INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,164 @@
+"""Adopting an old mirror (issue 8, item 4): a valid imported post is exported again byte
+for byte under its own name until the article changes; the rest are newsmirror posts."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import CORPUS, Reply, make_config, rss
+from newsmirror.jekyll_import import import_jekyll
+from newsmirror.pipeline import update
+from newsmirror.publish.jekyll import export_jekyll, render_post, valid_filename
+from newsmirror.store import Archive
+from newsmirror.verbatim import may_keep
+
+URL = "https://www.youtube.com/watch?v=abcdefghijk"
+# No comments line, an unescaped link line, a YouTube link, an indented multi-line body with
+# a Liquid tag, CRLF line ends and no final newline: render_post would change each of them.
+ODD = (
+    "---\r\n"
+    "layout: post\r\n"
+    "title: 'A: b (c) #1'\r\n"
+    "date: 2021-03-04 05:06:07 +0800\r\n"
+    "author: 某人\r\n"
+    f"from: {URL}\r\n"
+    "tags: [ 茶馆 ]\r\n"
+    "categories: [ 茶馆 ]\r\n"
+    "---\r\n"
+    "<!--1614834367000-->\r\n"
+    f"[A: b (c) #1]({URL})\r\n"
+    "------\r\n"
+    "\r\n"
+    "<div>\r\n"
+    '  <p class="lead" style="color: red">第一段 <a href="/rel?a=1&amp;b=2">链接</a></p>\r\n'
+    '    <p><b>粗</b>  <img src="https://e.org/i.png" data-x="1"></p>\r\n'
+    "</div>"
+)
+ODD_NAME = "2021-03-04-A- b (c) 1.md"
+
+
+def site(tmp_path, files: dict[str, bytes]):
+    root = tmp_path / "old"
+    (root / "_posts").mkdir(parents=True)
+    for name, data in files.items():
+        (root / "_posts" / name).write_bytes(data)
+    return root
+
+
+def export(archive, out) -> dict[str, bytes]:
+    export_jekyll(archive, out)
+    return {p.name: p.read_bytes() for p in (out / "_posts").iterdir()}
+
+
+def test_a_valid_post_with_odd_formatting_is_exported_byte_for_byte(tmp_path):
+    root = site(tmp_path, {ODD_NAME: ODD.encode()})
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        assert import_jekyll(archive, root).new == 1
+        [article] = archive.iter_articles()
+        assert render_post(article).encode() != ODD.encode()  # the normal rendering differs
+        assert export(archive, tmp_path / "out") == {ODD_NAME: ODD.encode()}
+        assert export_jekyll(archive, tmp_path / "out").written == 0  # and stays so
+
+
+def test_after_a_revision_from_the_feed_the_post_is_newsmirrors(tmp_path, server):
+    root = site(tmp_path, {ODD_NAME: ODD.encode()})
+    server.route("/f", Reply(body=rss([{"title": "A: b (c) #1", "link": URL,
+                                        "content": "<p>改过的正文</p>"}])))  # fmt: skip
+    config = make_config(tmp_path, [("茶馆", [server.url + "/f"])])
+    with Archive.open(config.archive) as archive:
+        import_jekyll(archive, root)
+        export(archive, tmp_path / "out")
+        update(config, archive)
+        [article] = archive.iter_articles()
+        assert article.version == 2 and "改过的正文" in article.content
+        files = export(archive, tmp_path / "out")
+    assert files == {ODD_NAME: render_post(article).encode()}  # same name, new text
+    assert b"comments: True" in files[ODD_NAME]
+
+
+def test_a_post_with_an_invalid_name_is_renamed_and_rendered(tmp_path):
+    bad = "2021-03-04-Why? a|b.md"
+    root = site(tmp_path, {bad: ODD.encode()})
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        import_jekyll(archive, root)
+        [article] = archive.iter_articles()
+        files = export(archive, tmp_path / "out")
+    [(name, data)] = files.items()
+    assert valid_filename(name) and name != bad
+    assert data == render_post(article).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ODD.replace("author: 某人", 'author: "a \\"b" c"').encode(),  # invalid YAML
+        ODD.encode().replace("第一段".encode(), b"\xff\xfe"),  # not UTF-8
+    ],
+    ids=["invalid-yaml", "not-utf8"],
+)
+def test_a_post_that_was_not_valid_is_rendered(tmp_path, data):
+    root = site(tmp_path, {ODD_NAME: data})
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        import_jekyll(archive, root)
+        [article] = archive.iter_articles()
+        files = export(archive, tmp_path / "out")
+    assert files == {ODD_NAME: render_post(article).encode()}
+
+
+def test_every_valid_old_post_is_exported_as_it_was(tmp_path):
+    """The real posts of the old mirrors: every one with a valid name and nothing that
+    would run (verbatim.may_keep) is re-exported byte for byte; the others are rendered
+    and sanitised (the ones with invalid names also renamed)."""
+    if not (CORPUS / "nodebe4-posts").is_dir():
+        pytest.skip("../shared/corpus is not here")
+    originals: dict[str, bytes] = {}
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for root in sorted((CORPUS / "nodebe4-posts").iterdir()):
+            assert not import_jekyll(archive, root).skipped
+            originals |= {p.name: p.read_bytes() for p in (root / "_posts").iterdir()}
+        files = export(archive, tmp_path / "out")
+    valid = {name for name in originals if valid_filename(name)}
+    safe = {name for name in valid if may_keep(originals[name].decode("utf-8"))}
+    same = {name for name in valid if files.get(name) == originals[name]}
+    assert len(valid) > 400 and len(safe) > 200 and same == safe
+    assert not any(files.get(name) == data for name, data in originals.items() if name not in valid)
+
+
+def test_a_post_whose_name_another_article_holds_is_rendered_under_a_hashed_name(tmp_path):
+    other = ODD.replace(URL, "https://e.org/other")
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        import_jekyll(archive, site(tmp_path / "1", {ODD_NAME: ODD.encode()}))
+        import_jekyll(archive, site(tmp_path / "2", {ODD_NAME: other.encode()}))
+        by_url = {a.url: a for a in archive.iter_articles()}
+        files = export(archive, tmp_path / "out")
+    assert files.pop(ODD_NAME) == ODD.encode()
+    [(name, data)] = files.items()
+    assert (
+        name.startswith(ODD_NAME[:-3])
+        and data == render_post(by_url["https://e.org/other"]).encode()
+    )
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<script>alert(1)</script>",
+        "{{ site.github.token }}",
+        '<img src="x.png" onerror="alert(1)">',
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href="&#106;avascript:alert(1)">x</a>',
+        '<iframe src="https://evil.example/"></iframe>',
+        '<p style="background: url(https://evil.example/t)">x</p>',
+        "<!--[if IE]><script>x</script><![endif]-->",
+    ],
+)
+def test_a_valid_post_with_anything_that_runs_is_rendered_and_sanitised(tmp_path, hostile):
+    post = ODD.replace("<b>粗</b>", f"<b>粗</b>{hostile}")
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        import_jekyll(archive, site(tmp_path, {ODD_NAME: post.encode()}))
+        [article] = list(archive.iter_articles())
+        files = export(archive, tmp_path / "out")
+    assert files[ODD_NAME] == render_post(article).encode() != post.encode()
+    out = files[ODD_NAME].decode()
+    for bad in ("<script", "onerror", "javascript:", "&#106;", "evil.example", "{{ site"):
+        assert bad not in out, bad
