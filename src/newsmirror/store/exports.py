@@ -52,8 +52,7 @@ class ExportStateMixin:
         marks = ", ".join("?" * len(ids))
         query = self._FULL_SQL.replace(
             " FROM articles a",
-            ", CASE WHEN a.imported_version = a.version THEN a.imported_text END"
-            " FROM articles a",
+            ", CASE WHEN a.imported_version = a.version THEN a.imported_text END FROM articles a",
             1,
         )
         rows = self.conn.execute(f"{query} WHERE a.id IN ({marks})", list(ids))
