@@ -87,32 +87,6 @@ class HealthMixin:
             for outcome in outcomes:
                 self._health(outcome.name, ok=outcome.ok, error=outcome.error, now=now)
 
-    def record_unchanged(
-        self,
-        source: str,
-        feed_url: str,
-        *,
-        state: FeedState,
-        started: datetime,
-        now: datetime,
-        http_status: int | None,
-    ) -> None:
-        check = FeedCheck(source, feed_url, "not_modified", started, now, http_status, state=state)
-        self.record_run([check], [], now=now)
-
-    def record_failure(
-        self,
-        source: str,
-        feed_url: str,
-        error: str,
-        *,
-        started: datetime,
-        now: datetime,
-        http_status: int | None,
-    ) -> None:
-        check = FeedCheck(source, feed_url, "failed", started, now, http_status, error)
-        self.record_run([check], [], now=now)
-
     def record_source_result(
         self, source: str, *, ok: bool, error: str | None, now: datetime
     ) -> None:
