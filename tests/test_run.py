@@ -153,3 +153,20 @@ def test_max_minutes_must_be_positive(tmp_path, server):
     for bad in ("0", "nan", "inf", "-1"):
         result = nm("run", "--max-minutes", bad, cwd=tmp_path, check=False)
         assert result.returncode == 2 and "--max-minutes" in result.stderr, bad
+
+
+def test_the_targets_public_addresses_are_on_the_sites_mirrors_page(tmp_path, server):
+    server.route("/feed", Reply(body=rss(ITEMS)))
+    targets = """
+[[publish.targets]]
+kind = "folder"
+output = "site"
+name = "网站"
+path = "www"
+public_url = "https://news.example.org/"
+"""
+    _config(tmp_path, [server.url + "/feed"], PUBLISH_BOTH + targets)
+    nm("run", cwd=tmp_path)
+    page = (tmp_path / "public/mirrors.html").read_text(encoding="utf-8")
+    assert 'href="https://news.example.org/"' in page and "网站" in page
+    assert (tmp_path / "www/mirrors.html").read_bytes() == page.encode("utf-8")

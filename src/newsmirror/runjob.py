@@ -167,15 +167,13 @@ def mirrors(targets: tuple[TargetConfig, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def _write_site(archive: Archive, output: SiteOutput, targets: tuple[TargetConfig, ...]) -> str:
-    from dataclasses import fields
-
     from newsmirror.publish.site import SiteOptions, build_site
 
-    extra: dict[str, Any] = {}
-    if "mirrors" in {f.name for f in fields(SiteOptions)}:
-        extra["mirrors"] = mirrors(targets)
     options = SiteOptions(
-        title=output.title, base_url=output.base_url, search=output.search, **extra
+        title=output.title,
+        base_url=output.base_url,
+        search=output.search,
+        mirrors=mirrors(targets),
     )
     return build_site(archive, output.path, options).line()
 
