@@ -145,6 +145,12 @@ def test_without_a_terminal_each_event_is_one_plain_line(tmp_path, server):
     assert any(line.endswith(f"源1: failed {server.url}/gone") for line in feeds)
     assert {line.split()[1] for line in feeds} == {"1/2", "2/2"}
     assert [line for line in lines if line.startswith("image ")] == [f"image 1 {image}: mirrored"]
+    outputs = [line for line in lines if line.startswith("output ")]
+    assert [line.split()[:3] for line in outputs] == [
+        ["output", "1", "jekyll"],
+        ["output", "2", "site"],
+    ]
+    assert "3 posts: 3 written" in outputs[0]
 
 
 def test_max_minutes_must_be_positive(tmp_path, server):
@@ -166,7 +172,10 @@ path = "www"
 public_url = "https://news.example.org/"
 """
     _config(tmp_path, [server.url + "/feed"], PUBLISH_BOTH + targets)
-    nm("run", cwd=tmp_path)
+    result = nm("run", cwd=tmp_path)
+    assert [line for line in result.stderr.splitlines() if line.startswith("target ")] == [
+        "target 1 网站: " + result.stdout.split("target 网站 (folder, site): ")[1].splitlines()[0]
+    ]
     page = (tmp_path / "public/mirrors.html").read_text(encoding="utf-8")
     assert 'href="https://news.example.org/"' in page and "网站" in page
     assert (tmp_path / "www/mirrors.html").read_bytes() == page.encode("utf-8")

@@ -178,8 +178,11 @@ def _write_site(archive: Archive, output: SiteOutput, targets: tuple[TargetConfi
     return build_site(archive, output.path, options).line()
 
 
-def write_outputs(config: Config, archive: Archive, hold: Hold) -> list[OutputResult]:
-    """Write every output of ``config.publish``; one failing does not stop the others."""
+def write_outputs(
+    config: Config, archive: Archive, hold: Hold, events: Events | None = None
+) -> list[OutputResult]:
+    """Write every output of ``config.publish``; one failing does not stop the others.
+    ``events`` hears of each as it is done."""
     results = []
     for output in config.publish.outputs:
         kind = "jekyll" if isinstance(output, JekyllOutput) else "site"
@@ -195,6 +198,8 @@ def write_outputs(config: Config, archive: Archive, hold: Hold) -> list[OutputRe
         except NewsmirrorError as exc:
             result.error = " ".join(exc.message.split())
         results.append(result)
+        if events is not None:
+            events("output", f"{kind} {output.path}: {result.error or result.line}")
     return results
 
 
@@ -204,10 +209,15 @@ def commit_message(summary: RunSummary, when: str) -> str:
 
 
 def publish_targets(
-    config: Config, outputs: list[OutputResult], hold: Hold, message: str
+    config: Config,
+    outputs: list[OutputResult],
+    hold: Hold,
+    message: str,
+    events: Events | None = None,
 ) -> list[TargetOutcome]:
     """Publish every target; one failing (or raising anything) never stops the others.
-    A target whose output failed in this run is left as it was."""
+    A target whose output failed in this run is left as it was. ``events`` hears of each
+    as it is done."""
     from newsmirror.publish.targets import make_target
 
     failed = {o.kind: o.error for o in outputs if o.error}
@@ -227,6 +237,8 @@ def publish_targets(
             outcome.error = " ".join(exc.message.split())
         except Exception as exc:  # a target's bug or an OS error must not stop the others
             outcome.error = " ".join(f"{type(exc).__name__}: {exc}".split())
+        if events is not None:
+            events("target", f"{outcome.name}: {outcome.error or outcome.line}")
     return results
 
 
@@ -240,15 +252,16 @@ def run_job(
     events: Events | None = None,
     budget: Budget | None = None,
 ) -> RunReport:
-    """Fetch the sources into ``archive``, then write the configured outputs. ``progress``
-    and ``events`` hear of each feed, page and image as it is done; with a ``budget``,
+    """Fetch the sources into ``archive``, then write the configured outputs and publish
+    the targets. ``progress`` and ``events`` hear of each feed, page, image, output and
+    target as it is done; with a ``budget``,
     pages and images are not started once it is spent (the outputs are always written)."""
     report = RunReport(started=to_iso(now_utc()), fetch=RunSummary([]))
     tree = next((o.path for o in config.publish.outputs if isinstance(o, JekyllOutput)), None)
     report.restored = restore_archive(archive, tree)
     report.fetch = update(config, archive, names, progress=progress, events=events, budget=budget)
-    report.outputs = write_outputs(config, archive, hold)
+    report.outputs = write_outputs(config, archive, hold, events)
     message = commit_message(report.fetch, to_iso(now_utc()))
-    report.targets = publish_targets(config, report.outputs, hold, message)
+    report.targets = publish_targets(config, report.outputs, hold, message, events)
     report.finished = to_iso(now_utc())
     return report
