@@ -119,3 +119,10 @@ def test_grams_never_span_white_space_or_the_title() -> None:
     assert term_grams("习近平") == ["习近", "近平"]
     assert term_grams("哈哈哈") == ["哈哈"]
     assert term_grams("a") == ["a"]
+
+
+def test_spans_join_touching_and_overlapping_matches() -> None:
+    assert spans(fold("拜登拜登 拜登"), ["拜登"]) == [(0, 4), (5, 7)]
+    assert spans(fold("哈哈哈"), ["哈哈"]) == [(0, 2)]
+    assert spans(fold("習近平說"), ["近平", "习近"]) == [(0, 3)]
+    assert spans("abc", ["x"]) == []
