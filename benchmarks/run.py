@@ -24,7 +24,8 @@ Measured, medians of --rounds rounds (each round a fresh folder):
 3. a run with 10 new articles (the feeds carry 10 more items, each feed keeps its
    newest 100): the size of what it commits (the blobs added or changed on both
    branches), split into the 10 articles' own files (site pages, Jekyll posts,
-   images), the search index (pagefind/) and everything else;
+   images), the search index (search/, pagefind/ before) and everything else (by
+   kind: feeds, listings, neighbours' pages, archive, sitemap, status, manifests);
 4. the bare repository's size after N such runs, with flat = false and with
    flat = true (before and after `git gc --aggressive --prune=now` in it).
 
@@ -269,7 +270,7 @@ def split_commit(
     for name, n in files:
         if name in pages or name.startswith(("jekyll/_posts/", "main/media/", "jekyll/media/")):
             part = "articles"
-        elif name.startswith("main/pagefind/"):
+        elif name.startswith(("main/pagefind/", "main/search/")):
             part = "search"
         else:
             part = "other"
@@ -277,8 +278,28 @@ def split_commit(
         count[part] += 1
         if part == "other":
             others.append((n, name))
-    biggest.extend(sorted(others, reverse=True)[:8])
+    biggest.extend(sorted(others, reverse=True))
     return size, count
+
+
+def kind_of(name: str) -> str:
+    """What a committed file of "everything else" is, for the breakdown."""
+    path = name.split("/", 1)[1]
+    if path.endswith(("feed.xml", "rss.xml")):
+        return "feeds"
+    if path.startswith("posts/"):
+        return "other articles' pages (neighbour links)"
+    if path.startswith("archive/"):
+        return "archive (by month)"
+    if path.endswith("index.html") or "/page/" in f"/{path}":
+        return "listings"
+    if path.startswith("sitemap"):
+        return "sitemap"
+    if path == ".newsmirror-files":
+        return "targets' manifests of placed files"
+    if path.startswith("status."):
+        return "status page"
+    return "other"
 
 
 def du(path: Path) -> int:
@@ -313,6 +334,7 @@ class Results:
         default_factory=dict
     )
     biggest: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    kinds: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # kind -> sizes
     sizes: dict[bool, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
 
@@ -354,7 +376,12 @@ def runs_of_ten(res: Results, feeds: Feeds, folders: list[Path], bares: list[Pat
             if n == 0:
                 files = committed(bares[r], before, heads(bares[r]))
                 new = range(start, start + 10)
-                res.first[flat] = split_commit(files, feeds, new, res.biggest if not flat else [])
+                others: list[tuple[int, str]] = []
+                res.first[flat] = split_commit(files, feeds, new, others)
+                if not flat:
+                    res.biggest = others[:8]
+                    for size, name in others:
+                        res.kinds.setdefault(kind_of(name), []).append(size)
         print(f"runs of ten: {n + 1}/{res.runs_of_ten}", file=sys.stderr)
     for flat, r in ((False, 0), (True, 1)):
         before_gc = du(bares[r])
@@ -418,7 +445,7 @@ def report(res: Results) -> None:
         ("idle: no commit, no file written", "yes" if idle_ok else "no", verdict(idle_ok)),
         ("10 new: run s (median, N runs)", f"{med(res.tens[False]):.2f}", ""),
         ("10 new: articles' own files", f"{kb(size['articles'])} in {count['articles']}", ""),
-        ("10 new: search index (pagefind/)", f"{kb(size['search'])} in {count['search']}", "apart"),
+        ("10 new: search index (search/)", f"{kb(size['search'])} in {count['search']}", "apart"),
         (
             "10 new: everything else",
             f"{kb(extra)} in {count['other']}",
@@ -448,6 +475,9 @@ def report(res: Results) -> None:
         print(f"  {t['name']}: {t['summary']}")
     if res.idle_writes:
         print("\nidle runs wrote (first 10):", *sorted(set(res.idle_writes))[:10], sep="\n  ")
+    print("\nfirst run of 10 new (flat=false): 'everything else' by kind")
+    for kind, sizes in sorted(res.kinds.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {kb(sum(sizes)):>11} in {len(sizes):>3}  {kind}")
     print("\nfirst run of 10 new (flat=false): biggest files of 'everything else'")
     for n, name in res.biggest:
         print(f"  {kb(n):>11}  {name}")

@@ -217,6 +217,10 @@ def test_articles_added_before_the_guard_was_stored_keep_it(tmp_path, server):
         conn.execute("DROP TABLE runs")  # (migration 7)
         conn.execute("ALTER TABLE articles DROP COLUMN imported_text")  # (migration 8)
         conn.execute("ALTER TABLE articles DROP COLUMN imported_version")
+        conn.execute("DROP TABLE redirects")  # (migration 9)
+        for table in ("search_index", "search_stale", "search_meta"):  # (migration 10)
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("ALTER TABLE search_state DROP COLUMN digest")
         conn.execute("PRAGMA user_version = 4")
     with Archive.open(config.archive) as archive:
         [(guard,)] = archive.conn.execute("SELECT net_guard FROM articles").fetchall()

@@ -9,6 +9,7 @@ from conftest import CORPUS, Reply, make_config, rss
 from newsmirror.jekyll_import import import_jekyll
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll, render_post, valid_filename
+from newsmirror.publish.redirects import old_url
 from newsmirror.store import Archive
 from newsmirror.verbatim import may_keep
 
@@ -85,7 +86,8 @@ def test_a_post_with_an_invalid_name_is_renamed_and_rendered(tmp_path):
         files = export(archive, tmp_path / "out")
     [(name, data)] = files.items()
     assert valid_filename(name) and name != bad
-    assert data == render_post(article).encode()
+    # Rendered, with the old URL for jekyll-redirect-from (the one change to the post).
+    assert data == render_post(article, redirect_from=[old_url(bad)]).encode()
 
 
 @pytest.mark.parametrize(

@@ -275,12 +275,12 @@ def test_site_files_are_the_packaged_ones_with_the_title(tmp_path):
     import newsmirror.publish.jekyll as jekyll
 
     here = Path(jekyll.__file__).parent
-    assert jekyll.write_site_files(tmp_path / "a") == 6
+    assert jekyll.write_site_files(tmp_path / "a") == 7
     config = (tmp_path / "a" / "_config.yml").read_text(encoding="utf-8")
     assert yaml.safe_load(config)["title"] == "新闻镜像"
     assert "\ntitle: 新闻镜像\n" in config or '\ntitle: "新闻镜像"\n' in config
     out = tmp_path / "b"
-    assert jekyll.write_site_files(out, 'Ti "t" {{x}}: 镜像') == 6
+    assert jekyll.write_site_files(out, 'Ti "t" {{x}}: 镜像') == 7
     config = (out / "_config.yml").read_text(encoding="utf-8")
     assert yaml.safe_load(config)["title"] == 'Ti "t" {{x}}: 镜像'
     packaged = (here / "jekyll_site/_config.yml").read_text(encoding="utf-8")
@@ -288,6 +288,7 @@ def test_site_files_are_the_packaged_ones_with_the_title(tmp_path):
     for name, path in [
         ("jekyll_site/default.html", "_layouts/default.html"),
         ("jekyll_site/post.html", "_layouts/post.html"),
+        ("jekyll_site/redirect.html", "_layouts/redirect.html"),
         ("jekyll_site/index.html", "index.html"),
         ("jekyll_site/archive.html", "archive.html"),
         ("static/style.css", "assets/style.css"),
@@ -297,6 +298,7 @@ def test_site_files_are_the_packaged_ones_with_the_title(tmp_path):
         "_config.yml",
         "_layouts/default.html",
         "_layouts/post.html",
+        "_layouts/redirect.html",
         "archive.html",
         "assets/style.css",
         "index.html",

@@ -20,7 +20,7 @@ def test_exported_tree_builds_with_jekyll(tmp_path):
     tree = tmp_path / "tree"
     with Archive.open(tmp_path / "demo" / "archive.sqlite") as archive:
         export_jekyll(archive, tree, media_dir=archive.media_dir)
-    assert write_site_files(tree, "测试镜像") == 6
+    assert write_site_files(tree, "测试镜像") == 7
     assert write_site_files(tree, "测试镜像") == 0  # unchanged files are left alone
     jekyll_build(tree, tree / "_site")
     site = tree / "_site"

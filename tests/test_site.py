@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from conftest import SEED
 from newsmirror.demo import run_demo
-from newsmirror.publish.site import SiteOptions, build_site
+from newsmirror.publish.site import HERE, SiteOptions, build_site
 from newsmirror.store import Archive
 
 LINK = re.compile(r'\s(?:href|src)="([^"]+)"')
@@ -31,7 +31,7 @@ def demo(tmp_path_factory):
 
 
 def html_files(site: Path) -> list[Path]:
-    return [p for p in site.rglob("*.html") if "pagefind" not in p.parts]
+    return list(site.rglob("*.html"))
 
 
 def test_every_page_is_valid_html(demo):
@@ -106,17 +106,26 @@ def test_pages_load_nothing_from_other_hosts(demo):
 def test_local_images_and_search_index(demo):
     _, site, first = demo
     assert list((site / "media").rglob("*.png"))
-    assert (site / "pagefind" / "2023" / "pagefind.js").is_file()
-    assert "2023" in (site / "pagefind" / "shards.json").read_text()
-    assert first.search_pages >= 28
+    assert (site / "search" / "manifest.js").is_file()
+    assert not (site / "pagefind").exists()
+    assert first.search_pages == 0  # the demo built the index: nothing new to index
+    assert '"docs":' in (site / "search" / "manifest.js").read_text()
     search = (site / "search.html").read_text(encoding="utf-8")
-    assert "newsmirror serve" in search  # what a reader sees when opened from file://
+    # No "needs a web server" notice (search works from file://); one line without JavaScript.
+    assert "newsmirror serve" not in search and "<noscript>" in search
+    assert (site / "search.js").read_bytes() == (HERE / "static" / "search.js").read_bytes()
 
 
 def test_sitemap_and_robots(demo):
     _, site, _ = demo
-    sitemap = (site / "sitemap.xml").read_text(encoding="utf-8")
-    assert sitemap.count("<loc>https://mirror.example/") > 50
+    # An index of sitemaps by day of publication and by section (issue 8: a run rewrites
+    # the sitemaps of its days, not one list of every page).
+    index = (site / "sitemap.xml").read_text(encoding="utf-8")
+    maps = re.findall(r"<loc>https://mirror\.example/(sitemaps/[^<]+\.xml)</loc>", index)
+    assert maps and index.count("<loc>") == len(maps)
+    urls = "".join((site / m).read_text(encoding="utf-8") for m in maps)
+    assert urls.count("<loc>https://mirror.example/") > 50
+    assert urls.count("<loc>https://mirror.example/posts/") == urls.count("/posts/")
     assert "Sitemap: https://mirror.example/sitemap.xml" in (site / "robots.txt").read_text()
     assert (site / "404.html").is_file()
 
@@ -351,7 +360,7 @@ def processes_mentioning(text):
 
 @pytest.fixture(scope="module")
 def big_archive(tmp_path_factory):
-    """Enough articles that Pagefind runs for a moment."""
+    """Enough articles that the search indexer runs for a moment."""
     from datetime import UTC, datetime, timedelta
 
     path = tmp_path_factory.mktemp("big") / "archive.sqlite"
@@ -398,11 +407,10 @@ def test_interrupted_build_leaves_no_indexer_and_no_scratch(tmp_path, big_archiv
     )
     try:
         deadline = time.monotonic() + 120
-        while not any("pagefind" in c for _, c in processes_mentioning(str(out))):
+        while not list(scratch.glob("nm-search-*")):
             assert build.poll() is None, build.communicate()
-            assert time.monotonic() < deadline, "Pagefind never started"
-            time.sleep(0.01)
-        assert list(scratch.glob("nm-pagefind-*"))
+            assert time.monotonic() < deadline, "the indexer never started"
+            time.sleep(0.005)
         build.send_signal(signum)
         _, stderr = build.communicate(timeout=60)
     finally:
@@ -523,8 +531,13 @@ def test_months_are_those_of_the_source_time_zone(tmp_path):
         )
         build_site(archive, tmp_path / "site", SiteOptions(search=False))
     archive_dir = tmp_path / "site" / "archive" / "2024"
-    february = archive_dir.joinpath("02.html").read_text(encoding="utf-8")
-    january = archive_dir.joinpath("01.html").read_text(encoding="utf-8")
+    # A month's page lists its days; each day's page its articles (issue 8: a run rewrites
+    # today's page, not a month of entries).
+    assert "2024年02月01日" in archive_dir.joinpath("02.html").read_text(encoding="utf-8")
+    february, january = (
+        "".join(p.read_text(encoding="utf-8") for p in sorted((archive_dir / m).glob("*.html")))
+        for m in ("02", "01")
+    )
     assert "上海二月一" in february and "上海二月二" in february
     assert "伦敦一月" not in february and "上海一月" not in february
     assert "伦敦一月" in january and "上海一月" in january and "上海二月" not in january

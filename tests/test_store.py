@@ -354,9 +354,10 @@ def _archive_at_version(path, version):
             '2023-01-01T00:00:01.000Z', 'ok', 1);
         INSERT INTO exports (target, article_id, path, version, size)
             VALUES ('jekyll', 1, '_posts/2023-01-01-old.md', 2, 100);
-        INSERT INTO articles_fts (rowid, title, body) VALUES (1, '旧标题', '旧正文');
         """
     )
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles_fts'").fetchone():
+        conn.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (1, '旧标题', '旧正文')")
     if version >= 2:
         conn.execute("INSERT INTO search_state (article_id, version) VALUES (1, 2)")
     conn.close()

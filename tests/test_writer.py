@@ -88,7 +88,7 @@ def test_published_files_follow_the_umask(tmp_path, server, mask, file_mode, dir
     found = modes(config.media_dir, tmp_path / "site", tmp_path / "export")
     files = {p: m for p, m in found.items() if Path(p).is_file()}
     assert len([p for p in files if "/media/" in p]) >= 4  # the archive's and the outputs'
-    assert any("/pagefind/" in p for p in files)
+    assert any("/search/" in p for p in files)
     assert {p: m for p, m in files.items() if m != file_mode} == {}
     assert {p: m for p, m in found.items() if p not in files and m != dir_mode} == {}
 

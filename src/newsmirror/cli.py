@@ -31,8 +31,8 @@ from newsmirror.errors import (
     ConfigError,
 )
 from newsmirror.lock import DEFAULT_WAIT
+from newsmirror.searchview import search_command
 from newsmirror.store import Archive
-from newsmirror.timeutil import in_zone
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -334,14 +334,14 @@ def export_jekyll_cmd(ctx: Context, out: Path, site: bool, title: str) -> None:
     help="The site's address, for the sitemap and RSS "
     "(e.g. https://example.org/mirror/); links stay relative.",
 )
-@click.option("--no-search", is_flag=True, help="Skip the Pagefind search index.")
+@click.option("--no-search", is_flag=True, help="Skip the search index.")
 @pass_ctx
 @handle_errors
 def build(ctx: Context, out: Path, title: str, base_url: str, no_search: bool) -> None:
     """Build the archive as a static site in OUT (incrementally).
 
-    Only pages whose content changed are written; the search index (Pagefind, with
-    Chinese segmentation) follows.
+    Only pages whose content changed are written; the search index (search/) follows,
+    written for new and changed articles only.
 
     \b
     Example:
@@ -529,32 +529,6 @@ def sources(ctx: Context, as_opml: bool) -> None:
 
 
 @cli.command()
-@click.argument("query", nargs=-1, required=True)
-@click.option("-n", "--limit", default=20, show_default=True, help="At most this many results.")
-@pass_ctx
-@handle_errors
-def search(ctx: Context, query: tuple[str, ...], limit: int) -> None:
-    """Full-text search of the archive (works for Chinese).
-
-    Prints date (in the source's time zone), source, title and URL, newest first.
-
-    \b
-    Example:
-      newsmirror search 拜登 习近平
-    """
-    with ctx.archive(lock=False) as archive:
-        pending = archive.pending_index()
-        if pending:
-            click.echo(f"indexing {pending} new or changed articles…", err=True)
-            archive.update_index()
-        hits = archive.search(" ".join(query), limit=limit, refresh=False)
-    for hit in hits:
-        when = in_zone(hit.published, hit.timezone).strftime("%Y-%m-%d %H:%M %Z")
-        click.echo(f"{when}\t{hit.source}\t{hit.title}\t{hit.url}")
-    click.echo(f"{len(hits)} results", err=True)
-
-
-@cli.command()
 @click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default="newsmirror-demo"
 )
@@ -581,6 +555,9 @@ def demo(ctx: Context, directory: Path) -> None:
     click.echo(f"posts:   {result.posts}")
     click.echo(f"site:    {result.site}")
     click.echo(f"read it: {_this_program()} serve {shlex.quote(str(result.site))}")
+
+
+cli.add_command(search_command, "search")
 
 
 def main() -> None:

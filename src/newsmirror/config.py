@@ -95,9 +95,16 @@ class Config:
         return self.archive.parent / "media"
 
     def source(self, name: str) -> Source:
+        """The source called ``name``: exactly, else the one whose name is the same with
+        简/繁 and variant forms folded (美國之音 finds 美国之音)."""
+        from newsmirror.textsearch import fold
+
         for src in self.sources:
             if src.name == name:
                 return src
+        alike = [src for src in self.sources if fold(src.name) == fold(name)]
+        if len(alike) == 1:
+            return alike[0]
         names = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(
             f"no source named {name!r}",

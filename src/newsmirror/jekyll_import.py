@@ -29,6 +29,7 @@ import yaml
 from newsmirror.clean import clean_text, sanitize_html
 from newsmirror.decide import Change
 from newsmirror.errors import ImportFormatError
+from newsmirror.publish import redirects
 from newsmirror.publish.jekyll import valid_filename
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
@@ -71,6 +72,7 @@ class Post:
     notes: list[str] = field(default_factory=list)
     media: list[tuple[str, str]] = field(default_factory=list)  # (media relpath, image URL)
     original: str | None = None  # the file's exact text, when it may be exported as it was
+    redirects: list[str] = field(default_factory=list)  # old URL paths (publish/redirects.py)
 
 
 @dataclass
@@ -399,7 +401,16 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
         notes=[f"{path}: {note}"] if note else [],
         media=media,
         original=_kept_text(data) if valid_yaml and valid_filename(path.name) else None,
+        redirects=_redirects(front, path.name),
     )
+
+
+def _redirects(front: dict[str, Any], name: str) -> list[str]:
+    """The post's old URLs: its ``redirect_from`` (newsmirror's own export), and its own
+    URL when its name cannot be kept (the export renames it)."""
+    paths = redirects.paths_of(front.get("redirect_from"))
+    own = None if valid_filename(name) else redirects.old_url(name)
+    return [*paths, own] if own is not None and own not in paths else paths
 
 
 @dataclass(frozen=True)
@@ -526,7 +537,7 @@ def import_jekyll(archive: Archive, root: Path, batch: int = 500) -> ImportSumma
 
 
 def _store(archive: Archive, post: Post, now: datetime) -> Change:
-    return archive.import_article(
+    change = archive.import_article(
         source=post.source,
         url=post.url,
         title=post.title,
@@ -540,6 +551,9 @@ def _store(archive: Archive, post: Post, now: datetime) -> Change:
         imported_text=post.original,
         now=now,
     )
+    if post.redirects:
+        redirects.record(archive, post.url, post.redirects)
+    return change
 
 
 def _count(summary: ImportSummary, change: Change) -> None:

@@ -140,6 +140,19 @@ class SearchHit:
     title: str
     url: str
     timezone: str = "Asia/Shanghai"
+    # A piece of the text around the first match, and where the terms are in it and
+    # in the title ((start, end) offsets).
+    snippet: str = ""
+    marks: tuple[tuple[int, int], ...] = ()
+    title_marks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """How many articles match a search, and the requested page of them."""
+
+    total: int
+    hits: list[SearchHit]
 
 
 @dataclass(frozen=True)

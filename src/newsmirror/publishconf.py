@@ -39,6 +39,8 @@ class SiteOutput:
     title: str = DEFAULT_TITLE
     base_url: str = ""
     search: bool = True
+    feed_items: int = 20  # entries per feed (publish/feeds.py)
+    feed_full_kb: int = 32  # full texts per feed, in kB; the other entries carry summaries
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,14 @@ class PublishSettings:
 
 
 _KEYS: dict[str, dict[str, type]] = {
-    "site": {"path": str, "title": str, "base_url": str, "search": bool},
+    "site": {
+        "path": str,
+        "title": str,
+        "base_url": str,
+        "search": bool,
+        "feed_items": int,
+        "feed_full_kb": int,
+    },
     "jekyll": {"path": str, "layouts": bool, "title": str},
 }
 
@@ -76,6 +85,10 @@ def _table(config: Path, name: str, raw: Any) -> dict[str, Any]:
     for key, value in raw.items():
         if key not in known:
             raise _fail(config, f"{name}.{key}", "unknown key", f"Known keys: {', '.join(known)}.")
+        if known[key] is int and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**6
+        ):
+            raise _fail(config, f"{name}.{key}", "must be a whole number from 0 to 1000000")
         if not isinstance(value, known[key]):
             kind = "true or false" if known[key] is bool else "a string"
             raise _fail(config, f"{name}.{key}", f"must be {kind}")

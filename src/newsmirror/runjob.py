@@ -174,6 +174,8 @@ def _write_site(archive: Archive, output: SiteOutput, targets: tuple[TargetConfi
         base_url=output.base_url,
         search=output.search,
         mirrors=mirrors(targets),
+        feed_items=output.feed_items,
+        feed_full_bytes=output.feed_full_kb * 1024,
     )
     return build_site(archive, output.path, options).line()
 

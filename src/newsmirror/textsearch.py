@@ -159,6 +159,48 @@ def exact_by_grams(words: Iterable[str]) -> bool:
     return all(len(w) <= 2 for w in words)
 
 
+# -- the site's keys: grams, and trigrams inside runs of Latin letters and digits -------------
+# (letter pairs co-occur in any English text without the word: "fiction" needs its trigrams)
+
+LATIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _latin_windows(run: str) -> list[int]:
+    """Where a window of three Latin letters or digits starts in ``run``."""
+    return [i for i in range(len(run) - 2) if LATIN.issuperset(run[i : i + 3])]
+
+
+def site_grams(folded: str) -> set[str]:
+    """The site index's keys: :func:`grams`, and each three-character window of Latin
+    letters and digits (after folding: a-z, 0-9)."""
+    out = grams(folded)
+    for run in folded.split():
+        out.update(run[i : i + 3] for i in _latin_windows(run))
+    return out
+
+
+def site_term_grams(term: str) -> list[str]:
+    """The site keys an article must all have to contain ``term``: as :func:`term_grams`,
+    except that the Latin trigrams of the term stand for the pairs inside them."""
+    if len(term) < 3:
+        return term_grams(term)
+    starts = _latin_windows(term)
+    covered = {j for i in starts for j in (i, i + 1)}
+    pairs = [term[i : i + 2] for i in range(len(term) - 1) if i not in covered]
+    return list(dict.fromkeys(pairs + [term[i : i + 3] for i in starts]))
+
+
+def site_query_grams(words: Iterable[str]) -> list[str]:
+    """Every site key of every term, without repeats."""
+    return list(dict.fromkeys(g for w in words for g in site_term_grams(w)))
+
+
+def site_exact(words: Iterable[str]) -> bool:
+    """True when the site keys alone decide a match: every term has at most two
+    characters, or is three Latin letters or digits."""
+    return all(len(w) <= 2 or (len(w) == 3 and LATIN.issuperset(w)) for w in words)
+
+
 def matches(folded: str, words: Iterable[str]) -> bool:
     """Whether folded article text contains every (folded) term."""
     return all(w in folded for w in words)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from xml.sax.saxutils import escape
 
 from newsmirror.publish import status
 from newsmirror.publish.pages import Entry, href, page_path
+from newsmirror.publish.redirects import write_redirect_pages
+from newsmirror.publish.sitemaps import write_sitemaps
 
 if TYPE_CHECKING:
     from newsmirror.publish.site import _Site
@@ -66,30 +67,23 @@ def zh_script() -> str:
     }
 
 
-def sitemap(paths: list[str], base_url: str) -> str:
-    """A sitemap; absolute URLs when the site's address is known, else relative ones."""
-    urls = "".join(f"<url><loc>{escape(base_url + href(p))}</loc></url>" for p in paths)
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + urls + "</urlset>\n"
-    )
-
-
 def write_extras(site: _Site, entries: list[Entry]) -> None:
     from newsmirror.publish.site import HERE
 
     site.emit("style.css", (HERE / "static" / "style.css").read_bytes())
     site.emit("zh.js", zh_script())
     site.render("search.html", "search.html")
+    site.emit("search.js", (HERE / "static" / "search.js").read_bytes())
     site.render("404.html", "404.html")
     site.emit("updated.css", status.updated_css(site.updated))
     write_status(site)
     write_mirrors(site)
     base = site.options.base_url
     html_pages = sorted(p for p in site.made if p.endswith(".html") and p != "404.html")
-    site.emit("sitemap.xml", sitemap(html_pages, base))
+    write_sitemaps(site, html_pages, entries)
     robots = "User-agent: *\nAllow: /\n" + (f"Sitemap: {base}sitemap.xml\n" if base else "")
     site.emit("robots.txt", robots)
+    write_redirect_pages(site, entries)  # after the sitemap: old URLs are not listed there
 
 
 def write_status(site: _Site) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import json
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 from newsmirror.decide import needs_write
 from newsmirror.files import media_relpath
+from newsmirror.publish import redirects
 from newsmirror.publish.pages import fold, is_http_url
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive, ArticleRecord, ExportRecord
@@ -173,11 +175,14 @@ def localise_images(
     return _IMG_SRC.sub(swap, content), used
 
 
-def render_post(article: ArticleRecord, content: str | None = None) -> str:
+def render_post(
+    article: ArticleRecord, content: str | None = None, redirect_from: Sequence[str] = ()
+) -> str:
     """The text of the post for ``article`` in the seed format.
 
     ``content`` replaces the article's body (e.g. with images pointing at local copies);
-    a YouTube video gets its embed above the description.
+    a YouTube video gets its embed above the description. ``redirect_from``: the post's
+    old URL paths (a renamed imported post), for the jekyll-redirect-from plugin.
     """
     tags = article.tags or (article.source,)
     content = article.content if content is None else content
@@ -198,7 +203,12 @@ def render_post(article: ArticleRecord, content: str | None = None) -> str:
         f"tags: [ {', '.join(yaml_scalar(t, flow=True) for t in tags)} ]\n"
         "comments: True\n"
         f"categories: [ {yaml_scalar(article.source, flow=True)} ]\n"
-        "---\n"
+        + (
+            f"redirect_from: [ {', '.join(map(yaml_quoted, redirect_from))} ]\n"
+            if redirect_from
+            else ""
+        )
+        + "---\n"
         f"<!--{to_epoch_ms(article.published)}-->\n" + _LIQUID.sub("&#123;", body)
     )
 
@@ -365,8 +375,11 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         owners[fold(path)] = head.id
         todo.append((head, path))
     changed: list[ExportRecord] = []
+    pages = _PostPages(owners)
+    moved = redirects.redirects_of(archive) if todo else {}  # old URLs: one small query
     for start in range(0, len(todo), BATCH):
-        changed += _write_posts(archive, writer, todo[start : start + BATCH], media_dir, summary)
+        batch = todo[start : start + BATCH]
+        changed += _write_posts(archive, writer, batch, media_dir, summary, pages, moved)
     current = {fold(r.path): r.path for r in changed} | {
         fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
     }
@@ -375,7 +388,38 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             summary.removed += 1
     if changed:
         archive.save_exports(target, changed)
+    if todo:
+        _write_moved(writer, moved, records, changed, pages)
     return summary
+
+
+MOVED_DATA = "_data/moved.json"
+
+
+def _write_moved(
+    writer: OutputWriter,
+    olds: dict[int, list[str]],
+    records: dict[int, ExportRecord],
+    changed: list[ExportRecord],
+    pages: _PostPages,
+) -> None:
+    """``_data/moved.json``: each redirected old URL -> the page of its post now. The
+    redirect layout reads it: jekyll-redirect-from's own target goes through Addressable's
+    normalisation, which NFKC-folds the path (a post named "调查：巧用" would be sent to
+    "调查:巧用", a page that does not exist)."""
+    moved: dict[str, str] = {}
+    paths = {aid: records[aid].path for aid in olds if aid in records}
+    paths |= {r.article_id: r.path for r in changed if r.article_id in olds}
+    for article_id, old in olds.items():
+        path = paths.get(article_id)
+        page = redirects.old_url(path[len(POSTS_DIR) + 1 :]) if path else None
+        if page is not None:
+            moved |= {o: page for o in pages.free(old) if o != page}
+    if moved:
+        text = json.dumps(dict(sorted(moved.items())), ensure_ascii=False, indent=0)
+        writer.write(MOVED_DATA, (text + "\n").encode())
+    elif writer.size(MOVED_DATA) is not None:
+        writer.remove(MOVED_DATA)
 
 
 def _write_posts(
@@ -384,6 +428,8 @@ def _write_posts(
     batch: list[tuple[ExportHead, str]],
     media_dir: Path | None,
     summary: ExportSummary,
+    pages: _PostPages,
+    moved: dict[int, list[str]],
 ) -> list[ExportRecord]:
     """Render and write a batch of posts, their bodies and images read in one query each;
     return their new export records."""
@@ -401,13 +447,34 @@ def _write_posts(
                 if original is None or f"../{MEDIA_DIR}/{relpath}" in original:
                     writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
         # An imported post unchanged since: its own file, byte for byte (its images as it had them).
-        data = (render_post(article, content) if original is None else original).encode()
+        old = pages.free(moved.get(head.id, ()))
+        data = (render_post(article, content, old) if original is None else original).encode()
         if writer.write(path, data):
             summary.written += 1
         else:
             summary.unchanged += 1
         records.append(ExportRecord(head.id, path, article.version, len(data), article.media_rev))
     return records
+
+
+class _PostPages:
+    """The pages of the tree's posts (folded), made when a redirect first needs them: an
+    old URL is redirected only where no post has its page."""
+
+    def __init__(self, owners: dict[str, int]) -> None:
+        self._owners = owners
+        self._pages: set[str] | None = None
+
+    def free(self, paths: Sequence[str]) -> list[str]:
+        if not paths:
+            return []
+        if self._pages is None:
+            self._pages = set()
+            for path in self._owners:
+                url = redirects.old_url(path[len(POSTS_DIR) + 1 :])
+                if url is not None:
+                    self._pages.add(fold(redirects.file_of(url)))
+        return [p for p in paths if fold(redirects.file_of(p)) not in self._pages]
 
 
 def _is_own_file(root: Path, stale: str, current: str | None) -> bool:
@@ -426,6 +493,7 @@ SITE_FILES = {  # packaged file -> path in the tree
     "jekyll_site/_config.yml": "_config.yml",
     "jekyll_site/default.html": "_layouts/default.html",
     "jekyll_site/post.html": "_layouts/post.html",
+    "jekyll_site/redirect.html": "_layouts/redirect.html",
     "jekyll_site/index.html": "index.html",
     "jekyll_site/archive.html": "archive.html",
     "static/style.css": "assets/style.css",

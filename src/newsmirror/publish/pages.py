@@ -206,6 +206,29 @@ def month_groups(entries: Sequence[Entry]) -> list[tuple[str, list[Entry]]]:
     return sorted(groups.items(), reverse=True)  # by month: the keys are distinct
 
 
+def day_groups(
+    entries: Sequence[Entry],
+) -> list[tuple[str, list[tuple[str, list[Entry]]]]]:
+    """Entries (newest first) by month ("2023年10月") and day ("2023-10-05"), both in the
+    source's time zone, newest first."""
+    months: dict[str, dict[str, list[Entry]]] = {}
+    for entry in entries:
+        months.setdefault(entry.month, {}).setdefault(entry.local[:10], []).append(entry)
+    return [
+        (month, sorted(days.items(), reverse=True))
+        for month, days in sorted(months.items(), reverse=True)
+    ]
+
+
+def day_path(day: str) -> str:
+    """The archive page of the day ``day`` ("2023-10-05")."""
+    return f"archive/{day[:4]}/{day[5:7]}/{day[8:10]}.html"
+
+
+def day_name(day: str) -> str:
+    return f"{day[:4]}年{day[5:7]}月{day[8:10]}日"
+
+
 @dataclass(frozen=True)
 class Pager:
     number: int  # counted from the oldest page, so a page keeps its number forever

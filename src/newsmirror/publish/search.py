@@ -1,192 +1,479 @@
-"""Full-text search of the built site with Pagefind (extended build: Chinese segmentation).
+"""The site's search index: files under ``search/`` that the search page loads as
+scripts (so that it works from any static host and from disk).
 
-The index is sharded by year (``pagefind/<year>/``): Pagefind holds a whole index in
-memory while it builds it (13.5 GB for 30,000 Chinese pages here), so one index per
-year keeps large archives indexable, and a build re-indexes only the years whose
-article pages changed. The search page merges the shards (Pagefind's mergeIndex).
-Pagefind writes each shard into a scratch folder; its files are then synced through
-the site's writer, so an unchanged shard keeps its files' bytes and mtimes.
+The site hands :func:`update_index` one :class:`SearchDoc` per article and what the
+last build recorded; this module decides (with the plain functions of
+``searchindex``) which articles need a new doc id, which segments to build or merge,
+and writes only those files through the site's writer. An unchanged article keeps its
+doc file, an unchanged segment its shard files: adding a few articles writes their doc
+files, one small segment and the manifest.
+
+Grams are counted with numpy in a pool of processes; (gram, doc) pairs go through
+partition files in a scratch folder, so that memory stays bounded at any size.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import multiprocessing
 import os
-import re
+import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from newsmirror.errors import OutputError
+import numpy as np
 
-if TYPE_CHECKING:
-    from newsmirror.publish.site import _Site
+from newsmirror.htmltext import plain_text
+from newsmirror.publish import searchindex as si
+from newsmirror.textsearch import fold_table
 
-FOLDER = "pagefind"
-_YEAR = re.compile(r"^posts/(\d{4})/")
-_INDEXED = re.compile(r"Indexed (\d+) pages?")
-
-
-def years_of(paths: list[str]) -> set[str]:
-    return {m.group(1) for p in paths if (m := _YEAR.match(p))}
+BATCH = 400  # docs per task
+POOL_FROM = 1500  # docs: fewer are indexed in this process
 
 
-class _Interrupts:
-    """SIGTERM and SIGINT as exceptions (SystemExit 143, KeyboardInterrupt), held back
-    while a child is being started: a signal that lands inside ``Popen`` would leave the
-    new child running with nobody to stop it, so it is raised once the child is known."""
+@dataclass(frozen=True)
+class SearchDoc:
+    """An article as the index needs it (its text is read only when it is indexed)."""
 
-    def __init__(self) -> None:
-        self.installed = False
-        self.spawning = False
-        self.held: list[int] = []
+    article: int
+    url: str  # relative to the site root
+    title: str
+    source: str
+    iso: str
+    zone: str
+    version: int
 
-    def handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.spawning:
-            self.held.append(signum)
-            return
-        self.raise_for(signum)
-
-    @staticmethod
-    def raise_for(signum: int) -> None:
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the cleanup finish
-        raise SystemExit(128 + signum)
-
-    def release(self) -> None:
-        """Stop holding interrupts; raise the first one held meanwhile."""
-        self.spawning = False
-        if self.held:
-            signum, self.held = self.held[0], []
-            self.raise_for(signum)
+    @property
+    def key(self) -> str:
+        """What its doc file is made of: a new key gives the article a new doc id."""
+        parts = (si.VERSION, self.version, self.url, self.title, self.source, self.iso, self.zone)
+        return hashlib.sha1(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-_INTERRUPTS = _Interrupts()
+class Output(Protocol):
+    """Where the files go (the site: its writer and its record of what it made)."""
+
+    def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None: ...
+
+    def unchanged(self, path: str, stamp: str) -> bool: ...
+
+
+Contents = Callable[[list[int]], Mapping[int, str]]
+
+
+@dataclass
+class IndexSummary:
+    seconds: float = 0.0
+    indexed: int = 0  # docs whose grams were counted this time
+    segments: int = 0
+
+
+def previous_docs(previous: Mapping[str, str]) -> dict[int, tuple[int, str]]:
+    """article id -> (doc id, key), from the stamps of the last build's doc files
+    ("docs <doc>:<article>:<key> ..."); the newest doc id of an article wins."""
+    out: dict[int, tuple[int, str]] = {}
+    prefix = f"{si.FOLDER}/d/"
+    for path, stamp in previous.items():
+        if path.startswith(prefix) and stamp.startswith("docs "):
+            for item in stamp.split(" ")[1:]:
+                doc, article, key = item.split(":")
+                if int(article) not in out or out[int(article)][0] < int(doc):
+                    out[int(article)] = (int(doc), key)
+    return out
+
+
+def load_manifest(data: bytes | None, previous: Mapping[str, str]) -> si.Manifest | None:
+    """The last build's manifest if it is there, readable and matches its record."""
+    if data is None:
+        return None
+    try:
+        name, value = si.read_js(data)
+        manifest = si.parse_manifest(value)
+    except ValueError:
+        return None
+    for segment in manifest.segments:
+        if any(
+            si.path_of(f"{segment.name}/{shard:x}") not in previous
+            for shard in range(segment.shards)
+        ):
+            return None
+    return manifest if name == si.MANIFEST else None
+
+
+def update_index(
+    docs: Sequence[SearchDoc],
+    contents: Contents,
+    out: Output,
+    previous: Mapping[str, str],
+    manifest: bytes | None,
+) -> IndexSummary:
+    """Bring ``search/`` up to date with ``docs`` (in order of publication).
+
+    ``previous``: path -> stamp of the last build's files; ``manifest``: the bytes of
+    its ``search/manifest.js`` (None if there is none)."""
+    started = time.perf_counter()
+    old = load_manifest(manifest, previous)
+    before = previous_docs(previous) if old else {}
+    old = old or si.Manifest()
+    plan = si.plan_docs(before, [(d.article, d.key) for d in docs], old.next)
+    by_article = {d.article: d for d in docs}
+    live = {**plan.keep, **plan.new}  # article -> doc id
+    article_of = {doc: article for article, doc in live.items()}
+    segments = list(old.segments)
+    if plan.new:
+        first, last = min(plan.new.values()), max(plan.new.values())
+        segments.append(si.Segment(si.segment_name(first, last), first, last, 0, len(plan.new)))
+    rebuild = _rebuild(segments, out, previous)
+    deleted = sorted(set(old.deleted) | set(plan.deleted))
+    summary = IndexSummary(segments=len(rebuild.segments))
+    packs = _Packs(article_of, by_article, set(plan.new.values()), contents, out)
+    packs.touch(plan.deleted)
+    for segment in rebuild.segments:
+        members = [d for d in range(segment.first, segment.last + 1) if d in article_of]
+        fresh = {d for d in members if article_of[d] in plan.new}
+        built = _build_segment(segment, members, fresh, article_of, packs, contents, out)
+        summary.indexed += len(members)
+        deleted = [d for d in deleted if not segment.first <= d <= segment.last]
+        rebuild.final[rebuild.final.index(segment)] = built
+    packs.finish(previous)
+    final = si.Manifest(len(live), plan.next, rebuild.final, deleted)
+    out.emit(si.path_of(si.MANIFEST), si.js_file(si.MANIFEST, final.value()))
+    out.emit(si.path_of(si.FOLD), si.js_file(si.FOLD, si.fold_value(fold_table())))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+@dataclass
+class _Rebuild:
+    final: list[si.Segment]
+    segments: list[si.Segment]  # those to build (placeholders in ``final``)
+
+
+def _rebuild(segments: list[si.Segment], out: Output, previous: Mapping[str, str]) -> _Rebuild:
+    """Which segments to build: the new one and the merges it sets off; a kept segment
+    whose files are gone is built again too."""
+    sizes = [s.docs for s in segments]
+    final = list(segments)
+    fresh = {s.name for s in segments if s.shards == 0}
+    for count in si.merges(sizes):
+        group = final[-count:]
+        merged = si.Segment(
+            si.segment_name(group[0].first, group[-1].last),
+            group[0].first,
+            group[-1].last,
+            0,
+            sum(s.docs for s in group),
+        )
+        final[-count:] = [merged]
+        fresh.add(merged.name)
+    for segment in final:
+        if segment.name in fresh:
+            continue
+        for shard in range(segment.shards):
+            path = si.path_of(f"{segment.name}/{shard:x}")
+            if not out.unchanged(path, previous.get(path, "")):
+                fresh.add(segment.name)
+    return _Rebuild(final, [s for s in final if s.name in fresh])
+
+
+class _Packs:
+    """The doc files: PACK docs each. A pack is written when one of its docs is new, or
+    was deleted, or its file is not as the last build left it; docs that are not new
+    are read again for that (only at the edges of a build, or after a loss)."""
+
+    def __init__(
+        self,
+        article_of: dict[int, int],
+        by_article: dict[int, SearchDoc],
+        fresh: set[int],
+        contents: Contents,
+        out: Output,
+    ) -> None:
+        self.article_of, self.by_article, self.contents, self.out = (
+            article_of,
+            by_article,
+            contents,
+            out,
+        )
+        self.waiting: dict[int, int] = {}  # pack -> new docs not seen yet
+        for doc in fresh:
+            self.waiting[doc // si.PACK] = self.waiting.get(doc // si.PACK, 0) + 1
+        self.values: dict[int, dict[int, str]] = {}  # pack -> doc -> value (js_text)
+        self.touched: set[int] = set(self.waiting)
+        self.done: set[int] = set()
+
+    def touch(self, docs: Sequence[int]) -> None:
+        self.touched |= {d // si.PACK for d in docs}
+
+    def members(self, pack: int) -> list[int]:
+        return [d for d in range(pack * si.PACK, pack * si.PACK + si.PACK) if d in self.article_of]
+
+    def stamp(self, pack: int) -> str:
+        items = [
+            f"{d}:{self.article_of[d]}:{self.by_article[self.article_of[d]].key}"
+            for d in self.members(pack)
+        ]
+        return " ".join(["docs", *items])
+
+    def add(self, doc: int, value: str) -> None:
+        pack = doc // si.PACK
+        self.values.setdefault(pack, {})[doc] = value
+        self.waiting[pack] -= 1
+        if not self.waiting[pack]:
+            self._emit(pack)
+
+    def _emit(self, pack: int) -> None:
+        values = self.values.pop(pack, {})
+        self.done.add(pack)
+        if not self.members(pack):
+            return  # no live doc: the file goes
+        missing = [d for d in self.members(pack) if d not in values]
+        if missing:
+            texts = self.contents([self.article_of[d] for d in missing])
+            for d in missing:
+                x = self.by_article[self.article_of[d]]
+                text = plain_text(texts.get(x.article, ""))
+                values[d] = si.js_text(si.doc_value(x.url, x.title, x.source, x.iso, text, x.zone))
+        path = si.path_of(si.pack_name(pack))
+        self.out.emit(path, si.pack_file(pack, values), self.stamp(pack))
+
+    def finish(self, previous: Mapping[str, str]) -> None:
+        """Write the packs not written yet that need it."""
+        packs = {d // si.PACK for d in self.article_of} | self.touched
+        for pack in sorted(packs - self.done):
+            path = si.path_of(si.pack_name(pack))
+            stamp = self.stamp(pack)
+            kept = previous.get(path) == stamp and self.out.unchanged(path, stamp)
+            if pack in self.touched or not kept:
+                self._emit(pack)
+
+
+# -- building one segment ------------------------------------------------------------------
+
+
+def _build_segment(
+    segment: si.Segment,
+    members: list[int],
+    fresh: set[int],
+    article_of: dict[int, int],
+    packs: _Packs,
+    contents: Contents,
+    out: Output,
+) -> si.Segment:
+    """Count the grams of the segment's live docs, write its shards and the doc files
+    of its fresh docs; the segment as built.
+
+    Map: each batch of docs becomes doc files and packed (gram, doc) keys, appended by
+    the worker to its own file of each partition (by gram hash). Reduce: each partition
+    is sorted and encoded into whole shards."""
+    parts = si.partition_count(len(members))
+    pairs = 0
+    with _scratch() as scratch, _pool(len(members)) as pool:
+        tasks = _map_tasks(members, fresh, article_of, packs.by_article, contents, scratch, parts)
+        for doc_values, count in _run(pool, _map_batch, tasks):
+            for doc, value in doc_values:
+                packs.add(doc, value)
+            pairs += count
+        shards = si.shard_count(pairs, parts)
+        masks = len(members) >= si.MASKS_FROM
+        reduce_tasks = ((scratch, p, segment.first, shards, masks) for p in range(parts))
+        for files in _run(pool, _reduce_partition, reduce_tasks):
+            for shard, value in files:
+                name = f"{segment.name}/{shard:x}"
+                out.emit(si.path_of(name), si.js_file(name, value))
+    return si.Segment(segment.name, segment.first, segment.last, shards, len(members))
+
+
+@dataclass(frozen=True)
+class _Batch:
+    scratch: str
+    parts: int
+    first: int  # the segment's first doc id
+    docs: list[tuple[Any, ...]]
+
+
+def _map_tasks(
+    members: list[int],
+    fresh: set[int],
+    article_of: dict[int, int],
+    by_article: dict[int, SearchDoc],
+    contents: Contents,
+    scratch: str,
+    parts: int,
+) -> Iterator[_Batch]:
+    first = members[0] if members else 0
+    for start in range(0, len(members), BATCH):
+        part = members[start : start + BATCH]
+        texts = contents([article_of[d] for d in part])
+        batch = []
+        for doc in part:
+            d = by_article[article_of[doc]]
+            html = texts.get(d.article, "")
+            batch.append((doc, doc in fresh, d.url, d.title, d.source, d.iso, d.zone, html))
+        yield _Batch(scratch, parts, first, batch)
+
+
+def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], int]:
+    """Doc files of the batch's fresh docs; its keys go to the partition files. The
+    number of body keys."""
+    docs_out = []
+    body: list[tuple[Any, int]] = []
+    masks: list[Any] = []
+    title: list[tuple[Any, int]] = []
+    for doc, write, url, head, source, iso, zone, html in batch.docs:
+        text = si.clean_plain(plain_text(html))
+        if write:
+            value = si.doc_value(url, head, source, iso, text, zone, cleaned=True)
+            docs_out.append((doc, si.js_text(value)))
+        codes, nexts = si.codes_and_masks(si.clean(head) + "\n" + text, folded=False)
+        body.append((codes, doc))
+        masks.append(nexts)
+        title.append((si.codes_of(si.title_fold(head)), doc))
+    count = 0
+    for kind, rows in (("b", body), ("t", title)):
+        codes = np.concatenate([c for c, _ in rows]) if rows else np.zeros(0, np.int64)
+        docs = np.repeat(np.array([d for _, d in rows], dtype=np.int64), [len(c) for c, _ in rows])
+        nexts = np.concatenate(masks) if kind == "b" and masks else None
+        _append_parts(batch, kind, codes, docs, nexts)
+        if kind == "b":
+            count = len(codes)
+    return docs_out, count
+
+
+def _append_parts(batch: _Batch, kind: str, codes: Any, docs: Any, masks: Any = None) -> None:
+    """Packed keys (and their masks, in a file beside), each to its partition's file of
+    this worker (by the gram's hash)."""
+    if not len(codes):
+        return
+    keys = si.pack_keys(codes, docs, batch.first)
+    part = (si.hash_codes(codes) % np.uint32(batch.parts)).astype(np.uint16)
+    order = np.argsort(part, kind="stable")
+    keys, part = keys[order], part[order]
+    masks = masks[order] if masks is not None else None
+    bounds = np.searchsorted(part, np.arange(batch.parts + 1))
+    for p in range(batch.parts):
+        lo, hi = bounds[p], bounds[p + 1]
+        if lo < hi:
+            with open(f"{batch.scratch}/{kind}{p}.{os.getpid()}", "ab") as f:
+                keys[lo:hi].tofile(f)
+            if masks is not None:
+                with open(f"{batch.scratch}/m{kind}{p}.{os.getpid()}", "ab") as f:
+                    masks[lo:hi].tofile(f)
+
+
+def _reduce_partition(task: tuple[str, int, int, int, bool]) -> list[tuple[int, Any]]:
+    """The shards of one partition: its keys sorted, grouped and encoded (with the
+    next-character masks of pairs if ``with_masks``)."""
+    scratch, part, first, shards, with_masks = task
+    rows = []
+    for kind in ("b", "t"):
+        files = sorted(Path(scratch).glob(f"{kind}{part}.*"))
+        keys = [np.fromfile(f, dtype=np.uint64) for f in files]
+        data = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+        masks = None
+        if kind == "b":
+            nexts = [np.fromfile(f.with_name("m" + f.name), dtype=np.uint8) for f in files]
+            masks = np.concatenate(nexts) if nexts else np.zeros(0, np.uint8)
+            for f in files:
+                f.with_name("m" + f.name).unlink()
+        for f in files:
+            f.unlink()
+        rows.append(si.group_postings(data, first, masks if with_masks else None))
+        del data, keys, masks
+    return sorted(si.shard_values(rows[0], rows[1], shards).items())
+
+
+@contextmanager
+def _scratch() -> Iterator[str]:
+    """A scratch folder, removed on the way out even when Ctrl-C or SIGTERM comes
+    during the removal (they are held back until it is done)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        folder = tempfile.mkdtemp(prefix="nm-search-")
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+            yield folder
+        finally:
+            signal.pthread_sigmask(signal.SIG_BLOCK, held)
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+# -- the process pool ------------------------------------------------------------------------
+
+
+@contextmanager
+def _pool(docs: int) -> Iterator[Pool | None]:
+    workers = min(os.cpu_count() or 1, 4)
+    if docs < POOL_FROM or workers < 2:
+        yield None
+        return
+    pool = multiprocessing.get_context("forkserver").Pool(workers, initializer=_quiet_worker)
+    try:
+        yield pool
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run(pool: Pool | None, func: Callable[[Any], Any], tasks: Iterator[Any]) -> Iterator[Any]:
+    """func over tasks in order, a few at a time (tasks are read lazily: their inputs
+    are large), in the pool if there is one."""
+    if pool is None:
+        for task in tasks:
+            yield func(task)
+        return
+    window: deque[AsyncResult[Any]] = deque()
+    for task in tasks:
+        window.append(pool.apply_async(func, (task,)))
+        if len(window) >= 4:
+            yield window.popleft().get()
+    while window:
+        yield window.popleft().get()
+
+
+# -- interrupts ------------------------------------------------------------------------------
+
+
+def _raise_for(signum: int, _frame: FrameType | None) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the cleanup finish
+    raise SystemExit(128 + signum)
 
 
 @contextmanager
 def terminate_cleanly() -> Iterator[None]:
     """While inside, SIGTERM ends the run as an exception (SystemExit 143) rather than on
-    the spot, so that children are killed and temporary files removed on the way out, as
-    on Ctrl-C. Only in the main thread, and only when nobody else handles SIGTERM."""
+    the spot, so that the indexer's workers are stopped and its scratch folder removed
+    on the way out, as on Ctrl-C. Only in the main thread, and only when nobody else
+    handles SIGTERM."""
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     ):
         yield
         return
-    previous_int = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGTERM, _INTERRUPTS.handle)
-    if previous_int is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _INTERRUPTS.handle)
-    _INTERRUPTS.installed = True
+    signal.signal(signal.SIGTERM, _raise_for)
     try:
         yield
     finally:
-        _INTERRUPTS.installed = False
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, previous_int)
-
-
-def _spawn(command: list[str]) -> subprocess.Popen[str]:
-    """Start a child in its own session (a Ctrl-C meant for newsmirror does not reach it
-    half-way; killing the group leaves nothing behind). Interrupts stay held until the
-    caller, inside the ``try`` that kills the child, calls ``_INTERRUPTS.release()``."""
-    _INTERRUPTS.spawning = _INTERRUPTS.installed
-    try:
-        return subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-    except BaseException:
-        _INTERRUPTS.release()
-        raise
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    """Kill the child and everything it started, and reap it."""
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:  # pragma: no cover - Windows
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
-
-
-def _run_pagefind(site_root: Path, year: str, output: Path) -> int:
-    command = [
-        sys.executable,
-        "-m",
-        "pagefind",
-        "--site",
-        str(site_root),
-        "--output-path",
-        str(output),
-        "--force-language",
-        "zh",
-        "--exclude-selectors",
-        "header.site, nav",
-        "--glob",
-        f"posts/{year}/**/*.html",
-    ]
-    try:
-        proc = _spawn(command)
-    except OSError as exc:
-        raise OutputError(
-            f"Pagefind could not run: {exc}",
-            hint="Install it with: pip install 'pagefind[extended]'",
-        ) from exc
-    try:
-        _INTERRUPTS.release()
-        stdout, stderr = proc.communicate(timeout=3600)
-    except subprocess.TimeoutExpired as exc:
-        _kill(proc)
-        raise OutputError(f"Pagefind took too long on {year}: {exc}") from exc
-    except BaseException:  # KeyboardInterrupt, SystemExit from SIGTERM: stop the child too
-        _kill(proc)
-        raise
-    if proc.returncode != 0:
-        said = (stderr.strip() or stdout.strip())[-800:]
-        raise OutputError(
-            f"Pagefind failed on {year} (exit {proc.returncode}): {said}",
-            hint="Build without the search index with --no-search; the pages are written.",
-        )
-    found = _INDEXED.search(stdout)
-    return int(found.group(1)) if found else 0
-
-
-def index_site(site: _Site) -> tuple[float, int]:
-    """Bring the search shards up to date; return (seconds, pages indexed)."""
-    started = time.perf_counter()
-    years = years_of(list(site.made))
-    changed = years_of(list(site.writer.written)) | years_of(
-        [p for p in site.old if p not in site.made]
-    )
-    indexed = 0
-    for year in sorted(years):
-        shard = f"{FOLDER}/{year}"
-        if year not in changed and any(p.startswith(f"{shard}/") for p in site.old):
-            site.keep_folder(shard)
-            continue
-        with tempfile.TemporaryDirectory(prefix="nm-pagefind-") as scratch:
-            output = Path(scratch) / year
-            indexed += _run_pagefind(site.writer.root, year, output)
-            for file in sorted(output.rglob("*")):
-                if file.is_file():
-                    site.emit(f"{shard}/{file.relative_to(output).as_posix()}", file.read_bytes())
-    site.emit(f"{FOLDER}/shards.json", json.dumps(sorted(years, reverse=True)))
-    return time.perf_counter() - started, indexed

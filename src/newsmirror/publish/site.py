@@ -4,7 +4,7 @@
       -> render: article pages (only those whose inputs changed), listings, feeds,
          sitemap, robots.txt, 404, stylesheet, 简/繁 script, status page and
          status.json, mirrors page (status.py) -> writer (only changed bytes)
-      -> search index (Pagefind), synced the same way
+      -> search index (publish/search.py: only new segments and doc files)
 
 Links are relative everywhere, so the site works under any base path, on any
 mirror host and from disk. An article page is re-rendered only when its
@@ -29,7 +29,7 @@ import jinja2
 
 from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
-from newsmirror.publish import feeds, pages, status
+from newsmirror.publish import feeds, pages, search, status
 from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
 from newsmirror.publish.search import terminate_cleanly
@@ -72,6 +72,8 @@ class SiteOptions:
     search: bool = True
     # The site's public mirrors, (name, http(s) URL) pairs, listed on mirrors.html.
     mirrors: tuple[tuple[str, str], ...] = ()
+    feed_items: int = feeds.FEED_ITEMS  # entries per feed
+    feed_full_bytes: int = feeds.FULL_BYTES  # full texts per feed; the rest summaries
 
 
 def _environment() -> jinja2.Environment:
@@ -238,7 +240,8 @@ class _Site:
     def feed_pair(
         self, folder: str, title: str, entries: list[Entry], contents: dict[int, str]
     ) -> None:
-        latest = entries[: feeds.FEED_ITEMS]
+        latest = entries[: self.options.feed_items]
+        contents = feeds.bodies(latest, contents, self.options.feed_full_bytes)
         site_href = self.options.base_url or root_of(f"{folder}feed.xml")
         self.emit(
             f"{folder}feed.xml",
@@ -267,30 +270,39 @@ class _Site:
         self.render(f"{top}index.html", "index_of.html", heading=label, items=index)
 
     def archive_pages(self, entries: list[Entry]) -> None:
-        index = []
+        """archive/index.html lists the months, archive/YYYY/MM.html a month's days, and
+        archive/YYYY/MM/DD.html a day's articles: a run rewrites today's page and two small
+        indexes, not a month of entries (see pages.day_groups)."""
+        months = []
         template = self.env.get_template("listing.html")
-        for month, items in pages.month_groups(entries):
+        for month, days in pages.day_groups(entries):
+            index: list[dict[str, object]] = []
+            for day, items in days:
+                path = pages.day_path(day)
+                stamp = _stamp(
+                    TEMPLATE_VERSION,
+                    self.options.title,
+                    day,
+                    [(e.path, e.title, e.source, e.local, e.url) for e in items],
+                )
+                index.append({"name": pages.day_name(day), "count": len(items), "href": href(path)})
+                if self.unchanged(path, stamp):
+                    continue
+                html = template.render(
+                    site=self.site,
+                    root=root_of(path),
+                    heading=f"归档：{pages.day_name(day)}",
+                    groups=[(pages.day_name(day), items)],
+                    pager=None,
+                    feed=None,
+                    rss=None,
+                )
+                self.emit(path, html, stamp)
             path = f"archive/{month[:4]}/{month[5:7]}.html"  # month is "2023年10月"
-            stamp = _stamp(
-                TEMPLATE_VERSION,
-                self.options.title,
-                month,
-                [(e.path, e.title, e.source, e.local, e.url) for e in items],
-            )
-            index.append({"name": month, "count": len(items), "href": href(path)})
-            if self.unchanged(path, stamp):
-                continue
-            html = template.render(
-                site=self.site,
-                root=root_of(path),
-                heading=f"归档：{month}",
-                groups=[(month, items)],
-                pager=None,
-                feed=None,
-                rss=None,
-            )
-            self.emit(path, html, stamp)
-        self.render("archive/index.html", "index_of.html", heading="归档", items=index)
+            self.render(path, "index_of.html", heading=f"归档：{month}", items=index)
+            count = sum(len(items) for _day, items in days)
+            months.append({"name": month, "count": count, "href": href(path)})
+        self.render("archive/index.html", "index_of.html", heading="归档", items=months)
 
 
 _H1 = re.compile(r"<h1>(.*?)</h1>", re.S)
@@ -309,9 +321,24 @@ def _latest(entries: list[Entry]) -> datetime:
     return datetime.fromisoformat(entries[0].iso.replace("Z", "+00:00"))
 
 
-def _feed_contents(archive: Archive, entries_by_feed: list[list[Entry]]) -> dict[int, str]:
-    wanted = {e.id for entries in entries_by_feed for e in entries[: feeds.FEED_ITEMS]}
+def _feed_contents(
+    archive: Archive, entries_by_feed: list[list[Entry]], items: int
+) -> dict[int, str]:
+    wanted = {e.id for entries in entries_by_feed for e in entries[:items]}
     return archive.contents(wanted)
+
+
+def _search_index(
+    site: _Site, heads: list[ArticleRecord], entries: list[Entry]
+) -> search.IndexSummary:
+    """The search index (publish/search.py) of every article, oldest first."""
+    docs = [
+        search.SearchDoc(h.id, e.href, e.title, e.source, e.iso, h.timezone, h.version)
+        for h, e in zip(reversed(heads), reversed(entries), strict=True)
+    ]
+    manifest = site.writer.root / "search" / "manifest.js"
+    previous = manifest.read_bytes() if manifest.is_file() else None
+    return search.update_index(docs, site.archive.contents, site, site.old, previous)
 
 
 def build_site(
@@ -336,7 +363,6 @@ def _build(
     log: Callable[[str], None],
 ) -> BuildSummary:
     from newsmirror.publish.extras import write_extras
-    from newsmirror.publish.search import index_site
 
     options = options or SiteOptions()
     started = time.perf_counter()
@@ -357,6 +383,7 @@ def _build(
             *pages.by_key(entries, "source").values(),
             *pages.by_key(entries, "tags").values(),
         ],
+        options.feed_items,
     )
     site.listing("", options.title, entries, feed="")
     site.feed_pair("", options.title, entries, contents)
@@ -365,7 +392,8 @@ def _build(
     site.archive_pages(entries)
     write_extras(site, entries)
     if options.search:
-        site.summary.search_seconds, site.summary.search_pages = index_site(site)
+        indexed = _search_index(site, heads, entries)
+        site.summary.search_seconds, site.summary.search_pages = indexed.seconds, indexed.indexed
     for path in set(site.old) - set(site.made):
         if site.writer.remove(path):
             site.summary.removed += 1

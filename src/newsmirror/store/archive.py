@@ -152,12 +152,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         """Problems found by SQLite's integrity check (empty when consistent)."""
         rows = self.conn.execute("PRAGMA integrity_check").fetchall()
         problems = [r[0] for r in rows if r[0] != "ok"]
-        fts = self.conn.execute(
-            "SELECT (SELECT count(*) FROM search_state) - (SELECT count(*) FROM articles_fts)"
-        ).fetchone()[0]
-        if fts:
-            problems.append(f"search index differs from its bookkeeping by {fts} rows")
-        return problems
+        return problems + self.index_problems()
 
     # -- sources and feeds ---------------------------------------------------
 

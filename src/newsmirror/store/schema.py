@@ -84,6 +84,29 @@ def recanonicalise(conn: sqlite3.Connection) -> None:
     )
 
 
+def add_redirects(conn: sqlite3.Connection) -> None:
+    """Migration 9: each renamed imported post's old URL (``redirects``), filled in for the
+    posts already imported, whose files the next export then checks again."""
+    from newsmirror.publish.jekyll import valid_filename
+    from newsmirror.publish.redirects import old_url
+
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS redirects (article_id INTEGER NOT NULL REFERENCES articles(id)"
+        " ON DELETE CASCADE, path TEXT NOT NULL, PRIMARY KEY (article_id, path))"
+    )
+    rows = conn.execute(
+        "SELECT id, jekyll_name FROM articles WHERE origin = 'jekyll' AND jekyll_name != ''"
+    ).fetchall()
+    for article_id, name in rows:
+        path = None if valid_filename(name) else old_url(name)
+        if path is not None:
+            conn.execute(
+                "INSERT OR IGNORE INTO redirects (article_id, path) VALUES (?, ?)",
+                (article_id, path),
+            )
+            conn.execute("UPDATE exports SET size = -1 WHERE article_id = ?", (article_id,))
+
+
 MIGRATIONS: list[Migration] = [
     # 1: the first schema.
     """
@@ -245,6 +268,20 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE articles ADD COLUMN imported_text TEXT;
     ALTER TABLE articles ADD COLUMN imported_version INTEGER;
+    """,
+    # 9: the old URLs of imported posts renamed on export (publish/redirects.py).
+    add_redirects,
+    # 10: the search index keeps no copy of the text: only which character pairs each
+    # article has (store/search.py), rebuilt on the next search.
+    """
+    DROP TABLE IF EXISTS articles_fts;
+    DELETE FROM search_state;
+    ALTER TABLE search_state ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
+    CREATE VIRTUAL TABLE search_index USING fts5 (
+        grams, content = '', detail = none, tokenize = 'ascii'
+    );
+    CREATE TABLE search_stale (article_id INTEGER PRIMARY KEY);
+    CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 ]
 

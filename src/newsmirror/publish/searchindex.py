@@ -1,0 +1,500 @@
+"""The site's search index, as data: its files' format and the decisions about them.
+
+Plain functions, no file I/O (``publish/search.py`` does that): gram codes and their
+hash, postings, the script-file wrapping, doc ids for new and changed articles, segment
+merges and shard counts, and the gram postings of one segment. The format is described
+in the project notes (search-format.md) and in README's search section.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from newsmirror.textsearch import fold, fold_table
+
+FOLDER = "search"
+VERSION = 3
+MANIFEST = "manifest"
+FOLD = "fold"
+SHARD_BYTES = 12_000  # a shard file's target size
+PAIRS_PER_PARTITION = 1_500_000  # (gram, doc) pairs one reduce step holds, about
+PAIRS_PER_DOC = 2_600  # about, in the corpus (to plan partitions before counting)
+DOC_BITS = 22  # a segment holds fewer than 2**22 docs: (code << DOC_BITS) | doc fits 64 bits
+DEFLATE_LEVEL = 1
+MASKS_FROM = 1_000  # docs: smaller segments carry no next-character masks
+MERGE_COUNT = 4  # that many segments of similar size merge into one
+MERGE_RATIO = 2.0  # "similar": the largest at most this many times the smallest
+_BASE = 0x110000  # code points: a bigram's code is (first + 1) * _BASE + second
+_TRI = (_BASE + 1) * _BASE  # a Latin trigram's code: _TRI + (a * 36 + b) * 36 + c
+_LATIN = "abcdefghijklmnopqrstuvwxyz0123456789"
+_FNV_OFFSET = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+_MASK = 0xFFFFFFFF
+_SPACE = re.compile(r"\s+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_WHITE = np.array([c for c in range(0x3100) if chr(c).isspace()], dtype=np.int64)  # all of them
+Codes = npt.NDArray[np.int64]
+
+
+# -- grams as integers -----------------------------------------------------------------
+
+
+def clean_plain(text: str) -> str:
+    """clean() of htmltext.plain_text's output (its spaces are already folded)."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def clean(text: str) -> str:
+    """Text as the index and the doc files hold it: white space runs as one space, no
+    lone surrogates (they cannot be written as UTF-8)."""
+    return _SURROGATE.sub("\ufffd", _SPACE.sub(" ", text).strip())
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """textsearch.fold as an array over all code points, which are white space, and
+    each Latin letter's or digit's place in _LATIN (-1 for the others)."""
+    table = np.arange(_BASE, dtype=np.int64)
+    for a, b in fold_table().items():
+        table[ord(a)] = ord(b)
+    white = np.zeros(_BASE, dtype=np.bool_)
+    white[_WHITE] = True
+    latin = np.full(_BASE, -1, dtype=np.int64)
+    latin[[ord(c) for c in _LATIN]] = np.arange(len(_LATIN))
+    return table, white, latin
+
+
+def codes_of(text: str, *, folded: bool = True) -> Codes:
+    """textsearch.site_grams(text) as sorted unique integer codes (one character: its
+    code point; two: (first + 1) * 0x110000 + second; a Latin trigram: above those);
+    ``folded=False`` folds first."""
+    table, white, latin = _tables()
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    if not len(cps):
+        return np.zeros(0, dtype=np.int64)
+    if not folded:
+        cps = table[cps]
+    word = ~white[cps]
+    pair = word[:-1] & word[1:]
+    bigrams = (cps[:-1][pair] + 1) * _BASE + cps[1:][pair]
+    lat = latin[cps]
+    tri = (lat[:-2] >= 0) & (lat[1:-1] >= 0) & (lat[2:] >= 0)
+    trigrams = _TRI + (lat[:-2][tri] * 36 + lat[1:-1][tri]) * 36 + lat[2:][tri]
+    codes = np.sort(np.concatenate([cps[word], bigrams, trigrams]))
+    keep = np.ones(len(codes), dtype=np.bool_)
+    keep[1:] = codes[1:] != codes[:-1]
+    return codes[keep]
+
+
+def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, npt.NDArray[np.uint8]]:
+    """codes_of(text), and for each code its next-character mask: for a pair, bit
+    (c % 8) set for each character c that follows the pair in the text (same run);
+    0 for the other codes."""
+    table, white, latin = _tables()
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    if not folded:
+        cps = table[cps]
+    if len(cps) < 2:
+        codes = codes_of(text, folded=True) if folded else codes_of(text, folded=False)
+        return codes, np.zeros(len(codes), dtype=np.uint8)
+    word = ~white[cps]
+    pair = word[:-1] & word[1:]
+    follows = np.append(pair[1:], False)  # a pair at i has a character at i + 2
+    nxt = np.append(cps[2:], 0)
+    bits = np.where(follows, np.left_shift(1, nxt & 7), 0)[pair].astype(np.uint8)
+    bigrams = (cps[:-1][pair] + 1) * _BASE + cps[1:][pair]
+    lat = latin[cps]
+    tri = (lat[:-2] >= 0) & (lat[1:-1] >= 0) & (lat[2:] >= 0)
+    trigrams = _TRI + (lat[:-2][tri] * 36 + lat[1:-1][tri]) * 36 + lat[2:][tri]
+    singles = cps[word]
+    codes = np.concatenate([singles, bigrams, trigrams])
+    masks = np.concatenate(
+        [np.zeros(len(singles), np.uint8), bits, np.zeros(len(trigrams), np.uint8)]
+    )
+    order = np.argsort(codes, kind="stable")
+    codes, masks = codes[order], masks[order]
+    start = np.flatnonzero(np.diff(codes, prepend=-1))
+    return codes[start], np.bitwise_or.reduceat(masks, start).astype(np.uint8)
+
+
+def is_pair(gram: str) -> bool:
+    """Whether a gram carries next-character masks (in "b"): two characters."""
+    return len(gram) == 2
+
+
+def next_masks(words: Sequence[str], keys: Sequence[str]) -> dict[str, int]:
+    """For each pair key of the query, the mask bits a doc must all have: bit (c % 8)
+    for each character c that follows the pair inside a term."""
+    wanted = set(keys)
+    need: dict[str, int] = {}
+    for w in words:
+        for i in range(len(w) - 2):
+            if w[i : i + 2] in wanted:
+                need[w[i : i + 2]] = need.get(w[i : i + 2], 0) | 1 << (ord(w[i + 2]) % 8)
+    return need
+
+
+def gram_of(code: int) -> str:
+    code = int(code)
+    if code >= _TRI:
+        a, rest = divmod(code - _TRI, 36 * 36)
+        return _LATIN[a] + _LATIN[rest // 36] + _LATIN[rest % 36]
+    first, second = divmod(code, _BASE)
+    return chr(second) if not first else chr(first - 1) + chr(second)
+
+
+def gram_hash(gram: str) -> int:
+    """FNV-1a, 32 bits, over the gram's code points."""
+    h = _FNV_OFFSET
+    for char in gram:
+        h = ((h ^ ord(char)) * _FNV_PRIME) & _MASK
+    return h
+
+
+def hash_codes(codes: Codes) -> npt.NDArray[np.uint32]:
+    """gram_hash of each code, at once (32-bit arithmetic wraps like the mask)."""
+    prime = np.uint32(_FNV_PRIME)
+    tri = codes >= _TRI
+    first, second = np.divmod(np.where(tri, 0, codes), _BASE)
+    h = np.full(len(codes), _FNV_OFFSET, dtype=np.uint32)
+    h = np.where(first > 0, (h ^ (first - 1).astype(np.uint32)) * prime, h)
+    h = (h ^ second.astype(np.uint32)) * prime
+    if tri.any():
+        letters = np.array([ord(c) for c in _LATIN], dtype=np.uint32)
+        rest = codes[tri] - _TRI
+        t = np.full(len(rest), _FNV_OFFSET, dtype=np.uint32)
+        for part in (rest // 1296, rest // 36 % 36, rest % 36):
+            t = (t ^ letters[part]) * prime
+        h[tri] = t
+    return h
+
+
+# -- postings ----------------------------------------------------------------------------
+
+
+def varints(deltas: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Unsigned LEB128 of each value, concatenated; and where each value's bytes end."""
+    d = deltas.astype(np.uint64)
+    size = np.ones(len(d), dtype=np.int64)
+    for bits in (7, 14, 21, 28, 35):
+        size += d >= np.uint64(1 << bits)
+    ends = np.cumsum(size)
+    starts = ends - size
+    out = np.zeros(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
+    for k in range(6):
+        sel = size > k
+        byte = (d[sel] >> np.uint64(7 * k)) & np.uint64(0x7F)
+        more = (size[sel] > k + 1).astype(np.uint64) << np.uint64(7)
+        out[starts[sel] + k] = (byte | more).astype(np.uint8)
+    return out, ends
+
+
+def bitmap(ids: npt.NDArray[np.int64], first: int) -> bytes:
+    """The dense form: a zero byte, then bit k of byte j (least significant first) set
+    when doc first + 8 * j + k has the gram."""
+    bits = np.zeros(int(ids[-1]) - first + 1, dtype=np.uint8)
+    bits[ids - first] = 1
+    return b"\x00" + np.packbits(bits, bitorder="little").tobytes()
+
+
+def encode_postings(ids: Sequence[int], first: int) -> str:
+    """Ascending doc ids of a segment starting at ``first``, as the index stores them."""
+    array = np.asarray(ids, dtype=np.int64)
+    deltas = np.diff(array, prepend=first - 1)
+    data, _ = varints(deltas)
+    dense = bitmap(array, first) if len(array) else b""
+    return base64.b64encode(dense if len(dense) < len(data) else data.tobytes()).decode()
+
+
+def decode_postings(text: str, first: int) -> list[int]:
+    data = base64.b64decode(text)
+    if data[:1] == b"\x00":
+        return [
+            first + 8 * j + k for j, byte in enumerate(data[1:]) for k in range(8) if byte >> k & 1
+        ]
+    out: list[int] = []
+    current, value, shift = first - 1, 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            current += value
+            out.append(current)
+            value, shift = 0, 0
+    return out
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def js_text(value: object) -> str:
+    """JSON that is safe anywhere in a script: no "</", no raw U+2028/U+2029."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def js_file(name: str, value: object) -> bytes:
+    """A search file: one call that hands its JSON value to the page's registry."""
+    return (
+        "window.NM_SEARCH=window.NM_SEARCH||{};"
+        f"NM_SEARCH.put({js_text(name)},{js_text(value)});\n"
+    ).encode()
+
+
+_JS = re.compile(
+    r"^window\.NM_SEARCH=window\.NM_SEARCH\|\|\{\};NM_SEARCH\.put\((\"[^\"]*\"),(.*)\);\n$", re.S
+)
+
+
+def read_js(data: bytes) -> tuple[str, Any]:
+    """(name, value) of a search file; ValueError if it is not one."""
+    found = _JS.match(data.decode("utf-8"))
+    if not found:
+        raise ValueError("not a search file")
+    return json.loads(found.group(1)), json.loads(found.group(2))
+
+
+def path_of(name: str) -> str:
+    return f"{FOLDER}/{name}.js"
+
+
+PACK = 2  # docs per doc file: ids PACK * k to PACK * k + PACK - 1 are in file k
+
+
+def pack_name(pack: int) -> str:
+    return f"d/{pack // 256:x}/{pack:x}"
+
+
+def doc_name(doc_id: int) -> str:
+    """The name of the doc file (pack) that holds ``doc_id``."""
+    return pack_name(doc_id // PACK)
+
+
+def pack_file(pack: int, values: dict[int, str]) -> bytes:
+    """A doc file: the JSON array of its PACK docs (``values``: doc id -> the doc's value
+    as js_text), null where a doc id is not live."""
+    items = ",".join(values.get(pack * PACK + k, "null") for k in range(PACK))
+    name = pack_name(pack)
+    head = "window.NM_SEARCH=window.NM_SEARCH||{};NM_SEARCH.put("
+    return f"{head}{js_text(name)},[{items}]);\n".encode()
+
+
+def doc_value(
+    url: str, title: str, source: str, iso: str, text: str, zone: str, *, cleaned: bool = False
+) -> list[str]:
+    """A doc file's value; the (cleaned) text deflated (raw, no header) and base64."""
+    return [url, clean(title), source, iso, pack_text(text if cleaned else clean(text)), zone]
+
+
+def pack_text(text: str) -> str:
+    packer = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    data = packer.compress(text.encode("utf-8")) + packer.flush()
+    return base64.b64encode(data).decode()
+
+
+def unpack_text(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed), -15).decode("utf-8")
+
+
+def fold_value(table: dict[str, str]) -> dict[str, str]:
+    return {"from": "".join(table), "to": "".join(table.values())}
+
+
+# -- decisions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    first: int
+    last: int
+    shards: int
+    docs: int
+
+    def entry(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "first": self.first,
+            "last": self.last,
+            "shards": self.shards,
+            "docs": self.docs,
+        }
+
+
+@dataclass
+class Manifest:
+    docs: int = 0
+    next: int = 0
+    segments: list[Segment] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+
+    def value(self) -> dict[str, object]:
+        return {
+            "v": VERSION,
+            "docs": self.docs,
+            "next": self.next,
+            "segments": [s.entry() for s in self.segments],
+            "deleted": self.deleted,
+        }
+
+
+def parse_manifest(value: Any) -> Manifest:
+    """The manifest's value as written; ValueError if it is not one of this version."""
+    try:
+        if value["v"] != VERSION:
+            raise ValueError("another version")
+        segments = [
+            Segment(
+                str(s["name"]), int(s["first"]), int(s["last"]), int(s["shards"]), int(s["docs"])
+            )
+            for s in value["segments"]
+        ]
+        return Manifest(
+            int(value["docs"]), int(value["next"]), segments, [int(i) for i in value["deleted"]]
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a manifest: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class DocPlan:
+    keep: dict[int, int]  # article id -> its doc id
+    new: dict[int, int]  # article id -> the doc id it gets
+    deleted: list[int]  # doc ids no longer live
+    next: int
+
+
+def plan_docs(
+    previous: dict[int, tuple[int, str]], current: Iterable[tuple[int, str]], next_id: int
+) -> DocPlan:
+    """Which articles keep their doc id, which get a new one (new or changed, in the
+    order given), and which doc ids go. ``previous``: article id -> (doc id, key)."""
+    keep: dict[int, int] = {}
+    new: dict[int, int] = {}
+    for article, key in current:
+        before = previous.get(article)
+        if before is not None and before[1] == key:
+            keep[article] = before[0]
+        else:
+            new[article] = next_id
+            next_id += 1
+    deleted = sorted(doc for article, (doc, _) in previous.items() if article not in keep)
+    return DocPlan(keep, new, deleted, next_id)
+
+
+def merge_count(sizes: Sequence[int]) -> int:
+    """How many of the newest segments to merge into one (0: none). ``sizes``: doc
+    counts, oldest first. Segments of similar size merge by MERGE_COUNT, and a segment
+    smaller than the newer one joins it, so sizes fall geometrically towards the newest
+    and a doc is rewritten about log(N) times over the life of the index."""
+    if len(sizes) >= 2 and sizes[-2] < sizes[-1]:
+        return 2
+    last = sizes[-MERGE_COUNT:]
+    if len(last) == MERGE_COUNT and max(last) <= MERGE_RATIO * max(1, min(last)):
+        return MERGE_COUNT
+    return 0
+
+
+def merges(sizes: Sequence[int]) -> list[int]:
+    """The merges to make after appending the newest segment: each a count of newest
+    segments, applied in turn."""
+    sizes = list(sizes)
+    out = []
+    while (count := merge_count(sizes)) > 1:
+        sizes[-count:] = [sum(sizes[-count:])]
+        out.append(count)
+    return out
+
+
+def shard_count(pairs: int, parts: int = 1) -> int:
+    """Shards for a segment of that many (doc, gram) pairs: a power of two, so that a
+    shard holds about SHARD_BYTES; at least ``parts`` (each partition holds whole shards)."""
+    estimate = pairs * 1.4  # bytes per pair, measured on the corpus (postings and keys)
+    wanted = 1 << max(0, round(math.log2(max(1.0, estimate / SHARD_BYTES))))
+    return max(wanted, parts)
+
+
+def partition_count(docs: int) -> int:
+    """Partitions of one segment build (a power of two): each holds about
+    PAIRS_PER_PARTITION pairs."""
+    return 1 << max(0, math.ceil(math.log2(max(1.0, docs * PAIRS_PER_DOC / PAIRS_PER_PARTITION))))
+
+
+def segment_name(first: int, last: int) -> str:
+    return f"s{first}-{last}"
+
+
+# -- one segment's postings -----------------------------------------------------------------
+
+
+def pack_keys(codes: Codes, docs: npt.NDArray[np.int64], first: int) -> npt.NDArray[np.uint64]:
+    """(gram code, doc) pairs as one sortable integer each: code, then doc - first."""
+    return (codes.astype(np.uint64) << np.uint64(DOC_BITS)) | (docs - first).astype(np.uint64)
+
+
+def group_postings(
+    keys: npt.NDArray[np.uint64], first: int, masks: npt.NDArray[np.uint8] | None = None
+) -> list[tuple[int, str, str, str]]:
+    """(hash, postings, gram, masks) for each distinct code of packed keys (see
+    pack_keys); masks (base64, one byte per doc) for pairs when ``masks`` is given."""
+    if not len(keys):
+        return []
+    order = np.argsort(keys)
+    keys = keys[order]
+    mask_bytes = masks[order].tobytes() if masks is not None else b""
+    codes = (keys >> np.uint64(DOC_BITS)).astype(np.int64)
+    docs = (keys & np.uint64((1 << DOC_BITS) - 1)).astype(np.int64)
+    start = np.flatnonzero(np.diff(codes, prepend=-1))
+    stop = np.append(start[1:], len(codes))
+    prev = np.concatenate([[-1], docs[:-1]])
+    prev[start] = -1
+    data, ends = varints(docs - prev)
+    byte_start = np.concatenate([[0], ends[:-1]])[start]
+    byte_stop = ends[stop - 1]
+    dense = (docs[stop - 1] // 8 + 2 < byte_stop - byte_start).tolist()
+    pairs = ((codes[start] >= _BASE) & (codes[start] < _TRI)).tolist()
+    hashes = hash_codes(codes[start]).tolist()
+    raw = data.tobytes()
+    b64 = base64.b64encode
+    out = []
+    for i, (s, e, lo, hi) in enumerate(
+        zip(start.tolist(), stop.tolist(), byte_start.tolist(), byte_stop.tolist(), strict=True)
+    ):
+        chunk = bitmap(docs[s:e], 0) if dense[i] else raw[lo:hi]
+        nexts = b64(mask_bytes[s:e]).decode() if mask_bytes and pairs[i] and not dense[i] else ""
+        out.append((hashes[i], b64(chunk).decode(), gram_of(codes[s]), nexts))
+    return out
+
+
+def shard_values(
+    body: list[tuple[int, str, str, str]], title: list[tuple[int, str, str, str]], shards: int
+) -> dict[int, dict[str, list[list[str]]]]:
+    """Each shard's value: its grams grouped by postings (and masks),
+    ``[[postings, "g g g"], [postings, "g g", masks], ...]``."""
+    out: dict[int, dict[str, dict[tuple[str, str], list[str]]]] = {}
+    for key, rows in (("b", body), ("t", title)):
+        for h, postings, gram, nexts in rows:
+            shard = out.setdefault(h % shards, {"b": {}, "t": {}})
+            shard[key].setdefault((postings, nexts), []).append(gram)
+    return {
+        shard: {
+            key: [[p, " ".join(g), m] if m else [p, " ".join(g)] for (p, m), g in groups.items()]
+            for key, groups in value.items()
+        }
+        for shard, value in out.items()
+    }
+
+
+def title_fold(title: str) -> str:
+    return fold(clean(title))

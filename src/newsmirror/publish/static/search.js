@@ -1,0 +1,604 @@
+// The site's full-text search (format: notes in publish/search.py; rules: textsearch.py).
+// Index files are scripts that call NM_SEARCH.put(name, value), so that they load with
+// <script src> from any static host and from file:// alike. Results are built with DOM
+// APIs and textContent only.
+(function () {
+  "use strict";
+  var PER_PAGE = 10;
+  var BATCH_MIN = 4; // doc files asked for at once, at least, while confirming candidates
+  var SNIPPET_BEFORE = 30; // characters of context before the first match
+  var SNIPPET_LENGTH = 120;
+  // Python's str.isspace(), which textsearch's split() and \s use.
+  var SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+  var SPACE_RUNS = new RegExp(SPACE.source, "g");
+  var SPACE_EDGES = new RegExp("^" + SPACE.source + "|" + SPACE.source + "$", "g");
+
+  var NM = (window.NM_SEARCH = window.NM_SEARCH || {});
+  var me = document.currentScript;
+  var ROOT = (me && me.getAttribute("data-root")) || "";
+  var pending = {}; // name -> {resolve, reject}
+  var files = {}; // name -> promise of its value (the memory cache)
+
+  NM.put = function (name, value) {
+    var waiter = pending[name];
+    if (waiter) {
+      delete pending[name];
+      waiter.resolve(value);
+    }
+  };
+
+  // A file by name, loaded once (search.html preloads fold.js and manifest.js, so that
+  // they arrive with this script); a failed load may be tried again later.
+  function load(name) {
+    if (!files[name]) {
+      files[name] = new Promise(function (resolve, reject) {
+        pending[name] = { resolve: resolve, reject: reject };
+        var tag = document.createElement("script");
+        tag.src = ROOT + "search/" + name + ".js";
+        tag.async = true;
+        var done = function (ok) {
+          tag.remove();
+          if (pending[name]) {
+            delete pending[name];
+            delete files[name];
+            reject(new Error("search/" + name + ".js " + (ok ? "is not a search file" : "could not be loaded")));
+          }
+        };
+        tag.addEventListener("load", function () { done(true); });
+        tag.addEventListener("error", function () { done(false); });
+        document.head.appendChild(tag);
+      });
+    }
+    return files[name];
+  }
+
+  // ---- the shared rules (textsearch.py) ----
+
+  var foldMap = null;
+
+  function loadFold() {
+    return load("fold").then(function (table) {
+      if (!foldMap) {
+        var from = Array.from(table.from), to = Array.from(table.to);
+        foldMap = new Map();
+        for (var i = 0; i < from.length; i++) { foldMap.set(from[i], to[i]); }
+      }
+    });
+  }
+
+  function foldChars(text) {
+    return Array.from(text, function (c) { return foldMap.get(c) || c; });
+  }
+
+  function fold(text) { return foldChars(text).join(""); }
+
+  function terms(query) {
+    var seen = [];
+    fold(query).split(SPACE).forEach(function (w) {
+      if (w && seen.indexOf(w) < 0) { seen.push(w); }
+    });
+    return seen;
+  }
+
+  function termGrams(term) {
+    var cps = Array.from(term);
+    if (cps.length < 2) { return cps.length ? [term] : []; }
+    var out = [];
+    for (var i = 0; i + 1 < cps.length; i++) {
+      var g = cps[i] + cps[i + 1];
+      if (out.indexOf(g) < 0) { out.push(g); }
+    }
+    return out;
+  }
+
+  // textsearch.site_term_grams: the term's pairs, except that each window of three Latin
+  // letters or digits is a key of its own and stands for the pairs inside it.
+  var LATIN = /^[a-z0-9]{3}$/;
+
+  function siteTermGrams(term) {
+    var cps = Array.from(term);
+    if (cps.length < 3) { return termGrams(term); }
+    var starts = [], covered = {}, out = [], i;
+    for (i = 0; i + 2 < cps.length; i++) {
+      if (LATIN.test(cps[i] + cps[i + 1] + cps[i + 2])) {
+        starts.push(i);
+        covered[i] = covered[i + 1] = true;
+      }
+    }
+    var add = function (g) { if (out.indexOf(g) < 0) { out.push(g); } };
+    for (i = 0; i + 1 < cps.length; i++) { if (!covered[i]) { add(cps[i] + cps[i + 1]); } }
+    starts.forEach(function (k) { add(cps[k] + cps[k + 1] + cps[k + 2]); });
+    return out;
+  }
+
+  function queryGrams(words) {
+    var out = [];
+    words.forEach(function (w) {
+      siteTermGrams(w).forEach(function (g) { if (out.indexOf(g) < 0) { out.push(g); } });
+    });
+    return out;
+  }
+
+  function exactByGrams(words) {
+    return words.every(function (w) {
+      var n = Array.from(w).length;
+      return n <= 2 || (n === 3 && LATIN.test(w));
+    });
+  }
+
+  // A doc's text: deflate-raw, base64 (the format's doc files).
+  function unpackText(packed) {
+    var bytes = Uint8Array.from(atob(packed), function (c) { return c.charCodeAt(0); });
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    return new Response(stream).text();
+  }
+
+  function clean(text) { return text.replace(SPACE_RUNS, " ").replace(SPACE_EDGES, ""); }
+
+  function searchable(title, text) { return fold(clean(title) + "\n" + clean(text)); }
+
+  function matches(folded, words) {
+    return words.every(function (w) { return folded.indexOf(w) >= 0; });
+  }
+
+  // Sorted, merged [start, end) offsets (UTF-16 units of the folded text) of the terms.
+  function spans(folded, words, limit) {
+    limit = limit || 50;
+    var found = [];
+    words.forEach(function (w) {
+      if (!w) { return; }
+      var start = folded.indexOf(w);
+      while (start >= 0 && found.length < limit) {
+        found.push([start, start + w.length]);
+        start = folded.indexOf(w, start + w.length);
+      }
+    });
+    found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+    var merged = [];
+    found.forEach(function (s) {
+      var last = merged[merged.length - 1];
+      if (last && s[0] <= last[1]) { last[1] = Math.max(last[1], s[1]); } else { merged.push(s); }
+    });
+    return merged;
+  }
+
+  // FNV-1a 32-bit over code points.
+  function gramHash(gram) {
+    var h = 0x811c9dc5;
+    for (var c of gram) {
+      h = (h ^ c.codePointAt(0)) >>> 0;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h;
+  }
+
+  // Postings: base64 of either LEB128 deltas (the first from first - 1) or, after a zero
+  // byte, a bitmap (bit k of byte j: doc first + 8 * j + k).
+  function decode(postings, first) {
+    var bytes = atob(postings), ids = [], i;
+    if (bytes.length && bytes.charCodeAt(0) === 0) {
+      for (i = 1; i < bytes.length; i++) {
+        var byte = bytes.charCodeAt(i);
+        for (var k = 0; k < 8; k++) {
+          if (byte & (1 << k)) { ids.push(first + 8 * (i - 1) + k); }
+        }
+      }
+      return ids;
+    }
+    var id = first - 1, value = 0, shift = 0;
+    for (i = 0; i < bytes.length; i++) {
+      var b = bytes.charCodeAt(i);
+      value += (b & 0x7f) * Math.pow(2, shift);
+      if (b & 0x80) { shift += 7; continue; }
+      id += value;
+      ids.push(id);
+      value = 0;
+      shift = 0;
+    }
+    return ids;
+  }
+
+  function intersect(lists) {
+    if (!lists.length) { return []; }
+    lists = lists.slice().sort(function (a, b) { return a.length - b.length; });
+    var out = lists[0];
+    for (var k = 1; k < lists.length && out.length; k++) {
+      var other = lists[k], next = [], j = 0;
+      for (var i = 0; i < out.length; i++) {
+        while (j < other.length && other[j] < out[i]) { j++; }
+        if (j < other.length && other[j] === out[i]) { next.push(out[i]); }
+      }
+      out = next;
+    }
+    return out;
+  }
+
+  // ---- candidates ----
+
+  var decoded = {}; // "segment|b|gram" -> ids
+  var shardMaps = {}; // shard name -> {b: Map gram -> postings, t: ...}
+
+  // A shard's value: {"b": [[postings, "gram gram ..."], ...], "t": [...]} (grams that
+  // share their postings are grouped). A shard file that is not there holds no gram.
+  function loadShard(name) {
+    return load(name).then(null, function () { return null; }).then(function (value) {
+      if (!shardMaps[name]) {
+        var maps = { b: new Map(), t: new Map() };
+        ["b", "t"].forEach(function (kind) {
+          ((value && value[kind]) || []).forEach(function (group) {
+            var entry = [String(group[0]), group.length > 2 ? String(group[2]) : ""];
+            String(group[1]).split(" ").forEach(function (g) { maps[kind].set(g, entry); });
+          });
+        });
+        shardMaps[name] = maps;
+      }
+      return shardMaps[name];
+    });
+  }
+
+  // The docs of a gram; with `need`, only those whose next-character mask (one byte per
+  // doc, for pairs in "b") has every bit of it.
+  function postingsOf(segment, shard, kind, gram, need) {
+    var key = segment.name + "|" + kind + "|" + gram + "|" + (need || 0);
+    if (!decoded[key]) {
+      var entry = shard[kind].get(gram), ids = entry ? decode(entry[0], segment.first) : [];
+      if (need && entry && entry[1]) { // dense postings carry no masks
+        var masks = atob(entry[1]);
+        ids = ids.filter(function (id, i) { return (masks.charCodeAt(i) & need) === need; });
+      }
+      decoded[key] = ids;
+    }
+    return decoded[key];
+  }
+
+  // For each pair key, the mask bits a doc must have: bit (c % 8) of each character c
+  // that follows the pair inside a term (searchindex.next_masks).
+  function nextMasks(words, grams) {
+    var need = {};
+    words.forEach(function (w) {
+      var cps = Array.from(w);
+      for (var i = 0; i + 2 < cps.length; i++) {
+        var g = cps[i] + cps[i + 1];
+        if (grams.indexOf(g) >= 0) { need[g] = (need[g] || 0) | (1 << (cps[i + 2].codePointAt(0) % 8)); }
+      }
+    });
+    return need;
+  }
+
+  function segmentCandidates(segment, grams, deleted, need) {
+    var names = {};
+    grams.forEach(function (g) {
+      names[g] = segment.name + "/" + (gramHash(g) % segment.shards).toString(16);
+    });
+    var unique = Array.from(new Set(Object.values(names)));
+    return Promise.all(unique.map(loadShard)).then(function (values) {
+      var shards = {};
+      unique.forEach(function (n, i) { shards[n] = values[i]; });
+      function all(kind) {
+        var ids = intersect(grams.map(function (g) {
+          return postingsOf(segment, shards[names[g]], kind, g, kind === "b" ? need[g] : 0);
+        }));
+        return ids.filter(function (id) { return !deleted.has(id); });
+      }
+      return { body: all("b"), title: all("t") };
+    });
+  }
+
+  // Title candidates first, then the rest, each newest (highest id) first.
+  function order(parts) {
+    var titles = [], rest = [];
+    parts.forEach(function (p) {
+      var inTitle = new Set(p.title);
+      titles = titles.concat(p.title.filter(function (id) { return p.bodySet.has(id); }));
+      rest = rest.concat(p.body.filter(function (id) { return !inTitle.has(id); }));
+    });
+    var desc = function (a, b) { return b - a; };
+    return titles.sort(desc).concat(rest.sort(desc));
+  }
+
+  var searches = {}; // words key -> search state (the memory cache of results)
+
+  function startSearch(words, manifest) {
+    var key = JSON.stringify(words);
+    if (!searches[key]) {
+      searches[key] = Promise.resolve(manifest).then(function (manifest) {
+        var grams = queryGrams(words), deleted = new Set(manifest.deleted || []);
+        var need = nextMasks(words, grams);
+        return Promise.all(manifest.segments.map(function (s) {
+          return segmentCandidates(s, grams, deleted, need).then(function (c) {
+            c.bodySet = new Set(c.body);
+            return c;
+          });
+        }));
+      }).then(function (parts) {
+        return {
+          words: words, candidates: order(parts), exact: exactByGrams(words),
+          checked: 0, confirmed: [], busy: null,
+        };
+      }, function (err) {
+        delete searches[key];
+        throw err;
+      });
+    }
+    return searches[key];
+  }
+
+  var PACK = 2; // docs per doc file
+  function docName(id) {
+    var pack = Math.floor(id / PACK);
+    return "d/" + Math.floor(pack / 256).toString(16) + "/" + pack.toString(16);
+  }
+
+  // A doc: [url, title, source, published, text, zone], its text unpacked.
+  var texts = {};
+  function loadDoc(id) {
+    if (!texts[id]) {
+      texts[id] = load(docName(id)).then(function (pack) {
+        var doc = pack[id % PACK];
+        if (!doc) { throw new Error(docName(id) + " has no doc " + id); }
+        return unpackText(String(doc[4] || "")).then(function (text) {
+          return [doc[0], doc[1], doc[2], doc[3], text, doc[5]];
+        });
+      });
+      texts[id].catch(function () { delete texts[id]; });
+    }
+    return texts[id];
+  }
+
+  // Confirm candidates in order until `want` results are confirmed or none are left;
+  // `progress` is called after each candidate (results can be shown as they come).
+  // One confirmation at a time per search (paging and a repeated query share it).
+  function confirmUpTo(state, want, progress) {
+    var run = (state.busy || Promise.resolve()).then(function () {
+      return confirmMore(state, want, progress);
+    });
+    state.busy = run.catch(function () {});
+    return run;
+  }
+
+  async function confirmMore(state, want, progress) {
+    while (state.confirmed.length < want && state.checked < state.candidates.length) {
+      var ids = state.candidates.slice(
+        state.checked, state.checked + Math.max(want - state.confirmed.length, BATCH_MIN));
+      var docs = ids.map(loadDoc);
+      for (var i = 0; i < ids.length; i++) {
+        var doc = await docs[i];
+        if (matches(searchable(String(doc[1]), String(doc[4] || "")), state.words)) {
+          state.confirmed.push({ id: ids[i], doc: doc });
+        }
+        state.checked += 1;
+        if (progress) { progress(); }
+        if (state.confirmed.length >= want) { break; }
+      }
+    }
+    return state;
+  }
+
+  // Exact once every candidate was checked, or when the grams decide (terms of one or two
+  // characters); else "约": the candidates not yet found false (the format's estimate).
+  function countText(state) {
+    var left = state.candidates.length - state.checked;
+    if (!left) { return state.confirmed.length ? "找到 " + state.confirmed.length + " 篇" : "没有找到"; }
+    var count = state.candidates.length - (state.checked - state.confirmed.length);
+    return (state.exact ? "找到 " : "约 ") + count + " 篇";
+  }
+
+  // ---- showing results ----
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function zoneParts(date, zone) {
+    var parts = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    }).formatToParts(date);
+    var p = {};
+    parts.forEach(function (x) { p[x.type] = x.value; });
+    return p;
+  }
+
+  // "2024-05-01 16:00 北京时间" (the source's zone, else Asia/Shanghai; never "CST").
+  function dateText(iso, zone) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) { return ""; }
+    var p;
+    try {
+      p = zoneParts(date, zone || "Asia/Shanghai");
+    } catch (e) {
+      zone = "Asia/Shanghai";
+      p = zoneParts(date, zone);
+    }
+    var local = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
+    var offset = Math.round((local - Math.floor(date.getTime() / 1000) * 1000) / 60000);
+    var label;
+    if (offset === 480 && (!zone || /^(Asia\/(Shanghai|Chongqing|Chungking|Harbin|Urumqi)|PRC)$/.test(zone))) {
+      label = "北京时间";
+    } else {
+      var abs = Math.abs(offset), h = Math.floor(abs / 60), m = abs % 60;
+      label = "UTC" + (offset ? (offset < 0 ? "-" : "+") + h + (m ? ":" + pad(m) : "") : "");
+    }
+    return p.year + "-" + p.month + "-" + p.day + " " + pad(+p.hour % 24) + ":" + p.minute + " " + label;
+  }
+
+  // Folded text, its spans, mapped back to UTF-16 offsets of the original text.
+  function highlight(text, words) {
+    var orig = Array.from(text), folded = foldChars(text), at = [0], fo = [0];
+    for (var i = 0; i < orig.length; i++) {
+      at.push(at[i] + orig[i].length);
+      fo.push(fo[i] + folded[i].length);
+    }
+    var byFolded = new Map();
+    fo.forEach(function (f, i) { byFolded.set(f, at[i]); });
+    return spans(folded.join(""), words).map(function (s) {
+      return [byFolded.get(s[0]), byFolded.get(s[1])];
+    }).filter(function (s) { return s[0] !== undefined && s[1] !== undefined; });
+  }
+
+  function appendMarked(parent, text, marks, from, to) {
+    var pos = from;
+    marks.forEach(function (s) {
+      var a = Math.max(s[0], from), b = Math.min(s[1], to);
+      if (a >= b) { return; }
+      if (a > pos) { parent.appendChild(document.createTextNode(text.slice(pos, a))); }
+      var mark = document.createElement("mark");
+      mark.textContent = text.slice(a, b);
+      parent.appendChild(mark);
+      pos = b;
+    });
+    if (pos < to) { parent.appendChild(document.createTextNode(text.slice(pos, to))); }
+  }
+
+  // Whole code points only: an offset inside a surrogate pair moves back.
+  function cpStart(text, i) {
+    var c = text.charCodeAt(i);
+    return i > 0 && c >= 0xdc00 && c < 0xe000 ? i - 1 : i;
+  }
+
+  function snippet(text, words) {
+    text = clean(text);
+    var marks = highlight(text, words), p = document.createElement("p");
+    p.className = "excerpt";
+    var first = marks.length ? marks[0][0] : 0;
+    var from = cpStart(text, Math.max(0, first - SNIPPET_BEFORE));
+    var to = cpStart(text, Math.min(text.length, from + SNIPPET_LENGTH));
+    if (marks.length && to < marks[0][1]) { to = marks[0][1]; }
+    if (from > 0) { p.appendChild(document.createTextNode("…")); }
+    appendMarked(p, text, marks, from, to);
+    if (to < text.length) { p.appendChild(document.createTextNode("…")); }
+    return p;
+  }
+
+  function safeHref(url) {
+    url = String(url);
+    return /^([a-z][a-z0-9+.-]*:|\/\/|\\)/i.test(url) ? "#" : ROOT + url;
+  }
+
+  function resultItem(hit, words) {
+    var doc = hit.doc, title = clean(String(doc[1])), li = document.createElement("li");
+    var a = document.createElement("a");
+    a.className = "result-title";
+    a.href = safeHref(doc[0]);
+    appendMarked(a, title, highlight(title, words), 0, title.length);
+    var meta = document.createElement("p");
+    meta.className = "meta";
+    meta.textContent = [String(doc[2] || ""), dateText(String(doc[3]), String(doc[5] || ""))]
+      .filter(Boolean).join(" · ");
+    li.appendChild(a);
+    li.appendChild(meta);
+    li.appendChild(snippet(String(doc[4] || ""), words));
+    return li;
+  }
+
+  // ---- the page ----
+
+  var form = document.getElementById("search-form");
+  var input = document.getElementById("search-input");
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var pager = document.getElementById("search-pager");
+  if (!form || !input || !status || !list) { return; }
+  var generation = 0;
+  var baseTitle = document.title;
+
+  function fromUrl() {
+    var params = new URLSearchParams(location.search);
+    var page = parseInt(params.get("p") || "1", 10);
+    return { q: params.get("q") || "", page: page > 0 ? page : 1 };
+  }
+
+  function urlFor(q, page) {
+    return "?q=" + encodeURIComponent(q) + (page > 1 ? "&p=" + page : "");
+  }
+
+  function pagerButton(text, page, q) {
+    var a = document.createElement("a");
+    a.href = urlFor(q, page);
+    a.textContent = text;
+    a.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      history.pushState(null, "", urlFor(q, page));
+      run(q, page, true);
+    });
+    return a;
+  }
+
+  function showPager(state, q, page) {
+    if (!pager) { return; }
+    pager.textContent = "";
+    var more = state.confirmed.length > page * PER_PAGE || state.checked < state.candidates.length;
+    if (page > 1) { pager.appendChild(pagerButton("上一页", page - 1, q)); }
+    if (page > 1 || more) {
+      var here = document.createElement("span");
+      here.textContent = "第 " + page + " 页";
+      pager.appendChild(here);
+    }
+    if (more) { pager.appendChild(pagerButton("下一页", page + 1, q)); }
+  }
+
+  function showCount(state, page, shown) {
+    var text = countText(state);
+    var paged = page > 1 || state.confirmed.length > PER_PAGE || state.checked < state.candidates.length;
+    if (shown && paged) {
+      var first = (page - 1) * PER_PAGE + 1;
+      text += "，第 " + first + "–" + (first + shown - 1) + " 篇";
+    } else if (page > 1 && state.checked >= state.candidates.length) {
+      text += "，没有更多结果";
+    }
+    status.textContent = text;
+  }
+
+  function setBusy(busy) { list.setAttribute("aria-busy", busy ? "true" : "false"); }
+
+  async function run(q, page, scroll) {
+    var mine = ++generation;
+    input.value = q;
+    list.textContent = "";
+    if (pager) { pager.textContent = ""; }
+    document.title = (q.trim() ? q.trim() + " - " : "") + baseTitle;
+    if (!q.trim()) { status.textContent = ""; setBusy(false); return; }
+    setBusy(true);
+    status.textContent = "搜索中…";
+    try {
+      var ready = await Promise.all([loadFold(), load("manifest")]);
+      var words = terms(q);
+      if (mine !== generation) { return; }
+      if (!words.length) { status.textContent = ""; setBusy(false); return; }
+      var state = await startSearch(words, ready[1]);
+      if (mine !== generation) { return; }
+      list.start = (page - 1) * PER_PAGE + 1;
+      var from = (page - 1) * PER_PAGE, shown = 0;
+      var render = function () {
+        if (mine !== generation) { return; }
+        var upto = Math.min(state.confirmed.length, page * PER_PAGE);
+        for (; from + shown < upto; shown++) {
+          list.appendChild(resultItem(state.confirmed[from + shown], state.words));
+        }
+        showCount(state, page, shown);
+      };
+      await confirmUpTo(state, page * PER_PAGE, render);
+      if (mine !== generation) { return; }
+      render();
+      showPager(state, q, page);
+      if (scroll) { status.scrollIntoView({ block: "nearest" }); }
+    } catch (err) {
+      if (mine !== generation) { return; }
+      status.textContent = "搜索索引无法加载（" + err.message + "）。请稍后再试，或在归档中浏览。";
+    }
+    setBusy(false);
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var q = input.value;
+    if (q !== fromUrl().q || fromUrl().page !== 1) { history.pushState(null, "", urlFor(q, 1)); }
+    run(q, 1, false);
+  });
+  window.addEventListener("popstate", function () {
+    var at = fromUrl();
+    run(at.q, at.page, false);
+  });
+  var start = fromUrl();
+  run(start.q, start.page, false);
+  // Without a query, still load the two files every query needs (preloaded by the page).
+  Promise.all([loadFold(), load("manifest")]).catch(function () {});
+})();

@@ -1,0 +1,383 @@
+"""The site's search index (publish/search.py, searchindex.py): its format, updates that
+write only what changed, deletions, hostile strings, and exactness through the reader
+that follows the page's query algorithm."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from newsmirror.publish import search
+from newsmirror.publish import searchindex as si
+from newsmirror.publish.searchread import Reader
+from newsmirror.publish.site import SiteOptions, build_site
+from newsmirror.publish.writer import OutputWriter
+from newsmirror.store import Archive
+from newsmirror.textsearch import matches, searchable, site_grams, site_term_grams, terms
+
+
+class Out:
+    """The site's side of the index: a writer and the record of what was made."""
+
+    def __init__(self, root: Path, old: dict[str, str] | None = None) -> None:
+        self.writer = OutputWriter(root)
+        self.old = old or {}
+        self.made: dict[str, str] = {}
+
+    def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        self.writer.write(path, data)
+        self.made[path] = stamp or str(hash(data))
+
+    def unchanged(self, path: str, stamp: str) -> bool:
+        if self.old.get(path) == stamp and self.writer.size(path) is not None:
+            self.made[path] = stamp
+            return True
+        return False
+
+
+def doc(article: int, title: str, version: int = 1) -> search.SearchDoc:
+    return search.SearchDoc(
+        article, f"posts/{article}.html", title, "来源", "2024-05-01T08:00:00Z", "", version
+    )
+
+
+def build(
+    root: Path, docs: list[search.SearchDoc], bodies: dict[int, str], old: dict[str, str]
+) -> Out:
+    """One build as the site makes it: update, then remove what was not made."""
+    out = Out(root, old)
+    manifest = root / "search" / "manifest.js"
+    search.update_index(
+        docs,
+        lambda ids: {i: bodies[i] for i in ids},
+        out,
+        old,
+        manifest.read_bytes() if manifest.exists() else None,
+    )
+    for path in set(old) - set(out.made):
+        out.writer.remove(path)
+    return out
+
+
+def reader(root: Path) -> Reader:
+    def load(name: str) -> bytes | None:
+        path = root / "search" / f"{name}.js"
+        return path.read_bytes() if path.exists() else None
+
+    return Reader(load)
+
+
+def value(root: Path, name: str) -> object:
+    got, data = si.read_js((root / "search" / f"{name}.js").read_bytes())
+    assert got == name
+    return data
+
+
+def doc_value(root: Path, doc_id: int) -> object:
+    """One doc's value, from its doc file (PACK docs a file)."""
+    pack = value(root, si.doc_name(doc_id))
+    assert isinstance(pack, list) and len(pack) == si.PACK
+    return pack[doc_id % si.PACK]
+
+
+# -- format ------------------------------------------------------------------------------
+
+
+def test_tiny_index_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(si, "MASKS_FROM", 2)  # masks from 2 docs (the default: 1000)
+    docs = [doc(7, "拜登 Biden"), doc(9, "習近平")]
+    build(tmp_path, docs, {7: "<p>会见</p>", 9: "<p>拜登<b>会见</b></p>"}, {})
+    assert value(tmp_path, "manifest") == {
+        "v": 3,
+        "docs": 2,
+        "next": 2,
+        "segments": [{"name": "s0-1", "first": 0, "last": 1, "shards": 1, "docs": 2}],
+        "deleted": [],
+    }
+    got = doc_value(tmp_path, 1)
+    assert isinstance(got, list)
+    assert got[:4] == ["posts/9.html", "習近平", "来源", "2024-05-01T08:00:00Z"] and got[5] == ""
+    assert zlib.decompress(base64.b64decode(got[4]), -15).decode() == "拜登 会见"  # deflate-raw
+    shard = value(tmp_path, "s0-1/0")
+    assert isinstance(shard, dict)
+    both, first, second = "AQE=", "AQ==", "Ag=="  # ids 0 and 1; id 0; id 1
+    body = {g: group[0] for group in shard["b"] for g in group[1].split(" ")}
+    nexts = {g: group[2] for group in shard["b"] if len(group) > 2 for g in group[1].split(" ")}
+    # next-character masks of pairs: one byte per doc, bit (c % 8) for each c after the pair
+    assert base64.b64decode(nexts["习近"]) == bytes([1 << (ord("平") % 8)])
+    assert base64.b64decode(nexts["拜登"]) == bytes([0, 0])  # ends its run in both docs
+    assert set(nexts) == {g for g in body if len(g) == 2}
+    assert body["拜登"] == both and body["会见"] == both and body["见"] == both
+    assert body["bi"] == first and body["习近"] == second and body["近平"] == second
+    assert "n" not in {g[-1] for g in body if len(g) == 2 and g[0] == " "}
+    assert body["bid"] == body["ide"] == body["den"] == first  # Latin trigrams
+    title = {g: group[0] for group in shard["t"] for g in group[1].split(" ")}
+    assert all(len(group) == 2 for group in shard["t"])  # no masks for titles
+    assert title["拜登"] == first and "会见" not in title and title["den"] == first
+    assert set(body) == site_grams(searchable("拜登 Biden", "会见")) | site_grams(
+        searchable("習近平", "拜登 会见")
+    )
+    fold = value(tmp_path, "fold")
+    assert isinstance(fold, dict) and fold["to"][fold["from"].index("習")] == "习"
+    text = (tmp_path / "search" / "d" / "0" / "0.js").read_text()
+    packed = base64.b64encode(zlib.compress("会见".encode(), si.DEFLATE_LEVEL)[2:-4]).decode()
+    assert text.startswith(
+        'window.NM_SEARCH=window.NM_SEARCH||{};NM_SEARCH.put("d/0/0",'
+        f'[["posts/7.html","拜登 Biden","来源","2024-05-01T08:00:00Z","{packed}",""],'
+    )
+    assert value(tmp_path, "d/0/0")[2:] == [None] * (si.PACK - 2)  # ids not live: null
+
+
+def test_postings_encoding() -> None:
+    assert base64.b64decode(si.encode_postings([5, 6, 300], 5)) == bytes([1, 1, 0xA6, 0x02])
+    dense = list(range(100, 140))
+    data = base64.b64decode(si.encode_postings(dense, 100))
+    assert data[0] == 0 and data[1:] == b"\xff" * 5  # bitmap: shorter than 40 varints
+    for ids, first in (([5, 6, 300], 5), (dense, 100), ([10**6], 3), ([0, 2, 4, 200], 0)):
+        assert si.decode_postings(si.encode_postings(ids, first), first) == ids
+
+
+def test_gram_hash_is_fnv1a_over_code_points() -> None:
+    assert si.gram_hash("") == 0x811C9DC5
+    assert si.gram_hash("a") == 0xE40C292C  # the published FNV-1a test vector
+    codes = si.codes_of("a习𠀀 b")
+    assert [int(h) for h in si.hash_codes(codes)] == [si.gram_hash(si.gram_of(c)) for c in codes]
+
+
+TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("习習近平台臺里裡裏为為爲乾幹干拜登 abz09 AB１Ｚ\t\n\u3000\u2028𠀀é")
+    ),
+    max_size=30,
+)
+
+
+@given(TEXT)
+def test_codes_are_the_shared_grams(text: str) -> None:
+    folded = searchable("", text)
+    codes = si.codes_of(folded)
+    assert {si.gram_of(c) for c in codes} == site_grams(folded)
+    assert [int(h) for h in si.hash_codes(codes)] == [si.gram_hash(si.gram_of(c)) for c in codes]
+    same, masks = si.codes_and_masks(folded)
+    assert same.tolist() == codes.tolist()
+    brute: dict[str, int] = {}
+    for run in folded.split():
+        for i in range(len(run) - 1):
+            bit = 1 << (ord(run[i + 2]) % 8) if i + 2 < len(run) else 0
+            brute[run[i : i + 2]] = brute.get(run[i : i + 2], 0) | bit
+    got = {si.gram_of(c): int(m) for c, m in zip(codes, masks, strict=True)}
+    assert {g: m for g, m in got.items() if len(g) == 2} == brute
+    assert all(m == 0 for g, m in got.items() if len(g) != 2)
+
+
+def test_hostile_strings_cannot_leave_the_script(tmp_path: Path) -> None:
+    title = "</script><script>alert(1)</script>\u2028\u2029<!-- \"'\\"
+    build(tmp_path, [doc(1, title)], {1: "<p>x</p>\u2028y"}, {})
+    data = (tmp_path / "search" / "d" / "0" / "0.js").read_bytes()
+    text = data.decode()
+    assert "</" not in text and "\u2028" not in text and "\u2029" not in text
+    assert text.count("NM_SEARCH.put(") == 1 and text.endswith(");\n")
+    assert doc_value(tmp_path, 0)[1] == "</script><script>alert(1)</script> <!-- \"'\\"
+    assert si.unpack_text(doc_value(tmp_path, 0)[4]) == "x y"
+    shard = (tmp_path / "search" / "s0-0" / "0.js").read_text()
+    assert "</" not in shard
+    assert si.read_js(si.js_file("a</b\u2028", ["</script>"])) == ("a</b\u2028", ["</script>"])
+
+
+# -- updates -------------------------------------------------------------------------------
+
+
+def corpus(n: int) -> tuple[list[search.SearchDoc], dict[int, str]]:
+    docs = [doc(i, f"标题{i} 拜登" if i % 3 == 0 else f"标题{i}") for i in range(n)]
+    bodies = {i: f"<p>第{i}篇 習近平{'六四' if i % 4 == 0 else ''}</p>" for i in range(n)}
+    return docs, bodies
+
+
+def test_adding_articles_writes_only_their_files_and_the_manifest(tmp_path: Path) -> None:
+    docs, bodies = corpus(40)
+    first = build(tmp_path, docs[:31], bodies, {})
+    times = {p: (tmp_path / p).stat().st_mtime_ns for p in first.made}
+    second = build(tmp_path, docs, bodies, first.made)
+    new_docs = {si.path_of(si.doc_name(i)) for i in range(31, 40)}
+    written = second.writer.written
+    assert written == new_docs | {"search/manifest.js", "search/s31-39/0.js"}
+    assert doc_value(tmp_path, 31)[1] == "标题31"  # the file of 30 and 31 keeps 30, gets 31
+    assert doc_value(tmp_path, 30)[1] == "标题30 拜登"
+    assert all((tmp_path / p).stat().st_mtime_ns == t for p, t in times.items() if p not in written)
+    assert set(first.made) - {"search/manifest.js"} <= set(second.made)
+    assert (
+        len(reader(tmp_path).all_matches("标题35")) == 1
+        and len(reader(tmp_path).all_matches("标题30")) == 1
+    )
+    assert len(reader(tmp_path).all_matches("习近平")) == 40
+    third = build(tmp_path, docs, bodies, second.made)  # nothing new: nothing written
+    assert third.writer.written == set()
+
+
+def test_changed_article_gets_a_new_id_and_the_old_one_is_deleted(tmp_path: Path) -> None:
+    docs, bodies = corpus(10)
+    first = build(tmp_path, docs, bodies, {})
+    docs[4] = doc(4, "改过的标题", version=2)
+    bodies[4] = "<p>新的内容</p>"
+    del docs[6]  # and one removed
+    second = build(tmp_path, docs, bodies, first.made)
+    manifest = value(tmp_path, "manifest")
+    assert isinstance(manifest, dict)
+    assert manifest["deleted"] == [4, 6] and manifest["next"] == 11 and manifest["docs"] == 9
+    assert doc_value(tmp_path, 10)[1] == "改过的标题"
+    assert doc_value(tmp_path, 4) is None and doc_value(tmp_path, 6) is None  # gone
+    assert doc_value(tmp_path, 5)[1] == "标题5"
+    assert reader(tmp_path).all_matches("标题4") == []
+    assert reader(tmp_path).all_matches("新的") == ["posts/4.html"]
+    assert reader(tmp_path).all_matches("标题6") == []
+    assert len(reader(tmp_path).all_matches("習近平")) == 8
+    assert "search/d/0/2.js" in second.writer.written
+
+
+def test_a_lost_manifest_or_file_is_rebuilt(tmp_path: Path) -> None:
+    docs, bodies = corpus(12)
+    first = build(tmp_path, docs, bodies, {})
+    (tmp_path / "search/s0-11/0.js").unlink()
+    (tmp_path / "search/d/0/1.js").unlink()
+    second = build(tmp_path, docs, bodies, first.made)
+    assert {"search/s0-11/0.js", "search/d/0/1.js"} <= second.writer.written
+    assert doc_value(tmp_path, 5)[1] == "标题5"
+    (tmp_path / "search/manifest.js").write_text("garbage")
+    build(tmp_path, docs, bodies, second.made)
+    assert len(reader(tmp_path).all_matches("标题")) == 12
+
+
+def test_merges_keep_segments_few_and_rewrites_geometric() -> None:
+    sizes: list[int] = [100_000]
+    rewritten = 0
+    most = 0
+    for _ in range(3000):  # 3000 builds of 10 articles
+        sizes.append(10)
+        for count in si.merges(sizes):
+            rewritten += sum(sizes[-count:])
+            sizes[-count:] = [sum(sizes[-count:])]
+        most = max(most, len(sizes))
+    assert sum(sizes) == 130_000
+    assert most <= 20
+    assert rewritten <= 30_000 * 12  # each new article rewritten about log(N) times
+    assert si.merges([1000, 10]) == [] and si.merges([10, 10, 10, 10]) == [4]
+    assert si.merges([100, 10, 10, 10, 10]) == [4]
+    assert si.merges([30, 10, 10, 10, 10]) == [4, 2]
+
+
+def test_doc_plan() -> None:
+    plan = si.plan_docs({1: (0, "a"), 2: (1, "b"), 3: (2, "c")}, [(1, "a"), (2, "B"), (4, "d")], 3)
+    assert plan.keep == {1: 0} and plan.new == {2: 3, 4: 4}
+    assert plan.deleted == [1, 2] and plan.next == 5
+
+
+# -- exactness -------------------------------------------------------------------------------
+
+ALPHABET = list("习習近平台臺檯颱里裡裏为為爲后後发發髮拜登参參山中国國 abcAB１Ｃ9")
+WORDS = st.text(alphabet=st.sampled_from(ALPHABET), min_size=1, max_size=12)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    texts=st.lists(st.tuples(WORDS, WORDS), min_size=1, max_size=12),
+    split=st.integers(0, 12),
+    queries=st.lists(
+        st.text(alphabet=st.sampled_from(ALPHABET), min_size=1, max_size=4), min_size=1, max_size=6
+    ),
+)
+def test_reader_finds_exactly_the_brute_force_matches(
+    tmp_path_factory, texts, split, queries
+) -> None:
+    root = tmp_path_factory.mktemp("idx")
+    docs = [doc(i, title) for i, (title, _) in enumerate(texts)]
+    bodies = {i: body for i, (_, body) in enumerate(texts)}
+    first = build(root, docs[:split], bodies, {})
+    build(root, docs, bodies, first.made)  # two segments when split is inside
+    for query in queries:
+        words = terms(query)
+        if not words:
+            assert reader(root).all_matches(query) == []  # a blank query searches nothing
+            continue
+        truth = [
+            f"posts/{i}.html" for i, (t, b) in enumerate(texts) if matches(searchable(t, b), words)
+        ]
+        found = reader(root).all_matches(query)
+        assert sorted(found) == sorted(truth), query
+
+
+# -- the site -------------------------------------------------------------------------------
+
+
+def test_site_build_writes_the_index_and_no_search_skips_it(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite"
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    with Archive.open(path) as archive:
+        for i in range(3):
+            archive.import_article(
+                source="来源",
+                url=f"https://e.org/{i}",
+                title=f"臺灣新闻{i}",
+                author="",
+                content=f"<p>第{i}段 拜登</p>",
+                tags=[],
+                published=start + timedelta(hours=i),
+                date_known=True,
+                published_raw="",
+                jekyll_name="",
+                now=start,
+            )
+        archive.conn.commit()
+        summary = build_site(archive, tmp_path / "site", SiteOptions())
+        assert summary.search_pages == 3
+        found = reader(tmp_path / "site").all_matches("台湾新闻1")
+        assert len(found) == 1 and (tmp_path / "site" / unquote(found[0])).is_file()
+        again = build_site(archive, tmp_path / "site", SiteOptions())
+        assert again.written == 0
+        build_site(archive, tmp_path / "bare", SiteOptions(search=False))
+    assert not (tmp_path / "bare" / "search").exists()
+    assert not (tmp_path / "site" / "pagefind").exists()
+    manifest = json.loads(json.dumps(value(tmp_path / "site", "manifest")))
+    assert manifest["docs"] == 3
+
+
+def test_latin_words_are_keyed_by_their_trigrams(tmp_path: Path) -> None:
+    # Every letter pair of "fiction" is in doc 1, the word is not: no false candidate.
+    docs = [
+        doc(0, "Fiction prize"),
+        doc(1, "fix a picture in action"),
+        doc(2, "科幻 Ｆｉｃｔｉｏｎ"),
+    ]
+    build(tmp_path, docs, {0: "", 1: "", 2: ""}, {})
+    found, titles = reader(tmp_path).candidates(terms("fiction"))
+    assert sorted(found) == [0, 2] and titles == {0, 2}
+    assert site_term_grams("covid19疫情") == ["9疫", "疫情", "cov", "ovi", "vid", "id1", "d19"]
+    assert site_term_grams("ab") == ["ab"] and site_term_grams("习近平") == ["习近", "近平"]
+    result = reader(tmp_path).search("pic")
+    assert result.exact and result.candidates == 1  # three letters: the trigram decides
+
+
+def test_pairs_apart_are_no_candidate_for_the_term(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Doc 1 has 中国 and 国人 but not 中国人: the mask of 中国 (followed by 队) rules it out.
+    docs = [doc(0, "中国人"), doc(1, "中国队 国人"), doc(2, "x"), doc(3, "中國人民")]
+    build(tmp_path / "small", docs, {0: "", 1: "", 2: "中国人", 3: ""}, {})
+    assert sorted(reader(tmp_path / "small").candidates(terms("中国人"))[0]) == [0, 1, 2, 3]
+    assert '",' not in str(small.made)  # (a small segment has no masks: 4 docs < 1000)
+    monkeypatch.setattr(si, "MASKS_FROM", 4)
+    build(tmp_path, docs, {0: "", 1: "", 2: "中国人", 3: ""}, {})
+    found, _ = reader(tmp_path).candidates(terms("中国人"))
+    assert sorted(found) == [0, 2, 3]
+    assert sorted(reader(tmp_path).candidates(terms("国人民"))[0]) == [3]
+    assert sorted(reader(tmp_path).candidates(terms("中国"))[0]) == [0, 1, 2, 3]

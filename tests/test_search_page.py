@@ -1,0 +1,358 @@
+"""The site's search page in a real browser (Debian Chromium driven by Playwright), over
+HTTP and from file://, on a small site built from real posts: exact results, 简/繁, the
+query in the URL, paging, highlights, hostile titles, no JavaScript, a narrow dark
+screen, and the time to first results on a throttled link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+
+from conftest import CHROMIUM, CHROMIUM_FLAGS, CORPUS, local_only_context
+from newsmirror.demo import run_demo
+from newsmirror.demo.server import serve_folder
+from newsmirror.htmltext import plain_text
+from newsmirror.jekyll_import import import_jekyll
+from newsmirror.publish.pages import article_path
+from newsmirror.publish.site import SiteOptions, build_site
+from newsmirror.store import Archive
+from newsmirror.textsearch import fold, searchable, terms
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed"),
+]
+
+SEED_TITLE = "分析：拜登习近平11月会谈的背后原因"
+HOSTILE = ("<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>标题")
+FALSE_PAIR = "參拜之後去登山"  # 拜 and 登, never 拜登
+TRADITIONAL = "臺灣選舉觀察"
+TOKYO = "东京通讯：夜间新闻"
+DONE = '#search-results[aria-busy="false"]'
+
+
+def _add(archive: Archive, source: str, title: str, text: str, day: int) -> None:
+    when = datetime(2024, 5, day, 8, 0, tzinfo=UTC)
+    archive.import_article(
+        source=source,
+        url=f"https://example.org/search-page/{day}",
+        title=title,
+        author="",
+        content=f"<p>{text}</p>",
+        tags=[],
+        published=when,
+        date_known=True,
+        published_raw="",
+        jekyll_name=f"2024-05-{day:02d}-t{day}.md",
+        now=when,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The demo's archive, the real posts of one old mirror and a few made-up articles,
+    built with ``newsmirror build``; with each article's searchable text (the oracle)."""
+    folder = tmp_path_factory.mktemp("searchsite")
+    demo = run_demo(folder / "demo")
+    public = folder / "public"
+    with Archive.open(demo.archive) as archive:
+        posts = CORPUS / "nodebe4-posts" / "society"
+        if posts.is_dir():
+            import_jekyll(archive, posts)
+        archive.ensure_source("东京测试", "Asia/Tokyo")
+        _add(archive, "测试", HOSTILE[0], "第一篇 xsszebra 文章", 1)
+        _add(archive, "测试", HOSTILE[1], "第二篇 XSSZebra 文章", 2)
+        _add(archive, "测试", FALSE_PAIR, "他先去參拜，然后去登山。", 3)
+        _add(archive, "测试", TRADITIONAL, "這是關於臺灣選舉的觀察報導。", 4)
+        _add(archive, "东京测试", TOKYO, "东京的夜间新闻。", 5)
+        archive.conn.commit()
+        _add(archive, "测试", "改过的文章", "旧版 zqxold", 6)
+        archive.conn.commit()
+        build_site(archive, public, SiteOptions(title="搜索测试"))
+        _add(archive, "测试", "改过的文章", "新版 zqxnew", 6)  # the next build replaces it
+        archive.conn.commit()
+        build_site(archive, public, SiteOptions(title="搜索测试"))
+        texts = {
+            article_path(a): searchable(a.title, plain_text(a.content))
+            for a in archive.iter_articles()
+            if not a.removed_at
+        }
+    assert (public / "search" / "manifest.js").is_file()
+    with serve_folder(public) as base:
+        yield {"public": public, "http": base, "file": public.as_uri(), "texts": texts}
+
+
+def expected(site: dict[str, Any], query: str) -> set[str]:
+    """The brute-force answer: every article whose title or text holds every term."""
+    words = terms(query)
+    return {path for path, text in site["texts"].items() if all(w in text for w in words)}
+
+
+@pytest.fixture(scope="module")
+def browser(site: dict[str, Any]) -> Iterator[Any]:
+    # After ``site``: the demo runs asyncio, which cannot start inside Playwright's loop.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def local_or_file(route: Any, outside: list[str]) -> None:
+    url = urlsplit(route.request.url)
+    if url.scheme == "file" or url.hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        outside.append(route.request.url)
+        route.abort()
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Any]:
+    """A page that may reach 127.0.0.1 only; JavaScript errors, console errors and
+    dialogs (alert) fail the test."""
+    context, outside = local_only_context(browser)
+    context.unroute("**/*")
+    context.route("**/*", lambda route: local_or_file(route, outside))
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"error: {exc}"))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    yield page
+    context.close()
+    assert outside == [], f"requests to other hosts: {outside}"
+    assert problems == []
+
+
+def open_search(page: Any, base: str, query: str | None = None) -> None:
+    page.goto(f"{base}/search.html" + (f"?q={quote(query)}" if query is not None else ""))
+    page.wait_for_selector(DONE, state="attached", timeout=15000)
+
+
+def shown(page: Any) -> list[dict[str, Any]]:
+    """The results on the page now: link, title text, marks, meta and excerpt."""
+    return page.eval_on_selector_all(
+        "#search-results li",
+        """els => els.map(li => ({
+            href: li.querySelector("a").getAttribute("href"),
+            title: li.querySelector("a").textContent,
+            marks: Array.from(li.querySelectorAll("mark")).map(m => m.textContent),
+            meta: li.querySelector(".meta").textContent,
+            excerpt: li.querySelector(".excerpt").textContent}))""",
+    )
+
+
+def status(page: Any) -> str:
+    return page.inner_text("#search-status")
+
+
+def every_page(page: Any) -> list[dict[str, Any]]:
+    """The results of every page, following 下一页 until there is none."""
+    results = shown(page)
+    while page.locator("#search-pager a", has_text="下一页").count():
+        page.locator("#search-pager a", has_text="下一页").click()
+        page.wait_for_selector(DONE, state="attached")
+        results += shown(page)
+    return results
+
+
+def count_of(text: str) -> int:
+    if text == "没有找到":
+        return 0
+    found = re.match(r"(找到|约) (\d+) 篇", text)
+    assert found, text
+    return int(found.group(2))
+
+
+QUERIES = [
+    "的",
+    "拜登",
+    "美國",
+    "习近平",
+    "youtube",
+    "VLOG",
+    "会谈 习近平",
+    "中国 美国",
+    "一个人",
+    "六四",
+]
+
+
+@pytest.mark.parametrize("where", ["http", "file"])
+def test_results_are_exactly_the_articles_that_hold_the_query(tab, site, where):
+    for query in QUERIES:
+        truth = expected(site, query)
+        open_search(tab, site[where], query)
+        words = terms(query)
+        if all(len(w) <= 2 for w in words):
+            assert count_of(status(tab)) == len(truth), query  # exact at once
+            assert not status(tab).startswith("约"), query
+        results = every_page(tab)
+        hrefs = [r["href"] for r in results]
+        assert len(hrefs) == len(set(hrefs)), query  # no result twice
+        assert set(hrefs) == truth, query
+        assert count_of(status(tab)) == len(truth), query
+        for r in results:
+            # Highlights are around the terms (folded: 美國 is marked for 美国).
+            assert r["marks"], (query, r)
+            assert all(any(w in fold(m) for w in words) for m in r["marks"]), (query, r)
+    assert len(expected(site, "的")) > 30  # several pages were followed
+
+
+def test_a_page_does_not_match_two_characters_far_apart(tab, site):
+    open_search(tab, site["http"], "拜登")
+    titles = [r["title"] for r in every_page(tab)]
+    assert SEED_TITLE in titles and FALSE_PAIR not in titles
+    open_search(tab, site["http"], "参拜")
+    assert [r["title"] for r in shown(tab)] == [FALSE_PAIR]
+
+
+def test_a_changed_article_is_found_by_its_new_text_only(tab, site):
+    open_search(tab, site["http"], "zqxnew")
+    assert [r["title"] for r in shown(tab)] == ["改过的文章"]
+    open_search(tab, site["http"], "zqxold")
+    assert status(tab) == "没有找到" and shown(tab) == []
+
+
+def test_simplified_finds_traditional_and_back(tab, site):
+    open_search(tab, site["http"], "台湾选举")
+    assert [r["title"] for r in shown(tab)] == [TRADITIONAL]
+    assert shown(tab)[0]["marks"][0] == "臺灣選舉"  # the original text, highlighted
+    open_search(tab, site["http"], "習近平 會談")
+    assert SEED_TITLE in [r["title"] for r in shown(tab)]
+
+
+def test_title_matches_first_then_newest(tab, site):
+    open_search(tab, site["http"], "美国")
+    results = every_page(tab)
+    in_title = [fold("美国") in fold(r["title"]) for r in results]
+    assert in_title == sorted(in_title, reverse=True) and any(in_title) and not all(in_title)
+
+
+def test_result_shows_source_and_date_in_the_source_zone(tab, site):
+    open_search(tab, site["http"], "拜登 会谈")
+    [seed] = [r for r in shown(tab) if r["title"] == SEED_TITLE]
+    assert seed["meta"] == "大纪元 · 2023-10-29 11:36 北京时间"
+    open_search(tab, site["http"], "夜间新闻")
+    [tokyo] = shown(tab)
+    assert tokyo["meta"] == "东京测试 · 2024-05-05 17:00 UTC+9"
+    assert "CST" not in seed["meta"]
+
+
+def test_the_query_lives_in_the_url(tab, site):
+    open_search(tab, site["http"])
+    tab.fill("#search-input", "拜登")
+    tab.press("#search-input", "Enter")
+    tab.wait_for_selector("#search-results li")
+    tab.wait_for_selector(DONE, state="attached")
+    assert parse_qs(urlsplit(tab.url).query)["q"] == ["拜登"]
+    first = shown(tab)
+    tab.reload()
+    tab.wait_for_selector(DONE, state="attached")
+    assert shown(tab) == first and tab.input_value("#search-input") == "拜登"
+    tab.fill("#search-input", "的")
+    tab.press("#search-input", "Enter")
+    tab.wait_for_selector(DONE, state="attached")
+    tab.locator("#search-pager a", has_text="下一页").click()
+    tab.wait_for_selector(DONE, state="attached")
+    second_page = shown(tab)
+    assert parse_qs(urlsplit(tab.url).query) == {"q": ["的"], "p": ["2"]}
+    tab.reload()  # a shared link to page 2 shows page 2
+    tab.wait_for_selector(DONE, state="attached")
+    assert shown(tab) == second_page
+    tab.go_back()
+    tab.wait_for_selector(DONE, state="attached")
+    assert parse_qs(urlsplit(tab.url).query) == {"q": ["的"]} and "第 1–10 篇" in status(tab)
+    tab.go_back()
+    tab.wait_for_selector(DONE, state="attached")
+    assert shown(tab) == first and tab.input_value("#search-input") == "拜登"
+
+
+def test_a_result_leads_to_its_article(tab, site):
+    open_search(tab, site["file"], "帕斯卡")
+    tab.click("#search-results li a")
+    tab.wait_for_load_state("load")
+    assert "帕斯卡" in tab.locator("article h1").inner_text()
+
+
+def test_hostile_titles_are_shown_as_text(tab, site):
+    for where in ("http", "file"):
+        open_search(tab, site[where], "xsszebra")
+        assert sorted(r["title"] for r in shown(tab)) == sorted(HOSTILE)
+        assert tab.locator("#search-results img, #search-results script").count() == 0
+    # The tab fixture fails the test on any alert() dialog or script error.
+
+
+def test_without_javascript_one_line_points_to_the_archive(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site['http']}/search.html?q=拜登")
+    notice = page.locator("main p.notice")
+    assert notice.count() == 1 and notice.is_visible()
+    assert "JavaScript" in notice.inner_text()
+    assert notice.locator("a").get_attribute("href") == "archive/index.html"
+    assert "服务器" not in page.locator("main").inner_text()
+    context.close()
+
+
+def test_narrow_dark_screen(browser, site):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = context.new_page()
+    open_search(page, site["http"], "youtube")
+    assert page.locator("#search-results li").count() == 10
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    colours = page.evaluate(
+        """() => [getComputedStyle(document.body).backgroundColor,
+                  getComputedStyle(document.querySelector("#search-results a")).color]"""
+    )
+    assert colours[0] == "rgb(21, 21, 23)" and colours[1] == "rgb(138, 180, 248)"
+    context.close()
+
+
+THROTTLE = {
+    "offline": False,
+    "latency": 100,
+    "downloadThroughput": 4_000_000 / 8,
+    "uploadThroughput": 4_000_000 / 8,
+}
+# Performance time (ms since navigation) when the first result appears.
+FIRST_RESULT = """new MutationObserver((_, obs) => {
+  if (document.querySelector("#search-results li")) {
+    window.__firstResult = performance.now(); obs.disconnect();
+  }
+}).observe(document, {childList: true, subtree: true});"""
+REPEAT = """async (q) => {
+  const list = document.getElementById("search-results");
+  const t0 = performance.now();
+  document.getElementById("search-input").value = q;
+  document.getElementById("search-form").requestSubmit();
+  await new Promise(done => {
+    const check = () => list.getAttribute("aria-busy") === "false" && list.children.length;
+    if (check()) { done(); return; }
+    new MutationObserver((_, obs) => { if (check()) { obs.disconnect(); done(); } })
+      .observe(list, {attributes: true, childList: true});
+  });
+  return performance.now() - t0;
+}"""
+
+
+def test_first_results_on_a_slow_link(tab, site):
+    cdp = tab.context.new_cdp_session(tab)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", THROTTLE)
+    tab.add_init_script(FIRST_RESULT)
+    open_search(tab, site["http"], "习近平")
+    first = tab.evaluate("window.__firstResult")
+    assert first < 1500, first
+    tab.evaluate(REPEAT, "美国")
+    again = tab.evaluate(REPEAT, "习近平")
+    assert again < 200, again
