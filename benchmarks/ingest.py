@@ -5,7 +5,7 @@
 Both tools read the same feeds from the same local servers, in the same run,
 interleaved (the order alternates each round), and the medians are compared:
 
-- small: 20 feeds on 127.0.0.1 carrying the 433 distinct real posts of
+- small: 20 feeds on 127.0.0.1 carrying the 463 distinct real posts with a body of
   ../shared/corpus/nodebe4-posts;
 - large: 200 feeds with 20,000 items (the real posts, each a unique title and
   link) spread over 20 loopback hosts, 127.0.0.2 to 127.0.0.21, one server

@@ -1,20 +1,21 @@
 """Feeds parsed on a second core (issue 12): one thread here, one worker process there.
 
-Real processes and real feeds: the worker is a spawned interpreter; runs fetch from a
-local FeedServer into real archives.
+Real processes and real feeds: the worker is a forked process; runs fetch from a local
+FeedServer into real archives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from multiprocessing import active_children
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,16 @@ import pytest
 import newsmirror.parsepool as parsepool
 from conftest import ARTICLE_TEXT, Reply, make_config, rss
 from newsmirror.errors import FeedParseError
+from newsmirror.httpclient import httpx
 from newsmirror.lock import archive_lock
+from newsmirror.models import FeedState
 from newsmirror.parse import parse_feed
 from newsmirror.parsepool import (
     ParsePool,
-    to_worker,
+    expect_parsing,
+    pick,
     usable_cpus,
-    worker_on_backlog,
+    worker_count,
 )
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
@@ -37,20 +41,12 @@ two_cpus = pytest.mark.skipif(usable_cpus() < 2, reason="the worker needs a seco
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
 
 
-def test_the_worker_starts_on_a_backlog_of_bytes_and_takes_the_shorter_queue():
-    backlog = parsepool.BACKLOG_BYTES
-    assert worker_on_backlog(backlog, cpus=2) and worker_on_backlog(5 * backlog, cpus=4)
-    assert not worker_on_backlog(backlog - 1, cpus=2)  # the thread alone is as quick
-    assert not worker_on_backlog(9 * backlog, cpus=1)  # no second CPU
-    assert to_worker(1, 0) and to_worker(3000, 2999)
-    assert not to_worker(0, 0) and not to_worker(10, 10) and not to_worker(10, 20)
-
-
-@pytest.fixture
-def eager_worker(monkeypatch):
-    """The worker starts with the first body, backlog or not (the tests' feeds are small
-    and, on a loaded machine, may never pile up)."""
-    monkeypatch.setattr(parsepool, "worker_on_backlog", lambda _waiting, cpus: cpus >= 2)
+def test_workers_are_forked_on_linux_with_a_second_cpu_and_take_the_shorter_queue():
+    assert worker_count(2, "linux") == 2 and worker_count(64, "linux") == parsepool.MAX_WORKERS
+    assert worker_count(1, "linux") == 0  # no second CPU: the thread alone
+    assert worker_count(4, "darwin") == 0 and worker_count(4, "win32") == 0  # no safe fork
+    assert pick([0, 0]) == 0 and pick([10, 0]) == 1 and pick([5, 7, 3]) == 2
+    assert pick([3, 3, 9]) == 0
 
 
 HTML = "<!DOCTYPE html><html><head><title>首页</title></head><body><p>x</p></body></html>".encode()
@@ -102,14 +98,11 @@ async def _pairs(pool: ParsePool, bodies: list[bytes], start: int = 0) -> list[o
     return list(await asyncio.gather(*(one(n, b) for n, b in enumerate(bodies, start))))
 
 
-async def _up(pool: ParsePool) -> int:
-    """Start the worker and wait until it answers; its pid."""
-    pool.start_worker()
-    for _ in range(1500):
-        if pool.worker_pid:
-            return pool.worker_pid
-        await asyncio.sleep(0.01)
-    raise AssertionError("the worker did not start")
+async def _up(pool: ParsePool) -> list[int]:
+    """Start the workers; their pids."""
+    pool.start_workers()
+    assert pool.worker_pids
+    return pool.worker_pids
 
 
 def _same(got: object, want: object) -> bool:
@@ -145,12 +138,13 @@ def test_a_feed_in_a_killed_worker_is_parsed_here():
 
     async def run() -> list[object]:
         with ParsePool() as pool:
-            pid = await _up(pool)
-            os.kill(pid, signal.SIGKILL)  # the worker dies (before or while it is given work)
-            while Path(f"/proc/{pid}").exists() and "\nState:\tZ" not in _status(pid):
-                await asyncio.sleep(0.01)
+            pids = await _up(pool)
+            for pid in pids:  # the workers die (before or while they are given work)
+                os.kill(pid, signal.SIGKILL)
+                while Path(f"/proc/{pid}").exists() and "\nState:\tZ" not in _status(pid):
+                    await asyncio.sleep(0.01)
             first = asyncio.ensure_future(pool.parse(bodies[0], **_options(0)))
-            second = asyncio.ensure_future(pool.parse(bodies[1], **_options(1)))  # the worker's
+            second = asyncio.ensure_future(pool.parse(bodies[1], **_options(1)))  # another's
             got = list(await asyncio.gather(first, second))
             got += await _pairs(pool, bodies[2:], start=2)  # the rest of the run: the thread only
             assert pool.in_worker == 0
@@ -186,19 +180,90 @@ def _serve(server, feeds: int) -> list[tuple[str, list[str]]]:
     ]
 
 
-def _children() -> set[int]:
-    """This process's child processes, read from /proc."""
+def _open_files(pid: int) -> set[str]:
+    """What a process has open beyond stdin, stdout and stderr: "pipe", "socket" or a path."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        if int(fd.name) > 2:
+            with contextlib.suppress(FileNotFoundError):
+                target = os.readlink(fd)
+                found.add(
+                    target.split(":")[0] if target.startswith(("pipe:", "socket:")) else target
+                )
+    return found
+
+
+_OLDER: set[int] = set()  # processes other tests left running (not this test's)
+
+
+@pytest.fixture(autouse=True)
+def _older_children() -> Iterator[None]:
+    _OLDER.clear()
+    _OLDER.update(_children())
+    yield
+    _OLDER.clear()
+
+
+def _children(pid: int | None = None) -> set[int]:
+    """The processes this test (or ``pid``) started, and the ones they started (the first
+    worker forks the others), read from /proc."""
+    return _descendants(pid) - _OLDER
+
+
+def _descendants(pid: int | None = None) -> set[int]:
     found: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid or os.getpid()}/task").iterdir())
+    except FileNotFoundError:  # it just ended
+        return found
+    for task in tasks:
         try:
             found |= {int(p) for p in (task / "children").read_text().split()}
         except (FileNotFoundError, ProcessLookupError):  # a thread that just ended
             continue
+    for child in list(found):
+        found |= _descendants(child)
     return found
 
 
+def test_the_workers_start_before_the_fetching_when_two_feeds_are_new():
+    new, kept = FeedState(), FeedState(etag='"1"')
+    assert expect_parsing([new, new]) and expect_parsing([kept, new, kept, new])
+    assert not expect_parsing([new]) and not expect_parsing([kept, kept, new])
+    assert not expect_parsing([FeedState(body_sha256="ab"), FeedState(last_modified="x"), new])
+    assert not expect_parsing([])
+
+
+class _Looking(httpx.AsyncBaseTransport):
+    """httpx's own transport, noting how many children this process has at each request."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.children: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.children.append(len(_children()))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 @two_cpus
-def test_same_articles_with_and_without_the_worker(tmp_path, server, eager_worker, monkeypatch):
+def test_a_first_run_forks_its_workers_before_the_first_request(tmp_path, server):
+    """A first run parses for sure: its workers import the parser while it fetches. The
+    second run of the same feeds (all unchanged) forks none."""
+    config = make_config(tmp_path, _serve(server, 3)[:-1])
+    first, second = _Looking(), _Looking()
+    with Archive.open(tmp_path / "archive.sqlite") as archive:
+        assert update(config, archive, transport=first).new == 3 * 8
+        assert update(config, archive, transport=second).count("not_modified") == 3
+    assert first.children[0] >= 1  # (the first forks the others once it has the parser)
+    assert second.children == [0, 0, 0] and _children() == set()
+
+
+@two_cpus
+def test_same_articles_with_and_without_the_worker(tmp_path, server, monkeypatch):
     sources = _serve(server, 6)
     runs = {}
     for side in ("worker", "thread"):
@@ -208,13 +273,18 @@ def test_same_articles_with_and_without_the_worker(tmp_path, server, eager_worke
         folder.mkdir()
         config = make_config(folder, sources)
         seen: list[int] = []
+
+        def look(*_: object, seen: list[int] = seen, folder: Path = folder) -> None:
+            children = _children()
+            seen.append(len(children))
+            for child in children:  # the worker holds no socket, archive or lock
+                assert _open_files(child) <= {"pipe"}
+
         with Archive.open(folder / "archive.sqlite") as archive:
-            summary = update(
-                config, archive, progress=lambda *_, seen=seen: seen.append(len(active_children()))
-            )
+            summary = update(config, archive, progress=look)
         runs[side] = (summary.line(), summary.sources[-1].errors, seen)
-        assert active_children() == []  # no worker outlives its run
-    assert max(runs["worker"][2]) == 1 and max(runs["thread"][2]) == 0
+        assert _children() == set()  # no worker outlives its run, nor is left a zombie
+    assert max(runs["worker"][2]) == worker_count(usable_cpus()) and max(runs["thread"][2]) == 0
     assert runs["worker"][:2] == runs["thread"][:2]
     assert "got an HTML page" in runs["worker"][1][0]
     stored = _articles(tmp_path / "worker" / "archive.sqlite")
@@ -223,40 +293,40 @@ def test_same_articles_with_and_without_the_worker(tmp_path, server, eager_worke
 
 
 @two_cpus
-def test_a_run_whose_worker_is_killed_loses_no_feed(tmp_path, server, eager_worker):
+def test_a_run_whose_worker_is_killed_loses_no_feed(tmp_path, server):
     sources = _serve(server, 8)
     config = make_config(tmp_path, sources)
     killed: list[int] = []
 
     def kill(*_: object) -> None:
-        for child in active_children():
-            if not killed and child.pid:
-                os.kill(child.pid, signal.SIGKILL)
-                killed.append(child.pid)
+        for child in _children():
+            if not killed:
+                os.kill(child, signal.SIGKILL)
+                killed.append(child)
 
     with Archive.open(tmp_path / "archive.sqlite") as archive:
         summary = update(config, archive, progress=kill)
     assert killed
     assert summary.count("ok") == 8 and summary.new == 8 * 8
     assert len(_articles(tmp_path / "archive.sqlite")) == 8 * 8
-    assert active_children() == []
+    assert _children() == set()
 
 
 @two_cpus
-def test_a_run_that_stops_on_an_error_leaves_no_worker(tmp_path, server, eager_worker):
+def test_a_run_that_stops_on_an_error_leaves_no_worker(tmp_path, server):
     config = make_config(tmp_path, _serve(server, 6))
 
     def stop(*_: object) -> None:
-        assert len(active_children()) == 1  # the worker was there
+        assert len(_children()) == worker_count(usable_cpus())  # the workers were there
         raise RuntimeError("stopped")
 
     with Archive.open(tmp_path / "archive.sqlite") as archive, pytest.raises(RuntimeError):
         update(config, archive, progress=stop)
-    assert active_children() == []
+    assert _children() == set()
 
 
 def test_an_idle_run_starts_no_process(tmp_path, server):
-    sources = _serve(server, 3)
+    sources = _serve(server, 3)[:-1]  # (the HTML page fails, so it is parsed every run)
     config = make_config(tmp_path, sources)
     with Archive.open(tmp_path / "archive.sqlite") as archive:
         update(config, archive)
@@ -267,10 +337,11 @@ def test_an_idle_run_starts_no_process(tmp_path, server):
     assert during <= before
 
 
-# A program that uses newsmirror's pool (with the main guard that spawn needs).
+# A program that uses newsmirror's pool while it holds the archive's lock.
 _PARENT = """
 import asyncio, sys, time
 from pathlib import Path
+from newsmirror.httpclient import httpx
 from newsmirror.lock import archive_lock
 from newsmirror.parse import parse_feed
 from newsmirror.parsepool import ParsePool
@@ -278,12 +349,8 @@ from newsmirror.parsepool import ParsePool
 async def main():
     with archive_lock(Path(sys.argv[1]), wait=0):
         pool = ParsePool()
-        pool.start_worker()
-        for _ in range(1000):
-            if pool.worker_pid:
-                break
-            await asyncio.sleep(0.02)
-        print(pool.worker_pid or 0, flush=True)
+        pool.start_workers()
+        print(" ".join(map(str, pool.worker_pids)), flush=True)
         time.sleep(60)
 
 if __name__ == "__main__":
@@ -310,19 +377,48 @@ def test_a_killed_parent_leaves_no_worker_holding_the_archive_lock(tmp_path):
     )
     try:
         assert parent.stdout is not None
-        worker = int(parent.stdout.readline())
-        assert worker
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == worker_count(usable_cpus())
         lock = str(archive) + ".lock"
-        fds = Path(f"/proc/{worker}/fd")
-        assert lock not in {os.readlink(fd) for fd in fds.iterdir()}
+        deadline = time.monotonic() + 10  # each closes what it inherited as soon as it starts
+        for worker in workers:
+            while lock in _open_files(worker) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _open_files(worker) <= {"pipe"}
         parent.kill()
         parent.wait(10)
         deadline = time.monotonic() + 10
-        while not _gone(worker) and time.monotonic() < deadline:
+        while not all(map(_gone, workers)) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _gone(worker)
+        assert all(map(_gone, workers))
         with archive_lock(archive, wait=0):
             pass
     finally:
         parent.kill()
         parent.wait(10)
+
+
+@two_cpus
+def test_a_bug_in_a_worker_shows_as_it_would_here_and_the_worker_goes_on(monkeypatch):
+    real = parsepool.parse
+
+    def buggy(body: bytes, options: dict[str, object]) -> object:
+        if b"BUG" in body:
+            raise ZeroDivisionError("a bug")
+        return real(body, options)
+
+    monkeypatch.setattr(parsepool, "parse", buggy)  # (before the fork: the workers have it)
+
+    async def run() -> tuple[BaseException, list[object], int]:
+        with ParsePool() as pool:
+            pids = await _up(pool)
+            with pytest.raises(ZeroDivisionError) as info:  # parsed again here: the bug shows
+                await pool.parse(_feed(0) + b"<!-- BUG -->", **_options(0))
+            got = await _pairs(pool, [_feed(1), _feed(2), _feed(3)], start=1)
+            assert pool.worker_pids == pids and pool.in_worker == 3
+            return info.value, got, len(_children())
+
+    error, got, children = asyncio.run(run())
+    assert str(error) == "a bug" and children == worker_count(usable_cpus())
+    assert _children() == set()
+    assert got == [parse_feed(_feed(n), **_options(n)) for n in (1, 2, 3)]

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from newsmirror.config import FetchSettings, url_problem
 from newsmirror.errors import NewsmirrorError
-from newsmirror.httpclient import httpx
+from newsmirror.httpclient import httpx, tls_context
 from newsmirror.isolate import one_line
 from newsmirror.models import FeedState
 
@@ -189,6 +189,7 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
             transport=transport,
+            verify=tls_context(),  # its CAs are read only if a URL is https
             limits=httpx.Limits(
                 max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
             ),

@@ -1,41 +1,52 @@
-"""Feed parsing for one run: one thread here, and one worker process on a second core.
+"""Feed parsing for one run: in forked worker processes, one per CPU (up to two).
 
 Parsing and sanitising a feed holds the GIL almost all the time (lxml, fastfeedparser
-and nh3's attribute callback run Python code), so more threads only fight over it.
-A :class:`ParsePool` therefore parses in ONE dedicated thread of this process and, on
-a machine with at least two usable CPUs, in ONE worker process as well: each body goes
-to the side with fewer feeds waiting. The worker is a fresh interpreter (``spawn``: no
-copy of the archive's SQLite connection or lock file) that imports only
-:mod:`newsmirror.parse`. It costs about 80 ms of CPU to start, so it is started only
-when it pays: once the bodies waiting for the thread add up to a quarter of a second
-of parsing or more (:func:`worker_on_backlog`), as on a first run of many feeds. A run
-with nothing to parse starts no process and imports nothing.
+and nh3's attribute callback run Python code), so a parsing thread fights the event
+loop, which fetches and stores, over it. On Linux with at least two usable CPUs a
+:class:`ParsePool` therefore parses in :data:`MAX_WORKERS` worker processes at most, each
+body going to the worker with the fewest bytes waiting; elsewhere, and when every
+worker has died, in ONE dedicated thread of this process.
 
-The results are those of :func:`parse.parse_feed` in this process: its errors
-(:class:`FeedParseError` and the like) come back with their type, message and hint;
-a feed whose worker died, or whose outcome could not cross back, is parsed here, and
-the run goes on with the thread only. The worker ends with the pool (:meth:`close`),
-and by itself when this process dies, even by SIGKILL.
+The workers are made with ``fork()``: before the fetching starts when the run will
+surely parse (two new feeds or more: :func:`expect_parsing`), else when the first feed
+needs parsing; always before any thread of the pool starts (so no thread of this process
+is inside lxml or nh3 at that moment). The first worker imports the parser (while this
+process fetches, on an early start) and forks the others, which inherit it: each costs a
+few milliseconds rather than the 0.1 s a fresh interpreter spends importing the parser,
+and they pay even on a run of twenty feeds.
+
+Straight after the fork a worker closes every file it inherited but its two pipes: it
+holds neither the archive's lock nor its database, nor any connection. It reads each body
+from one pipe and writes back what :func:`parse.parse_feed` gave (the entries, or the
+error with its type, message and hint) on the other; it ends when the pool closes its
+pipe, or when this process dies, even by SIGKILL (the pipe closes with it). A run with
+nothing to parse forks nothing.
+
+A feed whose worker died is parsed by another worker or the thread; one whose outcome
+could not cross back, by the thread. The pool waits for its first worker at its end, which
+waits for the others, so that their CPU time is counted as the run's (``time``, ``wait4``)
+and no zombie is left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+import pickle
+import signal
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from newsmirror.errors import NewsmirrorError
+from newsmirror.models import FeedState
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
-
     from newsmirror.parse import ParsedFeed
 
-# Bytes waiting for the thread that make the worker start: about a quarter of a second of
-# parsing here (~30 MB/s), over twice what starting the worker costs (~0.1 s of CPU,
-# mostly importing the parser). Below that, the thread alone finishes as soon.
-BACKLOG_BYTES = 8 * 1024 * 1024
+_HEADER = 8  # bytes: the length of the pickle that follows
 
 
 def usable_cpus() -> int:
@@ -46,22 +57,44 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def worker_on_backlog(thread_waiting_bytes: int, cpus: int) -> bool:
-    """Start the worker: a second CPU, and enough feed bytes piling up for the thread
-    that parsing them on two cores pays for the worker's start."""
-    return cpus >= 2 and thread_waiting_bytes >= BACKLOG_BYTES
+MAX_WORKERS = 2  # workers at most, however many CPUs (each holds a copy of the parser)
 
 
-def to_worker(thread_waiting_bytes: int, worker_waiting_bytes: int) -> bool:
-    """Send the next body to the worker? Only when less waits there (ties stay here)."""
-    return worker_waiting_bytes < thread_waiting_bytes
+def worker_count(cpus: int, platform: str = sys.platform) -> int:
+    """Workers to fork: one per usable CPU up to MAX_WORKERS, when there are two CPUs or
+    more, on a system whose libraries are safe to use in a forked child without exec
+    (Linux; macOS's are not). None: the thread parses alone."""
+    if cpus < 2 or not platform.startswith("linux"):
+        return 0
+    return min(cpus, MAX_WORKERS)
+
+
+def expect_parsing(states: Iterable[FeedState]) -> bool:
+    """Whether a run will surely parse (so the workers may start before the first body
+    comes): two feeds or more that were never fetched (no ETag, date or digest kept)."""
+    return sum(1 for state in states if state == FeedState()) >= 2
+
+
+def pick(waiting: list[int]) -> int:
+    """The worker to send the next body to: the one with the fewest bytes waiting (the
+    first of those)."""
+    return min(range(len(waiting)), key=waiting.__getitem__)
 
 
 def parse(body: bytes, options: dict[str, Any]) -> ParsedFeed:
-    """:func:`parse.parse_feed`, imported on first use (in the thread, or the worker)."""
+    """:func:`parse.parse_feed`, imported on first use."""
     from newsmirror.parse import parse_feed
 
     return parse_feed(body, **options)
+
+
+class WorkerGone(Exception):
+    """The worker died, or its answer could not be read: parse the feed elsewhere."""
+
+
+class NotCrossed(Exception):
+    """The worker's outcome could not come back (a bug, or one that cannot be pickled):
+    parse the feed here, where the outcome shows as it is. The worker goes on."""
 
 
 class ParsePool:
@@ -71,12 +104,10 @@ class ParsePool:
     def __init__(self, cpus: int | None = None) -> None:
         self.cpus = usable_cpus() if cpus is None else cpus
         self._thread: ThreadPoolExecutor | None = None
-        self._process: ProcessPoolExecutor | None = None
-        self._broken = False  # the worker died: the rest of the run uses the thread only
-        self._thread_waiting = 0  # bytes of the bodies waiting for (or in) the thread
-        self._worker_waiting = 0  # and for the worker
-        self.worker_pid: int | None = None  # known once the worker is up
-        self.in_worker = 0  # feeds the worker parsed
+        self._forked: list[Worker] = []
+        self._workers: list[Worker] = []  # the live ones
+        self._tried = False  # the workers were forked (or could not be): never again
+        self.in_worker = 0  # feeds the workers parsed
 
     def __enter__(self) -> ParsePool:
         return self
@@ -84,102 +115,248 @@ class ParsePool:
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         self.close(abort=kind is not None)
 
-    def start_worker(self) -> None:
-        """Start the worker process, unless there is one already or no second CPU."""
-        if self._process is not None or self._broken or self.cpus < 2:
+    def start_workers(self, *, early: bool = False) -> None:
+        """Fork the workers, unless that was tried already, the parsing thread runs (it
+        could be inside lxml, holding its locks), or :func:`worker_count` says none.
+
+        ``early``: before the fetching starts (:func:`expect_parsing`); the first worker
+        then imports the parser, on another core while this process fetches, and forks the
+        others. Else it is imported here first (it may be used here too), and the workers
+        inherit it."""
+        count = worker_count(self.cpus)
+        if self._tried or self._thread is not None or not count:
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        self._tried = True
+        if not early:
+            import newsmirror.parse  # noqa: F401
+        try:
+            self._forked = fork_workers(count)
+        except OSError:  # no memory or no process left: the thread
+            return
+        self._workers = list(self._forked)
 
-        spawn = multiprocessing.get_context("spawn")
-        self._process = ProcessPoolExecutor(1, mp_context=spawn, initializer=_worker_init)
-        up = self._process.submit(os.getpid)
-        up.add_done_callback(self._up)
-        # This side imports the parser meanwhile too, rather than when the first body comes.
-        self._local().submit(_warm)
-
-    def _up(self, future: Future[int]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            self.worker_pid = future.result()
+    @property
+    def worker_pids(self) -> list[int]:
+        """The workers' process ids (waiting, if need be, until each has said it)."""
+        return [pid for w in self._forked if (pid := w.pid)]
 
     async def parse(self, body: bytes, **options: Any) -> ParsedFeed:
         """Parse one feed body (``options``: :func:`parse.parse_feed`'s keywords)."""
-        if self._process is None and worker_on_backlog(self._thread_waiting, self.cpus):
-            self.start_worker()
-        if (
-            self._process is not None
-            and not self._broken
-            and to_worker(self._thread_waiting, self._worker_waiting)
-        ):
+        self.start_workers()
+        while self._workers:
+            worker = self._workers[pick([w.waiting for w in self._workers])]
             try:
-                return await self._in_worker(self._process, body, options)
-            except NewsmirrorError:
-                raise  # parse_feed's own verdict on the feed, as it would be here
-            except Exception as exc:  # the worker died, or an outcome did not cross back:
-                from concurrent.futures.process import BrokenProcessPool  # parse it here
-
-                self._broken |= isinstance(exc, BrokenProcessPool)
-        return await self._in_thread(body, options)
-
-    async def _in_worker(
-        self, pool: ProcessPoolExecutor, body: bytes, options: dict[str, Any]
-    ) -> ParsedFeed:
-        self._worker_waiting += len(body)
-        try:
-            parsed = await asyncio.wrap_future(pool.submit(parse, body, options))
+                parsed = await worker.parse(body, options)
+            except WorkerGone:
+                if worker in self._workers:
+                    self._workers.remove(worker)  # the rest of the run does without it
+                continue
+            except NotCrossed:
+                break
             self.in_worker += 1
             return parsed
-        finally:
-            self._worker_waiting -= len(body)
-
-    def _local(self) -> ThreadPoolExecutor:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="newsmirror-parse")
-        return self._thread
+        return await self._in_thread(body, options)
 
     async def _in_thread(self, body: bytes, options: dict[str, Any]) -> ParsedFeed:
-        self._thread_waiting += len(body)
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._local(), parse, body, options)
-        finally:
-            self._thread_waiting -= len(body)
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="newsmirror-parse")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, parse, body, options)
 
     def close(self, *, abort: bool = False) -> None:
-        """End the thread and the worker. A feed still in the thread is awaited, unless
-        the run is being abandoned (``abort``: an error, Ctrl-C)."""
+        """End the thread and the workers. A feed still being parsed is awaited, unless the
+        run is being abandoned (``abort``: an error, Ctrl-C): then the workers are killed."""
+        forked, self._forked, self._workers = self._forked, [], []
+        for worker in forked:
+            worker.stop(kill=abort)
+        for worker in forked:
+            worker.close()
         if self._thread is not None:
             self._thread.shutdown(wait=not abort, cancel_futures=True)
             self._thread = None
-        pool, self._process = self._process, None
-        if pool is None:
-            return
-        # Ended with SIGTERM: it holds nothing (no file, no lock; the pool's queues go with
-        # it), and an orderly exit would tear down its interpreter, ~30 ms at the run's end.
-        # (``_processes``: Python 3.14 names this ``terminate_workers()``.)
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _warm() -> None:
-    import newsmirror.parse  # noqa: F401
+def fork_workers(count: int) -> list[Worker]:
+    """Fork ``count`` workers: the first one here, and the others from it once it has
+    imported the parser, so that they inherit it. (Call with no thread of this process
+    inside lxml or nh3.) The first waits for the others before it exits, so that their
+    CPU time is counted with its own."""
+    import gc
+
+    pairs = [(os.pipe(), os.pipe()) for _ in range(count)]  # (requests, answers)
+    frozen = gc.get_freeze_count() > 0  # by the run (pipeline.fewer_collections)
+    gc.freeze()  # the workers' collections leave the inherited objects (and pages) alone
+    try:
+        pid = os.fork()
+    except OSError:
+        if not frozen:
+            gc.unfreeze()
+        for fd in (fd for pair in pairs for pipe in pair for fd in pipe):
+            os.close(fd)
+        raise
+    if pid == 0:  # pragma: no cover - the child (its coverage is not collected)
+        try:
+            _first_child([(requests[0], answers[1]) for requests, answers in pairs])
+        finally:
+            os._exit(0)
+    if not frozen:
+        gc.unfreeze()
+    workers = []
+    for n, (requests, answers) in enumerate(pairs):
+        os.close(requests[0])
+        os.close(answers[1])
+        workers.append(Worker(pid if n == 0 else None, requests[1], answers[0]))
+    return workers
 
 
-def _worker_init() -> None:
-    """In the worker: end with the parent (even one killed by SIGKILL), then warm up."""
-    import multiprocessing
-    import threading
+class Worker:
+    """A worker's end in this process: two pipes, and the worker's pid (said by the worker
+    itself when it was forked by another worker)."""
 
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-    _warm()  # while the first feeds are fetched
+    def __init__(self, pid: int | None, requests: int, answers: int) -> None:
+        self._child = pid  # a child of this process, to wait for (else the first worker's)
+        self._pid: int | None = None  # said by the worker when it starts (0: it did not)
+        self._requests = requests  # written here
+        self._answers = answers  # read here
+        # The thread that talks to it, one body at a time (started with the first body:
+        # no thread of the pool runs while the workers are forked).
+        self._courier = ThreadPoolExecutor(1, thread_name_prefix="newsmirror-courier")
+        self.waiting = 0  # bytes of the bodies sent or queued to it
+
+    @property
+    def pid(self) -> int | None:
+        """Its process id; None if it never started."""
+        if self._pid is None:
+            try:
+                self._pid = int(pickle.loads(_receive(self._answers)))
+            except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
+                self._pid = 0
+        return self._pid or None
+
+    async def parse(self, body: bytes, options: dict[str, Any]) -> ParsedFeed:
+        """Parse one body in the worker: see :meth:`call`."""
+        self.waiting += len(body)
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._courier, self.call, body, options)
+        finally:
+            self.waiting -= len(body)
+
+    def call(self, body: bytes, options: dict[str, Any]) -> ParsedFeed:
+        """Parse one body in the worker (from one thread at a time): the ParsedFeed, the
+        NewsmirrorError parse_feed raised, WorkerGone or NotCrossed."""
+        if self.pid is None:
+            raise WorkerGone("the worker did not start")
+        try:
+            _send(self._requests, pickle.dumps((body, options), pickle.HIGHEST_PROTOCOL))
+            kind, value = pickle.loads(_receive(self._answers))
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as exc:
+            raise WorkerGone(str(exc)) from exc
+        if kind == "ok":
+            return value  # type: ignore[no-any-return]
+        if kind == "error":
+            raise value
+        raise NotCrossed(value)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Tell the worker to end once it has answered what it was given (it exits when it
+        reads the end of its pipe), or end it at once (``kill``)."""
+        pid = self._pid or self._child
+        if kill and pid:
+            with contextlib.suppress(ProcessLookupError):  # it ended already
+                os.kill(pid, signal.SIGKILL)
+        self._courier.shutdown(wait=True, cancel_futures=True)  # killed: it gets EOF at once
+        if self._requests >= 0:
+            os.close(self._requests)
+            self._requests = -1
+
+    def close(self) -> None:
+        """After :meth:`stop`: wait for the worker if it is this process's child (the first
+        waits for the others), then close the other pipe."""
+        if self._child is not None:
+            with contextlib.suppress(ChildProcessError):  # reaped by someone else
+                os.waitpid(self._child, 0)
+            self._child = None
+        if self._answers >= 0:
+            os.close(self._answers)
+            self._answers = -1
 
 
-def _exit_with(sentinel: int) -> None:
-    """Wait until the parent's end of the pipe closes (it has exited), then exit."""
-    from multiprocessing.connection import wait
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(len(data).to_bytes(_HEADER, "big") + data)
+    while view:
+        view = view[os.write(fd, view) :]
 
-    wait([sentinel])
-    os._exit(0)
+
+def _receive(fd: int) -> bytes:
+    size = int.from_bytes(_read_exactly(fd, _HEADER), "big")
+    return _read_exactly(fd, size)
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the worker's pipe closed")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _keep_only(fds: list[int]) -> None:
+    """Close every inherited file but stdin, stdout, stderr and ``fds``."""
+    low = 3
+    for fd in sorted(fds):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _first_child(ends: list[tuple[int, int]]) -> None:  # pragma: no cover - in the child
+    """The first worker: import the parser, fork the others, serve, wait for them."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly, as the parent
+    _keep_only([fd for pair in ends for fd in pair])
+    import newsmirror.parse  # noqa: F401  (at once: inherited, or while the parent fetches)
+
+    others = []
+    for requests, answers in ends[1:]:
+        try:
+            pid = os.fork()
+        except OSError:  # that worker's pipes close below: the parent does without it
+            break
+        if pid == 0:
+            try:
+                _keep_only([requests, answers])
+                _serve(requests, answers)
+            finally:
+                os._exit(0)
+        others.append(pid)
+    for requests, answers in ends[1:]:
+        os.close(requests)
+        os.close(answers)
+    _serve(*ends[0])
+    for pid in others:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _serve(requests: int, answers: int) -> None:  # pragma: no cover - runs in a worker
+    """Say this worker's pid, then answer each body until the end of the pipe."""
+    _send(answers, pickle.dumps(os.getpid()))
+    while True:
+        try:
+            body, options = pickle.loads(_receive(requests))
+        except EOFError:
+            return  # the pool closed, or the parent died
+        try:
+            outcome: tuple[str, Any] = ("ok", parse(body, options))
+        except NewsmirrorError as exc:
+            outcome = ("error", exc)
+        except Exception as exc:  # a bug: parsed again in the parent, which reports it
+            outcome = ("gone", f"{type(exc).__name__}: {exc}")
+        try:
+            data = pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            data = pickle.dumps(("gone", f"cannot send the outcome back: {exc}"))
+        _send(answers, data)

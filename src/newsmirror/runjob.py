@@ -33,7 +33,7 @@ from newsmirror.errors import (
     ArchiveError,
     NewsmirrorError,
 )
-from newsmirror.pipeline import ProgressCallback, RunSummary, update
+from newsmirror.pipeline import ProgressCallback, RunSummary, fewer_collections, update
 from newsmirror.publish.targets import TargetConfig
 from newsmirror.publishconf import JekyllOutput, SiteOutput
 from newsmirror.restore import RestoreResult, restore_archive
@@ -260,9 +260,12 @@ def run_job(
     pages and images are not started once it is spent (the outputs are always written)."""
     report = RunReport(started=to_iso(now_utc()), fetch=RunSummary([]))
     tree = next((o.path for o in config.publish.outputs if isinstance(o, JekyllOutput)), None)
-    report.restored = restore_archive(archive, tree)
-    report.fetch = update(config, archive, names, progress=progress, events=events, budget=budget)
-    report.outputs = write_outputs(config, archive, hold, events)
+    with fewer_collections():
+        report.restored = restore_archive(archive, tree)
+        report.fetch = update(
+            config, archive, names, progress=progress, events=events, budget=budget
+        )
+        report.outputs = write_outputs(config, archive, hold, events)
     message = commit_message(report.fetch, to_iso(now_utc()))
     report.targets = publish_targets(config, report.outputs, hold, message, events)
     report.finished = to_iso(now_utc())
