@@ -106,10 +106,11 @@ def test_metadata_is_read_when_asked():
         f"content='2024-01-02T03:04:05+08:00'></head><body><p>{TEXT}</p></body></html>"
     )
     result = extract_article(html, "https://e.org/a", metadata=True)
-    assert (result.title, result.author, result.date) == (
+    assert (result.title, result.author, result.date, result.date_text) == (
         "真标题",
         "记者甲",
-        "2024-01-02T03:04:05+08:00",
+        "2024-01-01T19:04:05.000Z",  # stored in UTC
+        "2024-01-02T03:04:05+08:00",  # as the page wrote it
     )
 
 

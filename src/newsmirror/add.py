@@ -101,7 +101,7 @@ async def _add(
             author=extracted.author or source.name,
             content=extracted.html,
             published=min(published, now) if published else now,
-            published_raw=extracted.date,
+            published_raw=extracted.date_text or extracted.date,
             now=now,
             timezone=source.timezone,
             guarded=guard is not None,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import html as html_module
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import lxml.html
@@ -35,6 +35,7 @@ from newsmirror.clean import (
     sanitize_article,
 )
 from newsmirror.errors import ExtractionError
+from newsmirror.pagemeta import read_metadata
 from newsmirror.urls import absolute
 
 _BLOCKS = (
@@ -121,7 +122,8 @@ class Extracted:
     text: str  # its plain text, blocks on their own lines
     title: str = ""
     author: str = ""
-    date: str = ""
+    date: str = ""  # publication date in UTC (timeutil.to_iso), "" when the page gives none
+    date_text: str = ""  # that date as the page wrote it
 
 
 def _squash(text: str) -> str:
@@ -154,40 +156,6 @@ def prepare(page: str, *, remove: Sequence[str] = ()) -> lxml.html.HtmlElement:
             element.drop_tree()
     fix_lazy_images(root)
     return root
-
-
-def _meta(root: lxml.html.HtmlElement, *names: str) -> str:
-    for name in names:
-        for element in root.xpath(f'//meta[@property="{name}" or @name="{name}"]'):
-            value = (element.get("content") or "").strip()
-            if value:
-                return value
-    return ""
-
-
-def page_metadata(root: lxml.html.HtmlElement) -> dict[str, str]:
-    """Title, author and publication date a page declares (Open Graph, meta, <time>)."""
-    title = _meta(root, "og:title", "twitter:title")
-    if not title:
-        found = root.find(".//title")
-        heading = root.find(".//h1")
-        title = (found.text_content() if found is not None else "") or (
-            heading.text_content() if heading is not None else ""
-        )
-    date = _meta(
-        root,
-        "article:published_time",
-        "og:published_time",
-        "pubdate",
-        "publishdate",
-        "date",
-        "DC.date.issued",
-    )
-    if not date:
-        times = root.xpath("//time[@datetime]")
-        date = times[0].get("datetime", "") if times else ""
-    author = _meta(root, "author", "article:author", "byl", "dc.creator")
-    return {"title": _SPACE.sub(" ", title).strip(), "author": author.strip(), "date": date.strip()}
 
 
 def _drop_navigation(root: lxml.html.HtmlElement) -> None:
@@ -375,18 +343,20 @@ def extract_article(
     remove: Sequence[str] = (),
     metadata: bool = False,
     iframe_hosts: Sequence[str] | None = None,
+    zone: str | None = None,
 ) -> Extracted:
     """The main content of ``page`` (decoded HTML) as sanitised HTML and text.
 
     With ``selector`` the matching elements are the content (no extraction); with
-    ``metadata`` the page's title, author and date are read too.
+    ``metadata`` the page's title, author and publication date are read too
+    (:mod:`newsmirror.pagemeta`; ``zone`` for dates written without one).
     """
     page = cap_markup(page)  # before any parser: lxml and trafilatura parse it several times
-    meta = {"title": "", "author": "", "date": ""}
+    meta = {"title": "", "author": "", "date": "", "date_text": ""}
     if selector or metadata:
         root = prepare(page, remove=remove)
         if metadata:
-            meta = page_metadata(root)
+            meta = asdict(read_metadata(root, url, zone=zone))
     if selector:
         chosen = root.cssselect(selector)
         if not chosen:

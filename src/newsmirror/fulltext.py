@@ -34,7 +34,7 @@ from newsmirror.models import PageTask
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.summaries import Budget, Events, MediaSummary, PageSummary
-from newsmirror.timeutil import now_utc
+from newsmirror.timeutil import from_iso, now_utc
 
 if TYPE_CHECKING:
     import httpx
@@ -148,12 +148,23 @@ async def fill_pages(
                 source.selector,
                 source.remove,
                 config.content.iframe_hosts,
+                True,  # the page's author and date, for an item whose feed gave none
             )
         except ExtractionError as exc:
             summary.failed += 1
             summary.errors.append(f"{task.url}: {exc.message}")
             archive.page_checked(task, now=now, error=exc.message)
             return f"failed: {exc.message}"
+        published = from_iso(extracted.date) if extracted.date else None
+
+        def fill() -> None:  # after the body's revision, which keeps the feed's author
+            archive.fill_from_page(
+                task.article_id,
+                author=extracted.author,
+                published=min(published, now) if published else None,
+                published_raw=extracted.date_text,
+            )
+
         if (
             task.content_origin == "feed"
             and source.full_text == "auto"
@@ -161,10 +172,12 @@ async def fill_pages(
         ):
             summary.kept_feed += 1
             archive.page_checked(task, now=now)
+            fill()
             return "kept the feed's text"
         origin = "selector" if source.selector else "page"
         summary.extracted += 1
         changed = archive.store_page(task, html=extracted.html, origin=origin, now=now)
+        fill()
         summary.changed += changed
         return "full text" + (" (changed)" if changed else "")
 

@@ -115,6 +115,25 @@ class ContentMixin:
             )
         return changed
 
+    def fill_from_page(
+        self, article_id: int, *, author: str, published: datetime | None, published_raw: str
+    ) -> None:
+        """What the feed did not give, from the article's page: the author where the article
+        has none or only its source's name, the date where the feed had none."""
+        with self.transaction() as conn:
+            if author:
+                conn.execute(
+                    "UPDATE articles SET author = ? WHERE id = ? AND (author = '' OR author ="
+                    " (SELECT name FROM sources WHERE id = articles.source_id))",
+                    (author, article_id),
+                )
+            if published is not None:
+                conn.execute(
+                    "UPDATE articles SET published = ?, published_raw = ?, date_known = 1"
+                    " WHERE id = ? AND date_known = 0",
+                    (to_iso(published), published_raw, article_id),
+                )
+
     def page_checked(
         self, task: PageTask, *, now: datetime, error: str | None = None, gone: bool = False
     ) -> None:
