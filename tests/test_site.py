@@ -158,10 +158,10 @@ def test_incremental_build_touches_only_what_changed(demo, tmp_path):
             "大纪元", "https://x/feed", [entry], state=FeedState(), started=now, now=now
         )
         third = build_site(archive, site, SiteOptions(base_url="https://mirror.example/"))
-    assert third.rendered_articles <= 4  # the new one and its newer/older neighbours
+    assert third.rendered_articles == 1  # the new one: pages link only to older ones
     changed = [p for p, m in mtimes.items() if p.exists() and p.stat().st_mtime_ns != m]
     old_posts = [p for p in changed if "posts" in p.parts]
-    assert len(old_posts) <= 3
+    assert old_posts == []
     assert len([p for p in site.rglob("*.html") if "posts" in p.parts]) == 29
 
 
@@ -449,20 +449,35 @@ def test_article_pages_link_to_their_neighbours(tmp_path):
     for i in range(len(order)):
         page = page_of[f"第{i}篇"]
         overall, within = nav_links(page)
-        newer = f"第{i + 1}篇" if i + 1 < len(order) else None
+        # Newer articles: the front page and the source's listing (a page never changes
+        # when a newer article arrives); the older neighbours by name.
         older = f"第{i - 1}篇" if i else None
-        expected = [("prev", f"← {newer}")] if newer else []
-        expected += [("next", f"{older} →")] if older else []
+        expected = [("prev", "← 最新文章")] + ([("next", f"{older} →")] if older else [])
         assert [(rel, text) for rel, _, text in overall] == expected, i
-        for _, link, text in overall + within:
+        assert heading(page.parent / unquote(overall[0][1])) == "新闻镜像"
+        assert heading(page.parent / unquote(within[0][1])) == f"来源：{order[i]}"
+        for _, link, text in overall[1:] + within[1:]:
             target = (page.parent / unquote(link)).resolve()
             assert heading(target) == text.strip("← →"), (i, link, text)
         same = [j for j, s in enumerate(order) if s == order[i]]
         k = same.index(i)
-        want = ([f"← 第{same[k + 1]}篇"] if k + 1 < len(same) else []) + (
-            [f"第{same[k - 1]}篇 →"] if k else []
-        )
+        want = [f"← {order[i]}的最新文章"] + ([f"第{same[k - 1]}篇 →"] if k else [])
         assert [text for _, _, text in within] == want, i
+
+
+def test_an_article_page_never_changes_when_newer_articles_arrive(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i in range(3):
+            put(archive, "甲", f"https://e.org/{i}", f"第{i}篇", (), start + timedelta(hours=i))
+        build_site(archive, tmp_path / "site", SiteOptions(search=False))
+        posts = {p: p.read_bytes() for p in (tmp_path / "site/posts").rglob("*.html")}
+        put(archive, "甲", "https://e.org/3", "第3篇", (), start + timedelta(hours=3))
+        again = build_site(archive, tmp_path / "site", SiteOptions(search=False))
+    assert again.rendered_articles == 1
+    assert {p: p.read_bytes() for p in posts} == posts
 
 
 def test_deleted_output_files_come_back(tmp_path):
@@ -557,7 +572,7 @@ def test_listing_pages_link_to_each_other_exactly():
     from newsmirror.publish.pages import Pager, page_path, paginate
 
     entries = [_entry(i) for i in range(124, -1, -1)]  # newest first
-    pages = paginate("标签/", entries)
+    pages = paginate("标签/", entries, per_page=50)
     assert [(path, [e.id for e in items][:2], pager) for path, items, pager in pages] == [
         ("标签/index.html", [124, 123], Pager(3, None, "%E6%A0%87%E7%AD%BE/page/2.html")),
         ("标签/page/1.html", [49, 48], Pager(1, "%E6%A0%87%E7%AD%BE/page/2.html", None)),

@@ -65,12 +65,58 @@ def test_a_new_article_rewrites_bounded_feeds_and_only_todays_archive(tmp_path):
     earlier = {p for p in before if p.startswith(("archive/2024/03/", "sitemaps/2024-"))}
     assert not (changed & earlier) - {today, f"sitemaps/{day:%Y-%m-%d}.xml"}
     assert "sitemap.xml" not in changed  # no new day: the index stays
-    for feed in [p for p in changed if p.endswith(("feed.xml", "rss.xml"))]:
+    # The site's feeds carry the newest in full; its source's feed (Atom only) summaries.
+    assert {p for p in changed if p.endswith(".xml") and "sitemap" not in p} == {
+        "feed.xml",
+        "rss.xml",
+        "sources/源0/feed.xml",
+    }
+    for feed in ("feed.xml", "rss.xml"):
         text = (site / feed).read_text(encoding="utf-8")
         assert len(text.encode()) < 2 * feeds.FULL_BYTES, feed  # 20 full texts: 6 x larger
         assert f"<p>第60篇</p>{BODY}" in html.unescape(text)  # the newest in full
+    source = (site / "sources/源0/feed.xml").read_text(encoding="utf-8")
+    assert source.count("<entry>") == feeds.GROUP_ITEMS and "第60篇" in source
+    assert len(source.encode()) < 10_000 and not (site / "sources/源0/rss.xml").exists()
     sizes = [len((site / p).read_bytes()) for p in changed]
-    assert sum(sizes) < 300_000  # 20 full texts in each of the 4 feeds: 480 kB alone
+    assert sum(sizes) < 150_000  # 20 full texts in each of the 4 feeds: 480 kB alone
+
+
+def test_ten_new_articles_in_ten_sources_rewrite_little_besides_their_pages(tmp_path):
+    # issue 8's benchmark in small: each new article rewrote its source's two feeds with
+    # 32 kB of full text each, its neighbours' pages and 50-entry listing pages.
+    def put(archive: Archive, ks: range) -> None:
+        with archive.transaction():
+            for k in ks:
+                archive.import_article(
+                    source=f"源{k % 10}",
+                    url=f"https://e.org/{'长' * 40}/{k}",
+                    title=f"标题{k}" + "很长的标题" * 5,
+                    author="",
+                    content=f"<p>第{k}篇</p>{BODY}",
+                    tags=[],
+                    published=START + timedelta(hours=k),
+                    date_known=True,
+                    published_raw="",
+                    jekyll_name="",
+                    now=START,
+                )
+
+    site = tmp_path / "site"
+    options = SiteOptions(search=False, base_url="https://m.example/")
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        put(archive, range(305))  # no listing gains a page in the next run
+        build_site(archive, site, options)
+        before = files(site)
+        put(archive, range(305, 315))
+        build_site(archive, site, options)
+    after = files(site)
+    changed = {p for p, digest in after.items() if before.get(p) != digest}
+    new_pages = {p for p in changed if p not in before and p.startswith("posts/")}
+    assert len(new_pages) == 10
+    others = sorted((len((site / p).read_bytes()), p) for p in changed - new_pages)
+    assert not [p for _, p in others if p.startswith("posts/")]  # no neighbour rewritten
+    assert sum(n for n, _ in others) < 300_000, others[-5:]  # issue 8: 10 new, 300 kB
 
 
 def test_a_day_page_lists_the_days_articles_and_the_month_its_days(tmp_path):

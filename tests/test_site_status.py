@@ -26,23 +26,23 @@ BAD = '坏源<img src=x onerror=alert(1)>"'
 LONG = "https://bad.example/" + "长路径" * 30 + "/feed.xml"  # no place to break a line
 ERROR = f"https://bad.example/feed: HTTP 503 <script>alert(1)</script>; {LONG}: timed out"
 NOW = datetime(2024, 5, 10, 4, tzinfo=UTC)  # 12:00 in Beijing
-# Articles of the healthy source by publication time (UTC); the window is 2024-04-11 to
-# 2024-05-10 in Beijing time.
+# Articles of the healthy source by publication time (UTC). The chart shows whole days
+# only: the 30 Beijing-time days before the day of the last update, 2024-04-10 to
+# 2024-05-09 (so that more articles on the same day leave the status page as it is).
 PUBLISHED = [
-    datetime(2024, 5, 10, 1, tzinfo=UTC),
-    datetime(2024, 5, 10, 2, tzinfo=UTC),
-    datetime(2024, 5, 9, 16, 30, tzinfo=UTC),  # 00:30 on 10 May in Beijing
-    datetime(2024, 5, 9, 15, 30, tzinfo=UTC),  # 23:30 on 9 May in Beijing
+    datetime(2024, 5, 10, 1, tzinfo=UTC),  # the last update's day: not yet charted
+    datetime(2024, 5, 9, 16, 30, tzinfo=UTC),  # 00:30 on 10 May in Beijing: not yet
+    datetime(2024, 5, 9, 15, 30, tzinfo=UTC),  # 23:30 on 9 May in Beijing: the last day
+    datetime(2024, 5, 9, 2, tzinfo=UTC),
     datetime(2024, 5, 8, 3, tzinfo=UTC),
-    datetime(2024, 4, 10, 16, tzinfo=UTC),  # 00:00 on 11 April: the first day charted
-    datetime(2024, 4, 10, 15, 59, tzinfo=UTC),  # 23:59 on 10 April: before the window
+    datetime(2024, 4, 9, 16, tzinfo=UTC),  # 00:00 on 10 April: the first day charted
+    datetime(2024, 4, 9, 15, 59, tzinfo=UTC),  # 23:59 on 9 April: before the window
     datetime(2024, 5, 10, 16, tzinfo=UTC),  # 11 May in Beijing: after the last update's day
 ]
 EXPECTED = [0] * 30
-EXPECTED[0] = 1  # 04-11
-EXPECTED[27] = 1  # 05-08
-EXPECTED[28] = 1  # 05-09
-EXPECTED[29] = 3  # 05-10
+EXPECTED[0] = 1  # 04-10
+EXPECTED[28] = 1  # 05-08
+EXPECTED[29] = 2  # 05-09
 
 
 def put(archive, source, url, when, now=NOW):
@@ -143,23 +143,44 @@ def test_chart_numbers_are_the_articles_per_day(built):
     html = (site / "status.html").read_text(encoding="utf-8")
     counts, svg, heights = chart_of(html, GOOD)
     assert counts == EXPECTED
-    assert heights[29] == status.HEIGHT and heights[0] == round(status.HEIGHT / 3)
+    assert heights[29] == status.HEIGHT and heights[0] == round(status.HEIGHT / 2)
     assert all(h == 1 for h, n in zip(heights, counts, strict=True) if n == 0)
     label = re.search(r'aria-label="([^"]+)"', svg).group(1)
-    assert "2024-04-11 至 2024-05-10" in label and "04-11 1，04-12 0" in label
-    assert label.endswith("05-08 1，05-09 1，05-10 3；共 6 篇")
+    assert "2024-04-10 至 2024-05-09" in label and "04-10 1，04-11 0" in label
+    assert label.endswith("05-08 1，05-09 2；共 4 篇")
     assert re.search(r"<svg [^>]*>\s*<title>" + re.escape(label), svg)
     assert 'role="img"' in svg
-    assert "共 6 篇</span>（全部 8 篇）" in section(html, GOOD)
+    assert "共 4 篇</span>" in section(html, GOOD)
     bad_counts, _, _ = chart_of(html, escaped(BAD))
-    assert bad_counts == [0] * 20 + [1] + [0] * 9  # 1 May
+    assert bad_counts == [0] * 21 + [1] + [0] * 8  # 1 May
+
+
+def test_more_articles_on_the_same_day_leave_the_status_page_as_it_was(tmp_path):
+    # A run with new articles changed the status page every time (the last update to
+    # the minute, today's bar, each source's total): now it changes once a day, or when
+    # a source's health does; status.json still tells monitors the last update.
+    archive = make_archive(tmp_path / "a.sqlite")
+    site = tmp_path / "site"
+    with Archive.open(archive) as arc:
+        build_site(arc, site, SiteOptions(search=False))
+        page, data = (site / "status.html").read_bytes(), (site / "status.json").read_bytes()
+        later = NOW + timedelta(hours=3)
+        put(arc, GOOD, "https://good.example/new", later, now=later)
+        build_site(arc, site, SiteOptions(search=False))
+        assert (site / "status.html").read_bytes() == page
+        assert (site / "status.json").read_bytes() != data
+        tomorrow = NOW + timedelta(days=1)
+        put(arc, GOOD, "https://good.example/nxt", tomorrow, now=tomorrow)
+        build_site(arc, site, SiteOptions(search=False))
+    html = (site / "status.html").read_text(encoding="utf-8")
+    assert chart_of(html, GOOD)[0] == [*EXPECTED[1:], 3]  # 10 May is a whole day now
 
 
 def test_status_json_matches_the_page(built):
     _, site = built
     data = json.loads((site / "status.json").read_text(encoding="utf-8"))
     assert data["generated"] == "2024-05-10T04:00:00Z"
-    assert data["days"][0] == "2024-04-11" and data["days"][-1] == "2024-05-10"
+    assert data["days"][0] == "2024-04-10" and data["days"][-1] == "2024-05-09"
     assert len(data["days"]) == 30
     assert set(data["sources"]) == {GOOD, BAD}
     good, bad = data["sources"][GOOD], data["sources"][BAD]
@@ -209,11 +230,10 @@ def test_footer_shows_the_mirrors_last_update(built):
     _, site = built
     when = "2024-05-10 12:00 北京时间（UTC+8）"
     stamp = f'镜像最近更新：<time datetime="2024-05-10T04:00:00Z">{when}</time>'
-    for name in ("index.html", "status.html"):
-        assert stamp in (site / name).read_text(encoding="utf-8"), name
+    assert stamp in (site / "index.html").read_text(encoding="utf-8")
     css = (site / "updated.css").read_text(encoding="utf-8")
     assert f'.nm-fresh::before {{ content: "镜像最近更新：{when}"; }}' in css
-    pages = [p for p in site.rglob("*.html") if p.name not in ("index.html", "status.html")]
+    pages = [p for p in site.rglob("*.html") if p.name != "index.html"]
     pages += [site / "sources" / "index.html"]
     assert len(pages) > 10
     for page in pages:

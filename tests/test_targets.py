@@ -169,12 +169,11 @@ def test_git_commits_only_changes_with_the_message_and_pushes_to_two_remotes(tmp
         assert {"index.html", "a/1.html", "a/2.html"} <= tree_files(remote, "main")
 
     remotes[1].rename(tmp_path / "away")  # an idle run does not even contact the remotes
-    files = set(work.rglob("*"))
-    pushed = (work / ".git/newsmirror-pushed.json").stat().st_mtime_ns
+    files = {p: p.stat().st_mtime_ns for p in [work, *work.rglob("*")]}
     idle = target.publish(out, message="newsmirror: 0 new, 0 updated articles (T2)")
     assert "no change" in idle.detail
-    assert set(work.rglob("*")) == files  # no new file, in .git/ either
-    assert (work / ".git/newsmirror-pushed.json").stat().st_mtime_ns == pushed
+    # No file written, in .git/ either (no index, no object refreshed, no lock file made)
+    assert {p: p.stat().st_mtime_ns for p in [work, *work.rglob("*")]} == files
     (tmp_path / "away").rename(remotes[1])
     assert len(commits(work)) == 1 and len(commits(remotes[0], "main")) == 1
 
@@ -223,6 +222,9 @@ def test_flat_history_keeps_one_commit_here_and_on_the_remote(tmp_path):
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--branch", "gh-pages", str(remote), str(clone))
     assert (clone / "index.html").read_text(encoding="utf-8") == "index 2"
+    files = {p: p.stat().st_mtime_ns for p in [work, *work.rglob("*")]}
+    assert "no change" in target.publish(out, message="idle").detail
+    assert {p: p.stat().st_mtime_ns for p in [work, *work.rglob("*")]} == files
 
 
 def test_a_fresh_work_tree_clones_the_remote_and_keeps_its_foreign_files(tmp_path):
@@ -239,7 +241,52 @@ def test_a_fresh_work_tree_clones_the_remote_and_keeps_its_foreign_files(tmp_pat
     (out / "gone.html").unlink()
     git_target(tmp_path / "w2", [remote]).publish(out, message="second")  # a new runner
     assert commits(remote, "main") == ["second", "cname", "first"]
-    assert tree_files(remote, "main") == {"index.html", "CNAME", ".newsmirror-files"}
+    assert tree_files(remote, "main") == {"index.html", "CNAME"}
+
+
+def test_the_published_branch_holds_the_output_and_no_bookkeeping(tmp_path):
+    # The list of placed files is the target's own state (in .git/), not a file that
+    # every run with a new article rewrote and committed (200 kB for 2,000 articles).
+    out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
+    write(out, {"index.html": "x", "posts/1.html": "one"})
+    target = git_target(work, [remote])
+    target.publish(out, message="first")
+    write(out, {"posts/2.html": "two"})
+    target.publish(out, message="second")
+    assert tree_files(remote, "main") == {"index.html", "posts/1.html", "posts/2.html"}
+    changed = git(remote, "diff", "--name-only", "main~1", "main").split()
+    assert changed == ["posts/2.html"]
+
+
+def test_a_new_runner_keeps_a_foreign_file_that_an_earlier_run_committed(tmp_path):
+    # Someone puts a CNAME into the work tree; newsmirror commits it with the rest. A new
+    # runner (a fresh clone, no state in .git/) must still know that it is not newsmirror's.
+    out, remote = tmp_path / "public", bare(tmp_path / "r.git")
+    write(out, {"index.html": "one", "gone.html": "gone"})
+    git_target(tmp_path / "w1", [remote]).publish(out, message="first")
+    write(tmp_path / "w1", {"CNAME": "mirror.example.org"})
+    write(out, {"index.html": "two"})
+    git_target(tmp_path / "w1", [remote]).publish(out, message="second")
+    assert "CNAME" in tree_files(remote, "main")
+    (out / "gone.html").unlink()
+    git_target(tmp_path / "w2", [remote]).publish(out, message="third")
+    assert tree_files(remote, "main") == {"index.html", "CNAME"}
+    assert commits(remote, "main") == ["third", "second", "first"]
+
+
+def test_a_branch_published_with_a_committed_list_of_placed_files_is_taken_over(tmp_path):
+    # Before, the list was committed as .newsmirror-files: a new runner reads it once,
+    # removes what left the output, keeps the rest, and the list leaves the branch.
+    out, remote, seed = tmp_path / "public", bare(tmp_path / "r.git"), tmp_path / "seed"
+    git(tmp_path, "init", "-q", "--initial-branch=main", str(seed))
+    write(seed, {"index.html": "one", "gone.html": "gone", "CNAME": "mirror.example.org"})
+    write(seed, {".newsmirror-files": json.dumps(["gone.html", "index.html"])})
+    git(seed, "add", "--all")
+    git(seed, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "old")
+    git(seed, "push", "-q", str(remote), "main")
+    write(out, {"index.html": "two"})
+    git_target(tmp_path / "w", [remote]).publish(out, message="new")
+    assert tree_files(remote, "main") == {"index.html", "CNAME"}
 
 
 def test_hostile_file_names_survive_folder_and_git(tmp_path):

@@ -347,7 +347,8 @@ def build(ctx: Context, out: Path, title: str, base_url: str, no_search: bool) -
     Example:
       newsmirror build public --title 新闻镜像 --base-url https://example.org/mirror/
     """
-    from newsmirror.publish.site import SiteOptions, build_site
+    from newsmirror.publish.site import build_site
+    from newsmirror.publish.sitebuild import SiteOptions
 
     if base_url and not base_url.endswith("/"):
         base_url += "/"

@@ -167,7 +167,8 @@ def mirrors(targets: tuple[TargetConfig, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def _write_site(archive: Archive, output: SiteOutput, targets: tuple[TargetConfig, ...]) -> str:
-    from newsmirror.publish.site import SiteOptions, build_site
+    from newsmirror.publish.site import build_site
+    from newsmirror.publish.sitebuild import SiteOptions
 
     options = SiteOptions(
         title=output.title,

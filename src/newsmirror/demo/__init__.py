@@ -93,7 +93,8 @@ def write_demo_config(directory: Path) -> Path:
 def run_demo(directory: Path, log: Callable[[str], None] = lambda _line: None) -> DemoResult:
     """Serve the demo site, fetch it into ``directory``, export Jekyll posts to
     ``directory/site`` and build the static site in ``directory/public``."""
-    from newsmirror.publish.site import SiteOptions, build_site
+    from newsmirror.publish.site import build_site
+    from newsmirror.publish.sitebuild import SiteOptions
 
     directory.mkdir(parents=True, exist_ok=True)
     with serve_folder(SITE) as base_url:

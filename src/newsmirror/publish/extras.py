@@ -13,7 +13,7 @@ from newsmirror.publish.redirects import write_redirect_pages
 from newsmirror.publish.sitemaps import write_sitemaps
 
 if TYPE_CHECKING:
-    from newsmirror.publish.site import _Site
+    from newsmirror.publish.sitebuild import SiteBuild
 
 _ZH_JS = """// 简/繁 switch: converts the page's text character by character (maps from OpenCC).
 (function () {
@@ -67,7 +67,7 @@ def zh_script() -> str:
     }
 
 
-def write_extras(site: _Site, entries: list[Entry]) -> None:
+def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
     from newsmirror.publish.site import HERE
 
     site.emit("style.css", (HERE / "static" / "style.css").read_bytes())
@@ -86,9 +86,9 @@ def write_extras(site: _Site, entries: list[Entry]) -> None:
     write_redirect_pages(site, entries)  # after the sitemap: old URLs are not listed there
 
 
-def write_status(site: _Site) -> None:
-    """status.html for readers, status.json for monitors: both change only when a
-    source's health or the mirror's last update does."""
+def write_status(site: SiteBuild) -> None:
+    """status.html for readers (changes once a day or with a source's health),
+    status.json for monitors (also with the mirror's last update)."""
     archive = site.archive
     updated = archive.last_updated()
     win = status.window(updated)
@@ -103,15 +103,15 @@ def write_status(site: _Site) -> None:
         "status.html",
         "status.html",
         rows=rows,
-        updated=site.updated,
+        fetched=site.updated is not None,  # the time itself: updated.css, as in the footer
         failing=sum(1 for r in rows if r["failing"]),
         days=len(win.days) if win else status.DAYS,
     )
     data = status.status_json(rows, updated, win)
-    site.emit("status.json", json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    site.emit("status.json", json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def write_mirrors(site: _Site) -> None:
+def write_mirrors(site: SiteBuild) -> None:
     mirrors, refused = status.mirror_list(site.options.mirrors)
     for name in refused:
         site.log(f"mirror {name!r} left off mirrors.html: its address is not an http(s) URL")

@@ -1,11 +1,19 @@
 """Atom and RSS feeds for the whole site, each source and each tag.
 
-A feed holds the newest :data:`FEED_ITEMS` entries. The newest carry their full text
-while the feed's full texts stay within a byte budget (:data:`FULL_BYTES`); the others
-carry a short summary (the item's link leads to the page). Every feed that shows a new
-article is rewritten on each run, so the budget bounds what a run commits: 30 full texts
-made each feed 0.4-0.65 MB. A reader who polls regularly meets each new item while it is
-among the newest, that is with its full text.
+Every feed that shows a new article is rewritten whole on each run, so what feeds hold
+bounds what a run commits (30 full texts made each feed 0.4-0.65 MB; with 20 entries and
+32 kB of full text each, a run of 10 new articles in 10 sources rewrote 22 feeds, 0.8 MB).
+
+- The site's feeds (``feed.xml``, the one every page links to as 订阅, and ``rss.xml``)
+  hold the newest :data:`FEED_ITEMS` entries; the newest carry their full text while the
+  feed's full texts stay within :data:`FULL_BYTES`, the others a short summary. A reader
+  who polls regularly meets each new item while it is among the newest, that is with its
+  full text. Both are set in ``[publish.site]`` (``feed_items``, ``feed_full_kb``).
+- A source's or a tag's feed (``feed.xml`` in its folder) is Atom only and holds the
+  newest :data:`GROUP_ITEMS` entries with summaries and without a second link to the
+  original (the entry's id is its address, the page links to it): its item links lead to
+  the mirror's page, on the same host as the feed, and the full text is in the site's
+  feed. A new article costs well under 1 kB in its source's feed, not its text twice.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from newsmirror.timeutil import to_iso
 
 FEED_ITEMS = 20
 FULL_BYTES = 32 * 1024  # UTF-8 bytes of full texts in one feed
+GROUP_ITEMS = 10  # entries in a source's or tag's feed (at most feed_items)
+GROUP_FULL_BYTES = 0  # a source's or tag's feed: summaries only
 SUMMARY_CHARS = 120
 # Characters XML 1.0 does not allow at all (a feed holding one does not parse).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -78,21 +88,23 @@ def atom(
     entries: Sequence[Entry],
     contents: dict[int, str],
     updated: datetime,
+    via: bool = True,
 ) -> str:
-    """An Atom feed. Links are relative to the feed's own location (xml:base)."""
+    """An Atom feed. Links are relative to the feed's own location (xml:base). With
+    ``via`` each entry also links to the original (it is always the entry's id)."""
     items = []
     for e in entries:
         items.append(
             "<entry>"
             f"<title>{escape(e.title)}</title>"
             f'<link rel="alternate" href={quoteattr(e.href)}/>'
-            + (f'<link rel="via" href={quoteattr(e.url)}/>' if is_http_url(e.url) else "")
+            + (f'<link rel="via" href={quoteattr(e.url)}/>' if via and is_http_url(e.url) else "")
             + f"<id>{escape(e.url)}</id>"
             f"<published>{e.iso}</published><updated>{e.iso}</updated>"
             f"<author><name>{escape(e.source)}</name></author>"
             f"<category term={quoteattr(e.source)}/>"
             + "".join(f"<category term={quoteattr(t)}/>" for t in e.tags)
-            + f'<content type="html">{escape(contents.get(e.id, ""))}</content>'
+            + f'<content type="html">{_cdata(contents.get(e.id, ""))}</content>'
             "</entry>"
         )
     return (

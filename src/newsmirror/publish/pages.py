@@ -17,7 +17,7 @@ from urllib.parse import quote
 from newsmirror.models import ArticleRecord
 from newsmirror.timeutil import in_zone, to_iso
 
-PER_PAGE = 50
+PER_PAGE = 20  # a listing's front page is rewritten by every run that adds to it
 SEGMENT_BYTES = 200
 _ENDS = re.compile(r"^[\s.]+|[\s.]+$")
 # Device names Windows reserves, with or without an extension.

@@ -29,7 +29,7 @@ from newsmirror.urls import canonical_url
 
 if TYPE_CHECKING:
     from newsmirror.publish.pages import Entry
-    from newsmirror.publish.site import _Site
+    from newsmirror.publish.sitebuild import SiteBuild
     from newsmirror.store import Archive
 
 FOLDER = "posts"
@@ -163,7 +163,7 @@ def redirect_page(title: str, target: str, canonical: str) -> str:
     )
 
 
-def write_redirect_pages(site: _Site, entries: list[Entry]) -> int:
+def write_redirect_pages(site: SiteBuild, entries: list[Entry]) -> int:
     """A redirect page at each old URL the archive keeps, pointing at the article's page;
     never over a page of the site. Return how many pages there are."""
     from newsmirror.publish.pages import fold, root_of

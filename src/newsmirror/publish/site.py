@@ -8,8 +8,9 @@
 
 Links are relative everywhere, so the site works under any base path, on any
 mirror host and from disk. An article page is re-rendered only when its
-"stamp" changes: the article's version and mirrored images, its four
-neighbours' titles, and the template version (``site_pages`` in the archive).
+"stamp" changes: the article's version and mirrored images, its two older
+neighbours' titles (newer articles are reached through the listings, so a new
+article never rewrites an older page), and the template version (``site_pages``).
 The mirror's last update is written out on the front and status pages; every other
 page's footer shows it through one tiny stylesheet (updated.css), so a run that
 brings nothing new rewrites only those few files.
@@ -33,11 +34,12 @@ from newsmirror.publish import feeds, pages, search, status
 from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
 from newsmirror.publish.search import terminate_cleanly
+from newsmirror.publish.sitebuild import SiteOptions
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "5"
+TEMPLATE_VERSION = "6"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -62,18 +64,6 @@ class BuildSummary:
             f"{self.pages} files: {self.written} written, {self.removed} removed, "
             f"{self.rendered_articles} article pages rendered, in {self.seconds:.1f} s" + search
         )
-
-
-@dataclass(frozen=True)
-class SiteOptions:
-    title: str = "新闻镜像"
-    base_url: str = ""  # absolute URL of the site root, for the sitemap and RSS; optional
-    per_page: int = pages.PER_PAGE
-    search: bool = True
-    # The site's public mirrors, (name, http(s) URL) pairs, listed on mirrors.html.
-    mirrors: tuple[tuple[str, str], ...] = ()
-    feed_items: int = feeds.FEED_ITEMS  # entries per feed
-    feed_full_bytes: int = feeds.FULL_BYTES  # full texts per feed; the rest summaries
 
 
 def _environment() -> jinja2.Environment:
@@ -163,7 +153,7 @@ class _Site:
                 [self.folders.tag(t) for t in entry.tags],
                 *[
                     (x.path, x.title) if x else None
-                    for x in (n.newer, n.older, n.newer_in_source, n.older_in_source)
+                    for x in (n.older, n.older_in_source)  # no newer: pages stay as written
                 ],
             )
             path = entry.path
@@ -194,9 +184,7 @@ class _Site:
                     for t in entry.tags
                 ],
                 "removed": (head.removed_at or "")[:10],
-                "newer": n.newer,
                 "older": n.older,
-                "newer_in_source": n.newer_in_source,
                 "older_in_source": n.older_in_source,
             }
             html = template.render(site=self.site, root=root, a=context)
@@ -206,7 +194,12 @@ class _Site:
     # -- listings and feeds ------------------------------------------------------
 
     def listing(
-        self, folder: str, heading: str, entries: list[Entry], feed: str | None = None
+        self,
+        folder: str,
+        heading: str,
+        entries: list[Entry],
+        feed: str | None = None,
+        rss: bool = False,
     ) -> None:
         """A paginated listing; pages whose entries did not change are not re-rendered."""
         template = self.env.get_template("listing.html")
@@ -220,8 +213,9 @@ class _Site:
                 heading,
                 pager,
                 feed,
+                rss,
                 self.site["count"] if front else None,
-                [(e.path, e.title, e.source, e.local, e.url) for e in chunk],
+                [(e.path, e.title, e.source, e.local) for e in chunk],
             )
             if self.unchanged(path, stamp):
                 continue
@@ -232,7 +226,7 @@ class _Site:
                 groups=pages.month_groups(chunk),
                 pager=pager if pager.newer or pager.older else None,
                 feed=href(f"{folder}feed.xml") if feed is not None else None,
-                rss=href(f"{folder}rss.xml") if feed is not None else None,
+                rss=href(f"{folder}rss.xml") if feed is not None and rss else None,
                 updated=updated,
             )
             self.emit(path, html, stamp)
@@ -240,8 +234,15 @@ class _Site:
     def feed_pair(
         self, folder: str, title: str, entries: list[Entry], contents: dict[int, str]
     ) -> None:
-        latest = entries[: self.options.feed_items]
-        contents = feeds.bodies(latest, contents, self.options.feed_full_bytes)
+        """The site's feeds (``folder`` ""): Atom and RSS, the newest with full texts
+        (``feed_items``, ``feed_full_bytes``); a source's or tag's: Atom only, shorter and
+        summaries only (publish/feeds.py says why)."""
+        site_wide = not folder
+        items, full = self.options.feed_items, self.options.feed_full_bytes
+        if not site_wide:
+            items, full = min(items, feeds.GROUP_ITEMS), feeds.GROUP_FULL_BYTES
+        latest = entries[:items]
+        contents = feeds.bodies(latest, contents, full)
         site_href = self.options.base_url or root_of(f"{folder}feed.xml")
         self.emit(
             f"{folder}feed.xml",
@@ -252,9 +253,11 @@ class _Site:
                 latest,
                 contents,
                 now_utc() if not latest else _latest(latest),
+                via=site_wide,
             ),
         )
-        self.emit(f"{folder}rss.xml", feeds.rss(title, latest, contents, site_href))
+        if site_wide:
+            self.emit(f"{folder}rss.xml", feeds.rss(title, latest, contents, site_href))
 
     def groups(self, kind: str, entries: list[Entry], contents: dict[int, str]) -> None:
         folder_of = self.folders.source if kind == "source" else self.folders.tag
@@ -385,7 +388,7 @@ def _build(
         ],
         options.feed_items,
     )
-    site.listing("", options.title, entries, feed="")
+    site.listing("", options.title, entries, feed="", rss=True)
     site.feed_pair("", options.title, entries, contents)
     site.groups("source", entries, contents)
     site.groups("tags", entries, contents)

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from newsmirror.publish.pages import Entry, href
 
 if TYPE_CHECKING:
-    from newsmirror.publish.site import _Site
+    from newsmirror.publish.sitebuild import SiteBuild
 
 FOLDER = "sitemaps"
 
@@ -52,7 +52,7 @@ def split(pages: list[str], entries: list[Entry]) -> dict[str, list[str]]:
     return out
 
 
-def write_sitemaps(site: _Site, pages: list[str], entries: list[Entry]) -> None:
+def write_sitemaps(site: SiteBuild, pages: list[str], entries: list[Entry]) -> None:
     base = site.options.base_url
     parts = split(pages, entries)
     for name, paths in sorted(parts.items()):

@@ -2,8 +2,11 @@
 and every footer say. Plain functions, no I/O.
 
 Everything here depends on the archive only, never on the clock, so a rebuild with
-nothing new gives the same bytes: the 30 days charted end on the day of the mirror's
-last update (in Beijing time), not on the day of the build.
+nothing new gives the same bytes: the 30 days charted are the whole days (in Beijing
+time) before the day of the mirror's last update, not of the build. The status page
+changes once a day, or when a source's health changes, not with every new article:
+today's count, each source's total and the last update to the minute are left to
+``status.json`` and to the footer's stylesheet (updated.css).
 """
 
 from __future__ import annotations
@@ -62,10 +65,11 @@ class Window:
 
 
 def window(updated: str | None, days: int = DAYS) -> Window | None:
-    """The ``days`` Beijing-time days ending with the day of ``updated``; None without it."""
+    """The ``days`` whole Beijing-time days before the day of ``updated`` (that day is
+    not over: its count would change the page on every run); None without it."""
     if not updated:
         return None
-    last = from_iso(updated).astimezone(BEIJING).date()
+    last = from_iso(updated).astimezone(BEIJING).date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=BEIJING)
     names = tuple(str(first + timedelta(days=i)) for i in range(days))
@@ -157,18 +161,18 @@ def chart_label(name: str, counts: Sequence[int], win: Window) -> str:
 
 def chart_svg(name: str, counts: Sequence[int], win: Window) -> Markup:
     """A small bar chart, one bar a day, oldest first; its title and label carry every
-    number, so it reads the same to a screen reader. Bars are ``HEIGHT`` high at the
-    busiest day; a day without articles shows a thin line."""
+    number (a tooltip, and the same to a screen reader). Bars are ``HEIGHT`` high at
+    the busiest day; a day without articles shows a thin line."""
     top = max(counts, default=0) or 1
     width = len(counts) * (BAR + GAP)
     label = chart_label(name, counts, win)
     bars = []
-    for i, (day, n) in enumerate(zip(win.days, counts, strict=True)):
+    for i, n in enumerate(counts):
         h = max(1, round(n * HEIGHT / top)) if n else 1
         cls = "bar" if n else "bar zero"
         bars.append(
             f'<rect class="{cls}" x="{i * (BAR + GAP)}" y="{HEIGHT - h}" width="{BAR}"'
-            f' height="{h}" data-count="{n}"><title>{day}：{n} 篇</title></rect>'
+            f' height="{h}" data-count="{n}"/>'
         )
     return Markup(
         f'<svg class="nm-chart" viewBox="0 0 {width} {HEIGHT}" width="{width}"'

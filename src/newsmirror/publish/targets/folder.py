@@ -9,9 +9,10 @@
   renamed over the old one), mode 0644, its folders 0755, so that a web server
   running as another user can read them;
 * a file that left the output is removed, but only a file this target placed there:
-  the list of placed files is kept in the destination as ``.newsmirror-files``
-  (a JSON list). Files of anyone else (a ``CNAME``, a web server's own pages) are
-  never deleted; a folder that becomes empty after a removal is removed too;
+  the list of placed files (a JSON list) is the target's own state, kept in the
+  destination as ``.newsmirror-files`` by the folder target and in ``.git/`` by the
+  git target (never committed). Files of anyone else (a ``CNAME``, a web server's own
+  pages) are never deleted; a folder that becomes empty after a removal is removed too;
 * nothing is read or written outside the destination: symlinks are never followed
   (a symlink standing where the output has a folder or a file is replaced by it;
   a symlink in the output is not published), and ``.git`` is never entered.
@@ -190,13 +191,23 @@ def _safe_rel(rel: object) -> bool:
     return all(part not in ("", ".", "..", ".git") for part in rel.split("/"))
 
 
-def sync_tree(source: Path, dest: Path, *, cache_file: Path) -> tuple[TargetResult, list[str]]:
-    """Make ``dest`` match ``source`` (see the module's text). Returns the counts and
-    one line per file that could not be synced; OSError when ``dest`` itself is unusable."""
+def read_placed(path: Path) -> set[str]:
+    """A list of placed files (unsafe names dropped); empty when missing or broken."""
+    return {p for p in _load_json(path, list) if _safe_rel(p)}
+
+
+def sync_tree(
+    source: Path, dest: Path, *, cache_file: Path, placed_file: Path | None = None
+) -> tuple[TargetResult, list[str]]:
+    """Make ``dest`` match ``source`` (see the module's text); the list of placed files
+    is read from and written to ``placed_file`` (default: ``.newsmirror-files`` in
+    ``dest``). Returns the counts and one line per file that could not be synced;
+    OSError when ``dest`` itself is unusable."""
     dest.mkdir(parents=True, exist_ok=True)
     files = list_files(source)
     root = dest.resolve()
-    placed_before = {p for p in _load_json(root / PLACED, list) if _safe_rel(p)}
+    placed_path = placed_file or root / PLACED
+    placed_before = read_placed(placed_path)
     raw_cache = _load_json(cache_file, dict)
     sync = _Sync(source, root, {k: v for k, v in raw_cache.items() if k in files})
     placed = set(placed_before)
@@ -213,8 +224,8 @@ def sync_tree(source: Path, dest: Path, *, cache_file: Path) -> tuple[TargetResu
         except OSError as exc:
             sync.errors.append(f"cannot write {rel}: {exc.strerror or exc}")
     listing = json.dumps(sorted(placed), indent=0).encode("ascii") + b"\n"
-    if not (root / PLACED).is_file() or _read(root / PLACED) != listing:
-        _place(root / PLACED, listing)
+    if not placed_path.is_file() or _read(placed_path) != listing:
+        _place(placed_path, listing)
     if sync.cache != raw_cache:
         atomic_write(cache_file, json.dumps(sync.cache, separators=(",", ":")).encode("ascii"))
     return sync.result, sync.errors

@@ -8,10 +8,16 @@ Each publish:
    nothing is made and the target fails, so that a new history never diverges from a
    remote that was only down);
 2. syncs the output into the work tree (:func:`.folder.sync_tree`: changed files only,
-   removals of files it placed, its list of placed files committed as
-   ``.newsmirror-files`` so that a fresh clone knows them too);
-3. commits only when the tree changed, with the run's message; with ``flat = true``
-   the commit has no parent (the branch keeps one commit, force-pushed);
+   removals of files it placed). The list of placed files is kept in ``.git/``, not
+   committed: a committed list changed with every new article, and the branch holds
+   what readers get and nothing else. A new work tree (a fresh clone on a new runner)
+   rebuilds the list from the branch: the files of newsmirror's last commit, less
+   those it did not place, which that commit names in its ``Newsmirror-Kept:``
+   trailer (a JSON list, usually ``[]``); files others committed later are theirs.
+   A branch that still has the ``.newsmirror-files`` of older versions is taken over
+   from that list, and the file leaves the branch;
+3. commits only when the tree changed, with the run's message and the trailer; with
+   ``flat = true`` the commit has no parent (the branch keeps one commit, force-pushed);
 4. pushes to each remote whose last push from here was not this commit, with
    ``retries`` more tries, waiting ``backoff`` seconds, doubled each time. Every remote
    is tried; any that failed makes the target fail, naming it (credentials in a URL
@@ -39,7 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 from newsmirror.errors import PublishError
 from newsmirror.files import atomic_write
 from newsmirror.publish.targets import TargetConfig, TargetResult
-from newsmirror.publish.targets.folder import failure, sync_tree
+from newsmirror.publish.targets.folder import PLACED, failure, read_placed, sync_tree
 
 GIT_TIMEOUT = 600.0  # seconds for one git command (a push of a large first commit)
 # The only transports git may use, whatever the user's git config says (protocol.allow).
@@ -63,6 +69,25 @@ _CLEARED = (
     "GIT_COMMITTER_EMAIL",
     "GIT_COMMITTER_DATE",
 )
+PLACED_STATE = "newsmirror-placed.json"  # in .git/: the files this target placed
+TRAILER = "Newsmirror-Kept:"  # in each commit: the files of the tree it did not place
+
+
+def with_trailer(message: str, kept: list[str]) -> str:
+    """The commit message, with the files newsmirror did not place on one line."""
+    return f"{message.rstrip()}\n\n{TRAILER} {json.dumps(kept, ensure_ascii=False)}\n"
+
+
+def kept_of(message: str) -> list[str] | None:
+    """The files a commit's trailer names; None when it has none (not newsmirror's)."""
+    for line in reversed(message.splitlines()):
+        if line.startswith(TRAILER):
+            try:
+                kept = json.loads(line[len(TRAILER) :])
+            except ValueError:
+                return None
+            return [k for k in kept if isinstance(k, str)] if isinstance(kept, list) else None
+    return None
 
 
 def git_env() -> dict[str, str]:
@@ -240,10 +265,62 @@ class GitTarget:
         self._must("init", "-q")
         self._must("symbolic-ref", "HEAD", f"refs/heads/{self.branch}")
 
+    # -- 2. the list of placed files ------------------------------------------------------
+
+    @property
+    def _placed_file(self) -> Path:
+        return self.path / ".git" / PLACED_STATE
+
+    def _recover_placed(self) -> None:
+        """A work tree without the list in .git/: rebuild it (see the module's text)."""
+        if self._placed_file.exists():
+            return
+        committed = self.path / PLACED
+        if committed.is_file() and not committed.is_symlink():
+            placed = read_placed(committed)
+            committed.unlink()
+        else:
+            placed = self._placed_by_last_commit()
+        atomic_write(self._placed_file, json.dumps(sorted(placed), indent=0).encode("ascii"))
+
+    def _placed_by_last_commit(self) -> set[str]:
+        done = self._git("log", "-1", "--format=%H%n%B", f"--grep=^{TRAILER}", "HEAD")
+        commit, _, message = done.out.partition("\n")
+        kept = kept_of(message) if done.code == 0 and commit else None
+        if kept is None:
+            return set()  # no commit of newsmirror's: nothing is removed
+        names = self._must("-c", "core.quotepath=off", "ls-tree", "-r", "-z", "--name-only", commit)
+        return {n for n in names.split("\0") if n} - set(kept)
+
+    def _kept(self) -> list[str]:
+        """The files of the work tree (as added) that this target did not place."""
+        tracked = {n for n in self._must("ls-files", "-z").split("\0") if n}
+        return sorted(tracked - read_placed(self._placed_file))
+
     # -- 3. the commit -----------------------------------------------------------------
+
+    def _clean(self) -> bool:
+        """Whether the work tree is exactly HEAD's tree, asked without writing anything
+        (``git add`` rewrites the index and refreshes objects even when nothing changed,
+        so an idle run would write in .git/)."""
+        done = self._git(
+            "--no-optional-locks",
+            "-c",
+            "core.autocrlf=false",
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=all",
+            "--ignored",  # `add --force` adds ignored files too
+        )
+        return done.code == 0 and not done.out
 
     def _commit(self, message: str) -> str | None:
         """Commit the work tree if it differs from HEAD; the new commit's id, or None."""
+        head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}")
+        flat_done = not self.flat or self._git("rev-parse", "-q", "--verify", "HEAD^").code != 0
+        if head.code == 0 and flat_done and self._clean():
+            return None
         self._must("-c", "core.autocrlf=false", "add", "--all", "--force", "--", ".")
         tree = self._must("write-tree")
         head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}")
@@ -256,6 +333,7 @@ class GitTarget:
                 return None
             if not self.flat:
                 parents = ["-p", head_id]
+        message = with_trailer(message, self._kept())
         commit = self._must(*self.identity, "commit-tree", tree, *parents, "-F", "-", stdin=message)
         self._must("update-ref", "-m", "newsmirror publish", "HEAD", commit)
         if self.flat:  # drop the replaced commits here too, so the work tree stays small
@@ -312,7 +390,10 @@ class GitTarget:
         self._prepare()
         cache = self.path / ".git" / "newsmirror-cache.json"
         try:
-            result, errors = sync_tree(folder, self.path, cache_file=cache)
+            self._recover_placed()
+            result, errors = sync_tree(
+                folder, self.path, cache_file=cache, placed_file=self._placed_file
+            )
         except OSError as exc:
             raise PublishError(
                 f"{name}: cannot sync to {self.path}: {exc.strerror or exc}"

@@ -1,0 +1,54 @@
+"""What the site's parts (extras, sitemaps, redirect pages, status) may use of a build:
+a small public interface, so that none of them imports the site module or reaches into
+its private state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from newsmirror.publish import feeds, pages
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from newsmirror.publish.status import Moment
+    from newsmirror.store import Archive
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    title: str = "新闻镜像"
+    base_url: str = ""  # absolute URL of the site root, for the sitemap and RSS; optional
+    per_page: int = pages.PER_PAGE
+    search: bool = True
+    # The site's public mirrors, (name, http(s) URL) pairs, listed on mirrors.html.
+    mirrors: tuple[tuple[str, str], ...] = ()
+    feed_items: int = feeds.FEED_ITEMS  # entries per feed
+    feed_full_bytes: int = feeds.FULL_BYTES  # full texts per feed; the rest summaries
+
+
+class SiteBuild(Protocol):
+    """One build of the site, as its parts see it."""
+
+    archive: Archive
+    options: SiteOptions
+    folders: pages.Folders
+    updated: Moment | None  # the mirror's last update
+
+    @property
+    def made(self) -> Mapping[str, str]:
+        """Every file this build made so far: path -> stamp."""
+        ...
+
+    def log(self, message: str) -> None:
+        """Tell the person running the build."""
+        ...
+
+    def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
+        """Write ``path`` (only if its bytes changed) and count it as made."""
+        ...
+
+    def render(self, path: str, template: str, **context: object) -> None:
+        """Render a template of the site to ``path``."""
+        ...
