@@ -229,10 +229,14 @@ def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
         for item in stamp.split()[1:]
     }
     folder = site / "search"
+    kinds: dict[str, list[int]] = {}  # kind of file -> bytes per query
 
     def load(name: str) -> bytes | None:
         path = folder / f"{name}.js"
-        return path.read_bytes() if path.exists() else None
+        data = path.read_bytes() if path.exists() else None
+        kind = "doc files" if name.startswith("d/") else "shards" if "/" in name else name
+        kinds.setdefault(kind, [0] * len(queries))[len(rows)] += len(data or b"")
+        return data
 
     queries = draw_queries(raw, count)
     del raw, arts  # memory: at 100,000 articles the texts are large
@@ -263,7 +267,14 @@ def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
                 "short_page": len(result.shown) < min(10, len(truth)),
             }
         )
-    return summarise(rows)
+    out = summarise(rows)
+    manifest = si.parse_manifest(si.read_js((folder / "manifest.js").read_bytes())[1])
+    out["segments"] = [s.docs for s in manifest.segments]
+    out["kB by kind, median / p90"] = ", ".join(
+        f"{k} {statistics.median(v) / 1000:.0f} / {sorted(v)[int(0.9 * len(v))] / 1000:.0f}"
+        for k, v in kinds.items()
+    )
+    return out
 
 
 def summarise(rows: list[dict]) -> dict[str, object]:
@@ -307,7 +318,9 @@ def summarise(rows: list[dict]) -> dict[str, object]:
         "queries within 300 kB and 30 requests": sum(
             1 for r in rows if r["bytes"] <= 300_000 and r["requests"] <= 30
         ),
-        "costliest query": f"{worst['q']!r}: {worst['bytes'] / 1000:.0f} kB, {worst['requests']} requests",
+        "costliest query": (
+            f"{worst['q']!r}: {worst['bytes'] / 1000:.0f} kB, {worst['requests']} requests"
+        ),
     }
 
 
@@ -323,9 +336,10 @@ def pages_bytes(archive: Path, out: Path) -> int:
     return folder_bytes(out / "posts")[1]
 
 
-def bench(n: int, queries: int, increments: int) -> None:
+def bench(n: int, queries: int, increments: int, keep: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="nm-bsearch-") as tmp:
-        work = Path(tmp)
+        work = Path(tmp) if keep is None else keep / str(n)
+        work.mkdir(parents=True, exist_ok=True)
         archive = work / "archive.sqlite"
         t = time.perf_counter()
         make_archive(archive, n)
@@ -374,9 +388,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[10000])
     parser.add_argument("--queries", type=int, default=250)
     parser.add_argument("--increments", type=int, default=5)
+    parser.add_argument(
+        "--keep", type=Path, help="work in KEEP/N and leave the archive, index and pages there"
+    )
     args = parser.parse_args()
     for n in args.n:
-        bench(n, args.queries, args.increments)
+        bench(n, args.queries, args.increments, args.keep)
     print(
         "\ntargets: 100,000 articles indexed in <= 60 s, <= 1 GB; +10 articles <= 300 kB; "
         "index <= article pages; precision 1.0, recall >= 0.99, estimates within 5%; "

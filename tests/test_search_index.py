@@ -370,14 +370,33 @@ def test_latin_words_are_keyed_by_their_trigrams(tmp_path: Path) -> None:
 def test_pairs_apart_are_no_candidate_for_the_term(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Doc 1 has 中国 and 国人 but not 中国人: the mask of 中国 (followed by 队) rules it out.
-    docs = [doc(0, "中国人"), doc(1, "中国队 国人"), doc(2, "x"), doc(3, "中國人民")]
-    build(tmp_path / "small", docs, {0: "", 1: "", 2: "中国人", 3: ""}, {})
-    assert sorted(reader(tmp_path / "small").candidates(terms("中国人"))[0]) == [0, 1, 2, 3]
-    assert '",' not in str(small.made)  # (a small segment has no masks: 4 docs < 1000)
+    # Doc 10 has 中国 and 国人 but not 中国人: the mask of 中国 (followed by 队) rules it out.
+    # (Ids 0, 10, 20, 30: sparse postings carry masks, a bitmap does not.)
+    titles = {0: "中国人", 10: "中国队 国人", 20: "x", 30: "中國人民"}
+    docs = [doc(i, titles.get(i, "填充")) for i in range(31)]
+    bodies = {i: "中国人" if i == 20 else "" for i in range(31)}
+    build(tmp_path / "small", docs, bodies, {})  # fewer docs than MASKS_FROM: no masks
+    assert sorted(reader(tmp_path / "small").candidates(terms("中国人"))[0]) == [0, 10, 20, 30]
     monkeypatch.setattr(si, "MASKS_FROM", 4)
-    build(tmp_path, docs, {0: "", 1: "", 2: "中国人", 3: ""}, {})
+    build(tmp_path, docs, bodies, {})
     found, _ = reader(tmp_path).candidates(terms("中国人"))
-    assert sorted(found) == [0, 2, 3]
-    assert sorted(reader(tmp_path).candidates(terms("国人民"))[0]) == [3]
-    assert sorted(reader(tmp_path).candidates(terms("中国"))[0]) == [0, 1, 2, 3]
+    assert sorted(found) == [0, 20, 30]
+    assert sorted(reader(tmp_path).candidates(terms("国人民"))[0]) == [30]
+    assert sorted(reader(tmp_path).candidates(terms("中国"))[0]) == [0, 10, 20, 30]
+
+
+def test_a_segment_with_empty_shards_is_kept_by_the_next_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many shards for few grams: some shards hold no gram. The next build must still
+    # keep the segment (not build it again under a new name, with every file rewritten).
+    monkeypatch.setattr(si, "SHARD_BYTES", 1)
+    docs, bodies = corpus(12)
+    first = build(tmp_path, docs[:10], bodies, {})
+    shards = value(tmp_path, "manifest")["segments"][0]["shards"]
+    names = [f"s0-9/{shard:x}" for shard in range(shards)]
+    assert {"b": [], "t": []} in [value(tmp_path, name) for name in names]  # empty shards
+    second = build(tmp_path, docs, bodies, first.made)
+    assert not {p for p in second.writer.written if p.startswith("search/s0-9/")}
+    assert [s["name"] for s in value(tmp_path, "manifest")["segments"]] == ["s0-9", "s10-11"]
+    assert len(reader(tmp_path).all_matches("习近平")) == 12

@@ -18,6 +18,7 @@ from newsmirror.demo import run_demo
 from newsmirror.demo.server import serve_folder
 from newsmirror.htmltext import plain_text
 from newsmirror.jekyll_import import import_jekyll
+from newsmirror.publish import searchindex as si
 from newsmirror.publish.pages import article_path
 from newsmirror.publish.site import SiteOptions, build_site
 from newsmirror.store import Archive
@@ -59,6 +60,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     built with ``newsmirror build``; with each article's searchable text (the oracle)."""
     folder = tmp_path_factory.mktemp("searchsite")
     demo = run_demo(folder / "demo")
+    # Next-character masks (only in segments of MASKS_FROM docs or more) here too, so
+    # that the page's mask filter is exercised: a wrong filter loses true results.
+    masks = pytest.MonkeyPatch()
+    masks.setattr(si, "MASKS_FROM", 10)
     public = folder / "public"
     with Archive.open(demo.archive) as archive:
         posts = CORPUS / "nodebe4-posts" / "society"
@@ -82,6 +87,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             for a in archive.iter_articles()
             if not a.removed_at
         }
+    masks.undo()
     assert (public / "search" / "manifest.js").is_file()
     with serve_folder(public) as base:
         yield {"public": public, "http": base, "file": public.as_uri(), "texts": texts}

@@ -8,8 +8,11 @@ and writes only those files through the site's writer. An unchanged article keep
 doc file, an unchanged segment its shard files: adding a few articles writes their doc
 files, one small segment and the manifest.
 
-Grams are counted with numpy in a pool of processes; (gram, doc) pairs go through
-partition files in a scratch folder, so that memory stays bounded at any size.
+Grams are counted with numpy in a pool of processes; (gram, doc) pairs, packed in one
+integer each, go through partition files in a scratch folder (each worker appends to its
+own), so that memory stays bounded at any size; each partition is then sorted and encoded
+into whole shards. Doc files hold PACK docs each (fewer files: creating one costs more
+than writing it).
 """
 
 from __future__ import annotations
@@ -284,9 +287,9 @@ def _build_segment(
             for doc, value in doc_values:
                 packs.add(doc, value)
             pairs += count
-        shards = si.shard_count(pairs, parts)
+        shards = si.shard_count(pairs, parts, len(members))
         masks = len(members) >= si.MASKS_FROM
-        reduce_tasks = ((scratch, p, segment.first, shards, masks) for p in range(parts))
+        reduce_tasks = ((scratch, p, parts, segment.first, shards, masks) for p in range(parts))
         for files in _run(pool, _reduce_partition, reduce_tasks):
             for shard, value in files:
                 name = f"{segment.name}/{shard:x}"
@@ -335,9 +338,9 @@ def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], int]:
         if write:
             value = si.doc_value(url, head, source, iso, text, zone, cleaned=True)
             docs_out.append((doc, si.js_text(value)))
-        codes, nexts = si.codes_and_masks(si.clean(head) + "\n" + text, folded=False)
+        codes, follow = si.codes_and_masks(si.clean(head) + "\n" + text, folded=False)
         body.append((codes, doc))
-        masks.append(nexts)
+        masks.append(follow)
         title.append((si.codes_of(si.title_fold(head)), doc))
     count = 0
     for kind, rows in (("b", body), ("t", title)):
@@ -371,10 +374,10 @@ def _append_parts(batch: _Batch, kind: str, codes: Any, docs: Any, masks: Any = 
                     masks[lo:hi].tofile(f)
 
 
-def _reduce_partition(task: tuple[str, int, int, int, bool]) -> list[tuple[int, Any]]:
+def _reduce_partition(task: tuple[str, int, int, int, int, bool]) -> list[tuple[int, Any]]:
     """The shards of one partition: its keys sorted, grouped and encoded (with the
     next-character masks of pairs if ``with_masks``)."""
-    scratch, part, first, shards, with_masks = task
+    scratch, part, parts, first, shards, with_masks = task
     rows = []
     for kind in ("b", "t"):
         files = sorted(Path(scratch).glob(f"{kind}{part}.*"))
@@ -390,7 +393,12 @@ def _reduce_partition(task: tuple[str, int, int, int, bool]) -> list[tuple[int, 
             f.unlink()
         rows.append(si.group_postings(data, first, masks if with_masks else None))
         del data, keys, masks
-    return sorted(si.shard_values(rows[0], rows[1], shards).items())
+    values = si.shard_values(rows[0], rows[1], shards)
+    # Every shard is written, empty ones too: a build checks that all of a segment's
+    # files are still there before it keeps the segment.
+    for shard in range(part, shards, parts):
+        values.setdefault(shard, {"b": [], "t": []})
+    return sorted(values.items())
 
 
 @contextmanager

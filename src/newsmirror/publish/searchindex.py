@@ -122,10 +122,11 @@ def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, npt.NDArr
     masks = np.concatenate(
         [np.zeros(len(singles), np.uint8), bits, np.zeros(len(trigrams), np.uint8)]
     )
-    order = np.argsort(codes, kind="stable")
-    codes, masks = codes[order], masks[order]
+    both = np.sort((codes << 8) | masks)  # codes < 2**42: a mask fits below
+    codes = both >> 8
     start = np.flatnonzero(np.diff(codes, prepend=-1))
-    return codes[start], np.bitwise_or.reduceat(masks, start).astype(np.uint8)
+    masks = np.bitwise_or.reduceat((both & 0xFF).astype(np.uint8), start)
+    return codes[start], masks.astype(np.uint8)
 
 
 def is_pair(gram: str) -> bool:
@@ -417,11 +418,17 @@ def merges(sizes: Sequence[int]) -> list[int]:
     return out
 
 
-def shard_count(pairs: int, parts: int = 1) -> int:
-    """Shards for a segment of that many (doc, gram) pairs: a power of two, so that a
-    shard holds about SHARD_BYTES; at least ``parts`` (each partition holds whole shards)."""
-    estimate = pairs * 1.4  # bytes per pair, measured on the corpus (postings and keys)
-    wanted = 1 << max(0, round(math.log2(max(1.0, estimate / SHARD_BYTES))))
+def shard_count(pairs: int, parts: int = 1, docs: int = MASKS_FROM) -> int:
+    """Shards for a segment of ``docs`` docs and that many (doc, gram) pairs: a power of
+    two, so that a shard holds about SHARD_BYTES (a small segment: a third of it, as a
+    query reads one shard of every segment per key); at least ``parts`` (each partition
+    holds whole shards)."""
+    # Bytes per pair, measured on the corpus (postings, masks and keys): a small segment
+    # has few docs per gram, so its gram strings weigh more.
+    small = docs < MASKS_FROM
+    estimate = pairs * (4.5 if small else 2.0)
+    target = SHARD_BYTES / 3 if small else SHARD_BYTES
+    wanted = 1 << max(0, round(math.log2(max(1.0, estimate / target))))
     return max(wanted, parts)
 
 
