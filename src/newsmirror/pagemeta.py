@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,7 +46,7 @@ from newsmirror.bylines import (
     name_line,
     plausible_name,
 )
-from newsmirror.timeutil import DEFAULT_ZONE, to_iso, zone_or_default
+from newsmirror.timeutil import DEFAULT_ZONE, moment_of, to_iso, zone_or_default
 
 # -- dates -------------------------------------------------------------------------
 
@@ -98,26 +98,7 @@ def _moment(match: re.Match[str], zone: str) -> datetime | None:
         and ((g["ampm"] or "").lower() == "pm" or _AFTERNOON.search(match.group(0)))
     ):
         hour += 12
-    try:
-        moment = datetime(
-            int(g["y"]),
-            int(g["m1"] or g["m2"]),
-            int(g["d1"] or g["d2"]),
-            hour,
-            int(g["M"] or 0),
-            int(g["S"] or g["S2"] or 0),
-        )
-    except ValueError:
-        return None
-    if g["z"] or g["utc"]:
-        return moment.replace(tzinfo=UTC)
-    if g["zs"]:
-        offset = timedelta(hours=int(g["zh"]), minutes=int(g["zm"]))
-        if offset >= timedelta(hours=24):
-            return None
-        sign = 1 if g["zs"] == "+" else -1
-        return moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
-    return moment.replace(tzinfo=zone_or_default(zone)).astimezone(UTC)
+    return moment_of(g, hour, zone)
 
 
 def find_dates(text: str, zone: str = DEFAULT_ZONE) -> Iterator[tuple[int, Found]]:

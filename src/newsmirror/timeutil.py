@@ -71,12 +71,19 @@ def parse_local_date(text: str, zone: str = DEFAULT_ZONE) -> datetime | None:
     if match is None:
         return None
     g = match.groupdict()
+    return moment_of(g, int(g["H"] or 0), zone)
+
+
+def moment_of(g: dict[str, str | None], hour: int, zone: str) -> datetime | None:
+    """The UTC moment of a date matched with the groups of ``_LOCAL_DATE`` (y, m1/m2,
+    d1/d2, M, S/S2, z/utc, zs/zh/zm), ``hour`` as read. A written zone wins; a time
+    without one is in ``zone``. None for a date that does not exist."""
     try:
         moment = datetime(
-            int(g["y"]),
-            int(g["m1"] or g["m2"]),
-            int(g["d1"] or g["d2"]),
-            int(g["H"] or 0),
+            int(g["y"] or 0),
+            int(g["m1"] or g["m2"] or 0),
+            int(g["d1"] or g["d2"] or 0),
+            hour,
             int(g["M"] or 0),
             int(g["S"] or g["S2"] or 0),
         )
@@ -85,7 +92,7 @@ def parse_local_date(text: str, zone: str = DEFAULT_ZONE) -> datetime | None:
     if g["z"] or g["utc"]:
         return moment.replace(tzinfo=UTC)
     if g["zs"]:
-        offset = timedelta(hours=int(g["zh"]), minutes=int(g["zm"]))
+        offset = timedelta(hours=int(g["zh"] or 0), minutes=int(g["zm"] or 0))
         if offset >= timedelta(hours=24):
             return None
         sign = 1 if g["zs"] == "+" else -1
