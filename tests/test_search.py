@@ -344,9 +344,9 @@ def test_search_command_prints_hits_snippets_and_count(tmp_path):
     result = CliRunner().invoke(cli, ["--archive", str(path), "search", "习近平"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "2024-01-01 12:30 CST\t新闻\t拜登会见習近平\thttps://e.org/新闻/1",
+        "2024-01-01 12:30 UTC+8\t新闻\t拜登会见習近平\thttps://e.org/新闻/1",
         "    旧金山",
-        "2024-01-02 12:30 CST\t新闻\t访问欧洲\thttps://e.org/新闻/2",
+        "2024-01-02 12:30 UTC+8\t新闻\t访问欧洲\thttps://e.org/新闻/2",
         "    国家主席[习近平]抵达巴黎",
     ]
     assert result.stderr.splitlines() == ["indexing 2 new or changed articles…", "2 articles"]
@@ -373,6 +373,32 @@ def test_search_command_prints_hits_snippets_and_count(tmp_path):
             "title_marks": [],
         }
     ]
+
+
+def test_the_terminal_gets_no_control_characters_from_the_archive(tmp_path):
+    """An escape sequence in an article (kept by the sanitiser as text) must not reach
+    the reader's terminal: each control character is shown as one U+FFFD."""
+    path = tmp_path / "archive.sqlite"
+    with Archive.open(path) as archive:
+        _store(archive, [("标题", "前\x1b]0;owned\x07 中\x1b[2J 拜登\x9b31m 后")])
+    result = CliRunner().invoke(cli, ["--archive", str(path), "search", "拜登"])
+    assert result.exit_code == 0, result.output
+    assert not any(c in result.stdout for c in "\x1b\x07\x9b")
+    assert "    前\ufffd]0;owned\ufffd 中\ufffd[2J [拜登]\ufffd31m 后" in result.stdout
+
+
+def test_offsets_are_written_as_utc_plus_hours() -> None:
+    from datetime import timedelta, timezone
+
+    from newsmirror.timeutil import offset_label
+
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    assert offset_label(moment) == "UTC"
+    assert offset_label(moment.astimezone(timezone(timedelta(hours=8)))) == "UTC+8"
+    assert offset_label(moment.astimezone(timezone(timedelta(hours=-3, minutes=-30)))) == (
+        "UTC-3:30"
+    )
+    assert offset_label(moment.astimezone(timezone(timedelta(hours=5, minutes=45)))) == ("UTC+5:45")
 
 
 def test_a_long_text_shows_a_piece_around_the_match(archive):

@@ -12,7 +12,7 @@ import click
 
 from newsmirror.clibase import Context, handle_errors, pass_ctx
 from newsmirror.models import SearchHit, SearchResults
-from newsmirror.timeutil import in_zone
+from newsmirror.timeutil import in_zone, offset_label
 
 Marker = Callable[[str], str]
 
@@ -34,18 +34,31 @@ def highlight(text: str, marks: Sequence[tuple[int, int]], mark: Marker) -> str:
     return "".join(out) + text[at:]
 
 
+# C0 and C1 controls (escape sequences could drive the reader's terminal), as one
+# visible character each, so that the marks' offsets still hold.
+_CONTROLS = {c: "\ufffd" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def shown(text: str) -> str:
+    """Text from the archive as it may reach a terminal: no control characters."""
+    return text.translate(_CONTROLS)
+
+
 def when(hit: SearchHit) -> str:
     """The publication time in the source's time zone."""
-    return in_zone(hit.published, hit.timezone).strftime("%Y-%m-%d %H:%M %Z")
+    local = in_zone(hit.published, hit.timezone)
+    return f"{local:%Y-%m-%d %H:%M} {offset_label(local)}"
 
 
 def hit_lines(hit: SearchHit, mark: Marker, *, in_title: bool = True) -> list[str]:
     """Date, source, title and URL on one tab-separated line, the snippet indented
     below; the terms marked in the snippet, and in the title with ``in_title``."""
-    title = highlight(hit.title, hit.title_marks, mark) if in_title else hit.title
-    lines = [f"{when(hit)}\t{hit.source}\t{title}\t{hit.url}"]
+    title = shown(hit.title)
+    if in_title:
+        title = highlight(title, hit.title_marks, mark)
+    lines = [f"{when(hit)}\t{shown(hit.source)}\t{title}\t{shown(hit.url)}"]
     if hit.snippet:
-        lines.append("    " + highlight(hit.snippet, hit.marks, mark))
+        lines.append("    " + highlight(shown(hit.snippet), hit.marks, mark))
     return lines
 
 

@@ -98,3 +98,15 @@ def moment_of(g: dict[str, str | None], hour: int, zone: str) -> datetime | None
         sign = 1 if g["zs"] == "+" else -1
         return moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
     return moment.replace(tzinfo=zone_or_default(zone)).astimezone(UTC)
+
+
+def offset_label(moment: datetime) -> str:
+    """An aware moment's offset from UTC as people read it: UTC+8, UTC-3:30, UTC.
+    (Abbreviations such as CST are ambiguous: China, or the US Central zone?)"""
+    offset = moment.utcoffset()
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
