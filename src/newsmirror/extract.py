@@ -107,6 +107,9 @@ _UI_PHRASES = re.compile(
     + ")+"
 )
 _SENTENCE_MARK = re.compile(r"[。，；！？.,;!?]")
+# a mark that ends a clause: CJK ones anywhere, Latin ones before a space (not 1.5 or a.b.c)
+_PROSE_MARK = re.compile(r"[。，；！？]|[.,;!?](?=\s|$)")
+PROSE_MARKS_PER_LINK = 0.4
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[\s\W_]+")
 _HAS_ROOT = re.compile(r"<(html|body)[\s>]", re.I)
@@ -158,7 +161,47 @@ def prepare(page: str, *, remove: Sequence[str] = ()) -> lxml.html.HtmlElement:
     return root
 
 
+def _unlinked_text(element: lxml.html.HtmlElement) -> str:
+    """The text of ``element`` outside its links (a link counts as one space)."""
+    parts = [element.text or ""]
+    for child in element.iterdescendants():
+        if any(a.tag == "a" for a in child.iterancestors() if a is not element):
+            continue  # inside a link: its text and tail are the link's
+        if child.tag != "a":
+            parts.append(child.text or "")
+        else:
+            parts.append(" ")
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def is_prose(element: lxml.html.HtmlElement, links: int) -> bool:
+    """Whether the text between the links reads as sentences (several marks, some per link):
+    a paragraph or a reference list with many links, not a menu of them."""
+    marks = len(_PROSE_MARK.findall(_unlinked_text(element)))
+    return marks >= 2 and marks >= PROSE_MARKS_PER_LINK * links
+
+
+def data_tables(root: lxml.html.HtmlElement) -> set[lxml.html.HtmlElement]:
+    """Tables laid out as data: header cells (th) and at least two rows of several cells.
+    A layout table (cells holding blocks, menus, the article) has no header cells."""
+    found = set()
+    for table in root.iter("table"):
+        rows = [row for row in table.iter("tr")]
+        wide = [row for row in rows if len(row.findall("td")) + len(row.findall("th")) >= 2]
+        if len(wide) >= 2 and any(True for _ in table.iter("th")):
+            found.add(table)
+    return found
+
+
+def _in_data_table(element: lxml.html.HtmlElement, tables: set[lxml.html.HtmlElement]) -> bool:
+    if element in tables:
+        return True
+    return any(parent in tables for parent in element.iterancestors("table"))
+
+
 def _drop_navigation(root: lxml.html.HtmlElement) -> None:
+    tables = data_tables(root)
     for element in list(root.iter(*_NAV_CONTAINERS)):
         if element.getparent() is None:
             continue
@@ -171,6 +214,8 @@ def _drop_navigation(root: lxml.html.HtmlElement) -> None:
             len(anchors) >= 2
             and linked / len(text) > LINK_DENSITY
             and linked / len(anchors) <= MAX_AVG_NAV_LINK
+            and not (element.tag in ("table", "tr") and _in_data_table(element, tables))
+            and not is_prose(element, len(anchors))
         ):
             element.drop_tree()
             continue
@@ -211,9 +256,13 @@ def _drop_menu_runs(root: lxml.html.HtmlElement) -> None:
                     element.drop_tree()
         run.clear()
 
+    tables = data_tables(root)
     for element in _leaf_blocks(root):
         text = _squash(element.text_content())
         if not text:
+            continue
+        if element.tag in ("td", "th") and _in_data_table(element, tables):
+            flush()  # a cell of a data table: short values, not a menu
             continue
         if len(text) <= MENU_ITEM_CHARS and not _SENTENCE_MARK.search(text):
             run.append(element)
@@ -232,11 +281,16 @@ def _drop_chrome(root: lxml.html.HtmlElement) -> None:
 
 
 def _restore_captions(root: lxml.html.HtmlElement, captions: dict[str, str], base_url: str) -> None:
+    """Each figure's caption back under its image, once (not where the text already is,
+    nor again under a second copy of the same image)."""
     present = _squash(root.text_content())
+    done: set[str] = set()
     for img in list(root.iter("img")):
-        caption = captions.get(absolute(base_url, img.get("src") or ""))
-        if not caption or _squash(caption) in present or img.getparent() is None:
+        src = absolute(base_url, img.get("src") or "")
+        caption = captions.get(src)
+        if not caption or src in done or _squash(caption) in present or img.getparent() is None:
             continue
+        done.add(src)
         if "©" in caption and len(_squash(caption)) <= 30:
             continue  # a photo credit, not a caption
         figure = etree.Element("figure")
@@ -307,6 +361,83 @@ def _has_menu_lines(tree: lxml.html.HtmlElement, head: int = 12, short: int = 8)
     return sum(flags) >= short
 
 
+SHORT_SHARE = 0.5  # a result under half the page's main block of paragraphs is cut short
+TOPIC_SHARE = 0.25  # a result with under this share of a reference's words is off topic
+_TOPIC_WORD = re.compile(r"[^\W\d_]{3,}|[\u3400-\u9fff]{2,}")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_REFERENCE_META = ("og:description", "description", "twitter:description")
+
+
+def main_block_chars(root: lxml.html.HtmlElement) -> int:
+    """Characters (outside links) of the element holding the most paragraph text."""
+    totals: dict[lxml.html.HtmlElement, int] = {}
+    for paragraph in root.iter("p", "pre"):
+        parent = paragraph.getparent()
+        if parent is not None:
+            size = len(_squash(_unlinked_text(paragraph)))
+            totals[parent] = totals.get(parent, 0) + size
+    return max(totals.values(), default=0)
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+_META = re.compile(r"<meta\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_PARAGRAPH = re.compile(r"<(?:p|pre)\b[^>]*>(.*?)</(?:p|pre)>", re.I | re.S)
+
+
+def page_references(page: str, summary: str = "") -> list[str]:
+    """The page's title and description (and the feed's summary): what the article is about."""
+    references = []
+    title = _TITLE.search(page)
+    if title:
+        references.append(html_module.unescape(_TAGS.sub(" ", title.group(1))))
+    for meta in _META.finditer(page):
+        attrs = {m[1].lower(): m[2] or m[3] for m in _ATTR.finditer(meta.group(0))}
+        name = (attrs.get("property") or attrs.get("name") or "").lower()
+        if name in _REFERENCE_META and attrs.get("content"):
+            references.append(html_module.unescape(attrs["content"]))
+            break
+    if summary:
+        references.append(summary)
+    return references
+
+
+def _paragraph_bound(page: str) -> int:
+    """Characters in all the page's paragraphs (at least its main block's), without a tree."""
+    return sum(len(_squash(_TAGS.sub("", found))) for found in _PARAGRAPH.findall(page))
+
+
+def topic_words(text: str) -> set[str]:
+    """Words of three letters or more, and pairs of Chinese characters, in lower case."""
+    words: set[str] = set()
+    for word in _TOPIC_WORD.findall(text.lower()):
+        if _CJK.match(word):
+            words.update(word[i : i + 2] for i in range(len(word) - 1))
+        else:
+            words.add(word)
+    return words
+
+
+def off_topic(text: str, references: Sequence[str]) -> bool:
+    """Whether ``text`` shares little with every reference that has a few words."""
+    found = topic_words(text)
+    shares = [
+        len(words & found) / len(words) for words in map(topic_words, references) if len(words) >= 3
+    ]
+    return bool(shares) and max(shares) < TOPIC_SHARE
+
+
+def looks_cut_short(text: str, page: str, summary: str = "") -> bool:
+    """A result off the page's topic, or under half the page's main block of paragraphs
+    (the page is parsed for that only when its paragraphs all told are long enough)."""
+    if off_topic(text, page_references(page, summary)):
+        return True
+    size = len(_squash(text))
+    if size >= SHORT_SHARE * _paragraph_bound(page):
+        return False
+    return size < SHORT_SHARE * main_block_chars(lxml.html.document_fromstring(page))
+
+
 def _trafilatura_html(
     page: str, url: str, remove: Sequence[str], fast: bool = True
 ) -> tuple[str, dict[str, str]]:
@@ -335,6 +466,31 @@ def _trafilatura_html(
     return html, captions
 
 
+def _second_pass(
+    page: str,
+    url: str,
+    remove: Sequence[str],
+    tree: lxml.html.HtmlElement,
+    captions: dict[str, str],
+    summary: str,
+) -> tuple[lxml.html.HtmlElement, dict[str, str]]:
+    """trafilatura's full pass where the fast one kept page chrome (its comparison
+    drops it; on pages up to MAX_SECOND_PASS), or looks cut short (on any page, as
+    plain trafilatura would pay it anyway; kept when it finds more)."""
+    if len(page) <= MAX_SECOND_PASS and _has_menu_lines(tree):
+        return _extract_tree(page, url, remove, fast=False)
+    text = tree.text_content()
+    if not looks_cut_short(text, page, summary):
+        return tree, captions
+    try:
+        full, full_captions = _extract_tree(page, url, remove, fast=False)
+    except ExtractionError:
+        return tree, captions
+    if len(_squash(full.text_content())) > len(_squash(text)):
+        return full, full_captions
+    return tree, captions
+
+
 def extract_article(
     page: str,
     url: str,
@@ -344,12 +500,14 @@ def extract_article(
     metadata: bool = False,
     iframe_hosts: Sequence[str] | None = None,
     zone: str | None = None,
+    summary: str = "",
 ) -> Extracted:
     """The main content of ``page`` (decoded HTML) as sanitised HTML and text.
 
     With ``selector`` the matching elements are the content (no extraction); with
     ``metadata`` the page's title, author and publication date are read too
-    (:mod:`newsmirror.pagemeta`; ``zone`` for dates written without one).
+    (:mod:`newsmirror.pagemeta`; ``zone`` for dates written without one). ``summary``
+    (the feed's, as text) helps tell an extraction that missed the article.
     """
     page = cap_markup(page)  # before any parser: lxml and trafilatura parse it several times
     meta = {"title": "", "author": "", "date": "", "date_text": ""}
@@ -367,9 +525,7 @@ def extract_article(
         html = "".join(lxml.html.tostring(e, encoding="unicode") for e in chosen)
     else:
         tree, captions = _extract_tree(page, url, remove, fast=True)
-        if len(page) <= MAX_SECOND_PASS and _has_menu_lines(tree):
-            # The fast pass kept page chrome; trafilatura's full comparison drops it.
-            tree, captions = _extract_tree(page, url, remove, fast=False)
+        tree, captions = _second_pass(page, url, remove, tree, captions, summary)
         _restore_captions(tree, captions, url)
         html = _body_html(tree)
     hosts = DEFAULT_IFRAME_HOSTS if iframe_hosts is None else iframe_hosts

@@ -56,8 +56,10 @@ def extract_page(
     remove: Sequence[str] = (),
     iframe_hosts: Sequence[str] = (),
     metadata: bool = False,
+    summary: str = "",
 ) -> Extracted:
-    """Decode and extract one page (runs in a worker process).
+    """Decode and extract one page (runs in a worker process); ``summary`` is the feed's
+    text of the item, to tell an extraction that missed the article.
 
     trafilatura is imported here, by the processes that extract, not by every run.
     """
@@ -72,6 +74,7 @@ def extract_page(
         remove=remove,
         metadata=metadata,
         iframe_hosts=iframe_hosts,
+        summary=summary,
     )
 
 
@@ -149,6 +152,7 @@ async def fill_pages(
                 source.remove,
                 config.content.iframe_hosts,
                 True,  # the page's author and date, for an item whose feed gave none
+                plain_text(task.content) if task.content_origin == "feed" else "",
             )
         except ExtractionError as exc:
             summary.failed += 1
