@@ -1,6 +1,7 @@
 """Static-site benchmark: newsmirror build beside Hugo and Jekyll on the same posts.
 
     python benchmarks/site.py [--n 10000] [--jekyll-n 2000] [--no-hugo] [--no-jekyll]
+    python benchmarks/site.py --weight-only [--n 500]
 
 Makes an archive of N articles from the real posts in ../shared/corpus (titles,
 dates over six years and 20 sources varied), then times, each in a child
@@ -11,12 +12,17 @@ process so that its peak memory is its own:
   * Jekyll (Debian jekyll 4.3) on the same posts with `export jekyll --site`, at
     --jekyll-n articles only (it is slow).
 References measured here for 10,000 posts: Hugo 9.3 s and 675 MB; Jekyll 402 s.
+Then the page weight of the front page and an article page: the HTML, stylesheets and
+scripts a first visit loads, each gzip-compressed as a web server sends it (target: the
+front page at most 30 kB).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -163,6 +169,33 @@ def jekyll(archive: Path, work: Path) -> tuple[float, float]:
     return wall, peak
 
 
+_LOADS = re.compile(
+    r'<link rel="(?:stylesheet|preload|modulepreload)"[^>]*?href="([^"]+)"'
+    r'|<script[^>]*?src="([^"]+)"'
+)
+
+
+def page_weight(site: Path, page: str) -> tuple[int, int]:
+    """(bytes, gzip bytes) of ``page`` and the stylesheets and scripts it loads at once
+    (not images, not scripts a page loads only when the reader uses them)."""
+    from urllib.parse import unquote
+
+    path = site / page
+    files = [path]
+    for css, js in _LOADS.findall(path.read_text(encoding="utf-8")):
+        files.append((path.parent / unquote(css or js)).resolve())
+    raw = sum(len(f.read_bytes()) for f in files)
+    packed = sum(len(gzip.compress(f.read_bytes(), 6)) for f in files)
+    return raw, packed
+
+
+def print_weights(site: Path) -> None:
+    article = next(site.glob("posts/*/*/*.html")).relative_to(site).as_posix()
+    for name, page in (("front page", "index.html"), ("article page", article)):
+        raw, packed = page_weight(site, page)
+        print(f"page weight, {name}: {packed / 1000:.1f} kB gzip ({raw / 1000:.1f} kB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10000)
@@ -170,7 +203,14 @@ def main() -> None:
     parser.add_argument("--no-hugo", action="store_true")
     parser.add_argument("--no-jekyll", action="store_true")
     parser.add_argument("--no-search", action="store_true", help="Skip Pagefind (for large N).")
+    parser.add_argument("--weight-only", action="store_true", help="Only the page weights.")
     args = parser.parse_args()
+    if args.weight_only:
+        with tempfile.TemporaryDirectory(prefix="nm-weight-") as tmp:
+            make_archive(Path(tmp) / "archive.sqlite", args.n)
+            newsmirror_build(Path(tmp) / "archive.sqlite", Path(tmp) / "public", search=False)
+            print_weights(Path(tmp) / "public")
+        return
     with tempfile.TemporaryDirectory(prefix="nm-site-") as tmp:
         work = Path(tmp)
         archive = work / "archive.sqlite"
@@ -202,6 +242,7 @@ def main() -> None:
         print(f"{'build':<78}{'seconds':>9}{'peak MB':>9}")
         for name, seconds, mb in rows:
             print(f"{name:<78}{seconds:>9.2f}{(f'{mb:.0f}' if mb else '-'):>9}")
+        print_weights(out)
     if not args.no_jekyll and shutil.which("jekyll") and args.jekyll_n:
         with tempfile.TemporaryDirectory(prefix="nm-jekyll-") as tmp:
             work = Path(tmp)

@@ -221,6 +221,7 @@ def test_articles_added_before_the_guard_was_stored_keep_it(tmp_path, server):
         for table in ("search_index", "search_stale", "search_meta"):  # (migration 10)
             conn.execute(f"DROP TABLE {table}")
         conn.execute("ALTER TABLE search_state DROP COLUMN digest")
+        conn.execute("ALTER TABLE revisions DROP COLUMN origin")  # (migration 11)
         conn.execute("PRAGMA user_version = 4")
     with Archive.open(config.archive) as archive:
         [(guard,)] = archive.conn.execute("SELECT net_guard FROM articles").fetchall()

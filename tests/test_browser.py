@@ -79,7 +79,8 @@ def test_switch_simplified_traditional(page, served):
     page.goto(f"{served}/index.html")
     page.click(f"text={SEED_TITLE}")
     page.wait_for_load_state("load")
-    page.click(".zh-toggle")
+    page.click(".zh-toggle")  # loads the converter (tests/test_zh_switch.py), then converts
+    page.wait_for_function("document.documentElement.lang === 'zh-Hant'", timeout=15000)
     assert page.locator("h1").inner_text() == "分析：拜登習近平11月會談的背後原因"
     page.click(".zh-toggle")
     assert page.locator("h1").inner_text() == SEED_TITLE

@@ -49,7 +49,9 @@ def test_no_broken_internal_link(demo):
             parts = urlsplit(link)
             if parts.scheme or link.startswith(("#", "mailto:")):
                 continue
-            target = (page.parent / unquote(parts.path)).resolve()
+            # 404.html links from the site's base path ("/" here): it is served at any depth.
+            start = site if link.startswith("/") and page.name == "404.html" else page.parent
+            target = (start / unquote(parts.path).lstrip("/")).resolve()
             assert target.exists(), f"{page.relative_to(site)} -> {link}"
             assert site.resolve() in target.parents or target == site.resolve()
             checked += 1
@@ -63,7 +65,7 @@ def test_feeds_parse(demo):
     for feed in feeds:
         parsed = feedparser.parse(feed.read_bytes())
         assert not parsed.bozo, (feed, parsed.get("bozo_exception"))
-        assert parsed.entries, feed
+        assert parsed.entries or feed.parent.name in ("edits", "removed"), feed  # none yet
     top = feedparser.parse((site / "feed.xml").read_bytes())
     assert any("拜登" in (e.get("content") or [{}])[0].get("value", "") for e in top.entries)
 
@@ -74,7 +76,7 @@ def test_cjk_names_work_on_disk_and_in_links(demo):
     assert (site / "tags" / "中美关系" / "index.html").is_file()
     assert (site / "tags" / "中美关系" / "feed.xml").is_file()
     tag_page = (site / "tags" / "社会" / "index.html").read_text(encoding="utf-8")
-    assert tag_page.count("<li>") == 11  # two sources carry the tag: 8 + 3 articles
+    assert tag_page.count('<li class="card">') == 11  # two sources carry the tag: 8 + 3 articles
     index = (site / "sources" / "index.html").read_text(encoding="utf-8")
     assert 'href="../sources/%E5%A4%A7%E7%BA%AA%E5%85%83/index.html"' in index
 
@@ -86,7 +88,7 @@ def test_seed_article_page_shows_full_content_and_local_time(demo):
     [page] = [p for p in pages if "拜登习近平11月会谈" in p.read_text(encoding="utf-8")]
     text = page.read_text(encoding="utf-8")
     assert seed_body in text
-    assert "2023-10-29 11:36 CST" in text and "原文" in text
+    assert "2023-10-29 11:36 北京时间" in text and "原文" in text
     assert "https://www.epochtimes.com/gb/23/10/29/n14105166.htm" in text
 
 
@@ -96,7 +98,7 @@ def test_pages_load_nothing_from_other_hosts(demo):
         html = page.read_text(encoding="utf-8")
         for tag in re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", html):
             src = re.search(r'\s(?:src|href)="([^"]+)"', tag)
-            if src and 'rel="alternate"' not in tag:
+            if src and 'rel="alternate"' not in tag and 'rel="canonical"' not in tag:
                 url = src.group(1)
                 assert (
                     not url.startswith(("http://", "https://", "//")) or "youtube.com/embed/" in url
@@ -429,7 +431,7 @@ def test_interrupted_build_leaves_no_indexer_and_no_scratch(tmp_path, big_archiv
 def nav_links(page):
     """(rel or class, href, text) of the neighbour links of an article page."""
     text = page.read_text(encoding="utf-8")
-    navs = re.findall(r'<nav class="neighbours[^"]*">(.*?)</nav>', text, re.S)
+    navs = re.findall(r'<nav class="neighbours[^"]*"[^>]*>(.*?)</nav>', text, re.S)
     return [re.findall(r'<a (?:rel="(\w+)" )?href="([^"]+)">([^<]*)</a>', nav) for nav in navs]
 
 
@@ -448,20 +450,22 @@ def test_article_pages_link_to_their_neighbours(tmp_path):
         page_of[heading(page)] = page
     for i in range(len(order)):
         page = page_of[f"第{i}篇"]
-        overall, within = nav_links(page)
+        overall, *rest = nav_links(page)
+        within = rest[0] if rest else []  # only with an older article in the source
         # Newer articles: the front page and the source's listing (a page never changes
         # when a newer article arrives); the older neighbours by name.
         older = f"第{i - 1}篇" if i else None
         expected = [("prev", "← 最新文章")] + ([("next", f"{older} →")] if older else [])
         assert [(rel, text) for rel, _, text in overall] == expected, i
-        assert heading(page.parent / unquote(overall[0][1])) == "新闻镜像"
-        assert heading(page.parent / unquote(within[0][1])) == f"来源：{order[i]}"
+        assert heading(page.parent / unquote(overall[0][1])) == "最新文章"  # the front page
+        if within:
+            assert heading(page.parent / unquote(within[0][1])) == f"来源：{order[i]}"
         for _, link, text in overall[1:] + within[1:]:
             target = (page.parent / unquote(link)).resolve()
             assert heading(target) == text.strip("← →"), (i, link, text)
         same = [j for j, s in enumerate(order) if s == order[i]]
         k = same.index(i)
-        want = [f"← {order[i]}的最新文章"] + ([f"第{same[k - 1]}篇 →"] if k else [])
+        want = [f"← {order[i]}的最新文章", f"第{same[k - 1]}篇 →"] if k else []
         assert [text for _, _, text in within] == want, i
 
 
@@ -559,7 +563,7 @@ def test_months_are_those_of_the_source_time_zone(tmp_path):
     page = next(
         p for p in (tmp_path / "site" / "posts").rglob("*.html") if heading(p) == "上海二月一"
     )
-    assert "2024-02-01 04:00 CST" in page.read_text(encoding="utf-8")
+    assert "2024-02-01 04:00 北京时间" in page.read_text(encoding="utf-8")
 
 
 def _entry(id_, source="S", path="", tags=(), month="2024年01月", url="https://e.org/x"):

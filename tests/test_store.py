@@ -965,7 +965,7 @@ def test_health_and_sources_command_show_attempts_and_errors(tmp_path):
     assert (good.articles, bad.articles) == (2, 0)
     out = CliRunner().invoke(cli, ["--archive", str(path), "sources"]).output
     assert f"  last error at {S2}: HTTP 503" in out
-    assert f"好\tok\tarticles=2\tlast_success={S1}\tfailures=0\n" in out
+    assert f"好\tok\tarticles=2\tlast_success={S1}\tfailures=0\tremoved_at_origin=0\n" in out
 
 
 def test_check_reports_damage_and_a_search_index_out_of_step(tmp_path):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from newsmirror.clean import clean_text
 from newsmirror.config import Config, Source
 from newsmirror.decide import Change
 from newsmirror.errors import AddError
@@ -93,12 +94,13 @@ async def _add(
             True,
         )
         now = now_utc()
+        title = clean_text(extracted.title) or url  # the page's, as a feed's title is read
         published = _parse_date(extracted.date)
         article_id, change = archive.add_article(
             source=source.name,
             url=url,
-            title=extracted.title or url,
-            author=extracted.author or source.name,
+            title=title,
+            author=clean_text(extracted.author) or source.name,
             content=extracted.html,
             published=min(published, now) if published else now,
             published_raw=extracted.date_text or extracted.date,
@@ -107,7 +109,7 @@ async def _add(
             guarded=guard is not None,
         )
         media = await _own_images(config, archive, fetcher, article_id, guard)
-    return AddResult(article_id, extracted.title or url, source.name, change, media)
+    return AddResult(article_id, title, source.name, change, media)
 
 
 def add_url(

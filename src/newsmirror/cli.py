@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from newsmirror import __version__
-from newsmirror.clibase import Context, handle_errors, pass_ctx
+from newsmirror.clibase import Context, echo, handle_errors, json_text, pass_ctx, shown
 from newsmirror.config import (
     CONFIG_NAME,
     STARTER_SOURCES,
@@ -180,7 +180,7 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
         summary = update(config, archive, list(names) or None, progress=display.feed)
     for result in summary.sources:
         for message in result.errors:
-            click.echo(f"failed: {result.name}: {message}", err=True)
+            echo(f"failed: {result.name}: {message}", err=True)
     if verbose:
         click.echo(f"{summary.fallbacks} feeds read by feedparser (fastfeedparser could not)")
     click.echo(summary.line())
@@ -224,8 +224,6 @@ def run(
       newsmirror run
       newsmirror run --max-minutes 50 --json > report.json   # a CI job's hour
     """
-    import json
-
     from newsmirror.pipeline import select_sources
     from newsmirror.runjob import run_job
     from newsmirror.summaries import Budget
@@ -257,11 +255,11 @@ def run(
         archive.record_job(report.as_dict())
     for result in report.fetch.sources:
         for message in result.errors:
-            click.echo(f"failed: {result.name}: {message}", err=True)
+            echo(f"failed: {result.name}: {message}", err=True)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_text(report.as_dict()))
     else:
-        click.echo("\n".join(report.lines()))
+        echo("\n".join(report.lines()))
     sys.exit(report.exit_code)
 
 
@@ -409,9 +407,9 @@ def import_jekyll_cmd(ctx: Context, directory: Path) -> None:
     with ctx.archive(create=True) as archive:
         summary = import_jekyll(archive, directory)
     for message in summary.notes:
-        click.echo(f"note: {message}", err=True)
+        echo(f"note: {message}", err=True)
     for message in summary.skipped:  # every one: the operator fixes them from this list
-        click.echo(f"skipped: {message}", err=True)
+        echo(f"skipped: {message}", err=True)
     click.echo(summary.line())
 
 
@@ -442,7 +440,7 @@ def add(ctx: Context, url: str, source: str | None, allow_private: bool) -> None
         archive.sync_sources(config.sources)
         result = add_url(config, archive, url, source=source, allow_private=allow_private)
     click.echo(
-        f"{result.change.value}: [{result.source}] {result.title} (article "
+        f"{result.change.value}: [{shown(result.source)}] {shown(result.title)} (article "
         f"{result.article_id}); {result.media.line()}"
     )
 
@@ -471,7 +469,7 @@ def refetch(ctx: Context, source: str | None, since: str | None) -> None:
     with ctx.archive(path=config.archive) as archive:
         pages, media = refetch_pages(config, archive, source=source, since=since)
     for message in pages.errors[:20]:
-        click.echo(f"page: {message}", err=True)
+        echo(f"page: {message}", err=True)
     click.echo(f"{pages.line()}; {media.line()}")
 
 
@@ -491,7 +489,8 @@ def _check_date(text: str) -> str:
 @pass_ctx
 @handle_errors
 def sources(ctx: Context, as_opml: bool) -> None:
-    """Each source with its health: last success, last error, failures, articles.
+    """Each source with its health: last success, last error, failures, articles, and
+    how many of its articles were taken down at their origin (404/410).
 
     With --opml, the config's sources as a subscription list for feed readers.
 
@@ -506,7 +505,7 @@ def sources(ctx: Context, as_opml: bool) -> None:
         click.echo(write_opml(list(ctx.config().sources)), nl=False)
         return
     with ctx.archive(lock=False) as archive:
-        rows = archive.health()
+        rows, taken_down = archive.health(), archive.removed_counts()
     if not rows:
         click.echo("no sources yet: run `newsmirror fetch`")
         return
@@ -521,12 +520,12 @@ def sources(ctx: Context, as_opml: bool) -> None:
             )
         )
         click.echo(
-            f"{h.name}\t{state}\tarticles={h.articles}\t"
+            f"{shown(h.name)}\t{state}\tarticles={h.articles}\t"
             f"last_success={h.last_success or '-'}\t"
-            f"failures={h.consecutive_failures}"
+            f"failures={h.consecutive_failures}\tremoved_at_origin={taken_down.get(h.name, 0)}"
         )
         if h.last_error and h.consecutive_failures:
-            click.echo(f"  last error at {h.last_error_at}: {h.last_error}")
+            click.echo(f"  last error at {h.last_error_at}: {shown(h.last_error)}")
 
 
 @cli.command()

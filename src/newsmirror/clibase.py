@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +23,35 @@ from newsmirror.store import Archive
 from newsmirror.store.opening import damaged_archive_error
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Text from the web or an archive (titles, source names, file names, a server's error
+# text) may hold C0 and C1 controls: ESC, CSI (U+009B), BEL and CR could drive or
+# overwrite the reader's terminal. Each becomes one visible character (U+FFFD), so
+# that offsets into the text (search marks) still hold; so does a lone surrogate (a
+# file name's undecodable byte), which a UTF-8 stdout refuses to print.
+_CONTROLS = {c: "\ufffd" for c in (*range(0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000))}
+_CONTROLS_BUT_LAYOUT = {c: r for c, r in _CONTROLS.items() if chr(c) not in "\t\n"}
+# What json.dumps(ensure_ascii=False) leaves as it is: DEL, C1, the line separators and
+# lone surrogates (which no UTF-8 stdout prints).
+_JSON_RAW = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), 0x2028, 0x2029, *range(0xD800, 0xE000))}
+
+
+def shown(text: str) -> str:
+    """One field of outside text as it may reach a terminal: no control characters
+    (tab and line breaks included, so it stays one field on one line)."""
+    return text.translate(_CONTROLS)
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """Print lines that hold outside text: controls shown as U+FFFD, the tabs and line
+    breaks of the layout kept."""
+    click.echo(text.translate(_CONTROLS_BUT_LAYOUT), err=err)
+
+
+def json_text(data: Any, indent: int = 2) -> str:
+    """``data`` as JSON readable in a terminal: non-ASCII text as it is, but no raw
+    control character (json escapes C0; DEL, C1 and U+2028/9 are escaped here too)."""
+    return json.dumps(data, ensure_ascii=False, indent=indent).translate(_JSON_RAW)
 
 
 def known_error(exc: BaseException) -> NewsmirrorError | None:
@@ -52,9 +82,9 @@ def handle_errors(func: F) -> F:
             if error is None:
                 raise
             message = " ".join(error.message.split())  # always one line
-            click.echo(f"error: {message}", err=True)
+            click.echo(f"error: {shown(message)}", err=True)
             if error.hint:
-                click.echo(f"hint: {error.hint}", err=True)
+                click.echo(f"hint: {shown(' '.join(error.hint.split()))}", err=True)
             sys.exit(error.exit_code)
 
     return wrapper  # type: ignore[return-value]

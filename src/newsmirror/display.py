@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from newsmirror.clibase import shown
+
 STAGES = ("feed", "page", "image", "output", "target")
 
 
@@ -24,6 +26,11 @@ def source_line(outcome: Any) -> str:
     if outcome.errors:
         line += f" ({'; '.join(outcome.errors)})"
     return line
+
+
+def one_line(text: str) -> str:
+    """An event's text (names, URLs and errors from outside) as one line for a terminal."""
+    return shown(" ".join(text.split()))
 
 
 class Display:
@@ -37,7 +44,7 @@ class Display:
         self.counts = dict.fromkeys(STAGES, 0)
 
     def show(self, stage: str, text: str) -> None:
-        click.echo(f"{stage} {text}".replace("\n", " "), err=True)
+        click.echo(f"{stage} {one_line(text)}", err=True)
 
     def advance(self, stage: str) -> None:
         self.counts[stage] = self.counts.get(stage, 0) + 1
@@ -73,8 +80,9 @@ class LiveDisplay(Display):
         self.progress.advance(self.tasks[stage])
 
     def show(self, stage: str, text: str) -> None:
-        if stage in ("source", "output", "target"):
-            self.progress.console.print(f"{stage} {text}", markup=False, highlight=False)
+        if stage in ("source", "output", "target"):  # as text: no markup, no :emoji: codes
+            line = f"{stage} {one_line(text)}"
+            self.progress.console.print(line, markup=False, highlight=False, emoji=False)
 
 
 @contextmanager

@@ -337,6 +337,20 @@ def _exact_text(data: bytes) -> str | None:
         return None
 
 
+# Front matter a post may keep verbatim: the old writers' keys. Any other key, or another
+# layout, could steer Jekyll (``permalink: /index.html`` takes the home page, ``redirect_to``
+# sends readers to another site, ``redirect_from`` takes another post's page): such a post
+# is rendered as newsmirror writes posts (its redirects, if any, checked) instead.
+_INERT_KEYS = frozenset(
+    {"layout", "title", "date", "author", "from", "link", "tags", "categories", "comments"}
+)
+
+
+def _inert(front: dict[str, Any]) -> bool:
+    """Whether the front matter only says what the post is."""
+    return set(front) <= _INERT_KEYS and front.get("layout", "post") == "post"
+
+
 def _kept_text(data: bytes) -> str | None:
     """The file's exact text when it may be published again as it was
     (:func:`verbatim.may_keep`), else None (the post is rendered and sanitised)."""
@@ -400,7 +414,9 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
         content=sanitize_html(html),
         notes=[f"{path}: {note}"] if note else [],
         media=media,
-        original=_kept_text(data) if valid_yaml and valid_filename(path.name) else None,
+        original=_kept_text(data)
+        if valid_yaml and _inert(front) and valid_filename(path.name)
+        else None,
         redirects=_redirects(front, path.name),
     )
 

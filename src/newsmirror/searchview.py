@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
-from newsmirror.clibase import Context, handle_errors, pass_ctx
+from newsmirror.clibase import Context, handle_errors, json_text, pass_ctx, shown
 from newsmirror.models import SearchHit, SearchResults
 from newsmirror.timeutil import in_zone, offset_label
 
@@ -32,16 +31,6 @@ def highlight(text: str, marks: Sequence[tuple[int, int]], mark: Marker) -> str:
         out += [text[at:start], mark(text[start:end])]
         at = end
     return "".join(out) + text[at:]
-
-
-# C0 and C1 controls (escape sequences could drive the reader's terminal), as one
-# visible character each, so that the marks' offsets still hold.
-_CONTROLS = {c: "\ufffd" for c in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-def shown(text: str) -> str:
-    """Text from the archive as it may reach a terminal: no control characters."""
-    return text.translate(_CONTROLS)
 
 
 def when(hit: SearchHit) -> str:
@@ -128,7 +117,7 @@ def search_command(
         results = archive.find(" ".join(query), limit=limit, offset=offset, refresh=False)
     if as_json:
         data = results_json(" ".join(query), results, page, limit)
-        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+        click.echo(json_text(data, indent=1))
         return
     tty = sys.stdout.isatty()  # else plain fields, [marks] in the snippet only
     mark = reverse if tty else brackets

@@ -8,14 +8,16 @@ month, pagination, and the neighbours of each article.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from urllib.parse import quote
 
 from newsmirror.models import ArticleRecord
-from newsmirror.timeutil import in_zone, to_iso
+from newsmirror.timeutil import in_zone, offset_label, to_iso
 
 PER_PAGE = 20  # a listing's front page is rewritten by every run that adds to it
 SEGMENT_BYTES = 200
@@ -166,16 +168,41 @@ class Entry:
     local: str
     month: str
     tags: tuple[str, ...]
+    version: int = 0  # with media_rev: what a listing's excerpt and image depend on
+    media_rev: int = 0
 
     @property
     def href(self) -> str:
         return href(self.path)
 
 
+# Zones readers know by a city's name; any other is shown as its offset from UTC, never by
+# an abbreviation such as "CST" (China, Cuba or the US Midwest?).
+ZONE_NAMES = {
+    **dict.fromkeys(("Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "PRC"), "北京时间"),
+    **dict.fromkeys(("Asia/Harbin", "Asia/Beijing"), "北京时间"),
+    **dict.fromkeys(("Asia/Taipei", "ROC"), "台北时间"),
+    **dict.fromkeys(("Asia/Hong_Kong", "Hongkong"), "香港时间"),
+    **dict.fromkeys(("Asia/Macau", "Asia/Macao"), "澳门时间"),
+    **dict.fromkeys(("Asia/Singapore", "Singapore"), "新加坡时间"),
+    **dict.fromkeys(("Asia/Tokyo", "Japan"), "东京时间"),
+}
+
+
+def zone_words(moment: datetime, zone: str) -> str:
+    """How a page names ``zone`` at ``moment``: 北京时间, 台北时间, ..., UTC, or UTC-6."""
+    return ZONE_NAMES.get(zone) or offset_label(moment)
+
+
+def zone_time(when: datetime, zone: str) -> str:
+    """``when`` in ``zone``, to the minute, with the zone named: "2024-01-05 16:30 北京时间"."""
+    moment = in_zone(when, zone)
+    return f"{moment:%Y-%m-%d %H:%M} {zone_words(moment, zone)}"
+
+
 def local_time(article: ArticleRecord) -> str:
     """The publication time in the source's time zone, with the zone shown."""
-    moment = in_zone(article.published, article.timezone)
-    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+    return zone_time(article.published, article.timezone)
 
 
 def entry_of(article: ArticleRecord) -> Entry:
@@ -193,6 +220,8 @@ def entry_of(article: ArticleRecord) -> Entry:
         local_time(article),
         f"{moment:%Y年%m月}",
         tags,
+        article.version,
+        article.media_rev,
     )
 
 
@@ -303,3 +332,100 @@ def by_key(entries: Iterable[Entry], keys: str) -> dict[str, list[Entry]]:
         for name in names:
             out.setdefault(name, []).append(entry)
     return out
+
+
+# -- what pages show of an article's body ----------------------------------------------------
+
+EXCERPT_CHARS = 60  # two lines on a phone (CSS clamps it there); each costs its bytes in every
+# listing that shows the article, rewritten with it (issue 8's budget)
+_BLOCK = re.compile(
+    r"</?(?:p|div|h[1-6]|li|ul|ol|blockquote|figure|figcaption|table|tr|td|th|pre|section|"
+    r"article|header|footer|br|hr|dd|dt|dl)\b[^>]*>",
+    re.I,
+)
+_HIDDEN = re.compile(r"<(script|style|template|figcaption)\b.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[A-Za-z/!?](?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+_SPACE = re.compile(r"\s+")
+_CUT_TAG = re.compile(r"<[^>]*$")
+
+
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    """The start of an article's text, plain (no markup, entities read), at most ``limit``
+    characters and an ellipsis."""
+    text = _HIDDEN.sub(" ", body[: limit * 40])  # enough text, whatever the markup's share
+    text = _CUT_TAG.sub("", text)  # a tag the cut left open
+    text = _TAG.sub("", _BLOCK.sub(" ", text))
+    text = _SPACE.sub(" ", html.unescape(text)).strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+_IMG = re.compile(r"<img\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)
+_FIGURE = re.compile(r"<figure\b.*?</figure\s*>", re.I | re.S)
+_SRC = re.compile(r"""\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_IFRAME = re.compile(r"<iframe\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>.*?</iframe\s*>", re.I | re.S)
+_YOUTUBE = re.compile(r"youtube(?:-nocookie)?\.com/embed/([\w-]{6,})", re.I)
+
+
+def _has(tag: str, name: str) -> bool:
+    return re.search(rf"\s{name}\s*=", tag, re.I) is not None
+
+
+def _with(tag: str, extra: str) -> str:
+    """``tag`` with the attributes ``extra`` added before its end."""
+    end = len(tag) - (2 if tag.endswith("/>") else 1)
+    return f"{tag[:end].rstrip()} {extra}{tag[end:]}"
+
+
+def finish_content(content: str, title: str) -> str:
+    """An article's body as its page shows it: every image with ``alt`` (an image in a
+    captioned figure: empty, the caption says it; the first other image: the article's title;
+    the rest: empty, as decoration) and loaded lazily; every frame loaded lazily, a YouTube
+    frame followed by a link to the video (behind the wall the frame stays blank)."""
+    captioned: set[int] = set()
+    for figure in _FIGURE.finditer(content):
+        if "<figcaption" in figure.group(0).lower():
+            captioned.update(m.start() + figure.start() for m in _IMG.finditer(figure.group(0)))
+    titled = False
+
+    def image(match: re.Match[str]) -> str:
+        nonlocal titled
+        tag = match.group(0)
+        extra = []
+        if not _has(tag, "alt"):
+            alt = "" if titled or match.start() in captioned else title
+            titled = titled or match.start() not in captioned
+            extra.append(f'alt="{html.escape(alt)}"')
+        if not _has(tag, "loading"):
+            extra.append('loading="lazy"')
+        return _with(tag, " ".join(extra)) if extra else tag
+
+    def frame(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        opening = _IFRAME_OPEN.match(whole)
+        assert opening is not None  # the pattern starts with it
+        tag = opening.group(0)
+        if not _has(tag, "loading"):
+            whole = _with(tag, 'loading="lazy"') + whole[len(tag) :]
+        src = _SRC.search(tag)
+        video = _YOUTUBE.search(next(g for g in src.groups() if g is not None)) if src else None
+        if video is None:
+            return whole
+        watch = f"https://www.youtube.com/watch?v={video.group(1)}"
+        return f'{whole}<a class="video-link" href="{watch}">在 YouTube 观看视频</a>'
+
+    return _IFRAME.sub(frame, _IMG.sub(image, content))
+
+
+_IFRAME_OPEN = re.compile(r"<iframe\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)
+
+
+def first_image(content: str, local: dict[str, str]) -> str | None:
+    """The site path of the article's first image that has a local copy (``local``: the
+    original URL -> its path in the site), or None."""
+    for tag in _IMG.finditer(content):
+        src = _SRC.search(tag.group(0))
+        if src:
+            url = html.unescape(next(g for g in src.groups() if g is not None))
+            if url in local:
+                return local[url]
+    return None

@@ -30,7 +30,7 @@ import jinja2
 
 from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
-from newsmirror.publish import feeds, pages, search, status
+from newsmirror.publish import feeds, history, pages, search, status, zhconvert
 from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
 from newsmirror.publish.search import terminate_cleanly
@@ -39,7 +39,7 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "6"
+TEMPLATE_VERSION = "7"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -100,11 +100,14 @@ class _Site:
         self.made: dict[str, str] = {}  # path -> stamp
         self.old = archive.site_stamps(self.target)
         self.summary = BuildSummary()
-        self.site = {"title": options.title, "count": 0}
+        self.site = {"title": options.title, "count": 0, "base_url": options.base_url}
         self.folders = pages.Folders({}, {})
         # The mirror's last update: shown as text on the front and status pages only, so
         # that a run with nothing new rewrites those and updated.css, not every page.
         self.updated = status.moment(archive.last_updated())
+        self.media: dict[int, dict[str, tuple[str, str]]] | None = None
+        self._cards: dict[int, dict[str, str | None]] = {}  # listings' excerpts and images
+        self.edits: dict[int, list[dict[str, str]]] = {}  # "已修改 N 次" (publish/history.py)
 
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
@@ -126,9 +129,33 @@ class _Site:
             if path.startswith(f"{folder}/") and self.writer.size(path) is not None:
                 self.made[path] = stamp
 
-    def render(self, path: str, template: str, **context: object) -> None:
-        html = self.env.get_template(template).render(site=self.site, root=root_of(path), **context)
-        self.emit(path, html)
+    def render(self, path: str, template: str, stamp: str | None = None, **context: object) -> None:
+        context.setdefault("root", root_of(path))  # 404.html gives its own (absolute) root
+        context.setdefault("page_href", href(path))
+        html = self.env.get_template(template).render(site=self.site, **context)
+        self.emit(path, html, stamp)
+
+    def media_maps(self) -> dict[int, dict[str, tuple[str, str]]]:
+        if self.media is None:
+            self.media = self.archive.media_maps()
+        return self.media
+
+    def cards(self, entries: list[Entry]) -> dict[int, dict[str, str | None]]:
+        """What a listing shows of each entry's article: a short excerpt and the site path
+        of its first local image (None without one). Read once per build."""
+        missing = [e.id for e in entries if e.id not in self._cards]
+        if missing:
+            media = self.media_maps()
+            for article_id, body in self.archive.contents(missing).items():
+                local = {
+                    url: f"{MEDIA}/{media_relpath(sha, ext)}"
+                    for url, (sha, ext) in media.get(article_id, {}).items()
+                }
+                self._cards[article_id] = {
+                    "excerpt": pages.excerpt(body),
+                    "thumb": pages.first_image(body, local) if local else None,
+                }
+        return {e.id: self._cards.get(e.id, {"excerpt": "", "thumb": None}) for e in entries}
 
     # -- articles ------------------------------------------------------------
 
@@ -136,7 +163,7 @@ class _Site:
         self, heads: list[ArticleRecord], entries: list[Entry], near: dict[int, Neighbours]
     ) -> None:
         template = self.env.get_template("article.html")
-        media = self.archive.media_maps()
+        media = self.media_maps()
         for found in media.values():  # every mirrored image in use stays in the site
             for sha, ext in found.values():
                 relpath = media_relpath(sha, ext)
@@ -149,6 +176,7 @@ class _Site:
                 head.version,
                 head.media_rev,
                 head.removed_at,
+                self.edits.get(head.id),
                 self.folders.source(entry.source),
                 [self.folders.tag(t) for t in entry.tags],
                 *[
@@ -170,6 +198,7 @@ class _Site:
             video = youtube_id(article.url)
             if video and f"/embed/{video}" not in content:
                 content = youtube_embed(video) + content
+            content = pages.finish_content(content, entry.title)
             context = {
                 "title": entry.title,
                 "source": entry.source,
@@ -184,10 +213,16 @@ class _Site:
                     for t in entry.tags
                 ],
                 "removed": (head.removed_at or "")[:10],
+                "edits": self.edits.get(head.id, []),
                 "older": n.older,
                 "older_in_source": n.older_in_source,
+                "description": pages.excerpt(article.content, 150),
+                "image": f"{MEDIA}/{used[0]}" if used else None,
             }
-            html = template.render(site=self.site, root=root, a=context)
+            lang = zhconvert.script_of(entry.title + article.content)
+            html = template.render(
+                site=self.site, root=root, a=context, lang=lang, page_href=href(path)
+            )
             self.emit(path, html, stamp)
             self.summary.rendered_articles += 1
 
@@ -215,7 +250,7 @@ class _Site:
                 feed,
                 rss,
                 self.site["count"] if front else None,
-                [(e.path, e.title, e.source, e.local) for e in chunk],
+                [(e.path, e.title, e.source, e.local, e.version, e.media_rev) for e in chunk],
             )
             if self.unchanged(path, stamp):
                 continue
@@ -228,6 +263,10 @@ class _Site:
                 feed=href(f"{folder}feed.xml") if feed is not None else None,
                 rss=href(f"{folder}rss.xml") if feed is not None and rss else None,
                 updated=updated,
+                cards=self.cards(chunk),
+                page_href=href(path),
+                home=not folder,
+                lang=zhconvert.script_of("".join(e.title for e in chunk)),
             )
             self.emit(path, html, stamp)
 
@@ -286,7 +325,10 @@ class _Site:
                     TEMPLATE_VERSION,
                     self.options.title,
                     day,
-                    [(e.path, e.title, e.source, e.local, e.url) for e in items],
+                    [
+                        (e.path, e.title, e.source, e.local, e.url, e.version, e.media_rev)
+                        for e in items
+                    ],
                 )
                 index.append({"name": pages.day_name(day), "count": len(items), "href": href(path)})
                 if self.unchanged(path, stamp):
@@ -299,6 +341,9 @@ class _Site:
                     pager=None,
                     feed=None,
                     rss=None,
+                    cards=self.cards(items),
+                    page_href=href(path),
+                    lang=zhconvert.script_of("".join(e.title for e in items)),
                 )
                 self.emit(path, html, stamp)
             path = f"archive/{month[:4]}/{month[5:7]}.html"  # month is "2023年10月"
@@ -377,6 +422,8 @@ def _build(
     site.folders = pages.folders(entries)
     site.site["count"] = len(entries)
     near = pages.neighbours(entries)
+    found = history.collect(archive, entries)
+    site.edits = found.links
     site.article_pages(heads, entries, near)
     log(f"{site.summary.rendered_articles} article pages rendered")
     contents = _feed_contents(
@@ -393,6 +440,7 @@ def _build(
     site.groups("source", entries, contents)
     site.groups("tags", entries, contents)
     site.archive_pages(entries)
+    history.write_history(site, found, heads, entries)
     write_extras(site, entries)
     if options.search:
         indexed = _search_index(site, heads, entries)

@@ -49,6 +49,11 @@ class SiteBuild(Protocol):
         """Write ``path`` (only if its bytes changed) and count it as made."""
         ...
 
-    def render(self, path: str, template: str, **context: object) -> None:
-        """Render a template of the site to ``path``."""
+    def render(self, path: str, template: str, stamp: str | None = None, **context: object) -> None:
+        """Render a template of the site to ``path`` (``stamp``: what it was made from)."""
+        ...
+
+    def unchanged(self, path: str, stamp: str) -> bool:
+        """Whether ``path`` was made from the same ``stamp`` last time (and is still
+        there); if so it counts as made, and need not be rendered again."""
         ...

@@ -29,6 +29,7 @@ from newsmirror.models import (
 from newsmirror.store.content import ContentMixin
 from newsmirror.store.exports import ExportStateMixin
 from newsmirror.store.health import HealthMixin
+from newsmirror.store.history import HistoryMixin
 from newsmirror.store.opening import (
     APPLICATION_ID,
     inspect_file,
@@ -63,7 +64,7 @@ def _never(_entry: Entry) -> bool:
     return False
 
 
-class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMixin):
+class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMixin, HistoryMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
@@ -348,8 +349,16 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         """Keep the previous version as a revision and update the article."""
         conn.execute(
             "INSERT OR IGNORE INTO revisions (article_id, version, title, author, content,"
-            " recorded) VALUES (?, ?, ?, ?, ?, ?)",
-            (old.id, old.version, old.title, old.author, old.content, to_iso(now)),
+            " recorded, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                old.id,
+                old.version,
+                old.title,
+                old.author,
+                old.content,
+                to_iso(now),
+                old.content_origin,
+            ),
         )
         conn.execute(
             "UPDATE articles SET title = ?, author = ?, content = ?, updated = ?,"

@@ -87,16 +87,16 @@ class ContentMixin:
     def _store_body(self, article_id: int, *, html: str, origin: str, now: datetime) -> bool:
         with self.transaction() as conn:
             row = conn.execute(
-                "SELECT title, author, content, version FROM articles WHERE id = ?",
+                "SELECT title, author, content, version, content_origin FROM articles WHERE id = ?",
                 (article_id,),
             ).fetchone()
-            title, author, content, version = row
+            title, author, content, version, was = row
             changed = bool(content != html)
             if changed:
                 conn.execute(
                     "INSERT OR IGNORE INTO revisions (article_id, version, title,"
-                    " author, content, recorded) VALUES (?, ?, ?, ?, ?, ?)",
-                    (article_id, version, title, author, content, to_iso(now)),
+                    " author, content, recorded, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (article_id, version, title, author, content, to_iso(now), was),
                 )
             conn.execute(
                 "UPDATE articles SET content = ?, content_origin = ?, needs_page = 0,"

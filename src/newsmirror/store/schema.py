@@ -283,6 +283,17 @@ MIGRATIONS: list[Migration] = [
     CREATE TABLE search_stale (article_id INTEGER PRIMARY KEY);
     CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 11: where each revision's body came from (feed, page, selector), so that a feed's
+    # teaser replaced by the page's full text is not shown as an edit (publish/history.py).
+    # Filled in where it is certain: the first version of an article from a feed, and
+    # every version of one whose body still comes from its feed.
+    """
+    ALTER TABLE revisions ADD COLUMN origin TEXT;
+    UPDATE revisions SET origin = 'feed'
+        WHERE version = 1 AND article_id IN (SELECT id FROM articles WHERE origin = 'feed');
+    UPDATE revisions SET origin = 'feed' WHERE article_id IN
+        (SELECT id FROM articles WHERE origin = 'feed' AND content_origin = 'feed');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -470,7 +470,7 @@
 
   function safeHref(url) {
     url = String(url);
-    return /^([a-z][a-z0-9+.-]*:|\/\/|\\)/i.test(url) ? "#" : ROOT + url;
+    return /^[\w.~%-]+(\/[\w.~%-]+)*$/.test(url) ? ROOT + url : "#"; // a quote()d site path only
   }
 
   function resultItem(hit, words) {
