@@ -54,6 +54,38 @@ def _add(archive: Archive, source: str, title: str, text: str, day: int) -> None
     )
 
 
+FILLER_WORDS = [
+    "美国总统拜登",
+    "習近平會談",
+    "一个人的 VLOG",
+    "YouTube 频道",
+    "六四 纪念",
+    "中国的 美國",
+]
+
+
+def _filler(archive: Archive, count: int = 40) -> None:
+    """Made-up articles, so that every query of the tests has several pages of results,
+    some in titles and some only in texts, with or without ../shared/corpus."""
+    for i in range(count):
+        when = datetime(2023, 1 + i % 12, 1 + i // 12, 6, 0, tzinfo=UTC)
+        words = [w for k, w in enumerate(FILLER_WORDS) if (i >> k) & 1 or k == i % 6]
+        title = f"第{i}篇" + ("：美国的新闻" if i % 3 == 0 else "：本地的新闻")
+        archive.import_article(
+            source="填充",
+            url=f"https://example.org/filler/{i}",
+            title=title,
+            author="",
+            content="<p>" + "，".join(words) + f"，这是第{i}篇的报道。</p>",
+            tags=[],
+            published=when,
+            date_known=True,
+            published_raw="",
+            jekyll_name=f"{when:%Y-%m-%d}-filler{i}.md",
+            now=when,
+        )
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo's archive, the real posts of one old mirror and a few made-up articles,
@@ -69,6 +101,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         posts = CORPUS / "nodebe4-posts" / "society"
         if posts.is_dir():
             import_jekyll(archive, posts)
+        _filler(archive)
         archive.ensure_source("东京测试", "Asia/Tokyo")
         _add(archive, "测试", HOSTILE[0], "第一篇 xsszebra 文章", 1)
         _add(archive, "测试", HOSTILE[1], "第二篇 XSSZebra 文章", 2)
