@@ -24,7 +24,7 @@ from typing import Any
 
 from newsmirror.decide import needs_write
 from newsmirror.files import media_relpath
-from newsmirror.publish import redirects
+from newsmirror.publish import internal_links, redirects
 from newsmirror.publish.pages import fold, is_http_url
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive, ArticleRecord, ExportRecord
@@ -355,11 +355,16 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
     summary = ExportSummary()
     todo: list[tuple[ExportHead, str]] = []  # (head, file) of the posts to write
     stale: list[str] = []
-    for head in archive.export_heads():
+    heads = archive.export_heads()
+    new = [h.url for h in heads if h.id not in records]  # links to them stay inside
+    recheck = internal_links.export_recheck(archive, new, len(records))
+    chosen: list[tuple[str, str]] = []  # (article URL, post file)
+    for head in heads:
         summary.total += 1
         record = records.get(head.id)
         path = _choose_path(head, record, owners, on_disk)
-        if not needs_write(
+        chosen.append((head.url, path))
+        if head.id not in recheck and not needs_write(
             record,
             version=head.version,
             path=path,
@@ -376,10 +381,17 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         todo.append((head, path))
     changed: list[ExportRecord] = []
     pages = _PostPages(owners)
+    links = (
+        internal_links.LinkMap(
+            (url, page) for url, path in chosen if (page := internal_links.post_page(path))
+        )
+        if todo
+        else None
+    )
     moved = redirects.redirects_of(archive) if todo else {}  # old URLs: one small query
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
-        changed += _write_posts(archive, writer, batch, media_dir, summary, pages, moved)
+        changed += _write_posts(archive, writer, batch, media_dir, summary, pages, moved, links)
     current = {fold(r.path): r.path for r in changed} | {
         fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
     }
@@ -430,6 +442,7 @@ def _write_posts(
     summary: ExportSummary,
     pages: _PostPages,
     moved: dict[int, list[str]],
+    links: internal_links.LinkMap | None = None,
 ) -> list[ExportRecord]:
     """Render and write a batch of posts, their bodies and images read in one query each;
     return their new export records."""
@@ -448,6 +461,8 @@ def _write_posts(
                     writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
         # An imported post unchanged since: its own file, byte for byte (its images as it had them).
         old = pages.free(moved.get(head.id, ()))
+        if original is None and links is not None:  # an imported post keeps its bytes
+            content = internal_links.rewrite(content, links.page_of)
         data = (render_post(article, content, old) if original is None else original).encode()
         if writer.write(path, data):
             summary.written += 1

@@ -30,7 +30,7 @@ import jinja2
 
 from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
-from newsmirror.publish import feeds, history, pages, search, status, zhconvert
+from newsmirror.publish import feeds, history, internal_links, pages, search, status, zhconvert
 from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
 from newsmirror.publish.search import terminate_cleanly
@@ -168,10 +168,14 @@ class _Site:
             for sha, ext in found.values():
                 relpath = media_relpath(sha, ext)
                 self.made.setdefault(f"{MEDIA}/{relpath}", relpath)
+        urls = {e.url: e.path for e in entries}  # links to archived articles stay inside
+        recheck = internal_links.site_recheck(self.archive, self.old, urls)
+        links: internal_links.LinkMap | None = None
         for head, entry in zip(heads, entries, strict=True):
             n = near[head.id]
             stamp = _stamp(
                 TEMPLATE_VERSION,
+                internal_links.VERSION,
                 self.options.title,
                 head.version,
                 head.media_rev,
@@ -185,7 +189,7 @@ class _Site:
                 ],
             )
             path = entry.path
-            if self.unchanged(path, stamp):
+            if head.id not in recheck and self.unchanged(path, stamp):
                 continue
             article = self.archive.article(head.id)
             root = root_of(path)
@@ -194,6 +198,8 @@ class _Site:
             )
             for relpath in used:
                 self.writer.copy_in(f"{MEDIA}/{relpath}", self.archive.media_dir / relpath)
+            links = links or internal_links.LinkMap(urls.items())
+            content = internal_links.rewrite(content, links.page_of, root)
             content = _demote_headings(content, entry.title)
             video = youtube_id(article.url)
             if video and f"/embed/{video}" not in content:
