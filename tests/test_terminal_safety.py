@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from conftest import Reply, article_page, rss
 from newsmirror.cli import cli
 from newsmirror.clibase import echo, json_text, shown
+from newsmirror.config import render_config
 from newsmirror.display import Display, LiveDisplay
 
 # What must never reach a terminal raw: C0 but tab and newline, DEL, C1, lone surrogates.
@@ -40,20 +41,15 @@ def invoke(*args: str) -> object:
 
 @pytest.fixture
 def hostile_mirror(tmp_path: Path, server: object, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A mirror whose config came from an old mirror's subs.json with a hostile site name."""
+    """A mirror whose hand-written config names sources with controls (TOML escapes allow
+    any; `init --from-subs` cleans a subs.json's names)."""
     server.route("/feed", Reply(body=rss([{"title": "一条", "link": "https://e.org/1"}])))
     server.route("/down", Reply(500, b""))
-    subs = [
-        {"site": HOSTILE, "url": f"{server.url}/feed"},
-        {"site": "Down\x1b[5m", "url": f"{server.url}/down"},
-    ]
-    (tmp_path / "subs.json").write_text(json.dumps(subs), encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    assert invoke("init", "m", "--from-subs", "subs.json").exit_code == 0
+    sources = [(HOSTILE, [f"{server.url}/feed"]), ("Down\x1b[5m", [f"{server.url}/down"])]
     mirror = tmp_path / "m"
-    config = mirror / "newsmirror.toml"
-    text = config.read_text(encoding="utf-8").replace("retries = 2", "retries = 0")
-    config.write_text(text, encoding="utf-8")
+    mirror.mkdir()
+    text = render_config(sources).replace("retries = 2", "retries = 0")
+    (mirror / "newsmirror.toml").write_text(text, encoding="utf-8")
     monkeypatch.chdir(mirror)
     return mirror
 

@@ -486,8 +486,11 @@ def render_config(sources: list[tuple[str, list[str]]], archive: str = "archive.
 def sources_from_subs(text: str, origin: str) -> list[tuple[str, list[str]]]:
     """Read an old mirror's ``subs.json`` (``[{"site": ..., "url": ...}]``).
 
-    Entries with the same site name become one source with several feeds.
+    Entries with the same site name become one source with several feeds. Names are
+    cleaned as feed titles are (one line, no control characters).
     """
+    from newsmirror.clean import clean_text
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -499,7 +502,7 @@ def sources_from_subs(text: str, origin: str) -> list[tuple[str, list[str]]]:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             raise ConfigError("entry has no url", path=origin, key=f"[{i}]")
         url = check_feed_url(Path(origin), f"[{i}].url", item["url"])
-        name = str(item.get("site") or item.get("name") or urlsplit(url).netloc).strip()
+        name = clean_text(str(item.get("site") or item.get("name") or "")) or urlsplit(url).netloc
         feeds = grouped.setdefault(name, [])
         if url not in feeds:
             feeds.append(url)

@@ -4,6 +4,7 @@ the same sources, feed for feed."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
@@ -11,11 +12,17 @@ from xml.sax.saxutils import quoteattr
 from newsmirror.config import Source, check_feed_url
 from newsmirror.errors import ConfigError
 
+# Characters XML 1.0 does not allow anywhere, not even as character references.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 
 def read_opml(data: bytes, origin: str) -> list[tuple[str, list[str]]]:
     """The ``(name, feed URLs)`` sources of an OPML file (outlines nested in folders
-    included); outlines with the same text become one source with several feeds."""
+    included); outlines with the same text become one source with several feeds. Names
+    are cleaned as feed titles are (one line, no control characters)."""
     import listparser
+
+    from newsmirror.clean import clean_text
 
     parsed = listparser.parse(data)
     if not parsed.feeds:
@@ -27,7 +34,7 @@ def read_opml(data: bytes, origin: str) -> list[tuple[str, list[str]]]:
     grouped: dict[str, list[str]] = {}
     for i, feed in enumerate(parsed.feeds):
         url = check_feed_url(Path(origin), f"outline[{i}].xmlUrl", str(feed.url))
-        name = " ".join(str(feed.title or "").split()) or urlsplit(url).netloc
+        name = clean_text(" ".join(str(feed.title or "").split())) or urlsplit(url).netloc
         feeds = grouped.setdefault(name, [])
         if url not in feeds:
             feeds.append(url)
@@ -43,14 +50,20 @@ def write_opml(sources: list[Source], title: str = "newsmirror") -> str:
         "  <body>",
     ]
     for source in sources:
+        name = quoteattr(_xml(source.name))
         for url in source.feeds:
-            name = quoteattr(source.name)
             lines.append(
-                f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(url)}/>'
+                f'    <outline type="rss" text={name} title={name} xmlUrl={quoteattr(_xml(url))}/>'
             )
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
 
 
+def _xml(value: str) -> str:
+    """``value`` without the characters XML 1.0 forbids (a config may hold any that TOML
+    allows: controls written as \\u001b escapes)."""
+    return _NOT_XML.sub("", value)
+
+
 def _text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _xml(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -32,8 +32,9 @@ def to_epoch_ms(moment: datetime) -> int:
 
 
 def in_zone(moment: datetime, zone: str) -> datetime:
-    """``moment`` shown in the source's time zone (Asia/Shanghai by default)."""
-    return moment.astimezone(ZoneInfo(zone))
+    """``moment`` shown in the source's time zone (Asia/Shanghai by default, and for a
+    name tzdata does not know)."""
+    return moment.astimezone(zone_or_default(zone))
 
 
 DEFAULT_ZONE = "Asia/Shanghai"

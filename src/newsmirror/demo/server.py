@@ -59,8 +59,10 @@ class _Handler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
 
     def end_headers(self) -> None:
-        path = Path(self.translate_path(self.path))
-        if path.is_file():
+        # An error answered before the request line was read (one over 64 KiB: 414)
+        # has no path.
+        path = Path(self.translate_path(self.path)) if hasattr(self, "path") else None
+        if path is not None and path.is_file():
             stat = path.stat()
             self.send_header("ETag", f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"')
         super().end_headers()

@@ -17,7 +17,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from newsmirror.models import ArticleRecord
-from newsmirror.timeutil import in_zone, offset_label, to_iso
+from newsmirror.timeutil import in_zone, offset_label, to_iso, zone_or_default
 
 PER_PAGE = 20  # a listing's front page is rewritten by every run that adds to it
 SEGMENT_BYTES = 200
@@ -197,7 +197,7 @@ def zone_words(moment: datetime, zone: str) -> str:
 def zone_time(when: datetime, zone: str) -> str:
     """``when`` in ``zone``, to the minute, with the zone named: "2024-01-05 16:30 北京时间"."""
     moment = in_zone(when, zone)
-    return f"{moment:%Y-%m-%d %H:%M} {zone_words(moment, zone)}"
+    return f"{moment:%Y-%m-%d %H:%M} {zone_words(moment, zone_or_default(zone).key)}"
 
 
 def local_time(article: ArticleRecord) -> str:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,15 @@ def sources_match(
 ) -> bool:
     """Whether every configured source is stored with the same settings and feeds."""
     return all(stored.get(s.name) == _source_row(s) for s in sources)
+
+
+def kept_author(entry_author: str, stored_author: str, source: str) -> str:
+    """The author to store for an entry of an archived article. A feed that gives none
+    (its entry carries ``source``, the source's name, instead) keeps the stored one,
+    which may have been read from the article's page."""
+    if entry_author in ("", source) and stored_author:
+        return stored_author
+    return entry_author
 
 
 def _never(_entry: Entry) -> bool:
@@ -241,7 +251,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         with self.transaction() as conn:
             sid = self._source_id(source)
             for entry in entries:
-                change = self._store_entry(conn, sid, entry, now, wants_page)
+                change = self._store_entry(conn, sid, entry, now, wants_page, source)
                 new += change is Change.NEW
                 updated += change is Change.CHANGED
             self._save_feed_state(sid, feed_url, state)
@@ -273,9 +283,12 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         entry: Entry,
         now: datetime,
         wants_page: Callable[[Entry], bool],
+        source: str,
     ) -> Change:
         canonical = canonical_url(entry.url)
         existing = self._find(conn, sid, canonical, entry.guid)
+        if existing is not None:
+            entry = replace(entry, author=kept_author(entry.author, existing.author, source))
         digest = content_hash(entry.content)
         if existing is not None and existing.content_origin != "feed":
             return self._store_feed_update(conn, sid, existing, entry, digest, now)
