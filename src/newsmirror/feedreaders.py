@@ -77,6 +77,18 @@ class RawItem:
     summary: str = ""
     published: datetime | None = None
     published_raw: str = ""
+    categories: list[str] = field(default_factory=list)  # category terms (or labels)
+
+
+def _categories(raw: Any) -> list[str]:
+    """An item's category names as either reader gives them (``tags``: term, label)."""
+    out = []
+    for tag in (raw.get("tags") or [])[:100]:
+        if isinstance(tag, dict):
+            name = tag.get("term") or tag.get("label")
+            if isinstance(name, str):
+                out.append(name)
+    return out
 
 
 @dataclass
@@ -251,6 +263,7 @@ def read_fast(
                 summary=str(raw.get("description") or ""),
                 published=published,
                 published_raw=raw_date,
+                categories=_categories(raw),
             )
         )
     if not any(item.link or item.guid for item in items):
@@ -302,6 +315,7 @@ def read_feedparser(body: bytes, content_type: str = "") -> RawFeed:
                 published=_struct_to_dt(raw.get("published_parsed"))
                 or _struct_to_dt(raw.get("updated_parsed")),
                 published_raw=str(raw.get("published") or raw.get("updated") or ""),
+                categories=_categories(raw),
             )
         )
     problem = ""

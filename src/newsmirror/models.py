@@ -85,6 +85,7 @@ class ArticleRecord:
     media_rev: int = 0
     removed_at: str | None = None
     source_tags: tuple[str, ...] = ()  # the source's configured tags (the site uses them)
+    imported: bool = False  # from a Jekyll post: its tags are the post's, not topic tags
 
 
 @dataclass(frozen=True)
@@ -166,3 +167,4 @@ class Entry:
     content: str
     published: datetime | None
     published_raw: str
+    tags: tuple[str, ...] = ()  # feed categories and in-article tag links (topics.py)

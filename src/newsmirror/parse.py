@@ -20,6 +20,7 @@ from newsmirror.errors import FeedParseError
 from newsmirror.feedreaders import RawItem, prepare_feed, read_feed, read_feedparser
 from newsmirror.models import Entry
 from newsmirror.timeutil import DEFAULT_ZONE, parse_local_date
+from newsmirror.topics import article_tags
 from newsmirror.urls import absolute, is_http_url
 
 
@@ -82,15 +83,17 @@ def normalise_entry(
     title = raw.title[: MAX_TITLE * 8]
     title = strip_tags(title) if raw.title_is_html else title
     content = (max(raw.contents, key=len, default="") or raw.summary).strip()
+    content = sanitize_html(content[:MAX_CONTENT], base_url=link)
     return Entry(
         url=link,
         guid=clean_text(raw.guid[: MAX_URL * 2])[:MAX_URL] or link,
         title=clean_text(title)[:MAX_TITLE].strip() or link,
         author=clean_text(strip_tags(raw.author[: MAX_AUTHOR * 8]))[:MAX_AUTHOR].strip()
         or fallback_author,
-        content=sanitize_html(content[:MAX_CONTENT], base_url=link),
+        content=content,
         published=clamp_to_now(item_time(raw, zone), now),
         published_raw=clean_text(raw.published_raw[:MAX_DATE_RAW]),
+        tags=article_tags(raw.categories, content),
     )
 
 

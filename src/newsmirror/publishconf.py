@@ -41,6 +41,7 @@ class SiteOutput:
     search: bool = True
     feed_items: int = 20  # entries per feed (publish/feeds.py)
     feed_full_kb: int = 32  # full texts per feed, in kB; the other entries carry summaries
+    min_tag_articles: int = 3  # a topic tag of fewer articles gets no page (topics.py)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ _KEYS: dict[str, dict[str, type]] = {
         "search": bool,
         "feed_items": int,
         "feed_full_kb": int,
+        "min_tag_articles": int,
     },
     "jekyll": {"path": str, "layouts": bool, "title": str},
 }

@@ -177,6 +177,7 @@ def _write_site(archive: Archive, output: SiteOutput, targets: tuple[TargetConfi
         mirrors=mirrors(targets),
         feed_items=output.feed_items,
         feed_full_bytes=output.feed_full_kb * 1024,
+        min_tag_articles=output.min_tag_articles,
     )
     return build_site(archive, output.path, options).line()
 

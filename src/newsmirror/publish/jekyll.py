@@ -17,7 +17,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -463,6 +463,8 @@ def _write_posts(
         old = pages.free(moved.get(head.id, ()))
         if original is None and links is not None:  # an imported post keeps its bytes
             content = internal_links.rewrite(content, links.page_of)
+        if not article.imported:  # a fed article's topic tags (topics.py) are the site's only
+            article = replace(article, tags=())
         data = (render_post(article, content, old) if original is None else original).encode()
         if writer.write(path, data):
             summary.written += 1

@@ -22,12 +22,13 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 import jinja2
 
+from newsmirror import topics
 from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
 from newsmirror.publish import feeds, history, internal_links, pages, search, status, zhconvert
@@ -371,6 +372,15 @@ def _demote_headings(content: str, title: str) -> str:
     return _H1.sub(r"<h2>\1</h2>", content)
 
 
+def _topic_pages(heads: list[ArticleRecord], entries: list[Entry], minimum: int) -> list[Entry]:
+    """Entries showing only the tags that get a page (topics.site_tags): a topic tag of at
+    least ``minimum`` articles, under the first-seen form of its folded name; the sources'
+    configured tags and imported posts' tags always."""
+    configured = {t for h in heads for t in (*h.source_tags, *(h.tags if h.imported else ()))}
+    pages_of = topics.site_tags([(e.id, e.tags) for e in entries], minimum, configured)
+    return [replace(e, tags=topics.shown(e.tags, pages_of)) for e in entries]
+
+
 def _latest(entries: list[Entry]) -> datetime:
     return datetime.fromisoformat(entries[0].iso.replace("Z", "+00:00"))
 
@@ -425,6 +435,7 @@ def _build(
         archive.iter_articles(content=False), key=lambda a: (a.published, a.id), reverse=True
     )
     entries = pages.unique_paths([pages.entry_of(h) for h in heads])
+    entries = _topic_pages(heads, entries, options.min_tag_articles)
     site.folders = pages.folders(entries)
     site.site["count"] = len(entries)
     near = pages.neighbours(entries)

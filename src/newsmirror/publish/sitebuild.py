@@ -26,6 +26,7 @@ class SiteOptions:
     mirrors: tuple[tuple[str, str], ...] = ()
     feed_items: int = feeds.FEED_ITEMS  # entries per feed
     feed_full_bytes: int = feeds.FULL_BYTES  # full texts per feed; the rest summaries
+    min_tag_articles: int = 3  # a topic tag of fewer articles has no page (topics.py)
 
 
 class SiteBuild(Protocol):

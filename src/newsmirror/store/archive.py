@@ -289,6 +289,13 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         existing = self._find(conn, sid, canonical, entry.guid)
         if existing is not None:
             entry = replace(entry, author=kept_author(entry.author, existing.author, source))
+            if entry.tags:  # the feed's topic tags now (no write when they are the same)
+                tags = json.dumps(list(entry.tags), ensure_ascii=False)
+                conn.execute(
+                    "UPDATE articles SET tags = ? WHERE id = ? AND tags != ?"
+                    " AND origin != 'jekyll'",  # an imported post keeps its own tags
+                    (tags, existing.id, tags),
+                )
         digest = content_hash(entry.content)
         if existing is not None and existing.content_origin != "feed":
             return self._store_feed_update(conn, sid, existing, entry, digest, now)
@@ -299,8 +306,8 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
             published = entry.published or now
             conn.execute(
                 "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
-                " content, published, published_raw, date_known, first_seen, updated,"
-                " feed_hash, needs_page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content, tags, published, published_raw, date_known, first_seen, updated,"
+                " feed_hash, needs_page) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
                     entry.url,
@@ -309,6 +316,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
                     entry.title,
                     entry.author,
                     entry.content,
+                    json.dumps(list(entry.tags), ensure_ascii=False),
                     to_iso(published),
                     entry.published_raw,
                     int(entry.published is not None),
@@ -460,7 +468,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
     _ARTICLE_SQL = (
         "SELECT a.id, s.name, s.timezone, a.url, a.title, a.author, {content}, a.tags,"
         " a.published, a.date_known, a.first_seen, a.version, a.jekyll_name, a.media_rev,"
-        " a.removed_at, s.tags"
+        " a.removed_at, s.tags, a.origin = 'jekyll'"
         " FROM articles a JOIN sources s ON s.id = a.source_id"
     )
     _FULL_SQL = _ARTICLE_SQL.format(content="a.content")
@@ -485,6 +493,7 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
             media_rev=row[13],
             removed_at=row[14],
             source_tags=tuple(json.loads(row[15])),
+            imported=bool(row[16]),
         )
 
     def iter_articles(
