@@ -58,6 +58,17 @@ def test_no_broken_internal_link(demo):
     assert checked > 500
 
 
+def test_every_page_leads_to_the_edits_and_the_taken_down_pages(demo):
+    """A reader finds 修改记录 and 原文已删除 from any page, at any depth."""
+    _, site, _ = demo
+    for page in [site / "index.html", *sorted((site / "posts").rglob("*.html"))[:3]]:
+        text = page.read_text(encoding="utf-8")
+        for folder, words in (("edits", "修改记录"), ("removed", "原文已删除")):
+            found = re.search(rf'<a href="([^"]*{folder}/index\.html)">{words}</a>', text)
+            assert found, (page, folder)
+            assert (page.parent / found.group(1)).resolve().is_file()
+
+
 def test_feeds_parse(demo):
     _, site, _ = demo
     feeds = list(site.rglob("feed.xml")) + list(site.rglob("rss.xml"))

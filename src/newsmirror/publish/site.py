@@ -40,7 +40,7 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "7"
+TEMPLATE_VERSION = "8"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
