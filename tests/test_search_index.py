@@ -243,6 +243,22 @@ def test_changed_article_gets_a_new_id_and_the_old_one_is_deleted(tmp_path: Path
     assert "search/d/0/2.js" in second.writer.written
 
 
+def test_a_merge_forgets_the_deleted_ids_it_covers(tmp_path: Path) -> None:
+    """Once the segment that held a deleted id is rewritten, the id is no longer listed
+    (the manifest every query loads stays small)."""
+    docs, bodies = corpus(40)
+    first = build(tmp_path, docs[:10], bodies, {})
+    docs[4] = doc(4, "改过的标题", version=2)
+    second = build(tmp_path, docs[:10], bodies, first.made)
+    assert value(tmp_path, "manifest")["deleted"] == [4]  # type: ignore[index]
+    build(tmp_path, docs, bodies, second.made)  # 30 new docs: everything merges
+    manifest = value(tmp_path, "manifest")
+    assert isinstance(manifest, dict)
+    assert len(manifest["segments"]) == 1 and manifest["deleted"] == []
+    assert reader(tmp_path).all_matches("改过的") == ["posts/4.html"]
+    assert len(reader(tmp_path).all_matches("習近平")) == 40
+
+
 def test_a_lost_manifest_or_file_is_rebuilt(tmp_path: Path) -> None:
     docs, bodies = corpus(12)
     first = build(tmp_path, docs, bodies, {})
