@@ -399,3 +399,15 @@ def test_symlinks_in_the_folder_are_never_uploaded(
 
     assert keys(client, bucket) == {"index.html"}
     assert result.added == 1
+
+
+def test_a_writers_temporary_file_is_never_uploaded(
+    tmp_path: Path, endpoint: str, client: Any, bucket: str
+) -> None:
+    """A build killed mid-write leaves .nm-*.tmp beside the page: the folder target skips
+    it, and so must the bucket (the two list the output the same way)."""
+    site = write_site(tmp_path / "site", {"index.html": b"<p>home</p>", ".nm-x1.tmp": b"half"})
+    (site / "posts").mkdir()
+    (site / "posts" / ".nm-y2.tmp").write_bytes(b"half")
+    target(endpoint, bucket).publish(site, message="run")
+    assert keys(client, bucket) == {"index.html"}

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 
 from newsmirror.errors import PublishError
 from newsmirror.publish.targets import TargetConfig, TargetResult
+from newsmirror.publish.targets.folder import list_files
 
 MB = 1024 * 1024
 SHA256_META = "sha256"  # sent as x-amz-meta-sha256 on multipart uploads
@@ -254,21 +254,15 @@ def batches(keys: list[str], size: int) -> Iterator[list[str]]:
 
 
 def scan_folder(folder: Path) -> dict[str, LocalFile]:
-    """Every file under ``folder`` by its key ("/"-separated relative path); ``.git``
-    folders and symlinks are left out (a link could point anywhere on the machine)."""
+    """Every file under ``folder`` by its key ("/"-separated relative path), as the
+    folder target lists them: no ``.git``, no writer's temporary file, no symlink (a
+    link could point anywhere on the machine)."""
     found: dict[str, LocalFile] = {}
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(name for name in dirs if name != ".git")
-        base = Path(root)
-        for name in files:
-            path = base / name
-            info = path.lstat()
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            key = path.relative_to(folder).as_posix()
-            with open(os.open(path, _READ), "rb") as handle:
-                md5 = hashlib.file_digest(handle, "md5").hexdigest()
-            found[key] = LocalFile(path, info.st_size, md5)
+    for key, info in sorted(list_files(folder).items()):
+        path = folder / key
+        with open(os.open(path, _READ), "rb") as handle:
+            md5 = hashlib.file_digest(handle, "md5").hexdigest()
+        found[key] = LocalFile(path, info.st_size, md5)
     return found
 
 
