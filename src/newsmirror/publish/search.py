@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from types import FrameType
@@ -56,7 +57,7 @@ class SearchDoc:
     zone: str
     version: int
 
-    @property
+    @cached_property
     def key(self) -> str:
         """What its doc file is made of: a new key gives the article a new doc id."""
         parts = (si.VERSION, self.version, self.url, self.title, self.source, self.iso, self.zone)
@@ -338,10 +339,11 @@ def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], int]:
         if write:
             value = si.doc_value(url, head, source, iso, text, zone, cleaned=True)
             docs_out.append((doc, si.js_text(value)))
-        codes, follow = si.codes_and_masks(si.clean(head) + "\n" + text, folded=False)
+        head = si.clean(head)
+        codes, follow = si.codes_and_masks(head + "\n" + text, folded=False)
         body.append((codes, doc))
         masks.append(follow)
-        title.append((si.codes_of(si.title_fold(head)), doc))
+        title.append((si.codes_of(head, folded=False), doc))
     count = 0
     for kind, rows in (("b", body), ("t", title)):
         codes = np.concatenate([c for c, _ in rows]) if rows else np.zeros(0, np.int64)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from newsmirror.textsearch import fold, fold_table
+from newsmirror.textsearch import fold_table
 
 FOLDER = "search"
 VERSION = 3
@@ -75,23 +75,35 @@ def _tables() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray
     return table, white, latin
 
 
-def codes_of(text: str, *, folded: bool = True) -> Codes:
-    """textsearch.site_grams(text) as sorted unique integer codes (one character: its
-    code point; two: (first + 1) * 0x110000 + second; a Latin trigram: above those);
-    ``folded=False`` folds first."""
-    table, white, latin = _tables()
+def _code_points(text: str, folded: bool) -> Codes:
+    """The text's code points, folded unless ``folded`` says they are."""
+    table, _white, _latin = _tables()
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
-    if not len(cps):
-        return np.zeros(0, dtype=np.int64)
-    if not folded:
-        cps = table[cps]
+    return cps if folded else table[cps]
+
+
+def _keys(cps: Codes) -> tuple[Codes, Codes, Codes, npt.NDArray[np.bool_]]:
+    """Single characters, pairs and Latin trigrams of folded code points (unsorted, with
+    repeats), and where a pair starts."""
+    _table, white, latin = _tables()
     word = ~white[cps]
     pair = word[:-1] & word[1:]
     bigrams = (cps[:-1][pair] + 1) * _BASE + cps[1:][pair]
     lat = latin[cps]
     tri = (lat[:-2] >= 0) & (lat[1:-1] >= 0) & (lat[2:] >= 0)
     trigrams = _TRI + (lat[:-2][tri] * 36 + lat[1:-1][tri]) * 36 + lat[2:][tri]
-    codes = np.sort(np.concatenate([cps[word], bigrams, trigrams]))
+    return cps[word], bigrams, trigrams, pair
+
+
+def codes_of(text: str, *, folded: bool = True) -> Codes:
+    """textsearch.site_grams(text) as sorted unique integer codes (one character: its
+    code point; two: (first + 1) * 0x110000 + second; a Latin trigram: above those);
+    ``folded=False`` folds first."""
+    cps = _code_points(text, folded)
+    if not len(cps):
+        return np.zeros(0, dtype=np.int64)
+    singles, bigrams, trigrams, _pair = _keys(cps)
+    codes = np.sort(np.concatenate([singles, bigrams, trigrams]))
     keep = np.ones(len(codes), dtype=np.bool_)
     keep[1:] = codes[1:] != codes[:-1]
     return codes[keep]
@@ -101,23 +113,14 @@ def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, npt.NDArr
     """codes_of(text), and for each code its next-character mask: for a pair, bit
     (c % 8) set for each character c that follows the pair in the text (same run);
     0 for the other codes."""
-    table, white, latin = _tables()
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
-    if not folded:
-        cps = table[cps]
+    cps = _code_points(text, folded)
     if len(cps) < 2:
-        codes = codes_of(text, folded=True) if folded else codes_of(text, folded=False)
+        codes = codes_of(text, folded=folded)
         return codes, np.zeros(len(codes), dtype=np.uint8)
-    word = ~white[cps]
-    pair = word[:-1] & word[1:]
+    singles, bigrams, trigrams, pair = _keys(cps)
     follows = np.append(pair[1:], False)  # a pair at i has a character at i + 2
     nxt = np.append(cps[2:], 0)
     bits = np.where(follows, np.left_shift(1, nxt & 7), 0)[pair].astype(np.uint8)
-    bigrams = (cps[:-1][pair] + 1) * _BASE + cps[1:][pair]
-    lat = latin[cps]
-    tri = (lat[:-2] >= 0) & (lat[1:-1] >= 0) & (lat[2:] >= 0)
-    trigrams = _TRI + (lat[:-2][tri] * 36 + lat[1:-1][tri]) * 36 + lat[2:][tri]
-    singles = cps[word]
     codes = np.concatenate([singles, bigrams, trigrams])
     masks = np.concatenate(
         [np.zeros(len(singles), np.uint8), bits, np.zeros(len(trigrams), np.uint8)]
@@ -127,11 +130,6 @@ def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, npt.NDArr
     start = np.flatnonzero(np.diff(codes, prepend=-1))
     masks = np.bitwise_or.reduceat((both & 0xFF).astype(np.uint8), start)
     return codes[start], masks.astype(np.uint8)
-
-
-def is_pair(gram: str) -> bool:
-    """Whether a gram carries next-character masks (in "b"): two characters."""
-    return len(gram) == 2
 
 
 def next_masks(words: Sequence[str], keys: Sequence[str]) -> dict[str, int]:
@@ -501,7 +499,3 @@ def shard_values(
         }
         for shard, value in out.items()
     }
-
-
-def title_fold(title: str) -> str:
-    return fold(clean(title))
