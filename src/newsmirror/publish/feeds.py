@@ -26,8 +26,7 @@ from html import escape as html_escape
 from xml.sax.saxutils import escape as _escape
 from xml.sax.saxutils import quoteattr as _quoteattr
 
-from newsmirror.htmltext import plain_text
-from newsmirror.publish.pages import Entry, is_http_url
+from newsmirror.publish.pages import Entry, excerpt, is_http_url
 from newsmirror.timeutil import to_iso
 
 FEED_ITEMS = 20
@@ -54,10 +53,8 @@ def _cdata(text: str) -> str:
 
 
 def summary(content: str) -> str:
-    """A short plain-text summary of article HTML, as HTML."""
-    text = plain_text(content)
-    cut = text[:SUMMARY_CHARS].rstrip()
-    return f"<p>{html_escape(cut)}{'…' if len(cut) < len(text) else ''}</p>"
+    """A short plain-text summary of article HTML (the listings' excerpt, longer), as HTML."""
+    return f"<p>{html_escape(excerpt(content, SUMMARY_CHARS))}</p>"
 
 
 def bodies(
