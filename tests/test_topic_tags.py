@@ -182,3 +182,98 @@ def test_clean_tags_are_bounded_one_per_fold_and_parsing_never_fails(
         assert tag.isprintable() or all(c.isprintable() or c == " " for c in tag)
     link_tags(junk)
     tag_of_href(junk)
+
+
+# -- tags of bodies taken from the article's own page, and of articles archived before -----
+
+CLOUD = "".join(f'<a href="/tag/{quote(t)}">{t}</a> ' for t in ("热门", "独家", "排行"))
+
+
+def _tagged_page(n: int) -> bytes:
+    """An article page whose text links to tag pages inline; a site-wide tag cloud (in a
+    sidebar, outside the article) links to other tags."""
+    inline = f'<a href="/gb/tag/{quote("台海")}.html">台海</a>'
+    text = (
+        f"<p>第{n}篇：这是一篇完整的新闻报道，记者在现场采访了多位目击者，{inline}局势紧张，"
+        "他们描述了事件的经过。当局随后发表声明，但拒绝回答记者的提问。</p>"
+    ) * 4
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>报道{n}</title></head><body>"
+        f"<div class='nav'><a href='/'>首页</a></div><article><h1>报道{n}</h1>{text}</article>"
+        f"<aside class='tagcloud'><h3>热门标签</h3>{CLOUD}</aside></body></html>"
+    ).encode()
+
+
+def _teasers(server: FeedServer, tmp_path: Path) -> tuple[Archive, Path]:
+    items = []
+    for n in (1, 2, 3):
+        link = f"{server.url}/a/{n}.html"
+        items.append(
+            f"<item><title>报道{n}</title><link>{link}</link><guid>{link}</guid>"
+            f"<pubDate>Sun, 29 Oct 2023 1{n}:00:00 +0800</pubDate>"
+            "<description>摘要……阅读全文</description></item>"
+        )
+        server.route(f"/a/{n}.html", Reply(body=_tagged_page(n)))
+    server.route("/feed", Reply(body=_feed(items)))
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
+    archive = Archive.open(tmp_path / "archive.sqlite")
+    update(config, archive)
+    return archive, tmp_path / "site"
+
+
+def test_full_text_bodies_give_their_in_article_tags_not_the_sites_tag_cloud(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    archive, out = _teasers(server, tmp_path)
+    try:
+        bodies = [a.content for a in archive.iter_articles()]
+        assert len(bodies) == 3 and all("记者在现场" in b for b in bodies)  # the page's text
+        build_site(archive, out, SiteOptions(search=False, min_tag_articles=3))
+    finally:
+        archive.close()
+    assert _tag_folders(out) == {"台海"}
+    page = (out / "tags" / "台海" / "index.html").read_text(encoding="utf-8")
+    assert all(f"报道{n}" in page for n in (1, 2, 3))
+    for article in out.glob("posts/*/*/*.html"):
+        assert "tags/%E5%8F%B0%E6%B5%B7/index.html" in article.read_text(encoding="utf-8")
+
+
+def test_articles_archived_before_tags_get_them_from_their_bodies_at_build(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    archive = _fetch(server, tmp_path)
+    out = tmp_path / "site"
+    try:
+        # As an archive from before topic tags: bodies with tag links, no stored tags.
+        archive.conn.execute("UPDATE articles SET tags = '[]'")
+        archive.conn.commit()
+        build_site(archive, out, SiteOptions(search=False, min_tag_articles=2))
+    finally:
+        archive.close()
+    # 报道1 (the seed: 拜登, 习近平, 王毅 links) and 报道3 (a 习近平 link); the categories
+    # (报道2's 拜登, 報道4's 王毅) are not in the bodies and are gone with the stored tags.
+    assert {"习近平"} <= _tag_folders(out)
+    xi = (out / "tags" / "习近平" / "index.html").read_text(encoding="utf-8")
+    assert "报道1" in xi and "报道3" in xi and "报道2" not in xi
+
+
+def test_build_min_tag_articles_flag(server: FeedServer, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsmirror.cli import cli
+
+    _fetch(server, tmp_path).close()  # 王毅: 2 articles; 习近平 and 拜登: 3
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        runner = CliRunner()
+        done = runner.invoke(cli, ["build", "site", "--no-search", "--min-tag-articles", "2"])
+        assert done.exit_code == 0, done.output
+        assert {"王毅", "习近平", "拜登"} <= _tag_folders(tmp_path / "site")
+        done = runner.invoke(cli, ["build", "site", "--no-search"])  # the default: 3
+        assert done.exit_code == 0, done.output
+        assert not (tmp_path / "site/tags/王毅/index.html").exists()
+        bad = runner.invoke(cli, ["build", "site", "--min-tag-articles", "-1"])
+        assert bad.exit_code == 2 and "--min-tag-articles" in bad.output
+    finally:
+        os.chdir(old)

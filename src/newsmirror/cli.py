@@ -333,9 +333,18 @@ def export_jekyll_cmd(ctx: Context, out: Path, site: bool, title: str) -> None:
     "(e.g. https://example.org/mirror/); links stay relative.",
 )
 @click.option("--no-search", is_flag=True, help="Skip the search index.")
+@click.option(
+    "--min-tag-articles",
+    type=click.IntRange(0, 1_000_000),
+    default=3,
+    show_default=True,
+    help="A topic tag gets a page and a feed only with at least this many articles.",
+)
 @pass_ctx
 @handle_errors
-def build(ctx: Context, out: Path, title: str, base_url: str, no_search: bool) -> None:
+def build(
+    ctx: Context, out: Path, title: str, base_url: str, no_search: bool, min_tag_articles: int
+) -> None:
     """Build the archive as a static site in OUT (incrementally).
 
     Only pages whose content changed are written; the search index (search/) follows,
@@ -350,7 +359,12 @@ def build(ctx: Context, out: Path, title: str, base_url: str, no_search: bool) -
 
     if base_url and not base_url.endswith("/"):
         base_url += "/"
-    options = SiteOptions(title=title, base_url=base_url, search=not no_search)
+    options = SiteOptions(
+        title=title,
+        base_url=base_url,
+        search=not no_search,
+        min_tag_articles=min_tag_articles,
+    )
     with ctx.archive() as archive, ctx.output(out):
         summary = build_site(archive, out, options)
     click.echo(summary.line())

@@ -8,6 +8,12 @@ form (:func:`textsearch.fold`: 習近平 and 习近平 are one tag, written as s
 
 The site gives a page and a feed only to the tags of at least ``min_tag_articles``
 articles (:func:`site_tags`); a source's configured tags always have theirs.
+
+A build reads the tag links of every stored body again (:func:`body_tags`): a body taken
+from the article's own page (full text) and an article archived before tags were read
+get the tags their text links to, with no fetch. Only links inside the stored article
+count: the page's menus, sidebars and tag clouds are not part of it (extraction drops
+them), and the page's ``keywords`` meta is not read (sites set it for every page alike).
 """
 
 from __future__ import annotations
@@ -82,6 +88,17 @@ def link_tags(body: str) -> list[str]:
 def article_tags(categories: Iterable[str], body: str) -> tuple[str, ...]:
     """An article's tags: its feed categories, then its in-article tag links."""
     return clean_tags([*categories, *link_tags(body)])
+
+
+# Text that a body with a tag link contains (SQL LIKE, ASCII case-insensitive): the build
+# reads again only the bodies that have one.
+LINK_MARKERS = ("/tag", "/topic", "tag=", "tags=", "topic=", "topics=")
+
+
+def body_tags(stored: Sequence[str], body: str) -> tuple[str, ...]:
+    """An article's tags at build time: those stored (feed categories, links of the feed's
+    body), then those its stored body links to (the page's text may be the body now)."""
+    return clean_tags([*stored, *link_tags(body)])
 
 
 def site_tags(

@@ -40,7 +40,7 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "8"
+TEMPLATE_VERSION = "9"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -67,14 +67,19 @@ class BuildSummary:
         )
 
 
-def _environment() -> jinja2.Environment:
+def _environment(lang: str = zhconvert.HANS) -> jinja2.Environment:
+    """The templates for pages of ``lang``: a zh-Hant page has the site's words in
+    traditional script (zhconvert.HantLoader), as do the Python-made ones (filter ``zh``)."""
+    folder = str(HERE / "templates")
+    hant = lang == zhconvert.HANT
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        loader=zhconvert.HantLoader(folder) if hant else jinja2.FileSystemLoader(folder),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.tests["http_url"] = pages.is_http_url  # links to originals: http(s) only
+    env.filters["zh"] = zhconvert.chrome if hant else str
     return env
 
 
@@ -97,7 +102,8 @@ class _Site:
         self.options = options
         self.writer = OutputWriter(out)
         self.target = str(self.writer.root)
-        self.env = _environment()
+        self.envs = {lang: _environment(lang) for lang in (zhconvert.HANS, zhconvert.HANT)}
+        self.env = self.envs[zhconvert.HANS]
         self.made: dict[str, str] = {}  # path -> stamp
         self.old = archive.site_stamps(self.target)
         self.summary = BuildSummary()
@@ -133,7 +139,8 @@ class _Site:
     def render(self, path: str, template: str, stamp: str | None = None, **context: object) -> None:
         context.setdefault("root", root_of(path))  # 404.html gives its own (absolute) root
         context.setdefault("page_href", href(path))
-        html = self.env.get_template(template).render(site=self.site, **context)
+        env = self.envs.get(str(context.get("lang")), self.env)
+        html = env.get_template(template).render(site=self.site, **context)
         self.emit(path, html, stamp)
 
     def media_maps(self) -> dict[int, dict[str, tuple[str, str]]]:
@@ -163,7 +170,7 @@ class _Site:
     def article_pages(
         self, heads: list[ArticleRecord], entries: list[Entry], near: dict[int, Neighbours]
     ) -> None:
-        template = self.env.get_template("article.html")
+        templates = {lang: env.get_template("article.html") for lang, env in self.envs.items()}
         media = self.media_maps()
         for found in media.values():  # every mirrored image in use stays in the site
             for sha, ext in found.values():
@@ -227,7 +234,7 @@ class _Site:
                 "image": f"{MEDIA}/{used[0]}" if used else None,
             }
             lang = zhconvert.script_of(entry.title + article.content)
-            html = template.render(
+            html = templates[lang].render(
                 site=self.site, root=root, a=context, lang=lang, page_href=href(path)
             )
             self.emit(path, html, stamp)
@@ -244,7 +251,6 @@ class _Site:
         rss: bool = False,
     ) -> None:
         """A paginated listing; pages whose entries did not change are not re-rendered."""
-        template = self.env.get_template("listing.html")
         for path, chunk, pager in pages.paginate(folder, entries, self.options.per_page):
             front = path.endswith("index.html")
             updated = self.updated if front and not folder else None
@@ -261,19 +267,24 @@ class _Site:
             )
             if self.unchanged(path, stamp):
                 continue
-            html = template.render(
-                site=self.site,
-                root=root_of(path),
-                heading=heading,
-                groups=pages.month_groups(chunk),
-                pager=pager if pager.newer or pager.older else None,
-                feed=href(f"{folder}feed.xml") if feed is not None else None,
-                rss=href(f"{folder}rss.xml") if feed is not None and rss else None,
-                updated=updated,
-                cards=self.cards(chunk),
-                page_href=href(path),
-                home=not folder,
-                lang=zhconvert.script_of("".join(e.title for e in chunk)),
+            lang = zhconvert.script_of("".join(e.title for e in chunk))
+            html = (
+                self.envs[lang]
+                .get_template("listing.html")
+                .render(
+                    site=self.site,
+                    root=root_of(path),
+                    heading=_heading(heading, lang),
+                    groups=pages.month_groups(chunk),
+                    pager=pager if pager.newer or pager.older else None,
+                    feed=href(f"{folder}feed.xml") if feed is not None else None,
+                    rss=href(f"{folder}rss.xml") if feed is not None and rss else None,
+                    updated=updated,
+                    cards=self.cards(chunk),
+                    page_href=href(path),
+                    home=not folder,
+                    lang=lang,
+                )
             )
             self.emit(path, html, stamp)
 
@@ -323,7 +334,6 @@ class _Site:
         archive/YYYY/MM/DD.html a day's articles: a run rewrites today's page and two small
         indexes, not a month of entries (see pages.day_groups)."""
         months = []
-        template = self.env.get_template("listing.html")
         for month, days in pages.day_groups(entries):
             index: list[dict[str, object]] = []
             for day, items in days:
@@ -340,17 +350,22 @@ class _Site:
                 index.append({"name": pages.day_name(day), "count": len(items), "href": href(path)})
                 if self.unchanged(path, stamp):
                     continue
-                html = template.render(
-                    site=self.site,
-                    root=root_of(path),
-                    heading=f"归档：{pages.day_name(day)}",
-                    groups=[(pages.day_name(day), items)],
-                    pager=None,
-                    feed=None,
-                    rss=None,
-                    cards=self.cards(items),
-                    page_href=href(path),
-                    lang=zhconvert.script_of("".join(e.title for e in items)),
+                lang = zhconvert.script_of("".join(e.title for e in items))
+                html = (
+                    self.envs[lang]
+                    .get_template("listing.html")
+                    .render(
+                        site=self.site,
+                        root=root_of(path),
+                        heading=_heading(f"归档：{pages.day_name(day)}", lang),
+                        groups=[(pages.day_name(day), items)],
+                        pager=None,
+                        feed=None,
+                        rss=None,
+                        cards=self.cards(items),
+                        page_href=href(path),
+                        lang=lang,
+                    )
                 )
                 self.emit(path, html, stamp)
             path = f"archive/{month[:4]}/{month[5:7]}.html"  # month is "2023年10月"
@@ -358,6 +373,15 @@ class _Site:
             count = sum(len(items) for _day, items in days)
             months.append({"name": month, "count": count, "href": href(path)})
         self.render("archive/index.html", "index_of.html", heading="归档", items=months)
+
+
+def _heading(heading: str, lang: str) -> str:
+    """A listing's heading for a page of ``lang``: its label ("来源：", "标签：", "归档：")
+    in the page's script, the name after it as it is."""
+    label, colon, name = heading.partition("：")
+    if label not in ("来源", "标签", "归档"):
+        return heading
+    return zhconvert.in_script(label, lang) + colon + name
 
 
 _H1 = re.compile(r"<h1>(.*?)</h1>", re.S)
@@ -370,6 +394,25 @@ def _demote_headings(content: str, title: str) -> str:
     if first and _TAGS.sub("", first.group(1)).strip() == title.strip():
         content = content[: first.start()] + content[first.end() :]
     return _H1.sub(r"<h2>\1</h2>", content)
+
+
+def _with_body_tags(archive: Archive, heads: list[ArticleRecord]) -> list[ArticleRecord]:
+    """Heads with the tags their stored bodies link to (topics.body_tags): only bodies that
+    contain a tag link's marker are read (one LIKE scan); imported posts keep their tags."""
+    test = " OR ".join("content LIKE ?" for _ in topics.LINK_MARKERS)
+    found = {
+        article_id: body
+        for article_id, body in archive.conn.execute(
+            f"SELECT id, content FROM articles WHERE origin != 'jekyll' AND ({test})",
+            [f"%{m}%" for m in topics.LINK_MARKERS],
+        )
+    }
+    return [
+        replace(h, tags=topics.body_tags(h.tags, found[h.id]))
+        if h.id in found and not h.imported
+        else h
+        for h in heads
+    ]
 
 
 def _topic_pages(heads: list[ArticleRecord], entries: list[Entry], minimum: int) -> list[Entry]:
@@ -434,6 +477,7 @@ def _build(
     heads = sorted(
         archive.iter_articles(content=False), key=lambda a: (a.published, a.id), reverse=True
     )
+    heads = _with_body_tags(archive, heads)
     entries = pages.unique_paths([pages.entry_of(h) for h in heads])
     entries = _topic_pages(heads, entries, options.min_tag_articles)
     site.folders = pages.folders(entries)
