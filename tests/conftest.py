@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import pgharness
 from newsmirror.config import FetchSettings, Source, parse_config
 from newsmirror.store import Archive
 
@@ -83,6 +84,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(mark)
         if "jekyll" in item.name and item.path.name == "test_xss.py":
             item.add_marker("jekyll")
+
+
+@pytest.fixture(autouse=True)
+def archive_backend(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The engine of the test's archives: SQLite, or PostgreSQL under
+    NEWSMIRROR_TEST_BACKEND=postgresql (tests/pgharness.py)."""
+    if pgharness.BACKEND != "postgresql":
+        yield "sqlite"
+        return
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("about the SQLite file itself")
+    schemas = pgharness.Schemas()
+    try:
+        pgharness.use_postgres(monkeypatch, schemas)
+        yield "postgresql"
+    finally:
+        monkeypatch.undo()
+        schemas.close()
 
 
 SHARED = ROOT.parent / "shared"

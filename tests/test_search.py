@@ -430,15 +430,12 @@ def test_fetch_source_names_fold_too(tmp_path, server: FeedServer):
 
 
 def test_migrated_archive_loses_the_old_copy_of_the_text(tmp_path):
-    from newsmirror.store.schema import MIGRATIONS
+    from newsmirror.store.schema import MIGRATIONS, _apply
 
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
     for migration in MIGRATIONS[:9]:
-        if callable(migration):
-            migration(conn)
-        else:
-            conn.executescript(migration)
+        _apply(conn, migration)
     conn.execute("PRAGMA user_version = 9")
     conn.close()
     with Archive.open(path) as archive:

@@ -328,14 +328,11 @@ def _archive_at_version(path, version):
     every table the first schema has (and the search bookkeeping from version 2)."""
     import sqlite3
 
-    from newsmirror.store.schema import MIGRATIONS
+    from newsmirror.store.schema import MIGRATIONS, _apply
 
     conn = sqlite3.connect(path, isolation_level=None)
     for migration in MIGRATIONS[:version]:
-        if callable(migration):
-            migration(conn)
-        else:
-            conn.executescript(migration)
+        _apply(conn, migration)
     conn.execute(f"PRAGMA user_version = {version}")
     conn.executescript(
         """
@@ -566,11 +563,11 @@ _OLD_CANONICALS = [
 def _archive_at_version_5(path, articles):
     import sqlite3
 
-    from newsmirror.store.schema import MIGRATIONS
+    from newsmirror.store.schema import MIGRATIONS, _apply
 
     conn = sqlite3.connect(path, isolation_level=None)
     for script in MIGRATIONS[:5]:
-        conn.executescript(script)
+        _apply(conn, script)
     conn.execute("PRAGMA user_version = 5")
     conn.execute("INSERT INTO sources (id, name) VALUES (1, '旧源')")
     for i, (url, old, day) in enumerate(articles, 1):

@@ -21,8 +21,10 @@ from newsmirror.config import (
     STARTER_SOURCES,
     Config,
     Source,
+    archive_url_from_env,
     load_config,
     render_config,
+    shown_url,
     sources_from_subs,
 )
 from newsmirror.display import run_display
@@ -132,9 +134,11 @@ def init(
         sources = [(name, [url]) for name, url in STARTER_SOURCES]
     target.write_text(render_config(sources), encoding="utf-8")
     config = load_config(target)
-    with Archive.open(config.archive) as archive:
+    location = archive_url_from_env() or config.archive_location
+    with Archive.open(location, media_dir=config.media_dir) as archive:
         archive.sync_sources(config.sources)
-    click.echo(f"wrote {target} ({len(sources)} sources) and archive {config.archive}")
+    shown = config.archive if isinstance(location, Path) else shown_url(location)
+    click.echo(f"wrote {target} ({len(sources)} sources) and archive {shown}")
     if ci:
         _write_schedule(directory, ci, config, force=force)
 
@@ -174,7 +178,7 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     _refuse_demo_sources(config, chosen)
     total = sum(len(s.feeds) for s in chosen)
     with (
-        ctx.archive(create=True, path=config.archive) as archive,
+        ctx.archive(create=True, path=config.archive_location) as archive,
         run_display(total, verbose=verbose, plain=False) as display,
     ):
         summary = update(config, archive, list(names) or None, progress=display.feed)
@@ -240,7 +244,7 @@ def run(
     total = sum(len(s.feeds) for s in chosen)
     budget = Budget.minutes(max_minutes)
     with (
-        ctx.archive(create=True, path=config.archive) as archive,
+        ctx.archive(create=True, path=config.archive_location) as archive,
         run_display(total, verbose=verbose, plain=True) as display,
     ):
         report = run_job(
@@ -450,7 +454,7 @@ def add(ctx: Context, url: str, source: str | None, allow_private: bool) -> None
     from newsmirror.add import add_url
 
     config = ctx.config()
-    with ctx.archive(create=True, path=config.archive) as archive:
+    with ctx.archive(create=True, path=config.archive_location) as archive:
         archive.sync_sources(config.sources)
         result = add_url(config, archive, url, source=source, allow_private=allow_private)
     click.echo(
@@ -480,7 +484,7 @@ def refetch(ctx: Context, source: str | None, since: str | None) -> None:
     if since is not None:
         since = _check_date(since)
     config = ctx.config()
-    with ctx.archive(path=config.archive) as archive:
+    with ctx.archive(path=config.archive_location) as archive:
         pages, media = refetch_pages(config, archive, source=source, since=since)
     for message in pages.errors[:20]:
         echo(f"page: {message}", err=True)

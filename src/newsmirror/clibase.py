@@ -10,13 +10,13 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from newsmirror.config import Config, load_config
+from newsmirror.config import Config, archive_url_from_env, load_config
 from newsmirror.errors import ArchiveError, ConfigError, NewsmirrorError, OutputError
 from newsmirror.lock import DEFAULT_WAIT, archive_lock, folder_lock
 from newsmirror.store import Archive
@@ -113,7 +113,9 @@ class Context:
         else:
             config = load_config(self.config_path)
         if override is not None:
-            config = dataclasses.replace(config, archive=override.absolute())
+            config = dataclasses.replace(config, archive=override.absolute(), archive_url=None)
+        elif (url := archive_url_from_env()) is not None:
+            config = dataclasses.replace(config, archive_url=url)
         if sources and not config.sources:
             raise ConfigError(
                 "no sources configured",
@@ -124,22 +126,36 @@ class Context:
             )
         return config
 
-    def archive_path(self) -> Path:
+    def archive_location(self) -> Path | str:
+        """--archive, else NEWSMIRROR_ARCHIVE_URL, else the config's archive."""
         if self.archive_override is not None:
             return self.archive_override
+        if (url := archive_url_from_env()) is not None:
+            return url
         try:
-            return self.config().archive
+            return self.config().archive_location
         except ConfigError as exc:
             exc.hint = "Pass --archive PATH, or run `newsmirror init` to write a config."
             raise
 
     @contextmanager
     def archive(
-        self, *, create: bool = False, lock: bool = True, path: Path | None = None
+        self, *, create: bool = False, lock: bool = True, path: Path | str | None = None
     ) -> Iterator[Archive]:
         """Open the archive (--archive, else the config's), holding its lock unless
-        ``lock`` is false; a missing archive is an error unless ``create``."""
-        path = path or self.archive_path()
+        ``lock`` is false; a missing archive is an error unless ``create``. ``path``: a
+        SQLite file or a PostgreSQL URL."""
+        path = path or self.archive_location()
+        if isinstance(path, str):
+            from newsmirror.store.postgres import run_lock
+
+            media = self._media_dir()
+            with (
+                Archive.open(path, create=create, media_dir=media) as arc,
+                run_lock(arc, wait=self.wait) if lock else nullcontext(),
+            ):
+                yield arc
+            return
         if not create and not path.is_file():
             raise _no_archive(path)
         if lock:
@@ -152,6 +168,13 @@ class Context:
         else:
             with Archive.open(path, create=create) as arc:
                 yield arc
+
+    def _media_dir(self) -> Path:
+        """Where a PostgreSQL archive's images go: beside the config's default archive."""
+        try:
+            return self.config().media_dir
+        except ConfigError:
+            return Path.cwd() / "media"
 
     @contextmanager
     def output(self, out: Path) -> Iterator[Path]:

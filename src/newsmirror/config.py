@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from newsmirror import __version__
 from newsmirror.errors import ConfigError
@@ -88,11 +89,18 @@ class Config:
     media: MediaSettings = field(default_factory=MediaSettings)
     content: ContentSettings = field(default_factory=ContentSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
+    archive_url: str | None = None  # a PostgreSQL archive (store/postgres.py)
 
     @property
     def media_dir(self) -> Path:
-        """Mirrored images, content-addressed, beside the archive."""
+        """Mirrored images, content-addressed, beside the archive (beside ``path``'s
+        default archive file for a PostgreSQL archive)."""
         return self.archive.parent / "media"
+
+    @property
+    def archive_location(self) -> Path | str:
+        """The archive: a PostgreSQL URL when one is set, else the SQLite file."""
+        return self.archive_url or self.archive
 
     def source(self, name: str) -> Source:
         """The source called ``name``: exactly, else the one whose name is the same with
@@ -397,6 +405,11 @@ def parse_config(text: str, path: Path) -> Config:
     archive_path = Path(archive).expanduser()
     if not archive_path.is_absolute():
         archive_path = path.parent / archive_path
+    url = archive_raw.get("url")
+    if url is not None and not (isinstance(url, str) and is_postgres_url(url)):
+        raise _fail(
+            path, "archive.url", "must be a postgresql:// URL", "Or leave it out for SQLite."
+        )
     sources_raw = data.get("sources", [])
     if not isinstance(sources_raw, list):
         raise _fail(path, "sources", "must be an array of tables ([[sources]])")
@@ -427,6 +440,7 @@ def parse_config(text: str, path: Path) -> Config:
         content=_parse_settings(path, "content", data.get("content", {}), ContentSettings),
         sources=sources,
         publish=parse_publish(path, data.get("publish", {})),
+        archive_url=url,
     )
 
 
@@ -447,6 +461,40 @@ def load_config(path: Path) -> Config:
 
 def _toml_str(value: str) -> str:
     return str(json.dumps(value, ensure_ascii=False))
+
+
+ARCHIVE_URL_ENV = "NEWSMIRROR_ARCHIVE_URL"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(location: object) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) connection URL."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = f"{parts.username}:***@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+
+def archive_url_from_env() -> str | None:
+    """The PostgreSQL archive named by ``NEWSMIRROR_ARCHIVE_URL`` (it keeps a password
+    out of the config file), None when unset."""
+    value = os.environ.get(ARCHIVE_URL_ENV, "").strip()
+    if not value:
+        return None
+    if not is_postgres_url(value):
+        raise ConfigError(
+            f"{ARCHIVE_URL_ENV} is not a postgresql:// URL",
+            hint="Set it to postgresql://user:password@host/database, or unset it.",
+        )
+    return value
 
 
 def render_config(sources: list[tuple[str, list[str]]], archive: str = "archive.sqlite") -> str:

@@ -28,6 +28,7 @@ from newsmirror.models import (
     StoredArticle,
 )
 from newsmirror.store.content import ContentMixin
+from newsmirror.store.dialect import is_postgres_url
 from newsmirror.store.exports import ExportStateMixin
 from newsmirror.store.health import HealthMixin
 from newsmirror.store.history import HistoryMixin
@@ -77,20 +78,32 @@ def _never(_entry: Entry) -> bool:
 class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMixin, HistoryMixin):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, *, media_dir: Path | None = None
+    ) -> None:
         self.conn = conn
         self.path = path
+        self._media_dir = media_dir
 
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = True) -> Archive:
-        """Open (and create or migrate) the archive at ``path``.
+    def open(
+        cls, path: Path | str, *, create: bool = True, media_dir: Path | None = None
+    ) -> Archive:
+        """Open (and create or migrate) the archive at ``path``: a SQLite file, or a
+        ``postgresql://`` URL (:mod:`newsmirror.store.postgres`; its images go to
+        ``media_dir``).
 
         Before anything is written the file is checked (:mod:`newsmirror.store.opening`):
         a SQLite file that is not a newsmirror archive, or a damaged one, is refused
         with :class:`ArchiveError` and left as it was.
         """
+        if is_postgres_url(path):
+            from newsmirror.store.postgres import PgArchive
+
+            return PgArchive.connect(str(path), create=create, media_dir=media_dir)
+        path = Path(path)
         if path.is_dir() or (not create and not path.is_file()):
             raise ArchiveError(
                 f"no archive at {path}", hint="Run `newsmirror init` or `newsmirror fetch` first."
@@ -118,12 +131,12 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
             raise ArchiveError(
                 f"cannot open archive {path}: {cause}", hint=open_hint(cause)
             ) from exc
-        return cls(conn, path)
+        return cls(conn, path, media_dir=media_dir)
 
     @property
     def media_dir(self) -> Path:
-        """Mirrored images, content-addressed, beside the archive file."""
-        return self.path.parent / "media"
+        """Mirrored images, content-addressed: beside the archive file unless given."""
+        return self._media_dir or self.path.parent / "media"
 
     def close(self) -> None:
         self.conn.close()
@@ -448,11 +461,14 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
                 self._revise(conn, existing, title, author, content, now)
             else:
                 # Numbered below the article's own versions: 0, -1, -2 ...
+                lowest = conn.execute(
+                    "SELECT COALESCE(MIN(version), 1) FROM revisions WHERE article_id = ?",
+                    (existing.id,),
+                ).fetchone()[0]
                 conn.execute(
                     "INSERT INTO revisions (article_id, version, title, author, content,"
-                    " recorded) SELECT ?, MIN(0, COALESCE(MIN(version), 1) - 1), ?, ?, ?, ?"
-                    " FROM revisions WHERE article_id = ?",
-                    (existing.id, title, author, content, to_iso(now), existing.id),
+                    " recorded) VALUES (?, ?, ?, ?, ?, ?)",
+                    (existing.id, min(0, int(lowest) - 1), title, author, content, to_iso(now)),
                 )
         return change
 

@@ -101,7 +101,7 @@ class ContentMixin:
             conn.execute(
                 "UPDATE articles SET content = ?, content_origin = ?, needs_page = 0,"
                 " page_error = NULL, page_checked = ?, removed_at = NULL,"
-                " version = version + ?, updated = CASE WHEN ? THEN ? ELSE updated END"
+                " version = version + ?, updated = CASE WHEN ? = 1 THEN ? ELSE updated END"
                 " WHERE id = ?",
                 (
                     html,
@@ -328,7 +328,7 @@ class ContentMixin:
                     "INSERT INTO articles (source_id, url, canonical_url, guid, title, author,"
                     " content, published, published_raw, date_known, first_seen, updated,"
                     " content_origin, origin, page_checked, net_guard) VALUES (?, ?, ?, ?, ?,"
-                    " ?, ?, ?, ?, ?, ?, ?, 'page', 'add', ?, ?)",
+                    " ?, ?, ?, ?, ?, ?, ?, 'page', 'add', ?, ?) RETURNING id",
                     (
                         sid,
                         url,
@@ -346,7 +346,7 @@ class ContentMixin:
                         int(guarded),
                     ),
                 )
-                return int(cur.lastrowid or 0), Change.NEW
+                return int(cur.fetchone()[0]), Change.NEW
             article_id = int(row[0])
             conn.execute(
                 "UPDATE articles SET net_guard = ? WHERE id = ?", (int(guarded), article_id)

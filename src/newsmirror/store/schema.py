@@ -1,8 +1,13 @@
-"""The archive's schema, as numbered migrations applied in order.
+"""The archive's schema, as numbered migrations applied in order, one set for SQLite
+and PostgreSQL.
 
-``PRAGMA user_version`` records how many have run. A migration is SQL statements or a
-Python function of the connection; each runs in one transaction with the version bump,
-so an archive is always at a whole version.
+The version records how many have run (SQLite: ``PRAGMA user_version``; PostgreSQL: the
+table ``newsmirror_schema``). A migration is SQL statements, a Python function of the
+connection, or :class:`PerEngine` where the engines differ (the search index: FTS5 on
+SQLite, ``pg_trgm`` on PostgreSQL); the shared SQL is written for SQLite and translated
+by :mod:`newsmirror.store.dialect`. Each runs in one transaction with the version bump,
+so an archive is always at a whole version; on PostgreSQL the transaction holds the
+archive's lock, so processes starting together migrate once.
 """
 
 from __future__ import annotations
@@ -10,10 +15,22 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from newsmirror.urls import canonical_url
 
-Migration = str | Callable[[sqlite3.Connection], None]
+Step = str | Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class PerEngine:
+    """A migration whose SQL differs between the engines."""
+
+    sqlite: Step
+    postgresql: Step
+
+
+Migration = Step | PerEngine
 
 
 @dataclass(frozen=True)
@@ -188,7 +205,8 @@ MIGRATIONS: list[Migration] = [
     """,
     # 2: the search index is brought up to date on demand, not during fetch (it costs
     # more than everything else a fetch does); this table says what it holds.
-    """
+    PerEngine(
+        sqlite="""
     CREATE TABLE search_state (
         article_id INTEGER PRIMARY KEY REFERENCES articles(id),
         version INTEGER NOT NULL
@@ -196,6 +214,13 @@ MIGRATIONS: list[Migration] = [
     INSERT INTO search_state (article_id, version)
         SELECT a.id, a.version FROM articles a WHERE a.id IN (SELECT rowid FROM articles_fts);
     """,
+        postgresql="""
+    CREATE TABLE search_state (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+        version INTEGER NOT NULL
+    );
+    """,
+    ),
     # 3: full text from article pages, mirrored images, articles gone at their origin.
     """
     ALTER TABLE articles ADD COLUMN feed_hash TEXT NOT NULL DEFAULT '';
@@ -272,8 +297,10 @@ MIGRATIONS: list[Migration] = [
     # 9: the old URLs of imported posts renamed on export (publish/redirects.py).
     add_redirects,
     # 10: the search index keeps no copy of the text: only which character pairs each
-    # article has (store/search.py), rebuilt on the next search.
-    """
+    # article has (store/search.py), rebuilt on the next search. PostgreSQL keeps the
+    # folded text under pg_trgm indexes instead (store/pgsearch.py).
+    PerEngine(
+        sqlite="""
     DROP TABLE IF EXISTS articles_fts;
     DELETE FROM search_state;
     ALTER TABLE search_state ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
@@ -283,6 +310,19 @@ MIGRATIONS: list[Migration] = [
     CREATE TABLE search_stale (article_id INTEGER PRIMARY KEY);
     CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+        postgresql="""
+    DELETE FROM search_state;
+    ALTER TABLE search_state ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE search_stale (article_id INTEGER PRIMARY KEY);
+    CREATE TABLE search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+    CREATE TABLE search_text (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX search_text_body ON search_text USING gin (body public.gin_trgm_ops);
+    """,
+    ),
     # 11: where each revision's body came from (feed, page, selector), so that a feed's
     # teaser replaced by the page's full text is not shown as an edit (publish/history.py).
     # Filled in where it is certain: the first version of an article from a feed, and
@@ -299,18 +339,56 @@ MIGRATIONS: list[Migration] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
+def _postgres(conn: Any) -> bool:
+    from newsmirror.store.dialect import PgConnection
+
+    return isinstance(conn, PgConnection)
+
+
+def _apply(conn: Any, migration: Migration, postgres: bool = False) -> None:
+    if isinstance(migration, PerEngine):
+        migration = migration.postgresql if postgres else migration.sqlite
     if callable(migration):
         migration(conn)
         return
     for statement in migration.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+        if not statement.strip():
+            continue
+        if postgres and statement.lstrip().upper().startswith("CREATE VIRTUAL TABLE"):
+            continue  # SQLite's FTS5 search index; PostgreSQL's is made in migration 10
+        conn.execute(statement)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+_PG_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS newsmirror_schema (version INTEGER NOT NULL)"
+
+
+def schema_version(conn: Any) -> int:
+    """How many migrations the archive has run."""
+    if not _postgres(conn):
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        " AND table_name = 'newsmirror_schema'"
+    ).fetchone()
+    if not row[0]:
+        return 0
+    found = conn.execute("SELECT max(version) FROM newsmirror_schema").fetchone()
+    return int(found[0] or 0)
+
+
+def _set_version(conn: Any, version: int, postgres: bool) -> None:
+    if not postgres:
+        conn.execute(f"PRAGMA user_version = {version}")
+        return
+    conn.execute(_PG_VERSION_TABLE)
+    conn.execute("DELETE FROM newsmirror_schema")
+    conn.execute("INSERT INTO newsmirror_schema (version) VALUES (?)", (version,))
+
+
+def migrate(conn: Any) -> int:
     """Bring ``conn`` to :data:`SCHEMA_VERSION`; return the version it was at."""
-    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    postgres = _postgres(conn)
+    current = schema_version(conn)
     if current > SCHEMA_VERSION:
         from newsmirror.errors import ArchiveError
 
@@ -321,8 +399,13 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(current, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _apply(conn, MIGRATIONS[version])
-            conn.execute(f"PRAGMA user_version = {version + 1}")
+            if postgres:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+                if schema_version(conn) > version:  # another process migrated meanwhile
+                    conn.execute("COMMIT")
+                    continue
+            _apply(conn, MIGRATIONS[version], postgres)
+            _set_version(conn, version + 1, postgres)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -292,6 +292,11 @@ class SearchMixin:
 
     # -- searching -------------------------------------------------------------
 
+    @staticmethod
+    def _index_decides(words: Sequence[str]) -> bool:
+        """Whether a trusted candidate for ``words`` needs no look at its text."""
+        return exact_by_tokens(words)
+
     def _candidates(self, words: Sequence[str]) -> list[_Row]:
         rows = self.conn.execute(
             "SELECT a.id, a.published, s.name, a.title, a.url, s.timezone,"
@@ -342,7 +347,7 @@ class SearchMixin:
         if not words:
             return SearchResults(0, [])
         rows = self._candidates(words)
-        exact = exact_by_tokens(words)
+        exact = self._index_decides(words)
         unsure = [r.id for r in rows if not r.in_title and not (exact and r.trusted)]
         wrong = {i for i, _, folded in self._texts(unsure) if not ts.matches(folded, words)}
         found = [r for r in rows if r.id not in wrong]

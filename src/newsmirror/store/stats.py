@@ -4,6 +4,9 @@ many articles each source published per day."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
+
+from newsmirror.timeutil import from_iso
 
 
 class StatsMixin:
@@ -15,11 +18,8 @@ class StatsMixin:
 
         A fetch that brings nothing new is no update (and leaves the published site as
         it was: an idle run writes no file); failed fetches do not count either."""
-        row = self.conn.execute(
-            "SELECT max(coalesce((SELECT max(updated) FROM articles), ''),"
-            " coalesce((SELECT max(first_seen) FROM articles), ''))"
-        ).fetchone()
-        return row[0] or None
+        row = self.conn.execute("SELECT max(updated), max(first_seen) FROM articles").fetchone()
+        return max(row[0] or "", row[1] or "") or None
 
     def articles_per_day(
         self, start: str, end: str, offset_hours: int = 8
@@ -29,12 +29,14 @@ class StatsMixin:
         ``offset_hours`` east of UTC: {source: {day: count}}. Sources without such
         articles are left out."""
         rows = self.conn.execute(
-            "SELECT s.name, date(a.published, ?), count(*) FROM articles a"
-            " JOIN sources s ON s.id = a.source_id"
-            " WHERE a.published >= ? AND a.published < ? GROUP BY 1, 2",
-            (f"{offset_hours:+d} hours", start, end),
-        ).fetchall()
+            "SELECT s.name, a.published FROM articles a JOIN sources s ON s.id = a.source_id"
+            " WHERE a.published >= ? AND a.published < ?",
+            (start, end),
+        )
+        shift = timedelta(hours=offset_hours)
         out: dict[str, dict[str, int]] = {}
-        for name, day, count in rows:
-            out.setdefault(name, {})[day] = count
+        for name, published in rows:
+            day = (from_iso(published) + shift).date().isoformat()
+            counts = out.setdefault(name, {})
+            counts[day] = counts.get(day, 0) + 1
         return out

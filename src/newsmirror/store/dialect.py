@@ -1,0 +1,178 @@
+"""One archive, two engines: the archive's SQL is written for SQLite, and this module
+runs it on PostgreSQL.
+
+Why a small dialect layer rather than an ORM: the archive's ~130 statements are plain
+SQL that both engines share but for a few spellings, and the SQLite path is the one
+whose speed matters (issue 12: every import and every wrapper call is on the clock).
+So SQLite keeps its own connection, untouched, and :class:`PgConnection` gives a
+``psycopg`` connection the part of the ``sqlite3`` interface the archive uses:
+``execute``/``executemany`` returning a cursor, ``in_transaction``, ``close``, and
+``sqlite3``'s exception classes, so the archive's error handling is one.
+
+:func:`to_postgres` is the translation, a pure function of the statement:
+
+- ``?`` placeholders become ``%s`` (and a literal ``%`` doubles), outside quoted text;
+- ``INSERT OR IGNORE INTO`` becomes ``INSERT INTO ... ON CONFLICT DO NOTHING``;
+- ``BEGIN IMMEDIATE`` is ``BEGIN``; ``instr(a, b)`` is ``strpos(a, b)``; an empty
+  ``IN ()`` is ``= ANY('{}')`` (and ``NOT IN ()`` is ``<> ALL('{}')``);
+- in DDL, ``id INTEGER PRIMARY KEY`` is ``id BIGSERIAL PRIMARY KEY`` (the row id SQLite
+  gives) and other ``INTEGER`` columns are ``BIGINT``.
+
+Statements the engines do not share (the search index, the schema version, integrity
+checks) are not translated: they live in each engine's own module.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from newsmirror.config import is_postgres_url
+
+__all__ = ["PgConnection", "is_postgres_url", "to_postgres"]
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[?%]|[^'\"?%]+", re.S)
+_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.I)
+_IMMEDIATE = re.compile(r"^\s*BEGIN\s+IMMEDIATE\s*$", re.I)
+_INSTR = re.compile(r"\binstr\s*\(", re.I)
+_ROWID_KEY = re.compile(r"\bid\s+INTEGER\s+PRIMARY\s+KEY\b", re.I)
+_INTEGER = re.compile(r"\bINTEGER\b", re.I)
+_EMPTY_LIST = re.compile(r"\b(NOT\s+)?IN\s*\(\s*\)", re.I)
+_DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)\b", re.I)
+
+
+def _placeholders(sql: str) -> str:
+    """``?`` to ``%s`` and ``%`` to ``%%``, leaving quoted text and names alone."""
+    out = []
+    for token in _TOKENS.findall(sql):
+        if token == "?":
+            out.append("%s")
+        elif token == "%":
+            out.append("%%")
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def _empty_list(match: re.Match[str]) -> str:
+    """An empty list: no value is in it, every value is not (the array takes the type of
+    what it is compared with)."""
+    return "<> ALL('{}')" if match.group(1) else "= ANY('{}')"
+
+
+@lru_cache(maxsize=1024)
+def to_postgres(sql: str, *, params: bool = True) -> str:
+    """The PostgreSQL spelling of one archive statement (see the module's docstring).
+    ``params``: the statement is run with parameters (placeholders are translated)."""
+    if _IMMEDIATE.match(sql):
+        return "BEGIN"
+    if _IGNORE.match(sql):
+        sql = _IGNORE.sub("INSERT INTO", sql, count=1).rstrip().rstrip(";")
+        sql += " ON CONFLICT DO NOTHING"
+    sql = _INSTR.sub("strpos(", sql)
+    sql = _EMPTY_LIST.sub(_empty_list, sql)
+    if _DDL.match(sql):
+        sql = _INTEGER.sub("BIGINT", _ROWID_KEY.sub("id BIGSERIAL PRIMARY KEY", sql))
+    return _placeholders(sql) if params else sql
+
+
+def _sqlite_error(exc: Exception) -> sqlite3.Error:
+    """The ``sqlite3`` exception matching a ``psycopg`` one, carrying its message."""
+    import psycopg
+
+    kind: type[sqlite3.Error] = sqlite3.DatabaseError
+    if isinstance(exc, psycopg.IntegrityError):
+        kind = sqlite3.IntegrityError
+    elif isinstance(exc, psycopg.OperationalError | psycopg.errors.LockNotAvailable):
+        kind = sqlite3.OperationalError
+    elif isinstance(exc, psycopg.InterfaceError):
+        kind = sqlite3.InterfaceError
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return kind(message)
+
+
+class PgCursor:
+    """A cursor's rows and counts, as ``sqlite3.Cursor`` gives them."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._cursor.description is None:
+            return None
+        row: tuple[Any, ...] | None = self._cursor.fetchone()
+        return row
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        if self._cursor.description is None:
+            return []
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        return rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+class PgConnection:
+    """A ``psycopg`` connection that runs the archive's SQLite-spelled statements.
+
+    Autocommit, with transactions opened and closed by the statements the archive sends
+    (``BEGIN``/``COMMIT``/``ROLLBACK``), as with ``sqlite3``'s ``isolation_level=None``.
+    """
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        try:
+            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=30)
+        except psycopg.Error as exc:
+            raise _sqlite_error(exc) from exc
+
+    @property
+    def raw(self) -> Any:
+        """The ``psycopg`` connection, for engine-specific statements."""
+        return self._conn
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        import psycopg
+
+        args = list(params) if params else None
+        try:
+            cursor = self._conn.execute(to_postgres(sql, params=args is not None), args)
+        except psycopg.Error as exc:
+            import os
+            if os.environ.get("NM_DEBUG_SQL"):
+                raise RuntimeError(f"{sql!r} {args!r}") from exc
+            raise _sqlite_error(exc) from exc
+        return PgCursor(cursor)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        import psycopg
+
+        batch = [list(row) for row in rows]
+        cursor = self._conn.cursor()
+        if batch:
+            try:
+                cursor.executemany(to_postgres(sql), batch)
+            except psycopg.Error as exc:
+                raise _sqlite_error(exc) from exc
+        return PgCursor(cursor)
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self._conn.info.transaction_status != TransactionStatus.IDLE)
+
+    def commit(self) -> None:
+        """Nothing to do: statements outside BEGIN ... COMMIT are committed at once."""
+
+    def close(self) -> None:
+        self._conn.close()
