@@ -16,6 +16,7 @@ import click
 
 from newsmirror import __version__
 from newsmirror.clibase import Context, echo, handle_errors, json_text, pass_ctx, shown
+from newsmirror.clijobs import migrate_archive_command, schedule_command, worker_command
 from newsmirror.config import (
     CONFIG_NAME,
     STARTER_SOURCES,
@@ -576,6 +577,9 @@ def demo(ctx: Context, directory: Path) -> None:
 
 
 cli.add_command(search_command, "search")
+cli.add_command(worker_command, "worker")
+cli.add_command(schedule_command, "schedule")
+cli.add_command(migrate_archive_command, "migrate-archive")
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ class Source:
     full_text: str = "auto"  # "auto", "feed" or "page"
     selector: str = ""  # CSS selector of the article body, overriding extraction
     remove: tuple[str, ...] = ()  # CSS selectors of boilerplate to strip before extraction
+    interval: int = 60  # minutes between fetches when `newsmirror schedule` queues them
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
 
 _SOURCE_KEYS = {
     "name",
+    "interval",
     "feeds",
     "feed",
     "url",
@@ -280,6 +282,9 @@ def _parse_source(path: Path, index: int, raw: Any) -> Source:
     _check_css(path, f"{key}.selector", selector)
     for css in remove:
         _check_css(path, f"{key}.remove", css)
+    interval = _number(
+        path, f"{key}.interval", raw.get("interval", 60), minimum=1, integer=True, maximum=10080
+    )
     return Source(
         name=name.strip(),
         feeds=feeds,
@@ -289,6 +294,7 @@ def _parse_source(path: Path, index: int, raw: Any) -> Source:
         full_text=full_text,
         selector=selector.strip(),
         remove=remove,
+        interval=interval,
     )
 
 

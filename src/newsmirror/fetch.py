@@ -23,7 +23,9 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from newsmirror.config import FetchSettings, url_problem
@@ -172,9 +174,12 @@ class Fetcher:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         on_request: Callable[[httpx.Request], Awaitable[None]] | None = None,
+        host_slot: Callable[[str], AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         """``on_request`` sees every request, redirects included, and may refuse it by
-        raising (``newsmirror add`` refuses private addresses this way)."""
+        raising (``newsmirror add`` refuses private addresses this way). ``host_slot``
+        replaces the per-host limit of this process with a shared one (queue workers:
+        :class:`newsmirror.jobqueue.HostSlots`)."""
         self.settings = settings
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         self.client = httpx.AsyncClient(
@@ -198,6 +203,7 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host)
         )
+        self._host_slot = host_slot
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -227,7 +233,8 @@ class Fetcher:
         while True:
             attempt += 1
             # The host's slot first: requests queued behind a slow host hold no global slot.
-            async with self._hosts[host], self._all:
+            slot = self._host_slot(host) if self._host_slot else self._hosts[host]
+            async with slot, self._all:
                 try:
                     result = await self._once(
                         url, state, headers or {}, max_bytes or self.settings.max_bytes

@@ -215,6 +215,51 @@ async def _handle(
     return parsed.reader
 
 
+async def _feed(
+    archive: Archive,
+    fetcher: Fetcher,
+    checks: _Checks,
+    source: Source,
+    url: str,
+    state: FeedState,
+    outcome: SourceResult,
+    parser: ParsePool,
+) -> tuple[str, str]:
+    """Fetch, parse and store one feed: (fetch status, feed reader used or "")."""
+    started = now_utc()
+    try:
+        result = await fetcher.fetch(url, state)
+        reader = await _handle(archive, checks, source, result, state, started, outcome, parser)
+        return result.status, reader
+    except Exception as exc:  # any one feed's trouble is that feed's failure only
+        checks.failed(source, FetchResult(url, "failed"), failure_reason(exc), started, outcome)
+        return "failed", ""
+
+
+async def handle_feed(archive: Archive, fetcher: Fetcher, source: Source, url: str) -> SourceResult:
+    """Steps 2, 3 and 6 for one feed, as a queue worker does them (:mod:`jobqueue`):
+    fetch, parse in this process, store, and record the feed's check and its source's
+    health."""
+    outcome = SourceResult(source.name, feeds=1)
+    checks = _Checks()
+    with ParsePool(cpus=1) as parser:
+        await _feed(
+            archive,
+            fetcher,
+            checks,
+            source,
+            url,
+            archive.feed_state(source.name, url),
+            outcome,
+            parser,
+        )
+    error = "; ".join(outcome.errors) or None
+    archive.record_run(
+        checks, [SourceOutcome(source.name, not outcome.failed, error)], now=now_utc()
+    )
+    return outcome
+
+
 async def _pages_and_images(
     config: Config,
     archive: Archive,
@@ -260,20 +305,10 @@ async def _run(
 
             async def one(source: Source, url: str) -> None:
                 outcome = results[source.name]
-                started = now_utc()
-                try:
-                    state = states[source.name, url]
-                    result = await fetcher.fetch(url, state)
-                    status = result.status
-                    readers.append(
-                        await _handle(
-                            archive, checks, source, result, state, started, outcome, parser
-                        )
-                    )
-                except Exception as exc:  # any one feed's trouble is that feed's failure only
-                    status = "failed"
-                    failed = FetchResult(url, "failed")
-                    checks.failed(source, failed, failure_reason(exc), started, outcome)
+                status, reader = await _feed(
+                    archive, fetcher, checks, source, url, states[source.name, url], outcome, parser
+                )
+                readers.append(reader)
                 if progress:
                     progress(outcome, url, status)
 

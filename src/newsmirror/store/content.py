@@ -53,6 +53,14 @@ class ContentMixin:
         ).fetchall()
         return [_page_task(row) for row in rows]
 
+    def page_task(self, article_id: int) -> PageTask | None:
+        """The article's page task if its page is still to be fetched, else None."""
+        row = self.conn.execute(
+            self._TASK + " WHERE a.id = ? AND a.needs_page = 1 AND a.removed_at IS NULL",
+            (article_id,),
+        ).fetchone()
+        return None if row is None else _page_task(row)
+
     def page_tasks(self, *, source: str | None = None, since: str | None = None) -> list[PageTask]:
         """Stored articles to look at again (``refetch``), oldest first.
 

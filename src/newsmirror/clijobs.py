@@ -1,0 +1,155 @@
+"""Commands for archives past one machine: ``worker``, ``schedule`` and
+``migrate-archive`` (see :mod:`newsmirror.jobqueue` and :mod:`newsmirror.store.transfer`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import click
+
+from newsmirror.clibase import Context, echo, handle_errors, pass_ctx
+from newsmirror.config import Config, is_postgres_url, shown_url
+from newsmirror.errors import ConfigError
+from newsmirror.store import Archive
+
+
+def _queue_url(config: Config) -> str:
+    location = config.archive_location
+    if not isinstance(location, str):
+        raise ConfigError(
+            "the job queue needs an archive on PostgreSQL",
+            hint='Set [archive] url = "postgresql://…" or NEWSMIRROR_ARCHIVE_URL (README,'
+            " PostgreSQL and workers); `newsmirror run` needs no queue.",
+        )
+    return location
+
+
+@click.command("worker")
+@click.option("--until-idle", is_flag=True, help="Stop once the queue is empty.")
+@click.option("--name", default="", help="The worker's name in the queue (default: its host).")
+@click.option(
+    "--stalled-after",
+    type=click.FloatRange(2, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds without a heartbeat after which a worker counts as dead and its jobs"
+    " go back to the queue.",
+)
+@pass_ctx
+@handle_errors
+def worker_command(ctx: Context, until_idle: bool, name: str, stalled_after: float) -> None:
+    """Work the archive's job queue: fetch feeds, pages and images as they are queued.
+
+    Start as many as you like, on as many machines as you like, all with the same
+    PostgreSQL archive. A worker killed at any moment loses nothing: its jobs go back
+    to the queue once it has been silent for --stalled-after seconds.
+
+    \b
+    Examples:
+      NEWSMIRROR_ARCHIVE_URL=postgresql://mirror@db/news newsmirror worker
+      newsmirror worker --until-idle
+    """
+    import socket
+
+    from newsmirror.jobqueue import ensure_queue_schema, work
+
+    config = ctx.config(sources=True)
+    url = _queue_url(config)
+    logging.basicConfig(level=logging.WARNING, format="worker: %(message)s")
+    with ctx.archive(create=True, lock=False, path=url) as archive:
+        ensure_queue_schema(archive)
+        done = asyncio.run(
+            work(
+                config,
+                archive,
+                url,
+                until_idle=until_idle,
+                heartbeat=max(1.0, stalled_after / 6),
+                stalled_after=stalled_after,
+                name=name or socket.gethostname(),
+            )
+        )
+    echo(f"worker done: {done['feeds']} feeds, {done['pages']} pages, {done['images']} images")
+
+
+@click.command("schedule")
+@click.option("--all", "every", is_flag=True, help="Queue every enabled feed, due or not.")
+@pass_ctx
+@handle_errors
+def schedule_command(ctx: Context, every: bool) -> None:
+    """Queue the feeds that are due for the workers.
+
+    A source is due every `interval` minutes ([[sources]] interval, 60 by default); one
+    that keeps failing waits twice as long after each failure, up to 32 times. A feed
+    already waiting in the queue is not queued again. Run it from cron or a timer every
+    few minutes.
+
+    \b
+    Examples:
+      newsmirror schedule
+      newsmirror schedule --all
+    """
+    from newsmirror.duejobs import due_feeds
+    from newsmirror.jobqueue import ensure_queue_schema, queue_app, queue_feeds
+    from newsmirror.timeutil import now_utc
+
+    config = ctx.config(sources=True)
+    url = _queue_url(config)
+    with ctx.archive(create=True, lock=False, path=url) as archive:
+        archive.sync_sources(config.sources)
+        ensure_queue_schema(archive)
+        health = {h.name: h for h in archive.health()}
+        if every:
+            feeds = [(s.name, u) for s in config.sources if s.enabled for u in s.feeds]
+        else:
+            feeds = due_feeds(config.sources, health, now_utc())
+
+        async def queue() -> int:
+            app = queue_app(url)
+            async with app.open_async():
+                return await queue_feeds(app, feeds)
+
+        queued = asyncio.run(queue())
+    echo(f"queued {queued} feeds ({len(feeds)} due, {len(feeds) - queued} waiting already)")
+
+
+def _location(text: str) -> Path | str:
+    return text if is_postgres_url(text) else Path(text)
+
+
+def _shown(location: Path | str) -> str:
+    return shown_url(location) if isinstance(location, str) else str(location)
+
+
+@click.command("migrate-archive")
+@click.argument("source")
+@click.argument("target")
+@handle_errors
+def migrate_archive_command(source: str, target: str) -> None:
+    """Copy the whole archive SOURCE into the new, empty archive TARGET.
+
+    Each is a SQLite file or a postgresql:// URL. Articles, revisions, export state,
+    fetch log, runs and images are copied with their ids, so the copy exports the same
+    files; the search index is rebuilt on the next search. SOURCE is not changed.
+
+    \b
+    Examples:
+      newsmirror migrate-archive archive.sqlite postgresql://mirror@db/news
+      newsmirror migrate-archive postgresql://mirror@db/news backup.sqlite
+    """
+    from newsmirror.store.transfer import copy_archive
+
+    src, dst = _location(source), _location(target)
+    src_media = Path(source).parent / "media" if isinstance(src, Path) else Path.cwd() / "media"
+    dst_media = Path(target).parent / "media" if isinstance(dst, Path) else Path.cwd() / "media"
+    with (
+        Archive.open(src, create=False, media_dir=src_media) as old,
+        Archive.open(dst, create=True, media_dir=dst_media) as new,
+    ):
+        summary = copy_archive(old, new)
+    rows = ", ".join(f"{n} {t}" for t, n in summary.rows.items() if n)
+    echo(f"copied {_shown(src)} to {_shown(dst)}: {rows or 'no rows'}")
+    if summary.media_files:
+        echo(f"copied {summary.media_files} image files")

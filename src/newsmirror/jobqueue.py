@@ -1,0 +1,295 @@
+"""Fetch work on a job queue, for archives on PostgreSQL: any number of ``newsmirror
+worker`` processes, on any number of machines, share the work and the archive.
+
+The queue is procrastinate's, in the archive's own database and schema. Three jobs:
+
+- ``feed(source, url)``: fetch, parse and store one feed, exactly as ``run`` does for
+  each feed (:func:`pipeline.handle_feed`), and record its health; then queue a
+  ``page`` job for each article it marked for its page and an ``images`` job for each
+  article with images to mirror.
+- ``page(article_id)``: fetch one article's page and store its text.
+- ``images(article_id)``: mirror one article's images.
+
+``newsmirror schedule`` queues the feeds that are due (:mod:`newsmirror.duejobs`); a
+queueing lock per feed, page and article keeps a job from being queued twice.
+
+Nothing is lost when a worker dies: a job stays ``doing`` until it ends, and a job
+whose worker stopped sending heartbeats is given back to the queue by the other workers
+(:func:`recover_stalled`). A job done twice stores nothing twice: an article is found
+by its canonical URL under the archive's write lock (:mod:`newsmirror.store.postgres`).
+
+Per-host politeness holds across all workers: a request holds one of ``per_host``
+advisory locks of its host (:class:`HostSlots`) in a database session, which the server
+ends with the worker, so even a killed worker frees its slots at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from newsmirror.config import Config, Source
+from newsmirror.errors import ArchiveError, NewsmirrorError
+
+if TYPE_CHECKING:
+    import procrastinate
+
+    from newsmirror.fetch import Fetcher
+    from newsmirror.store import Archive
+
+log = logging.getLogger(__name__)
+
+FEEDS, PAGES, IMAGES = "feeds", "pages", "images"
+HEARTBEAT = 5.0  # seconds between a worker's heartbeats
+STALLED_AFTER = 30.0  # a worker silent this long is dead: its jobs go back to the queue
+
+
+@dataclass
+class WorkerState:
+    """What the jobs of one worker process use: its config, archive and fetcher."""
+
+    config: Config
+    archive: Archive
+    fetcher: Fetcher
+    sources: dict[str, Source] = field(default_factory=dict)
+    done: dict[str, int] = field(default_factory=lambda: {FEEDS: 0, PAGES: 0, IMAGES: 0})
+
+
+_STATE: list[WorkerState] = []
+
+
+def _state() -> WorkerState:
+    if not _STATE:
+        raise NewsmirrorError("a newsmirror job ran outside `newsmirror worker`")
+    return _STATE[-1]
+
+
+# -- host slots -------------------------------------------------------------------
+
+
+class HostSlots:
+    """At most ``per_host`` requests to one host at a time, across every worker: a
+    request holds one of the host's advisory locks in this session."""
+
+    def __init__(self, url: str, per_host: int, poll: float = 0.05) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(url, autocommit=True)
+        self._lock = asyncio.Lock()  # one statement at a time on the session
+        self.per_host = max(1, per_host)
+        self.poll = poll
+
+    def _take(self, host: str) -> int | None:
+        for slot in range(self.per_host):
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s), %s)", (f"newsmirror-host:{host}", slot)
+            ).fetchone()
+            if row and row[0]:
+                return slot
+        return None
+
+    @contextlib.asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        while True:
+            async with self._lock:
+                taken = self._take(host)
+            if taken is not None:
+                break
+            await asyncio.sleep(self.poll)
+        try:
+            yield
+        finally:
+            async with self._lock:
+                self._conn.execute(
+                    "SELECT pg_advisory_unlock(hashtext(%s), %s)",
+                    (f"newsmirror-host:{host}", taken),
+                )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# -- the jobs ---------------------------------------------------------------------
+
+
+async def feed_job(source: str, url: str) -> None:
+    """Fetch, parse and store one feed; queue its pages and images."""
+    from newsmirror.pipeline import handle_feed
+
+    state = _state()
+    src = state.sources.get(source)
+    if src is None or url not in src.feeds:
+        log.warning("feed %s of %s is no longer configured", url, source)
+        return
+    await handle_feed(state.archive, state.fetcher, src, url)
+    state.done[FEEDS] += 1
+    await _queue_follow_ups(state, [source])
+
+
+async def page_job(article_id: int) -> None:
+    """Fetch one article's page and store its text."""
+    from newsmirror.fulltext import fill_pages
+
+    state = _state()
+    task = state.archive.page_task(article_id)
+    if task is None:  # done meanwhile, or removed
+        return
+    await fill_pages(state.archive, state.fetcher, state.config, [task])
+    state.done[PAGES] += 1
+    await _queue_images(state)
+
+
+async def images_job(article_id: int) -> None:
+    """Mirror one article's images."""
+    from newsmirror.media import mirror_images
+
+    state = _state()
+    config = state.config
+    await mirror_images(
+        state.archive, state.fetcher, config.media, config.media_dir, article_id=article_id
+    )
+    state.done[IMAGES] += 1
+
+
+async def _queue_follow_ups(state: WorkerState, sources: list[str]) -> None:
+    tasks = state.archive.pending_pages(state.config.content.max_pages, sources)
+    for task in tasks:
+        await _defer(PAGES, {"article_id": task.article_id}, f"page:{task.article_id}")
+    await _queue_images(state)
+
+
+async def _queue_images(state: WorkerState) -> None:
+    if state.config.media.mode != "mirror":
+        return
+    from newsmirror.media import image_urls
+
+    limit = state.config.media.max_per_article
+    state.archive.scan_images(lambda content: image_urls(content, limit))
+    pending = state.archive.pending_images(max_attempts=state.config.media.retries)
+    for article_id in sorted({task.article_id for task in pending}):
+        await _defer(IMAGES, {"article_id": article_id}, f"images:{article_id}")
+
+
+# -- the queue ----------------------------------------------------------------------
+
+_APP: list[procrastinate.App] = []
+
+
+def queue_app(url: str) -> procrastinate.App:
+    """The procrastinate app of the archive at ``url``, with newsmirror's jobs."""
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    retry = procrastinate.RetryStrategy(max_attempts=5, wait=5, retry_exceptions={ArchiveError})
+    app.task(name=FEEDS, queue=FEEDS, retry=retry)(feed_job)
+    app.task(name=PAGES, queue=PAGES, retry=retry)(page_job)
+    app.task(name=IMAGES, queue=IMAGES, retry=retry)(images_job)
+    _APP[:] = [app]
+    return app
+
+
+async def _defer(task: str, kwargs: dict[str, Any], lock: str) -> bool:
+    """Queue a job unless one with the same lock waits already; True if queued."""
+    import procrastinate.exceptions
+
+    try:
+        await _APP[-1].configure_task(task, queueing_lock=lock).defer_async(**kwargs)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        return False
+    return True
+
+
+def ensure_queue_schema(archive: Archive) -> None:
+    """Create procrastinate's tables in the archive's schema unless they exist (under
+    the archive's write lock, so that workers starting together create them once)."""
+    from procrastinate import schema
+
+    with archive.transaction() as conn:
+        row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+        if not row[0]:
+            conn.execute(schema.SchemaManager.get_schema())
+
+
+async def queue_feeds(app: procrastinate.App, feeds: Iterable[tuple[str, str]]) -> int:
+    """Queue a ``feed`` job for each (source, url) not queued already; how many."""
+    _APP[:] = [app]
+    queued = 0
+    for source, url in feeds:
+        queued += await _defer(FEEDS, {"source": source, "url": url}, f"feed:{source}\n{url}")
+    return queued
+
+
+async def recover_stalled(app: procrastinate.App, after: float = STALLED_AFTER) -> int:
+    """Give the jobs of workers silent for ``after`` seconds back to the queue."""
+    manager = app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=after))
+    for job in stalled:
+        await manager.retry_job(job)
+    return len(stalled)
+
+
+async def _recover_forever(app: procrastinate.App, after: float) -> None:
+    while True:
+        try:
+            count = await recover_stalled(app, after)
+            if count:
+                log.warning("gave %d jobs of a silent worker back to the queue", count)
+        except Exception as exc:  # the next round tries again; the worker goes on
+            log.warning("could not look for stalled jobs: %s", exc)
+        await asyncio.sleep(max(1.0, after / 3))
+
+
+async def queue_counts(app: procrastinate.App) -> dict[str, int]:
+    """How many jobs wait (todo) and run (doing)."""
+    rows = await app.connector.execute_query_all_async(
+        "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs"
+        " WHERE status IN ('todo', 'doing') GROUP BY status"
+    )
+    counts = {"todo": 0, "doing": 0}
+    counts.update({row["status"]: int(row["n"]) for row in rows})
+    return counts
+
+
+async def work(
+    config: Config,
+    archive: Archive,
+    url: str,
+    *,
+    until_idle: bool = False,
+    heartbeat: float = HEARTBEAT,
+    stalled_after: float = STALLED_AFTER,
+    name: str | None = None,
+) -> dict[str, int]:
+    """Run a worker on the archive's queue until stopped (SIGINT/SIGTERM), or until the
+    queue is empty with ``until_idle``; return how many jobs of each kind it did."""
+    from newsmirror.fetch import Fetcher
+
+    app = queue_app(url)
+    slots = HostSlots(url, config.fetch.per_host)
+    try:
+        async with Fetcher(config.fetch, host_slot=slots.slot) as fetcher, app.open_async():
+            state = WorkerState(config, archive, fetcher, {s.name: s for s in config.sources})
+            _STATE.append(state)
+            recovering = asyncio.create_task(_recover_forever(app, stalled_after))
+            try:
+                await app.run_worker_async(
+                    wait=not until_idle,
+                    concurrency=1,
+                    name=name or "newsmirror",
+                    update_heartbeat_interval=heartbeat,
+                    stalled_worker_timeout=stalled_after,
+                    delete_jobs="successful",
+                    install_signal_handlers=not until_idle,
+                    listen_notify=True,
+                    fetch_job_polling_interval=1.0,
+                )
+            finally:
+                recovering.cancel()
+                _STATE.remove(state)
+            return dict(state.done)
+    finally:
+        slots.close()

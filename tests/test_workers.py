@@ -1,0 +1,222 @@
+"""Workers on the PostgreSQL job queue, as processes: killed with SIGKILL mid-run, they
+lose nothing and store nothing twice, and the result exports byte for byte as a
+single-machine SQLite run does (issue 11)."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, FeedServer, Reply, make_config, rss
+from newsmirror.duejobs import due_feeds, wait_after
+from newsmirror.models import SourceHealth
+from pgharness import Schemas, pg_schemas  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.postgres]
+
+SOURCES, FEEDS_PER_SOURCE, ITEMS = 20, 10, 5
+
+
+def _pg_or_skip(schemas_fixture: str = "") -> None:
+    try:
+        import psycopg
+
+        from pgharness import PG_BASE
+
+        psycopg.connect(PG_BASE, connect_timeout=3).close()
+    except Exception as exc:
+        if os.environ.get("NEWSMIRROR_REQUIRE_PG") == "1":
+            raise
+        pytest.skip(f"no PostgreSQL server: {exc}")
+
+
+def _feeds(server: FeedServer, delay: float) -> list[tuple[str, list[str]]]:
+    sources = []
+    for s in range(SOURCES):
+        urls = []
+        for f in range(FEEDS_PER_SOURCE):
+            path = f"/s{s}/f{f}.xml"
+            items = [
+                {
+                    "title": f"来源{s} 频道{f} 第{i}条 报道",
+                    "link": f"https://news{s}.example/{f}/{i}.html",
+                    "guid": f"s{s}-f{f}-{i}",
+                    "pubDate": f"Mon, 0{1 + i} Jan 2024 0{f % 10}:{s:02d}:00 +0800",
+                    "author": f"记者{s}",
+                    "content": f"<p>来源{s}频道{f}第{i}条的正文，足够长的一段文字。</p>" * 8,
+                }
+                for i in range(ITEMS)
+            ]
+            server.route(path, Reply(body=rss(items), delay=delay))
+            urls.append(server.url + path)
+        sources.append((f"源{s}", urls))
+    return sources
+
+
+def _cli(
+    config: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsmirror", "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def _worker(config: Path, env: dict[str, str], name: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsmirror", "-c", str(config), "worker"]
+        + ["--stalled-after", "3", "--name", name],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def _count(conn: object, sql: str) -> int:
+    return int(conn.execute(sql).fetchone()[0])  # type: ignore[attr-defined]
+
+
+def _wait_for(check: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _same_tree(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    _, mismatch, errors = filecmp.cmpfiles(a, b, [str(p) for p in files_a], shallow=False)
+    assert mismatch == [] and errors == []
+
+
+@pytest.mark.slow
+def test_workers_killed_twice_lose_nothing_and_export_as_a_sqlite_run(
+    tmp_path: Path,
+    server: FeedServer,
+    pg_schemas: Schemas,  # noqa: F811
+) -> None:
+    _pg_or_skip()
+    import psycopg
+
+    sources = _feeds(server, delay=0.03)
+    pg_dir, lite_dir = tmp_path / "pg", tmp_path / "lite"
+    pg_dir.mkdir()
+    lite_dir.mkdir()
+    make_config(pg_dir, sources)
+    make_config(lite_dir, sources)
+    url = pg_schemas.new()
+    env = {**os.environ, "NEWSMIRROR_ARCHIVE_URL": url}
+
+    queued = _cli(pg_dir / "newsmirror.toml", "schedule", "--all", env=env)
+    assert queued.returncode == 0, queued.stderr
+    assert f"queued {SOURCES * FEEDS_PER_SOURCE} feeds" in queued.stdout
+
+    conn = psycopg.connect(url, autocommit=True)
+    logged = "SELECT count(DISTINCT feed_url) FROM fetch_log"
+    busy = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+    config = pg_dir / "newsmirror.toml"
+
+    def start(name: str) -> tuple[subprocess.Popen[str], int]:
+        """A worker and its id in the queue (it registers when it starts)."""
+        known = {r[0] for r in conn.execute("SELECT id FROM procrastinate_workers")}
+        proc = _worker(config, env, name)
+        new: list[int] = []
+
+        def registered() -> bool:
+            new[:] = [r[0] for r in conn.execute("SELECT id FROM procrastinate_workers")]
+            new[:] = [i for i in new if i not in known]
+            return bool(new)
+
+        _wait_for(registered, 30)
+        return proc, new[0]
+
+    def held_by(worker_id: int) -> list[int]:
+        rows = conn.execute(
+            "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = %s",
+            (worker_id,),
+        )
+        return [r[0] for r in rows]
+
+    workers = [start(f"w{i}") for i in range(3)]
+    lost: list[int] = []  # the jobs the killed workers were doing
+    try:
+        for kill_at in (30, 90):
+            _wait_for(lambda n=kill_at: _count(conn, logged) >= n, 60)
+            victim, victim_id = workers.pop(0)
+            _wait_for(lambda i=victim_id: bool(held_by(i)), 30)  # killed mid-job
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            lost += held_by(victim_id)
+            workers.append(start(f"w{kill_at}"))
+        _wait_for(lambda: _count(conn, busy) == 0, 90)
+    finally:
+        for w, _ in workers:
+            w.send_signal(signal.SIGTERM)
+        for w, _ in workers:
+            try:
+                w.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+    assert len(lost) == 2
+    # Given back to the queue and done by another worker (done jobs are deleted).
+    assert _count(conn, f"SELECT count(*) FROM procrastinate_jobs WHERE id IN {tuple(lost)}") == 0
+    total = SOURCES * FEEDS_PER_SOURCE * ITEMS
+    assert _count(conn, "SELECT count(*) FROM articles") == total
+    assert _count(conn, "SELECT count(DISTINCT guid) FROM articles") == total
+    assert _count(conn, logged) == SOURCES * FEEDS_PER_SOURCE
+    assert _count(conn, "SELECT count(*) FROM revisions") == 0
+    conn.close()
+
+    fetched = _cli(lite_dir / "newsmirror.toml", "fetch")
+    assert fetched.returncode == 0, fetched.stderr
+    for where, extra in ((pg_dir, env), (lite_dir, None)):
+        done = _cli(where / "newsmirror.toml", "export", "jekyll", str(where / "out"), env=extra)
+        assert done.returncode == 0, done.stderr
+    _same_tree(pg_dir / "out", lite_dir / "out")
+    assert len(list((pg_dir / "out" / "_posts").rglob("*.md"))) == total
+
+
+def _health(name: str, last: str | None, failures: int) -> SourceHealth:
+    return SourceHealth(name, True, 0, last, None, None, None, failures)
+
+
+def test_a_failing_source_backs_off_and_a_new_one_is_due_at_once(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsmirror.config import Source
+
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    fine = Source("好", ("https://a.example/f",), interval=60)
+    failing = Source("坏", ("https://b.example/f",), interval=60)
+    new = Source("新", ("https://c.example/f", "https://c.example/g"), interval=60)
+    off = Source("关", ("https://d.example/f",), enabled=False)
+    an_hour_ago = (now - timedelta(minutes=61)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    health = {
+        "好": _health("好", an_hour_ago, 0),
+        "坏": _health("坏", an_hour_ago, 3),
+    }
+    due = due_feeds([fine, failing, new, off], health, now)
+    assert due == [
+        ("好", "https://a.example/f"),
+        ("新", "https://c.example/f"),
+        ("新", "https://c.example/g"),
+    ]
+    assert wait_after(failing, 3) == timedelta(hours=8)
+    assert wait_after(failing, 40) == timedelta(hours=32)  # at most 32 intervals
+    assert wait_after(Source("慢", (), interval=600), 10) == timedelta(days=7)
