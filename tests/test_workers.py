@@ -22,6 +22,7 @@ from pgharness import Schemas, pg_schemas  # noqa: F401 (fixture)
 pytestmark = [pytest.mark.postgres]
 
 SOURCES, FEEDS_PER_SOURCE, ITEMS = 20, 10, 5
+NEWSMIRROR = (sys.executable, "-m", "newsmirror")
 
 
 def _pg_or_skip(schemas_fixture: str = "") -> None:
@@ -64,7 +65,7 @@ def _cli(
     config: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "newsmirror", "-c", str(config), *args],
+        [*NEWSMIRROR, "-c", str(config), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -76,8 +77,7 @@ def _cli(
 
 def _worker(config: Path, env: dict[str, str], name: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "newsmirror", "-c", str(config), "worker"]
-        + ["--stalled-after", "3", "--name", name],
+        [*NEWSMIRROR, "-c", str(config), "worker", "--name", name, "--stalled-after", "3"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
