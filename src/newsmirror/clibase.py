@@ -149,7 +149,7 @@ class Context:
         if isinstance(path, str):
             from newsmirror.store.postgres import run_lock
 
-            media = self._media_dir()
+            media = self.media_dir()
             with (
                 Archive.open(path, create=create, media_dir=media) as arc,
                 run_lock(arc, wait=self.wait) if lock else nullcontext(),
@@ -169,8 +169,9 @@ class Context:
             with Archive.open(path, create=create) as arc:
                 yield arc
 
-    def _media_dir(self) -> Path:
-        """Where a PostgreSQL archive's images go: beside the config's default archive."""
+    def media_dir(self) -> Path:
+        """Where a PostgreSQL archive's images go: the config's media folder (beside its
+        default archive file), else ./media."""
         try:
             return self.config().media_dir
         except ConfigError:

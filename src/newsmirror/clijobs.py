@@ -126,13 +126,15 @@ def _shown(location: Path | str) -> str:
 @click.command("migrate-archive")
 @click.argument("source")
 @click.argument("target")
+@pass_ctx
 @handle_errors
-def migrate_archive_command(source: str, target: str) -> None:
+def migrate_archive_command(ctx: Context, source: str, target: str) -> None:
     """Copy the whole archive SOURCE into the new, empty archive TARGET.
 
     Each is a SQLite file or a postgresql:// URL. Articles, revisions, export state,
     fetch log, runs and images are copied with their ids, so the copy exports the same
     files; the search index is rebuilt on the next search. SOURCE is not changed.
+    Images are beside a SQLite file, and in the config's media folder for PostgreSQL.
 
     \b
     Examples:
@@ -142,8 +144,9 @@ def migrate_archive_command(source: str, target: str) -> None:
     from newsmirror.store.transfer import copy_archive
 
     src, dst = _location(source), _location(target)
-    src_media = Path(source).parent / "media" if isinstance(src, Path) else Path.cwd() / "media"
-    dst_media = Path(target).parent / "media" if isinstance(dst, Path) else Path.cwd() / "media"
+    shared = ctx.media_dir()  # a PostgreSQL archive's images
+    src_media = src.parent / "media" if isinstance(src, Path) else shared
+    dst_media = dst.parent / "media" if isinstance(dst, Path) else shared
     with (
         Archive.open(src, create=False, media_dir=src_media) as old,
         Archive.open(dst, create=True, media_dir=dst_media) as new,
