@@ -220,3 +220,34 @@ def test_a_failing_source_backs_off_and_a_new_one_is_due_at_once(tmp_path: Path)
     assert wait_after(failing, 3) == timedelta(hours=8)
     assert wait_after(failing, 40) == timedelta(hours=32)  # at most 32 intervals
     assert wait_after(Source("慢", (), interval=600), 10) == timedelta(days=7)
+
+
+def test_run_through_the_queue_fetches_with_a_worker_and_publishes(
+    tmp_path: Path,
+    server: FeedServer,
+    pg_schemas: Schemas,  # noqa: F811
+) -> None:
+    """`run --queue`: the feeds go through the queue (a worker helps), a failing feed is
+    reported with exit 1, and the Jekyll tree is written."""
+    _pg_or_skip()
+    import json
+
+    sources = _feeds(server, delay=0.0)[:3]
+    sources.append(("坏源", [server.url + "/missing.xml"]))
+    make_config(tmp_path, sources, extra="retries = 0\n")
+    config = tmp_path / "newsmirror.toml"
+    with config.open("a", encoding="utf-8") as out:
+        out.write('\n[publish.jekyll]\npath = "jekyll"\n')
+    env = {**os.environ, "NEWSMIRROR_ARCHIVE_URL": pg_schemas.new()}
+    helper = _worker(config, env, "helper")
+    try:
+        done = _cli(config, "run", "--queue", "--json", env=env)
+    finally:
+        helper.send_signal(signal.SIGTERM)
+        helper.wait(timeout=20)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["new"] == 3 * FEEDS_PER_SOURCE * ITEMS
+    assert "missing.xml" in done.stderr
+    posts = list((tmp_path / "jekyll" / "_posts").rglob("*.md"))
+    assert len(posts) == 3 * FEEDS_PER_SOURCE * ITEMS

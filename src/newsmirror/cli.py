@@ -16,7 +16,12 @@ import click
 
 from newsmirror import __version__
 from newsmirror.clibase import Context, echo, handle_errors, json_text, pass_ctx, shown
-from newsmirror.clijobs import migrate_archive_command, schedule_command, worker_command
+from newsmirror.clijobs import (
+    migrate_archive_command,
+    queue_url,
+    schedule_command,
+    worker_command,
+)
 from newsmirror.config import (
     CONFIG_NAME,
     STARTER_SOURCES,
@@ -205,10 +210,22 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     help="Time budget: no page or image is started after 3/4 of it (the rest wait for "
     "the next run); the outputs are always written.",
 )
+@click.option(
+    "--queue",
+    "use_queue",
+    is_flag=True,
+    help="Fetch through the PostgreSQL archive's job queue, with any workers running"
+    " (README, PostgreSQL and workers), instead of in this process.",
+)
 @pass_ctx
 @handle_errors
 def run(
-    ctx: Context, names: tuple[str, ...], verbose: bool, as_json: bool, max_minutes: float | None
+    ctx: Context,
+    names: tuple[str, ...],
+    verbose: bool,
+    as_json: bool,
+    max_minutes: float | None,
+    use_queue: bool,
 ) -> None:
     """Fetch, then write every output [publish] names: the scheduled job.
 
@@ -256,6 +273,7 @@ def run(
             progress=display.feed,
             events=display.event,
             budget=budget,
+            queue=queue_url(config) if use_queue else None,
         )
         archive.record_job(report.as_dict())
     for result in report.fetch.sources:

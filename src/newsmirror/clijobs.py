@@ -15,7 +15,7 @@ from newsmirror.errors import ConfigError
 from newsmirror.store import Archive
 
 
-def _queue_url(config: Config) -> str:
+def queue_url(config: Config) -> str:
     location = config.archive_location
     if not isinstance(location, str):
         raise ConfigError(
@@ -56,7 +56,7 @@ def worker_command(ctx: Context, until_idle: bool, name: str, stalled_after: flo
     from newsmirror.jobqueue import ensure_queue_schema, work
 
     config = ctx.config(sources=True)
-    url = _queue_url(config)
+    url = queue_url(config)
     logging.basicConfig(level=logging.WARNING, format="worker: %(message)s")
     with ctx.archive(create=True, lock=False, path=url) as archive:
         ensure_queue_schema(archive)
@@ -71,7 +71,8 @@ def worker_command(ctx: Context, until_idle: bool, name: str, stalled_after: flo
                 name=name or socket.gethostname(),
             )
         )
-    echo(f"worker done: {done['feeds']} feeds, {done['pages']} pages, {done['images']} images")
+    jobs = done.jobs
+    echo(f"worker done: {jobs['feeds']} feeds, {jobs['pages']} pages, {jobs['images']} images")
 
 
 @click.command("schedule")
@@ -96,7 +97,7 @@ def schedule_command(ctx: Context, every: bool) -> None:
     from newsmirror.timeutil import now_utc
 
     config = ctx.config(sources=True)
-    url = _queue_url(config)
+    url = queue_url(config)
     with ctx.archive(create=True, lock=False, path=url) as archive:
         archive.sync_sources(config.sources)
         ensure_queue_schema(archive)

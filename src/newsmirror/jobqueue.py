@@ -34,11 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from newsmirror.config import Config, Source
 from newsmirror.errors import ArchiveError, NewsmirrorError
+from newsmirror.summaries import Budget, MediaSummary, PageSummary
 
 if TYPE_CHECKING:
     import procrastinate
 
     from newsmirror.fetch import Fetcher
+    from newsmirror.pipeline import RunSummary
     from newsmirror.store import Archive
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,22 @@ STALLED_AFTER = 30.0  # a worker silent this long is dead: its jobs go back to t
 
 
 @dataclass
+class WorkDone:
+    """What one worker did: jobs of each kind, and its pages' and images' outcomes."""
+
+    jobs: dict[str, int] = field(default_factory=lambda: {FEEDS: 0, PAGES: 0, IMAGES: 0})
+    pages: PageSummary = field(default_factory=PageSummary)
+    media: MediaSummary = field(default_factory=MediaSummary)
+
+
+def _add(total: PageSummary | MediaSummary, part: PageSummary | MediaSummary) -> None:
+    for name in vars(part):
+        value = getattr(part, name)
+        if isinstance(value, int):
+            setattr(total, name, getattr(total, name) + value)
+
+
+@dataclass
 class WorkerState:
     """What the jobs of one worker process use: its config, archive and fetcher."""
 
@@ -56,7 +74,8 @@ class WorkerState:
     archive: Archive
     fetcher: Fetcher
     sources: dict[str, Source] = field(default_factory=dict)
-    done: dict[str, int] = field(default_factory=lambda: {FEEDS: 0, PAGES: 0, IMAGES: 0})
+    budget: Budget | None = None  # no page or image is started once it is spent
+    done: WorkDone = field(default_factory=WorkDone)
 
 
 _STATE: list[WorkerState] = []
@@ -126,7 +145,7 @@ async def feed_job(source: str, url: str) -> None:
         log.warning("feed %s of %s is no longer configured", url, source)
         return
     await handle_feed(state.archive, state.fetcher, src, url)
-    state.done[FEEDS] += 1
+    state.done.jobs[FEEDS] += 1
     await _queue_follow_ups(state, [source])
 
 
@@ -138,8 +157,11 @@ async def page_job(article_id: int) -> None:
     task = state.archive.page_task(article_id)
     if task is None:  # done meanwhile, or removed
         return
-    await fill_pages(state.archive, state.fetcher, state.config, [task])
-    state.done[PAGES] += 1
+    if state.budget is not None and state.budget.spent():
+        state.done.pages.deferred += 1  # still marked: the next feed job queues it again
+        return
+    _add(state.done.pages, await fill_pages(state.archive, state.fetcher, state.config, [task]))
+    state.done.jobs[PAGES] += 1
     await _queue_images(state)
 
 
@@ -149,10 +171,14 @@ async def images_job(article_id: int) -> None:
 
     state = _state()
     config = state.config
-    await mirror_images(
+    if state.budget is not None and state.budget.spent():
+        state.done.media.deferred += 1
+        return
+    done = await mirror_images(
         state.archive, state.fetcher, config.media, config.media_dir, article_id=article_id
     )
-    state.done[IMAGES] += 1
+    _add(state.done.media, done)
+    state.done.jobs[IMAGES] += 1
 
 
 async def _queue_follow_ups(state: WorkerState, sources: list[str]) -> None:
@@ -263,16 +289,18 @@ async def work(
     heartbeat: float = HEARTBEAT,
     stalled_after: float = STALLED_AFTER,
     name: str | None = None,
-) -> dict[str, int]:
+    budget: Budget | None = None,
+) -> WorkDone:
     """Run a worker on the archive's queue until stopped (SIGINT/SIGTERM), or until the
-    queue is empty with ``until_idle``; return how many jobs of each kind it did."""
+    queue is empty with ``until_idle``; return what it did."""
     from newsmirror.fetch import Fetcher
 
     app = queue_app(url)
     slots = HostSlots(url, config.fetch.per_host)
     try:
         async with Fetcher(config.fetch, host_slot=slots.slot) as fetcher, app.open_async():
-            state = WorkerState(config, archive, fetcher, {s.name: s for s in config.sources})
+            sources = {s.name: s for s in config.sources}
+            state = WorkerState(config, archive, fetcher, sources, budget)
             _STATE.append(state)
             recovering = asyncio.create_task(_recover_forever(app, stalled_after))
             try:
@@ -290,6 +318,69 @@ async def work(
             finally:
                 recovering.cancel()
                 _STATE.remove(state)
-            return dict(state.done)
+            return state.done
     finally:
         slots.close()
+
+
+# -- `run --queue` ----------------------------------------------------------------
+
+
+def update_by_queue(
+    config: Config,
+    archive: Archive,
+    url: str,
+    names: list[str] | None = None,
+    *,
+    budget: Budget | None = None,
+) -> RunSummary:
+    """``run``'s fetch step through the queue: queue every chosen feed, work the queue in
+    this process until it is empty (other workers help), wait for the jobs others are
+    still doing, and sum up what the feeds did since the start."""
+    from newsmirror.pipeline import select_sources
+    from newsmirror.timeutil import now_utc
+
+    archive.sync_sources(config.sources)
+    sources = select_sources(config, names)
+    started = now_utc()
+    ensure_queue_schema(archive)
+
+    async def go() -> WorkDone:
+        app = queue_app(url)
+        async with app.open_async():
+            await queue_feeds(app, [(s.name, u) for s in sources for u in s.feeds])
+        done = await work(config, archive, url, until_idle=True, budget=budget)
+        app = queue_app(url)
+        async with app.open_async():
+            while not (budget is not None and budget.spent()):
+                counts = await queue_counts(app)
+                if not counts["todo"] + counts["doing"]:
+                    break
+                await asyncio.sleep(0.5)
+        return done
+
+    done = asyncio.run(go())
+    return summary_since(archive, sources, started, done)
+
+
+def summary_since(
+    archive: Archive, sources: list[Source], started: Any, done: WorkDone
+) -> RunSummary:
+    """A run's summary made from the fetch log since ``started``."""
+    from newsmirror.pipeline import RunSummary, SourceResult
+
+    results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
+    for source, feed, outcome, new, updated, error in archive.fetches_since(started):
+        result = results.get(source)
+        if result is None:
+            continue
+        if outcome == "ok":
+            result.ok += 1
+            result.new += new
+            result.updated += updated
+        elif outcome == "not_modified":
+            result.not_modified += 1
+        else:
+            result.failed += 1
+            result.errors.append(f"{feed}: {error or outcome}")
+    return RunSummary(list(results.values()), done.pages, done.media)

@@ -255,18 +255,26 @@ def run_job(
     progress: ProgressCallback | None = None,
     events: Events | None = None,
     budget: Budget | None = None,
+    queue: str | None = None,
 ) -> RunReport:
     """Fetch the sources into ``archive``, then write the configured outputs and publish
     the targets. ``progress`` and ``events`` hear of each feed, page, image, output and
     target as it is done; with a ``budget``,
-    pages and images are not started once it is spent (the outputs are always written)."""
+    pages and images are not started once it is spent (the outputs are always written).
+    ``queue``: the PostgreSQL archive's URL, to fetch through its job queue with any
+    workers running (:func:`jobqueue.update_by_queue`) instead of in this process."""
     report = RunReport(started=to_iso(now_utc()), fetch=RunSummary([]))
     tree = next((o.path for o in config.publish.outputs if isinstance(o, JekyllOutput)), None)
     with fewer_collections():
         report.restored = restore_archive(archive, tree)
-        report.fetch = update(
-            config, archive, names, progress=progress, events=events, budget=budget
-        )
+        if queue is not None:
+            from newsmirror.jobqueue import update_by_queue
+
+            report.fetch = update_by_queue(config, archive, queue, names, budget=budget)
+        else:
+            report.fetch = update(
+                config, archive, names, progress=progress, events=events, budget=budget
+            )
         report.outputs = write_outputs(config, archive, hold, events)
     message = commit_message(report.fetch, to_iso(now_utc()))
     report.targets = publish_targets(config, report.outputs, hold, message, events)

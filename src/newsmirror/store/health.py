@@ -109,6 +109,17 @@ class HealthMixin:
                 (stamp, error, stamp, source),
             )
 
+    def fetches_since(self, start: datetime) -> list[tuple[str, str, str, int, int, str | None]]:
+        """(source, feed URL, outcome, new, updated, error) of each feed fetched since
+        ``start``: its last fetch, in the order they ended."""
+        rows = self.conn.execute(
+            "SELECT s.name, f.feed_url, f.outcome, f.new, f.updated, f.error FROM fetch_log f"
+            " JOIN sources s ON s.id = f.source_id WHERE f.started >= ? ORDER BY f.id",
+            (to_iso(start),),
+        ).fetchall()
+        last = {(row[0], row[1]): tuple(row) for row in rows}
+        return list(last.values())
+
     def health(self) -> list[SourceHealth]:
         rows = self.conn.execute(
             "SELECT s.id, s.name, s.enabled, (SELECT count(*) FROM articles a"
