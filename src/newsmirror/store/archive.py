@@ -521,8 +521,13 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         if source is not None:
             sql += " WHERE s.name = ?"
             args = (source,)
-        for row in self.conn.execute(sql + " ORDER BY a.published, a.id", args):
+        for row in self._stream(sql + " ORDER BY a.published, a.id", args):
             yield self._record(row)
+
+    def _stream(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query that may be large (every article with its body), read as
+        they are used."""
+        return iter(self.conn.execute(sql, args))
 
     def article(self, article_id: int) -> ArticleRecord:
         sql = self._FULL_SQL + " WHERE a.id = ?"

@@ -24,6 +24,7 @@ checks) are not translated: they live in each engine's own module.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -77,6 +78,9 @@ def to_postgres(sql: str, *, params: bool = True) -> str:
     if _DDL.match(sql):
         sql = _INTEGER.sub("BIGINT", _ROWID_KEY.sub("id BIGSERIAL PRIMARY KEY", sql))
     return _placeholders(sql) if params else sql
+
+
+_NAMES = itertools.count()
 
 
 def _sqlite_error(exc: Exception) -> sqlite3.Error:
@@ -148,10 +152,27 @@ class PgConnection:
             cursor = self._conn.execute(to_postgres(sql, params=args is not None), args)
         except psycopg.Error as exc:
             import os
+
             if os.environ.get("NM_DEBUG_SQL"):
                 raise RuntimeError(f"{sql!r} {args!r}") from exc
             raise _sqlite_error(exc) from exc
         return PgCursor(cursor)
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query that may be large, a few hundred at a time from a
+        server-side cursor (held past commits, so other statements can run meanwhile)."""
+        import psycopg
+
+        args = list(params) if params else None
+        try:
+            with self._conn.cursor(
+                name=f"nm_stream_{id(self)}_{next(_NAMES)}", withhold=True
+            ) as cur:
+                cur.itersize = 500
+                cur.execute(to_postgres(sql, params=args is not None), args)
+                yield from cur
+        except psycopg.Error as exc:
+            raise _sqlite_error(exc) from exc
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         import psycopg

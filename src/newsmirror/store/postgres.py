@@ -113,6 +113,9 @@ class PgArchive(PgSearchMixin, Archive):
             self._rollback()
             raise ArchiveError(f"cannot write the archive: {exc}", hint=write_hint(exc)) from exc
 
+    def _stream(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        return cast(PgConnection, self.conn).stream(sql, args)
+
     def check(self) -> list[str]:
         """Problems found in the archive (PostgreSQL checks its own pages)."""
         return self.index_problems()
