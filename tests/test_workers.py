@@ -251,3 +251,25 @@ def test_run_through_the_queue_fetches_with_a_worker_and_publishes(
     assert "missing.xml" in done.stderr
     posts = list((tmp_path / "jekyll" / "_posts").rglob("*.md"))
     assert len(posts) == 3 * FEEDS_PER_SOURCE * ITEMS
+
+
+def test_schedule_queues_a_feed_once_and_only_when_due(
+    tmp_path: Path,
+    server: FeedServer,
+    pg_schemas: Schemas,  # noqa: F811
+) -> None:
+    _pg_or_skip()
+    sources = _feeds(server, delay=0.0)[:2]
+    make_config(tmp_path, sources)
+    config = tmp_path / "newsmirror.toml"
+    env = {**os.environ, "NEWSMIRROR_ARCHIVE_URL": pg_schemas.new()}
+    feeds = 2 * FEEDS_PER_SOURCE
+    first = _cli(config, "schedule", env=env)
+    assert first.stdout.strip() == f"queued {feeds} feeds ({feeds} due, 0 waiting already)"
+    again = _cli(config, "schedule", "--all", env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"queued 0 feeds ({feeds} due, {feeds} waiting already)"
+    worked = _cli(config, "worker", "--until-idle", env=env)
+    assert f"worker done: {feeds} feeds" in worked.stdout
+    later = _cli(config, "schedule", env=env)  # fetched a moment ago: nothing is due
+    assert later.stdout.strip() == "queued 0 feeds (0 due, 0 waiting already)"

@@ -245,7 +245,7 @@ async def queue_feeds(app: procrastinate.App, feeds: Iterable[tuple[str, str]]) 
     _APP[:] = [app]
     queued = 0
     for source, url in feeds:
-        queued += await _defer(FEEDS, {"source": source, "url": url}, f"feed:{source}\n{url}")
+        queued += await _defer(FEEDS, {"source": source, "url": url}, f"feed:{source}|{url}")
     return queued
 
 
