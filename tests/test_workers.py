@@ -173,7 +173,7 @@ def test_workers_killed_twice_lose_nothing_and_export_as_a_sqlite_run(
                 w.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 w.kill()
-    assert len(lost) == 2
+    assert len(lost) >= 2  # at least one job was doing at each kill
     # Given back to the queue and done by another worker (done jobs are deleted).
     assert _count(conn, f"SELECT count(*) FROM procrastinate_jobs WHERE id IN {tuple(lost)}") == 0
     total = SOURCES * FEEDS_PER_SOURCE * ITEMS

@@ -101,13 +101,17 @@ class HostSlots:
         self._lock = asyncio.Lock()  # one statement at a time on the session
         self.per_host = max(1, per_host)
         self.poll = poll
+        self._held: set[tuple[str, int]] = set()  # this process's slots
 
     def _take(self, host: str) -> int | None:
         for slot in range(self.per_host):
+            if (host, slot) in self._held:  # a session may take its own lock again
+                continue
             row = self._conn.execute(
                 "SELECT pg_try_advisory_lock(hashtext(%s), %s)", (f"newsmirror-host:{host}", slot)
             ).fetchone()
             if row and row[0]:
+                self._held.add((host, slot))
                 return slot
         return None
 
@@ -127,6 +131,7 @@ class HostSlots:
                     "SELECT pg_advisory_unlock(hashtext(%s), %s)",
                     (f"newsmirror-host:{host}", taken),
                 )
+                self._held.discard((host, taken))
 
     def close(self) -> None:
         self._conn.close()
@@ -290,9 +295,13 @@ async def work(
     stalled_after: float = STALLED_AFTER,
     name: str | None = None,
     budget: Budget | None = None,
+    concurrency: int | None = None,
 ) -> WorkDone:
     """Run a worker on the archive's queue until stopped (SIGINT/SIGTERM), or until the
-    queue is empty with ``until_idle``; return what it did."""
+    queue is empty with ``until_idle``; return what it did. It runs up to
+    ``concurrency`` jobs at once (default: ``[fetch] concurrency``): they wait on the
+    network together, and each archive call runs whole (none awaits inside a
+    transaction), so they share one connection."""
     from newsmirror.fetch import Fetcher
 
     app = queue_app(url)
@@ -306,7 +315,7 @@ async def work(
             try:
                 await app.run_worker_async(
                     wait=not until_idle,
-                    concurrency=1,
+                    concurrency=concurrency or config.fetch.concurrency,
                     name=name or "newsmirror",
                     update_heartbeat_interval=heartbeat,
                     stalled_worker_timeout=stalled_after,
