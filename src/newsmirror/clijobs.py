@@ -23,6 +23,9 @@ def queue_url(config: Config) -> str:
             hint='Set [archive] url = "postgresql://…" or NEWSMIRROR_ARCHIVE_URL (README,'
             " PostgreSQL and workers); `newsmirror run` needs no queue.",
         )
+    from newsmirror.store.postgres import need_extra
+
+    need_extra("procrastinate")
     return location
 
 

@@ -48,6 +48,18 @@ def _foreign_tables(conn: PgConnection) -> bool:
     return bool(names) and "newsmirror_schema" not in names
 
 
+def need_extra(module: str) -> None:
+    """Stop with a hint when the ``postgres`` extra (psycopg, procrastinate) is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ArchiveError(
+            f"an archive on PostgreSQL needs the Python package {module}",
+            hint="Install newsmirror's postgres extra: pip install 'newsmirror[postgres]'"
+            " (from a clone: pip install -e '.[postgres]').",
+        )
+
+
 class PgArchive(PgSearchMixin, Archive):
     """:class:`Archive` on a PostgreSQL connection."""
 
@@ -56,6 +68,7 @@ class PgArchive(PgSearchMixin, Archive):
     @classmethod
     def connect(cls, url: str, *, create: bool = True, media_dir: Path | None = None) -> PgArchive:
         """Connect to the archive at ``url``, creating or migrating its tables."""
+        need_extra("psycopg")
         try:
             conn = PgConnection(url)
         except sqlite3.Error as exc:
