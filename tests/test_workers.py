@@ -273,3 +273,58 @@ def test_schedule_queues_a_feed_once_and_only_when_due(
     assert f"worker done: {feeds} feeds" in worked.stdout
     later = _cli(config, "schedule", env=env)  # fetched a moment ago: nothing is due
     assert later.stdout.strip() == "queued 0 feeds (0 due, 0 waiting already)"
+
+
+def test_workers_fetch_pages_and_images_and_retry_a_failed_image(
+    tmp_path: Path,
+    server: FeedServer,
+    pg_schemas: Schemas,  # noqa: F811
+) -> None:
+    """A teaser feed: a page job takes each article's text, an images job its picture; an
+    image that failed is queued again by the next `schedule`, not by every feed job."""
+    _pg_or_skip()
+    import base64
+
+    import psycopg
+
+    from conftest import article_page
+
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    broken = {"yes": True}
+    server.route(
+        "/img/a.png",
+        lambda _h: Reply(503, b"busy") if broken["yes"] else Reply(body=png),
+    )
+    items = []
+    for i in range(3):
+        server.route(f"/a{i}.html", Reply(body=article_page(f"页面文章{i}")))
+        items.append(
+            {
+                "title": f"页面文章{i}",
+                "link": f"{server.url}/a{i}.html",
+                "guid": f"p{i}",
+                "pubDate": "Mon, 01 Jan 2024 08:00:00 +0800",
+                "description": "摘要",
+            }
+        )
+    server.route("/teasers.xml", Reply(body=rss(items)))
+    make_config(
+        tmp_path, [("页面源", [server.url + "/teasers.xml"])], full_text="page", media="mirror"
+    )
+    config = tmp_path / "newsmirror.toml"
+    url = pg_schemas.new()
+    env = {**os.environ, "NEWSMIRROR_ARCHIVE_URL": url}
+    assert _cli(config, "schedule", env=env).returncode == 0
+    first = _cli(config, "worker", "--until-idle", env=env)
+    assert "worker done: 1 feeds, 3 pages, 3 images" in first.stdout, first.stderr
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert _count(conn, "SELECT count(*) FROM articles WHERE content_origin = 'page'") == 3
+        assert _count(conn, "SELECT count(*) FROM article_media WHERE attempts = 1") == 3
+    broken["yes"] = False
+    again = _cli(config, "schedule", env=env)  # the feed is not due; the image is retried
+    assert "queued the images of 3 articles to try again" in again.stdout
+    second = _cli(config, "worker", "--until-idle", env=env)
+    assert "0 feeds, 0 pages, 3 images" in second.stdout
+    assert len([p for p in (tmp_path / "media").rglob("*.png")]) == 1

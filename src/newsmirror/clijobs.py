@@ -96,7 +96,7 @@ def schedule_command(ctx: Context, every: bool) -> None:
       newsmirror schedule --all
     """
     from newsmirror.duejobs import due_feeds
-    from newsmirror.jobqueue import ensure_queue_schema, queue_app, queue_feeds
+    from newsmirror.jobqueue import ensure_queue_schema, queue_app, queue_feeds, queue_images
     from newsmirror.timeutil import now_utc
 
     config = ctx.config(sources=True)
@@ -110,13 +110,16 @@ def schedule_command(ctx: Context, every: bool) -> None:
         else:
             feeds = due_feeds(config.sources, health, now_utc())
 
-        async def queue() -> int:
+        async def queue() -> tuple[int, int]:
             app = queue_app(url)
             async with app.open_async():
-                return await queue_feeds(app, feeds)
+                feeds_queued = await queue_feeds(app, feeds)
+                return feeds_queued, await queue_images(config, archive, retries=True)
 
-        queued = asyncio.run(queue())
+        queued, images = asyncio.run(queue())
     echo(f"queued {queued} feeds ({len(feeds)} due, {len(feeds) - queued} waiting already)")
+    if images:
+        echo(f"queued the images of {images} articles to try again")
 
 
 def _location(text: str) -> Path | str:

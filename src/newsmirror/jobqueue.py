@@ -194,15 +194,26 @@ async def _queue_follow_ups(state: WorkerState, sources: list[str]) -> None:
 
 
 async def _queue_images(state: WorkerState) -> None:
-    if state.config.media.mode != "mirror":
-        return
+    """Queue the articles whose images were never tried (new and changed ones); images
+    that failed are tried again by ``schedule`` (:func:`queue_image_retries`), once per
+    call, as ``run`` tries them once per run."""
+    await queue_images(state.config, state.archive, retries=False)
+
+
+async def queue_images(config: Config, archive: Archive, *, retries: bool) -> int:
+    """Queue an ``images`` job per article with images to mirror: untried ones, or with
+    ``retries`` also those that failed fewer than ``[media] retries`` times."""
+    if config.media.mode != "mirror":
+        return 0
     from newsmirror.media import image_urls
 
-    limit = state.config.media.max_per_article
-    state.archive.scan_images(lambda content: image_urls(content, limit))
-    pending = state.archive.pending_images(max_attempts=state.config.media.retries)
+    limit = config.media.max_per_article
+    archive.scan_images(lambda content: image_urls(content, limit))
+    pending = archive.pending_images(max_attempts=config.media.retries if retries else 1)
+    queued = 0
     for article_id in sorted({task.article_id for task in pending}):
-        await _defer(IMAGES, {"article_id": article_id}, f"images:{article_id}")
+        queued += await _defer(IMAGES, {"article_id": article_id}, f"images:{article_id}")
+    return queued
 
 
 # -- the queue ----------------------------------------------------------------------
@@ -275,10 +286,11 @@ async def _recover_forever(app: procrastinate.App, after: float) -> None:
 
 
 async def queue_counts(app: procrastinate.App) -> dict[str, int]:
-    """How many jobs wait (todo) and run (doing)."""
+    """How many jobs wait (todo, due now: not a retry set for later) and run (doing)."""
     rows = await app.connector.execute_query_all_async(
         "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs"
-        " WHERE status IN ('todo', 'doing') GROUP BY status"
+        " WHERE status = 'doing' OR (status = 'todo'"
+        " AND (scheduled_at IS NULL OR scheduled_at <= now())) GROUP BY status"
     )
     counts = {"todo": 0, "doing": 0}
     counts.update({row["status"]: int(row["n"]) for row in rows})
@@ -313,17 +325,21 @@ async def work(
             _STATE.append(state)
             recovering = asyncio.create_task(_recover_forever(app, stalled_after))
             try:
-                await app.run_worker_async(
-                    wait=not until_idle,
-                    concurrency=concurrency or config.fetch.concurrency,
-                    name=name or "newsmirror",
-                    update_heartbeat_interval=heartbeat,
-                    stalled_worker_timeout=stalled_after,
-                    delete_jobs="successful",
-                    install_signal_handlers=not until_idle,
-                    listen_notify=True,
-                    fetch_job_polling_interval=1.0,
-                )
+                while True:
+                    await app.run_worker_async(
+                        wait=not until_idle,
+                        concurrency=concurrency or config.fetch.concurrency,
+                        name=name or "newsmirror",
+                        update_heartbeat_interval=heartbeat,
+                        stalled_worker_timeout=stalled_after,
+                        delete_jobs="successful",
+                        install_signal_handlers=not until_idle,
+                        listen_notify=True,
+                        fetch_job_polling_interval=1.0,
+                    )
+                    # Idle means nothing left to do: jobs queued by the last jobs count.
+                    if not until_idle or not (await queue_counts(app))["todo"]:
+                        break
             finally:
                 recovering.cancel()
                 _STATE.remove(state)
