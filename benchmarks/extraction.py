@@ -1,6 +1,6 @@
 """Extraction benchmark on ../shared/corpus/zh-extraction and readability-pages.
 
-    python benchmarks/extraction.py [--workers 2] [--bodies-only]
+    python benchmarks/extraction.py [--workers 2] [--rounds 7] [--bodies-only]
 
 For each set, precision / recall / F1 of the extracted text against the gold text,
 per page (sorted by the difference) and on average, for newsmirror's extractor
@@ -10,9 +10,10 @@ difference, and the speed ratio. zh-extraction (35 Chinese pages, gold cleaned/)
 is scored on bags of characters (white space ignored); readability-pages (49
 mostly European pages, gold = the text of expected.html) on bags of words.
 Also checks that every Chinese page decodes without mojibake, and times
-extraction with one process per core (warm workers, median of 5 passes), beside
-plain trafilatura timed the same way in the same run (this machine is noisy:
-compare the ratio).
+extraction with one process per core and with one process (warm), beside plain
+trafilatura in the same run: each round times a whole pass of both, in alternating
+order, and the speed ratio shown is the median over the rounds (this machine is
+shared and noisy: compare the ratio, not the pages/s).
 
 Then dates and authors: the publication date (same calendar day, Asia/Shanghai, as
 date/ID.txt, on the pages that give a full day) and the author (the same names as
@@ -51,6 +52,7 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "zh-extraction"
 READABILITY = ROOT.parent / "shared" / "corpus" / "readability-pages"
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
+ROUNDS = 7  # timed rounds of each extractor; the median is shown
 
 
 def scores(predicted: str, gold: str) -> tuple[float, float, float]:
@@ -104,10 +106,11 @@ def _names(text: str) -> str:
     return re.sub(r"[\s、，,;；]+", "", text)
 
 
-def metadata_report(paths: list[Path], workers: int) -> None:
+def metadata_report(paths: list[Path], workers: int, rounds: int = ROUNDS) -> None:
     """Date and author accuracy against date/ and author/, ours beside trafilatura's."""
-    ours_out, ours_s = timed(ours_meta, paths, workers)
-    plain_out, plain_s = timed(plain_meta, paths, workers)
+    (ours_out, ours_s), (plain_out, plain_s), ratio = timed_pair(
+        ours_meta, plain_meta, paths, workers, rounds
+    )
     dated = authored = 0
     right = {"ours date": 0, "plain date": 0, "ours author": 0, "plain author": 0}
     print(f"\n{'page':<10}{'gold date':<22}{'ours':<12}{'plain':<12}| gold author / ours / plain")
@@ -139,7 +142,7 @@ def metadata_report(paths: list[Path], workers: int) -> None:
     print(
         f"with metadata: newsmirror {len(paths) / ours_s:.1f} pages/s, trafilatura "
         f"bare_extraction with metadata {len(paths) / plain_s:.1f} pages/s "
-        f"(ratio {plain_s / ours_s:.2f}, {workers} processes)"
+        f"(ratio {ratio:.2f}, median of {rounds} interleaved rounds, {workers} processes)"
     )
     print("targets: dates >= 80%, authors >= 60%")
 
@@ -172,25 +175,6 @@ def mojibake(path: Path) -> bool:
     return text.count("\ufffd") > max(2, len(text) // 2000)
 
 
-def timed(fn, paths: list[Path], workers: int, rounds: int = 5):  # type: ignore[no-untyped-def]
-    """Outputs for ``paths`` and seconds per pass, the median of ``rounds`` passes, warm."""
-    times = []
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            list(pool.map(fn, paths[:workers]))  # start and import in every worker first
-            for _ in range(rounds):
-                started = time.perf_counter()
-                out = list(pool.map(fn, paths))
-                times.append(time.perf_counter() - started)
-        return out, statistics.median(times)
-    fn(paths[0])
-    for _ in range(rounds):
-        started = time.perf_counter()
-        out = [fn(p) for p in paths]
-        times.append(time.perf_counter() - started)
-    return out, statistics.median(times)
-
-
 def _block_text(markup: str) -> str:
     """The text of a gold HTML file, each block on its own line."""
     root = lxml.html.document_fromstring(f"<html><body>{markup}</body></html>")
@@ -211,12 +195,17 @@ Score = Callable[[str, str], tuple[float, float, float]]
 
 
 def body_report(
-    title: str, named: list[tuple[str, Path]], gold: dict[str, str], score: Score, workers: int
+    title: str,
+    named: list[tuple[str, Path]],
+    gold: dict[str, str],
+    score: Score,
+    workers: int,
+    rounds: int = ROUNDS,
 ) -> None:
     """Per page and mean P/R/F1 of newsmirror beside plain trafilatura, the worst page, speed."""
     paths = [path for _, path in named]
-    (our_out, our_s), (base_out, base_s) = timed_pair(ours, plain, paths, workers)
-    (_, our_1s), (_, base_1s) = timed_pair(ours, plain, paths, 1)
+    (our_out, our_s), (base_out, base_s), ratio = timed_pair(ours, plain, paths, workers, rounds)
+    (_, our_1s), (_, base_1s), ratio_1 = timed_pair(ours, plain, paths, 1, rounds)
     rows = []
     for (name, _), a, b in zip(named, our_out, base_out, strict=True):
         rows.append((name, score(a, gold[name]), score(b, gold[name])))
@@ -249,14 +238,17 @@ def body_report(
         f"pages worse by more than 0.05: {worse}"
     )
     print(
-        f"speed ratio newsmirror / plain trafilatura: {base_s / our_s:.2f} on "
-        f"{workers} processes, {base_1s / our_1s:.2f} on one"
+        f"speed ratio newsmirror / plain trafilatura (median of {rounds} interleaved rounds): "
+        f"{ratio:.2f} on {workers} processes, {ratio_1:.2f} on one"
     )
 
 
-def timed_pair(first, second, paths: list[Path], workers: int, rounds: int = 5):  # type: ignore[no-untyped-def]
-    """Like ``timed`` for two extractors, their passes alternating (so that load from
-    other processes on this machine falls on both alike)."""
+def timed_pair(first, second, paths: list[Path], workers: int, rounds: int = ROUNDS):  # type: ignore[no-untyped-def]
+    """Like ``timed`` for two extractors in the same run: in each round both make a whole
+    pass over ``paths``, in alternating order (ABBA), so that load from other processes on
+    this machine falls on both alike. Returns each one's outputs and median seconds per
+    pass, and the median over the rounds of the speed ratio first / second (plain / ours
+    when ``first`` is ours: its time per pass divided into the other's)."""
     times: tuple[list[float], list[float]] = ([], [])
     outs: list[list[str]] = [[], []]
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
@@ -264,21 +256,31 @@ def timed_pair(first, second, paths: list[Path], workers: int, rounds: int = 5):
     try:
         for fn in (first, second):
             list(run(fn, paths[: max(1, workers)]))  # warm up (and import in every worker)
-        for _ in range(rounds):
-            for i, fn in enumerate((first, second)):
+        for round_ in range(rounds):
+            order = (0, 1) if round_ % 2 == 0 else (1, 0)
+            for i in order:
+                fn = (first, second)[i]
                 started = time.perf_counter()
                 outs[i] = list(run(fn, paths))
                 times[i].append(time.perf_counter() - started)
     finally:
         if pool is not None:
             pool.shutdown()
-    return (outs[0], statistics.median(times[0])), (outs[1], statistics.median(times[1]))
+    ratio = statistics.median(b / a for a, b in zip(times[0], times[1], strict=True))
+    return (
+        (outs[0], statistics.median(times[0])),
+        (outs[1], statistics.median(times[1])),
+        ratio,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bodies-only", action="store_true", help="skip dates and authors")
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help="timed passes of each (the median is shown)"
+    )
     args = parser.parse_args()
     paths = sorted((CORPUS / "original").glob("*.html"))
     gold = {
@@ -291,6 +293,7 @@ def main() -> None:
         {k[:8]: v for k, v in gold.items()},
         scores,
         args.workers,
+        args.rounds,
     )
     print(f"pages with mojibake: {bad}")
     print("targets: mean F1 >= 0.91, no mojibake, speed ratio >= 0.9")
@@ -301,10 +304,12 @@ def main() -> None:
             p.parent.name: _block_text((p.parent / "expected.html").read_text(encoding="utf-8"))
             for p in pages
         }
-        body_report(READABILITY.name + " (words)", named, gold_html, word_scores, args.workers)
+        body_report(
+            READABILITY.name + " (words)", named, gold_html, word_scores, args.workers, args.rounds
+        )
         print("targets: mean F1 >= plain trafilatura's, no page worse by more than 0.05")
     if not args.bodies_only:
-        metadata_report(paths, args.workers)
+        metadata_report(paths, args.workers, args.rounds)
         readability_authors()
 
 

@@ -10,6 +10,7 @@ from newsmirror.extract import (
     looks_cut_short,
     off_topic,
     page_references,
+    parse_page,
 )
 
 SENTENCES = [
@@ -41,15 +42,15 @@ def test_a_page_that_repeats_its_paragraph_keeps_every_copy():
 
 def test_a_result_much_shorter_than_the_main_block_looks_cut_short():
     page = "<html><body><div>" + "".join(para(i) for i in range(6)) + "</div></body></html>"
-    assert looks_cut_short(SENTENCES[0], page)
-    assert not looks_cut_short(" ".join(SENTENCES * 2), page)
+    assert looks_cut_short(SENTENCES[0], parse_page(page))
+    assert not looks_cut_short(" ".join(SENTENCES * 2), parse_page(page))
 
 
 def test_links_do_not_count_towards_the_main_block():
     # a block of linked names (a list of likers, a tag cloud) is not the article
     names = " ".join(f'<a href="/u/{i}">reader{i}</a>' for i in range(300))
     page = f"<html><body><div><p>{names}</p></div><div>{para(0)}</div></body></html>"
-    assert not looks_cut_short(SENTENCES[0] + SENTENCES[1], page)
+    assert not looks_cut_short(SENTENCES[0] + SENTENCES[1], parse_page(page))
 
 
 def test_a_result_sharing_nothing_with_the_title_and_description_is_off_topic():
@@ -58,7 +59,7 @@ def test_a_result_sharing_nothing_with_the_title_and_description_is_off_topic():
         '<meta property="og:description" content="The river rose overnight and the bridge '
         'was closed."></head><body>' + para(0) + "</body></html>"
     )
-    references = page_references(page)
+    references = page_references(parse_page(page))
     sidebar = "Subscribe to our newsletter for weekly deals and coupons from local shops."
     assert off_topic(sidebar, references)
     assert not off_topic(SENTENCES[0] + " The old bridge is closed.", references)
@@ -67,9 +68,10 @@ def test_a_result_sharing_nothing_with_the_title_and_description_is_off_topic():
 def test_the_feed_summary_is_a_reference_too():
     page = "<html><head><title>Page</title></head><body><p>x</p></body></html>"
     summary = "长江水位一夜上涨两米，老桥已封闭。"
-    assert off_topic("订阅我们的每周优惠通讯。", page_references(page, summary))
-    assert not off_topic("长江水位上涨，老桥封闭，车辆绕行。", page_references(page, summary))
-    assert not off_topic("anything", page_references(page))  # too few words to judge
+    root = parse_page(page)
+    assert off_topic("订阅我们的每周优惠通讯。", page_references(root, summary))
+    assert not off_topic("长江水位上涨，老桥封闭，车辆绕行。", page_references(root, summary))
+    assert not off_topic("anything", page_references(root))  # too few words to judge
 
 
 def test_a_data_table_with_linked_cells_is_kept():
@@ -156,3 +158,24 @@ def test_an_image_shown_twice_gets_its_caption_once():
     result = extract_article(page, URL)
     assert result.text.count("The closed bridge at dawn") == 1
     assert result.html.count("<figcaption>") == 1
+
+
+def article_with(markup: str) -> str:
+    return (
+        "<!doctype html><html><head><title>Flood</title></head><body><nav>x</nav><article>"
+        f"<h1>Flood</h1>{para(0)}{para(1)}<p>{SENTENCES[2]} {markup}</p>{para(3)}</article>"
+        "</body></html>"
+    )
+
+
+def test_a_relative_link_is_resolved_against_the_page_address_not_the_site_root():
+    html = extract_article(article_with('See <a href="bridge.html">the bridge report</a>.'), URL)
+    assert 'href="https://news.example.org/2024/bridge.html"' in html.html
+
+
+def test_an_image_without_a_scheme_takes_the_page_s_scheme():
+    # trafilatura, not given the page's address (it would resolve every link of the page),
+    # writes //host/... as http://host/...
+    page = article_with('<img src="//cdn.example.org/photo.jpg" alt="The bridge">')
+    html = extract_article(page, URL).html
+    assert 'src="https://cdn.example.org/photo.jpg"' in html

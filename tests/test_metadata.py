@@ -313,3 +313,21 @@ def test_a_menu_under_the_site_name_is_not_a_line_of_names():
     html = page(top="<p>时事 |</p><p>生活 |</p><p>文化</p>").replace("<h1>", "<h1>某某博客 » ")
     assert meta(html).author == ""
     assert meta(page(top="<p>时事</p><p>生活</p>")).author == ""
+
+
+# -- work done only when needed -------------------------------------------------------
+
+
+def never() -> str:
+    raise AssertionError("read although the page already answered")
+
+
+def test_htmldate_is_not_asked_when_the_page_declares_its_date():
+    declared = [pagemeta.parse_declared("2023-10-29T10:20+08:00", "Asia/Shanghai")]
+    found = pagemeta.choose_date([d for d in declared if d], [], None, never, "Asia/Shanghai", NOW)
+    assert found is not None and found.text.startswith("2023-10-29")
+
+
+def test_the_declared_author_is_not_read_when_the_page_has_a_byline():
+    sites = pagemeta.SiteNames(frozenset())
+    assert pagemeta.choose_author(never, ["记者 王小明"], None, sites) == ["王小明"]  # type: ignore[arg-type]

@@ -1,10 +1,13 @@
 """Main-text extraction from article pages (trafilatura), with general clean-ups.
 
-    page bytes -> decode (decode.py) -> prepare (lazy images, remove/selector)
+    page bytes -> decode (decode.py) -> parse once (trafilatura's parser; the tree is
+      shared by both passes, the cut-short check and the metadata) -> prepare (lazy
+      images, remove/selector)
       -> trafilatura, fast pass (HTML with structure, links, images, tables)
       -> boilerplate rules (link-dense blocks, menus, UI phrases)
-      -> if it still starts with page chrome: trafilatura's full pass, same rules
-      -> captions back -> sanitise (clean.sanitize_article)
+      -> if it starts with page chrome, or looks cut short or off topic: trafilatura's
+         full pass, same rules
+      -> captions back -> sanitise (clean.sanitize_article; links made absolute there)
 
 The boilerplate rules are general (no site-specific rules): a block whose text
 is mostly several short links is navigation; a list of three or more very short
@@ -146,14 +149,23 @@ def _captions(root: lxml.html.HtmlElement, base_url: str) -> dict[str, str]:
     return out
 
 
-def prepare(page: str, *, remove: Sequence[str] = ()) -> lxml.html.HtmlElement:
-    """Parse a page, wrapping a fragment in html/body, with images fixed and ``remove`` gone."""
+def parse_page(page: str) -> lxml.html.HtmlElement:
+    """The page parsed once, as trafilatura parses it (comments dropped), a fragment wrapped
+    in html/body: the one tree its passes, the rules and the metadata share."""
     if not _HAS_ROOT.search(page[:5000]):
         page = f"<html><body>{page}</body></html>"
     try:
-        root = lxml.html.document_fromstring(page)
+        root = trafilatura.load_html(page)
+        if root is None:  # trafilatura's doubts about a document without a head
+            root = lxml.html.document_fromstring(page)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"cannot parse the page: {exc}") from exc
+    return root
+
+
+def prepare(page: str, *, remove: Sequence[str] = ()) -> lxml.html.HtmlElement:
+    """Parse a page, wrapping a fragment in html/body, with images fixed and ``remove`` gone."""
+    root = parse_page(page)
     for selector in remove:
         for element in root.cssselect(selector):
             element.drop_tree()
@@ -200,33 +212,40 @@ def _in_data_table(element: lxml.html.HtmlElement, tables: set[lxml.html.HtmlEle
     return any(parent in tables for parent in element.iterancestors("table"))
 
 
+def _link_menu(element: lxml.html.HtmlElement, tables: set[lxml.html.HtmlElement]) -> bool:
+    """Several short links making up most of the text, not in a data table, not prose."""
+    links = list(element.iter("a"))
+    if len(links) < 2:  # most blocks: no text measured
+        return False
+    size = len(_squash(element.text_content()))
+    linked = sum(len(_squash(a.text_content())) for a in links)
+    return (
+        size > 0
+        and linked / size > LINK_DENSITY
+        and linked / len(links) <= MAX_AVG_NAV_LINK
+        and not (element.tag in ("table", "tr") and _in_data_table(element, tables))
+        and not is_prose(element, len(links))
+    )
+
+
+def _short_list(element: lxml.html.HtmlElement) -> bool:
+    """A list of three or more very short items without sentence punctuation."""
+    items = [_squash(li.text_content()) for li in element.iter("li")]
+    return (
+        len(items) >= 3
+        and sum(map(len, items)) / len(items) <= MAX_MENU_ITEM
+        and not any(_SENTENCE_MARK.search(i) for i in items)
+        and bool(_squash(element.text_content()))
+    )
+
+
 def _drop_navigation(root: lxml.html.HtmlElement) -> None:
     tables = data_tables(root)
     for element in list(root.iter(*_NAV_CONTAINERS)):
         if element.getparent() is None:
             continue
-        text = _squash(element.text_content())
-        if not text:
-            continue
-        anchors = [len(_squash(a.text_content())) for a in element.iter("a")]
-        linked = sum(anchors)
-        if (
-            len(anchors) >= 2
-            and linked / len(text) > LINK_DENSITY
-            and linked / len(anchors) <= MAX_AVG_NAV_LINK
-            and not (element.tag in ("table", "tr") and _in_data_table(element, tables))
-            and not is_prose(element, len(anchors))
-        ):
+        if _link_menu(element, tables) or (element.tag in ("ul", "ol") and _short_list(element)):
             element.drop_tree()
-            continue
-        if element.tag in ("ul", "ol"):
-            items = [_squash(li.text_content()) for li in element.iter("li")]
-            if (
-                len(items) >= 3
-                and sum(map(len, items)) / len(items) <= MAX_MENU_ITEM
-                and not any(_SENTENCE_MARK.search(i) for i in items)
-            ):
-                element.drop_tree()
 
 
 MENU_RUN = 5  # this many short blocks in a row are a menu
@@ -283,6 +302,8 @@ def _drop_chrome(root: lxml.html.HtmlElement) -> None:
 def _restore_captions(root: lxml.html.HtmlElement, captions: dict[str, str], base_url: str) -> None:
     """Each figure's caption back under its image, once (not where the text already is,
     nor again under a second copy of the same image)."""
+    if not captions:
+        return
     present = _squash(root.text_content())
     done: set[str] = set()
     for img in list(root.iter("img")):
@@ -317,20 +338,15 @@ def _body_html(root: lxml.html.HtmlElement) -> str:
     return (node.text or "") + "".join(parts)
 
 
-_NEEDS_TREE = re.compile(r"data-(?:src|original|lazy|actualsrc|echo)|srcset|<figcaption", re.I)
-
-
-def _extract_tree(
-    page: str, url: str, remove: Sequence[str], fast: bool
-) -> tuple[lxml.html.HtmlElement, dict[str, str]]:
-    html, captions = _trafilatura_html(page, url, remove, fast)
+def _extract_tree(root: lxml.html.HtmlElement, url: str, fast: bool) -> lxml.html.HtmlElement:
+    html = _trafilatura_html(root, url, fast)
     if not html:
         raise ExtractionError(f"no article text found on {url}")
     tree = lxml.html.document_fromstring(html)
     _drop_navigation(tree)
     _drop_chrome(tree)
     _drop_menu_runs(tree)
-    return tree, captions
+    return tree
 
 
 _BR = re.compile(r"<br\s*/?>", re.I)
@@ -374,37 +390,28 @@ def main_block_chars(root: lxml.html.HtmlElement) -> int:
     for paragraph in root.iter("p", "pre"):
         parent = paragraph.getparent()
         if parent is not None:
-            size = len(_squash(_unlinked_text(paragraph)))
+            size = len(_squash(paragraph.text_content()))
+            if size:
+                size -= sum(len(_squash(a.text_content())) for a in paragraph.iter("a"))
             totals[parent] = totals.get(parent, 0) + size
     return max(totals.values(), default=0)
 
 
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
-_META = re.compile(r"<meta\b[^>]*>", re.I)
-_ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_PARAGRAPH = re.compile(r"<(?:p|pre)\b[^>]*>(.*?)</(?:p|pre)>", re.I | re.S)
-
-
-def page_references(page: str, summary: str = "") -> list[str]:
+def page_references(root: lxml.html.HtmlElement, summary: str = "") -> list[str]:
     """The page's title and description (and the feed's summary): what the article is about."""
     references = []
-    title = _TITLE.search(page)
-    if title:
-        references.append(html_module.unescape(_TAGS.sub(" ", title.group(1))))
-    for meta in _META.finditer(page):
-        attrs = {m[1].lower(): m[2] or m[3] for m in _ATTR.finditer(meta.group(0))}
-        name = (attrs.get("property") or attrs.get("name") or "").lower()
-        if name in _REFERENCE_META and attrs.get("content"):
-            references.append(html_module.unescape(attrs["content"]))
+    head = root.find("head")
+    title = (head if head is not None else root).find(".//title")
+    if title is not None:
+        references.append(title.text_content())
+    for meta in root.iter("meta"):
+        name = (meta.get("property") or meta.get("name") or "").lower()
+        if name in _REFERENCE_META and meta.get("content"):
+            references.append(meta.get("content", ""))
             break
     if summary:
         references.append(summary)
     return references
-
-
-def _paragraph_bound(page: str) -> int:
-    """Characters in all the page's paragraphs (at least its main block's), without a tree."""
-    return sum(len(_squash(_TAGS.sub("", found))) for found in _PARAGRAPH.findall(page))
 
 
 def topic_words(text: str) -> set[str]:
@@ -420,34 +427,29 @@ def topic_words(text: str) -> set[str]:
 
 def off_topic(text: str, references: Sequence[str]) -> bool:
     """Whether ``text`` shares little with every reference that has a few words."""
-    found = topic_words(text)
-    shares = [
-        len(words & found) / len(words) for words in map(topic_words, references) if len(words) >= 3
-    ]
-    return bool(shares) and max(shares) < TOPIC_SHARE
-
-
-def looks_cut_short(text: str, page: str, summary: str = "") -> bool:
-    """A result off the page's topic, or under half the page's main block of paragraphs
-    (the page is parsed for that only when its paragraphs all told are long enough)."""
-    if off_topic(text, page_references(page, summary)):
-        return True
-    size = len(_squash(text))
-    if size >= SHORT_SHARE * _paragraph_bound(page):
+    wanted = [words for words in map(topic_words, references) if len(words) >= 3]
+    if not wanted:
         return False
-    return size < SHORT_SHARE * main_block_chars(lxml.html.document_fromstring(page))
+    lower = text.lower()
+    found = set(_TOPIC_WORD.findall(lower))  # a pair of Chinese characters is looked up in text
+
+    def share(words: set[str]) -> float:
+        return sum(1 for w in words if (w in lower if _CJK.match(w) else w in found)) / len(words)
+
+    return max(map(share, wanted)) < TOPIC_SHARE
 
 
-def _trafilatura_html(
-    page: str, url: str, remove: Sequence[str], fast: bool = True
-) -> tuple[str, dict[str, str]]:
-    """trafilatura's HTML for the page, and the figure captions it will have dropped."""
-    captions: dict[str, str] = {}
-    if remove or _NEEDS_TREE.search(page) or not _HAS_ROOT.search(page[:5000]):
-        root = prepare(page, remove=remove)
-        captions = _captions(root, url)
-        # trafilatura reads a string better than a tree it did not parse itself.
-        page = lxml.html.tostring(root, encoding="unicode")
+def looks_cut_short(text: str, root: lxml.html.HtmlElement, summary: str = "") -> bool:
+    """A result off the page's topic, or under half the page's main block of paragraphs."""
+    if off_topic(text, page_references(root, summary)):
+        return True
+    return len(_squash(text)) < SHORT_SHARE * main_block_chars(root)
+
+
+def _trafilatura_html(root: lxml.html.HtmlElement, url: str, fast: bool = True) -> str:
+    """trafilatura's HTML for the page (it works on a copy of ``root``). Links and images
+    stay as the page wrote them (the sanitiser makes them absolute against ``url``, as
+    the browser would), which spares trafilatura resolving every link of the page."""
     options: dict[str, Any] = dict(
         output_format="html",
         include_comments=False,
@@ -455,40 +457,44 @@ def _trafilatura_html(
         include_images=True,
         include_tables=True,
         include_formatting=True,
-        url=url,
         fast=fast,
     )
-    html = (
-        trafilatura.extract(page, **options)
-        or trafilatura.extract(page, favor_recall=True, **options)
+    return (
+        trafilatura.extract(root, **options)
+        or trafilatura.extract(root, favor_recall=True, **options)
         or ""
     )
-    return html, captions
+
+
+_SCHEME_RELATIVE = re.compile(r"""=\s*["']?//""")
+
+
+def _scheme_relative_images(root: lxml.html.HtmlElement, url: str) -> None:
+    """Image sources written //host/path given the page's scheme (trafilatura, given no
+    URL, would make them http:)."""
+    scheme = url.split("://", 1)[0] if "://" in url else "https"
+    for img in root.iter("img"):
+        for attr, value in img.attrib.items():
+            if value.startswith("//") and (attr == "src" or attr.startswith("data-src")):
+                img.set(attr, f"{scheme}:{value}")
 
 
 def _second_pass(
-    page: str,
-    url: str,
-    remove: Sequence[str],
-    tree: lxml.html.HtmlElement,
-    captions: dict[str, str],
-    summary: str,
-) -> tuple[lxml.html.HtmlElement, dict[str, str]]:
+    root: lxml.html.HtmlElement, url: str, tree: lxml.html.HtmlElement, summary: str, size: int
+) -> lxml.html.HtmlElement:
     """trafilatura's full pass where the fast one kept page chrome (its comparison
-    drops it; on pages up to MAX_SECOND_PASS), or looks cut short (on any page, as
-    plain trafilatura would pay it anyway; kept when it finds more)."""
-    if len(page) <= MAX_SECOND_PASS and _has_menu_lines(tree):
-        return _extract_tree(page, url, remove, fast=False)
+    drops it; on pages of up to MAX_SECOND_PASS characters, ``size``), or looks cut short
+    (on any page, as plain trafilatura would pay it anyway; kept when it finds more)."""
     text = tree.text_content()
-    if not looks_cut_short(text, page, summary):
-        return tree, captions
+    if size <= MAX_SECOND_PASS and _has_menu_lines(tree):
+        return _extract_tree(root, url, fast=False)
+    if not looks_cut_short(text, root, summary):
+        return tree
     try:
-        full, full_captions = _extract_tree(page, url, remove, fast=False)
+        full = _extract_tree(root, url, fast=False)
     except ExtractionError:
-        return tree, captions
-    if len(_squash(full.text_content())) > len(_squash(text)):
-        return full, full_captions
-    return tree, captions
+        return tree
+    return full if len(_squash(full.text_content())) > len(_squash(text)) else tree
 
 
 def extract_article(
@@ -509,12 +515,11 @@ def extract_article(
     (:mod:`newsmirror.pagemeta`; ``zone`` for dates written without one). ``summary``
     (the feed's, as text) helps tell an extraction that missed the article.
     """
-    page = cap_markup(page)  # before any parser: lxml and trafilatura parse it several times
+    page = cap_markup(page)  # before any parser
+    root = prepare(page, remove=remove)  # the one parse, shared by every step below
     meta = {"title": "", "author": "", "date": "", "date_text": ""}
-    if selector or metadata:
-        root = prepare(page, remove=remove)
-        if metadata:
-            meta = asdict(read_metadata(root, url, zone=zone))
+    if metadata:
+        meta = asdict(read_metadata(root, url, zone=zone))
     if selector:
         chosen = root.cssselect(selector)
         if not chosen:
@@ -524,8 +529,10 @@ def extract_article(
             )
         html = "".join(lxml.html.tostring(e, encoding="unicode") for e in chosen)
     else:
-        tree, captions = _extract_tree(page, url, remove, fast=True)
-        tree, captions = _second_pass(page, url, remove, tree, captions, summary)
+        captions = _captions(root, url)
+        if _SCHEME_RELATIVE.search(page):
+            _scheme_relative_images(root, url)
+        tree = _second_pass(root, url, _extract_tree(root, url, fast=True), summary, len(page))
         _restore_captions(tree, captions, url)
         html = _body_html(tree)
     hosts = DEFAULT_IFRAME_HOSTS if iframe_hosts is None else iframe_hosts

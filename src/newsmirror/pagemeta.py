@@ -20,10 +20,12 @@ returned in UTC.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -193,19 +195,21 @@ def visible_lines(root: lxml.html.HtmlElement, limit: int = 5000) -> list[str]:
     body = root.find("body")
     parts: list[str] = []
     walker = etree.iterwalk(body if body is not None else root, events=("start", "end"))
+    append = parts.append
     for event, element in walker:
-        tag = element.tag if isinstance(element.tag, str) else ""
+        tag = element.tag
+        tag = tag.lower() if isinstance(tag, str) else ""  # (lxml.html gives lower case)
         if event == "start":
-            if not tag or tag.lower() in _SKIP:
+            if not tag or tag in _SKIP:
                 walker.skip_subtree()
                 continue
-            if tag.lower() not in _INLINE:
-                parts.append("\n")
-            parts.append(element.text or "")
+            if tag not in _INLINE:
+                append("\n")
+            append(element.text or "")
         else:
-            if tag and tag.lower() not in _INLINE:
-                parts.append("\n")
-            parts.append(element.tail or "")
+            if tag and tag not in _INLINE:
+                append("\n")
+            append(element.tail or "")
         if len(parts) > limit * 8:
             break
     text = unicodedata.normalize("NFKC", "".join(parts))
@@ -214,15 +218,15 @@ def visible_lines(root: lxml.html.HtmlElement, limit: int = 5000) -> list[str]:
 
 
 def _meta(root: lxml.html.HtmlElement, *names: str) -> str:
-    lower = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-    for name in names:
-        query = f'//meta[{lower.format("@property")}="{name}" or {lower.format("@name")}="{name}"'
-        query += f' or {lower.format("@itemprop")}="{name}"]'
-        for element in root.xpath(query):
-            value = (element.get("content") or "").strip()
-            if value:
-                return value
-    return ""
+    """The first non-empty content of a meta tag with the first of ``names`` that has one
+    (as property, name or itemprop, in any case)."""
+    found: dict[str, str] = {}
+    for element in root.iter("meta"):
+        value = (element.get("content") or "").strip()
+        if value:
+            for attr in ("property", "name", "itemprop"):
+                found.setdefault((element.get(attr) or "").lower(), value)
+    return next((found[name] for name in names if name in found), "")
 
 
 def _json_ld(root: lxml.html.HtmlElement) -> Iterator[dict[str, Any]]:
@@ -328,13 +332,13 @@ def choose_date(
     declared: list[Found],
     lines: list[str],
     headline: int | None,
-    guessed_day: str | None,
+    guessed_day: str | Callable[[], str | None] | None,
     zone: str,
     now: datetime,
 ) -> Found | None:
     """The publication date: declared with a time > labelled > declared day > under the
-    headline > ``guessed_day`` (htmldate's) when the page shows that day. Never later
-    than a day after ``now``."""
+    headline > ``guessed_day`` (htmldate's; a function is called only when it comes to
+    that) when the page shows that day. Never later than a day after ``now``."""
 
     def ok(found: Found | None) -> Found | None:
         return found if found and found.moment <= now + timedelta(days=1) else None
@@ -345,15 +349,18 @@ def choose_date(
     if found is None and declared:
         found = with_time(declared[0], lines, zone)
     found = found or ok(headline_date(lines, headline, zone))
-    if found is None and guessed_day:
-        guess = first_date(guessed_day, zone)
+    if found is not None:
+        return found
+    day = guessed_day() if callable(guessed_day) else guessed_day
+    if day:
+        guess = first_date(day, zone)
         if ok(guess) and guess and _local_day(guess, zone) in shown_days(lines, zone):
             found = with_time(guess, lines, zone)
     return found
 
 
 def choose_author(
-    declared: list[str],
+    declared: list[str] | Callable[[], list[str]],
     lines: list[str],
     headline: int | None,
     sites: SiteNames,
@@ -361,7 +368,8 @@ def choose_author(
 ) -> list[str]:
     """The author: a labelled byline (作者, 文/, 记者 ...) > the declared author > names
     closing a paragraph in brackets > a line of names under the headline > "X 发表于" >
-    编辑. Bylines are looked for from the headline on (the whole page without one)."""
+    编辑. Bylines are looked for from the headline on (the whole page without one).
+    ``declared`` may be a function, called only when no byline is found."""
     start = headline or 0
     after = lines[start:]
     editors: list[str] = []
@@ -377,6 +385,8 @@ def choose_author(
             return names
         if kind == "editor" and not editors:
             editors = names
+    if callable(declared):
+        declared = declared()
     if declared:
         return declared
     for line in after:
@@ -397,14 +407,58 @@ def choose_author(
     return editors
 
 
-def declared_authors(root: lxml.html.HtmlElement, extra: str, sites: SiteNames) -> list[str]:
+def declared_authors(
+    root: lxml.html.HtmlElement, extra: str | Callable[[], str], sites: SiteNames
+) -> list[str]:
+    """The authors JSON-LD or a meta tag declare, else ``extra`` (a function is called only
+    then)."""
     values = [n for item in _json_ld(root) for n in _ld_names(item.get("author"))]
-    values += [_meta(root, *_DECLARED_AUTHORS), extra]
+    values.append(_meta(root, *_DECLARED_AUTHORS))
     for value in values:
         names = clean_declared_author(value, sites) if value else []
         if names:
             return names
-    return []
+    value = extra() if callable(extra) else extra
+    return clean_declared_author(value, sites) if value else []
+
+
+class TheirMetadata:
+    """trafilatura's metadata of the page, each part read only when a rule asks for it:
+    ``trafilatura.extract_metadata`` reads them all, and its author search (on a copy of
+    the whole page) and htmldate's scan cost more than the rest of the page's metadata."""
+
+    def __init__(self, root: lxml.html.HtmlElement, url: str) -> None:
+        from trafilatura import metadata
+
+        self._root, self._url, self._lib = root, url, metadata
+        self._meta = metadata.examine_meta(root)  # meta tags
+        if self._meta.author and " " not in self._meta.author:
+            self._meta.author = None  # as trafilatura does: a single word is no name
+        with contextlib.suppress(Exception):  # trafilatura's JSON-LD reading has bugs
+            self._meta = metadata.extract_meta_json(root, self._meta)
+
+    @functools.cached_property
+    def title(self) -> str:
+        return self._meta.title or self._lib.extract_title(self._root) or ""
+
+    @functools.cached_property
+    def author(self) -> str:
+        return self._meta.author or self._lib.extract_author(self._root) or ""
+
+    @functools.cached_property
+    def sitename(self) -> str:
+        name = (self._meta.sitename or self._lib.extract_sitename(self._root) or "").lstrip("@")
+        if name and "." not in name and not name[0].isupper():
+            name = name.title()
+        return name
+
+    def date(self) -> str | None:
+        """htmldate's guess of the publication day (original date, extensive search)."""
+        from htmldate import find_date
+        from trafilatura.settings import set_date_params
+
+        found = find_date(self._root, url=self._url, **set_date_params(True))
+        return found or None
 
 
 def read_metadata(
@@ -415,20 +469,19 @@ def read_metadata(
     ``zone``: the time zone of dates written without one (by default Asia/Shanghai on a
     Chinese page, else UTC).
     """
-    import trafilatura
-
     lines = visible_lines(root)
     zone = zone or page_zone(root, lines)
-    theirs = trafilatura.extract_metadata(root, default_url=url)
-    sites = site_names(root, url, theirs.sitename or "")
+    theirs = TheirMetadata(root, url)
+    sites = site_names(root, url, theirs.sitename)
     titles = headline_candidates(root)
     headline = headline_line(lines, titles, zone)
     found = choose_date(
         declared_dates(root, zone), lines, headline, theirs.date, zone, now or datetime.now(UTC)
     )
-    declared = declared_authors(root, theirs.author or "", sites)
-    authors = choose_author(declared, lines, headline, sites, titles)
-    title = _meta(root, "og:title", "twitter:title") or (theirs.title or "")
+    authors = choose_author(
+        lambda: declared_authors(root, lambda: theirs.author, sites), lines, headline, sites, titles
+    )
+    title = _meta(root, "og:title", "twitter:title") or theirs.title
     return PageMeta(
         title=_SPACES.sub(" ", title).strip(),
         author=join_names(authors) if authors else "",
