@@ -20,7 +20,7 @@ from newsmirror.clijobs import (
     schedule_command,
     worker_command,
 )
-from newsmirror.clirun import this_program, fetch, run
+from newsmirror.clirun import fetch, run, this_program
 from newsmirror.config import (
     CONFIG_NAME,
     STARTER_SOURCES,
