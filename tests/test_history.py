@@ -4,6 +4,8 @@ count in ``newsmirror sources``. Real local servers, real archives, a real build
 
 from __future__ import annotations
 
+import html
+import re
 import sqlite3
 
 import feedparser
@@ -280,3 +282,57 @@ def test_revision_page_in_a_phone_browser(tmp_path, server):
         assert wide <= 390, wide
         browser.close()
     assert outside == []
+
+
+# -- dates in the source's time zone --------------------------------------------------
+
+LATE = "2026-11-25T20:30:00.000Z"  # 2026-11-26 04:30 in Beijing, 15:30 in New York
+PUBLISHED = "Sat, 10 Jan 2026 12:00:00 +0000"  # a day far from both
+
+
+def _visible(page: str) -> str:
+    """A page's text as a reader sees it (not its tags' machine-readable attributes)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", page))
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "words"),
+    [
+        ("Asia/Shanghai", "2026-11-26", "2026-11-26 04:30 北京时间"),
+        ("America/New_York", "2026-11-25", "2026-11-25 15:30 UTC-5"),
+    ],
+)
+def test_edit_and_removal_dates_read_in_the_source_zone(tmp_path, server, zone, day, words):
+    """An edit and a removal noticed at 20:30 UTC: every page shows the source's day."""
+    link = f"{server.url}/news/1.html"
+    item = {"title": "报道", "link": link, "description": "摘要……阅读全文", "pubDate": PUBLISHED}
+    server.route("/feed", Reply(body=rss([item])))
+    server.route("/news/1.html", Reply(body=article_page("报道", body=FIRST)))
+    config = make_config(
+        tmp_path,
+        [("源", [server.url + "/feed"])],
+        full_text="auto",
+        source_extra=f'timezone = "{zone}"',
+    )
+    out = tmp_path / "public"
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        server.route("/news/1.html", Reply(body=article_page("报道", body=EDITED)))
+        refetch(config, archive)
+        archive.conn.execute("UPDATE revisions SET recorded = ?", (LATE,))
+        archive.conn.execute("UPDATE articles SET removed_at = ?", (LATE,))
+        build_site(archive, out, NO_SEARCH)
+    [page] = (out / "posts").rglob("*.html")
+    [rev] = (out / "revisions").rglob("*.html")
+    article, revision = _visible(_read(page)), _visible(_read(rev))
+    edits = _visible(_read(out / "edits" / "index.html"))
+    removed = _visible(_read(out / "removed" / "index.html"))
+    assert f"第 1 次（{day}）" in article
+    assert f"原文已删除（{day} 发现）" in article
+    assert words in revision and words in edits
+    assert f"发现删除：{day}" in removed
+    feed = feedparser.parse((out / "removed" / "feed.xml").read_bytes())
+    assert f"发现删除：{day}" in feed.entries[0].content[0].value
+    other = "2026-11-25" if day == "2026-11-26" else "2026-11-26"
+    for text in (article, revision, edits, removed):
+        assert other not in text

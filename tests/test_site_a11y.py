@@ -378,6 +378,56 @@ def test_print_hides_navigation_search_and_switch(browser, served, sites):
         assert page.locator("article h1").is_visible()
 
 
+# The lines a piece of a paragraph's text covers: (distinct line tops, lines starting with
+# a "·"). A footer shown by updated.css (::before, ::after) is copied into real text first.
+LINES_OF = """([sel, piece]) => { const p = document.querySelector(sel);
+  const probe = p.querySelector('.nm-fresh');
+  if (probe) {  // the pseudo-elements' text, in spans with their style
+    for (const side of ['::before', '::after']) {
+      const style = getComputedStyle(probe, side);
+      if (!style.content.startsWith('"')) continue;
+      const span = document.createElement('span');
+      span.textContent = JSON.parse(style.content);
+      span.style.whiteSpace = style.whiteSpace;
+      probe.appendChild(span); }
+    probe.className = ''; }
+  const texts = [], walk = document.createTreeWalker(p, NodeFilter.SHOW_TEXT);
+  for (let n; (n = walk.nextNode()); ) texts.push(n);
+  const all = texts.map(n => n.data).join(''), at = all.indexOf(piece);
+  if (at < 0) return null;
+  const point = i => { for (const n of texts) { if (i <= n.data.length) return [n, i];
+    i -= n.data.length; } };
+  const range = document.createRange();
+  range.setStart(...point(at)); range.setEnd(...point(at + piece.length));
+  const tops = new Set([...range.getClientRects()].filter(r => r.width > 0)
+    .map(r => Math.round(r.top)));
+  const left = p.getBoundingClientRect().left;
+  let dots = 0;
+  for (let i = all.indexOf('·'); i >= 0; i = all.indexOf('·', i + 1)) {
+    const r = document.createRange(); r.setStart(...point(i)); r.setEnd(...point(i + 1));
+    if (r.getBoundingClientRect().left - left < 2) dots++; }
+  return [tops.size, dots]; }"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_footer_units_stay_whole_on_a_phone(browser, served, sites, scheme):
+    """At 390 px the zone (北京时间（UTC+8）) stays with its time and 订阅：Atom / RSS stays
+    whole; no line starts with a "·" (issue 9 screenshot review)."""
+    plain, _, _ = sites
+    article = pages.href(seed_page(plain).relative_to(plain).as_posix())
+    with tab(browser, color_scheme=scheme, **PHONE) as page:
+        for rel in ("index.html", article):
+            page.goto(f"{served}/{rel}")
+            fresh = page.evaluate(LINES_OF, ["footer.site .fresh", "北京时间（UTC+8）"])
+            assert fresh is not None and fresh[0] == 1, (rel, fresh)
+            links = "footer.site p:nth-of-type(2)"
+            for piece in ("订阅：Atom / RSS", "其他镜像与离线阅读", "原文已删除"):
+                lines, dots = page.evaluate(LINES_OF, [links, piece])
+                assert lines == 1 and dots == 0, (rel, piece, lines, dots)
+            assert page.evaluate(SIDEWAYS) == 0
+
+
 class _SubpathHandler(SimpleHTTPRequestHandler):
     """A static host serving a site under /mirror/ with its 404.html for any missing URL
     (as GitHub Pages does for a project site)."""

@@ -3,6 +3,7 @@ they list exactly that tag's articles, fit a 390 px phone and read in dark mode.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,3 +94,54 @@ def test_tag_page_from_an_article_on_a_dark_phone(served: str, tmp_path: Path) -
         finally:
             context.close()
             browser.close()
+
+
+# -- a tag that loses its page takes its folder with it -------------------------------
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def test_a_tag_that_loses_its_page_leaves_no_empty_folder(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    """Only folders the build emptied go: not one holding a reader's file, not a folder
+    that was empty before, not a symlinked folder (nor anything it points at), never the
+    output folder."""
+    archive = _fetch(server, tmp_path)  # 王毅: 2 articles; 习近平, 拜登, 长…: 3
+    out = tmp_path / "site"
+    outside = tmp_path / "outside"
+    try:
+        build_site(archive, out, SiteOptions(search=False, min_tag_articles=2))
+        tags = out / "tags"
+        assert {"王毅", "拜登", "习近平"} <= {p.name for p in tags.iterdir()}
+        (tags / "拜登" / "notes.txt").write_text("a reader's file", encoding="utf-8")
+        (out / "mine" / "empty").mkdir(parents=True)  # empty before the build: not its own
+        # 习近平's folder becomes a link to a live folder of the site, the long tag's to a
+        # folder outside it: the build removes neither link nor what they point at.
+        [source] = [p for p in (out / "sources").iterdir() if p.is_dir()]
+        shutil.rmtree(tags / "习近平")
+        (tags / "习近平").symlink_to(Path("..") / "sources" / source.name)
+        long_tag = tags / LONG[:40]
+        shutil.copytree(long_tag, outside)
+        shutil.rmtree(long_tag)
+        long_tag.symlink_to(outside)
+        kept_outside = _files(outside)
+        summary = build_site(archive, out, SiteOptions(search=False, min_tag_articles=4))
+    finally:
+        archive.close()
+    assert summary.removed >= 4, summary.line()
+    assert not (tags / "王毅").exists()  # files and folder gone
+    assert [p.name for p in (tags / "拜登").iterdir()] == ["notes.txt"]
+    assert (out / "mine" / "empty").is_dir()
+    assert (tags / "习近平").is_symlink() and long_tag.is_symlink()
+    assert {"index.html", "feed.xml"} <= set(_files(source))  # the source's page is live
+    assert _files(outside) == kept_outside
+    assert sorted(p.name for p in tags.iterdir()) == sorted(
+        ["index.html", "拜登", "习近平", LONG[:40]]
+    )

@@ -262,3 +262,47 @@ def test_remove_says_whether_there_was_a_file(tmp_path):
     with pytest.raises(OutputError) as info:
         writer.remove("folder.html")
     assert info.value.message == f"cannot remove {tmp_path}/folder.html: Is a directory"
+
+
+def test_prune_removes_the_nested_folders_removals_emptied_and_nothing_else(tmp_path):
+    out = tmp_path / "out"
+    writer = OutputWriter(out)
+    for path in ("archive/2023/10/01.html", "archive/2023/10/02.html", "archive/2024/01.html"):
+        writer.write(path, b"x")
+    (out / "archive" / "2023" / "09").mkdir()  # empty, but no removal emptied it
+    removed = [
+        p for p in ("archive/2023/10/01.html", "archive/2023/10/02.html") if writer.remove(p)
+    ]
+    assert writer.prune(removed) == 1  # 2023/10 only: 2023 still holds 09
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "archive",
+        "archive/2023",
+        "archive/2023/09",
+        "archive/2024",
+        "archive/2024/01.html",
+    ]
+    assert writer.remove("archive/2024/01.html")
+    assert writer.prune(["archive/2024/01.html", "index.html"]) == 1  # archive keeps 2023
+    (out / "archive" / "2023" / "09").rmdir()
+    writer.write("archive/2023/last.html", b"x")
+    assert writer.remove("archive/2023/last.html")
+    assert writer.prune(["archive/2023/last.html"]) == 2  # 2023, then archive
+    assert out.is_dir() and list(out.iterdir()) == []  # the root stays, even empty
+
+
+def test_removal_and_prune_never_follow_a_symlinked_folder(tmp_path):
+    out = tmp_path / "out"
+    writer = OutputWriter(out)
+    writer.write("real/page.html", b"live")
+    (out / "link").symlink_to("real")  # a folder of the site under another name
+    (tmp_path / "away").mkdir()
+    (tmp_path / "away" / "page.html").write_bytes(b"theirs")
+    (out / "far").symlink_to(tmp_path / "away")  # a folder outside it
+    for path in ("link/page.html", "far/page.html"):
+        assert writer.remove(path) is False
+    assert writer.prune(["link/page.html", "far/page.html", "link/x/y.html"]) == 0
+    assert (out / "real" / "page.html").read_bytes() == b"live"
+    assert (tmp_path / "away" / "page.html").read_bytes() == b"theirs"
+    assert (out / "link").is_symlink() and (out / "far").is_symlink()
+    with pytest.raises(OutputError):
+        writer.prune(["../x/y.html"])

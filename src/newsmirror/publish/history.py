@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from newsmirror.publish import feeds, pages, status
 from newsmirror.publish.pages import Entry, href, root_of
 from newsmirror.store.history import PAGE_ORIGINS, RevisionHead
-from newsmirror.timeutil import from_iso
+from newsmirror.timeutil import DEFAULT_ZONE, from_iso, in_zone
 
 if TYPE_CHECKING:
     from newsmirror.models import ArticleRecord
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 EDITS = "edits/"
 REMOVED = "removed/"
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 MAX_WORK = 4_000_000  # tokens x tokens of one changed block; above it, deleted and inserted whole
 FEED_CONTEXT = 40  # characters of unchanged text kept around each change in the edits feed
 
@@ -199,24 +199,41 @@ def find_edits(
 
 @dataclass
 class History:
-    """The edits of one build's articles, and the links article pages show."""
+    """The edits of one build's articles, and the links article pages show (each edit's
+    day in its source's time zone: ``zones``, article id -> zone name)."""
 
     edits: dict[int, list[Edit]]
+    zones: dict[int, str] = field(default_factory=dict)
 
     @property
     def links(self) -> dict[int, list[dict[str, str]]]:
         return {
             article_id: [
-                {"href": href(e.path), "label": f"第 {e.number} 次", "day": e.head.recorded[:10]}
+                {
+                    "href": href(e.path),
+                    "label": f"第 {e.number} 次",
+                    "day": pages.zone_day(e.head.recorded, self.zone(article_id)),
+                }
                 for e in edits
             ]
             for article_id, edits in self.edits.items()
         }
 
+    def zone(self, article_id: int) -> str:
+        return self.zones.get(article_id, DEFAULT_ZONE)
 
-def collect(archive: Archive, entries: Sequence[Entry]) -> History:
+
+def collect(archive: Archive, entries: Sequence[Entry], zones: dict[int, str]) -> History:
+    """The edits of ``entries``' articles; ``zones``: each article's source time zone."""
     paths = {e.id: e.path for e in entries}
-    return History(find_edits(archive.revision_heads(), archive.content_origins(), paths))
+    edits = find_edits(archive.revision_heads(), archive.content_origins(), paths)
+    return History(edits, zones)
+
+
+def local_moment(iso: str, zone: str) -> status.Moment:
+    """A stored UTC time as pages show it: UTC for machines, the source's zone for readers."""
+    when = from_iso(iso)
+    return status.Moment(f"{when:%Y-%m-%dT%H:%M:%SZ}", pages.zone_time(when, zone))
 
 
 # -- the pages -------------------------------------------------------------------
@@ -228,15 +245,20 @@ def write_history(
     """Revision pages, the edits listing and feed, the taken-down listing and feed."""
     by_id = {e.id: e for e in entries}
     versions = {h.id: h.version for h in heads}
+    zones = {h.id: h.timezone for h in heads}
     for article_id, edits in found.edits.items():
         for edit in edits:
-            _revision_page(site, edit, edits, by_id[article_id], versions[article_id])
+            entry, zone = by_id[article_id], zones[article_id]
+            _revision_page(site, edit, edits, entry, versions[article_id], zone)
     edits = sorted(
         (edit for article_edits in found.edits.values() for edit in article_edits),
         key=lambda edit: (edit.head.recorded, edit.head.id),
         reverse=True,
     )
-    edit_entries = [_edit_entry(edit, by_id[edit.head.article_id]) for edit in edits]
+    edit_entries = [
+        _edit_entry(edit, by_id[edit.head.article_id], zones[edit.head.article_id])
+        for edit in edits
+    ]
     notes = {edit.head.id: f"第 {edit.number} 次修改" for edit in edits}
     _listing(site, EDITS, "修改记录", _EDITS_INTRO, edit_entries, notes)
     _edits_feed(site, edit_entries, {edit.head.id: edit for edit in edits})
@@ -246,9 +268,10 @@ def write_history(
         reverse=True,
     )
     gone = [replace(entry, iso=when) for when, entry in removed]
-    gone_notes = {e.id: _noticed(e.iso) + " · 发表于 " + by_id[e.id].local for e in gone}
+    noticed = {e.id: _noticed(e.iso, zones[e.id]) for e in gone}
+    gone_notes = {e.id: noticed[e.id] + " · 发表于 " + by_id[e.id].local for e in gone}
     _listing(site, REMOVED, "原文已删除", _REMOVED_INTRO, gone, gone_notes)
-    _removed_feed(site, gone)
+    _removed_feed(site, gone, noticed)
 
 
 _EDITS_INTRO = (
@@ -257,39 +280,38 @@ _EDITS_INTRO = (
 _REMOVED_INTRO = "这些文章的原网页已经打不开了（原网站回答“不存在”或“已删除”），本站仍保存着它们。"
 
 
-def _noticed(iso: str) -> str:
-    moment = status.day(iso)
-    return f"发现删除：{moment.text}" if moment else ""
+def _noticed(iso: str, zone: str) -> str:
+    """When a removal was noticed: its day in the source's time zone."""
+    return f"发现删除：{pages.zone_day(iso, zone)}" if iso else ""
 
 
-def _edit_entry(edit: Edit, entry: Entry) -> Entry:
-    moment = status.moment(edit.head.recorded)
+def _edit_entry(edit: Edit, entry: Entry, zone: str) -> Entry:
+    recorded = edit.head.recorded
     return Entry(
         id=edit.head.id,
         path=edit.path,
         title=entry.title,
         source=entry.source,
         url=f"{entry.url}#newsmirror-revision-{edit.head.version}",
-        iso=edit.head.recorded,
-        local=moment.text if moment else edit.head.recorded,
-        month=edit.head.recorded[:7],
+        iso=recorded,
+        local=local_moment(recorded, zone).text,
+        month=f"{in_zone(from_iso(recorded), zone):%Y年%m月}",
         tags=(),
     )
 
 
 def _revision_page(
-    site: SiteBuild, edit: Edit, edits: list[Edit], entry: Entry, version: int
+    site: SiteBuild, edit: Edit, edits: list[Edit], entry: Entry, version: int, zone: str
 ) -> None:
     path = edit.path
     i = edit.number - 1
     earlier = edits[i - 1] if i else None
     later = edits[i + 1] if i + 1 < len(edits) else None
-    stamp = repr((TEMPLATE_VERSION, site.options.title, version, edit, entry, earlier, later))
+    stamp = repr((TEMPLATE_VERSION, site.options.title, version, edit, entry, earlier, later, zone))
     if site.unchanged(path, stamp):
         return
     old, new = site.archive.version_pair(entry.id, edit.head.version)
     body = diff(text_of(old.content), text_of(new.content))
-    moment = status.moment(edit.head.recorded)
     site.render(
         path,
         "revision.html",
@@ -301,7 +323,7 @@ def _revision_page(
             "source_href": href(pages.page_path(site.folders.source(entry.source))),
             "article_href": entry.href,
             "url": entry.url,
-            "when": moment,
+            "when": local_moment(edit.head.recorded, zone),
             "title_ops": diff(old.title, new.title) if old.title != new.title else None,
             "author": (old.author, new.author) if old.author != new.author else None,
             "body_ops": body if any(op != "equal" for op, _t in body) else None,
@@ -361,15 +383,16 @@ def _edits_feed(site: SiteBuild, entries: list[Entry], edits: dict[int, Edit]) -
     site.emit(path, text, stamp)
 
 
-def _removed_feed(site: SiteBuild, entries: list[Entry]) -> None:
+def _removed_feed(site: SiteBuild, entries: list[Entry], noticed: dict[int, str]) -> None:
     latest = entries[: site.options.feed_items]
     path = f"{REMOVED}feed.xml"
-    stamp = repr((TEMPLATE_VERSION, site.options.title, site.options.base_url, latest))
+    shown = [noticed[e.id] for e in latest]
+    stamp = repr((TEMPLATE_VERSION, site.options.title, site.options.base_url, latest, shown))
     if site.unchanged(path, stamp):
         return
     bodies = site.archive.contents(e.id for e in latest)
     contents = {
-        e.id: f"<p>{html.escape(_noticed(e.iso))}</p>" + feeds.summary(bodies.get(e.id, ""))
+        e.id: f"<p>{html.escape(noticed[e.id])}</p>" + feeds.summary(bodies.get(e.id, ""))
         for e in latest
     }
     tagged = [replace(e, url=f"{e.url}#newsmirror-removed") for e in latest]

@@ -17,7 +17,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from newsmirror.models import ArticleRecord
-from newsmirror.timeutil import in_zone, offset_label, to_iso, zone_or_default
+from newsmirror.timeutil import from_iso, in_zone, offset_label, to_iso, zone_or_default
 
 PER_PAGE = 20  # a listing's front page is rewritten by every run that adds to it
 SEGMENT_BYTES = 200
@@ -198,6 +198,12 @@ def zone_time(when: datetime, zone: str) -> str:
     """``when`` in ``zone``, to the minute, with the zone named: "2024-01-05 16:30 北京时间"."""
     moment = in_zone(when, zone)
     return f"{moment:%Y-%m-%d %H:%M} {zone_words(moment, zone_or_default(zone).key)}"
+
+
+def zone_day(iso: str, zone: str) -> str:
+    """The day (YYYY-MM-DD) of a stored UTC time in ``zone``: what a reader of that
+    source's pages calls that day (never the UTC day cut from the ISO string)."""
+    return f"{in_zone(from_iso(iso), zone):%Y-%m-%d}"
 
 
 def local_time(article: ArticleRecord) -> str:

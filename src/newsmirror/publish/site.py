@@ -40,7 +40,7 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "9"
+TEMPLATE_VERSION = "10"
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -188,6 +188,7 @@ class _Site:
                 head.version,
                 head.media_rev,
                 head.removed_at,
+                head.timezone,  # the dates shown are in it
                 self.edits.get(head.id),
                 self.folders.source(entry.source),
                 [self.folders.tag(t) for t in entry.tags],
@@ -226,7 +227,9 @@ class _Site:
                     {"name": t, "href": href(pages.page_path(self.folders.tag(t)))}
                     for t in entry.tags
                 ],
-                "removed": (head.removed_at or "")[:10],
+                "removed": pages.zone_day(head.removed_at, head.timezone)
+                if head.removed_at
+                else "",
                 "edits": self.edits.get(head.id, []),
                 "older": n.older,
                 "older_in_source": n.older_in_source,
@@ -483,7 +486,7 @@ def _build(
     site.folders = pages.folders(entries)
     site.site["count"] = len(entries)
     near = pages.neighbours(entries)
-    found = history.collect(archive, entries)
+    found = history.collect(archive, entries, {h.id: h.timezone for h in heads})
     site.edits = found.links
     site.article_pages(heads, entries, near)
     log(f"{site.summary.rendered_articles} article pages rendered")
@@ -506,9 +509,9 @@ def _build(
     if options.search:
         indexed = _search_index(site, heads, entries)
         site.summary.search_seconds, site.summary.search_pages = indexed.seconds, indexed.indexed
-    for path in set(site.old) - set(site.made):
-        if site.writer.remove(path):
-            site.summary.removed += 1
+    removed = [path for path in set(site.old) - set(site.made) if site.writer.remove(path)]
+    site.summary.removed += len(removed)
+    site.writer.prune(removed)  # the folders those removals emptied (tags/NAME/, ...)
     archive.save_site_stamps(site.target, site.made)
     site.summary.pages = len(site.made)
     site.summary.seconds = time.perf_counter() - started

@@ -286,10 +286,17 @@ def mirror_list(
 
 def updated_css(updated: Moment | None) -> str:
     """The footer's freshness line for pages that are not rebuilt on every run: one tiny
-    stylesheet, rewritten when the mirror is updated, instead of every page."""
-    text = f"镜像最近更新：{updated.text}" if updated else "镜像尚未更新"
-    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    stylesheet, rewritten when the mirror is updated, instead of every page. The time is
+    its own (::after) box that does not wrap: a phone never puts "（UTC+8）" on a line
+    of its own."""
+
+    def quoted(text: str) -> str:
+        return text.replace("\\", "\\\\").replace('"', '\\"')
+
+    head = "/* The mirror's last update, shown in the footer of every page. */\n"
+    if not updated:
+        return head + '.nm-fresh::before { content: "镜像尚未更新"; }\n'
     return (
-        "/* The mirror's last update, shown in the footer of every page. */\n"
-        f'.nm-fresh::before {{ content: "{quoted}"; }}\n'
+        head + '.nm-fresh::before { content: "镜像最近更新："; }\n'
+        f'.nm-fresh::after {{ content: "{quoted(updated.text)}"; white-space: nowrap; }}\n'
     )

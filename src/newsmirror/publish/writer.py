@@ -5,6 +5,10 @@ mtimes and git history stay quiet), never the same file twice in one run, and
 each file atomically (a temporary file renamed over the old one). Each folder is
 resolved (symlinks followed) once per writer, that is once per run, which holds the
 output folder's lock.
+
+Removing never follows a symlink: a file is removed only when every folder on its way
+from the root is a real folder (opened with O_NOFOLLOW, one by one), and ``prune`` then
+removes the folders those removals left empty, deepest first, never the root itself.
 """
 
 from __future__ import annotations
@@ -12,10 +16,24 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from newsmirror.errors import OutputError
 from newsmirror.files import atomic_write
+
+_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # missing, a file, or a symlink
+
+
+def emptied_folders(removed: Iterable[str]) -> list[tuple[str, ...]]:
+    """The folders that removing the files ``removed`` (relative paths) may have emptied:
+    each one's parents up to (not including) the root, deepest first, each once."""
+    folders: set[tuple[str, ...]] = set()
+    for relpath in removed:
+        parts = PurePosixPath(relpath).parent.parts
+        folders.update(parts[:n] for n in range(1, len(parts) + 1))
+    return sorted(folders, key=lambda parts: (-len(parts), parts))
 
 
 class OutputWriter:
@@ -33,15 +51,7 @@ class OutputWriter:
 
     def resolve(self, relpath: str) -> Path:
         """The absolute path of ``relpath``; OutputError if it is not inside the root."""
-        pure = PurePosixPath(relpath)
-        if (
-            pure.is_absolute()
-            or ".." in pure.parts
-            or not pure.parts
-            or "\\" in relpath
-            or "\x00" in relpath
-        ):
-            raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
+        pure = _inside(relpath)
         # The folder is resolved, the file name is not: a symlink planted in the output
         # is replaced by the file (a rename replaces the link, never what it points at).
         folder = self._folders.get(pure.parent)
@@ -103,12 +113,69 @@ class OutputWriter:
         self.write(relpath, data)
 
     def remove(self, relpath: str) -> bool:
-        """Remove a file below the root; True if there was one."""
-        target = self.resolve(relpath)
+        """Remove a file below the root; True if there was one. A path through a symlinked
+        folder is not followed: nothing is removed."""
+        pure = _inside(relpath)
+        folder = self._open_folder(pure.parent.parts, relpath)
+        if folder is None:
+            return False
         try:
-            target.unlink()
+            os.unlink(pure.name, dir_fd=folder)
         except FileNotFoundError:
             return False
         except OSError as exc:
+            target = f"{self._root}/{relpath}"
             raise OutputError(f"cannot remove {target}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(folder)
         return True
+
+    def prune(self, removed: Iterable[str]) -> int:
+        """Remove the folders that removing the files ``removed`` left empty (never a
+        symlink, nor a folder reached through one, nor one still holding anything, nor
+        the root); how many went."""
+        gone = 0
+        for parts in emptied_folders(str(_inside(relpath)) for relpath in removed):
+            parent = self._open_folder(parts[:-1], "/".join(parts))
+            if parent is None:
+                continue
+            try:
+                os.rmdir(parts[-1], dir_fd=parent)  # a symlink is not a folder: ENOTDIR
+                gone += 1
+            except OSError:
+                pass  # not empty (or a symlink, or gone): it stays
+            finally:
+                os.close(parent)
+        return gone
+
+    def _open_folder(self, parts: tuple[str, ...], relpath: str) -> int | None:
+        """A descriptor of the folder ``parts`` below the root, reached without following
+        a symlink; None if one of them is missing, a file or a symlink."""
+        try:
+            folder = os.open(self._root, _OPEN_FOLDER)
+            for name in parts:
+                try:
+                    inner = os.open(name, _OPEN_FOLDER, dir_fd=folder)
+                finally:
+                    os.close(folder)
+                folder = inner
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                return None
+            target = f"{self._root}/{relpath}"
+            raise OutputError(f"cannot remove {target}: {exc.strerror or exc}") from exc
+        return folder
+
+
+def _inside(relpath: str) -> PurePosixPath:
+    """``relpath`` as a path plainly inside the root; OutputError if it is not one."""
+    pure = PurePosixPath(relpath)
+    if (
+        pure.is_absolute()
+        or ".." in pure.parts
+        or not pure.parts
+        or "\\" in relpath
+        or "\x00" in relpath
+    ):
+        raise OutputError(f"refusing to write outside the output folder: {relpath!r}")
+    return pure
