@@ -91,12 +91,17 @@ def archive_backend(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """The engine of the test's archives: SQLite, or PostgreSQL under
-    NEWSMIRROR_TEST_BACKEND=postgresql (tests/pgharness.py)."""
-    if pgharness.BACKEND != "postgresql":
+    NEWSMIRROR_TEST_BACKEND=postgresql (tests/pgharness.py). A test that needs a server
+    (marked ``postgres``, or any test on PostgreSQL) skips when none answers, or fails
+    under NEWSMIRROR_REQUIRE_PG=1."""
+    on_postgres = pgharness.BACKEND == "postgresql"
+    if on_postgres and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("about the SQLite file itself")
+    if on_postgres or request.node.get_closest_marker("postgres"):
+        pgharness.require_server()
+    if not on_postgres:
         yield "sqlite"
         return
-    if request.node.get_closest_marker("sqlite_only"):
-        pytest.skip("about the SQLite file itself")
     schemas = pgharness.Schemas()
     try:
         pgharness.use_postgres(monkeypatch, schemas)

@@ -18,6 +18,7 @@ from newsmirror.errors import AddError
 from newsmirror.fetch import Fetcher
 from newsmirror.netguard import Guard
 from newsmirror.store import Archive
+from pgharness import search_tables, set_schema_version
 from test_netguard import FAKE_PUBLIC, PublicServer, allow_test
 
 
@@ -218,11 +219,11 @@ def test_articles_added_before_the_guard_was_stored_keep_it(tmp_path, server):
         conn.execute("ALTER TABLE articles DROP COLUMN imported_text")  # (migration 8)
         conn.execute("ALTER TABLE articles DROP COLUMN imported_version")
         conn.execute("DROP TABLE redirects")  # (migration 9)
-        for table in ("search_index", "search_stale", "search_meta"):  # (migration 10)
+        for table in search_tables(conn):  # (migration 10)
             conn.execute(f"DROP TABLE {table}")
         conn.execute("ALTER TABLE search_state DROP COLUMN digest")
         conn.execute("ALTER TABLE revisions DROP COLUMN origin")  # (migration 11)
-        conn.execute("PRAGMA user_version = 4")
+        set_schema_version(conn, 4)
     with Archive.open(config.archive) as archive:
         [(guard,)] = archive.conn.execute("SELECT net_guard FROM articles").fetchall()
         assert guard == 1

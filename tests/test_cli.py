@@ -8,8 +8,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import SEED, Reply, rss
 from newsmirror.config import load_config
+from newsmirror.store import Archive
 
 SEED_NAME = "2023-10-29-分析：拜登习近平11月会谈的背后原因.md"
 
@@ -48,6 +51,7 @@ def nm(*args, cwd=None, check=True):
     return result
 
 
+@pytest.mark.sqlite_only  # the demo's archive is DIRECTORY/archive.sqlite by design
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
     result = nm("demo", out)
@@ -84,7 +88,8 @@ def test_init_writes_starter_config_with_real_outlets(tmp_path):
     assert feeds["自由亚洲电台"] == "https://www.rfa.org/mandarin/yataibaodao/rss2.xml"
     assert feeds["中国数字时代"] == "https://chinadigitaltimes.net/chinese/feed/"
     assert len(feeds) >= 8
-    assert config.archive.exists()
+    with Archive.open(config.archive, create=False) as archive:  # made, sources in it
+        assert len(archive.health()) == len(feeds)
     again = nm("init", tmp_path, check=False)
     assert again.returncode == 3 and "--force" in again.stderr
 
@@ -141,6 +146,7 @@ def test_bad_config_names_file_key_and_hint(tmp_path):
     assert missing.returncode == 3 and "newsmirror init" in missing.stderr
 
 
+@pytest.mark.sqlite_only  # a file that is no SQLite database
 def test_unusable_archive_exit_code(tmp_path):
     (tmp_path / "archive.sqlite").write_bytes(b"garbage" * 1000)
     (tmp_path / "newsmirror.toml").write_text(

@@ -94,7 +94,7 @@ def test_cold_export_reads_bodies_and_images_in_batches(tmp_path):
         with statements(archive) as seen:
             summary = export_jekyll(archive, tmp_path / "out", media_dir=archive.media_dir)
         assert summary.written == 40
-        reads = [s for s in seen if s.startswith("SELECT")]
+        reads = [s for s in seen if s.startswith("SELECT") and "pg_advisory" not in s]
         # records, heads, bodies, images, old URLs (redirects): not one per article
         assert len(reads) <= 5, reads
 

@@ -235,6 +235,7 @@ def big_teaser_site(server, count, repeat=120, slow=0.0):
     server.route("/feed", Reply(body=rss(items)))
 
 
+@pytest.mark.sqlite_only  # SQLite's max_page_count as a full disk
 def test_full_archive_during_the_page_step_stops_the_run_cleanly(tmp_path, server, caplog, capfd):
     """The archive fills up while pages are stored (SQLite's max_page_count as a full
     disk): one ArchiveError, no asyncio traceback from the other pages, nothing

@@ -306,6 +306,7 @@ def test_article_pages_that_misbehave(tmp_path, server, raw_server):
     assert all("\n" not in e for e in summary.pages.errors)
 
 
+@pytest.mark.sqlite_only  # another connection holds the SQLite file's write lock
 def test_archive_error_stops_the_run_and_is_not_a_source_failure(tmp_path, server):
     """A locked (or full) archive stops the run with ArchiveError; no source failure recorded."""
     config = make_config(tmp_path, [("good", [server.url + "/good"])])

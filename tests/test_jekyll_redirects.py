@@ -4,7 +4,6 @@ Jekyll export (jekyll-redirect-from) and a small redirect page in the static sit
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -193,11 +192,9 @@ def test_an_archive_imported_before_keeps_its_old_urls_after_the_migration(tmp_p
         export_jekyll(archive, tmp_path / "out")
     post = next((tmp_path / "out" / "_posts").iterdir())
     post.write_bytes(re.sub(rb"redirect_from: .*\n", b"", post.read_bytes()))  # the old export
-    conn = sqlite3.connect(path)  # as before migration 9, which then runs
-    conn.execute("DROP TABLE redirects")
-    add_redirects(conn)
-    conn.commit()
-    conn.close()
+    with Archive.open(path) as archive:  # as before migration 9, which then runs
+        archive.conn.execute("DROP TABLE redirects")
+        add_redirects(archive.conn)
     with Archive.open(path) as archive:
         assert redirects.redirects_of(archive) == {1: [OLD]}
         assert export_jekyll(archive, tmp_path / "out").written == 1

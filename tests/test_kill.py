@@ -10,6 +10,7 @@ import sys
 import time
 
 from conftest import Reply, make_config, rss
+from newsmirror.errors import ArchiveError
 from newsmirror.store import Archive
 
 FEEDS, ITEMS = 30, 60
@@ -17,12 +18,9 @@ FEEDS, ITEMS = 30, 60
 
 def count(path) -> int:
     try:
-        conn = sqlite3.connect(path, timeout=5)
-        try:
-            return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        with Archive.open(path, create=False) as archive:
+            return int(archive.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+    except (sqlite3.Error, ArchiveError):
         return 0
 
 

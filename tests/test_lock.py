@@ -46,6 +46,7 @@ class Holder:
         assert self.proc.wait(timeout=10) == 0
 
 
+@pytest.mark.sqlite_only  # the SQLite file's lock file
 def test_commands_wait_for_the_archive_then_give_up(tmp_path):
     archive = make_archive(tmp_path / "a.sqlite", articles=3)
     (tmp_path / "old/_posts").mkdir(parents=True)
@@ -102,6 +103,7 @@ def test_a_killed_holder_releases_the_lock(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.sqlite_only  # the SQLite file's lock file
 @pytest.mark.slow
 def test_two_real_fetches_one_waits_for_the_other(tmp_path, server):
     """Two `newsmirror fetch` processes: the second waits while the first runs, gives

@@ -26,6 +26,8 @@ PNG = base64.b64decode(
 
 
 def _cli(config: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    if env is None:  # the config's archive, not the one the PostgreSQL test pass names
+        env = {k: v for k, v in os.environ.items() if k != "NEWSMIRROR_ARCHIVE_URL"}
     done = subprocess.run(
         [*NEWSMIRROR, "-c", str(config), *args],
         capture_output=True,

@@ -21,6 +21,7 @@ from newsmirror.store.opening import (
     root_error,
     write_hint,
 )
+from pgharness import set_schema_version
 from test_cli_errors import archive_setup, corrupt_middle, make_archive, run
 
 FULL_HINT = "The disk is full: free space and run again; nothing was half-written."
@@ -102,6 +103,7 @@ def test_other_sqlite_error_is_a_plain_archive_error(conn):
     assert open_hint(info.value) == RETRY_HINT
 
 
+@pytest.mark.sqlite_only  # a damaged SQLite file
 def test_damaged_page_met_while_reading(tmp_path):
     path = make_archive(tmp_path / "a.sqlite")
     corrupt_middle(path)
@@ -115,6 +117,7 @@ def test_damaged_page_met_while_reading(tmp_path):
     assert open_hint(info.value) == DAMAGED_HINT
 
 
+@pytest.mark.sqlite_only  # a damaged SQLite file
 def test_damage_met_by_a_command_is_one_line_and_the_recover_hint(tmp_path, monkeypatch):
     import newsmirror.store.opening as opening
 
@@ -140,19 +143,25 @@ def test_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
     assert path.read_bytes() == b"my notes, not a database\n" * 200
 
 
-def test_failed_write_in_a_transaction_is_rolled_back_with_the_retry_hint(tmp_path):
+def test_failed_write_in_a_transaction_is_rolled_back_with_the_retry_hint(
+    tmp_path, archive_backend
+):
     with Archive.open(tmp_path / "a.sqlite") as archive:
         with pytest.raises(ArchiveError) as info, archive.transaction() as conn:
             conn.execute("INSERT INTO sources (name) VALUES ('kept?')")
             conn.execute("INSERT INTO sources (name) VALUES (NULL)")
         assert info.value.message == (
             "cannot write the archive: NOT NULL constraint failed: sources.name"
+            if archive_backend == "sqlite"
+            else 'cannot write the archive: null value in column "name" of relation "sources"'
+            " violates not-null constraint"
         )
         assert info.value.hint == RETRY_HINT
         assert archive.counts()["sources"] == 0
         assert not archive.conn.in_transaction
 
 
+@pytest.mark.sqlite_only  # SQLite's max_page_count as a full disk
 def test_full_archive_in_a_transaction_keeps_nothing(tmp_path):
     with Archive.open(tmp_path / "a.sqlite") as archive:
         archive.ensure_source("s")
@@ -183,9 +192,8 @@ def test_an_archive_from_a_newer_newsmirror_is_refused_with_the_upgrade_hint(tmp
     from newsmirror.store.schema import SCHEMA_VERSION
 
     path = tmp_path / "a.sqlite"
-    Archive.open(path).close()
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    with Archive.open(path) as archive:
+        set_schema_version(archive.conn, SCHEMA_VERSION + 3)
     with pytest.raises(ArchiveError) as info:
         Archive.open(path)
     assert info.value.message == (

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -161,14 +160,14 @@ def _status(pid: int) -> str:
 
 
 def _articles(path: Path) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
+    archive = Archive.open(path, create=False)
     try:
-        return conn.execute(
+        return archive.conn.execute(
             "SELECT s.name, a.url, a.guid, a.title, a.author, a.content, a.published"
             " FROM articles a JOIN sources s ON s.id = a.source_id ORDER BY a.url"
         ).fetchall()
     finally:
-        conn.close()
+        archive.close()
 
 
 def _serve(server, feeds: int) -> list[tuple[str, list[str]]]:

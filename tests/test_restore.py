@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from conftest import Reply, make_config, rss
 from newsmirror.demo.assets import png
 from newsmirror.jekyll_import import import_jekyll, unlocalise_images
@@ -141,6 +143,7 @@ def test_an_image_that_does_not_match_its_name_is_left_out(tmp_path, server):
 PUBLISH = '[publish.jekyll]\npath = "jekyll"\n'
 
 
+@pytest.mark.sqlite_only  # deletes the SQLite archive file
 def test_run_restores_a_lost_archive_and_then_writes_nothing_new(tmp_path, server):
     server.route("/f", Reply(body=rss(feed_items(server.url))))
     server.route("/i.png", Reply(body=IMAGE, headers={"Content-Type": "image/png"}))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -125,9 +124,8 @@ def test_build_shows_the_default_zone_for_a_zone_tzdata_does_not_know(
     archive = str(config.archive)
     done = runner.invoke(cli, ["--config", str(config.path), "fetch"])
     assert done.exit_code == 0, done.output
-    with sqlite3.connect(archive) as conn:  # a tampered archive, or a zone tzdata dropped
-        conn.execute("UPDATE sources SET timezone = 'Mars/Olympus_Mons'")
-    conn.close()
+    with Archive.open(config.archive) as tampered:  # or a zone tzdata dropped
+        tampered.conn.execute("UPDATE sources SET timezone = 'Mars/Olympus_Mons'")
     built = runner.invoke(cli, ["--archive", archive, "build", str(tmp_path / "public")])
     assert built.exit_code == 0, built.output
     pages = [

@@ -127,6 +127,7 @@ def test_not_a_database_is_a_clear_error(tmp_path):
         Archive.open(path)
 
 
+@pytest.mark.sqlite_only  # SQLite's max_page_count as a full disk
 def test_full_disk_is_a_clear_error_and_nothing_is_half_written(tmp_path, server):
     import pytest
 
@@ -965,6 +966,7 @@ def test_health_and_sources_command_show_attempts_and_errors(tmp_path):
     assert f"好\tok\tarticles=2\tlast_success={S1}\tfailures=0\tremoved_at_origin=0\n" in out
 
 
+@pytest.mark.sqlite_only  # damages the SQLite file's schema
 def test_check_reports_damage_and_a_search_index_out_of_step(tmp_path):
     import sqlite3
 
@@ -1052,6 +1054,7 @@ def test_reading_articles_by_source_without_bodies_and_every_record_field(archiv
     assert archive.article(post.id) == post
 
 
+@pytest.mark.sqlite_only  # the archive file's path and folders
 def test_open_refuses_a_missing_archive_and_creates_parent_folders(tmp_path):
     from newsmirror.errors import ArchiveError
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import CHROMIUM, CHROMIUM_FLAGS, JEKYLL, jekyll_build, local_only_context
 from newsmirror.demo.server import serve_folder
 from newsmirror.store import Archive
+from pgharness import archive_option
 
 VECTORS = [
     "<img src=x onerror=alert(1)>",
@@ -158,7 +159,7 @@ def visit(browser, urls: list[str], allowed_scripts: set[str]) -> dict[str, obje
 def test_static_site_runs_no_script(tmp_path, browser):
     archive = hostile_archive(tmp_path / "archive.sqlite")
     out = tmp_path / "public"
-    newsmirror("--archive", str(archive), "build", str(out), "--title", SITE_TITLE)
+    newsmirror(*archive_option(archive), "build", str(out), "--title", SITE_TITLE)
     pages = [
         p.relative_to(out).as_posix()
         for p in sorted(out.rglob("*.html"))
@@ -181,7 +182,7 @@ def test_static_site_runs_no_script(tmp_path, browser):
 def test_jekyll_site_runs_no_script(tmp_path, browser):
     archive = hostile_archive(tmp_path / "archive.sqlite")
     tree = tmp_path / "tree"
-    export = ["--archive", str(archive), "export", "jekyll", str(tree), "--site"]
+    export = [*archive_option(archive), "export", "jekyll", str(tree), "--site"]
     newsmirror(*export)
     newsmirror(*export, "--title", SITE_TITLE)  # again: the site files are rewritten
     jekyll_build(tree, tree / "_site")

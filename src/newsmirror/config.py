@@ -15,7 +15,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from newsmirror import __version__
 from newsmirror.errors import ConfigError
@@ -479,14 +479,11 @@ def is_postgres_url(location: object) -> bool:
 
 
 def shown_url(url: str) -> str:
-    """``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+    """``url`` without its password (``user:password@``, ``?password=``), for messages.
+    Read as text, not parsed: a password with a raw ``/``, ``#`` or ``@`` is hidden too."""
+    userinfo = r"^([A-Za-z][\w+.-]*://)([^:@/?#]*):.*@"
+    shown = re.sub(userinfo, r"\1\2:***@", url, count=1, flags=re.S)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", shown)
 
 
 def archive_url_from_env() -> str | None:

@@ -11,7 +11,8 @@ So SQLite keeps its own connection, untouched, and :class:`PgConnection` gives a
 
 :func:`to_postgres` is the translation, a pure function of the statement:
 
-- ``?`` placeholders become ``%s`` (and a literal ``%`` doubles), outside quoted text;
+- ``?`` placeholders outside quoted text become ``%s``, and every ``%`` doubles (psycopg
+  reads ``%`` inside quoted text too);
 - ``INSERT OR IGNORE INTO`` becomes ``INSERT INTO ... ON CONFLICT DO NOTHING``;
 - ``BEGIN IMMEDIATE`` is ``BEGIN``; ``instr(a, b)`` is ``strpos(a, b)``; an empty
   ``IN ()`` is ``= ANY('{}')`` (and ``NOT IN ()`` is ``<> ALL('{}')``);
@@ -27,9 +28,10 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 from newsmirror.config import is_postgres_url
 
@@ -46,16 +48,47 @@ _DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)\b", re.I)
 
 
 def _placeholders(sql: str) -> str:
-    """``?`` to ``%s`` and ``%`` to ``%%``, leaving quoted text and names alone."""
+    """``?`` to ``%s`` and every ``%`` to ``%%``: a ``?`` in quoted text or a quoted name
+    is text, but psycopg reads ``%`` everywhere in the statement, quotes or not."""
     out = []
     for token in _TOKENS.findall(sql):
         if token == "?":
             out.append("%s")
-        elif token == "%":
-            out.append("%%")
         else:
-            out.append(token)
+            out.append(token.replace("%", "%%"))
     return "".join(out)
+
+
+_IN_LIST = re.compile(r"\b(NOT\s+)?IN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
+
+
+def _marks(sql: str) -> int:
+    return sum(1 for token in _TOKENS.findall(sql) if token == "?")
+
+
+def pack_lists(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
+    """Each list of placeholders, ``IN (?, ?, …)``, as ``= ANY(?)`` (``NOT IN`` as
+    ``<> ALL(?)``) whose one parameter is the list's values as an array: PostgreSQL takes
+    at most 65,535 parameters a statement (a build of 100,000 articles asks for more),
+    and the statement stays the same whatever the list's length."""
+    if not _IN_LIST.search(sql):
+        return sql, list(params)
+    out: list[str] = []
+    args: list[Any] = []
+    last = index = 0
+    for match in _IN_LIST.finditer(sql):
+        before = sql[last : match.start()]
+        ahead = _marks(before)
+        args.extend(params[index : index + ahead])
+        index += ahead
+        count = match.group(0).count("?")
+        args.append(list(params[index : index + count]))
+        index += count
+        out.append(before + ("<> ALL(?)" if match.group(1) else "= ANY(?)"))
+        last = match.end()
+    out.append(sql[last:])
+    args.extend(params[index:])
+    return "".join(out), args
 
 
 def _empty_list(match: re.Match[str]) -> str:
@@ -98,6 +131,20 @@ def _sqlite_error(exc: Exception) -> sqlite3.Error:
     return kind(message)
 
 
+def _secrets(url: str) -> set[str]:
+    """The password of ``url`` as written and decoded (``user:password@``, ``password=``)."""
+    found = re.findall(r"^[A-Za-z][\w+.-]*://[^:@/?#]*:(.*)@", url, re.S)
+    found += re.findall(r"(?i)[?&]password=([^&#]*)", url)
+    return {s for raw in found for s in (raw, unquote(raw)) if s}
+
+
+def _without_secrets(message: str, url: str) -> str:
+    """``message`` with the URL's password masked (libpq quotes a bad %-escape in it)."""
+    for secret in sorted(_secrets(url), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
 class PgCursor:
     """A cursor's rows and counts, as ``sqlite3.Cursor`` gives them."""
 
@@ -137,7 +184,14 @@ class PgConnection:
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=30)
         except psycopg.Error as exc:
-            raise _sqlite_error(exc) from exc
+            error = _sqlite_error(exc)
+            raise type(error)(_without_secrets(str(error), url)) from None
+        self._trace: Callable[[str], object] | None = None
+
+    def set_trace_callback(self, callback: Callable[[str], object] | None) -> None:
+        """Call ``callback`` with each statement run, as written by the archive (its
+        SQLite spelling), as ``sqlite3.Connection.set_trace_callback`` does."""
+        self._trace = callback
 
     @property
     def raw(self) -> Any:
@@ -148,13 +202,13 @@ class PgConnection:
         import psycopg
 
         args = list(params) if params else None
+        if self._trace is not None:
+            self._trace(sql)
+        if args is not None:
+            sql, args = pack_lists(sql, args)
         try:
             cursor = self._conn.execute(to_postgres(sql, params=args is not None), args)
         except psycopg.Error as exc:
-            import os
-
-            if os.environ.get("NM_DEBUG_SQL"):
-                raise RuntimeError(f"{sql!r} {args!r}") from exc
             raise _sqlite_error(exc) from exc
         return PgCursor(cursor)
 
@@ -164,6 +218,8 @@ class PgConnection:
         import psycopg
 
         args = list(params) if params else None
+        if self._trace is not None:
+            self._trace(sql)
         try:
             with self._conn.cursor(
                 name=f"nm_stream_{id(self)}_{next(_NAMES)}", withhold=True
@@ -178,6 +234,9 @@ class PgConnection:
         import psycopg
 
         batch = [list(row) for row in rows]
+        if self._trace is not None:
+            for _row in batch:
+                self._trace(sql)
         cursor = self._conn.cursor()
         if batch:
             try:
