@@ -219,8 +219,8 @@ def site_build(args: argparse.Namespace, tmp: Path) -> None:
     print(
         f"\nmade {args.articles} articles in SQLite: {time.perf_counter() - t0:.0f} s", flush=True
     )
-    conn = psycopg.connect(PG_BASE, autocommit=True)
-    url = new_schema(conn, "bench_big")
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        url = new_schema(conn, "bench_big")
     t0 = time.perf_counter()
     subprocess.run(
         [*NEWSMIRROR, "migrate-archive", str(lite), url],
@@ -243,7 +243,8 @@ def site_build(args: argparse.Namespace, tmp: Path) -> None:
             figures[side].append((took, peak))
             print(f"  build {r + 1}: {side:<10} {took:6.1f} s {peak:6.0f} MB", flush=True)
             shutil.rmtree(out)
-    conn.execute('DROP SCHEMA IF EXISTS "bench_big" CASCADE')
+    with psycopg.connect(PG_BASE, autocommit=True) as fresh:  # the first may have timed out
+        fresh.execute('DROP SCHEMA IF EXISTS "bench_big" CASCADE')
     lite_s = statistics.median(t for t, _ in figures["sqlite"])
     pg_s = statistics.median(t for t, _ in figures["postgresql"])
     lite_mb = max(m for _, m in figures["sqlite"])
