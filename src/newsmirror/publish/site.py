@@ -170,7 +170,6 @@ class _Site:
     def article_pages(
         self, heads: list[ArticleRecord], entries: list[Entry], near: dict[int, Neighbours]
     ) -> None:
-        templates = {lang: env.get_template("article.html") for lang, env in self.envs.items()}
         media = self.media_maps()
         for found in media.values():  # every mirrored image in use stays in the site
             for sha, ext in found.values():
@@ -178,7 +177,7 @@ class _Site:
                 self.made.setdefault(f"{MEDIA}/{relpath}", relpath)
         urls = {e.url: e.path for e in entries}  # links to archived articles stay inside
         recheck = internal_links.site_recheck(self.archive, self.old, urls)
-        links: internal_links.LinkMap | None = None
+        todo: list[tuple[ArticleRecord, Entry, Neighbours, str]] = []
         for head, entry in zip(heads, entries, strict=True):
             n = near[head.id]
             stamp = _stamp(
@@ -197,51 +196,14 @@ class _Site:
                     for x in (n.older, n.older_in_source)  # no newer: pages stay as written
                 ],
             )
-            path = entry.path
-            if head.id not in recheck and self.unchanged(path, stamp):
-                continue
-            article = self.archive.article(head.id)
-            root = root_of(path)
-            content, used = localise_images(
-                article.content, media.get(head.id, {}), f"{root}{MEDIA}/"
-            )
-            for relpath in used:
-                self.writer.copy_in(f"{MEDIA}/{relpath}", self.archive.media_dir / relpath)
-            links = links or internal_links.LinkMap(urls.items())
-            content = internal_links.rewrite(content, links.page_of, root)
-            content = _demote_headings(content, entry.title)
-            video = youtube_id(article.url)
-            if video and f"/embed/{video}" not in content:
-                content = youtube_embed(video) + content
-            content = pages.finish_content(content, entry.title)
-            context = {
-                "title": entry.title,
-                "source": entry.source,
-                "author": article.author,
-                "url": entry.url,
-                "iso": entry.iso,
-                "local": entry.local,
-                "content": content,
-                "source_href": href(pages.page_path(self.folders.source(entry.source))),
-                "tags": [
-                    {"name": t, "href": href(pages.page_path(self.folders.tag(t)))}
-                    for t in entry.tags
-                ],
-                "removed": pages.zone_day(head.removed_at, head.timezone)
-                if head.removed_at
-                else "",
-                "edits": self.edits.get(head.id, []),
-                "older": n.older,
-                "older_in_source": n.older_in_source,
-                "description": pages.excerpt(article.content, 150),
-                "image": f"{MEDIA}/{used[0]}" if used else None,
-            }
-            lang = zhconvert.script_of(entry.title + article.content)
-            html = templates[lang].render(
-                site=self.site, root=root, a=context, lang=lang, page_href=href(path)
-            )
-            self.emit(path, html, stamp)
-            self.summary.rendered_articles += 1
+            if head.id in recheck or not self.unchanged(entry.path, stamp):
+                todo.append((head, entry, n, stamp))
+        page = _ArticlePage(self, media, urls)
+        for start in range(0, len(todo), ARTICLE_BATCH):  # bodies a batch at a time
+            chunk = todo[start : start + ARTICLE_BATCH]
+            bodies = self.archive.export_articles([head.id for head, *_ in chunk])
+            for head, entry, n, stamp in chunk:
+                page.write(head, entry, n, stamp, bodies[head.id][0])
 
     # -- listings and feeds ------------------------------------------------------
 
@@ -516,3 +478,66 @@ def _build(
     site.summary.pages = len(site.made)
     site.summary.seconds = time.perf_counter() - started
     return site.summary
+
+
+ARTICLE_BATCH = 200  # article bodies read at once (one query: a round trip on PostgreSQL)
+
+
+class _ArticlePage:
+    """Renders the article pages of one build (its templates, image maps and links)."""
+
+    def __init__(
+        self, site: _Site, media: dict[int, dict[str, tuple[str, str]]], urls: dict[str, str]
+    ) -> None:
+        self.site = site
+        self.media = media
+        self.urls = urls
+        self.templates = {lang: env.get_template("article.html") for lang, env in site.envs.items()}
+        self._links: internal_links.LinkMap | None = None
+
+    def links(self) -> internal_links.LinkMap:
+        if self._links is None:
+            self._links = internal_links.LinkMap(self.urls.items())
+        return self._links
+
+    def write(
+        self, head: ArticleRecord, entry: Entry, n: Neighbours, stamp: str, article: ArticleRecord
+    ) -> None:
+        site, path = self.site, entry.path
+        root = root_of(path)
+        content, used = localise_images(
+            article.content, self.media.get(head.id, {}), f"{root}{MEDIA}/"
+        )
+        for relpath in used:
+            site.writer.copy_in(f"{MEDIA}/{relpath}", site.archive.media_dir / relpath)
+        content = internal_links.rewrite(content, self.links().page_of, root)
+        content = _demote_headings(content, entry.title)
+        video = youtube_id(article.url)
+        if video and f"/embed/{video}" not in content:
+            content = youtube_embed(video) + content
+        content = pages.finish_content(content, entry.title)
+        context = {
+            "title": entry.title,
+            "source": entry.source,
+            "author": article.author,
+            "url": entry.url,
+            "iso": entry.iso,
+            "local": entry.local,
+            "content": content,
+            "source_href": href(pages.page_path(site.folders.source(entry.source))),
+            "tags": [
+                {"name": t, "href": href(pages.page_path(site.folders.tag(t)))} for t in entry.tags
+            ],
+            "removed": pages.zone_day(head.removed_at, head.timezone) if head.removed_at else "",
+            "edits": site.edits.get(head.id, []),
+            "older": n.older,
+            "older_in_source": n.older_in_source,
+            "description": pages.excerpt(article.content, 150),
+            "image": f"{MEDIA}/{used[0]}" if used else None,
+        }
+        lang = zhconvert.script_of(entry.title + article.content)
+        html = self.templates[lang].render(
+            site=site.site, root=root, a=context, lang=lang, page_href=href(path)
+        )
+        site.emit(path, html, stamp)
+        site.summary.rendered_articles += 1
