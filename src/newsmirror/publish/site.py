@@ -232,26 +232,45 @@ class _Site:
             )
             if self.unchanged(path, stamp):
                 continue
-            lang = zhconvert.script_of("".join(e.title for e in chunk))
-            html = (
-                self.envs[lang]
-                .get_template("listing.html")
-                .render(
-                    site=self.site,
-                    root=root_of(path),
-                    heading=_heading(heading, lang),
-                    groups=pages.month_groups(chunk),
-                    pager=pager if pager.newer or pager.older else None,
-                    feed=href(f"{folder}feed.xml") if feed is not None else None,
-                    rss=href(f"{folder}rss.xml") if feed is not None and rss else None,
-                    updated=updated,
-                    cards=self.cards(chunk),
-                    page_href=href(path),
-                    home=not folder,
-                    lang=lang,
-                )
+            self.listing_page(
+                path,
+                stamp,
+                heading,
+                chunk,
+                pages.month_groups(chunk),
+                pager=pager if pager.newer or pager.older else None,
+                feed=href(f"{folder}feed.xml") if feed is not None else None,
+                rss=href(f"{folder}rss.xml") if feed is not None and rss else None,
+                updated=updated,
+                home=not folder,
             )
-            self.emit(path, html, stamp)
+
+    def listing_page(
+        self,
+        path: str,
+        stamp: str,
+        heading: str,
+        entries: list[Entry],
+        groups: list[tuple[str, list[Entry]]],
+        **extra: object,
+    ) -> None:
+        """One page of a listing, in the script of its titles."""
+        lang = zhconvert.script_of("".join(e.title for e in entries))
+        html = (
+            self.envs[lang]
+            .get_template("listing.html")
+            .render(
+                site=self.site,
+                root=root_of(path),
+                heading=_heading(heading, lang),
+                groups=groups,
+                cards=self.cards(entries),
+                page_href=href(path),
+                lang=lang,
+                **extra,
+            )
+        )
+        self.emit(path, html, stamp)
 
     def feed_pair(
         self, folder: str, title: str, entries: list[Entry], contents: dict[int, str]
@@ -315,24 +334,8 @@ class _Site:
                 index.append({"name": pages.day_name(day), "count": len(items), "href": href(path)})
                 if self.unchanged(path, stamp):
                     continue
-                lang = zhconvert.script_of("".join(e.title for e in items))
-                html = (
-                    self.envs[lang]
-                    .get_template("listing.html")
-                    .render(
-                        site=self.site,
-                        root=root_of(path),
-                        heading=_heading(f"归档：{pages.day_name(day)}", lang),
-                        groups=[(pages.day_name(day), items)],
-                        pager=None,
-                        feed=None,
-                        rss=None,
-                        cards=self.cards(items),
-                        page_href=href(path),
-                        lang=lang,
-                    )
-                )
-                self.emit(path, html, stamp)
+                name = pages.day_name(day)
+                self.listing_page(path, stamp, f"归档：{name}", items, [(name, items)])
             path = f"archive/{month[:4]}/{month[5:7]}.html"  # month is "2023年10月"
             self.render(path, "index_of.html", heading=f"归档：{month}", items=index)
             count = sum(len(items) for _day, items in days)
