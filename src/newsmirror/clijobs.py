@@ -111,7 +111,7 @@ def schedule_command(ctx: Context, every: bool) -> None:
             feeds = due_feeds(config.sources, health, now_utc())
 
         async def queue() -> tuple[int, int]:
-            app = queue_app(url)
+            app = queue_app(archive, url)
             async with app.open_async():
                 feeds_queued = await queue_feeds(app, feeds)
                 return feeds_queued, await queue_images(config, archive, retries=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,8 @@ def _add(total: PageSummary | MediaSummary, part: PageSummary | MediaSummary) ->
         value = getattr(part, name)
         if isinstance(value, int):
             setattr(total, name, getattr(total, name) + value)
+        elif isinstance(value, list):  # the errors
+            getattr(total, name).extend(value)
 
 
 @dataclass
@@ -76,14 +79,37 @@ class WorkerState:
     sources: dict[str, Source] = field(default_factory=dict)
     budget: Budget | None = None  # no page or image is started once it is spent
     done: WorkDone = field(default_factory=WorkDone)
+    url: str = ""  # the archive's, to connect again after a restart of the database
 
 
 _STATE: list[WorkerState] = []
 
 
+def _session(url: str) -> Any:
+    """A new ``psycopg`` session (errors without the URL's password)."""
+    from newsmirror.store.dialect import PgConnection
+
+    try:
+        return PgConnection(url).raw
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"cannot reach the archive database: {exc}") from exc
+
+
+def _reconnect_if_lost(state: WorkerState) -> None:
+    """A worker outlives a restart of its database: the archive's session, ended by the
+    server, is replaced before the next job (the jobs that met it are retried)."""
+    from newsmirror.store.dialect import PgConnection
+
+    conn = state.archive.conn
+    if state.url and isinstance(conn, PgConnection) and conn.raw.closed:
+        state.archive.conn = PgConnection(state.url)  # raises: the job is retried
+        log.warning("the archive database ended the session; connected again")
+
+
 def _state() -> WorkerState:
     if not _STATE:
         raise NewsmirrorError("a newsmirror job ran outside `newsmirror worker`")
+    _reconnect_if_lost(_STATE[-1])
     return _STATE[-1]
 
 
@@ -92,46 +118,63 @@ def _state() -> WorkerState:
 
 class HostSlots:
     """At most ``per_host`` requests to one host at a time, across every worker: a
-    request holds one of the host's advisory locks in this session."""
+    request holds one of the host's advisory locks in this session. When the server
+    ends the session (a restart), its locks go with it and a new session is opened."""
 
     def __init__(self, url: str, per_host: int, poll: float = 0.05) -> None:
-        import psycopg
-
-        self._conn = psycopg.connect(url, autocommit=True)
+        self._url = url
+        self._conn = _session(url)
         self._lock = asyncio.Lock()  # one statement at a time on the session
         self.per_host = max(1, per_host)
         self.poll = poll
-        self._held: set[tuple[str, int]] = set()  # this process's slots
+        self._held: set[tuple[str, int]] = set()  # this process's slots in this session
 
-    def _take(self, host: str) -> int | None:
+    def _take(self, host: str) -> tuple[int, Any] | None:
+        import psycopg
+
+        if self._conn.closed:  # ended by the server: no slot is held any more
+            self._held.clear()
+            self._conn = _session(self._url)
+        session = self._conn
         for slot in range(self.per_host):
             if (host, slot) in self._held:  # a session may take its own lock again
                 continue
-            row = self._conn.execute(
-                "SELECT pg_try_advisory_lock(hashtext(%s), %s)", (f"newsmirror-host:{host}", slot)
-            ).fetchone()
+            try:
+                row = session.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s), %s)",
+                    (f"newsmirror-host:{host}", slot),
+                ).fetchone()
+            except psycopg.OperationalError:
+                if session.closed:
+                    return None  # the next try opens a new session
+                raise
             if row and row[0]:
                 self._held.add((host, slot))
-                return slot
+                return slot, session
         return None
 
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
+        import psycopg
+
         while True:
             async with self._lock:
                 taken = self._take(host)
             if taken is not None:
                 break
             await asyncio.sleep(self.poll)
+        slot, session = taken
         try:
             yield
         finally:
             async with self._lock:
-                self._conn.execute(
-                    "SELECT pg_advisory_unlock(hashtext(%s), %s)",
-                    (f"newsmirror-host:{host}", taken),
-                )
-                self._held.discard((host, taken))
+                if session is self._conn:  # else it ended, and its locks with it
+                    self._held.discard((host, slot))
+                    with contextlib.suppress(psycopg.OperationalError):
+                        session.execute(
+                            "SELECT pg_advisory_unlock(hashtext(%s), %s)",
+                            (f"newsmirror-host:{host}", slot),
+                        )
 
     def close(self) -> None:
         self._conn.close()
@@ -221,12 +264,29 @@ async def queue_images(config: Config, archive: Archive, *, retries: bool) -> in
 _APP: list[procrastinate.App] = []
 
 
-def queue_app(url: str) -> procrastinate.App:
+def queue_conninfo(archive: Archive, url: str) -> str:
+    """``url`` with its search_path cut down to the archive's own schema: a queue found
+    further along the path (``mirror2,public`` with an archive in public) is another
+    archive's, and its functions would make procrastinate's calls ambiguous."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    schema = str(archive.conn.execute("SELECT quote_ident(current_schema())").fetchone()[0])
+    given = str(conninfo_to_dict(url).get("options") or "")
+    escaped = schema.replace("\\", "\\\\").replace(" ", "\\ ")
+    return make_conninfo(url, options=f"{given} -csearch_path={escaped}".strip())
+
+
+def queue_app(archive: Archive, url: str) -> procrastinate.App:
     """The procrastinate app of the archive at ``url``, with newsmirror's jobs."""
     import procrastinate
 
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
-    retry = procrastinate.RetryStrategy(max_attempts=5, wait=5, retry_exceptions={ArchiveError})
+    connector = procrastinate.PsycopgConnector(conninfo=queue_conninfo(archive, url))
+    app = procrastinate.App(connector=connector)
+    # A lost database session (sqlite3.OperationalError through the dialect) is retried
+    # too: the next attempt runs on a new one (_reconnect_if_lost).
+    retry = procrastinate.RetryStrategy(
+        max_attempts=5, wait=5, retry_exceptions={ArchiveError, sqlite3.OperationalError}
+    )
     app.task(name=FEEDS, queue=FEEDS, retry=retry)(feed_job)
     app.task(name=PAGES, queue=PAGES, retry=retry)(page_job)
     app.task(name=IMAGES, queue=IMAGES, retry=retry)(images_job)
@@ -247,11 +307,15 @@ async def _defer(task: str, kwargs: dict[str, Any], lock: str) -> bool:
 
 def ensure_queue_schema(archive: Archive) -> None:
     """Create procrastinate's tables in the archive's schema unless they exist (under
-    the archive's write lock, so that workers starting together create them once)."""
+    the archive's write lock, so that workers starting together create them once).
+    Looked up in the archive's own schema: one found further along the search_path is
+    another archive's queue."""
     from procrastinate import schema
 
     with archive.transaction() as conn:
-        row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+        row = conn.execute(
+            "SELECT to_regclass(quote_ident(current_schema()) || '.procrastinate_jobs') IS NOT NULL"
+        ).fetchone()
         if not row[0]:
             conn.execute(schema.SchemaManager.get_schema())
 
@@ -316,12 +380,12 @@ async def work(
     transaction), so they share one connection."""
     from newsmirror.fetch import Fetcher
 
-    app = queue_app(url)
+    app = queue_app(archive, url)
     slots = HostSlots(url, config.fetch.per_host)
     try:
         async with Fetcher(config.fetch, host_slot=slots.slot) as fetcher, app.open_async():
             sources = {s.name: s for s in config.sources}
-            state = WorkerState(config, archive, fetcher, sources, budget)
+            state = WorkerState(config, archive, fetcher, sources, budget, url=url)
             _STATE.append(state)
             recovering = asyncio.create_task(_recover_forever(app, stalled_after))
             try:
@@ -371,21 +435,41 @@ def update_by_queue(
     ensure_queue_schema(archive)
 
     async def go() -> WorkDone:
-        app = queue_app(url)
+        app = queue_app(archive, url)
         async with app.open_async():
             await queue_feeds(app, [(s.name, u) for s in sources for u in s.feeds])
-        done = await work(config, archive, url, until_idle=True, budget=budget)
-        app = queue_app(url)
-        async with app.open_async():
-            while not (budget is not None and budget.spent()):
-                counts = await queue_counts(app)
-                if not counts["todo"] + counts["doing"]:
-                    break
-                await asyncio.sleep(0.5)
-        return done
+        done = WorkDone()
+        while True:
+            _merge(done, await work(config, archive, url, until_idle=True, budget=budget))
+            if not await _wait_for_others(archive, url, budget):
+                return done
 
     done = asyncio.run(go())
     return summary_since(archive, sources, started, done)
+
+
+async def _wait_for_others(archive: Archive, url: str, budget: Budget | None) -> bool:
+    """Wait while other workers do jobs, until none is left or the budget is spent;
+    True when jobs wait in the queue again (queued by theirs, or a silent worker's
+    given back) for this process to do."""
+    app = queue_app(archive, url)
+    async with app.open_async():
+        while not (budget is not None and budget.spent()):
+            recovered = await recover_stalled(app)
+            counts = await queue_counts(app)
+            if recovered or counts["todo"]:
+                return True
+            if not counts["doing"]:
+                break
+            await asyncio.sleep(0.5)
+    return False
+
+
+def _merge(total: WorkDone, part: WorkDone) -> None:
+    for kind, count in part.jobs.items():
+        total.jobs[kind] += count
+    _add(total.pages, part.pages)
+    _add(total.media, part.media)
 
 
 def summary_since(

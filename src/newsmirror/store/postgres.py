@@ -17,6 +17,7 @@ Everything above the connection is the SQLite archive's own code
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -46,6 +47,23 @@ def _foreign_tables(conn: PgConnection) -> bool:
         ).fetchall()
     }
     return bool(names) and "newsmirror_schema" not in names
+
+
+_FIRST_NAME = re.compile(r'\s*("(?:[^"]|"")*"|[^,]*)')
+
+
+def _missing_schema(conn: PgConnection) -> str | None:
+    """The schema the search_path names first when it does not exist (PostgreSQL then
+    uses the next one: a misspelt ``mirror2,public`` would write to public)."""
+    path, current = conn.execute(
+        "SELECT current_setting('search_path'), current_schema()"
+    ).fetchone() or ("", None)
+    match = _FIRST_NAME.match(str(path))
+    first = match.group(1).strip() if match else ""
+    name = first[1:-1].replace('""', '"') if first.startswith('"') else first.lower()
+    if not name or name == "$user" or name == current:
+        return None
+    return first
 
 
 def need_extra(module: str) -> None:
@@ -82,6 +100,12 @@ class PgArchive(PgSearchMixin, Archive):
                 raise ArchiveError(
                     f"the archive database {shown_url(url)} has no schema to write to",
                     hint="Create the schema named in the URL's search_path first.",
+                )
+            if (missing := _missing_schema(conn)) is not None:
+                raise ArchiveError(
+                    f"the schema {missing} named first in the search_path of {shown_url(url)}"
+                    " does not exist (PostgreSQL would write to the next one)",
+                    hint=f"Create it first (CREATE SCHEMA {missing}), or correct the URL.",
                 )
             if _foreign_tables(conn):
                 raise ArchiveError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from newsmirror.errors import ArchiveError
@@ -117,8 +118,24 @@ def copy_archive(source: Archive, target: Archive) -> TransferSummary:
     return summary
 
 
+def _inside(folder: Path, dst: Path) -> bool:
+    """Whether ``folder`` (in ``dst``), once made, lies in ``dst``: its nearest existing
+    ancestor does (symlinks resolved) or is above ``dst``, which is still to be made, and
+    no missing part of it is a dangling symlink."""
+    probe = folder
+    while not probe.exists():
+        if probe.is_symlink():
+            return False
+        probe = probe.parent
+    if probe != dst and dst.is_relative_to(probe):
+        return True
+    return probe.resolve().is_relative_to(dst.resolve())
+
+
 def copy_media(source: Archive, target: Archive) -> int:
-    """Copy the image files the target's media folder lacks; how many."""
+    """Copy the image files the target's media folder lacks; how many. Symlinks are
+    neither followed in the source nor written through in the target: nothing outside
+    the target's folder is written."""
     src, dst = source.media_dir, target.media_dir
     if not src.is_dir() or src.resolve() == dst.resolve():
         return 0
@@ -127,8 +144,10 @@ def copy_media(source: Archive, target: Archive) -> int:
         if not path.is_file() or path.is_symlink():
             continue
         to = dst / path.relative_to(src)
-        if to.exists():
+        if to.exists() or to.is_symlink():
             continue
+        if not _inside(to.parent, dst):
+            continue  # a folder of the target that is a symlink out of it
         to.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, to)
         copied += 1
