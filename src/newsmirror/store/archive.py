@@ -147,13 +147,17 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error."""
+    def _begin(self) -> None:
+        """Start a write transaction, holding the archive's write lock."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise ArchiveError(f"archive is busy or unwritable: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: :meth:`_begin` ... COMMIT, ROLLBACK on any error."""
+        self._begin()
         try:
             yield self.conn
         except sqlite3.Error as exc:

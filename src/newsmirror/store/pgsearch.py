@@ -20,7 +20,7 @@ from typing import Any
 
 from newsmirror import textsearch as ts
 from newsmirror.htmltext import plain_text
-from newsmirror.store.search import SearchMixin, _Row, rules_stamp
+from newsmirror.store.search import Candidate, SearchMixin, candidate_rows, rules_stamp
 
 
 def like_pattern(term: str) -> str:
@@ -95,7 +95,7 @@ class PgSearchMixin(SearchMixin):
     def _index_decides(words: Sequence[str]) -> bool:
         return True  # LIKE on the folded text is the substring test itself
 
-    def _candidates(self, words: Sequence[str]) -> list[_Row]:
+    def _candidates(self, words: Sequence[str]) -> list[Candidate]:
         tests = " AND ".join(["x.body LIKE ?"] * len(words))
         rows = self.conn.execute(
             "SELECT a.id, a.published, s.name, a.title, a.url, s.timezone,"
@@ -106,16 +106,4 @@ class PgSearchMixin(SearchMixin):
             f" WHERE {tests}",
             [like_pattern(w) for w in words],
         ).fetchall()
-        return [
-            _Row(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                trusted=bool(row[6]),
-                in_title=ts.matches(ts.fold(row[3]), words),
-            )
-            for row in rows
-        ]
+        return candidate_rows(rows, words)

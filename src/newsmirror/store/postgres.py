@@ -29,7 +29,6 @@ from newsmirror.config import shown_url
 from newsmirror.errors import ArchiveError, BusyError
 from newsmirror.store.archive import Archive
 from newsmirror.store.dialect import PgConnection
-from newsmirror.store.opening import write_hint
 from newsmirror.store.pgsearch import PgSearchMixin
 from newsmirror.store.schema import migrate, schema_version
 
@@ -127,28 +126,14 @@ class PgArchive(PgSearchMixin, Archive):
         media = media_dir or Path.cwd() / "media"
         return cls(cast(Any, conn), media.parent / "archive", media_dir=media)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """All or nothing, the archive's writers one at a time (see the module)."""
+    def _begin(self) -> None:
+        """BEGIN, then the archive's write lock: writers one at a time (see the module)."""
         try:
             self.conn.execute("BEGIN")
             self.conn.execute(LOCK)
         except sqlite3.Error as exc:
             self._rollback()
             raise ArchiveError(f"archive is busy or unreachable: {exc}") from exc
-        try:
-            yield self.conn
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise ArchiveError(f"cannot write the archive: {exc}", hint=write_hint(exc)) from exc
-        except BaseException:
-            self._rollback()
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise ArchiveError(f"cannot write the archive: {exc}", hint=write_hint(exc)) from exc
 
     def _stream(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         return cast(PgConnection, self.conn).stream(sql, args)

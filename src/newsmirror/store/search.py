@@ -31,6 +31,7 @@ from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import add
+from typing import Any
 
 from newsmirror import textsearch as ts
 from newsmirror.htmltext import plain_text
@@ -132,7 +133,7 @@ def article_text(title: str, content: str) -> tuple[str, str]:
 
 
 @dataclass
-class _Row:
+class Candidate:
     id: int
     published: str
     source: str
@@ -141,6 +142,24 @@ class _Row:
     timezone: str
     trusted: bool
     in_title: bool
+
+
+def candidate_rows(rows: Iterable[Sequence[Any]], words: Sequence[str]) -> list[Candidate]:
+    """Candidates from (id, published, source, title, url, zone, trusted) rows; whether
+    the title alone matches is decided here."""
+    return [
+        Candidate(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            trusted=bool(row[6]),
+            in_title=ts.matches(ts.fold(row[3]), words),
+        )
+        for row in rows
+    ]
 
 
 def snippet(
@@ -297,7 +316,7 @@ class SearchMixin:
         """Whether a trusted candidate for ``words`` needs no look at its text."""
         return exact_by_tokens(words)
 
-    def _candidates(self, words: Sequence[str]) -> list[_Row]:
+    def _candidates(self, words: Sequence[str]) -> list[Candidate]:
         rows = self.conn.execute(
             "SELECT a.id, a.published, s.name, a.title, a.url, s.timezone,"
             " st.version IS a.version AND NOT EXISTS"
@@ -307,19 +326,7 @@ class SearchMixin:
             " WHERE a.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?)",
             (match_expression(words),),
         ).fetchall()
-        return [
-            _Row(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                trusted=bool(row[6]),
-                in_title=ts.matches(ts.fold(row[3]), words),
-            )
-            for row in rows
-        ]
+        return candidate_rows(rows, words)
 
     def _texts(self, ids: Iterable[int]) -> Iterator[tuple[int, str, str]]:
         """(id, shown, folded) of each article, a few hundred at a time."""
