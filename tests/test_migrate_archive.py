@@ -161,3 +161,18 @@ def test_workers_together_keep_the_per_host_limit(
     served = sum(1 for path, _ in server.requests if path.startswith("/f"))
     assert served == 30
     assert peak[0] == 1
+
+
+def test_an_empty_source_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    done = subprocess.run(
+        [*NEWSMIRROR, "migrate-archive", str(empty), str(tmp_path / "copy.sqlite")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 4
+    assert "empty file, not an archive" in done.stderr and "hint:" in done.stderr
+    assert empty.stat().st_size == 0 and not (tmp_path / "copy.sqlite").exists()

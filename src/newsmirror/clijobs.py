@@ -11,7 +11,7 @@ import click
 
 from newsmirror.clibase import Context, echo, handle_errors, pass_ctx
 from newsmirror.config import Config, is_postgres_url, shown_url
-from newsmirror.errors import ConfigError
+from newsmirror.errors import ArchiveError, ConfigError
 from newsmirror.store import Archive
 
 
@@ -140,7 +140,8 @@ def migrate_archive_command(ctx: Context, source: str, target: str) -> None:
 
     Each is a SQLite file or a postgresql:// URL. Articles, revisions, export state,
     fetch log, runs and images are copied with their ids, so the copy exports the same
-    files; the search index is rebuilt on the next search. SOURCE is not changed.
+    files; the search index is rebuilt on the next search. SOURCE is not changed (an
+    archive of an older newsmirror is first brought to this version, as any command does).
     Images are beside a SQLite file, and in the config's media folder for PostgreSQL.
 
     \b
@@ -151,6 +152,10 @@ def migrate_archive_command(ctx: Context, source: str, target: str) -> None:
     from newsmirror.store.transfer import copy_archive
 
     src, dst = _location(source), _location(target)
+    if isinstance(src, Path) and src.is_file() and src.stat().st_size == 0:
+        raise ArchiveError(
+            f"{src} is an empty file, not an archive", hint="Name the archive to copy from."
+        )
     shared = ctx.media_dir()  # a PostgreSQL archive's images
     src_media = src.parent / "media" if isinstance(src, Path) else shared
     dst_media = dst.parent / "media" if isinstance(dst, Path) else shared
