@@ -52,3 +52,22 @@ def test_in_and_not_in_lists_of_any_length_agree_with_sqlite(
         else:
             assert got == ([2, 3, 4, 5] if " IN " in sql and "NOT" not in sql else [1])
     pg.close()
+
+
+def test_many_rows_go_by_copy_and_come_back_as_written(
+    pg_schemas: Schemas,  # noqa: F811
+) -> None:
+    """A plain INSERT of many rows travels as COPY: text with tabs, line breaks,
+    backslashes, quotes and 简/繁 comes back byte for byte, NULL stays NULL, and a
+    duplicate key is the same error as on SQLite."""
+    _pg_or_skip()
+    pg = PgConnection(pg_schemas.new())
+    pg.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, text TEXT, n INTEGER)")
+    odd = ["a\tb", "line\nbreak", "back\\slash", "'q' \"qq\"", "習近平 习近平", "\\N", "", "%s ?"]
+    rows = [(i, odd[i % len(odd)] if i % 9 else None, i * 7) for i in range(1, 2001)]
+    pg.executemany("INSERT INTO t (id, text, n) VALUES (?, ?, ?)", rows)
+    back = pg.execute("SELECT id, text, n FROM t ORDER BY id").fetchall()
+    assert back == rows
+    with pytest.raises(sqlite3.IntegrityError):
+        pg.executemany("INSERT INTO t (id, text, n) VALUES (?, ?, ?)", rows[:600])
+    pg.close()

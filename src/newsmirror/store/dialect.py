@@ -59,6 +59,13 @@ def _placeholders(sql: str) -> str:
     return "".join(out)
 
 
+# A plain INSERT of many rows (no conflict clause, no RETURNING) goes by COPY.
+_PLAIN_INSERT = re.compile(
+    r"^\s*INSERT\s+INTO\s+(\w+)\s*\(([\w\s,]+)\)\s*VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)\s*$",
+    re.I,
+)
+COPY_FROM = 500  # rows
+
 _IN_LIST = re.compile(r"\b(NOT\s+)?IN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.I)
 
 
@@ -239,8 +246,15 @@ class PgConnection:
                 self._trace(sql)
         cursor = self._conn.cursor()
         if batch:
+            plain = _PLAIN_INSERT.match(sql) if len(batch) >= COPY_FROM else None
             try:
-                cursor.executemany(to_postgres(sql), batch)
+                if plain is not None:  # many rows: COPY, a round trip for all of them
+                    table, names = plain.group(1), " ".join(plain.group(2).split())
+                    with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                        for row in batch:
+                            copy.write_row(row)
+                else:
+                    cursor.executemany(to_postgres(sql), batch)
             except psycopg.Error as exc:
                 raise _sqlite_error(exc) from exc
         return PgCursor(cursor)
