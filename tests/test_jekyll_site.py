@@ -30,6 +30,9 @@ def test_exported_tree_builds_with_jekyll(tmp_path):
     assert len(posts) == 28
     seed = next(p for p in posts if "拜登习近平11月会谈" in p.name)
     assert "访问白宫获" in seed.read_text(encoding="utf-8")  # the full body
+    # Times in Beijing time, said so: never the ambiguous "CST".
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d 北京时间", seed.read_text(encoding="utf-8"))
+    assert not any(" CST" in post.read_text(encoding="utf-8") for post in posts)
     images = 0
     for post in posts:
         for src in re.findall(r'<img[^>]*\ssrc="([^"]+)"', post.read_text(encoding="utf-8")):
