@@ -222,6 +222,7 @@ def test_run_queue_takes_back_a_job_its_dead_worker_left_doing(
     assert _scalar(url, "SELECT count(*) FROM articles") == 6
 
 
+@pytest.mark.sqlite_only  # SQLite files on both sides: their media folders are the subject
 def test_migrating_images_never_writes_through_a_symlink_in_the_target(
     tmp_path: Path, server: FeedServer
 ) -> None:
