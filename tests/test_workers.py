@@ -324,7 +324,39 @@ def test_workers_fetch_pages_and_images_and_retry_a_failed_image(
         assert _count(conn, "SELECT count(*) FROM article_media WHERE attempts = 1") == 3
     broken["yes"] = False
     again = _cli(config, "schedule", env=env)  # the feed is not due; the image is retried
-    assert "queued the images of 3 articles to try again" in again.stdout
+    assert "queued 3 images to try again" in again.stdout
     second = _cli(config, "worker", "--until-idle", env=env)
     assert "0 feeds, 0 pages, 3 images" in second.stdout
     assert len([p for p in (tmp_path / "media").rglob("*.png")]) == 1
+
+
+def test_each_image_is_a_job_of_its_own(
+    tmp_path: Path,
+    server: FeedServer,
+    pg_schemas: Schemas,  # noqa: F811
+) -> None:
+    """One article with two images: two image jobs, one of which fails alone."""
+    _pg_or_skip()
+    import base64
+
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    server.route("/good.png", Reply(body=png))
+    server.route("/bad.png", Reply(404, b"gone"))
+    body = f'<p>图文</p><img src="{server.url}/good.png"><img src="{server.url}/bad.png">' * 3
+    item = {
+        "title": "两张图",
+        "link": "https://news.example/two.html",
+        "guid": "two",
+        "pubDate": "Mon, 01 Jan 2024 08:00:00 +0800",
+        "content": body,
+    }
+    server.route("/two.xml", Reply(body=rss([item])))
+    make_config(tmp_path, [("图源", [server.url + "/two.xml"])], media="mirror")
+    config = tmp_path / "newsmirror.toml"
+    env = {**os.environ, "NEWSMIRROR_ARCHIVE_URL": pg_schemas.new()}
+    assert _cli(config, "schedule", env=env).returncode == 0
+    done = _cli(config, "worker", "--until-idle", env=env)
+    assert "worker done: 1 feeds, 0 pages, 2 images" in done.stdout, done.stderr
+    assert len(list((tmp_path / "media").rglob("*.png"))) == 1

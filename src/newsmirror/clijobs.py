@@ -119,7 +119,7 @@ def schedule_command(ctx: Context, every: bool) -> None:
         queued, images = asyncio.run(queue())
     echo(f"queued {queued} feeds ({len(feeds)} due, {len(feeds) - queued} waiting already)")
     if images:
-        echo(f"queued the images of {images} articles to try again")
+        echo(f"queued {images} images to try again")
 
 
 def _location(text: str) -> Path | str:

@@ -8,7 +8,7 @@ The queue is procrastinate's, in the archive's own database and schema. Three jo
   ``page`` job for each article it marked for its page and an ``images`` job for each
   article with images to mirror.
 - ``page(article_id)``: fetch one article's page and store its text.
-- ``images(article_id)``: mirror one article's images.
+- ``images(article_id, url)``: mirror one image of an article.
 
 ``newsmirror schedule`` queues the feeds that are due (:mod:`newsmirror.duejobs`); a
 queueing lock per feed, page and article keeps a job from being queued twice.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -213,8 +214,8 @@ async def page_job(article_id: int) -> None:
     await _queue_images(state)
 
 
-async def images_job(article_id: int) -> None:
-    """Mirror one article's images."""
+async def images_job(article_id: int, url: str) -> None:
+    """Mirror one image of an article."""
     from newsmirror.media import mirror_images
 
     state = _state()
@@ -223,7 +224,12 @@ async def images_job(article_id: int) -> None:
         state.done.media.deferred += 1
         return
     done = await mirror_images(
-        state.archive, state.fetcher, config.media, config.media_dir, article_id=article_id
+        state.archive,
+        state.fetcher,
+        config.media,
+        config.media_dir,
+        article_id=article_id,
+        url=url,
     )
     _add(state.done.media, done)
     state.done.jobs[IMAGES] += 1
@@ -237,15 +243,15 @@ async def _queue_follow_ups(state: WorkerState, sources: list[str]) -> None:
 
 
 async def _queue_images(state: WorkerState) -> None:
-    """Queue the articles whose images were never tried (new and changed ones); images
-    that failed are tried again by ``schedule`` (:func:`queue_image_retries`), once per
+    """Queue the images never tried (of new and changed articles); images that failed
+    are tried again by ``schedule`` (:func:`queue_images` with ``retries``), once per
     call, as ``run`` tries them once per run."""
     await queue_images(state.config, state.archive, retries=False)
 
 
 async def queue_images(config: Config, archive: Archive, *, retries: bool) -> int:
-    """Queue an ``images`` job per article with images to mirror: untried ones, or with
-    ``retries`` also those that failed fewer than ``[media] retries`` times."""
+    """Queue an ``images`` job per image to mirror (an article and a URL): untried ones,
+    or with ``retries`` also those that failed fewer than ``[media] retries`` times."""
     if config.media.mode != "mirror":
         return 0
     from newsmirror.media import image_urls
@@ -254,8 +260,10 @@ async def queue_images(config: Config, archive: Archive, *, retries: bool) -> in
     archive.scan_images(lambda content: image_urls(content, limit))
     pending = archive.pending_images(max_attempts=config.media.retries if retries else 1)
     queued = 0
-    for article_id in sorted({task.article_id for task in pending}):
-        queued += await _defer(IMAGES, {"article_id": article_id}, f"images:{article_id}")
+    for task in sorted(pending, key=lambda t: (t.article_id, t.url)):
+        args = {"article_id": task.article_id, "url": task.url}
+        key = hashlib.sha1(task.url.encode("utf-8", "surrogatepass")).hexdigest()
+        queued += await _defer(IMAGES, args, f"image:{task.article_id}|{key}")
     return queued
 
 

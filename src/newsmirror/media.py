@@ -88,9 +88,10 @@ async def mirror_images(
     guard: Guard | None = None,
     budget: Budget | None = None,
     events: Events | None = None,
+    url: str | None = None,
 ) -> MediaSummary:
-    """Fetch every image still missing (or only those of ``article_id``); record each
-    success and failure.
+    """Fetch every image still missing (or only those of ``article_id``, and of those
+    only ``url``); record each success and failure.
 
     The images of articles archived by ``add`` with its guard on are fetched through
     the network guard (``guard``, by default the real one), whichever run mirrors them;
@@ -104,10 +105,12 @@ async def mirror_images(
     plain = archive.pending_images(
         max_attempts=settings.retries, guarded=False, article_id=article_id
     )
+    plain = [t for t in plain if url is None or t.url == url]
     await _mirror(archive, fetcher, settings, folder, plain, summary, budget, events)
     tasks = archive.pending_images(
         max_attempts=settings.retries, guarded=True, article_id=article_id
     )
+    tasks = [t for t in tasks if url is None or t.url == url]
     if not tasks:
         return summary
     transport = guarded_transport(guard or Guard(), fetcher.settings)
