@@ -468,6 +468,8 @@ def _check_404(page, url: str, home: str) -> None:
     assert response.status == 404
     assert page.evaluate(STYLED) != "none"  # the stylesheet applied: main is a column
     assert page.locator("h1").inner_text() == "找不到这个页面"
+    # The page finds the site's root by asking for its stylesheet: wait for the answer.
+    page.wait_for_selector("html[data-root]", state="attached")
     page.click("main >> text=首页")
     page.wait_for_load_state("load")
     assert page.url == home
