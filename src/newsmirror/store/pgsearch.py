@@ -33,6 +33,7 @@ class PgSearchMixin(SearchMixin):
     """:class:`SearchMixin` with PostgreSQL's index: same results, other bookkeeping."""
 
     conn: Any
+    _INDEX_TABLE = "search_text"
 
     def pending_index(self) -> int:
         total, changed = self.conn.execute(
@@ -82,14 +83,6 @@ class PgSearchMixin(SearchMixin):
             done += len(rows)
             if len(rows) < batch:
                 return done
-
-    def index_problems(self) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT (SELECT count(*) FROM search_state) - (SELECT count(*) FROM search_text)"
-        ).fetchone()[0]
-        if rows:
-            return [f"search index differs from its bookkeeping by {rows} rows"]
-        return []
 
     @staticmethod
     def _index_decides(words: Sequence[str]) -> bool:

@@ -181,6 +181,7 @@ def snippet(
 
 class SearchMixin:
     conn: sqlite3.Connection
+    _INDEX_TABLE = "search_index"  # one row per indexed article
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
@@ -303,7 +304,8 @@ class SearchMixin:
     def index_problems(self) -> list[str]:
         """Where the index and its bookkeeping disagree (for :meth:`Archive.check`)."""
         rows = self.conn.execute(
-            "SELECT (SELECT count(*) FROM search_state) - (SELECT count(*) FROM search_index)"
+            "SELECT (SELECT count(*) FROM search_state) -"
+            f" (SELECT count(*) FROM {self._INDEX_TABLE})"
         ).fetchone()[0]
         if rows:
             return [f"search index differs from its bookkeeping by {rows} rows"]
