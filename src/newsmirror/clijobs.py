@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
 
 import click
@@ -54,6 +52,8 @@ def worker_command(ctx: Context, until_idle: bool, name: str, stalled_after: flo
       NEWSMIRROR_ARCHIVE_URL=postgresql://mirror@db/news newsmirror worker
       newsmirror worker --until-idle
     """
+    import asyncio
+    import logging
     import socket
 
     from newsmirror.jobqueue import ensure_queue_schema, work
@@ -95,6 +95,8 @@ def schedule_command(ctx: Context, every: bool) -> None:
       newsmirror schedule
       newsmirror schedule --all
     """
+    import asyncio
+
     from newsmirror.duejobs import due_feeds
     from newsmirror.jobqueue import ensure_queue_schema, queue_app, queue_feeds, queue_images
     from newsmirror.timeutil import now_utc
