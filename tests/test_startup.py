@@ -230,3 +230,11 @@ def test_a_run_leaves_the_cycle_collector_as_it_found_it(tmp_path, server):
             update(config, archive, progress=look)
     assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
     assert seen and seen[0][0] >= 10 * before[0] and seen[0][1] > 0  # quieter during it
+
+
+def test_the_command_line_loads_no_queue_or_event_loop_until_a_command_needs_it():
+    """`newsmirror --help`, `build`, `serve`, `search` …: the PostgreSQL driver, the job
+    queue and asyncio are loaded by the commands that use them, not by the CLI itself."""
+    modules = _imported("import newsmirror.cli")
+    late = ("asyncio", "logging", "psycopg", "procrastinate", "newsmirror.jobqueue")
+    assert sorted(m for m in modules if m.split(".")[0] in late or m in late) == []
