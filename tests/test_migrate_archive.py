@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ROOT, FeedServer, Reply, make_config, rss
 from pgharness import Schemas, pg_schemas  # noqa: F401 (fixture)
-from test_workers import _pg_or_skip, _same_tree
+from test_workers import _same_tree
 
 pytestmark = [pytest.mark.postgres]
 
@@ -61,7 +61,6 @@ def test_sqlite_to_postgresql_and_back_exports_the_same_files(
     server: FeedServer,
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
-    _pg_or_skip()
     state = {"version": 0}
     server.route("/feed.xml", lambda _h: Reply(body=rss(_items(server, state["version"]))))
     for i in range(6):
@@ -100,7 +99,6 @@ def test_migrating_into_an_archive_that_is_not_empty_is_refused(
     server: FeedServer,
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
-    _pg_or_skip()
     server.route("/feed.xml", Reply(body=rss(_items(server, 0))))
     make_config(tmp_path, [("源", [server.url + "/feed.xml"])])
     config = tmp_path / "newsmirror.toml"
@@ -125,7 +123,6 @@ def test_workers_together_keep_the_per_host_limit(
 ) -> None:
     """Three workers, 30 feeds on one host with `per_host = 1`: never two requests to the
     host at once, although each worker alone would allow one."""
-    _pg_or_skip()
     active, peak, lock = [0], [0], threading.Lock()
 
     def slow(_handler: object) -> Reply:

@@ -9,7 +9,6 @@ import pytest
 from newsmirror.models import Entry, FeedState
 from newsmirror.store import Archive
 from pgharness import Schemas, pg_schemas  # noqa: F401 (fixture)
-from test_workers import _pg_or_skip
 
 pytestmark = [pytest.mark.postgres]
 
@@ -17,7 +16,6 @@ pytestmark = [pytest.mark.postgres]
 def test_check_reports_a_search_index_out_of_step(
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
-    _pg_or_skip()
     now = datetime(2024, 1, 1, tzinfo=UTC)
     with Archive.open(pg_schemas.new()) as archive:
         archive.ensure_source("源")

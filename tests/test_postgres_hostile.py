@@ -17,7 +17,6 @@ import pytest
 
 from conftest import ROOT, FeedServer, Reply, make_config, rss
 from pgharness import Schemas, pg_schemas, schema_url  # noqa: F401 (fixture)
-from test_workers import _pg_or_skip
 
 NEWSMIRROR = (sys.executable, "-m", "newsmirror")
 
@@ -67,7 +66,6 @@ def test_two_archives_in_one_database_keep_their_own_queues(
 ) -> None:
     """Archive B's search_path also names archive A's schema (as `…,public` does when
     public holds an archive): B's workers must not take, and drop, A's feed jobs."""
-    _pg_or_skip()
     server.route("/a.xml", Reply(body=rss(_items("a"))))
     server.route("/b.xml", Reply(body=rss(_items("b"))))
     (tmp_path / "a").mkdir()
@@ -102,7 +100,6 @@ def test_a_schema_missing_from_the_url_is_refused_not_replaced_by_the_next(
 ) -> None:
     """`search_path=mirro2,public` with mirro2 misspelt: PostgreSQL falls back to the next
     schema; newsmirror must refuse rather than write its archive there."""
-    _pg_or_skip()
     from newsmirror.errors import ArchiveError
     from newsmirror.store import Archive
 
@@ -129,7 +126,6 @@ def test_a_worker_outlives_the_database_ending_its_sessions(
 ) -> None:
     """The server ends every session of a running worker (as a restart does): the worker
     goes on with new ones; no job is failed or left `doing`, every feed is stored."""
-    _pg_or_skip()
     feeds = []
     for i in range(10):
         server.route(f"/f{i}.xml", Reply(body=rss(_items(f"f{i}")), delay=0.4))
@@ -189,7 +185,6 @@ def test_run_queue_takes_back_a_job_its_dead_worker_left_doing(
 ) -> None:
     """A worker was killed mid-job and none runs now: `run --queue` (no time budget) must
     not wait for that job forever; it gives it back to the queue and does it."""
-    _pg_or_skip()
     server.route("/a.xml", Reply(body=rss(_items("a"))))
     server.route("/b.xml", Reply(body=rss(_items("b"))))
     make_config(tmp_path, [("甲", [server.url + "/a.xml"]), ("乙", [server.url + "/b.xml"])])

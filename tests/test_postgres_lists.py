@@ -10,7 +10,6 @@ import pytest
 
 from newsmirror.store.dialect import PgConnection, pack_lists
 from pgharness import Schemas, pg_schemas  # noqa: F401 (fixture)
-from test_workers import _pg_or_skip
 
 pytestmark = [pytest.mark.postgres]
 
@@ -29,7 +28,6 @@ def test_in_and_not_in_lists_of_any_length_agree_with_sqlite(
     size: int,
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
-    _pg_or_skip()
     pg = PgConnection(pg_schemas.new())
     lite = sqlite3.connect(":memory:")
     for conn in (pg, lite):
@@ -60,7 +58,6 @@ def test_many_rows_go_by_copy_and_come_back_as_written(
     """A plain INSERT of many rows travels as COPY: text with tabs, line breaks,
     backslashes, quotes and 简/繁 comes back byte for byte, NULL stays NULL, and a
     duplicate key is the same error as on SQLite."""
-    _pg_or_skip()
     pg = PgConnection(pg_schemas.new())
     pg.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, text TEXT, n INTEGER)")
     odd = ["a\tb", "line\nbreak", "back\\slash", "'q' \"qq\"", "習近平 习近平", "\\N", "", "%s ?"]

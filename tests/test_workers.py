@@ -25,19 +25,6 @@ SOURCES, FEEDS_PER_SOURCE, ITEMS = 20, 10, 5
 NEWSMIRROR = (sys.executable, "-m", "newsmirror")
 
 
-def _pg_or_skip(schemas_fixture: str = "") -> None:
-    try:
-        import psycopg
-
-        from pgharness import PG_BASE
-
-        psycopg.connect(PG_BASE, connect_timeout=3).close()
-    except Exception as exc:
-        if os.environ.get("NEWSMIRROR_REQUIRE_PG") == "1":
-            raise
-        pytest.skip(f"no PostgreSQL server: {exc}")
-
-
 def _feeds(server: FeedServer, delay: float) -> list[tuple[str, list[str]]]:
     sources = []
     for s in range(SOURCES):
@@ -111,7 +98,6 @@ def test_workers_killed_twice_lose_nothing_and_export_as_a_sqlite_run(
     server: FeedServer,
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
-    _pg_or_skip()
     import psycopg
 
     sources = _feeds(server, delay=0.03)
@@ -229,7 +215,6 @@ def test_run_through_the_queue_fetches_with_a_worker_and_publishes(
 ) -> None:
     """`run --queue`: the feeds go through the queue (a worker helps), a failing feed is
     reported with exit 1, and the Jekyll tree is written."""
-    _pg_or_skip()
     import json
 
     sources = _feeds(server, delay=0.0)[:3]
@@ -258,7 +243,6 @@ def test_schedule_queues_a_feed_once_and_only_when_due(
     server: FeedServer,
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
-    _pg_or_skip()
     sources = _feeds(server, delay=0.0)[:2]
     make_config(tmp_path, sources)
     config = tmp_path / "newsmirror.toml"
@@ -282,7 +266,6 @@ def test_workers_fetch_pages_and_images_and_retry_a_failed_image(
 ) -> None:
     """A teaser feed: a page job takes each article's text, an images job its picture; an
     image that failed is queued again by the next `schedule`, not by every feed job."""
-    _pg_or_skip()
     import base64
 
     import psycopg
@@ -336,7 +319,6 @@ def test_each_image_is_a_job_of_its_own(
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
     """One article with two images: two image jobs, one of which fails alone."""
-    _pg_or_skip()
     import base64
 
     png = base64.b64decode(
