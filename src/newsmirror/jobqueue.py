@@ -250,15 +250,25 @@ async def _queue_images(state: WorkerState) -> None:
 
 
 async def queue_images(config: Config, archive: Archive, *, retries: bool) -> int:
-    """Queue an ``images`` job per image to mirror (an article and a URL): untried ones,
-    or with ``retries`` also those that failed fewer than ``[media] retries`` times."""
+    """Queue an ``images`` job per image to mirror (an article and a URL): those of the
+    articles scanned now (new and changed ones), or with ``retries`` every image not yet
+    mirrored that failed fewer than ``[media] retries`` times (and any a dead worker
+    scanned but did not queue)."""
     if config.media.mode != "mirror":
         return 0
     from newsmirror.media import image_urls
 
     limit = config.media.max_per_article
-    archive.scan_images(lambda content: image_urls(content, limit))
-    pending = archive.pending_images(max_attempts=config.media.retries if retries else 1)
+    scanned: list[int] = []
+    archive.scan_images(lambda content: image_urls(content, limit), scanned=scanned)
+    if retries:
+        pending = archive.pending_images(max_attempts=config.media.retries)
+    else:  # a feed or page job: only its own articles, not the whole archive again
+        pending = [
+            task
+            for article_id in scanned
+            for task in archive.pending_images(max_attempts=1, article_id=article_id)
+        ]
     queued = 0
     for task in sorted(pending, key=lambda t: (t.article_id, t.url)):
         args = {"article_id": task.article_id, "url": task.url}

@@ -170,11 +170,17 @@ class ContentMixin:
 
     # -- images --------------------------------------------------------------
 
-    def scan_images(self, find: Callable[[str], list[str]], batch: int = 500) -> int:
+    def scan_images(
+        self,
+        find: Callable[[str], list[str]],
+        batch: int = 500,
+        scanned: list[int] | None = None,
+    ) -> int:
         """Register the images of articles new or changed since their last scan.
 
         ``find`` lists the image URLs of an article body. Returns how many articles were
-        scanned; like the search index, this catches up after an interrupted run.
+        scanned (their ids are added to ``scanned``); like the search index, this catches
+        up after an interrupted run.
         """
         done = 0
         while True:
@@ -185,6 +191,8 @@ class ContentMixin:
                     (batch,),
                 ).fetchall()
                 for article_id, version, content in rows:
+                    if scanned is not None:
+                        scanned.append(article_id)
                     conn.executemany(
                         "INSERT OR IGNORE INTO article_media (article_id, url) VALUES (?, ?)",
                         [(article_id, url) for url in find(content)],
