@@ -152,6 +152,44 @@ def test_loose_match_only_when_it_names_one_article():
     assert pages.page_of("https://x.example/b") is None
 
 
+HOSTS = st.sampled_from(
+    [
+        "news.example",
+        "NEWS.Example",
+        "news.example.",
+        "news.example:443",
+        "u:p@news.example",
+        "news.example:8080",
+        "other.example",
+        "新闻.example",
+        "xn--efvy88h.example",
+        "[::1]",
+        "news%2Eexample",
+        "news.example\\@evil.example",
+    ]
+)
+PATHS = st.sampled_from(["/2024/05/b.html", "/2024/05/b.html/", "/topic/c", "/topic/c/", "/x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["http", "https", "HTTPS"]), HOSTS, PATHS, HOSTS, PATHS)
+def test_a_link_finds_its_article_whatever_the_spelling_of_its_host(
+    scheme: str, stored_host: str, stored_path: str, host: str, path: str
+) -> None:
+    # The quick look at a link's host never hides an article the canonical form finds.
+    from newsmirror.publish.internal_links import loose_key
+    from newsmirror.urls import canonical_url
+
+    stored = f"https://{stored_host}{stored_path}"
+    pages = LinkMap([(stored, "posts/p.html"), ("https://unrelated.example/a", "posts/u.html")])
+    url = f"{scheme}://{host}{path}"
+    key = canonical_url(url)
+    expected = pages.exact.get(key) or pages.loose.get(loose_key(key))
+    assert pages.page_of(url) == expected
+    if canonical_url(stored) == key:
+        assert pages.page_of(url) == "posts/p.html"
+
+
 @pytest.mark.parametrize(
     "href",
     [

@@ -147,6 +147,8 @@ def test_tag_link_shapes() -> None:
     assert tag_of_href("https://a.example/tag/") is None
     assert tag_of_href("https://a.example/tag/x/page/2") is None
     assert tag_of_href("http://[::1") is None  # not a URL: no tag, no error
+    assert tag_of_href("https://a.example/list?%74ag=%E5%8F%B0") == "台"  # an encoded key
+    assert tag_of_href("https://a.example/TOPICS/Economy") == "Economy"
     body = "<p><a class=x href='/tag/a%20b'>a</a> <A HREF=/tags/c>c</A> <a href=\"/n/1\">n</a></p>"
     assert link_tags(body) == ["a b", "c"]
     assert clean_tags(["习近平", " 習近平 ", "王\n毅"]) == ("习近平", "王 毅")

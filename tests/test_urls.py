@@ -182,3 +182,31 @@ def test_canonical_url_never_merges_different_hosts_paths_or_queries(h1, p1, q1,
         )
     # And the decoded meaning of each link survives canonicalisation.
     assert _meaning(a)[1] == unquote(p1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_urls(), _JUNK, _JUNK.map("https://e.org/".__add__)))
+def test_the_quick_form_of_a_plain_link_is_its_canonical_form(url):
+    # Links already written canonically skip the long way; the result is the same.
+    from newsmirror.urls import _canonical
+
+    assert canonical_url(url) == _canonical(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://e.org",
+        "http://a-b.c.org/x/y.html",
+        "https://e.org./a",
+        "https://E.org/a",
+        "https://e.org/a%2f",
+        "https://e.org/a b",
+        "https://e.org:443/a",
+        "https://e.org/a?b=1",
+    ],
+)
+def test_plain_and_nearly_plain_links(url):
+    from newsmirror.urls import _canonical
+
+    assert canonical_url(url) == _canonical(url)

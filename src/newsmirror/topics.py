@@ -36,6 +36,7 @@ _ANCHOR_HREF = re.compile(
 )
 _TAG_DIRS = frozenset({"tag", "tags", "topic", "topics"})
 _TAG_PARAMS = _TAG_DIRS
+_MAY_NAME_TAG = re.compile(r"tag|topic|%", re.I)
 _PAGE_SUFFIX = re.compile(r"\.(?:s?html?|php|aspx?|jsp)$", re.I)
 
 
@@ -59,6 +60,8 @@ def clean_tags(names: Iterable[str]) -> tuple[str, ...]:
 
 def tag_of_href(href: str) -> str | None:
     """The tag a link to a tag page names (``/tag/X``, ``/topics/X.html``, ``?tag=X``)."""
+    if not _MAY_NAME_TAG.search(href):
+        return None  # most links: no tag or topic in them, even percent-encoded
     try:
         parts = urlsplit(href.strip())
     except ValueError:

@@ -6,7 +6,7 @@ import re
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 _TRACKING = re.compile(r"utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|at_medium|at_campaign", re.I)
-_PCT = re.compile(r"%[0-9a-fA-F]{2}")
+_PCTS = re.compile(r"(?:%[0-9a-fA-F]{2})+")  # a run of percent-escapes
 # Characters left as they are when percent-encoding a path or query (RFC 3986 reserved + '%').
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
 _SAFE_QUERY = _SAFE_PATH + "?"
@@ -15,8 +15,16 @@ _SAFE_QUERY = _SAFE_PATH + "?"
 _SAFE_PAIR = "/:@!$'()*,;-._~?"
 
 
+# A URL already in canonical form but for its path's "/" (http(s), a lower-case host of
+# letters, digits, dots and hyphens without a trailing dot, and a path of characters that
+# encoding leaves as they are, and escapes): most links are written so.
+_PLAIN = re.compile(
+    r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(/(?:[A-Za-z0-9/:@!$&'()*+,;=._~-]|%[0-9A-Fa-f]{2})*)?"
+)
+
+
 def _upper_pct(text: str) -> str:
-    return _PCT.sub(lambda m: m.group(0).upper(), text)
+    return _PCTS.sub(lambda m: m.group(0).upper(), text) if "%" in text else text
 
 
 def to_uri(url: str) -> str:
@@ -54,6 +62,15 @@ def canonical_url(url: str) -> str:
     parameters, percent-encoding in one spelling (so a Chinese path matches its
     encoded form).
     """
+    plain = _PLAIN.fullmatch(url)
+    if plain is not None:
+        path = plain.group(1)
+        return url[: plain.start(1)] + _upper_pct(path) if path else url + "/"
+    return _canonical(url)
+
+
+def _canonical(url: str) -> str:
+    """:func:`canonical_url` of any URL (its long way)."""
     uri = to_uri(url)
     try:
         parts = urlsplit(uri)
