@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS, local_only_context
-from newsmirror.demo import run_demo
+from newsmirror.demo.run import run_demo
 from newsmirror.demo.server import serve_folder
 from newsmirror.publish.site import build_site
 from newsmirror.store import Archive

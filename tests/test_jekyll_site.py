@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from conftest import JEKYLL, jekyll_build
-from newsmirror.demo import run_demo
+from newsmirror.demo.run import run_demo
 from newsmirror.publish.jekyll import export_jekyll, write_site_files
 from newsmirror.store import Archive
 

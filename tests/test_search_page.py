@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS, CORPUS, local_only_context
-from newsmirror.demo import run_demo
+from newsmirror.demo.run import run_demo
 from newsmirror.demo.server import serve_folder
 from newsmirror.htmltext import plain_text
 from newsmirror.jekyll_import import import_jekyll

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SEED
-from newsmirror.demo import run_demo
+from newsmirror.demo.run import run_demo
 from newsmirror.publish.site import HERE, SiteOptions, build_site
 from newsmirror.store import Archive
 

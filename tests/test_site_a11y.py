@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS
-from newsmirror.demo import run_demo
+from newsmirror.demo.run import run_demo
 from newsmirror.demo.server import serve_folder
 from newsmirror.publish import pages
 from newsmirror.publish.site import SiteOptions, build_site

@@ -39,6 +39,7 @@ HEAVY = (
     "multiprocessing",
     "newsmirror.parse",
     "newsmirror.fulltext",
+    "newsmirror.demo.run",  # the demo job (its server, its routes): `fetch` only asks its host
 )
 
 

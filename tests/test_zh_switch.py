@@ -15,7 +15,7 @@ import opencc
 import pytest
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS
-from newsmirror.demo import run_demo
+from newsmirror.demo.run import run_demo
 from newsmirror.demo.server import serve_folder
 from newsmirror.publish import zhconvert
 

@@ -428,7 +428,7 @@ def demo(ctx: Context, directory: Path) -> None:
     Example:
       newsmirror demo /tmp/newsmirror-demo
     """
-    from newsmirror.demo import run_demo
+    from newsmirror.demo.run import run_demo
 
     result = run_demo(directory, log=lambda line: click.echo(line, err=True))
     click.echo(result.fetch_line)
