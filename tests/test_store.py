@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import Reply, make_config, rss
 from newsmirror.decide import Change, classify_entry
@@ -1070,3 +1072,54 @@ def test_open_refuses_a_missing_archive_and_creates_parent_folders(tmp_path):
         Archive.open(tmp_path / "file" / "a.sqlite")
     with Archive.open(tmp_path / "deep" / "er" / "a.sqlite") as archive:
         assert archive.path == tmp_path / "deep" / "er" / "a.sqlite"
+
+
+# -- one feed stored at once is the same as its items stored one by one ---------------------
+
+_ITEM = st.tuples(
+    st.sampled_from(
+        ["https://e.org/1", "https://E.org/1?utm_source=x", "https://e.org/2", "https://e.org/3/"]
+    ),
+    st.sampled_from(["", "g1", "g2"]),
+    st.sampled_from(["标题", "改"]),
+    st.sampled_from(["作者", "记者"]),
+    st.sampled_from(["<p>正文</p>", "<p>新</p>", ""]),
+)
+_FEEDS = st.lists(st.tuples(st.sampled_from(["甲", "乙"]), st.lists(_ITEM, max_size=6)), max_size=5)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_FEEDS)
+def test_a_feed_stored_at_once_is_its_items_stored_one_by_one(tmp_path_factory, feeds):
+    # Items repeated in one feed (by URL in any spelling, or by guid) are matched as the
+    # items of earlier feeds are: against what the archive holds at that item.
+    whole = Archive.open(tmp_path_factory.mktemp("whole") / "a.sqlite")
+    single = Archive.open(tmp_path_factory.mktemp("single") / "a.sqlite")
+    for archive in (whole, single):
+        _sources(archive, "甲", "乙")
+    counted = [0, 0], [0, 0]
+    for n, (source, items) in enumerate(feeds):
+        now = datetime(2024, 1, 1 + n, tzinfo=UTC)
+        entries = [_entry(*item) for item in items]
+        for slot, got in enumerate(_put(whole, source, entries, now)):
+            counted[0][slot] += got
+        for entry in entries:
+            for slot, got in enumerate(_put(single, source, [entry], now)):
+                counted[1][slot] += got
+    assert _rows(whole) == _rows(single) and _revisions(whole) == _revisions(single)
+    assert counted[0] == counted[1]
+    whole.close()
+    single.close()
+
+
+def test_a_feed_larger_than_one_lookup_finds_every_stored_item(archive):
+    _sources(archive, "甲")
+    entries = [_entry(f"https://e.org/{i}", f"g{i}") for i in range(1_100)]
+    assert _put(archive, "甲", entries[:700]) == (700, 0)
+    moved = [_entry(f"https://e.org/moved/{i}", f"g{i}") for i in range(650, 700)]
+    changed = [_entry(f"https://e.org/{i}", f"g{i}", title="改") for i in (0, 699)]
+    again = [*entries[:650], *moved, *changed, *entries[700:]]
+    assert _put(archive, "甲", again, T2) == (400, 2)
+    assert len(_rows(archive)) == 1_100

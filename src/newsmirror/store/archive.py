@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,17 @@ from newsmirror.store.search import SearchMixin
 from newsmirror.store.stats import StatsMixin
 from newsmirror.timeutil import from_iso, to_iso
 from newsmirror.urls import canonical_url
+
+
+@dataclass
+class _Known:
+    """What a feed's entries may be in the archive, read before storing them, and the URLs,
+    guids and articles this feed has stored since (an item repeated in one feed)."""
+
+    by_url: dict[str, StoredArticle]
+    by_guid: dict[str, StoredArticle]
+    touched: set[str] = field(default_factory=set)
+    articles: set[int] = field(default_factory=set)
 
 
 def content_hash(content: str) -> str:
@@ -267,8 +278,9 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         new = updated = 0
         with self.transaction() as conn:
             sid = self._source_id(source)
+            known = _Known(*self._prefetch(conn, sid, entries))
             for entry in entries:
-                change = self._store_entry(conn, sid, entry, now, wants_page, source)
+                change = self._store_entry(conn, sid, entry, now, wants_page, source, known)
                 new += change is Change.NEW
                 updated += change is Change.CHANGED
             self._save_feed_state(sid, feed_url, state)
@@ -285,13 +297,53 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         return StoredArticle(*row) if row else None
 
     def _find(
-        self, conn: sqlite3.Connection, sid: int, canonical: str, guid: str
+        self, conn: sqlite3.Connection, sid: int, canonical: str, guid: str, known: _Known
     ) -> StoredArticle | None:
-        found = self._find_url(conn, canonical)
-        if found is None and guid:
-            row = conn.execute(self._FIND + "source_id = ? AND guid = ?", (sid, guid)).fetchone()
-            found = StoredArticle(*row) if row else None
+        """The stored article an entry is (by its canonical URL, else its guid in the
+        source): from what :meth:`_prefetch` read, unless this feed has stored that URL,
+        that guid or that article already (an item repeated in the feed), when it is
+        read again."""
+        found = known.by_url.get(canonical) or (known.by_guid.get(guid) if guid else None)
+        seen = canonical in known.touched or (guid and guid in known.touched)
+        if seen or (found is not None and found.id in known.articles):
+            found = self._find_url(conn, canonical)
+            if found is None and guid:
+                row = conn.execute(
+                    self._FIND + "source_id = ? AND guid = ?", (sid, guid)
+                ).fetchone()
+                found = StoredArticle(*row) if row else None
+        known.touched.add(canonical)
+        if guid:
+            known.touched.add(guid)
+        if found is not None:
+            known.articles.add(found.id)
         return found
+
+    _CHUNK = 500  # values per IN (...) list
+
+    def _prefetch(
+        self, conn: sqlite3.Connection, sid: int, entries: list[Entry]
+    ) -> tuple[dict[str, StoredArticle], dict[str, StoredArticle]]:
+        """The stored articles a feed's entries may be, in a few queries rather than one
+        or two per entry: by canonical URL, and by guid in the source."""
+        urls = sorted({canonical_url(e.url) for e in entries})
+        guids = sorted({e.guid for e in entries if e.guid})
+        by_url: dict[str, StoredArticle] = {}
+        by_guid: dict[str, StoredArticle] = {}
+        for start in range(0, len(urls), self._CHUNK):
+            part = urls[start : start + self._CHUNK]
+            marks = ", ".join("?" * len(part))
+            query = self._FIND.replace("SELECT ", "SELECT canonical_url, ", 1)
+            for key, *row in conn.execute(f"{query}canonical_url IN ({marks})", part):
+                by_url[key] = StoredArticle(*row)
+        for start in range(0, len(guids), self._CHUNK):
+            part = guids[start : start + self._CHUNK]
+            marks = ", ".join("?" * len(part))
+            query = self._FIND.replace("SELECT ", "SELECT guid, ", 1)
+            sql = f"{query}source_id = ? AND guid IN ({marks}) ORDER BY id"
+            for key, *row in conn.execute(sql, [sid, *part]):
+                by_guid.setdefault(key, StoredArticle(*row))
+        return by_url, by_guid
 
     def _store_entry(
         self,
@@ -301,9 +353,10 @@ class Archive(SearchMixin, ExportStateMixin, ContentMixin, HealthMixin, StatsMix
         now: datetime,
         wants_page: Callable[[Entry], bool],
         source: str,
+        known: _Known,
     ) -> Change:
         canonical = canonical_url(entry.url)
-        existing = self._find(conn, sid, canonical, entry.guid)
+        existing = self._find(conn, sid, canonical, entry.guid, known)
         if existing is not None:
             entry = replace(entry, author=kept_author(entry.author, existing.author, source))
             if entry.tags:  # the feed's topic tags now (no write when they are the same)
