@@ -25,7 +25,10 @@ folder; an idle run is a second run in the same folder with nothing new, and
 must write nothing on newsmirror's side (the archive file and every exported
 file keep their bytes and modification times).
 
-Each command's CPU time and peak RSS (its children's included) come from GNU time. Printed: wall
+A side's items/s is the posts it wrote over its wall time, per round (perform.js loses whole
+feeds under load and goes on: the report says how many posts it wrote; newsmirror must
+write them all). Each command's CPU time and peak RSS (its children's included) come from
+GNU time. Printed: wall
 seconds, items/s, CPU seconds and peak MB per side (medians), the ratios, and
 whether each issue-12 target holds.
 """
@@ -185,11 +188,16 @@ class Measure:
     wall: float
     cpu: float
     peak_mb: float
+    items: int = 0  # posts written (cold runs)
 
     def __add__(self, other: Measure) -> Measure:
         return Measure(
             self.wall + other.wall, self.cpu + other.cpu, max(self.peak_mb, other.peak_mb)
         )
+
+    @property
+    def items_per_s(self) -> float:
+        return self.items / self.wall
 
 
 TIME = "/usr/bin/time"
@@ -303,7 +311,9 @@ def one_round(
         folder = dirs[side]
         if side == "perform.js":
             measure, posts = perform_js(folder, urls, modules)
-            if phase == "cold" and posts < feed_set.items * 0.98:
+            # Under load perform.js loses whole feeds (it logs the error and goes on): its
+            # items/s counts the posts it wrote, and the report says how many it lost.
+            if phase == "cold" and posts < feed_set.items * 0.5:
                 raise SystemExit(f"perform.js wrote {posts} of {feed_set.items} posts")
         else:
             before = tree_state(folder)
@@ -313,6 +323,7 @@ def one_round(
             if phase == "idle" and tree_state(folder) != before:
                 changed = set(tree_state(folder).items()) ^ set(before.items())
                 raise SystemExit(f"newsmirror {side}'s idle run wrote: {sorted(changed)[:5]}")
+        measure.items = posts
         result[side][phase] = measure
 
     order = SIDES[shift % 3 :] + SIDES[: shift % 3]
@@ -349,11 +360,14 @@ def report(feed_set: FeedSet, rounds: list[dict[str, dict[str, Measure]]]) -> bo
     ok = True
     for label, phase, field, limit in ROWS:
         js = med("perform.js", phase, field)
+        if label == "cold items/s":
+            js = statistics.median(r["perform.js"]["cold"].items_per_s for r in rounds)
         cells, marks = [], []
         for side in ("fetch+export", "run"):
             nm = med(side, phase, field)
             if label == "cold items/s":
-                nm, ratio = feed_set.items / nm, js / nm
+                nm = statistics.median(r[side]["cold"].items_per_s for r in rounds)
+                ratio = nm / js
                 holds = limit is None or ratio >= limit
             else:
                 ratio = nm / js
@@ -361,12 +375,18 @@ def report(feed_set: FeedSet, rounds: list[dict[str, dict[str, Measure]]]) -> bo
             ok &= holds
             cells.append(f"{nm:>{13 if side != 'run' else 9}.2f}{ratio:>6.2f}x")
             marks.append("" if limit is None else ("holds" if holds else "MISSED"))
-        js_cell = feed_set.items / js if label == "cold items/s" else js
+        js_cell = js
         target = (
             "" if limit is None else (">= " if label == "cold items/s" else "<= ") + f"{limit}x"
         )
         verdict = f"{target} {'/'.join(marks)}" if target else ""
         print(f"{label:<15}{js_cell:>11.2f}{cells[0]}{cells[1]}  {verdict}")
+    written = sorted(r["perform.js"]["cold"].items for r in rounds)
+    if written[0] < feed_set.items:
+        print(
+            f"perform.js wrote {written[0]}-{written[-1]} of {feed_set.items} posts in its cold"
+            " runs (what it did not write is not in its items/s); newsmirror wrote all"
+        )
     return ok
 
 
