@@ -218,3 +218,38 @@ def test_a_foreign_file_with_a_high_version_is_called_foreign_not_newer(tmp_path
         "Pass the path of a newsmirror archive, or a new file name to start one."
     )
     assert path.read_bytes() == before
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from newsmirror.store import Archive
+path, go = Path(sys.argv[1]), Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+Archive.open(path).close()
+"""
+
+
+@pytest.mark.sqlite_only
+def test_processes_opening_a_new_archive_at_once_all_open_it(tmp_path):
+    # A run and a `status` (or two workers) started together on a new archive: each
+    # migrates it only if the other has not, under the write lock; none fails.
+    import subprocess
+    import sys
+
+    for attempt in range(4):
+        path, go = tmp_path / f"a{attempt}.sqlite", tmp_path / f"go{attempt}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT_ONCE, str(path), str(go)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        go.touch()
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+        with Archive.open(path) as archive:
+            assert archive.check() == []

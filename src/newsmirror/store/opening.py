@@ -9,6 +9,7 @@ can act on.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from newsmirror.errors import ArchiveError
@@ -60,13 +61,32 @@ def archive_kind(application_id: int, user_version: int, tables: frozenset[str])
     return "foreign"
 
 
+def use_wal(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Put the file in WAL mode. SQLite refuses the switch at once, without waiting, while
+    another process reads or makes the file (two commands started together on a new
+    archive): it is tried again for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def inspect_file(conn: sqlite3.Connection, path: Path) -> str:
     """Classify the file and check it for damage, reading only (nothing is written)."""
-    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    tables = frozenset(
-        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    )
+    conn.execute("BEGIN")  # one snapshot: another process may be making the archive
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = frozenset(
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        )
+    finally:
+        conn.execute("COMMIT")
     kind = archive_kind(app_id, version, tables)
     if kind != "foreign" and version > SCHEMA_VERSION:
         raise ArchiveError(

@@ -385,8 +385,12 @@ def _set_version(conn: Any, version: int, postgres: bool) -> None:
     conn.execute("INSERT INTO newsmirror_schema (version) VALUES (?)", (version,))
 
 
-def migrate(conn: Any) -> int:
-    """Bring ``conn`` to :data:`SCHEMA_VERSION`; return the version it was at."""
+def migrate(conn: Any, *, mark: str = "") -> int:
+    """Bring ``conn`` to :data:`SCHEMA_VERSION`; return the version it was at.
+
+    ``mark``: a statement run in the first migration's transaction (SQLite: the archive's
+    application id), so that another process opening the file meanwhile sees an empty
+    file or a marked archive, never tables of unknown origin."""
     postgres = _postgres(conn)
     current = schema_version(conn)
     if current > SCHEMA_VERSION:
@@ -397,14 +401,16 @@ def migrate(conn: Any) -> int:
             hint="Upgrade newsmirror to read this archive.",
         )
     for version in range(current, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # SQLite's write lock
         try:
             if postgres:
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
-                if schema_version(conn) > version:  # another process migrated meanwhile
-                    conn.execute("COMMIT")
-                    continue
+            if schema_version(conn) > version:  # another process migrated meanwhile
+                conn.execute("COMMIT")
+                continue
             _apply(conn, MIGRATIONS[version], postgres)
+            if version == 0 and mark:
+                conn.execute(mark)
             _set_version(conn, version + 1, postgres)
             conn.execute("COMMIT")
         except BaseException:
