@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import lxml.html
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsmirror.extract import (
+    block_text,
     extract_article,
     is_prose,
     looks_cut_short,
@@ -44,6 +47,37 @@ def test_a_result_much_shorter_than_the_main_block_looks_cut_short():
     page = "<html><body><div>" + "".join(para(i) for i in range(6)) + "</div></body></html>"
     assert looks_cut_short(SENTENCES[0], parse_page(page))
     assert not looks_cut_short(" ".join(SENTENCES * 2), parse_page(page))
+
+
+def test_a_result_holding_the_whole_page_is_not_cut_short_whatever_its_title():
+    # The title names something else (a section, a template, a test page) but the body is
+    # all article: nothing is left for trafilatura's full pass to find, so it is not paid.
+    # Scripts and styles are not text of the page.
+    script = "<script>var track = '" + "x" * 3000 + "';</script><style>p{}</style>"
+    page = (
+        "<html><head><title>Weekly newsletter template preview</title>"
+        + script
+        + "</head><body>"
+        + script
+        + "".join(para(i) for i in range(3))
+        + "</body></html>"
+    )
+    root = parse_page(page)
+    whole = " ".join(f"{SENTENCES[i]} {SENTENCES[i + 1]}" for i in range(3))
+    assert off_topic(whole, page_references(root))
+    assert not looks_cut_short(whole, root)
+    assert looks_cut_short(SENTENCES[0], root)  # off topic, a sixth of the page
+
+
+def test_white_space_of_the_page_source_does_not_count_as_text():
+    # indentation, line breaks and no-break spaces between the words of a paragraph
+    gap = "\n" + "\t" * 12 + "\xa0"
+    page = (
+        "<html><body><div>"
+        + "".join("<p>" + gap.join(SENTENCES[i].split()) + "</p>" for i in range(6))
+        + "</div></body></html>"
+    )
+    assert not looks_cut_short(" ".join(SENTENCES), parse_page(page))
 
 
 def test_links_do_not_count_towards_the_main_block():
@@ -179,3 +213,44 @@ def test_an_image_without_a_scheme_takes_the_page_s_scheme():
     page = article_with('<img src="//cdn.example.org/photo.jpg" alt="The bridge">')
     html = extract_article(page, URL).html
     assert 'src="https://cdn.example.org/photo.jpg"' in html
+
+
+def test_accents_written_as_combining_marks_come_out_composed():
+    # as trafilatura.extract gives them (NFC): "Café" matches a search for "Café"
+    page = (
+        "<html><body><article>"
+        + para(0)
+        + "<p>At the Cafe\u0301 Rive\u0300 the water rose "
+        + ("and the owners waited on the stairs. " * 3)
+        + "</p></article></body></html>"
+    )
+    text = extract_article(page, URL).text
+    assert "Caf\u00e9 Riv\u00e8" in text and "\u0301" not in text
+
+
+def test_a_page_whose_only_text_is_in_an_aside_still_gives_it():
+    # trafilatura's default drops <aside> as a sidebar; with nothing else on the page its
+    # recall mode is asked before giving up
+    page = "<html><body><aside>" + para(0) + para(2) + "</aside></body></html>"
+    assert SENTENCES[2] in extract_article(page, URL).text
+
+
+_SPACES = [" ", "\t", "\n", "\r", "\xa0", "\u3000", "\u2028", "\x85", "\u2009"]
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(["a", "中", "é", "<", "&", *_SPACES]), max_size=30),
+        max_size=4,
+    )
+)
+def test_block_text_folds_every_kind_of_white_space_and_keeps_the_rest(paragraphs):
+    root = lxml.html.document_fromstring("<html><body><div></div></body></html>")
+    div = root.find(".//div")
+    for text in paragraphs:
+        lxml.html.etree.SubElement(div, "p").text = text
+    lines = block_text(root).split("\n")
+    words = "".join(char for text in paragraphs for char in text if not char.isspace())
+    assert "".join("".join(lines).split()) == words
+    for line in lines:
+        assert line == " ".join(line.split()) and (line or lines == [""])
