@@ -259,6 +259,7 @@ def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
                 "truth": len(truth),
                 "count": result.candidates,
                 "sampled": sampled,
+                "shown": result.count_text(),
                 "exact": site_exact(words),
                 "precision": shown_ok / len(result.shown) if result.shown else 1.0,
                 "recall": len(truth & set(found)) / len(truth) if truth else 1.0,
@@ -286,6 +287,17 @@ def summarise(rows: list[dict]) -> dict[str, object]:
     estimated = [r for r in rows if not r["exact"] and r["truth"]]
     errors = [abs(r["count"] - r["truth"]) / r["truth"] for r in estimated]
     sampled = [abs(r["sampled"] - r["truth"]) / r["truth"] for r in estimated]
+    said = [_said(r["shown"]) for r in estimated]
+    said_errors = [
+        abs(n - r["truth"]) / r["truth"]
+        for r, (kind, n) in zip(estimated, said, strict=True)
+        if kind != "withheld"
+    ]
+    wrong_said = [
+        r["q"]
+        for r, (kind, n) in zip(estimated, said, strict=True)
+        if kind != "withheld" and abs(n - r["truth"]) > 0.05 * r["truth"]
+    ]
     requests = [r["requests"] for r in rows]
     sizes = [r["bytes"] / 1000 for r in rows]
     worst = max(rows, key=lambda r: r["bytes"])
@@ -301,7 +313,12 @@ def summarise(rows: list[dict]) -> dict[str, object]:
             if errors
             else "-"
         ),
-        "estimates within 5%": f"{sum(e <= 0.05 for e in errors)}/{len(errors)}",
+        "candidate counts within 5%": f"{sum(e <= 0.05 for e in errors)}/{len(errors)}",
+        "page's count after page 1 (约 N or exact) within 5%": (
+            f"{sum(e <= 0.05 for e in said_errors)}/{len(said_errors)}; total withheld "
+            f"(已找到 N 篇（总数待确认）): {sum(k == 'withheld' for k, _ in said)}"
+            + (f"; off by more: {wrong_said}" if wrong_said else "")
+        ),
         "estimate after page 1 (candidates x hit rate) within 5%": (
             f"{sum(e <= 0.05 for e in sampled)}/{len(sampled)}; median error "
             f"{pct(sampled, 0.5):.1%}"
@@ -322,6 +339,14 @@ def summarise(rows: list[dict]) -> dict[str, object]:
             f"{worst['q']!r}: {worst['bytes'] / 1000:.0f} kB, {worst['requests']} requests"
         ),
     }
+
+
+def _said(text: str) -> tuple[str, int]:
+    """What kind of count the page shows (exact, estimate, withheld) and its number."""
+    if text == "没有找到":
+        return "exact", 0
+    kind = "estimate" if text.startswith("约") else "withheld" if "待确认" in text else "exact"
+    return kind, int(re.findall(r"\d+", text)[0])
 
 
 def pages_bytes(archive: Path, out: Path) -> int:

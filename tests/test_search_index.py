@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,8 @@ from newsmirror.publish.site import SiteOptions, build_site
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.textsearch import matches, searchable, site_grams, site_term_grams, terms
+
+LATIN_RE = re.compile("[a-z0-9]{3}")
 
 
 class Out:
@@ -97,7 +100,7 @@ def test_tiny_index_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     docs = [doc(7, "拜登 Biden"), doc(9, "習近平")]
     build(tmp_path, docs, {7: "<p>会见</p>", 9: "<p>拜登<b>会见</b></p>"}, {})
     assert value(tmp_path, "manifest") == {
-        "v": 3,
+        "v": 4,
         "docs": 2,
         "next": 2,
         "segments": [{"name": "s0-1", "first": 0, "last": 1, "shards": 1, "docs": 2}],
@@ -112,10 +115,13 @@ def test_tiny_index_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     both, first, second = "AQE=", "AQ==", "Ag=="  # ids 0 and 1; id 0; id 1
     body = {g: group[0] for group in shard["b"] for g in group[1].split(" ")}
     nexts = {g: group[2] for group in shard["b"] if len(group) > 2 for g in group[1].split(" ")}
-    # next-character masks of pairs: one byte per doc, bit (c % 8) for each c after the pair
-    assert base64.b64decode(nexts["习近"]) == bytes([1 << (ord("平") % 8)])
-    assert base64.b64decode(nexts["拜登"]) == bytes([0, 0])  # ends its run in both docs
-    assert set(nexts) == {g for g in body if len(g) == 2}
+    # neighbour masks of pairs and trigrams: one byte per doc, bit (c % 4) for each c
+    # after the key, bit 4 + (c % 4) for each c before it (in the same run)
+    assert base64.b64decode(nexts["习近"]) == bytes([1 << (ord("平") % 4)])
+    assert base64.b64decode(nexts["近平"]) == bytes([16 << (ord("习") % 4)])
+    assert base64.b64decode(nexts["拜登"]) == bytes([0, 0])  # alone in its run in both docs
+    assert base64.b64decode(nexts["ide"]) == bytes([1 << (ord("n") % 4) | 16 << (ord("b") % 4)])
+    assert set(nexts) == {g for g in body if len(g) > 1}
     assert body["拜登"] == both and body["会见"] == both and body["见"] == both
     assert body["bi"] == first and body["习近"] == second and body["近平"] == second
     assert "n" not in {g[-1] for g in body if len(g) == 2 and g[0] == " "}
@@ -171,12 +177,17 @@ def test_codes_are_the_shared_grams(text: str) -> None:
     assert same.tolist() == codes.tolist()
     brute: dict[str, int] = {}
     for run in folded.split():
-        for i in range(len(run) - 1):
-            bit = 1 << (ord(run[i + 2]) % 8) if i + 2 < len(run) else 0
-            brute[run[i : i + 2]] = brute.get(run[i : i + 2], 0) | bit
+        for size in (2, 3):
+            for i in range(len(run) - size + 1):
+                key = run[i : i + size]
+                if size == 3 and not LATIN_RE.fullmatch(key):
+                    continue
+                bits = 1 << (ord(run[i + size]) % 4) if i + size < len(run) else 0
+                bits |= 16 << (ord(run[i - 1]) % 4) if i else 0
+                brute[key] = brute.get(key, 0) | bits
     got = {si.gram_of(c): int(m) for c, m in zip(codes, masks, strict=True)}
-    assert {g: m for g, m in got.items() if len(g) == 2} == brute
-    assert all(m == 0 for g, m in got.items() if len(g) != 2)
+    assert {g: m for g, m in got.items() if len(g) > 1} == brute
+    assert all(m == 0 for g, m in got.items() if len(g) == 1)
 
 
 def test_hostile_strings_cannot_leave_the_script(tmp_path: Path) -> None:
@@ -416,3 +427,39 @@ def test_a_segment_with_empty_shards_is_kept_by_the_next_build(
     assert not {p for p in second.writer.written if p.startswith("search/s0-9/")}
     assert [s["name"] for s in value(tmp_path, "manifest")["segments"]] == ["s0-9", "s10-11"]
     assert len(reader(tmp_path).all_matches("习近平")) == 12
+
+
+def test_neighbour_masks_rule_out_keys_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Doc 10 has ”的, 的未 and 未来 but not ”的未来: 的未 has no ” before it there (its ”的
+    # is followed by 人, which has the bit of 未: only the bit before tells). Doc 30 has
+    # fic, ict, cti, tio and ion but not fiction: its fic is followed by e, not t.
+    assert ord("人") % 4 == ord("未") % 4
+    titles = {0: "”的未来", 10: "的未来 ”的人", 20: "Fiction", 30: "office strict action ion"}
+    docs = [doc(i, titles.get(i, "填充")) for i in range(31)]
+    monkeypatch.setattr(si, "MASKS_FROM", 4)
+    build(tmp_path, docs, {i: "" for i in range(31)}, {})
+    assert sorted(reader(tmp_path).candidates(terms("”的未来"))[0]) == [0]
+    assert sorted(reader(tmp_path).candidates(terms("fiction"))[0]) == [20]
+    assert sorted(reader(tmp_path).candidates(terms("的未来"))[0]) == [0, 10]
+
+
+@pytest.mark.parametrize("false_first", [True, False])
+def test_the_count_is_withheld_once_a_candidate_was_false(
+    tmp_path: Path, false_first: bool
+) -> None:
+    # Eleven docs hold 中国人, one has 中国 and 国人 apart (a candidate in a segment without
+    # masks). When the page meets that one while filling its first page, the share of
+    # false candidates is unknown: it shows what it found, not an estimate.
+    false = 11 if false_first else 0
+    titles = {i: "中国队 国人" if i == false else f"中国人 {i}" for i in range(12)}
+    docs = [doc(i, titles[i]) for i in range(12)]
+    build(tmp_path, docs, {i: "" for i in range(12)}, {})
+    result = reader(tmp_path).search("中国人")
+    assert len(result.order) == 12 and len(result.shown) == 10
+    if false_first:
+        assert result.count_text() == "已找到 10 篇（总数待确认）"
+    else:
+        assert result.count_text() == "约 12 篇"  # every candidate checked held it
+    assert reader(tmp_path).search("中国人", pages=2).count_text() == "找到 11 篇"

@@ -378,7 +378,7 @@ def _append_parts(batch: _Batch, kind: str, codes: Any, docs: Any, masks: Any = 
 
 def _reduce_partition(task: tuple[str, int, int, int, int, bool]) -> list[tuple[int, Any]]:
     """The shards of one partition: its keys sorted, grouped and encoded (with the
-    next-character masks of pairs if ``with_masks``)."""
+    neighbour masks of pairs and trigrams if ``with_masks``)."""
     scratch, part, parts, first, shards, with_masks = task
     rows = []
     for kind in ("b", "t"):

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from newsmirror.textsearch import fold_table
 
 FOLDER = "search"
-VERSION = 3
+VERSION = 4
 MANIFEST = "manifest"
 FOLD = "fold"
 SHARD_BYTES = 12_000  # a shard file's target size
@@ -32,7 +32,7 @@ PAIRS_PER_PARTITION = 1_500_000  # (gram, doc) pairs one reduce step holds, abou
 PAIRS_PER_DOC = 2_600  # about, in the corpus (to plan partitions before counting)
 DOC_BITS = 22  # a segment holds fewer than 2**22 docs: (code << DOC_BITS) | doc fits 64 bits
 DEFLATE_LEVEL = 1
-MASKS_FROM = 1_000  # docs: smaller segments carry no next-character masks
+MASKS_FROM = 1_000  # docs: smaller segments carry no neighbour masks
 MERGE_COUNT = 4  # that many segments of similar size merge into one
 MERGE_RATIO = 2.0  # "similar": the largest at most this many times the smallest
 _BASE = 0x110000  # code points: a bigram's code is (first + 1) * _BASE + second
@@ -82,9 +82,9 @@ def _code_points(text: str, folded: bool) -> Codes:
     return cps if folded else table[cps]
 
 
-def _keys(cps: Codes) -> tuple[Codes, Codes, Codes, npt.NDArray[np.bool_]]:
+def _keys(cps: Codes) -> tuple[Codes, Codes, Codes, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Single characters, pairs and Latin trigrams of folded code points (unsorted, with
-    repeats), and where a pair starts."""
+    repeats), which characters are not white space, and where a trigram starts."""
     _table, white, latin = _tables()
     word = ~white[cps]
     pair = word[:-1] & word[1:]
@@ -92,7 +92,7 @@ def _keys(cps: Codes) -> tuple[Codes, Codes, Codes, npt.NDArray[np.bool_]]:
     lat = latin[cps]
     tri = (lat[:-2] >= 0) & (lat[1:-1] >= 0) & (lat[2:] >= 0)
     trigrams = _TRI + (lat[:-2][tri] * 36 + lat[1:-1][tri]) * 36 + lat[2:][tri]
-    return cps[word], bigrams, trigrams, pair
+    return cps[word], bigrams, trigrams, word, tri
 
 
 def codes_of(text: str, *, folded: bool = True) -> Codes:
@@ -102,29 +102,41 @@ def codes_of(text: str, *, folded: bool = True) -> Codes:
     cps = _code_points(text, folded)
     if not len(cps):
         return np.zeros(0, dtype=np.int64)
-    singles, bigrams, trigrams, _pair = _keys(cps)
+    singles, bigrams, trigrams, _word, _tri = _keys(cps)
     codes = np.sort(np.concatenate([singles, bigrams, trigrams]))
     keep = np.ones(len(codes), dtype=np.bool_)
     keep[1:] = codes[1:] != codes[:-1]
     return codes[keep]
 
 
+def _neighbours(cps: Codes, word: npt.NDArray[np.bool_]) -> tuple[Codes, Codes]:
+    """Per place, the bits a character there gives a key that it follows (bit c % 4),
+    or precedes (bit 4 + c % 4); 0 for white space. Padded: ``after[i + size]`` is the
+    bit of the character after a key of ``size`` at i, ``before[i]`` that of the one
+    before it (0 at the text's ends)."""
+    low = np.where(word, np.left_shift(1, cps & 3), 0)
+    after = np.concatenate([low, [0]])
+    before = np.concatenate([[0], low << 4])
+    return after, before
+
+
 def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, npt.NDArray[np.uint8]]:
-    """codes_of(text), and for each code its next-character mask: for a pair, bit
-    (c % 8) set for each character c that follows the pair in the text (same run);
-    0 for the other codes."""
+    """codes_of(text), and for each code its neighbour mask for pairs and Latin
+    trigrams: bit (c % 4) for each character c after the key, bit 4 + (c % 4) for
+    each one before it, in the same run (OR over every place the key occurs); 0 for
+    single characters."""
     cps = _code_points(text, folded)
     if len(cps) < 2:
         codes = codes_of(text, folded=folded)
         return codes, np.zeros(len(codes), dtype=np.uint8)
-    singles, bigrams, trigrams, pair = _keys(cps)
-    follows = np.append(pair[1:], False)  # a pair at i has a character at i + 2
-    nxt = np.append(cps[2:], 0)
-    bits = np.where(follows, np.left_shift(1, nxt & 7), 0)[pair].astype(np.uint8)
+    singles, bigrams, trigrams, word, tri = _keys(cps)
+    after, before = _neighbours(cps, word)
+    at = np.flatnonzero(word[:-1] & word[1:])  # where the pairs start
+    pair_bits = (after[at + 2] | before[at]).astype(np.uint8)
+    at = np.flatnonzero(tri)
+    tri_bits = (after[at + 3] | before[at]).astype(np.uint8)
     codes = np.concatenate([singles, bigrams, trigrams])
-    masks = np.concatenate(
-        [np.zeros(len(singles), np.uint8), bits, np.zeros(len(trigrams), np.uint8)]
-    )
+    masks = np.concatenate([np.zeros(len(singles), np.uint8), pair_bits, tri_bits])
     both = np.sort((codes << 8) | masks)  # codes < 2**42: a mask fits below
     codes = both >> 8
     start = np.flatnonzero(np.diff(codes, prepend=-1))
@@ -132,16 +144,26 @@ def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, npt.NDArr
     return codes[start], masks.astype(np.uint8)
 
 
+def neighbour_bits(after: str | None, before: str | None) -> int:
+    """A key's mask bits for the characters next to one place of it (None: none)."""
+    bits = 1 << (ord(after) % 4) if after else 0
+    return bits | (16 << (ord(before) % 4) if before else 0)
+
+
 def next_masks(words: Sequence[str], keys: Sequence[str]) -> dict[str, int]:
-    """For each pair key of the query, the mask bits a doc must all have: bit (c % 8)
-    for each character c that follows the pair inside a term."""
-    wanted = set(keys)
+    """For each pair or trigram key of the query, the mask bits a doc must all have:
+    those of the characters next to the key wherever it occurs inside a term."""
+    wanted = {k for k in keys if len(k) > 1}
     need: dict[str, int] = {}
     for w in words:
-        for i in range(len(w) - 2):
-            if w[i : i + 2] in wanted:
-                need[w[i : i + 2]] = need.get(w[i : i + 2], 0) | 1 << (ord(w[i + 2]) % 8)
-    return need
+        for size in (2, 3):
+            for i in range(len(w) - size + 1):
+                key = w[i : i + size]
+                if key in wanted:
+                    after = w[i + size] if i + size < len(w) else None
+                    bits = neighbour_bits(after, w[i - 1] if i else None)
+                    need[key] = need.get(key, 0) | bits
+    return {k: v for k, v in need.items() if v}
 
 
 def gram_of(code: int) -> str:
@@ -452,7 +474,8 @@ def group_postings(
     keys: npt.NDArray[np.uint64], first: int, masks: npt.NDArray[np.uint8] | None = None
 ) -> list[tuple[int, str, str, str]]:
     """(hash, postings, gram, masks) for each distinct code of packed keys (see
-    pack_keys); masks (base64, one byte per doc) for pairs when ``masks`` is given."""
+    pack_keys); masks (base64, one byte per doc) for pairs and trigrams in varint
+    form when ``masks`` is given."""
     if not len(keys):
         return []
     order = np.argsort(keys)
@@ -468,7 +491,7 @@ def group_postings(
     byte_start = np.concatenate([[0], ends[:-1]])[start]
     byte_stop = ends[stop - 1]
     dense = (docs[stop - 1] // 8 + 2 < byte_stop - byte_start).tolist()
-    pairs = ((codes[start] >= _BASE) & (codes[start] < _TRI)).tolist()
+    pairs = (codes[start] >= _BASE).tolist()  # pairs and trigrams carry masks
     hashes = hash_codes(codes[start]).tolist()
     raw = data.tobytes()
     b64 = base64.b64encode

@@ -22,6 +22,25 @@ class Result:
     order: list[int] = field(default_factory=list)  # candidate doc ids, in result order
     shown: list[int] = field(default_factory=list)  # confirmed doc ids of the pages read
     urls: list[str] = field(default_factory=list)
+    checked: int = 0  # candidates checked for the pages read
+
+    def count_text(self) -> str:
+        """The count as the page shows it after the pages read (its countText)."""
+        return count_text(len(self.order), self.checked, len(self.shown), self.exact)
+
+
+def count_text(candidates: int, checked: int, confirmed: int, exact: bool) -> str:
+    """Exact when every candidate was checked or the keys decide; "约 N" (the candidates
+    not found false) while every candidate checked held the query; else only the
+    results found so far, the total withheld (an estimate could be far off)."""
+    if checked >= candidates:
+        return f"找到 {confirmed} 篇" if confirmed else "没有找到"
+    count = candidates - (checked - confirmed)
+    if exact:
+        return f"找到 {count} 篇"
+    if checked > confirmed:
+        return f"已找到 {confirmed} 篇（总数待确认）"
+    return f"约 {count} 篇"
 
 
 class Reader:
@@ -62,7 +81,7 @@ class Reader:
         return self._grams[name]
 
     def _docs(self, entry: tuple[str, str] | None, first: int, need: int) -> set[int]:
-        """The docs of a gram's entry whose next-character mask has every bit of ``need``."""
+        """The docs of a gram's entry whose neighbour mask has every bit of ``need``."""
         if entry is None:
             return set()
         docs = si.decode_postings(entry[0], first)
@@ -107,6 +126,7 @@ class Reader:
         for doc in result.order:
             if len(result.shown) >= PAGE * pages:
                 break
+            result.checked += 1
             value = self.get(si.doc_name(doc))[doc % si.PACK]
             url, title, _source, _iso, packed, _zone = value
             text = si.unpack_text(packed)

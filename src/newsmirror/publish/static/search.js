@@ -236,8 +236,8 @@
     });
   }
 
-  // The docs of a gram; with `need`, only those whose next-character mask (one byte per
-  // doc, for pairs in "b") has every bit of it.
+  // The docs of a gram; with `need`, only those whose neighbour mask (one byte per doc,
+  // for pairs and trigrams in "b") has every bit of it.
   function postingsOf(segment, shard, kind, gram, need) {
     var key = segment.name + "|" + kind + "|" + gram + "|" + (need || 0);
     if (!decoded[key]) {
@@ -251,16 +251,22 @@
     return decoded[key];
   }
 
-  // For each pair key, the mask bits a doc must have: bit (c % 8) of each character c
-  // that follows the pair inside a term (searchindex.next_masks).
+  // For each pair or trigram key, the mask bits a doc must have (searchindex.next_masks):
+  // bit (c % 4) of the character c after the key and bit 4 + (c % 4) of the one before,
+  // wherever the key occurs inside a term.
   function nextMasks(words, grams) {
     var need = {};
     words.forEach(function (w) {
       var cps = Array.from(w);
-      for (var i = 0; i + 2 < cps.length; i++) {
-        var g = cps[i] + cps[i + 1];
-        if (grams.indexOf(g) >= 0) { need[g] = (need[g] || 0) | (1 << (cps[i + 2].codePointAt(0) % 8)); }
-      }
+      [2, 3].forEach(function (size) {
+        for (var i = 0; i + size <= cps.length; i++) {
+          var g = cps.slice(i, i + size).join("");
+          if (grams.indexOf(g) < 0) { continue; }
+          var bits = (i + size < cps.length ? 1 << (cps[i + size].codePointAt(0) % 4) : 0) |
+            (i > 0 ? 16 << (cps[i - 1].codePointAt(0) % 4) : 0);
+          if (bits) { need[g] = (need[g] || 0) | bits; }
+        }
+      });
     });
     return need;
   }
@@ -375,12 +381,19 @@
   }
 
   // Exact once every candidate was checked, or when the grams decide (terms of one or two
-  // characters); else "约": the candidates not yet found false (the format's estimate).
+  // characters). Else "约": the candidates, while every one checked so far held the query;
+  // once one did not, the share of false candidates is unknown and an estimate could be
+  // far off: the page says how many it found so far and that the total is not yet known
+  // (searchread.count_text does the same).
   function countText(state) {
     var left = state.candidates.length - state.checked;
     if (!left) { return state.confirmed.length ? "找到 " + state.confirmed.length + " 篇" : "没有找到"; }
     var count = state.candidates.length - (state.checked - state.confirmed.length);
-    return (state.exact ? "找到 " : "约 ") + count + " 篇";
+    if (state.exact) { return "找到 " + count + " 篇"; }
+    if (state.checked > state.confirmed.length) {
+      return "已找到 " + state.confirmed.length + " 篇（总数待确认）";
+    }
+    return "约 " + count + " 篇";
   }
 
   // ---- showing results ----
