@@ -86,7 +86,8 @@ def inspect_file(conn: sqlite3.Connection, path: Path) -> str:
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         )
     finally:
-        conn.execute("COMMIT")
+        if conn.in_transaction:  # (a file that is not a database may have ended it)
+            conn.execute("ROLLBACK")
     kind = archive_kind(app_id, version, tables)
     if kind != "foreign" and version > SCHEMA_VERSION:
         raise ArchiveError(
