@@ -72,7 +72,7 @@ def test_tag_page_from_an_article_on_a_dark_phone(served: str, tmp_path: Path) -
             page.wait_for_url("**/tags/*/index.html")
             assert page.locator("h1").inner_text() == "标签：习近平"
             titles = page.eval_on_selector_all(
-                ".entries .card > a", "els => els.map(e => e.textContent)"
+                ".entries li > a", "els => els.map(e => e.textContent)"
             )
             assert sorted(titles) == ["报道1", "报道2", "报道3"]  # exactly the tagged articles
             assert page.evaluate(SIDEWAYS) == 0
@@ -87,7 +87,7 @@ def test_tag_page_from_an_article_on_a_dark_phone(served: str, tmp_path: Path) -
             page.click(f"main a:text-is('{LONG[:40]}')")
             page.wait_for_url("**/tags/*/index.html")
             titles = page.eval_on_selector_all(
-                ".entries .card > a", "els => els.map(e => e.textContent)"
+                ".entries li > a", "els => els.map(e => e.textContent)"
             )
             assert sorted(titles) == ["报道4", "报道5", "报道6"]
             assert page.evaluate(SIDEWAYS) == 0

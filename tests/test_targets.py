@@ -586,3 +586,36 @@ def test_a_public_url_with_a_password_or_token_is_refused(tmp_path):
     assert caught.value.key == "publish.targets[0].public_url"
     text = BASE + GIT + "public_url = 'https://me.github.io/m/?a=b@c'\n"
     assert parse_config(text, tmp_path / "newsmirror.toml").publish.targets
+
+
+def test_a_bulk_push_skips_the_search_for_deltas_and_an_hourly_one_keeps_it():
+    from newsmirror.publish.targets.git import BULK_FILES, push_config
+
+    bulk = ["-c", "pack.window=0", "-c", "pack.compression=1"]
+    assert push_config(BULK_FILES, first=False) == bulk  # a cold run's 4,700 files
+    assert push_config(3, first=True) == bulk  # a new remote gets everything
+    assert push_config(BULK_FILES - 1, first=False) == []  # listings delta against their last
+
+
+def test_the_git_work_tree_links_the_outputs_files_and_a_new_build_never_reaches_it(tmp_path):
+    from newsmirror.publish.writer import OutputWriter
+
+    out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
+    writer = OutputWriter(out)
+    writer.write("index.html", "第一版".encode())
+    os.chmod(out / "index.html", 0o644)
+    writer.write("private.html", b"p")
+    os.chmod(out / "private.html", 0o600)  # a mode the work tree must not keep: copied
+    target = git_target(work, [remote])
+    assert target.publish(out, message="one").added == 2
+    assert (work / "index.html").stat().st_ino == (out / "index.html").stat().st_ino
+    private = (work / "private.html").stat()
+    assert private.st_ino != (out / "private.html").stat().st_ino
+    assert stat.S_IMODE(private.st_mode) == 0o644
+
+    OutputWriter(out).write("index.html", "第二版".encode())  # replaced, as every build does
+    assert (work / "index.html").read_text(encoding="utf-8") == "第一版"  # until published
+    second = target.publish(out, message="two")
+    assert (second.added, second.changed) == (0, 1)
+    assert git(remote, "show", "main:index.html") == "第二版"
+    assert target.publish(out, message="three").detail.startswith("no change")

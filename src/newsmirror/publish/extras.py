@@ -31,7 +31,9 @@ def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
     write_status(site)
     write_mirrors(site)
     base = site.options.base_url
-    html_pages = sorted(p for p in site.made if p.endswith(".html") and p != "404.html")
+    html_pages = sorted(
+        p for p in site.made if p.endswith(".html") and p != "404.html" and p not in site.hidden
+    )
     if base:  # a sitemap's addresses must be absolute
         write_sitemaps(site, html_pages, entries)
     else:

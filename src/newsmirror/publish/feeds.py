@@ -5,8 +5,9 @@ bounds what a run commits (30 full texts made each feed 0.4-0.65 MB; with 20 ent
 32 kB of full text each, a run of 10 new articles in 10 sources rewrote 22 feeds, 0.8 MB).
 
 - The site's feeds (``feed.xml``, the one every page links to as 订阅, and ``rss.xml``)
-  hold the newest :data:`FEED_ITEMS` entries; the newest carry their full text while the
-  feed's full texts stay within :data:`FULL_BYTES`, the others a short summary. A reader
+  hold the newest :data:`FEED_ITEMS` entries. In ``feed.xml`` the newest carry their full
+  text while the feed's full texts stay within :data:`FULL_BYTES`, the others a short
+  summary; ``rss.xml`` carries summaries only (the same texts twice cost 30 kB a run). A reader
   who polls regularly meets each new item while it is among the newest, that is with its
   full text. Both are set in ``[publish.site]`` (``feed_items``, ``feed_full_kb``).
 - A source's or a tag's feed (``feed.xml`` in its folder) is Atom only and holds the
@@ -33,7 +34,7 @@ FEED_ITEMS = 20
 FULL_BYTES = 32 * 1024  # UTF-8 bytes of full texts in one feed
 GROUP_ITEMS = 10  # entries in a source's or tag's feed (at most feed_items)
 GROUP_FULL_BYTES = 0  # a source's or tag's feed: summaries only
-SUMMARY_CHARS = 120
+SUMMARY_CHARS = 60  # as a listing's excerpt: 10 of them in each source's and tag's feed
 # Characters XML 1.0 does not allow at all (a feed holding one does not parse).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -88,7 +89,9 @@ def atom(
     via: bool = True,
 ) -> str:
     """An Atom feed. Links are relative to the feed's own location (xml:base). With
-    ``via`` each entry also links to the original (it is always the entry's id)."""
+    ``via`` (the site's feed) each entry also links to the original (it is always the
+    entry's id) and has its ``published`` time (the same as ``updated``, which Atom
+    requires; a source's or tag's feed leaves the copy out)."""
     items = []
     for e in entries:
         items.append(
@@ -97,7 +100,8 @@ def atom(
             f'<link rel="alternate" href={quoteattr(e.href)}/>'
             + (f'<link rel="via" href={quoteattr(e.url)}/>' if via and is_http_url(e.url) else "")
             + f"<id>{escape(e.url)}</id>"
-            f"<published>{e.iso}</published><updated>{e.iso}</updated>"
+            + (f"<published>{e.iso}</published>" if via else "")
+            + f"<updated>{e.iso}</updated>"
             f"<author><name>{escape(e.source)}</name></author>"
             f"<category term={quoteattr(e.source)}/>"
             + "".join(f"<category term={quoteattr(t)}/>" for t in e.tags)

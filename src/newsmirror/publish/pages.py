@@ -292,14 +292,22 @@ def paginate(
     pages.append((f"{folder}index.html", list(entries[:per_page]), Pager(count, None, front_older)))
     for number in range(1, count):  # every chunk but the newest, which the front page shows
         chunk = list(reversed(chunks[number - 1]))
-        newer = (
-            href(f"{folder}page/{number + 1}.html")
-            if number + 1 < count
-            else href(f"{folder}index.html")
-        )
+        # Always the next number: the newest of these pages links to the stub at
+        # page/{count}.html (see newest_stub), so that it keeps its bytes when the
+        # next page starts.
+        newer = href(f"{folder}page/{number + 1}.html")
         older = href(f"{folder}page/{number - 1}.html") if number > 1 else None
         pages.append((f"{folder}page/{number}.html", chunk, Pager(number, newer, older)))
     return pages
+
+
+def newest_stub(folder: str, entries: Sequence[Entry], per_page: int = PER_PAGE) -> str | None:
+    """The path of the listing's newest chunk, which the front page shows: a small page
+    there sends the reader to the front page (the newest full page links to it as
+    newer). None while the listing has one page. When the chunk fills and the next one
+    starts, the stub becomes that chunk's page and a new stub follows it."""
+    count = -(-len(entries) // per_page)
+    return f"{folder}page/{count}.html" if count > 1 else None
 
 
 @dataclass(frozen=True)

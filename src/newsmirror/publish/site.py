@@ -19,6 +19,7 @@ brings nothing new rewrites only those few files.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import time
 from collections.abc import Callable
@@ -40,7 +41,8 @@ from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "10"
+TEMPLATE_VERSION = "10"  # article pages
+LISTING_VERSION = "11"  # listings (_list.html): a change rewrites every listing page once
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -115,6 +117,7 @@ class _Site:
         self.media: dict[int, dict[str, tuple[str, str]]] | None = None
         self._cards: dict[int, dict[str, str | None]] = {}  # listings' excerpts and images
         self.edits: dict[int, list[dict[str, str]]] = {}  # "已修改 N 次" (publish/history.py)
+        self.hidden: set[str] = set()  # pages left out of the sitemap (listings' stubs)
 
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
         data = text.encode("utf-8") if isinstance(text, str) else text
@@ -214,14 +217,17 @@ class _Site:
         entries: list[Entry],
         feed: str | None = None,
         rss: bool = False,
+        in_source: bool = False,
     ) -> None:
-        """A paginated listing; pages whose entries did not change are not re-rendered."""
+        """A paginated listing; pages whose entries did not change are not re-rendered.
+        ``in_source``: a source's own listing, whose entries do not repeat its name."""
         for path, chunk, pager in pages.paginate(folder, entries, self.options.per_page):
             front = path.endswith("index.html")
             updated = self.updated if front and not folder else None
             stamp = _stamp(
                 updated,
-                TEMPLATE_VERSION,
+                LISTING_VERSION,
+                in_source,
                 self.options.title,
                 heading,
                 pager,
@@ -243,7 +249,16 @@ class _Site:
                 rss=href(f"{folder}rss.xml") if feed is not None and rss else None,
                 updated=updated,
                 home=not folder,
+                in_source=in_source,
             )
+        self.stub(folder, heading, entries)
+
+    def stub(self, folder: str, heading: str, entries: list[Entry]) -> None:
+        """The small page at the listing's newest chunk (pages.newest_stub)."""
+        path = pages.newest_stub(folder, entries, self.options.per_page)
+        if path is not None:
+            self.hidden.add(path)
+            self.emit(path, stub_page(heading, root_of(path) + href(pages.page_path(folder))))
 
     def listing_page(
         self,
@@ -297,8 +312,9 @@ class _Site:
                 via=site_wide,
             ),
         )
-        if site_wide:
-            self.emit(f"{folder}rss.xml", feeds.rss(title, latest, contents, site_href))
+        if site_wide:  # the same entries, summaries only: the full texts are in feed.xml
+            summaries = feeds.bodies(latest, contents, 0)
+            self.emit(f"{folder}rss.xml", feeds.rss(title, latest, summaries, site_href))
 
     def groups(self, kind: str, entries: list[Entry], contents: dict[int, str]) -> None:
         folder_of = self.folders.source if kind == "source" else self.folders.tag
@@ -307,7 +323,7 @@ class _Site:
         index = []
         for name, items in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             folder = folder_of(name)
-            self.listing(folder, f"{label}：{name}", items, feed=folder)
+            self.listing(folder, f"{label}：{name}", items, feed=folder, in_source=kind == "source")
             self.feed_pair(folder, f"{self.options.title} · {name}", items, contents)
             index.append({"name": name, "count": len(items), "href": href(pages.page_path(folder))})
         top = "sources/" if kind == "source" else "tags/"
@@ -323,7 +339,7 @@ class _Site:
             for day, items in days:
                 path = pages.day_path(day)
                 stamp = _stamp(
-                    TEMPLATE_VERSION,
+                    LISTING_VERSION,
                     self.options.title,
                     day,
                     [
@@ -341,6 +357,19 @@ class _Site:
             count = sum(len(items) for _day, items in days)
             months.append({"name": month, "count": count, "href": href(path)})
         self.render("archive/index.html", "index_of.html", heading="归档", items=months)
+
+
+def stub_page(heading: str, front: str) -> str:
+    """A listing's newest chunk, which its front page shows: it sends the reader there
+    (``front``, relative), and search engines keep away from it."""
+    heading, front = html.escape(heading), html.escape(front, quote=True)
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-Hans">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{heading}</title>\n"
+        f'<meta http-equiv="refresh" content="0; url={front}">\n'
+        '<meta name="robots" content="noindex">\n</head>\n<body>\n'
+        f'<p>较新的文章在<a href="{front}">{heading}</a>的首页。</p>\n</body>\n</html>\n'
+    )
 
 
 def _heading(heading: str, lang: str) -> str:

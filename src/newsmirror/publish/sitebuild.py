@@ -36,6 +36,7 @@ class SiteBuild(Protocol):
     options: SiteOptions
     folders: pages.Folders
     updated: Moment | None  # the mirror's last update
+    hidden: set[str]  # pages made but left out of the sitemap
 
     @property
     def made(self) -> Mapping[str, str]:
@@ -52,6 +53,10 @@ class SiteBuild(Protocol):
 
     def render(self, path: str, template: str, stamp: str | None = None, **context: object) -> None:
         """Render a template of the site to ``path`` (``stamp``: what it was made from)."""
+        ...
+
+    def stub(self, folder: str, heading: str, entries: list[pages.Entry]) -> None:
+        """The small page at a listing's newest chunk (pages.newest_stub)."""
         ...
 
     def unchanged(self, path: str, stamp: str) -> bool:

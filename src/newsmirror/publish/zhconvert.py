@@ -16,6 +16,7 @@ rest of the page. Names (the site's title, sources, tags) stay as configured or 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -55,9 +56,9 @@ def script_of(text: str) -> str:
     """``zh-Hant`` if ``text`` (plain text or HTML) is mostly in traditional script, else
     ``zh-Hans`` (also for text with no Chinese at all: the site's own words are simplified)."""
     simplified, traditional = _script_only()
-    plain = _TAG.sub("", text)
-    simp = sum(1 for c in plain if c in simplified)
-    trad = sum(1 for c in plain if c in traditional)
+    counts = Counter(_TAG.sub("", text))  # each distinct character once below
+    simp = sum(n for c, n in counts.items() if c in simplified)
+    trad = sum(n for c, n in counts.items() if c in traditional)
     return HANT if trad > simp else HANS
 
 
