@@ -619,3 +619,48 @@ def test_the_git_work_tree_links_the_outputs_files_and_a_new_build_never_reaches
     assert (second.added, second.changed) == (0, 1)
     assert git(remote, "show", "main:index.html") == "第二版"
     assert target.publish(out, message="three").detail.startswith("no change")
+
+
+def test_targets_publish_at_once_so_a_hanging_remote_delays_no_other(tmp_path, monkeypatch):
+    import socket
+    import threading
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from newsmirror.publish.targets import git as git_module
+    from newsmirror.runjob import publish_targets
+
+    monkeypatch.setattr(git_module, "STALL_SECONDS", 2)
+    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_LIMIT", raising=False)
+    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_TIME", raising=False)
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    held = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
+    hung = f"http://127.0.0.1:{silent.getsockname()[1]}/mirror.git"
+    out = tmp_path / "public"
+    write(out, {"index.html": "首页"})
+    git = TargetConfig(
+        "git", "site", "gh", options={"path": tmp_path / "work", "remotes": [hung], "retries": 0}
+    )
+    web = TargetConfig("folder", "site", "web", options={"path": tmp_path / "www"})
+    same = TargetConfig("folder", "site", "web2", options={"path": tmp_path / "www"})
+    config = SimpleNamespace(publish=SimpleNamespace(targets=(git, web, same)))
+    heard = []
+    outcomes = publish_targets(
+        config,
+        [OutputResult("site", out)],
+        lambda folder: nullcontext(folder),
+        "m",
+        lambda kind, line: heard.append(line.split(":")[0]),
+    )
+    # The folders were published while the push hung: they are heard of first ...
+    assert heard == ["web", "web2", "gh"]
+    # ... and the report keeps the config's order; web2, in web's folder, waited its turn.
+    assert [(o.name, o.error is None) for o in outcomes] == [
+        ("gh", False),
+        ("web", True),
+        ("web2", True),
+    ]
+    assert outcomes[2].line.startswith("0 added, 0 changed, 0 removed")
+    assert (tmp_path / "www/index.html").read_text(encoding="utf-8") == "首页"
+    silent.close()

@@ -3,7 +3,7 @@
     update (pipeline: feeds, pages, images)
         -> Jekyll tree ([publish.jekyll], as `export jekyll`)
         -> static site ([publish.site], as `build`)
-        -> publish targets ([[publish.targets]]: git, folder, s3), each on its own
+        -> publish targets ([[publish.targets]]: git, folder, s3), all at once, each on its own
         -> RunReport (a summary line, a JSON report, the exit code)
 
 One process does it all, so the interpreter starts once and the outputs are
@@ -18,10 +18,12 @@ Only an archive error stops the job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 from newsmirror.config import Config
@@ -219,31 +221,93 @@ def publish_targets(
     message: str,
     events: Events | None = None,
 ) -> list[TargetOutcome]:
-    """Publish every target; one failing (or raising anything) never stops the others.
-    A target whose output failed in this run is left as it was. ``events`` hears of each
-    as it is done."""
-    from newsmirror.publish.targets import make_target
-
+    """Publish every target, all at once (a slow host or a hanging remote delays none of
+    the others); one failing (or raising anything) never stops the others. A target whose
+    output failed in this run is left as it was. Each output folder is held once for all
+    its targets. ``events`` hears of each as it is done; the outcomes come in the config's
+    order."""
     failed = {o.kind: o.error for o in outputs if o.error}
     folders = {o.kind: o.path for o in outputs}
     results = []
+    todo: list[tuple[TargetConfig, TargetOutcome]] = []
     for target_config in config.publish.targets:
         outcome = TargetOutcome(target_config.name, target_config.kind, target_config.output)
         results.append(outcome)
         if target_config.output in failed or target_config.output not in folders:
             outcome.error = f"not published: the {target_config.output} output failed"
-            continue
-        try:
-            target = make_target(target_config)
-            with hold(folders[target_config.output]) as folder:
-                outcome.line = target.publish(folder, message=message).line()
-        except NewsmirrorError as exc:
-            outcome.error = " ".join(exc.message.split())
-        except Exception as exc:  # a target's bug or an OS error must not stop the others
-            outcome.error = " ".join(f"{type(exc).__name__}: {exc}".split())
-        if events is not None:
-            events("target", f"{outcome.name}: {outcome.error or outcome.line}")
+        else:
+            todo.append((target_config, outcome))
+    with ExitStack() as stack:
+        held: dict[str, Path] = {}
+        busy: dict[str, str] = {}  # output -> why it could not be held
+        for target_config, outcome in todo:
+            kind = target_config.output
+            if kind not in held and kind not in busy:
+                try:
+                    held[kind] = stack.enter_context(hold(folders[kind]))
+                except NewsmirrorError as exc:
+                    busy[kind] = " ".join(exc.message.split())
+                except OSError as exc:
+                    busy[kind] = f"cannot hold the {kind} output: {exc.strerror or exc}"
+            if kind in busy:
+                outcome.error = busy[kind]
+                if events is not None:
+                    events("target", f"{outcome.name}: {outcome.error}")
+        ready = [(t, o) for t, o in todo if o.error is None]
+        queue: SimpleQueue[TargetOutcome] = SimpleQueue()
+        places: dict[str, list[tuple[TargetConfig, TargetOutcome]]] = {}
+        for target_config, outcome in ready:  # targets that share a place take turns
+            places.setdefault(place(target_config), []).append((target_config, outcome))
+        with ThreadPoolExecutor(
+            max(1, len(places)), thread_name_prefix="newsmirror-target"
+        ) as pool:
+            running = {
+                pool.submit(_publish_in_turn, turn, held, message, queue): turn
+                for turn in places.values()
+            }
+            for outcome in _reported(queue, len(ready)):
+                if events is not None:
+                    events("target", f"{outcome.name}: {outcome.error or outcome.line}")
+            for future in running:
+                future.result()
     return results
+
+
+def place(target: TargetConfig) -> str:
+    """Where a target writes on this machine or far away: two targets with the same place
+    (one git work tree, one folder) publish one after the other, others at once."""
+    return str(target.options.get("path") or "") or f"{target.kind}:{target.name}"
+
+
+def _publish_in_turn(
+    turn: list[tuple[TargetConfig, TargetOutcome]],
+    held: dict[str, Path],
+    message: str,
+    done: SimpleQueue[TargetOutcome],
+) -> None:
+    for target_config, outcome in turn:
+        try:
+            folder = held[target_config.output]
+            outcome.line, outcome.error = _publish_one(target_config, folder, message)
+        finally:  # always told, or the job would wait for it forever
+            done.put(outcome)
+
+
+def _reported(done: SimpleQueue[TargetOutcome], count: int) -> Iterator[TargetOutcome]:
+    for _ in range(count):
+        yield done.get()
+
+
+def _publish_one(target_config: TargetConfig, folder: Path, message: str) -> tuple[str, str | None]:
+    """One target's publish: (its summary line, None) or ("", the error in one line)."""
+    from newsmirror.publish.targets import make_target
+
+    try:
+        return make_target(target_config).publish(folder, message=message).line(), None
+    except NewsmirrorError as exc:
+        return "", " ".join(exc.message.split())
+    except Exception as exc:  # a target's bug or an OS error must not stop the others
+        return "", " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def run_job(
