@@ -18,12 +18,12 @@ Only an archive error stops the job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import SimpleQueue
 from typing import Any
 
 from newsmirror.config import Config
@@ -254,48 +254,50 @@ def publish_targets(
                 if events is not None:
                     events("target", f"{outcome.name}: {outcome.error}")
         ready = [(t, o) for t, o in todo if o.error is None]
-        queue: SimpleQueue[TargetOutcome] = SimpleQueue()
         places: dict[str, list[tuple[TargetConfig, TargetOutcome]]] = {}
         for target_config, outcome in ready:  # targets that share a place take turns
             places.setdefault(place(target_config), []).append((target_config, outcome))
-        with ThreadPoolExecutor(
-            max(1, len(places)), thread_name_prefix="newsmirror-target"
-        ) as pool:
-            running = {
-                pool.submit(_publish_in_turn, turn, held, message, queue): turn
-                for turn in places.values()
-            }
-            for outcome in _reported(queue, len(ready)):
-                if events is not None:
-                    events("target", f"{outcome.name}: {outcome.error or outcome.line}")
-            for future in running:
-                future.result()
+        stop = threading.Event()  # set when the job is left early (Ctrl-C): no new target
+        pool = ThreadPoolExecutor(max(1, len(places)), thread_name_prefix="newsmirror-target")
+        try:
+            turns = [
+                pool.submit(_publish_in_turn, turn, held, message, stop) for turn in places.values()
+            ]
+            for turn in as_completed(turns):
+                for outcome in turn.result():
+                    if events is not None:
+                        events("target", f"{outcome.name}: {outcome.error or outcome.line}")
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
 def place(target: TargetConfig) -> str:
     """Where a target writes on this machine or far away: two targets with the same place
     (one git work tree, one folder) publish one after the other, others at once."""
-    return str(target.options.get("path") or "") or f"{target.kind}:{target.name}"
+    path = target.options.get("path")
+    return str(Path(path).resolve()) if path else f"{target.kind}:{target.name}"
 
 
 def _publish_in_turn(
     turn: list[tuple[TargetConfig, TargetOutcome]],
     held: dict[str, Path],
     message: str,
-    done: SimpleQueue[TargetOutcome],
-) -> None:
+    stop: threading.Event,
+) -> list[TargetOutcome]:
+    """Publish the targets of one place one after the other; every one gets an outcome,
+    whatever happens to the one before it."""
     for target_config, outcome in turn:
+        if stop.is_set():
+            outcome.error = "not published: the run was stopped"
+            continue
         try:
             folder = held[target_config.output]
             outcome.line, outcome.error = _publish_one(target_config, folder, message)
-        finally:  # always told, or the job would wait for it forever
-            done.put(outcome)
-
-
-def _reported(done: SimpleQueue[TargetOutcome], count: int) -> Iterator[TargetOutcome]:
-    for _ in range(count):
-        yield done.get()
+        except BaseException as exc:  # even SystemExit: the others still get their turn
+            outcome.error = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return [outcome for _, outcome in turn]
 
 
 def _publish_one(target_config: TargetConfig, folder: Path, message: str) -> tuple[str, str | None]:

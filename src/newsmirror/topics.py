@@ -36,7 +36,7 @@ _ANCHOR_HREF = re.compile(
 )
 _TAG_DIRS = frozenset({"tag", "tags", "topic", "topics"})
 _TAG_PARAMS = _TAG_DIRS
-_MAY_NAME_TAG = re.compile(r"tag|topic|%", re.I)
+_MAY_NAME_TAG = re.compile(r"tag|topic|%|[\t\r\n]", re.I)  # (urlsplit drops \t\r\n)
 _PAGE_SUFFIX = re.compile(r"\.(?:s?html?|php|aspx?|jsp)$", re.I)
 
 

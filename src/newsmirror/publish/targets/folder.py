@@ -86,28 +86,6 @@ def _place(target: Path, data: bytes) -> None:
     atomic_write(target, data, mode=0o644)
 
 
-def _link_in(target: Path, source: Path, src: os.stat_result) -> bool:
-    """Place ``source`` at ``target`` as a hard link (a new name renamed over the old
-    one); False when it cannot be one (another file system, a mode other than 0644),
-    and the file is copied. For the git target's work tree only, where nobody edits
-    files in place: the output's writer and this sync replace files by renaming, never
-    write into one, so a linked file keeps its bytes. A cold run placed 4,700 files
-    there, each a new file written and renamed (a quarter of the run's time)."""
-    if stat.S_IMODE(src.st_mode) != 0o644:
-        return False
-    tmp = target.parent / f".nm-{os.urandom(12).hex()}.tmp"
-    try:
-        os.link(source, tmp, follow_symlinks=False)
-    except OSError:
-        return False
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return True
-
-
 def _load_json(path: Path, kind: type) -> Any:
     try:
         value = json.loads(_read(path))
@@ -123,7 +101,6 @@ class _Sync:
     cache: dict[str, list[list[int]]]
     result: TargetResult = field(default_factory=TargetResult)
     errors: list[str] = field(default_factory=list)
-    link: bool = False  # place files as hard links to the output's (see _link_in)
     _dirs: set[str] = field(default_factory=set)
 
     def folder(self, rel: str) -> Path:
@@ -163,18 +140,15 @@ class _Sync:
         if now is not None and stat.S_ISREG(now.st_mode):
             if self.cache.get(rel) == [list(_key(src)), list(_key(now))]:
                 return  # both exactly as the last sync left them
-            if (now.st_dev, now.st_ino) == (src.st_dev, src.st_ino):  # linked: written in place
-                self.cache[rel] = [list(_key(src)), list(_key(now))]
-                self.result.changed += 1
-                return
             data = _read(self.source / rel)
             if now.st_size == len(data) and _read(target) == data:
                 self.cache[rel] = [list(_key(src)), list(_key(now))]
                 return
+        else:
+            data = _read(self.source / rel)
         if now is not None and stat.S_ISDIR(now.st_mode):
             os.rmdir(target)  # an empty folder gives way; one with files raises
-        if not (self.link and _link_in(target, self.source / rel, src)):
-            _place(target, _read(self.source / rel))
+        _place(target, data)
         self.cache[rel] = [list(_key(src)), list(_key(os.lstat(target)))]
         if now is None or stat.S_ISDIR(now.st_mode):
             self.result.added += 1
@@ -223,17 +197,11 @@ def read_placed(path: Path) -> set[str]:
 
 
 def sync_tree(
-    source: Path,
-    dest: Path,
-    *,
-    cache_file: Path,
-    placed_file: Path | None = None,
-    link: bool = False,
+    source: Path, dest: Path, *, cache_file: Path, placed_file: Path | None = None
 ) -> tuple[TargetResult, list[str]]:
     """Make ``dest`` match ``source`` (see the module's text); the list of placed files
     is read from and written to ``placed_file`` (default: ``.newsmirror-files`` in
-    ``dest``); ``link``: files are placed as hard links where they can be (_link_in).
-    Returns the counts and one line per file that could not be synced;
+    ``dest``). Returns the counts and one line per file that could not be synced;
     OSError when ``dest`` itself is unusable."""
     dest.mkdir(parents=True, exist_ok=True)
     files = list_files(source)
@@ -241,7 +209,7 @@ def sync_tree(
     placed_path = placed_file or root / PLACED
     placed_before = read_placed(placed_path)
     raw_cache = _load_json(cache_file, dict)
-    sync = _Sync(source, root, {k: v for k, v in raw_cache.items() if k in files}, link=link)
+    sync = _Sync(source, root, {k: v for k, v in raw_cache.items() if k in files})
     placed = set(placed_before)
     for rel in sorted(placed_before - files.keys(), reverse=True):
         try:

@@ -414,7 +414,7 @@ class GitTarget:
         try:
             self._recover_placed()
             result, errors = sync_tree(
-                folder, self.path, cache_file=cache, placed_file=self._placed_file, link=True
+                folder, self.path, cache_file=cache, placed_file=self._placed_file
             )
         except OSError as exc:
             raise PublishError(
