@@ -111,6 +111,10 @@ class Out:
             self.made[path] = stamp
             return True
         return False
+    def record(self, path, stamp, written):  # a file the indexer's workers wrote
+        if written:
+            self.writer.claim(path)
+        self.made[path] = stamp
 
 root, state = Path({out!r}), Path({out!r} + ".state.json")
 old = json.loads(state.read_text()) if state.exists() else {{}}

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import tempfile
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +49,20 @@ class Out:
         return False
 
 
+class SharedOut(Out):
+    """The same, and the indexer's workers may write the files themselves (as the
+    site's build lets them): each one is booked here."""
+
+    def record(self, path: str, stamp: str, written: bool) -> None:
+        if written:
+            self.writer.claim(path)
+        self.made[path] = stamp
+
+    def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
+        self.emitted = [*getattr(self, "emitted", []), path]
+        super().emit(path, text, stamp)
+
+
 def doc(article: int, title: str, version: int = 1) -> search.SearchDoc:
     return search.SearchDoc(
         article, f"posts/{article}.html", title, "来源", "2024-05-01T08:00:00Z", "", version
@@ -54,10 +70,14 @@ def doc(article: int, title: str, version: int = 1) -> search.SearchDoc:
 
 
 def build(
-    root: Path, docs: list[search.SearchDoc], bodies: dict[int, str], old: dict[str, str]
+    root: Path,
+    docs: list[search.SearchDoc],
+    bodies: dict[int, str],
+    old: dict[str, str],
+    kind: type[Out] = Out,
 ) -> Out:
     """One build as the site makes it: update, then remove what was not made."""
-    out = Out(root, old)
+    out = kind(root, old)
     manifest = root / "search" / "manifest.js"
     search.update_index(
         docs,
@@ -463,3 +483,70 @@ def test_the_count_is_withheld_once_a_candidate_was_false(
     else:
         assert result.count_text() == "约 12 篇"  # every candidate checked held it
     assert reader(tmp_path).search("中国人", pages=2).count_text() == "找到 11 篇"
+
+
+# -- the workers write ---------------------------------------------------------------------
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_workers_write_the_files_the_site_books_and_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Enough docs for the pool (made smaller here), in batches that split packs and
+    # leave the edge of a segment to the main process (its first id is odd).
+    monkeypatch.setattr(search, "POOL_FROM", 20)
+    monkeypatch.setattr(search, "BATCH", 7)
+    monkeypatch.setattr(si, "MASKS_FROM", 10)
+    docs, bodies = corpus(61)
+    emitted = build(tmp_path / "emit", docs[:1], bodies, {})
+    emitted = build(tmp_path / "emit", docs, bodies, emitted.made)
+    first = build(tmp_path / "shared", docs[:1], bodies, {}, SharedOut)
+    before = os.umask(0o027)  # the workers follow it (their fork server may be older)
+    try:
+        shared = build(tmp_path / "shared", docs, bodies, first.made, SharedOut)
+    finally:
+        os.umask(before)
+    assert tree(tmp_path / "shared") == tree(tmp_path / "emit")  # the same bytes
+    assert shared.writer.written == emitted.writer.written
+    assert set(shared.made) == set(emitted.made)
+    assert {p: s for p, s in shared.made.items() if "/d/" in p} == {
+        p: s for p, s in emitted.made.items() if "/d/" in p
+    }  # the doc files' stamps: what the next build reads back
+    for path in shared.writer.written:
+        assert (tmp_path / "shared" / path).stat().st_mode & 0o777 == 0o640
+    assert len(reader(tmp_path / "shared").all_matches("习近平")) == 61
+    packs = [p for p in shared.made if p.startswith("search/d/")]
+    assert len([p for p in shared.emitted if p.startswith("search/d/")]) < len(packs) / 4
+    again = build(tmp_path / "shared", docs, bodies, shared.made, SharedOut)
+    assert again.writer.written == set() and set(again.made) == set(shared.made)
+    before = tree(tmp_path / "shared")
+    (tmp_path / "shared/search/manifest.js").unlink()  # all built again: the same bytes
+    third = build(tmp_path / "shared", docs, bodies, again.made, SharedOut)
+    assert third.writer.written == {"search/manifest.js"} and tree(tmp_path / "shared") == before
+
+
+def test_scratch_files_stay_until_the_index_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On ext4 without a journal each file created soon after a removal pays for every
+    # inode recently freed near it: the partition files are emptied as they are read,
+    # and removed only once every shard is written.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    seen: list[int] = []
+
+    class Watching(SharedOut):
+        def record(self, path: str, stamp: str, written: bool) -> None:
+            super().record(path, stamp, written)
+            if "/s0-" in path:
+                seen.append(len(list((tmp_path / "tmp").rglob("*"))))
+
+    monkeypatch.setattr(si, "PAIRS_PER_PARTITION", 4000)  # 8 partitions
+    docs, bodies = corpus(12)
+    build(tmp_path / "site", docs, bodies, {}, Watching)
+    assert len(seen) > 4 and len(set(seen)) == 1, seen  # none removed while shards are made
+    assert not list((tmp_path / "tmp").iterdir())  # all gone at the end

@@ -202,6 +202,25 @@ def test_a_file_written_twice_in_one_run_is_a_bug_said_so(tmp_path):
     assert info.value.hint == "Two outputs claim the same file; this is a bug."
 
 
+def test_a_file_another_process_wrote_counts_as_written_once(tmp_path):
+    # The search indexer's workers write through writers of their own; the run's
+    # writer is told, so that the file counts as written and is not written again.
+    OutputWriter(tmp_path).write("search/s0/0.js", b"x")
+    writer = OutputWriter(tmp_path)
+    writer.claim("search/s0/0.js")
+    assert writer.written == {"search/s0/0.js"}
+    for again in (
+        lambda: writer.write("search/s0/0.js", b"x"),
+        lambda: writer.claim("search/s0/0.js"),
+    ):
+        with pytest.raises(OutputError, match="would be written twice in one run"):
+            again()
+    for outside in ("../x.js", "/etc/x.js"):
+        with pytest.raises(OutputError, match="refusing to write outside"):
+            writer.claim(outside)
+    assert writer.written == {"search/s0/0.js"}
+
+
 def test_a_folder_where_a_file_goes_is_a_write_error_with_the_usual_hint(tmp_path):
     (tmp_path / "page.html" / "inside").mkdir(parents=True)
     writer = OutputWriter(tmp_path)

@@ -12,7 +12,8 @@ Grams are counted with numpy in a pool of processes; (gram, doc) pairs, packed i
 integer each, go through partition files in a scratch folder (each worker appends to its
 own), so that memory stays bounded at any size; each partition is then sorted and encoded
 into whole shards. Doc files hold PACK docs each (fewer files: creating one costs more
-than writing it).
+than writing it). When the site lets them (SharedOutput), the workers write the doc
+files and shards they make, so that creating files is spread over the cores too.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from functools import cached_property
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from newsmirror.htmltext import plain_text
 from newsmirror.publish import searchindex as si
+from newsmirror.publish.writer import OutputWriter
 from newsmirror.textsearch import fold_table
 
 BATCH = 400  # docs per task
@@ -70,6 +72,26 @@ class Output(Protocol):
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None: ...
 
     def unchanged(self, path: str, stamp: str) -> bool: ...
+
+
+class SharedOutput(Output, Protocol):
+    """An output whose files the indexer's workers may write themselves, each through
+    an OutputWriter of ``writer.root`` (atomically, only there, never the same bytes
+    again); ``record`` then books each one as if it had been emitted (``written``: its
+    bytes changed). Creating a file costs far more than computing it: this spreads the
+    cost over the workers instead of the one process that emits."""
+
+    writer: OutputWriter
+
+    def record(self, path: str, stamp: str, written: bool) -> None: ...
+
+
+def _shared(out: Output) -> SharedOutput | None:
+    """``out`` if it lets the workers write (see SharedOutput)."""
+    writer = getattr(out, "writer", None)
+    if callable(getattr(out, "record", None)) and isinstance(writer, OutputWriter):
+        return cast(SharedOutput, out)
+    return None
 
 
 Contents = Callable[[list[int]], Mapping[int, str]]
@@ -219,6 +241,20 @@ class _Packs:
     def touch(self, docs: Sequence[int]) -> None:
         self.touched |= {d // si.PACK for d in docs}
 
+    def whole(self, docs: Sequence[int], fresh: set[int]) -> list[int]:
+        """The packs waiting to be written whose live docs are all among ``docs`` and
+        all fresh: a worker that has those docs can write them by itself."""
+        here = set(docs)
+        packs = sorted(p for p in {d // si.PACK for d in docs if d in fresh} if p in self.waiting)
+        return [p for p in packs if all(m in here and m in fresh for m in self.members(p))]
+
+    def written_by_worker(self, pack: int, written: bool, out: SharedOutput) -> None:
+        """Book a pack a worker wrote (or found as it is)."""
+        self.waiting.pop(pack, None)
+        self.values.pop(pack, None)
+        self.done.add(pack)
+        out.record(si.path_of(si.pack_name(pack)), self.stamp(pack), written)
+
     def members(self, pack: int) -> list[int]:
         return [d for d in range(pack * si.PACK, pack * si.PACK + si.PACK) if d in self.article_of]
 
@@ -279,22 +315,31 @@ def _build_segment(
 
     Map: each batch of docs becomes doc files and packed (gram, doc) keys, appended by
     the worker to its own file of each partition (by gram hash). Reduce: each partition
-    is sorted and encoded into whole shards."""
+    is sorted and encoded into whole shards. The workers write the files themselves
+    when ``out`` lets them (SharedOutput), else hand them back to be emitted here."""
     parts = si.partition_count(len(members))
     pairs = 0
+    shared = _shared(out)
+    root = str(shared.writer.root) if shared else None
     with _scratch() as scratch, _pool(len(members)) as pool:
-        tasks = _map_tasks(members, fresh, article_of, packs.by_article, contents, scratch, parts)
-        for doc_values, count in _run(pool, _map_batch, tasks):
+        tasks = _map_tasks(members, fresh, article_of, packs, contents, scratch, parts, root)
+        for doc_values, written, count in _run(pool, _map_batch, tasks):
             for doc, value in doc_values:
                 packs.add(doc, value)
+            for pack, changed in written:
+                packs.written_by_worker(pack, changed, cast(SharedOutput, shared))
             pairs += count
         shards = si.shard_count(pairs, parts, len(members))
         masks = len(members) >= si.MASKS_FROM
-        reduce_tasks = ((scratch, p, parts, segment.first, shards, masks) for p in range(parts))
+        reduce_tasks = (
+            _Reduce(scratch, p, parts, segment, shards, masks, root) for p in range(parts)
+        )
         for files in _run(pool, _reduce_partition, reduce_tasks):
-            for shard, value in files:
-                name = f"{segment.name}/{shard:x}"
-                out.emit(si.path_of(name), si.js_file(name, value))
+            for path, data, stamp, changed in files:
+                if shared is not None and data is None:
+                    shared.record(path, stamp, changed)
+                elif data is not None:
+                    out.emit(path, data)
     return si.Segment(segment.name, segment.first, segment.last, shards, len(members))
 
 
@@ -304,16 +349,19 @@ class _Batch:
     parts: int
     first: int  # the segment's first doc id
     docs: list[tuple[Any, ...]]
+    root: str | None = None  # where the worker writes its packs (None: it hands them back)
+    packs: tuple[int, ...] = ()  # the packs it writes: all their live docs are here, fresh
 
 
 def _map_tasks(
     members: list[int],
     fresh: set[int],
     article_of: dict[int, int],
-    by_article: dict[int, SearchDoc],
+    packs: _Packs,
     contents: Contents,
     scratch: str,
     parts: int,
+    root: str | None,
 ) -> Iterator[_Batch]:
     first = members[0] if members else 0
     for start in range(0, len(members), BATCH):
@@ -321,24 +369,31 @@ def _map_tasks(
         texts = contents([article_of[d] for d in part])
         batch = []
         for doc in part:
-            d = by_article[article_of[doc]]
+            d = packs.by_article[article_of[doc]]
             html = texts.get(d.article, "")
             batch.append((doc, doc in fresh, d.url, d.title, d.source, d.iso, d.zone, html))
-        yield _Batch(scratch, parts, first, batch)
+        whole = tuple(packs.whole(part, fresh)) if root is not None else ()
+        yield _Batch(scratch, parts, first, batch, root, whole)
 
 
-def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], int]:
-    """Doc files of the batch's fresh docs; its keys go to the partition files. The
-    number of body keys."""
+def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], list[tuple[int, bool]], int]:
+    """The doc values of the batch's fresh docs (those of its whole packs written to
+    files, the others handed back); its keys go to the partition files. Also which
+    packs were written (True) or found as they are (False), and the number of body
+    keys."""
     docs_out = []
+    whole: dict[int, dict[int, str]] = {p: {} for p in batch.packs}
     body: list[tuple[Any, int]] = []
     masks: list[Any] = []
     title: list[tuple[Any, int]] = []
     for doc, write, url, head, source, iso, zone, html in batch.docs:
         text = si.clean_plain(plain_text(html))
         if write:
-            value = si.doc_value(url, head, source, iso, text, zone, cleaned=True)
-            docs_out.append((doc, si.js_text(value)))
+            value = si.js_text(si.doc_value(url, head, source, iso, text, zone, cleaned=True))
+            if doc // si.PACK in whole:
+                whole[doc // si.PACK][doc] = value
+            else:
+                docs_out.append((doc, value))
         head = si.clean(head)
         codes, follow = si.codes_and_masks(head + "\n" + text, folded=False)
         body.append((codes, doc))
@@ -352,7 +407,14 @@ def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], int]:
         _append_parts(batch, kind, codes, docs, nexts)
         if kind == "b":
             count = len(codes)
-    return docs_out, count
+    written = []
+    if whole:
+        writer = OutputWriter(Path(str(batch.root)))
+        for pack, values in whole.items():
+            written.append(
+                (pack, writer.write(si.path_of(si.pack_name(pack)), si.pack_file(pack, values)))
+            )
+    return docs_out, written, count
 
 
 def _append_parts(batch: _Batch, kind: str, codes: Any, docs: Any, masks: Any = None) -> None:
@@ -376,31 +438,60 @@ def _append_parts(batch: _Batch, kind: str, codes: Any, docs: Any, masks: Any = 
                     masks[lo:hi].tofile(f)
 
 
-def _reduce_partition(task: tuple[str, int, int, int, int, bool]) -> list[tuple[int, Any]]:
+@dataclass(frozen=True)
+class _Reduce:
+    scratch: str
+    part: int
+    parts: int
+    segment: si.Segment
+    shards: int
+    masks: bool  # with neighbour masks
+    root: str | None  # where the worker writes the shards (None: it hands them back)
+
+
+def _reduce_partition(task: _Reduce) -> list[tuple[str, bytes | None, str, bool]]:
     """The shards of one partition: its keys sorted, grouped and encoded (with the
-    neighbour masks of pairs and trigrams if ``with_masks``)."""
-    scratch, part, parts, first, shards, with_masks = task
+    neighbour masks of pairs and trigrams if ``task.masks``), each as (path, bytes,
+    stamp, changed); written here if ``task.root`` is given (bytes None)."""
     rows = []
     for kind in ("b", "t"):
-        files = sorted(Path(scratch).glob(f"{kind}{part}.*"))
+        files = sorted(Path(task.scratch).glob(f"{kind}{task.part}.*"))
         keys = [np.fromfile(f, dtype=np.uint64) for f in files]
         data = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
         masks = None
         if kind == "b":
             nexts = [np.fromfile(f.with_name("m" + f.name), dtype=np.uint8) for f in files]
             masks = np.concatenate(nexts) if nexts else np.zeros(0, np.uint8)
-            for f in files:
-                f.with_name("m" + f.name).unlink()
-        for f in files:
-            f.unlink()
-        rows.append(si.group_postings(data, first, masks if with_masks else None))
+            _release([f.with_name("m" + f.name) for f in files])
+        _release(files)
+        rows.append(si.group_postings(data, task.segment.first, masks if task.masks else None))
         del data, keys, masks
-    values = si.shard_values(rows[0], rows[1], shards)
+    values = si.shard_values(rows[0], rows[1], task.shards)
     # Every shard is written, empty ones too: a build checks that all of a segment's
     # files are still there before it keeps the segment.
-    for shard in range(part, shards, parts):
+    for shard in range(task.part, task.shards, task.parts):
         values.setdefault(shard, {"b": [], "t": []})
-    return sorted(values.items())
+    writer = OutputWriter(Path(task.root)) if task.root is not None else None
+    out: list[tuple[str, bytes | None, str, bool]] = []
+    for shard, value in sorted(values.items()):
+        name = f"{task.segment.name}/{shard:x}"
+        file = si.js_file(name, value)
+        stamp = hashlib.sha1(file).hexdigest()
+        if writer is None:
+            out.append((si.path_of(name), file, stamp, True))
+        else:
+            out.append((si.path_of(name), None, stamp, writer.write(si.path_of(name), file)))
+    return out
+
+
+def _release(files: list[Path]) -> None:
+    """Free the disk space of scratch files read for the last time, keeping the files
+    (emptied) until the scratch folder goes at the end: on ext4 without a journal,
+    every file created soon after a removal pays for skipping each inode recently freed
+    in its group (``recently_deleted``), which made creating the shards after removing
+    the partition files cost up to a millisecond each."""
+    for f in files:
+        os.truncate(f, 0)
 
 
 @contextmanager
@@ -430,7 +521,9 @@ def _pool(docs: int) -> Iterator[Pool | None]:
     if docs < POOL_FROM or workers < 2:
         yield None
         return
-    pool = multiprocessing.get_context("forkserver").Pool(workers, initializer=_quiet_worker)
+    pool = multiprocessing.get_context("forkserver").Pool(
+        workers, initializer=_quiet_worker, initargs=(_umask(),)
+    )
     try:
         yield pool
         pool.close()
@@ -439,9 +532,25 @@ def _pool(docs: int) -> Iterator[Pool | None]:
         pool.terminate()
 
 
-def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them."""
+def _quiet_worker(umask: int) -> None:
+    """Workers leave Ctrl-C to the parent, which stops them; they create files under
+    the parent's umask (the fork server keeps the one it started with)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.umask(umask)
+
+
+def _umask() -> int:
+    """This process's umask, read without setting it where Linux tells it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _run(pool: Pool | None, func: Callable[[Any], Any], tasks: Iterator[Any]) -> Iterator[Any]:

@@ -125,6 +125,14 @@ class _Site:
             self.summary.written += 1
         self.made[path] = stamp or hashlib.sha1(data).hexdigest()
 
+    def record(self, path: str, stamp: str, written: bool) -> None:
+        """Book a file another process wrote below the root (the search index's workers:
+        :class:`newsmirror.publish.search.SharedOutput`) as if it had been emitted."""
+        if written:
+            self.writer.claim(path)
+            self.summary.written += 1
+        self.made[path] = stamp
+
     def unchanged(self, path: str, stamp: str) -> bool:
         """Whether ``path`` was made from the same inputs last time (and is still there);
         if so it counts as made without being rendered."""

@@ -74,11 +74,7 @@ class OutputWriter:
 
     def write(self, relpath: str, data: bytes) -> bool:
         """Write ``data`` unless the file already holds exactly it; True if written."""
-        if relpath in self.written:
-            raise OutputError(
-                f"{relpath} would be written twice in one run",
-                hint="Two outputs claim the same file; this is a bug.",
-            )
+        self._not_yet(relpath)
         target = self.resolve(relpath)
         try:
             info = target.lstat()
@@ -99,6 +95,21 @@ class OutputWriter:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}", hint=hint) from exc
         self.written.add(relpath)
         return True
+
+    def claim(self, relpath: str) -> None:
+        """Count as written by this writer a file that another process wrote through an
+        OutputWriter of the same root (the search indexer's workers), so that a second
+        write of it in this run is refused as usual."""
+        self._not_yet(relpath)
+        _inside(relpath)
+        self.written.add(relpath)
+
+    def _not_yet(self, relpath: str) -> None:
+        if relpath in self.written:
+            raise OutputError(
+                f"{relpath} would be written twice in one run",
+                hint="Two outputs claim the same file; this is a bug.",
+            )
 
     def copy_in(self, relpath: str, source: Path) -> None:
         """Copy a content-addressed file in unless it is there already (its name is its
