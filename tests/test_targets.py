@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -533,21 +535,28 @@ def test_git_runs_only_plain_transports_whatever_the_users_git_config(tmp_path, 
     assert commits(remote, "main") == ["m"]
 
 
+def silent_remote(monkeypatch, stall: float) -> tuple[socket.socket, int]:
+    """A git server address that accepts and never answers, and git made to give up on a
+    transfer stalled for ``stall`` seconds: (the listening socket, its port)."""
+    from newsmirror.publish.targets import git as git_module
+
+    monkeypatch.setattr(git_module, "STALL_SECONDS", stall)
+    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_LIMIT", raising=False)
+    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_TIME", raising=False)
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[object] = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
+    return silent, silent.getsockname()[1]
+
+
 def test_a_remote_that_never_answers_fails_soon_and_the_others_get_the_push(tmp_path, monkeypatch):
-    import socket
-    import threading
     import time
 
     from newsmirror.publish.targets import git as git_module
 
-    monkeypatch.setattr(git_module, "STALL_SECONDS", 1)  # a stall of 1 s ends the transfer
+    silent, port = silent_remote(monkeypatch, 1)  # a stall of 1 s ends the transfer
     monkeypatch.setattr(git_module, "GIT_TIMEOUT", 15.0)
-    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_LIMIT", raising=False)
-    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_TIME", raising=False)
-    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
-    held = []
-    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
-    hung = f"http://nm:tok3n@127.0.0.1:{silent.getsockname()[1]}/mirror.git"
+    hung = f"http://nm:tok3n@127.0.0.1:{port}/mirror.git"
     out, live = tmp_path / "public", bare(tmp_path / "live.git")
     write(out, {"index.html": "x"})
     started = time.monotonic()
@@ -616,21 +625,13 @@ def test_an_edit_in_the_git_work_tree_never_reaches_the_output(tmp_path):
 
 
 def test_targets_publish_at_once_so_a_hanging_remote_delays_no_other(tmp_path, monkeypatch):
-    import socket
-    import threading
     from contextlib import nullcontext
     from types import SimpleNamespace
 
-    from newsmirror.publish.targets import git as git_module
     from newsmirror.runjob import publish_targets
 
-    monkeypatch.setattr(git_module, "STALL_SECONDS", 2)
-    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_LIMIT", raising=False)
-    monkeypatch.delenv("GIT_HTTP_LOW_SPEED_TIME", raising=False)
-    silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
-    held = []
-    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
-    hung = f"http://127.0.0.1:{silent.getsockname()[1]}/mirror.git"
+    silent, port = silent_remote(monkeypatch, 2)
+    hung = f"http://127.0.0.1:{port}/mirror.git"
     out = tmp_path / "public"
     write(out, {"index.html": "首页"})
     git = TargetConfig(
