@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -20,6 +21,13 @@ import pytest
 import pgharness
 from newsmirror.config import FetchSettings, Source, parse_config
 from newsmirror.store import Archive
+
+# Tests send SIGINT to the commands they start, as Ctrl-C does. A runner started in the
+# background by a non-interactive shell (`cmd &`, nohup) ignores SIGINT, and a child
+# inherits an ignored signal, so those commands would never see it: restore Python's
+# handler here (a child then starts with the default disposition).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 
