@@ -1114,7 +1114,10 @@ def test_a_feed_stored_at_once_is_its_items_stored_one_by_one(tmp_path_factory, 
     single.close()
 
 
-def test_a_feed_larger_than_one_lookup_finds_every_stored_item(archive):
+def test_a_feed_larger_than_one_lookup_finds_every_stored_item(archive, monkeypatch):
+    from newsmirror.store.entries import EntriesMixin
+
+    monkeypatch.setattr(EntriesMixin, "_CHUNK", 7)  # many lookups, and one left over
     _sources(archive, "甲")
     entries = [_entry(f"https://e.org/{i}", f"g{i}") for i in range(1_100)]
     assert _put(archive, "甲", entries[:700]) == (700, 0)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from newsmirror.decide import Change, classify_entry, classify_feed_update
 from newsmirror.models import Entry, FeedState, StoredArticle
@@ -83,19 +83,20 @@ class EntriesMixin(HealthMixin):
         new = updated = 0
         with self.transaction() as conn:
             sid = self._source_id(source)
-            known = _Known(*self._prefetch(conn, sid, entries))
-            for entry in entries:
-                change = self._store_entry(conn, sid, entry, now, wants_page, source, known)
+            canonicals = [canonical_url(entry.url) for entry in entries]
+            known = _Known(*self._prefetch(conn, sid, canonicals, entries))
+            for entry, canonical in zip(entries, canonicals, strict=True):
+                change = self._store_entry(
+                    conn, sid, entry, canonical, now, wants_page, source, known
+                )
                 new += change is Change.NEW
                 updated += change is Change.CHANGED
             self._save_feed_state(sid, feed_url, state)
             self._log(sid, feed_url, started, now, "ok", http_status, new, updated)
         return new, updated
 
-    _FIND = (
-        "SELECT id, title, author, content, version, feed_hash, content_origin, source_id"
-        " FROM articles WHERE "
-    )
+    _STORED = "id, title, author, content, version, feed_hash, content_origin, source_id"
+    _FIND = f"SELECT {_STORED} FROM articles WHERE "
 
     def _find_url(self, conn: sqlite3.Connection, canonical: str) -> StoredArticle | None:
         row = conn.execute(self._FIND + "canonical_url = ?", (canonical,)).fetchone()
@@ -127,40 +128,47 @@ class EntriesMixin(HealthMixin):
     _CHUNK = 500  # values per IN (...) list
 
     def _prefetch(
-        self, conn: sqlite3.Connection, sid: int, entries: list[Entry]
+        self, conn: sqlite3.Connection, sid: int, canonicals: list[str], entries: list[Entry]
     ) -> tuple[dict[str, StoredArticle], dict[str, StoredArticle]]:
         """The stored articles a feed's entries may be, in a few queries rather than one
         or two per entry: by canonical URL, and by guid in the source."""
-        urls = sorted({canonical_url(e.url) for e in entries})
         guids = sorted({e.guid for e in entries if e.guid})
-        by_url: dict[str, StoredArticle] = {}
-        by_guid: dict[str, StoredArticle] = {}
-        for start in range(0, len(urls), self._CHUNK):
-            part = urls[start : start + self._CHUNK]
-            marks = ", ".join("?" * len(part))
-            query = self._FIND.replace("SELECT ", "SELECT canonical_url, ", 1)
-            for key, *row in conn.execute(f"{query}canonical_url IN ({marks})", part):
-                by_url[key] = StoredArticle(*row)
-        for start in range(0, len(guids), self._CHUNK):
-            part = guids[start : start + self._CHUNK]
-            marks = ", ".join("?" * len(part))
-            query = self._FIND.replace("SELECT ", "SELECT guid, ", 1)
-            sql = f"{query}source_id = ? AND guid IN ({marks}) ORDER BY id"
-            for key, *row in conn.execute(sql, [sid, *part]):
-                by_guid.setdefault(key, StoredArticle(*row))
+        by_url = self._stored_by(conn, "canonical_url", sorted(set(canonicals)))
+        by_guid = self._stored_by(conn, "guid", guids, "source_id = ? AND ", (sid,))
         return by_url, by_guid
+
+    def _stored_by(
+        self,
+        conn: sqlite3.Connection,
+        column: str,
+        values: list[str],
+        where: str = "",
+        args: tuple[Any, ...] = (),
+    ) -> dict[str, StoredArticle]:
+        """``column`` value -> the first stored article (lowest id) with it, for
+        ``values``, :attr:`_CHUNK` at a time; ``where``/``args``: a further condition."""
+        found: dict[str, StoredArticle] = {}
+        for start in range(0, len(values), self._CHUNK):
+            part = values[start : start + self._CHUNK]
+            sql = (
+                f"SELECT {column}, {self._STORED} FROM articles"
+                f" WHERE {where}{column} IN ({', '.join('?' * len(part))}) ORDER BY id"
+            )
+            for key, *row in conn.execute(sql, [*args, *part]):
+                found.setdefault(key, StoredArticle(*row))
+        return found
 
     def _store_entry(
         self,
         conn: sqlite3.Connection,
         sid: int,
         entry: Entry,
+        canonical: str,
         now: datetime,
         wants_page: Callable[[Entry], bool],
         source: str,
         known: _Known,
     ) -> Change:
-        canonical = canonical_url(entry.url)
         existing = self._find(conn, sid, canonical, entry.guid, known)
         if existing is not None:
             entry = replace(entry, author=kept_author(entry.author, existing.author, source))
