@@ -339,7 +339,7 @@ def _build_segment(
                 if shared is not None and data is None:
                     shared.record(path, stamp, changed)
                 elif data is not None:
-                    out.emit(path, data)
+                    out.emit(path, data, stamp)  # the stamp the worker computed
     return si.Segment(segment.name, segment.first, segment.last, shards, len(members))
 
 
