@@ -84,6 +84,15 @@ except SystemExit:
     assert "sniffio" in idle
 
 
+def test_a_run_forks_its_parse_workers_before_loading_the_http_client():
+    """The workers are forked by pipeline.update before it imports feedrun: what `run` and
+    `fetch` have imported by then is what each worker inherits, and the HTTP client is
+    loaded in this process while the workers import the parser on the other core."""
+    before_fork = _imported("import newsmirror.runjob\nimport newsmirror.clirun")
+    late = ("httpx", "httpcore", "asyncio", "newsmirror.fetch", "newsmirror.feedrun")
+    assert sorted(m for m in before_fork if m.startswith(late)) == []
+
+
 def test_httpx_keeps_its_command_line_client_importable():
     modules = _imported("import newsmirror.fetch\nimport httpx._main")
     assert "httpx._main" in modules

@@ -186,7 +186,7 @@ class HostSlots:
 
 async def feed_job(source: str, url: str) -> None:
     """Fetch, parse and store one feed; queue its pages and images."""
-    from newsmirror.pipeline import handle_feed
+    from newsmirror.feedrun import handle_feed
 
     state = _state()
     src = state.sources.get(source)

@@ -30,7 +30,6 @@ and no zombie is left.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pickle
@@ -160,6 +159,8 @@ class ParsePool:
     async def _in_thread(self, body: bytes, options: dict[str, Any]) -> ParsedFeed:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="newsmirror-parse")
+        import asyncio
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, parse, body, options)
 
@@ -236,6 +237,8 @@ class Worker:
     async def parse(self, body: bytes, options: dict[str, Any]) -> ParsedFeed:
         """Parse one body in the worker: see :meth:`call`."""
         self.waiting += len(body)
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._courier, self.call, body, options)

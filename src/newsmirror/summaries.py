@@ -1,5 +1,6 @@
-"""What the page and image steps of a run did (counts and reasons), kept apart from
-those steps so that a run with nothing to do for them need not import them."""
+"""What a run did (per source, and what the page and image steps did: counts and
+reasons), kept apart from those steps so that a run with nothing to do for them need not
+import them."""
 
 from __future__ import annotations
 
@@ -63,3 +64,70 @@ class MediaSummary:
         return f"images: {self.stored} mirrored, {self.reused} reused, {self.failed} failed" + (
             f", {self.deferred} left for the next run (time budget)" if self.deferred else ""
         )
+
+
+@dataclass
+class SourceResult:
+    """What one run did for one source."""
+
+    name: str
+    feeds: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.failed and not (self.ok or self.not_modified):
+            return "failed"
+        if self.failed:
+            return "partial"
+        if self.ok:
+            return "ok"
+        return "not_modified"
+
+
+@dataclass
+class RunSummary:
+    sources: list[SourceResult]
+    pages: PageSummary = field(default_factory=PageSummary)
+    media: MediaSummary = field(default_factory=MediaSummary)
+    fallbacks: int = 0  # feeds that fastfeedparser could not read, read by feedparser
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.sources if s.status == status)
+
+    @property
+    def new(self) -> int:
+        return sum(s.new for s in self.sources)
+
+    @property
+    def updated(self) -> int:
+        return sum(s.updated for s in self.sources)
+
+    @property
+    def any_failed(self) -> bool:
+        return any(s.failed for s in self.sources)
+
+    def deferred_line(self) -> str:
+        return (
+            f"time budget spent: {self.pages.deferred} pages and {self.media.deferred} images"
+            " left for the next run"
+        )
+
+    def line(self) -> str:
+        return (
+            f"{len(self.sources)} sources: {self.count('ok')} ok, "
+            f"{self.count('not_modified')} not modified, {self.count('partial')} partial, "
+            f"{self.count('failed')} failed; {self.new} new, {self.updated} updated articles"
+            + (f"; {self.pages.line()}" if self.pages.fetched or self.pages.failed else "")
+            + (f"; {self.media.line()}" if self.media.stored or self.media.failed else "")
+            + (f"; {self.deferred_line()}" if self.pages.deferred or self.media.deferred else "")
+        )
+
+
+ProgressCallback = Callable[[SourceResult, str, str], None]
