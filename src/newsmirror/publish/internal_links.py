@@ -35,6 +35,7 @@ _A = re.compile(r"<a\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)
 _HREF = re.compile(r"""(\shref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.I)
 _DATA_ORIGINAL = re.compile(r"\sdata-original\s*=", re.I)
 _CHUNK = 200  # needles per SQL query
+_SEEN_MAX = 20_000  # page_of answers kept (a build of many articles meets millions of links)
 # The host of an absolute URL as written; when it is plain ASCII (letters, digits, dots,
 # hyphens), canonical_url gives it lower-cased without its trailing dots.
 _HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]*)")
@@ -65,13 +66,22 @@ class LinkMap:
             loose[loose_key(key)] = page if other == page else None  # None: ambiguous
         self.loose = {k: v for k, v in loose.items() if v is not None}
         self.hosts = {urlsplit(key).hostname for key in self.exact}
+        self._seen: dict[str, str | None] = {}  # page_of's answers: bodies repeat links
 
     def page_of(self, url: str) -> str | None:
         """The page of the archived article ``url`` names, or None."""
-        if not self.may_name_one(url):
-            return None
-        key = canonical_url(url)
-        return self.exact.get(key) or self.loose.get(loose_key(key))
+        try:
+            return self._seen[url]
+        except KeyError:
+            pass
+        page = None
+        if self.may_name_one(url):
+            key = canonical_url(url)
+            page = self.exact.get(key) or self.loose.get(loose_key(key))
+        if len(self._seen) >= _SEEN_MAX:
+            self._seen.clear()
+        self._seen[url] = page
+        return page
 
     def may_name_one(self, url: str) -> bool:
         """False when ``url`` surely names no archived article: its host, written plainly,
