@@ -24,6 +24,7 @@ from typing import Any
 
 from newsmirror.decide import needs_write
 from newsmirror.files import media_relpath
+from newsmirror.forked import can_fork, side_by_side
 from newsmirror.publish import internal_links, redirects
 from newsmirror.publish.pages import fold, is_http_url
 from newsmirror.publish.writer import OutputWriter
@@ -389,9 +390,19 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         else None
     )
     moved = redirects.redirects_of(archive) if todo else {}  # old URLs: one small query
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start : start + BATCH]
-        changed += _write_posts(archive, writer, batch, media_dir, summary, pages, moved, links)
+    render = _Render(writer, media_dir, pages, moved, links)
+    done: tuple[tuple[list[ExportRecord], int], ...]
+    for part in _parts(todo, parallel=can_fork()):
+        batches = [_read_batch(archive, batch, media_dir) for batch in part]
+        if len(batches) == 2:  # the second on the other core (forked.side_by_side)
+            first, second = (functools.partial(render, b) for b in batches)
+            done = side_by_side(first, second)
+        else:
+            done = (render(batches[0]),)
+        for made, written in done:
+            changed += made
+            summary.written += written
+            summary.unchanged += len(made) - written
     current = {fold(r.path): r.path for r in changed} | {
         fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
     }
@@ -434,44 +445,91 @@ def _write_moved(
         writer.remove(MOVED_DATA)
 
 
-def _write_posts(
-    archive: Archive,
-    writer: OutputWriter,
-    batch: list[tuple[ExportHead, str]],
-    media_dir: Path | None,
-    summary: ExportSummary,
-    pages: _PostPages,
-    moved: dict[int, list[str]],
-    links: internal_links.LinkMap | None = None,
-) -> list[ExportRecord]:
-    """Render and write a batch of posts, their bodies and images read in one query each;
-    return their new export records."""
-    ids = [head.id for head, _path in batch]
-    articles = archive.export_articles(ids)
-    media = archive.media_maps_of(ids) if media_dir is not None else {}
-    records = []
-    for head, path in batch:
-        article, imported = articles[head.id]
+_Todo = tuple[ExportHead, str]  # an article's head and its post's file
+PARALLEL_FROM = 2 * BATCH  # posts to write for the second core to take half
+
+
+def _parts(todo: list[_Todo], *, parallel: bool) -> Iterator[list[list[_Todo]]]:
+    """The posts to write in parts of one or two lists (two: one for each core, when
+    ``parallel`` and there are enough), each of at most 10 batches read at once."""
+    if not parallel or len(todo) < PARALLEL_FROM:
+        for start in range(0, len(todo), BATCH):
+            yield [todo[start : start + BATCH]]
+        return
+    half = max(BATCH, min(10 * BATCH, len(todo) // 2))
+    for start in range(0, len(todo), 2 * half):
+        part = todo[start : start + 2 * half]
+        yield [part[:half], part[half:]] if len(part) > half else [part]
+
+
+@dataclass
+class _Batch:
+    """Posts to write with what they need from the archive, read before the writing
+    starts (the writing may happen in a forked child, which must not use the archive)."""
+
+    todo: list[_Todo]
+    articles: dict[int, tuple[ArticleRecord, str | None]]
+    media: dict[int, dict[str, tuple[str, str]]]
+
+
+def _read_batch(archive: Archive, todo: list[_Todo], media_dir: Path | None) -> _Batch:
+    """The posts' bodies (and images) read in one query each, BATCH posts at a time."""
+    articles: dict[int, tuple[ArticleRecord, str | None]] = {}
+    media: dict[int, dict[str, tuple[str, str]]] = {}
+    for start in range(0, len(todo), BATCH):
+        ids = [head.id for head, _path in todo[start : start + BATCH]]
+        articles |= archive.export_articles(ids)
+        if media_dir is not None:
+            media |= archive.media_maps_of(ids)
+    return _Batch(todo, articles, media)
+
+
+@dataclass
+class _Render:
+    """Renders and writes posts (no archive access: see :class:`_Batch`)."""
+
+    writer: OutputWriter
+    media_dir: Path | None
+    pages: _PostPages
+    moved: dict[int, list[str]]
+    links: internal_links.LinkMap | None
+
+    def __call__(self, batch: _Batch) -> tuple[list[ExportRecord], int]:
+        """Write the batch's posts: their new export records, and how many were written
+        (the others were already there, byte for byte)."""
+        records, written = [], 0
+        for head, path in batch.todo:
+            article, imported = batch.articles[head.id]
+            data = self._post(head, path, article, imported, batch.media.get(head.id))
+            written += self.writer.write(path, data)
+            records.append(
+                ExportRecord(head.id, path, article.version, len(data), article.media_rev)
+            )
+        return records, written
+
+    def _post(
+        self,
+        head: ExportHead,
+        path: str,
+        article: ArticleRecord,
+        imported: str | None,
+        media: dict[str, tuple[str, str]] | None,
+    ) -> bytes:
         content = article.content
         original = imported if path == f"{POSTS_DIR}/{head.jekyll_name}" else None
-        if media_dir is not None and head.id in media:
-            content, used = localise_images(content, media[head.id], f"../{MEDIA_DIR}/")
+        if self.media_dir is not None and media:
+            content, used = localise_images(content, media, f"../{MEDIA_DIR}/")
             for relpath in used:
                 if original is None or f"../{MEDIA_DIR}/{relpath}" in original:
-                    writer.copy_in(f"{MEDIA_DIR}/{relpath}", media_dir / relpath)
-        # An imported post unchanged since: its own file, byte for byte (its images as it had them).
-        old = pages.free(moved.get(head.id, ()))
-        if original is None and links is not None:  # an imported post keeps its bytes
-            content = internal_links.rewrite(content, links.page_of)
+                    self.writer.copy_in(f"{MEDIA_DIR}/{relpath}", self.media_dir / relpath)
+        if original is not None:  # an imported post unchanged since: its own bytes
+            return original.encode()
+        old = self.pages.free(self.moved.get(head.id, ()))
+        if self.links is not None:
+            content = internal_links.rewrite(content, self.links.page_of)
         if not article.imported:  # a fed article's topic tags (topics.py) are the site's only
             article = replace(article, tags=())
-        data = (render_post(article, content, old) if original is None else original).encode()
-        if writer.write(path, data):
-            summary.written += 1
-        else:
-            summary.unchanged += 1
-        records.append(ExportRecord(head.id, path, article.version, len(data), article.media_rev))
-    return records
+        return render_post(article, content, old).encode()
 
 
 class _PostPages:

@@ -1,0 +1,103 @@
+"""Work on two cores (newsmirror.forked) and the Jekyll export that uses it: the same
+bytes as one core, nothing lost when the child fails."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from conftest import Reply, make_config, rss
+from newsmirror.forked import side_by_side
+from newsmirror.pipeline import update
+from newsmirror.publish import jekyll
+from newsmirror.store import Archive
+
+PARENT = os.getpid()
+
+
+def test_the_child_does_its_part_on_another_process():
+    mine, theirs = side_by_side(os.getpid, os.getpid)
+    assert mine == PARENT
+    assert theirs != PARENT  # computed in the child, sent back
+
+
+def test_a_child_that_dies_leaves_its_part_to_this_process():
+    def there():
+        if os.getpid() != PARENT:
+            os._exit(3)  # killed, out of memory: the result never comes
+        return "done here"
+
+    assert side_by_side(lambda: 1, there) == (1, "done here")
+
+
+def test_an_error_in_the_childs_part_surfaces_here_as_without_the_child():
+    calls = []
+
+    def there():
+        calls.append(os.getpid())  # only this process's list is seen here
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        side_by_side(lambda: 1, there)
+    assert calls == [PARENT]  # the child failed too, then it ran here
+
+
+def test_an_error_here_ends_the_child_and_goes_on():
+    def here():
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        side_by_side(here, lambda: time.sleep(20))
+    assert time.monotonic() - started < 5  # the child was killed, not waited for
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
+
+
+def _tree(folder):
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture
+def archive_of_posts(tmp_path, server):
+    links = "".join(f'<a href="https://e.org/{i}">{i}</a>' for i in range(0, 30, 7))
+    posts = [
+        {
+            "title": f"第{i}篇",
+            "link": f"https://e.org/{i}",
+            "pubDate": f"Mon, 0{1 + i % 9} Jan 2024 00:00:00 GMT",
+            "content": f"<p>内容{i} {links}</p>",
+        }
+        for i in range(30)
+    ]
+    server.route("/f", Reply(body=rss(posts)))
+    config = make_config(tmp_path, [("源", [server.url + "/f"])])
+    archive = Archive.open(config.archive)
+    update(config, archive)
+    yield archive
+    archive.close()
+
+
+def test_an_export_on_two_cores_writes_what_one_core_writes(
+    tmp_path, archive_of_posts, monkeypatch
+):
+    monkeypatch.setattr(jekyll, "BATCH", 4)  # 30 posts: parts of two halves of 4 batches
+    monkeypatch.setattr(jekyll, "PARALLEL_FROM", 8)
+    monkeypatch.setattr(jekyll, "can_fork", lambda: True)
+    two = jekyll.export_jekyll(archive_of_posts, tmp_path / "two")
+    monkeypatch.setattr(jekyll, "can_fork", lambda: False)
+    one = jekyll.export_jekyll(archive_of_posts, tmp_path / "one")
+    assert (
+        (two.written, two.unchanged, two.total) == (one.written, one.unchanged, 30) == (30, 0, 30)
+    )
+    assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
+    assert 'data-original="https://e.org/7"' in (tmp_path / "two" / "_posts").joinpath(
+        sorted(os.listdir(tmp_path / "two" / "_posts"))[-1]
+    ).read_text("utf-8")
+    monkeypatch.setattr(jekyll, "can_fork", lambda: True)
+    again = jekyll.export_jekyll(archive_of_posts, tmp_path / "two")
+    assert (again.written, again.unchanged) == (0, 30)
