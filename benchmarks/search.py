@@ -234,12 +234,14 @@ def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
     }
     folder = site / "search"
     kinds: dict[str, list[int]] = {}  # kind of file -> bytes per query
+    counts: dict[str, list[int]] = {}  # kind of file -> requests per query
 
     def load(name: str) -> bytes | None:
         path = folder / f"{name}.js"
         data = path.read_bytes() if path.exists() else None
         kind = "doc files" if name.startswith("d/") else "shards" if "/" in name else name
         kinds.setdefault(kind, [0] * len(queries))[len(rows)] += len(data or b"")
+        counts.setdefault(kind, [0] * len(queries))[len(rows)] += 1
         return data
 
     queries = draw_queries(raw, count)
@@ -270,6 +272,7 @@ def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
                 "requests": reader.requests,
                 "bytes": reader.bytes,
                 "short_page": len(result.shown) < min(10, len(truth)),
+                "stopped": result.more and len(result.shown) < 10,
             }
         )
     out = summarise(rows)
@@ -278,6 +281,10 @@ def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
     out["kB by kind, median / p90"] = ", ".join(
         f"{k} {statistics.median(v) / 1000:.0f} / {sorted(v)[int(0.9 * len(v))] / 1000:.0f}"
         for k, v in kinds.items()
+    )
+    out["requests by kind, median / p90 / max"] = ", ".join(
+        f"{k} {statistics.median(v):.0f} / {sorted(v)[int(0.9 * len(v))]} / {max(v)}"
+        for k, v in counts.items()
     )
     return out
 
@@ -330,6 +337,9 @@ def summarise(rows: list[dict]) -> dict[str, object]:
             else "-"
         ),
         "first page short of 10": sum(r["short_page"] for r in rows),
+        "of those, stopped after searchread.MISSES false candidates (继续查找)": sum(
+            r["stopped"] for r in rows
+        ),
         "requests median / p90 / max": (
             f"{pct(requests, 0.5)} / {pct(requests, 0.9)} / {max(requests)}"
         ),
@@ -349,6 +359,8 @@ def _said(text: str) -> tuple[str, int]:
     """What kind of count the page shows (exact, estimate, withheld) and its number."""
     if text == "没有找到":
         return "exact", 0
+    if text.startswith("还没有找到"):  # the page stopped before it found one
+        return "withheld", 0
     kind = "estimate" if text.startswith("约") else "withheld" if "待确认" in text else "exact"
     return kind, int(re.findall(r"\d+", text)[0])
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsmirror.publish import search
+from newsmirror.publish import search, searchread
 from newsmirror.publish import searchindex as si
 from newsmirror.publish.searchread import Reader
 from newsmirror.publish.site import SiteOptions, build_site
@@ -550,3 +550,34 @@ def test_scratch_files_stay_until_the_index_is_written(
     build(tmp_path / "site", docs, bodies, {}, Watching)
     assert len(seen) > 4 and len(set(seen)) == 1, seen  # none removed while shards are made
     assert not list((tmp_path / "tmp").iterdir())  # all gone at the end
+
+
+def test_a_page_stops_after_a_few_false_candidates_and_goes_on_when_asked(
+    tmp_path: Path,
+) -> None:
+    # 30 docs hold 中国 and 国人 (no masks in so small a segment); only 29, 26 and 0-9
+    # hold 中国人. The newest come first: a cold first page must not read every false
+    # candidate to fill its ten (on a large site that cost megabytes): it stops after
+    # MISSES false ones, shows what it found, and reads on when the reader asks.
+    true = {29, 26, *range(10)}
+    titles = {i: f"中国人 {i}" if i in true else f"中国队 {i} 国人" for i in range(30)}
+    build(tmp_path, [doc(i, titles[i]) for i in range(30)], {i: "" for i in range(30)}, {})
+    loaded: list[str] = []
+
+    def load(name: str) -> bytes | None:
+        loaded.append(name)
+        path = tmp_path / "search" / f"{name}.js"
+        return path.read_bytes() if path.exists() else None
+
+    first = Reader(load).search("中国人")
+    assert first.shown == [29, 26] and first.more
+    assert first.checked == 2 + searchread.MISSES
+    assert len([n for n in loaded if n.startswith("d/")]) == 4  # packs of 29 down to 22
+    assert first.count_text() == "已找到 2 篇（总数待确认）"
+    later = reader(tmp_path).search("中国人", rounds=4)  # 继续查找, three times
+    assert later.shown == [29, 26, *range(9, 1, -1)] and later.more
+    assert len(reader(tmp_path).all_matches("中国人")) == 12
+    nothing = {i: "中国队 国人" for i in range(8)}
+    none_yet = reader(tmp_path / "none")
+    build(tmp_path / "none", [doc(i, nothing[i]) for i in range(8)], {i: "" for i in range(8)}, {})
+    assert none_yet.search("中国人").count_text() == "还没有找到（总数待确认）"

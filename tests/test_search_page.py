@@ -86,6 +86,33 @@ def _filler(archive: Archive, count: int = 40) -> None:
         )
 
 
+BERRY = "蓝莓派"
+FALSE_BERRIES = 8
+
+
+def _berries(archive: Archive) -> None:
+    """Three older articles that hold 蓝莓派 and eight newer ones whose pairs 蓝莓 and
+    莓派 pass the neighbour masks (干 has the bit of 派, 园 that of 蓝) without it: the
+    first page meets false candidates first."""
+    assert ord("干") % 4 == ord("派") % 4 and ord("园") % 4 == ord("蓝") % 4
+    for i in range(3 + FALSE_BERRIES):
+        when = datetime(2022, 3, 1 + i, 8, 0, tzinfo=UTC)
+        title = f"蓝莓派食谱 {i}" if i < 3 else f"蓝莓干与园莓派 {i}"
+        archive.import_article(
+            source="测试",
+            url=f"https://example.org/berries/{i}",
+            title=title,
+            author="",
+            content=f"<p>第{i}篇。</p>",
+            tags=[],
+            published=when,
+            date_known=True,
+            published_raw="",
+            jekyll_name=f"{when:%Y-%m-%d}-berry{i}.md",
+            now=when,
+        )
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo's archive, the real posts of one old mirror and a few made-up articles,
@@ -102,6 +129,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         if posts.is_dir():
             import_jekyll(archive, posts)
         _filler(archive)
+        _berries(archive)
         archive.ensure_source("东京测试", "Asia/Tokyo")
         _add(archive, "测试", HOSTILE[0], "第一篇 xsszebra 文章", 1)
         _add(archive, "测试", HOSTILE[1], "第二篇 XSSZebra 文章", 2)
@@ -269,6 +297,26 @@ def test_simplified_finds_traditional_and_back(tab, site):
     assert shown(tab)[0]["marks"][0] == "臺灣選舉"  # the original text, highlighted
     open_search(tab, site["http"], "習近平 會談")
     assert SEED_TITLE in [r["title"] for r in shown(tab)]
+
+
+def test_a_page_stops_after_a_few_false_candidates_and_goes_on_when_asked(tab, site):
+    # The eight newest candidates are false: the first page does not read them all
+    # (on a large site a query of common pairs read megabytes so): it stops, says it
+    # has found nothing yet, and 继续查找 reads on, on the same page and URL.
+    asked: list[str] = []
+    tab.on("request", lambda r: asked.append(r.url) if "/search/d/" in r.url else None)
+    open_search(tab, site["http"], BERRY)
+    assert shown(tab) == [] and status(tab) == "还没有找到（总数待确认）"
+    assert len(asked) <= 8  # doc files: at most ten candidates and five false, in packs
+    assert tab.locator("#search-pager a", has_text="下一页").count() == 0
+    url = tab.url
+    tab.locator("#search-pager a", has_text="继续查找").click()
+    tab.wait_for_selector(DONE, state="attached")
+    tab.wait_for_function("document.querySelectorAll('#search-results li').length == 3")
+    assert tab.url == url and status(tab) == "找到 3 篇"
+    assert sorted(r["title"] for r in shown(tab)) == [f"蓝莓派食谱 {i}" for i in range(3)]
+    assert expected(site, BERRY) == {urlsplit(r["href"]).path.lstrip("/") for r in shown(tab)}
+    assert tab.locator("#search-pager a").count() == 0
 
 
 def test_title_matches_first_then_newest(tab, site):

@@ -12,6 +12,7 @@ from newsmirror.publish import searchindex as si
 from newsmirror.textsearch import fold, matches, site_exact, site_query_grams, terms
 
 PAGE = 10
+MISSES = 5  # false candidates a page checks at most before it stops (the reader may go on)
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Result:
     shown: list[int] = field(default_factory=list)  # confirmed doc ids of the pages read
     urls: list[str] = field(default_factory=list)
     checked: int = 0  # candidates checked for the pages read
+    more: bool = False  # candidates left unchecked
 
     def count_text(self) -> str:
         """The count as the page shows it after the pages read (its countText)."""
@@ -39,6 +41,8 @@ def count_text(candidates: int, checked: int, confirmed: int, exact: bool) -> st
     if exact:
         return f"找到 {count} 篇"
     if checked > confirmed:
+        if not confirmed:
+            return "还没有找到（总数待确认）"
         return f"已找到 {confirmed} 篇（总数待确认）"
     return f"约 {count} 篇"
 
@@ -110,8 +114,10 @@ class Reader:
             titles |= (title or set()) - deleted
         return found, titles
 
-    def search(self, query: str, pages: int = 1) -> Result:
-        """The query's first ``pages`` pages of results, as the page shows them."""
+    def search(self, query: str, pages: int = 1, rounds: int | None = 1) -> Result:
+        """The query's first ``pages`` pages of results, as the page shows them: it
+        stops once ``rounds`` times MISSES candidates were false (each 继续查找 is a
+        round more; None: no limit)."""
         words = terms(query)
         result = Result()
         if not words:
@@ -123,8 +129,11 @@ class Reader:
             len(titles),
         )
         result.order = sorted(found, key=lambda d: (d not in titles, -d))
+        misses = None if rounds is None else MISSES * rounds
         for doc in result.order:
             if len(result.shown) >= PAGE * pages:
+                break
+            if misses is not None and result.checked - len(result.shown) >= misses:
                 break
             result.checked += 1
             value = self.get(si.doc_name(doc))[doc % si.PACK]
@@ -133,9 +142,10 @@ class Reader:
             if matches(fold(title + "\n" + text), words):
                 result.shown.append(doc)
                 result.urls.append(url)
+        result.more = result.checked < len(result.order)
         return result
 
     def all_matches(self, query: str) -> list[str]:
         """Every confirmed result's url, in order (reads every candidate)."""
-        result = self.search(query, pages=10**9)
+        result = self.search(query, pages=10**9, rounds=None)
         return result.urls

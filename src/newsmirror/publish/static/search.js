@@ -6,6 +6,10 @@
   "use strict";
   var PER_PAGE = 10;
   var BATCH_MIN = 4; // doc files asked for at once, at least, while confirming candidates
+  // False candidates a page checks at most per round before it stops and offers 继续查找 (a doc
+  // file costs ~10 kB; a query of common pairs may have many times more candidates than
+  // matches). searchread.MISSES.
+  var MISSES = 5;
   var SNIPPET_BEFORE = 30; // characters of context before the first match
   var SNIPPET_LENGTH = 120;
   // Python's str.isspace(), which textsearch's split() and \s use.
@@ -351,7 +355,8 @@
     return texts[id];
   }
 
-  // Confirm candidates in order until `want` results are confirmed or none are left;
+  // Confirm candidates in order until `want` results are confirmed, none are left or
+  // MISSES of them were false in this round (state.stopped: the reader may go on);
   // `progress` is called after each candidate (results can be shown as they come).
   // One confirmation at a time per search (paging and a repeated query share it).
   function confirmUpTo(state, want, progress) {
@@ -363,19 +368,28 @@
   }
 
   async function confirmMore(state, want, progress) {
+    var misses = 0;
+    state.stopped = false;
     while (state.confirmed.length < want && state.checked < state.candidates.length) {
+      if (misses >= MISSES) { state.stopped = true; break; }
+      var needed = want - state.confirmed.length;
       var ids = state.candidates.slice(
-        state.checked, state.checked + Math.max(want - state.confirmed.length, BATCH_MIN));
+        state.checked, state.checked + Math.min(Math.max(needed, BATCH_MIN), needed + MISSES - misses));
       var docs = ids.map(loadDoc);
       for (var i = 0; i < ids.length; i++) {
         var doc = await docs[i];
         if (matches(searchable(String(doc[1]), String(doc[4] || "")), state.words)) {
           state.confirmed.push({ id: ids[i], doc: doc });
+        } else {
+          misses += 1;
         }
         state.checked += 1;
         if (progress) { progress(); }
-        if (state.confirmed.length >= want) { break; }
+        if (state.confirmed.length >= want || misses >= MISSES) { break; }
       }
+    }
+    if (state.confirmed.length < want && state.checked < state.candidates.length) {
+      state.stopped = true;
     }
     return state;
   }
@@ -391,6 +405,7 @@
     var count = state.candidates.length - (state.checked - state.confirmed.length);
     if (state.exact) { return "找到 " + count + " 篇"; }
     if (state.checked > state.confirmed.length) {
+      if (!state.confirmed.length) { return "还没有找到（总数待确认）"; }
       return "已找到 " + state.confirmed.length + " 篇（总数待确认）";
     }
     return "约 " + count + " 篇";
@@ -535,17 +550,34 @@
     return a;
   }
 
+  // 继续查找 reads on where a page stopped (MISSES false candidates this round):
+  // the same page again, with a new round.
+  function goOnButton(q, page) {
+    var a = document.createElement("a");
+    a.href = urlFor(q, page);
+    a.className = "search-more";
+    a.textContent = "继续查找";
+    a.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      run(q, page, false);
+    });
+    return a;
+  }
+
   function showPager(state, q, page) {
     if (!pager) { return; }
     pager.textContent = "";
-    var more = state.confirmed.length > page * PER_PAGE || state.checked < state.candidates.length;
+    var short = state.stopped && state.confirmed.length < page * PER_PAGE;
+    var more = !short &&
+      (state.confirmed.length > page * PER_PAGE || state.checked < state.candidates.length);
     if (page > 1) { pager.appendChild(pagerButton("上一页", page - 1, q)); }
-    if (page > 1 || more) {
+    if (page > 1 || more || short) {
       var here = document.createElement("span");
       here.textContent = "第 " + page + " 页";
       pager.appendChild(here);
     }
     if (more) { pager.appendChild(pagerButton("下一页", page + 1, q)); }
+    if (short) { pager.appendChild(goOnButton(q, page)); }
   }
 
   function showCount(state, page, shown) {
