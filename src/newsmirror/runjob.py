@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,14 +184,22 @@ def _write_site(archive: Archive, output: SiteOutput, targets: tuple[TargetConfi
     return build_site(archive, output.path, options).line()
 
 
+def output_kind(output: JekyllOutput | SiteOutput) -> str:
+    return "jekyll" if isinstance(output, JekyllOutput) else "site"
+
+
 def write_outputs(
-    config: Config, archive: Archive, hold: Hold, events: Events | None = None
+    config: Config,
+    archive: Archive,
+    hold: Hold,
+    events: Events | None = None,
+    done: Callable[[OutputResult], None] | None = None,
 ) -> list[OutputResult]:
     """Write every output of ``config.publish``; one failing does not stop the others.
-    ``events`` hears of each as it is done."""
+    ``events`` hears of each as it is done; ``done`` gets each result as it is known."""
     results = []
     for output in config.publish.outputs:
-        kind = "jekyll" if isinstance(output, JekyllOutput) else "site"
+        kind = output_kind(output)
         result = OutputResult(kind, output.path)
         try:
             with hold(output.path):
@@ -206,7 +214,21 @@ def write_outputs(
         results.append(result)
         if events is not None:
             events("output", f"{kind} {output.path}: {result.error or result.line}")
+        if done is not None:
+            done(result)
     return results
+
+
+def write_and_publish(
+    config: Config, archive: Archive, hold: Hold, message: str, events: Events | None = None
+) -> tuple[list[OutputResult], list[TargetOutcome]]:
+    """Write every output and publish every target; a target starts as soon as the
+    outputs it publishes are written (the Jekyll tree's targets publish while the site
+    is built). The results come in the config's order."""
+    kinds = {output_kind(o) for o in config.publish.outputs}
+    with _Publishing(config, kinds, hold, message, events) as publishing:
+        outputs = write_outputs(config, archive, hold, events, done=publishing.written)
+    return outputs, publishing.outcomes
 
 
 def commit_message(summary: RunSummary, when: str) -> str:
@@ -221,56 +243,110 @@ def publish_targets(
     message: str,
     events: Events | None = None,
 ) -> list[TargetOutcome]:
+    """Publish every target of outputs already written (see :class:`_Publishing`)."""
+    with _Publishing(config, {o.kind for o in outputs}, hold, message, events) as publishing:
+        for output in outputs:
+            publishing.written(output)
+    return publishing.outcomes
+
+
+class _Publishing:
     """Publish every target, all at once (a slow host or a hanging remote delays none of
-    the others); one failing (or raising anything) never stops the others. A target whose
-    output failed in this run is left as it was. Each output folder is held once for all
-    its targets. ``events`` hears of each as it is done; the outcomes come in the config's
-    order."""
-    failed = {o.kind: o.error for o in outputs if o.error}
-    folders = {o.kind: o.path for o in outputs}
-    results = []
-    todo: list[tuple[TargetConfig, TargetOutcome]] = []
-    for target_config in config.publish.targets:
-        outcome = TargetOutcome(target_config.name, target_config.kind, target_config.output)
-        results.append(outcome)
-        if target_config.output in failed or target_config.output not in folders:
-            outcome.error = f"not published: the {target_config.output} output failed"
-        else:
-            todo.append((target_config, outcome))
-    with ExitStack() as stack:
-        held: dict[str, Path] = {}
-        busy: dict[str, str] = {}  # output -> why it could not be held
-        for target_config, outcome in todo:
-            kind = target_config.output
-            if kind not in held and kind not in busy:
-                try:
-                    held[kind] = stack.enter_context(hold(folders[kind]))
-                except NewsmirrorError as exc:
-                    busy[kind] = " ".join(exc.message.split())
-                except OSError as exc:
-                    busy[kind] = f"cannot hold the {kind} output: {exc.strerror or exc}"
-            if kind in busy:
-                outcome.error = busy[kind]
-                if events is not None:
-                    events("target", f"{outcome.name}: {outcome.error}")
-        ready = [(t, o) for t, o in todo if o.error is None]
+    the others), each as soon as its output is written (:meth:`written`); one failing (or
+    raising anything) never stops the others. A target whose output failed in this run,
+    or is not written at all, is left as it was. Each output folder is held once for all
+    its targets. ``events`` hears of each target as it is done, in the calling thread;
+    :attr:`outcomes` come in the config's order once the block is left."""
+
+    def __init__(
+        self,
+        config: Config,
+        outputs: set[str],
+        hold: Hold,
+        message: str,
+        events: Events | None = None,
+    ) -> None:
+        self.message, self.events, self.hold = message, events, hold
+        self.outcomes = [TargetOutcome(t.name, t.kind, t.output) for t in config.publish.targets]
         places: dict[str, list[tuple[TargetConfig, TargetOutcome]]] = {}
-        for target_config, outcome in ready:  # targets that share a place take turns
-            places.setdefault(place(target_config), []).append((target_config, outcome))
-        stop = threading.Event()  # set when the job is left early (Ctrl-C): no new target
-        pool = ThreadPoolExecutor(max(1, len(places)), thread_name_prefix="newsmirror-target")
+        for pair in zip(config.publish.targets, self.outcomes, strict=True):
+            places.setdefault(place(pair[0]), []).append(pair)  # a place's targets take turns
+        self.waiting = list(places.values())
+        self.settled: dict[str, OutputResult | None] = {}  # output kind -> its result
+        self.pending = set(outputs)  # the kinds of outputs still being written
+        self.held: dict[str, Path] = {}
+        self.busy: dict[str, str] = {}  # output -> why it could not be held
+        self.stack = ExitStack()
+        self.stop = threading.Event()  # set when the job is left early (Ctrl-C): no new target
+        self.pool = ThreadPoolExecutor(max(1, len(places)), thread_name_prefix="newsmirror-target")
+        self.running: list[Future[list[TargetOutcome]]] = []
+
+    def __enter__(self) -> _Publishing:
+        self.stack.__enter__()
+        return self
+
+    def written(self, output: OutputResult) -> None:
+        """``output`` is written (or failed): start the turns that waited only for it, and
+        tell of the turns done meanwhile."""
+        self.settled[output.kind] = output
+        self.pending.discard(output.kind)
+        self._start(ready_only=True)
+        self._tell(done_only=True)
+
+    def _start(self, ready_only: bool) -> None:
+        for turn in list(self.waiting):
+            kinds = {t.output for t, _ in turn}
+            if ready_only and kinds & self.pending:
+                continue
+            self.waiting.remove(turn)
+            ready = [(t, o) for t, o in turn if self._ready(t, o)]
+            if ready:
+                self.running.append(
+                    self.pool.submit(_publish_in_turn, ready, self.held, self.message, self.stop)
+                )
+
+    def _ready(self, target: TargetConfig, outcome: TargetOutcome) -> bool:
+        """Whether ``target`` can publish: its output written and held; else its outcome
+        says why not."""
+        kind = target.output
+        result = self.settled.get(kind)
+        if result is None or result.error:
+            outcome.error = f"not published: the {kind} output failed"
+            return False
+        if kind not in self.held and kind not in self.busy:
+            try:
+                self.held[kind] = self.stack.enter_context(self.hold(result.path))
+            except NewsmirrorError as exc:
+                self.busy[kind] = " ".join(exc.message.split())
+            except OSError as exc:
+                self.busy[kind] = f"cannot hold the {kind} output: {exc.strerror or exc}"
+        if kind in self.busy:
+            outcome.error = self.busy[kind]
+            self._event(outcome)
+            return False
+        return True
+
+    def _tell(self, done_only: bool) -> None:
+        """Tell of the turns done (all of them, waiting, unless ``done_only``)."""
+        turns = [f for f in self.running if f.done()] if done_only else self.running
+        for turn in turns if done_only else as_completed(turns):
+            self.running.remove(turn)
+            for outcome in turn.result():
+                self._event(outcome)
+
+    def _event(self, outcome: TargetOutcome) -> None:
+        if self.events is not None:
+            self.events("target", f"{outcome.name}: {outcome.error or outcome.line}")
+
+    def __exit__(self, *exc_info: object) -> None:
         try:
-            turns = [
-                pool.submit(_publish_in_turn, turn, held, message, stop) for turn in places.values()
-            ]
-            for turn in as_completed(turns):
-                for outcome in turn.result():
-                    if events is not None:
-                        events("target", f"{outcome.name}: {outcome.error or outcome.line}")
+            if exc_info[0] is None:
+                self._start(ready_only=False)  # outputs never written: their targets say so
+                self._tell(done_only=False)
         finally:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-    return results
+            self.stop.set()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.stack.__exit__(None, None, None)
 
 
 def place(target: TargetConfig) -> str:
@@ -341,8 +417,7 @@ def run_job(
             report.fetch = update(
                 config, archive, names, progress=progress, events=events, budget=budget
             )
-        report.outputs = write_outputs(config, archive, hold, events)
-    message = commit_message(report.fetch, to_iso(now_utc()))
-    report.targets = publish_targets(config, report.outputs, hold, message, events)
+        message = commit_message(report.fetch, to_iso(now_utc()))
+        report.outputs, report.targets = write_and_publish(config, archive, hold, message, events)
     report.finished = to_iso(now_utc())
     return report
