@@ -4,6 +4,7 @@ bytes as one core, nothing lost when the child fails."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -21,6 +22,18 @@ def test_the_child_does_its_part_on_another_process():
     mine, theirs = side_by_side(os.getpid, os.getpid)
     assert mine == PARENT
     assert theirs != PARENT  # computed in the child, sent back
+
+
+def test_no_child_is_forked_while_another_thread_runs():
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        mine, theirs = side_by_side(os.getpid, os.getpid)
+    finally:
+        release.set()
+        other.join()
+    assert mine == theirs == PARENT  # both here: a lock the thread held could hang a child
 
 
 def test_a_child_that_dies_leaves_its_part_to_this_process():

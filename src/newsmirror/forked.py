@@ -22,6 +22,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import TypeVar, cast
 
@@ -40,7 +41,11 @@ def can_fork(cpus: int | None = None) -> bool:
 
 
 def side_by_side(here: Callable[[], A], there: Callable[[], B]) -> tuple[A, B]:
-    """``(here(), there())``, ``there`` run in a forked child meanwhile (see the module)."""
+    """``(here(), there())``, ``there`` run in a forked child meanwhile (see the module);
+    one after the other here while another thread of this process runs (a publish
+    target's, a live display's): a lock it holds at the fork would stay held in the child."""
+    if threading.active_count() > 1:
+        return here(), there()
     try:
         read_end, write_end = os.pipe()
     except OSError:
