@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 
-from conftest import Reply, make_config, rss
 from newsmirror.forked import side_by_side
-from newsmirror.pipeline import update
+from newsmirror.models import Entry, FeedState
 from newsmirror.publish import jekyll
 from newsmirror.store import Archive
 
@@ -76,21 +76,28 @@ def _tree(folder):
 
 
 @pytest.fixture
-def archive_of_posts(tmp_path, server):
+def archive_of_posts(tmp_path):
+    """30 articles linking to each other, stored without a feed server (its thread would
+    keep the export on one core)."""
     links = "".join(f'<a href="https://e.org/{i}">{i}</a>' for i in range(0, 30, 7))
-    posts = [
-        {
-            "title": f"第{i}篇",
-            "link": f"https://e.org/{i}",
-            "pubDate": f"Mon, 0{1 + i % 9} Jan 2024 00:00:00 GMT",
-            "content": f"<p>内容{i} {links}</p>",
-        }
+    entries = [
+        Entry(
+            f"https://e.org/{i}",
+            "",
+            f"第{i}篇",
+            "作者",
+            f"<p>内容{i} {links}</p>",
+            datetime(2024, 1, 1 + i % 9, tzinfo=UTC),
+            "",
+        )
         for i in range(30)
     ]
-    server.route("/f", Reply(body=rss(posts)))
-    config = make_config(tmp_path, [("源", [server.url + "/f"])])
-    archive = Archive.open(config.archive)
-    update(config, archive)
+    archive = Archive.open(tmp_path / "archive.sqlite")
+    archive.ensure_source("源")
+    now = datetime.now(UTC)
+    archive.store_entries(
+        "源", "https://e.org/feed", entries, state=FeedState(), started=now, now=now
+    )
     yield archive
     archive.close()
 
@@ -101,7 +108,11 @@ def test_an_export_on_two_cores_writes_what_one_core_writes(
     monkeypatch.setattr(jekyll, "BATCH", 4)  # 30 posts: parts of two halves of 4 batches
     monkeypatch.setattr(jekyll, "PARALLEL_FROM", 8)
     monkeypatch.setattr(jekyll, "can_fork", lambda: True)
+    children = []
+    monkeypatch.setattr(jekyll, "side_by_side", lambda *a: children.append(1) or side_by_side(*a))
+    assert threading.active_count() == 1  # else both halves would run here
     two = jekyll.export_jekyll(archive_of_posts, tmp_path / "two")
+    assert len(children) == 1  # 30 posts: two halves of 15, the second in a child
     monkeypatch.setattr(jekyll, "can_fork", lambda: False)
     one = jekyll.export_jekyll(archive_of_posts, tmp_path / "one")
     assert (
