@@ -229,6 +229,32 @@ def test_flat_history_keeps_one_commit_here_and_on_the_remote(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in [work, *work.rglob("*")]} == files
 
 
+def _objects(repo):
+    """(loose objects, packs) of a repository."""
+    counts = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+    return int(counts["count"]), int(counts["packs"])
+
+
+def test_a_flat_push_sends_what_changed_not_the_whole_site_again(tmp_path):
+    # A flat branch's new commit has no parent: the push can leave out what the remote
+    # holds only while the commit it replaces is still here to compare with.
+    out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
+    target = git_target(work, [remote], flat=True)
+    write(out, {f"posts/{i}.html": f"第{i}篇 " * 50 for i in range(300)})
+    target.publish(out, message="cold")
+    assert _objects(remote) == (0, 1)  # the whole site, in one pack
+    cold = git(work, "rev-parse", "HEAD").strip()
+    write(out, {"posts/7.html": "改过的第7篇"})
+    target.publish(out, message="hourly")
+    assert commits(remote, "main") == ["hourly"]
+    # the new commit, its two trees and one page: below git's unpack limit, loose
+    assert _objects(remote) == (4, 1)
+    assert len(commits(work)) == 1
+    gone = subprocess.run(["git", "cat-file", "-e", cold], cwd=work, check=False)
+    assert gone.returncode != 0  # pushed: the replaced commit is dropped here
+    assert not (work / ".git" / "shallow").exists()  # the repository is whole again
+
+
 def test_a_fresh_work_tree_clones_the_remote_and_keeps_its_foreign_files(tmp_path):
     out, remote = tmp_path / "public", bare(tmp_path / "r.git")
     write(out, {"index.html": "one", "gone.html": "gone"})

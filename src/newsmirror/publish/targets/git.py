@@ -363,10 +363,33 @@ class GitTarget:
         message = with_trailer(message, self._kept())
         commit = self._must(*self.identity, "commit-tree", tree, *parents, "-F", "-", stdin=message)
         self._must("update-ref", "-m", "newsmirror publish", "HEAD", commit)
-        if self.flat:  # drop the replaced commits here too, so the work tree stays small
-            self._git("reflog", "expire", "--expire=now", "--all")
-            self._git("prune", "--expire=now")
         return commit
+
+    # -- flat history: what a push may leave out ------------------------------------------
+    #
+    # A flat commit has no parent, so git's push would send every object of the site: it
+    # leaves out only what the remote's commits reach through the new commit's parents.
+    # Listed in .git/shallow, the replaced commits (roots themselves: the list changes no
+    # history) make the push pack with `--shallow`, which leaves out whatever any commit
+    # the remote holds reaches; the push of an hourly run then sends what changed. The
+    # list goes, and the replaced commits with it, once every remote holds the new one.
+
+    def _keep_replaced(self, commit: str) -> None:
+        """Keep ``commit``, which the branch no longer holds, until the push is done."""
+        shallow = self.path / ".git" / "shallow"
+        try:
+            listed = shallow.read_text(encoding="ascii").split()
+        except (OSError, ValueError):
+            listed = []
+        if commit not in listed:
+            atomic_write(shallow, "".join(f"{c}\n" for c in [*listed, commit]).encode())
+
+    def _drop_replaced(self) -> None:
+        """Drop the commits the branch no longer holds (and what only they held), so that
+        the repository here stays the size of one commit."""
+        (self.path / ".git" / "shallow").unlink(missing_ok=True)
+        self._git("reflog", "expire", "--expire=now", "--all")
+        self._git("prune", "--expire=now")
 
     # -- 4. the pushes -----------------------------------------------------------------
 
@@ -433,9 +456,14 @@ class GitTarget:
                 f"{name}: cannot sync to {self.path}: {exc.strerror or exc}"
             ) from exc
         files = result.added + result.changed + result.removed
+        before = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}").out.strip()
         commit = self._commit(message, files)
         head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}").out.strip()
+        if self.flat and commit and before:
+            self._keep_replaced(before)
         current, failed = self._push_all(head, files) if head else (0, [])
+        if self.flat and not failed and (commit or (self.path / ".git" / "shallow").exists()):
+            self._drop_replaced()
         parts = [f"commit {commit[:7]}{' (flat)' if self.flat else ''}" if commit else "no change"]
         if self.remotes:
             parts.append(f"{current} of {len(self.remotes)} remotes up to date")
