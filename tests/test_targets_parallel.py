@@ -120,25 +120,11 @@ def test_an_in_place_edit_in_the_git_work_tree_never_reaches_the_output(tmp_path
     # itself. The next build keeps the page (its stamp is unchanged), so the edit stays
     # in the output and every other target (the web root) publishes it.
     from newsmirror.publish.site import SiteOptions, build_site
-    from newsmirror.store import Archive
+    from test_targets_speed import archive_of_one
 
     out, work, www = tmp_path / "public", tmp_path / "work", tmp_path / "www"
     options = SiteOptions(search=False, base_url="https://m.example/")
-    with Archive.open(tmp_path / "a.sqlite") as archive:
-        with archive.transaction():
-            archive.import_article(
-                source="源",
-                url="https://e.org/1",
-                title="标题",
-                author="",
-                content="<p>正文</p>",
-                tags=[],
-                published=START,
-                date_known=True,
-                published_raw="",
-                jekyll_name="",
-                now=START,
-            )
+    with archive_of_one(tmp_path / "a.sqlite") as archive:
         build_site(archive, out, options)
         page = next(p for p in out.rglob("posts/**/*.html"))
         rel = page.relative_to(out)
