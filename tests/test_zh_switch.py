@@ -13,6 +13,8 @@ from pathlib import Path
 
 import opencc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS
 from newsmirror.demo.run import run_demo
@@ -252,3 +254,21 @@ def test_search_results_shown_later_are_converted_too(browser, served):
     assert opencc.OpenCC("s2twp").convert(SEED_TITLE) in results
     assert SEED_TITLE not in results
     context.close()
+
+
+_SIMP_ONLY, _TRAD_ONLY = (sorted(chars)[:40] for chars in zhconvert._script_only())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from([*_SIMP_ONLY, *_TRAD_ONLY, *"的是台<>p /='\"[]^\\-.*a1\n 　"]),
+        max_size=80,
+    )
+)
+def test_script_of_is_the_majority_of_script_only_characters_outside_tags(text):
+    simplified, traditional = zhconvert._script_only()
+    plain = re.sub(r"<[^>]*>", "", text)
+    simp = sum(1 for c in plain if c in simplified)
+    trad = sum(1 for c in plain if c in traditional)
+    assert zhconvert.script_of(text) == ("zh-Hant" if trad > simp else "zh-Hans")
