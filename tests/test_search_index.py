@@ -24,7 +24,14 @@ from newsmirror.publish.searchread import Reader
 from newsmirror.publish.site import SiteOptions, build_site
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.store import Archive
-from newsmirror.textsearch import matches, searchable, site_grams, site_term_grams, terms
+from newsmirror.textsearch import (
+    fold_table,
+    matches,
+    searchable,
+    site_grams,
+    site_term_grams,
+    terms,
+)
 
 LATIN_RE = re.compile("[a-z0-9]{3}")
 
@@ -120,7 +127,7 @@ def test_tiny_index_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     docs = [doc(7, "拜登 Biden"), doc(9, "習近平")]
     build(tmp_path, docs, {7: "<p>会见</p>", 9: "<p>拜登<b>会见</b></p>"}, {})
     assert value(tmp_path, "manifest") == {
-        "v": 4,
+        "v": 5,
         "docs": 2,
         "next": 2,
         "segments": [{"name": "s0-1", "first": 0, "last": 1, "shards": 1, "docs": 2}],
@@ -153,7 +160,8 @@ def test_tiny_index_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         searchable("習近平", "拜登 会见")
     )
     fold = value(tmp_path, "fold")
-    assert isinstance(fold, dict) and fold["to"][fold["from"].index("習")] == "习"
+    assert isinstance(fold, dict) and si.read_fold(fold) == fold_table()
+    assert si.read_fold(fold)["習"] == "习" and si.read_fold(fold)["Ａ"] == "a"
     text = (tmp_path / "search" / "d" / "0" / "0.js").read_text()
     packed = base64.b64encode(zlib.compress("会见".encode(), si.DEFLATE_LEVEL)[2:-4]).decode()
     assert text.startswith(

@@ -20,6 +20,7 @@ from newsmirror.htmltext import plain_text
 from newsmirror.jekyll_import import import_jekyll
 from newsmirror.publish import searchindex as si
 from newsmirror.publish.pages import article_path
+from newsmirror.publish.searchread import Reader
 from newsmirror.publish.site import SiteOptions, build_site
 from newsmirror.store import Archive
 from newsmirror.textsearch import fold, searchable, terms
@@ -113,6 +114,32 @@ def _berries(archive: Archive) -> None:
         )
 
 
+COVER_TERM = "青山绿水间"  # keys 青山 山绿 绿水 水间: the page reads 山绿 last
+
+
+def _cover(archive: Archive) -> None:
+    """Three older articles that hold COVER_TERM and eight newer ones with its cover
+    keys 青山, 绿水, 水间 (and their masks' bits: 大 has the bit of 绿, 边 that of 山)
+    but not 山绿: the page meets false candidates until it reads 山绿 too."""
+    assert ord("大") % 4 == ord("绿") % 4 and ord("边") % 4 == ord("山") % 4
+    for i in range(11):
+        when = datetime(2021, 6, 1 + i, 8, 0, tzinfo=UTC)
+        title = f"{COVER_TERM}游记 {i}" if i < 3 else f"青山大道旁边绿水间 {i}"
+        archive.import_article(
+            source="测试",
+            url=f"https://example.org/cover/{i}",
+            title=title,
+            author="",
+            content=f"<p>第{i}篇。</p>",
+            tags=[],
+            published=when,
+            date_known=True,
+            published_raw="",
+            jekyll_name=f"{when:%Y-%m-%d}-cover{i}.md",
+            now=when,
+        )
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo's archive, the real posts of one old mirror and a few made-up articles,
@@ -130,6 +157,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             import_jekyll(archive, posts)
         _filler(archive)
         _berries(archive)
+        _cover(archive)
         archive.ensure_source("东京测试", "Asia/Tokyo")
         _add(archive, "测试", HOSTILE[0], "第一篇 xsszebra 文章", 1)
         _add(archive, "测试", HOSTILE[1], "第二篇 XSSZebra 文章", 2)
@@ -317,6 +345,37 @@ def test_a_page_stops_after_a_few_false_candidates_and_goes_on_when_asked(tab, s
     assert sorted(r["title"] for r in shown(tab)) == [f"蓝莓派食谱 {i}" for i in range(3)]
     assert expected(site, BERRY) == {urlsplit(r["href"]).path.lstrip("/") for r in shown(tab)}
     assert tab.locator("#search-pager a").count() == 0
+
+
+def test_a_long_term_reads_its_other_keys_once_a_candidate_is_false(tab, site):
+    # Its cover keys alone let eight false candidates through, newest first: the page
+    # reads the key it skipped (山绿) after the first false one, finds the three
+    # articles and knows the count, as searchread does.
+    asked: list[str] = []
+    tab.on("request", lambda r: asked.append(r.url) if "/search/" in r.url else None)
+    open_search(tab, site["http"], COVER_TERM)
+    assert expected(site, COVER_TERM) == {urlsplit(r["href"]).path.lstrip("/") for r in shown(tab)}
+    assert status(tab) == "找到 3 篇"
+
+    def load(name: str) -> bytes | None:
+        path = site["public"] / "search" / f"{name}.js"
+        return path.read_bytes() if path.exists() else None
+
+    def shards(query: str) -> set[str]:
+        asked.clear()
+        open_search(tab, site["http"], query)
+        names = {u.split("/search/", 1)[1].removesuffix(".js") for u in asked}
+        return {n for n in names if n.startswith("s")}
+
+    for query, count in ((COVER_TERM, "找到 3 篇"), (COVER_TERM + "游", "找到 3 篇")):
+        python = Reader(load)
+        assert python.search(query).count_text() == count
+        assert shards(query) == {n for n in python.cache if n.startswith("s")}
+        assert status(tab) == count
+    # The second query's candidates all hold: neither reads 山绿 (nor 水间).
+    everything = Reader(load)
+    everything.candidates(terms(COVER_TERM + "游"))
+    assert {n for n in everything.cache if n.startswith("s")} - shards(COVER_TERM + "游")
 
 
 def test_title_matches_first_then_newest(tab, site):

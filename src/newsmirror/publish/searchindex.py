@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from newsmirror.textsearch import fold_table
+from newsmirror.textsearch import LATIN, fold_table
 
 FOLDER = "search"
-VERSION = 4
+VERSION = 5
 MANIFEST = "manifest"
 FOLD = "fold"
 SHARD_BYTES = 12_000  # a shard file's target size
@@ -33,6 +33,7 @@ PAIRS_PER_DOC = 2_600  # about, in the corpus (to plan partitions before countin
 DOC_BITS = 22  # a segment holds fewer than 2**22 docs: (code << DOC_BITS) | doc fits 64 bits
 DEFLATE_LEVEL = 1
 MASKS_FROM = 1_000  # docs: smaller segments carry no neighbour masks
+COVER_FROM = 4  # keys: a term with fewer is read whole at once (see cover_keys)
 MERGE_COUNT = 4  # that many segments of similar size merge into one
 MERGE_RATIO = 2.0  # "similar": the largest at most this many times the smallest
 _BASE = 0x110000  # code points: a bigram's code is (first + 1) * _BASE + second
@@ -164,6 +165,40 @@ def next_masks(words: Sequence[str], keys: Sequence[str]) -> dict[str, int]:
                     bits = neighbour_bits(after, w[i - 1] if i else None)
                     need[key] = need.get(key, 0) | bits
     return {k: v for k, v in need.items() if v}
+
+
+def term_keys(term: str) -> list[tuple[int, str]]:
+    """textsearch.site_term_grams(term) with where each key starts in the term (a
+    key that occurs twice: each place)."""
+    if len(term) < 2:
+        return [(0, term)] if term else []
+    latin = [i for i in range(len(term) - 2) if LATIN.issuperset(term[i : i + 3])]
+    inside = {j for i in latin for j in (i, i + 1)}
+    pairs = [(i, term[i : i + 2]) for i in range(len(term) - 1) if i not in inside]
+    return sorted(pairs + [(i, term[i : i + 3]) for i in latin])
+
+
+def cover_keys(words: Sequence[str]) -> list[str]:
+    """The keys a query reads first: for each term, from its start, the key that
+    holds the first character not yet in a chosen key and reaches furthest (pairs
+    0, 2, 4, ... and the last). Every character of the term is in one of them and
+    the neighbour masks test the characters next to each, so candidates are still a
+    superset of the matches, at about half the keys of a long term."""
+    out: dict[str, None] = {}
+    for word in words:
+        keys = term_keys(word)
+        if len({k for _, k in keys}) < COVER_FROM:
+            out.update(dict.fromkeys(k for _, k in keys))
+            continue
+        done = 0  # characters of the term in a chosen key
+        while done < len(word):
+            start, key = max(
+                (k for k in keys if k[0] <= done < k[0] + len(k[1])),
+                key=lambda k: k[0] + len(k[1]),
+            )
+            out.setdefault(key, None)
+            done = start + len(key)
+    return list(out)
 
 
 def gram_of(code: int) -> str:
@@ -328,8 +363,47 @@ def unpack_text(packed: str) -> str:
     return zlib.decompress(base64.b64decode(packed), -15).decode("utf-8")
 
 
+# The fold table as digits: 5 bits each, 32 more when another digit follows (an
+# unsigned varint, low digits first). JSON-safe, no escapes.
+DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
+
+
+def _digits(value: int) -> str:
+    out = []
+    while value >= 32:
+        out.append(DIGITS[32 + (value & 31)])
+        value >>= 5
+    out.append(DIGITS[value])
+    return "".join(out)
+
+
 def fold_value(table: dict[str, str]) -> dict[str, str]:
-    return {"from": "".join(table), "to": "".join(table.values())}
+    """The fold table as the page loads it: {"pairs": digits}, for each folded character
+    in code point order the gap from the previous one (from 0), then the zigzag of
+    (its folded form - itself), each as _digits (about 3.7 bytes a pair, not 6)."""
+    out, last = [], 0
+    for a in sorted(table, key=ord):
+        diff = ord(table[a]) - ord(a)
+        out.append(_digits(ord(a) - last) + _digits(diff * 2 if diff >= 0 else -diff * 2 - 1))
+        last = ord(a)
+    return {"pairs": "".join(out)}
+
+
+def read_fold(value: dict[str, str]) -> dict[str, str]:
+    """fold_value's table back (for tests and readers)."""
+    numbers, current, shift = [], 0, 0
+    for char in value["pairs"]:
+        digit = DIGITS.index(char)
+        current |= (digit & 31) << shift
+        shift += 5
+        if digit < 32:
+            numbers.append(current)
+            current, shift = 0, 0
+    table, last = {}, 0
+    for gap, zig in zip(numbers[::2], numbers[1::2], strict=True):
+        last += gap
+        table[chr(last)] = chr(last + (zig >> 1 if not zig & 1 else -(zig + 1 >> 1)))
+    return table
 
 
 # -- decisions ----------------------------------------------------------------------------

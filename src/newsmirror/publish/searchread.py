@@ -94,54 +94,87 @@ class Reader:
         masks = base64.b64decode(entry[1])
         return {d for d, m in zip(docs, masks, strict=True) if m & need == need}
 
-    def candidates(self, words: list[str]) -> tuple[list[int], set[int]]:
+    def _sets(
+        self, segment: si.Segment, keys: list[str], need: dict[str, int]
+    ) -> tuple[set[int], set[int]]:
+        """The docs of a segment that have every key (body, with the keys' neighbour
+        masks) and those whose title has every key."""
+        body: set[int] | None = None
+        title: set[int] | None = None
+        for gram in keys:
+            shard = self._shard(segment, gram)
+            docs = self._docs(shard["b"].get(gram), segment.first, need.get(gram, 0))
+            heads = self._docs(shard["t"].get(gram), segment.first, 0)
+            body = docs if body is None else body & docs
+            title = heads if title is None else title & heads
+        return body or set(), title or set()
+
+    def _segments(self) -> tuple[list[si.Segment], set[int]]:
         manifest = si.parse_manifest(self.get(si.MANIFEST))
-        deleted = set(manifest.deleted)
+        return manifest.segments, set(manifest.deleted)
+
+    def candidates(
+        self, words: list[str], keys: list[str] | None = None
+    ) -> tuple[list[int], set[int]]:
+        """The docs that have every key of the words (all of them unless ``keys``), and
+        those whose title has them."""
+        segments, deleted = self._segments()
+        keys = site_query_grams(words) if keys is None else keys
+        need = si.next_masks(words, keys)
         found: list[int] = []
         titles: set[int] = set()
-        grams = site_query_grams(words)
-        need = si.next_masks(words, grams)
-        for segment in manifest.segments:
-            body: set[int] | None = None
-            title: set[int] | None = None
-            for gram in grams:
-                shard = self._shard(segment, gram)
-                docs = self._docs(shard["b"].get(gram), segment.first, need.get(gram, 0))
-                heads = self._docs(shard["t"].get(gram), segment.first, 0)
-                body = docs if body is None else body & docs
-                title = heads if title is None else title & heads
-            found.extend((body or set()) - deleted)
-            titles |= (title or set()) - deleted
+        for segment in segments:
+            body, title = self._sets(segment, keys, need)
+            found.extend(body - deleted)
+            titles |= title - deleted
         return found, titles
 
     def search(self, query: str, pages: int = 1, rounds: int | None = 1) -> Result:
         """The query's first ``pages`` pages of results, as the page shows them: it
         stops once ``rounds`` times MISSES candidates were false (each 继续查找 is a
-        round more; None: no limit)."""
+        round more; None: no limit). The candidates come from the cover keys first;
+        the other keys are read once a candidate is false (si.cover_keys)."""
         words = terms(query)
         result = Result()
         if not words:
             return result
-        found, titles = self.candidates(words)
-        result.candidates, result.exact, result.titles = (
-            len(found),
-            site_exact(words),
-            len(titles),
-        )
-        result.order = sorted(found, key=lambda d: (d not in titles, -d))
+        keys = site_query_grams(words)
+        first = si.cover_keys(words)
+        rest = [k for k in keys if k not in first]
+        need = si.next_masks(words, keys)
+        segments, deleted = self._segments()
+        sets = [self._sets(s, first, need) for s in segments]
+
+        def order(kept: list[int]) -> None:
+            found = {d for body, _ in sets for d in body} - deleted
+            titles = {d for body, title in sets for d in title & body} - deleted
+            tail = sorted(found.difference(kept), key=lambda d: (d not in titles, -d))
+            result.order = [d for d in kept if d in found] + tail
+            result.candidates, result.titles = len(result.order), len(titles)
+
+        order([])
+        result.exact = site_exact(words)
         misses = None if rounds is None else MISSES * rounds
-        for doc in result.order:
-            if len(result.shown) >= PAGE * pages:
-                break
+        while len(result.shown) < PAGE * pages and result.checked < len(result.order):
             if misses is not None and result.checked - len(result.shown) >= misses:
                 break
+            doc = result.order[result.checked]
             result.checked += 1
             value = self.get(si.doc_name(doc))[doc % si.PACK]
             url, title, _source, _iso, packed, _zone = value
-            text = si.unpack_text(packed)
-            if matches(fold(title + "\n" + text), words):
+            if matches(fold(title + "\n" + si.unpack_text(packed)), words):
                 result.shown.append(doc)
                 result.urls.append(url)
+            elif rest:  # a false candidate: read the other keys where some are unchecked
+                left = set(result.order[result.checked - 1 :])
+                for i, segment in enumerate(segments):
+                    if any(segment.first <= d <= segment.last for d in left):
+                        body, title = self._sets(segment, rest, need)
+                        sets[i] = (sets[i][0] & body, sets[i][1] & title)
+                rest = []
+                kept = result.order[: result.checked]
+                order(kept)
+                result.checked = sum(1 for d in kept if d in set(result.order))
         result.more = result.checked < len(result.order)
         return result
 

@@ -60,13 +60,31 @@
 
   var foldMap = null;
 
+  // The fold table (searchindex.fold_value): unsigned varints of 5-bit digits (DIGITS,
+  // 32 more when another digit follows, low digits first); for each folded character
+  // in code point order the gap from the previous one, then the zigzag of (its folded
+  // form - itself).
+  var DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+
+  function readFold(pairs) {
+    var numbers = [], current = 0, scale = 1, map = new Map(), last = 0;
+    for (var i = 0; i < pairs.length; i++) {
+      var digit = DIGITS.indexOf(pairs[i]);
+      current += (digit & 31) * scale;
+      scale *= 32;
+      if (digit < 32) { numbers.push(current); current = 0; scale = 1; }
+    }
+    for (var k = 0; k + 1 < numbers.length; k += 2) {
+      last += numbers[k];
+      var zig = numbers[k + 1], diff = zig % 2 ? -(zig + 1) / 2 : zig / 2;
+      map.set(String.fromCodePoint(last), String.fromCodePoint(last + diff));
+    }
+    return map;
+  }
+
   function loadFold() {
     return load("fold").then(function (table) {
-      if (!foldMap) {
-        var from = Array.from(table.from), to = Array.from(table.to);
-        foldMap = new Map();
-        for (var i = 0; i < from.length; i++) { foldMap.set(from[i], to[i]); }
-      }
+      if (!foldMap) { foldMap = readFold(String(table.pairs)); }
     });
   }
 
@@ -119,6 +137,49 @@
     var out = [];
     words.forEach(function (w) {
       siteTermGrams(w).forEach(function (g) { if (out.indexOf(g) < 0) { out.push(g); } });
+    });
+    return out;
+  }
+
+  // searchindex.term_keys: the term's keys, each with where it starts in the term.
+  function termKeys(term) {
+    var cps = Array.from(term);
+    if (cps.length < 2) { return cps.length ? [[0, term]] : []; }
+    var latin = [], inside = {}, out = [], i;
+    for (i = 0; i + 2 < cps.length; i++) {
+      if (LATIN.test(cps[i] + cps[i + 1] + cps[i + 2])) {
+        latin.push(i);
+        inside[i] = inside[i + 1] = true;
+      }
+    }
+    for (i = 0; i + 1 < cps.length; i++) { if (!inside[i]) { out.push([i, cps[i] + cps[i + 1]]); } }
+    latin.forEach(function (k) { out.push([k, cps[k] + cps[k + 1] + cps[k + 2]]); });
+    return out.sort(function (a, b) { return a[0] - b[0]; });
+  }
+
+  // searchindex.cover_keys: the keys read first. A term of COVER_FROM keys or more: from
+  // its start, the key that holds the first character not yet in a chosen key and
+  // reaches furthest (pairs 0, 2, 4, ... and the last); the others are read once a
+  // candidate turns out false (refine).
+  var COVER_FROM = 4;
+  function coverKeys(words) {
+    var out = [];
+    var add = function (g) { if (out.indexOf(g) < 0) { out.push(g); } };
+    var end = function (k) { return k[0] + Array.from(k[1]).length; };
+    words.forEach(function (w) {
+      var keys = termKeys(w), n = Array.from(w).length;
+      if (new Set(keys.map(function (k) { return k[1]; })).size < COVER_FROM) {
+        keys.forEach(function (k) { add(k[1]); });
+        return;
+      }
+      for (var done = 0; done < n;) {
+        var best = null;
+        keys.forEach(function (k) {
+          if (k[0] <= done && done < end(k) && (!best || end(k) > end(best))) { best = k; }
+        });
+        add(best[1]);
+        done = end(best);
+      }
     });
     return out;
   }
@@ -313,24 +374,57 @@
     if (!searches[key]) {
       searches[key] = Promise.resolve(manifest).then(function (manifest) {
         var grams = queryGrams(words), deleted = new Set(manifest.deleted || []);
-        var need = nextMasks(words, grams);
+        var need = nextMasks(words, grams), first = coverKeys(words);
+        var state = {
+          words: words, exact: exactByGrams(words), checked: 0, confirmed: [], busy: null,
+          segments: manifest.segments, deleted: deleted, need: need,
+          rest: grams.filter(function (g) { return first.indexOf(g) < 0; }),
+        };
         return Promise.all(manifest.segments.map(function (s) {
-          return segmentCandidates(s, grams, deleted, need).then(function (c) {
+          return segmentCandidates(s, first, deleted, need).then(function (c) {
             c.bodySet = new Set(c.body);
             return c;
           });
-        }));
-      }).then(function (parts) {
-        return {
-          words: words, candidates: order(parts), exact: exactByGrams(words),
-          checked: 0, confirmed: [], busy: null,
-        };
+        })).then(function (parts) {
+          state.parts = parts;
+          state.candidates = order(parts);
+          return state;
+        });
       }, function (err) {
         delete searches[key];
         throw err;
       });
     }
     return searches[key];
+  }
+
+  // A candidate was false: read the keys not read yet (state.rest) in the segments that
+  // still have unchecked candidates (or the false one), and keep only the candidates that
+  // have them too; the checked ones the other keys rule out are dropped (searchread does
+  // the same).
+  function refine(state) {
+    var rest = state.rest, left = state.candidates.slice(state.checked - 1);
+    state.rest = [];
+    return Promise.all(state.segments.map(function (s, i) {
+      var part = state.parts[i];
+      if (!left.some(function (id) { return id >= s.first && id <= s.last; })) { return part; }
+      return segmentCandidates(s, rest, state.deleted, state.need).then(function (c) {
+        var body = new Set(c.body), title = new Set(c.title);
+        var p = {
+          body: part.body.filter(function (id) { return body.has(id); }),
+          title: part.title.filter(function (id) { return title.has(id); }),
+        };
+        p.bodySet = new Set(p.body);
+        return p;
+      });
+    })).then(function (parts) {
+      state.parts = parts;
+      var all = order(parts), now = new Set(all);
+      var kept = state.candidates.slice(0, state.checked).filter(function (id) { return now.has(id); });
+      var seen = new Set(kept);
+      state.candidates = kept.concat(all.filter(function (id) { return !seen.has(id); }));
+      state.checked = kept.length;
+    });
   }
 
   var PACK = 2; // docs per doc file
@@ -378,12 +472,19 @@
       var docs = ids.map(loadDoc);
       for (var i = 0; i < ids.length; i++) {
         var doc = await docs[i];
+        state.checked += 1;
         if (matches(searchable(String(doc[1]), String(doc[4] || "")), state.words)) {
           state.confirmed.push({ id: ids[i], doc: doc });
         } else {
           misses += 1;
+          if (state.rest.length) {
+            var before = state.checked;
+            await refine(state);
+            misses -= before - state.checked; // false ones the other keys rule out
+            if (progress) { progress(); }
+            break; // the candidates after it changed
+          }
         }
-        state.checked += 1;
         if (progress) { progress(); }
         if (state.confirmed.length >= want || misses >= MISSES) { break; }
       }
