@@ -4,11 +4,11 @@ requests and bytes.
     python benchmarks/search_page.py SITE_FOLDER [-q 习近平 -q 拜登 ...] [--no-throttle]
 
 SITE_FOLDER is a built site (``newsmirror build``; or ``benchmarks/search.py --keep DIR``'s
-DIR/N/pages with DIR/N/site/search moved in and search.html, search.js and style.css of any
-built site copied beside: the 10,000- and 100,000-article sites). The folder is served on
-127.0.0.1; Debian Chromium (headless, through Playwright) has its network throttled with
-CDP (Network.emulateNetworkConditions: 4 Mbit/s down and up, 100 ms latency). For each
-query, in a fresh browser context (empty cache):
+DIR/N/pages with DIR/N/site/search moved in and search.html, search-index.js, search.js and
+style.css of any built site copied beside: the 10,000- and 100,000-article sites). The
+folder is served on 127.0.0.1; Debian Chromium (headless, through Playwright) has its
+network throttled with CDP (Network.emulateNetworkConditions: 4 Mbit/s down and up, 100 ms
+latency). For each query, in a fresh browser context (empty cache):
   * cold: open ``search.html?q=QUERY`` (a shared link); the time from navigation start
     to the first result on screen, and to the first page complete; the requests and bytes
     (encoded, as transferred: CDP Network.loadingFinished) of the whole visit, and of the

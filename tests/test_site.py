@@ -126,7 +126,8 @@ def test_local_images_and_search_index(demo):
     search = (site / "search.html").read_text(encoding="utf-8")
     # No "needs a web server" notice (search works from file://); one line without JavaScript.
     assert "newsmirror serve" not in search and "<noscript>" in search
-    assert (site / "search.js").read_bytes() == (HERE / "static" / "search.js").read_bytes()
+    for script in ("search-index.js", "search.js"):
+        assert (site / script).read_bytes() == (HERE / "static" / script).read_bytes()
 
 
 def test_sitemap_and_robots(demo):

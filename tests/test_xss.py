@@ -173,7 +173,9 @@ def test_static_site_runs_no_script(tmp_path, browser):
         urls += [f"{base}/search.html?q={q}" for q in ("alert", "onerror", "script", "正文")]
         # The 404 page's own inline script, which finds the site's root (no text in it).
         problems = visit(
-            browser, urls, {"zh.js", "search.js", "inline:// newsmirror 404: site's root"}
+            browser,
+            urls,
+            {"zh.js", "search-index.js", "search.js", "inline:// newsmirror 404: site's root"},
         )
     assert problems == {}
 

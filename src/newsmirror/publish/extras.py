@@ -23,7 +23,8 @@ def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
     site.emit("style.css", (HERE / "static" / "style.css").read_bytes())
     write_zh_files(site)  # the 简/繁 switch and the converter it loads when used
     site.render("search.html", "search.html")
-    site.emit("search.js", (HERE / "static" / "search.js").read_bytes())
+    for script in ("search-index.js", "search.js"):  # reading the index; the page
+        site.emit(script, (HERE / "static" / script).read_bytes())
     site.render(  # served for a missing URL at any depth: links from the base path
         "404.html", "404.html", root=base_path(site.options.base_url), css=_css_text()
     )
