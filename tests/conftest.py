@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import socket
@@ -265,7 +266,12 @@ class RawServer:
                 pass
 
     def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept() (close() alone does not, on
+        # Linux): a thread left running keeps forked.side_by_side from forking later.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        self.thread.join(5)
 
 
 def reset(conn: socket.socket) -> None:
