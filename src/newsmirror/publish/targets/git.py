@@ -389,7 +389,10 @@ class GitTarget:
         the repository here stays the size of one commit."""
         (self.path / ".git" / "shallow").unlink(missing_ok=True)
         self._git("reflog", "expire", "--expire=now", "--all")
-        self._git("prune", "--expire=now")
+        self._git("prune", "--expire=now")  # loose objects only
+        packs = list((self.path / ".git" / "objects" / "pack").glob("*.pack"))
+        if len(packs) > 1:  # bulk adds (add_config): the replaced sites' packs go too
+            self._git("-c", "pack.window=0", "repack", "-a", "-d", "-q")
 
     # -- 4. the pushes -----------------------------------------------------------------
 
