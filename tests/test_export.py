@@ -384,3 +384,19 @@ def test_old_file_that_is_one_file_with_another_article_s_stays(tmp_path):
         assert sorted(p.name for p in posts.iterdir()) == sorted([*names, "2024-01-01-abc.md"])
         assert "[ABC]" in (posts / "2024-01-01-ABC.md").read_text()
         assert "[abc]" in (posts / moved).read_text()
+
+
+def test_an_export_removes_the_temporary_files_of_a_write_cut_short(tmp_path, feed):
+    # A killed export can leave the temporary file of the post it was writing (its
+    # atomic write never finished): nothing else ever removes it.
+    _state, config, archive = feed
+    update(config, archive)
+    posts = tmp_path / "out" / "_posts"
+    posts.mkdir(parents=True)
+    stray = posts / f".nm-{'ab' * 12}.tmp"
+    stray.write_text("half a post")
+    (posts / ".nm-notes.tmp").write_text("someone else's")
+    (posts / "README").write_text("someone else's")
+    assert export_jekyll(archive, tmp_path / "out").written == 5
+    assert not stray.exists()
+    assert (posts / ".nm-notes.tmp").exists() and (posts / "README").exists()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from newsmirror.media import write_media
 from newsmirror.models import ArticleRecord, ExportRecord
-from newsmirror.publish import jekyll
+from newsmirror.publish import jekyll, postformat
 from newsmirror.publish.jekyll import (
     POSTS_DIR,
     _choose_path,
@@ -245,7 +245,7 @@ def eager_render_body(content: str) -> str:
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.sampled_from([*" \t\r\n\x0b\x0c\x1c\x85\u2028\u3000", "a", "<", "新"])))
 def test_body_trimming_is_unchanged(content):
-    assert jekyll.render_body(content) == eager_render_body(content)
+    assert postformat.render_body(content) == eager_render_body(content)
 
 
 # -- YAML's reading of plain scalars, without loading YAML for most values -----------
@@ -262,12 +262,12 @@ def test_every_first_character_pyyaml_resolves_is_looked_at():
     import yaml
 
     firsts = set(yaml.resolver.Resolver.yaml_implicit_resolvers) - {""}
-    assert firsts <= jekyll._YAML_WORD_FIRST | jekyll._YAML_ASK_FIRST
+    assert firsts <= postformat._YAML_WORD_FIRST | postformat._YAML_ASK_FIRST
     # Every letter-case variant of YAML 1.1's boolean and null words (a finite language).
     for base in ["yes", "no", "true", "false", "on", "off", "null", "y", "n", "~"]:
         for cases in itertools.product(*[(c.lower(), c.upper()) for c in base]):
             word = "".join(cases)
-            assert jekyll._reads_as_str(word) == pyyaml_reads_as_str(word), word
+            assert postformat._reads_as_str(word) == pyyaml_reads_as_str(word), word
 
 
 @settings(max_examples=400, deadline=None)
@@ -279,11 +279,11 @@ def test_every_first_character_pyyaml_resolves_is_looked_at():
     )
 )
 def test_plain_scalars_read_as_strings_exactly_when_pyyaml_says_so(value):
-    assert jekyll._reads_as_str(value) == pyyaml_reads_as_str(value)
+    assert postformat._reads_as_str(value) == pyyaml_reads_as_str(value)
 
 
 def test_the_plain_words_yaml_reads_otherwise_are_quoted():
     for word in ["yes", "No", "TRUE", "off", "On", "null", "NULL", "~"]:
-        assert jekyll.yaml_scalar(word) == f'"{word}"'
+        assert postformat.yaml_scalar(word) == f'"{word}"'
     for word in ["yess", "Non", "nul", "Nei.st", "iYouPort", "新闻"]:
-        assert jekyll.yaml_scalar(word) == word
+        assert postformat.yaml_scalar(word) == word

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from conftest import SEED, Reply, make_config, rss, seed_item
 from newsmirror.pipeline import update
-from newsmirror.publish.jekyll import (
+from newsmirror.publish.jekyll import export_jekyll
+from newsmirror.publish.postformat import (
     disambiguated,
-    export_jekyll,
     localise_images,
     post_filename,
     render_post,

@@ -8,6 +8,12 @@ from pathlib import Path
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
+def is_leftover(name: str) -> bool:
+    """Whether ``name`` is the temporary file of an :func:`atomic_write` cut short (a
+    killed run): it never holds a whole file, and no one else names files so."""
+    return len(name) == 32 and name.startswith(".nm-") and name.endswith(".tmp")
+
+
 def atomic_write(target: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``target`` so that readers see the old file or the new one, never
     half of one (a killed run leaves at most a stray ``.nm-*.tmp``). Missing folders are

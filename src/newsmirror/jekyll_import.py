@@ -30,7 +30,7 @@ from newsmirror.clean import clean_text, sanitize_html
 from newsmirror.decide import Change
 from newsmirror.errors import ImportFormatError
 from newsmirror.publish import redirects
-from newsmirror.publish.jekyll import valid_filename
+from newsmirror.publish.postformat import valid_filename
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 from newsmirror.verbatim import may_keep
@@ -44,7 +44,7 @@ _MS_LINE = re.compile(r"^<!--\s*(-?\d+|NaN|undefined|null)?\s*-->\s*$")
 _HEADER_LINK = re.compile(r"^\[.*\]\(.*\)\s*$")
 _DATE_IN_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 _KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*):\s?(.*)$")
-# An image newsmirror's export pointed at its local copy (publish/jekyll.localise_images).
+# An image newsmirror's export pointed at its local copy (publish/postformat.localise_images).
 _LOCAL_IMG = re.compile(
     r'(<img\b[^>]*?\bsrc=")\.\./media/([0-9a-f]{2}/[0-9a-f]{64}\.[A-Za-z0-9]{1,8})"'
     r' data-original-src="([^"]+)"'

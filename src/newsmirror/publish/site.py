@@ -33,8 +33,8 @@ from newsmirror import topics
 from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
 from newsmirror.publish import feeds, history, internal_links, pages, search, status, zhconvert
-from newsmirror.publish.jekyll import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
+from newsmirror.publish.postformat import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.search import terminate_cleanly
 from newsmirror.publish.sitebuild import SiteOptions
 from newsmirror.publish.writer import OutputWriter

@@ -104,7 +104,7 @@ def recanonicalise(conn: sqlite3.Connection) -> None:
 def add_redirects(conn: sqlite3.Connection) -> None:
     """Migration 9: each renamed imported post's old URL (``redirects``), filled in for the
     posts already imported, whose files the next export then checks again."""
-    from newsmirror.publish.jekyll import valid_filename
+    from newsmirror.publish.postformat import valid_filename
     from newsmirror.publish.redirects import old_url
 
     conn.execute(
