@@ -3,7 +3,8 @@
     update (pipeline: feeds, pages, images)
         -> Jekyll tree ([publish.jekyll], as `export jekyll`)
         -> static site ([publish.site], as `build`)
-        -> publish targets ([[publish.targets]]: git, folder, s3), all at once, each on its own
+        -> publish targets ([[publish.targets]]: git, folder, s3), each on its own, each
+           as soon as its output is written (the Jekyll tree's while the site is built)
         -> RunReport (a summary line, a JSON report, the exit code)
 
 One process does it all, so the interpreter starts once and the outputs are
