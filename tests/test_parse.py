@@ -503,3 +503,15 @@ def test_deeply_nested_feed_stays_on_the_fast_reader():
     feed = parse_feed(body, url="https://e.org/", now=NOW)
     assert feed.reader == "fastfeedparser" and "nested" in feed.warning
     assert [e.title for e in feed.entries] == ["t"]
+
+
+def test_the_warm_up_feed_reaches_every_lazily_made_part_of_the_parser():
+    # A parse worker parses it while it waits for its first body: it must stay a feed
+    # that goes through the reader, the dates, the sanitiser's lxml pass and topic tags.
+    from newsmirror.parse import warm_up
+
+    parsed = warm_up()
+    (entry,) = parsed.entries
+    assert entry.published is not None and entry.tags == ("要闻", "新")
+    assert 'src="https://example.org/b.png"' in entry.content  # a lazy image made real
+    assert "youtube.com/embed/x" in entry.content and parsed.warning == ""

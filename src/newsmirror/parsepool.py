@@ -320,7 +320,10 @@ def _first_child(ends: list[tuple[int, int]]) -> None:  # pragma: no cover - in 
     """The first worker: import the parser, fork the others, serve, wait for them."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly, as the parent
     _keep_only([fd for pair in ends for fd in pair])
-    import newsmirror.parse  # noqa: F401  (at once: inherited, or while the parent fetches)
+    import newsmirror.parse  # (at once: inherited, or while the parent fetches)
+
+    with contextlib.suppress(Exception):  # before the first body comes, for all workers
+        newsmirror.parse.warm_up()
 
     others = []
     for requests, answers in ends[1:]:
