@@ -17,6 +17,7 @@ from newsmirror.forked import side_by_side
 from newsmirror.models import Entry, FeedState
 from newsmirror.publish.targets import git as git_module
 from newsmirror.store import Archive
+from pgharness import archive_option
 from test_targets import bare, git, git_target, write
 
 
@@ -46,7 +47,7 @@ def _archive(path: Path, count: int, words: int = 1) -> Path:
 
 
 def _export(archive: Path, out: Path, **popen: object) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "newsmirror", "--archive", str(archive)]
+    command = [sys.executable, "-m", "newsmirror", *archive_option(archive)]
     return subprocess.Popen(
         [*command, "export", "jekyll", str(out)],
         stdout=subprocess.PIPE,

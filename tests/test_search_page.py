@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -96,12 +96,19 @@ def _berries(archive: Archive) -> None:
     莓派 pass the neighbour masks (干 has the bit of 派, 园 that of 蓝) without it: the
     first page meets false candidates first."""
     assert ord("干") % 4 == ord("派") % 4 and ord("园") % 4 == ord("蓝") % 4
-    for i in range(3 + FALSE_BERRIES):
-        when = datetime(2022, 3, 1 + i, 8, 0, tzinfo=UTC)
-        title = f"蓝莓派食谱 {i}" if i < 3 else f"蓝莓干与园莓派 {i}"
+    titles = [
+        f"蓝莓派食谱 {i}" if i < 3 else f"蓝莓干与园莓派 {i}" for i in range(3 + FALSE_BERRIES)
+    ]
+    _daily(archive, "berries", datetime(2022, 3, 1, 8, 0, tzinfo=UTC), titles)
+
+
+def _daily(archive: Archive, name: str, first: datetime, titles: list[str]) -> None:
+    """An article a day from ``first``, one per title, at example.org/NAME/i."""
+    for i, title in enumerate(titles):
+        when = first + timedelta(days=i)
         archive.import_article(
             source="测试",
-            url=f"https://example.org/berries/{i}",
+            url=f"https://example.org/{name}/{i}",
             title=title,
             author="",
             content=f"<p>第{i}篇。</p>",
@@ -109,7 +116,7 @@ def _berries(archive: Archive) -> None:
             published=when,
             date_known=True,
             published_raw="",
-            jekyll_name=f"{when:%Y-%m-%d}-berry{i}.md",
+            jekyll_name=f"{when:%Y-%m-%d}-{name}{i}.md",
             now=when,
         )
 
@@ -122,22 +129,8 @@ def _cover(archive: Archive) -> None:
     keys 青山, 绿水, 水间 (and their masks' bits: 大 has the bit of 绿, 边 that of 山)
     but not 山绿: the page meets false candidates until it reads 山绿 too."""
     assert ord("大") % 4 == ord("绿") % 4 and ord("边") % 4 == ord("山") % 4
-    for i in range(11):
-        when = datetime(2021, 6, 1 + i, 8, 0, tzinfo=UTC)
-        title = f"{COVER_TERM}游记 {i}" if i < 3 else f"青山大道旁边绿水间 {i}"
-        archive.import_article(
-            source="测试",
-            url=f"https://example.org/cover/{i}",
-            title=title,
-            author="",
-            content=f"<p>第{i}篇。</p>",
-            tags=[],
-            published=when,
-            date_known=True,
-            published_raw="",
-            jekyll_name=f"{when:%Y-%m-%d}-cover{i}.md",
-            now=when,
-        )
+    titles = [f"{COVER_TERM}游记 {i}" if i < 3 else f"青山大道旁边绿水间 {i}" for i in range(11)]
+    _daily(archive, "cover", datetime(2021, 6, 1, 8, 0, tzinfo=UTC), titles)
 
 
 @pytest.fixture(scope="module")
