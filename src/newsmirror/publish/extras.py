@@ -4,6 +4,7 @@ status.json, mirrors page, the footer's freshness line, sitemap, robots.txt."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
@@ -13,18 +14,18 @@ from newsmirror.publish.redirects import write_redirect_pages
 from newsmirror.publish.sitemaps import write_sitemaps
 from newsmirror.publish.zhconvert import write_zh_files
 
+STATIC = Path(__file__).parent / "static"  # the site's packaged files
+
 if TYPE_CHECKING:
     from newsmirror.publish.sitebuild import SiteBuild
 
 
 def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
-    from newsmirror.publish.site import HERE
-
-    site.emit("style.css", (HERE / "static" / "style.css").read_bytes())
+    site.emit("style.css", (STATIC / "style.css").read_bytes())
     write_zh_files(site)  # the 简/繁 switch and the converter it loads when used
     site.render("search.html", "search.html")
     for script in ("search-index.js", "search.js"):  # reading the index; the page
-        site.emit(script, (HERE / "static" / script).read_bytes())
+        site.emit(script, (STATIC / script).read_bytes())
     site.render(  # served for a missing URL at any depth: links from the base path
         "404.html", "404.html", root=base_path(site.options.base_url), css=_css_text()
     )
@@ -51,9 +52,7 @@ def base_path(base_url: str) -> str:
 
 
 def _css_text() -> str:
-    from newsmirror.publish.site import HERE
-
-    return (HERE / "static" / "style.css").read_text(encoding="utf-8").replace("</", "<\\/")
+    return (STATIC / "style.css").read_text(encoding="utf-8").replace("</", "<\\/")
 
 
 def write_status(site: SiteBuild) -> None:

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from newsmirror.files import media_relpath
+from newsmirror.models import ArticleRecord
 from newsmirror.publish.pages import is_http_url
-from newsmirror.store import ArticleRecord
 from newsmirror.timeutil import to_epoch_ms, to_iso
 from newsmirror.urls import canonical_url
 

@@ -105,7 +105,7 @@ def add_redirects(conn: sqlite3.Connection) -> None:
     """Migration 9: each renamed imported post's old URL (``redirects``), filled in for the
     posts already imported, whose files the next export then checks again."""
     from newsmirror.publish.postformat import valid_filename
-    from newsmirror.publish.redirects import old_url
+    from newsmirror.publish.posturls import old_url
 
     conn.execute(
         "CREATE TABLE IF NOT EXISTS redirects (article_id INTEGER NOT NULL REFERENCES articles(id)"
