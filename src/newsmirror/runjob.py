@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +153,7 @@ class RunReport:
 
 
 Hold = Callable[[Path], AbstractContextManager[Path]]
+POLL = 0.05  # seconds: how soon a Ctrl-C is seen while the targets publish
 
 
 def _write_jekyll(archive: Archive, output: JekyllOutput) -> str:
@@ -328,12 +329,20 @@ class _Publishing:
         return True
 
     def _tell(self, done_only: bool) -> None:
-        """Tell of the turns done (all of them, waiting, unless ``done_only``)."""
-        turns = [f for f in self.running if f.done()] if done_only else self.running
-        for turn in turns if done_only else as_completed(turns):
-            self.running.remove(turn)
-            for outcome in turn.result():
-                self._event(outcome)
+        """Tell of the turns done (all of them, waiting, unless ``done_only``). The wait
+        wakes every POLL seconds: a Ctrl-C that the system gave to a target's thread
+        rather than this one is only seen here when this thread runs (then it raises
+        KeyboardInterrupt, and ``stop`` is set on the way out)."""
+        while self.running:
+            done = [f for f in self.running if f.done()]
+            if not done and not done_only:
+                done = list(wait(self.running, timeout=POLL, return_when=FIRST_COMPLETED)[0])
+            for turn in done:
+                self.running.remove(turn)
+                for outcome in turn.result():
+                    self._event(outcome)
+            if done_only:
+                return
 
     def _event(self, outcome: TargetOutcome) -> None:
         if self.events is not None:
@@ -374,6 +383,8 @@ def _publish_in_turn(
             outcome.line, outcome.error = _publish_one(target_config, folder, message)
         except BaseException as exc:  # even SystemExit: the others still get their turn
             outcome.error = " ".join(f"{type(exc).__name__}: {exc}".split())
+        if outcome.error:  # perhaps a Ctrl-C killed its git: the job may be stopping
+            stop.wait(2 * POLL)
     return [outcome for _, outcome in turn]
 
 
