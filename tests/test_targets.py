@@ -633,21 +633,25 @@ def test_a_bulk_push_skips_the_search_for_deltas_and_an_hourly_one_keeps_it():
 
 
 def test_an_edit_in_the_git_work_tree_never_reaches_the_output(tmp_path):
-    # The work tree holds copies: a user's editor writing into one (in place, as nano
-    # and vim with hard links do) changes neither the site nor what other targets get.
+    # The work tree holds no copy of the output: a file a user saves there at a page's
+    # path changes neither the site nor what is committed (the output's file is), and
+    # it is left as it is.
     from newsmirror.publish.writer import OutputWriter
 
     out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
     OutputWriter(out).write("index.html", "第一版".encode())
     target = git_target(work, [remote])
     assert target.publish(out, message="one").added == 1
-    with open(work / "index.html", "r+b") as edited:  # in place: same inode
-        edited.write("改了".encode())
+    assert not (work / "index.html").exists()
+    (work / "index.html").write_text("改了", encoding="utf-8")
+    assert "no change" in target.publish(out, message="two").detail
+    OutputWriter(out).write("new.html", "新".encode())
+    again = target.publish(out, message="three")
+    assert (again.added, again.changed, again.removed) == (1, 0, 0)
     assert (out / "index.html").read_text(encoding="utf-8") == "第一版"
-    again = target.publish(out, message="two")
-    assert (again.added, again.changed) == (0, 1)  # the edit is undone in the work tree
-    assert (work / "index.html").read_text(encoding="utf-8") == "第一版"
+    assert (work / "index.html").read_text(encoding="utf-8") == "改了"
     assert git(remote, "show", "main:index.html") == "第一版"
+    assert commits(remote, "main") == ["three", "one"]
 
 
 def test_targets_publish_at_once_so_a_hanging_remote_delays_no_other(tmp_path, monkeypatch):

@@ -131,7 +131,9 @@ def test_an_in_place_edit_in_the_git_work_tree_never_reaches_the_output(tmp_path
         original = page.read_bytes()
         gh = make_target(TargetConfig("git", "site", "gh", options={"path": work, "remotes": []}))
         gh.publish(out, message="one")
-        with open(work / rel, "r+b") as edited:  # saved in place by an editor
+        assert not (work / rel).exists()  # the work tree now holds no copy of the site
+        (work / rel).parent.mkdir(parents=True)
+        with open(work / rel, "wb") as edited:  # a file of the page's path, saved there
             edited.write(b"<!-- local note -->")
         build_site(archive, out, options)  # the next run: nothing new
     make_target(TargetConfig("folder", "site", "web", options={"path": www})).publish(

@@ -51,6 +51,14 @@ def test_a_bulk_commit_writes_its_blobs_into_one_pack_not_a_file_each(tmp_path, 
     assert tree_files(remote, "main") == {"index.html", *pages, "posts/9.html"}
 
 
+def test_a_bulk_add_compresses_fast_and_an_hourly_one_keeps_loose_objects():
+    from newsmirror.publish.targets.git import BULK_FILES, add_config
+
+    bulk = ["-c", "core.bigFileThreshold=1", "-c", "pack.compression=1"]
+    assert add_config(BULK_FILES) == bulk
+    assert add_config(BULK_FILES - 1) == []
+
+
 # -- a target publishes as soon as its output is written ------------------------------------
 
 PUBLISH = """

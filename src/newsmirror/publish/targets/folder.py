@@ -1,4 +1,4 @@
-"""The ``folder`` target (a web root, a mounted share), and the sync the git target shares.
+"""The ``folder`` target (a web root, a mounted share).
 
 :func:`sync_tree` makes a destination folder match an output folder:
 
@@ -10,9 +10,9 @@
   running as another user can read them;
 * a file that left the output is removed, but only a file this target placed there:
   the list of placed files (a JSON list) is the target's own state, kept in the
-  destination as ``.newsmirror-files`` by the folder target and in ``.git/`` by the
-  git target (never committed). Files of anyone else (a ``CNAME``, a web server's own
-  pages) are never deleted; a folder that becomes empty after a removal is removed too;
+  destination as ``.newsmirror-files`` (or in ``placed_file``). Files of anyone else
+  (a ``CNAME``, a web server's own pages) are never deleted; a folder that becomes
+  empty after a removal is removed too;
 * nothing is read or written outside the destination: symlinks are never followed
   (a symlink standing where the output has a folder or a file is replaced by it;
   a symlink in the output is not published), and ``.git`` is never entered.
@@ -235,6 +235,12 @@ def failure(name: str, errors: list[str]) -> str:
     """One line for a target whose files did not all sync."""
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{name}: {len(errors)} files not synced: {errors[0]}{more}"
+
+
+def remove_placed(root: Path, rel: str) -> None:
+    """Remove the file ``rel`` a target placed below ``root``, and its folders once empty
+    (nothing followed; OSError when it cannot be removed)."""
+    _Sync(root, root.resolve(), {}).remove(rel)
 
 
 class FolderTarget:

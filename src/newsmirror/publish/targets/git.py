@@ -1,4 +1,4 @@
-"""The ``git`` target: a work tree that mirrors an output, committed and pushed to remotes.
+"""The ``git`` target: an output committed where it lies, and pushed to remotes.
 
 Each publish:
 
@@ -7,17 +7,24 @@ Each publish:
    when no reachable remote has the branch yet (when no remote can be reached at all,
    nothing is made and the target fails, so that a new history never diverges from a
    remote that was only down);
-2. syncs the output into the work tree (:func:`.folder.sync_tree`: changed files only,
-   removals of files it placed). The list of placed files is kept in ``.git/``, not
-   committed: a committed list changed with every new article, and the branch holds
-   what readers get and nothing else. A new work tree (a fresh clone on a new runner)
-   rebuilds the list from the branch: the files of newsmirror's last commit, less
-   those it did not place, which that commit names in its ``Newsmirror-Kept:``
-   trailer (a JSON list, usually ``[]``); files others committed later are theirs.
-   A branch that still has the ``.newsmirror-files`` of older versions is taken over
-   from that list, and the file leaves the branch;
+2. builds the index from the output folder itself (:mod:`.gitindex`): git reads the
+   output's files where they are and never writes there; the target's folder holds
+   only the files newsmirror did not place (a ``CNAME``, files others committed),
+   which are committed beside the output's. The list of placed files is kept in
+   ``.git/``, not committed: a committed list changed with every new article, and the
+   branch holds what readers get and nothing else. A new work tree (a fresh clone on a
+   new runner, made without checking the site out) rebuilds the list from the branch:
+   the files of newsmirror's last commit, less those it did not place, which that
+   commit names in its ``Newsmirror-Kept:`` trailer (a JSON list, usually ``[]``);
+   those, and files others committed later, are checked out and kept. A branch that
+   still has the ``.newsmirror-files`` of older versions is taken over from that list,
+   and the file leaves the branch; a work tree of older versions, full of copies of
+   the output, has the copies removed once;
 3. commits only when the tree changed, with the run's message and the trailer; with
-   ``flat = true`` the commit has no parent (the branch keeps one commit, force-pushed);
+   ``flat = true`` the commit has no parent (the branch keeps one commit, force-pushed).
+   Whether anything changed is asked without writing anything (an idle run writes
+   nothing): the output's files against their size, mtime and inode when last added
+   (kept in ``.git/``), the target's folder by ``git status``;
 4. pushes to each remote whose last push from here was not this commit, with
    ``retries`` more tries, waiting ``backoff`` seconds, doubled each time. Every remote
    is tried; any that failed makes the target fail, naming it (credentials in a URL
@@ -38,6 +45,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -45,7 +53,22 @@ from urllib.parse import urlsplit, urlunsplit
 from newsmirror.errors import PublishError
 from newsmirror.files import atomic_write
 from newsmirror.publish.targets import TargetConfig, TargetResult
-from newsmirror.publish.targets.folder import PLACED, failure, read_placed, sync_tree
+from newsmirror.publish.targets.folder import PLACED, failure, read_placed
+from newsmirror.publish.targets.gitindex import (
+    EXCLUDES,
+    NOT_PUBLISHED,
+    READ_OPTIONS,
+    diff_counts,
+    folder_changes,
+    index_entries,
+    kept_files,
+    load_output_state,
+    output_state,
+    remove_copies,
+    skip_worktree,
+    stat_changes,
+    status_entries,
+)
 
 GIT_TIMEOUT = 600.0  # seconds for one git command (a push of a large first commit)
 # The only transports git may use, whatever the user's git config says (protocol.allow).
@@ -70,6 +93,10 @@ _CLEARED = (
     "GIT_COMMITTER_DATE",
 )
 PLACED_STATE = "newsmirror-placed.json"  # in .git/: the files this target placed
+# In .git/: the work tree holds no copies of the output (older versions' did, and kept
+# their stat cache in .git/newsmirror-cache.json).
+LAYOUT_STATE = "newsmirror-layout"
+OUTPUT_STATE = "newsmirror-output.json"  # in .git/: the output's files as last added (stat)
 TRAILER = "Newsmirror-Kept:"  # in each commit: the files of the tree it did not place
 
 
@@ -144,13 +171,21 @@ def push_config(files: int, first: bool) -> list[str]:
 
 
 def add_config(files: int) -> list[str]:
-    """``-c`` options for ``git add`` of a sync that placed or removed ``files`` files. A
-    bulk add (a first publish) writes the blobs into one pack (git's bulk check-in of
-    files over ``core.bigFileThreshold``) instead of a file each: making a file is the
-    dearest step of a cold publish on some disks (the benchmark's cold site, 4,775 blobs:
-    2.3 s of system time as loose objects). An hourly add keeps loose objects, so that a
-    hundred runs do not leave a hundred small packs."""
-    return ["-c", "core.bigFileThreshold=1"] if files >= BULK_FILES else []
+    """``-c`` options for ``git add`` of about ``files`` changed files. A bulk add (a
+    first publish) writes the blobs into one pack (git's bulk check-in of files over
+    ``core.bigFileThreshold``) instead of a file each: making a file is the dearest step
+    of a cold publish on some disks (the benchmark's cold site, 4,775 blobs: 2.3 s of
+    system time as loose objects), compressed fast as loose objects are (zlib's default
+    level took 1.35 s of CPU for that site's 71 MB, level 1 0.9 s, for a pack 3% larger).
+    An hourly add keeps loose objects, so that a hundred runs do not leave a hundred
+    small packs."""
+    bulk = ["-c", "core.bigFileThreshold=1", "-c", "pack.compression=1"]
+    return bulk if files >= BULK_FILES else []
+
+
+def _nul(names: Iterable[str]) -> str:
+    """Names for git's ``-z --stdin`` (or ``--pathspec-file-nul``)."""
+    return "".join(f"{name}\0" for name in names)
 
 
 def backoff_delays(retries: int, backoff: float) -> list[float]:
@@ -272,23 +307,63 @@ class GitTarget:
             ) from exc
         for url, found in answers:
             if found:
-                done = self._git(
-                    "clone",
-                    "-q",
-                    "--branch",
-                    self.branch,
-                    "--single-branch",
-                    "--",
-                    url,
-                    ".",
-                )
-                if done.code == 0:
-                    return
-                raise PublishError(
-                    f"{self.config.name}: cannot clone {redact(url)}: {done.last_line()}"
-                )
+                self._clone(url)
+                return
         self._must("init", "-q")
         self._must("symbolic-ref", "HEAD", f"refs/heads/{self.branch}")
+        self._mark_layout()
+
+    def _clone(self, url: str) -> None:
+        """Clone the branch without checking the site out, then check out only the files
+        newsmirror did not place (the work tree never holds copies of the output)."""
+        done = self._git(
+            "clone",
+            "-q",
+            "--no-checkout",
+            "--branch",
+            self.branch,
+            "--single-branch",
+            "--",
+            url,
+            ".",
+        )
+        if done.code != 0:
+            raise PublishError(
+                f"{self.config.name}: cannot clone {redact(url)}: {done.last_line()}"
+            )
+        self._recover_placed()
+        kept = sorted(self._tree_files("HEAD") - read_placed(self._placed_file) - {PLACED})
+        if kept:
+            self._must(
+                "--literal-pathspecs",
+                *READ_OPTIONS,
+                "checkout",
+                "HEAD",
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+                stdin=_nul(kept),
+            )
+        self._mark_layout()
+
+    def _mark_layout(self) -> None:
+        atomic_write(self.path / ".git" / LAYOUT_STATE, b"no copies of the output\n")
+
+    def _take_over(self) -> tuple[bool, list[str]]:
+        """A work tree of older versions holds copies of the output: remove them, once.
+        (whether it was one, one line per copy that could not be removed)."""
+        if (self.path / ".git" / LAYOUT_STATE).exists():
+            return False, []
+        errors = remove_copies(self.path, read_placed(self._placed_file))
+        (self.path / ".git" / "newsmirror-cache.json").unlink(missing_ok=True)  # its stat cache
+        if not errors:
+            self._mark_layout()
+        return True, errors
+
+    def _tree_files(self, commit: str) -> set[str]:
+        names = self._git("ls-tree", "-r", "-z", "--name-only", commit)
+        if names.code != 0:
+            raise PublishError(f"{self.config.name}: git ls-tree failed: {names.last_line()}")
+        return {n for n in names.out.split("\0") if n}
 
     # -- 2. the list of placed files ------------------------------------------------------
 
@@ -302,8 +377,14 @@ class GitTarget:
             return
         committed = self.path / PLACED
         if committed.is_file() and not committed.is_symlink():
-            placed = read_placed(committed)
+            listing = committed.read_bytes()
             committed.unlink()
+        else:
+            blob = self._git("cat-file", "blob", f"HEAD:{PLACED}")  # a clone, not checked out
+            listing = blob.out.encode("utf-8") if blob.code == 0 else b""
+        if listing:
+            atomic_write(self._placed_file, listing)
+            placed = read_placed(self._placed_file)  # only safe names
         else:
             placed = self._placed_by_last_commit()
         atomic_write(self._placed_file, json.dumps(sorted(placed), indent=0).encode("ascii"))
@@ -314,56 +395,97 @@ class GitTarget:
         kept = kept_of(message) if done.code == 0 and commit else None
         if kept is None:
             return set()  # no commit of newsmirror's: nothing is removed
-        names = self._must("-c", "core.quotepath=off", "ls-tree", "-r", "-z", "--name-only", commit)
-        return {n for n in names.split("\0") if n} - set(kept)
-
-    def _kept(self) -> list[str]:
-        """The files of the work tree (as added) that this target did not place."""
-        tracked = {n for n in self._must("ls-files", "-z").split("\0") if n}
-        return sorted(tracked - read_placed(self._placed_file))
+        return self._tree_files(commit) - set(kept)
 
     # -- 3. the commit -----------------------------------------------------------------
 
-    def _clean(self) -> bool:
-        """Whether the work tree is exactly HEAD's tree, asked without writing anything
-        (``git add`` rewrites the index and refreshes objects even when nothing changed,
-        so an idle run would write in .git/)."""
+    def _folder_changes(self, placed: set[str]) -> list[str] | None:
+        """What differs in the target's own folder from the index, and the index from
+        HEAD, asked without writing anything (``git add`` rewrites the index and
+        refreshes objects even when nothing changed, so an idle run would write in
+        .git/); None if git cannot tell."""
         done = self._git(
             "--no-optional-locks",
-            "-c",
-            "core.autocrlf=false",
+            *READ_OPTIONS,
             "status",
             "--porcelain",
             "-z",
+            "--no-renames",
             "--untracked-files=all",
             "--ignored",  # `add --force` adds ignored files too
+            "--",
+            ".",
+            *EXCLUDES,
         )
-        return done.code == 0 and not done.out
+        return folder_changes(status_entries(done.out), placed) if done.code == 0 else None
 
-    def _commit(self, message: str, files: int) -> str | None:
-        """Commit the work tree if it differs from HEAD (``files``: how many the sync
-        placed or removed); the new commit's id, or None."""
+    def _build(self, output: Path, kept: list[str], files: int) -> str:
+        """Make the index the output's files and the kept ones (``files``: about how many
+        changed); its tree. The output's entries are marked skip-worktree, so that git
+        in the target's folder (where they are not) sees them as they are."""
+        marked = skip_worktree(self._must("ls-files", "-v", "-z"))
+        if marked:  # `git add` leaves skip-worktree entries as they are
+            self._must("update-index", "--no-skip-worktree", "-z", "--stdin", stdin=_nul(marked))
+        add = [*READ_OPTIONS, *add_config(files), "--work-tree", str(output), "add"]
+        self._must(*add, "--all", "--force", "--", ".", *EXCLUDES)
+        entries = index_entries(self._must("ls-files", "--stage", "-z"))
+        links = [rel for mode, rel in entries if mode in NOT_PUBLISHED]
+        if links:  # a symlink in the output is never published
+            self._must("update-index", "--force-remove", "-z", "--stdin", stdin=_nul(links))
+        if kept:
+            self._must(
+                "--literal-pathspecs",
+                *READ_OPTIONS,
+                "add",
+                "--force",
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+                stdin=_nul(kept),
+            )
+        placed = {rel for _, rel in entries} - set(links) - set(kept)
+        if placed:
+            self._must("update-index", "--skip-worktree", "-z", "--stdin", stdin=_nul(placed))
+        if read_placed(self._placed_file) != placed:
+            atomic_write(self._placed_file, json.dumps(sorted(placed), indent=0).encode("ascii"))
+        return self._must("write-tree")
+
+    def _commit(
+        self, output: Path, kept: list[str], message: str, rebuild: bool
+    ) -> tuple[TargetResult, str | None]:
+        """Commit the output and the kept files if they differ from HEAD (``rebuild``:
+        even if the index looks up to date); what changed and the new commit's id."""
         head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}")
         flat_done = not self.flat or self._git("rev-parse", "-q", "--verify", "HEAD^").code != 0
-        if head.code == 0 and flat_done and self._clean():
-            return None
-        add = ["-c", "core.autocrlf=false", *add_config(files), "add", "--all", "--force"]
-        self._must(*add, "--", ".")
-        tree = self._must("write-tree")
-        head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}")
+        state_file = self.path / ".git" / OUTPUT_STATE
+        last = load_output_state(state_file)
+        now = output_state(output)
+        changes = stat_changes(now, last)
+        idle = head.code == 0 and flat_done and not rebuild and changes == 0
+        if idle and self._folder_changes(read_placed(self._placed_file)) == []:
+            return TargetResult(), None
+        tree = self._build(output, kept, changes)
+        if now != last:  # the output as it was before `git add` read it
+            atomic_write(state_file, json.dumps(now, separators=(",", ":")).encode("utf-8"))
+        result = TargetResult()
         parents: list[str] = []
         if head.code == 0:
             head_id = head.out.strip()
-            unchanged = self._must("rev-parse", f"{head_id}^{{tree}}") == tree
+            diff = self._git(
+                "diff-tree", "-r", "-z", "--no-renames", "--name-status", head_id, tree
+            )
+            result.added, result.changed, result.removed = diff_counts(diff.out)
             has_parent = self._git("rev-parse", "-q", "--verify", f"{head_id}^").code == 0
+            unchanged = diff.code == 0 and not diff.out
             if unchanged and not (self.flat and has_parent):
-                return None
+                return result, None
             if not self.flat:
                 parents = ["-p", head_id]
-        message = with_trailer(message, self._kept())
+        else:
+            result.added = len(self._git("ls-files", "-z").out.split("\0")) - 1
+        message = with_trailer(message, kept)
         commit = self._must(*self.identity, "commit-tree", tree, *parents, "-F", "-", stdin=message)
         self._must("update-ref", "-m", "newsmirror publish", "HEAD", commit)
-        return commit
+        return result, commit
 
     # -- flat history: what a push may leave out ------------------------------------------
     #
@@ -448,19 +570,17 @@ class GitTarget:
     def publish(self, folder: Path, *, message: str) -> TargetResult:
         name = self.config.name
         self._prepare()
-        cache = self.path / ".git" / "newsmirror-cache.json"
+        output = Path(os.path.abspath(folder))
         try:
             self._recover_placed()
-            result, errors = sync_tree(
-                folder, self.path, cache_file=cache, placed_file=self._placed_file
-            )
+            took_over, errors = self._take_over()
+            kept, in_the_way = kept_files(self.path, output)
         except OSError as exc:
-            raise PublishError(
-                f"{name}: cannot sync to {self.path}: {exc.strerror or exc}"
-            ) from exc
-        files = result.added + result.changed + result.removed
+            raise PublishError(f"{name}: cannot use {self.path}: {exc.strerror or exc}") from exc
+        errors += in_the_way
         before = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}").out.strip()
-        commit = self._commit(message, files)
+        result, commit = self._commit(output, kept, message, rebuild=took_over)
+        files = result.added + result.changed + result.removed
         head = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}").out.strip()
         if self.flat and commit and before:
             self._keep_replaced(before)
@@ -477,5 +597,8 @@ class GitTarget:
                 hint="Check the remote's URL, network and credentials; the next run pushes again.",
             )
         if errors:
-            raise PublishError(failure(name, errors), hint="Move away what stands in the way.")
+            raise PublishError(
+                failure(name, errors),
+                hint=f"Move away, in {self.path}, what stands in the output's way.",
+            )
         return result

@@ -1,0 +1,156 @@
+"""The git target's index, built from the output folder itself (no copy of it).
+
+The git target commits the output's files straight from the output folder: git reads
+them there (``git --work-tree=<output> add``) and never writes there. The target's own
+folder stays a git work tree, but it holds only the files newsmirror did not place (a
+``CNAME``, a README, files someone else committed): its *kept* files. The index, and so
+each commit, is the output's files and the kept files; where both have a file of the
+same path, the output's is committed (the kept one stays in the folder, unpublished),
+and a kept file where the output has a folder, or under a path that is a file in the
+output, is reported as in the way and not committed.
+
+The decisions are plain functions here; :mod:`.git` runs git.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from newsmirror.publish.targets.folder import list_files, remove_placed
+
+# What `git add` must not take from an output, as sync_tree leaves out: the folder
+# target's bookkeeping at the top and a writer's temporary files.
+EXCLUDES = (
+    ":(exclude,top,literal).newsmirror-files",
+    ":(exclude,top,literal).newsmirror-cache.json",
+    ":(exclude,glob)**/.nm-*.tmp",
+)
+# Options for every git command that reads a work tree: no line-ending conversion, and
+# neither a file system monitor nor an untracked-file cache (both are tied to one work
+# tree; the target reads two).
+READ_OPTIONS = (
+    "-c",
+    "core.autocrlf=false",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+)
+NOT_PUBLISHED = ("120000", "160000")  # symlinks and nested repositories in an output
+
+
+def status_entries(porcelain: str) -> list[tuple[str, str]]:
+    """(XY, path) of ``git status --porcelain -z --no-renames``."""
+    return [(item[:2], item[3:]) for item in porcelain.split("\0") if len(item) > 3]
+
+
+def output_state(output: Path) -> dict[str, object]:
+    """The output's files (size, mtime, inode of each; symlinks and what EXCLUDES names
+    left out, as git add leaves them out), to tell without git whether it changed."""
+    files = {rel: [i.st_size, i.st_mtime_ns, i.st_ino] for rel, i in list_files(output).items()}
+    return {"output": str(output), "files": files}
+
+
+def load_output_state(path: Path) -> dict[str, object]:
+    try:
+        state = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def stat_changes(now: dict[str, object], last: dict[str, object]) -> int:
+    """How many of the output's files were added, changed or removed since ``last``
+    (every file when ``last`` is of another output or none)."""
+    files, before = now.get("files"), last.get("files")
+    if not isinstance(files, dict):
+        return 1
+    if now.get("output") != last.get("output") or not isinstance(before, dict):
+        return max(1, len(files))
+    changed = sum(1 for rel, key in files.items() if before.get(rel) != key)
+    return int(changed + len(before.keys() - files.keys()))
+
+
+def folder_changes(entries: list[tuple[str, str]], placed: set[str]) -> list[str]:
+    """What differs between the target's own folder and the index (``entries``: ``git
+    status`` run there). The output's files are not there (`` D``), and a file of the
+    same path there is not what is committed: only the kept files count."""
+    return [rel for code, rel in entries if not (code[0] == " " and rel in placed)]
+
+
+def _kind(path: Path) -> str:
+    """ "dir", "file" (anything else) or "" (nothing there), symlinks not followed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return ""
+    except NotADirectoryError:
+        return ""
+    return "dir" if stat.S_ISDIR(mode) else "file"
+
+
+def kept_files(folder: Path, output: Path) -> tuple[list[str], list[str]]:
+    """The files of the target's folder to commit beside the output (see the module's
+    text), and one line per file in the output's way."""
+    kept, errors = [], []
+    for rel in sorted(list_files(folder)):
+        kind = _kind(output / rel)
+        if kind == "file":
+            continue  # the output's file of that path is committed
+        parts = rel.split("/")
+        blocked = next(
+            (
+                "/".join(parts[:n])
+                for n in range(1, len(parts))
+                if _kind(output.joinpath(*parts[:n])) == "file"
+            ),
+            None,
+        )
+        if kind == "dir":
+            errors.append(f"cannot keep {rel}: the output has a folder there")
+            continue
+        if blocked:
+            errors.append(f"cannot keep {rel}: the output has a file {blocked}")
+            continue
+        kept.append(rel)
+    return kept, errors
+
+
+def remove_copies(folder: Path, placed: set[str]) -> list[str]:
+    """Remove from the target's folder the copies of the output that older versions
+    placed there (their folders too, once empty; nothing followed); one line per file
+    that could not be removed."""
+    errors = []
+    for rel in sorted(placed, reverse=True):
+        try:
+            remove_placed(folder, rel)
+        except OSError as exc:
+            errors.append(f"cannot remove {rel}: {exc.strerror or exc}")
+    return errors
+
+
+def skip_worktree(ls_files_v: str) -> list[str]:
+    """The entries marked skip-worktree, of ``git ls-files -v -z``."""
+    return [item[2:] for item in ls_files_v.split("\0") if item[:2] in ("S ", "s ")]
+
+
+def index_entries(ls_files: str) -> list[tuple[str, str]]:
+    """(mode, path) of ``git ls-files --stage -z``."""
+    found = []
+    for item in ls_files.split("\0"):
+        info, tab, rel = item.partition("\t")
+        if tab:
+            found.append((info.split(" ", 1)[0], rel))
+    return found
+
+
+def diff_counts(name_status: str) -> tuple[int, int, int]:
+    """(added, changed, removed) of ``git diff-tree -r -z --no-renames --name-status``."""
+    codes = name_status.split("\0")[0::2]
+    added = sum(c == "A" for c in codes)
+    removed = sum(c == "D" for c in codes)
+    changed = sum(c in ("M", "T") for c in codes)
+    return added, changed, removed
