@@ -32,12 +32,12 @@ import jinja2
 from newsmirror import topics
 from newsmirror.files import media_relpath
 from newsmirror.models import ArticleRecord
-from newsmirror.publish import feeds, history, internal_links, pages, search, status, zhconvert
+from newsmirror.publish import feeds, history, internal_links, pages, status, zhconvert
 from newsmirror.publish.pages import Entry, Neighbours, href, root_of
 from newsmirror.publish.postformat import localise_images, youtube_embed, youtube_id
 from newsmirror.publish.search import terminate_cleanly
-from newsmirror.publish.sitebuild import SiteOptions
-from newsmirror.publish.writer import OutputWriter
+from newsmirror.publish.sitebuild import Files, SiteOptions
+from newsmirror.publish.sitesearch import SearchJob, search_docs
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
@@ -89,7 +89,7 @@ def _stamp(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()
 
 
-class _Site:
+class _Site(Files):
     """One build: renders into an OutputWriter and remembers every file it made."""
 
     def __init__(
@@ -99,15 +99,14 @@ class _Site:
         options: SiteOptions,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
+        super().__init__(out, {})
         self.archive = archive
         self.log = log
         self.options = options
-        self.writer = OutputWriter(out)
         self.target = str(self.writer.root)
+        self.old = archive.site_stamps(self.target)
         self.envs = {lang: _environment(lang) for lang in (zhconvert.HANS, zhconvert.HANT)}
         self.env = self.envs[zhconvert.HANS]
-        self.made: dict[str, str] = {}  # path -> stamp
-        self.old = archive.site_stamps(self.target)
         self.summary = BuildSummary()
         self.site = {"title": options.title, "count": 0, "base_url": options.base_url}
         self.folders = pages.Folders({}, {})
@@ -118,28 +117,12 @@ class _Site:
         self._cards: dict[int, dict[str, str | None]] = {}  # listings' excerpts and images
         self.edits: dict[int, list[dict[str, str]]] = {}  # "已修改 N 次" (publish/history.py)
         self.hidden: set[str] = set()  # pages left out of the sitemap (listings' stubs)
+        self.search: SearchJob | None = None  # the search index, built meanwhile
 
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        if self.writer.write(path, data):
-            self.summary.written += 1
-        self.made[path] = stamp or hashlib.sha1(data).hexdigest()
-
-    def record(self, path: str, stamp: str, written: bool) -> None:
-        """Book a file another process wrote below the root (the search index's workers:
-        :class:`newsmirror.publish.search.SharedOutput`) as if it had been emitted."""
-        if written:
-            self.writer.claim(path)
-            self.summary.written += 1
-        self.made[path] = stamp
-
-    def unchanged(self, path: str, stamp: str) -> bool:
-        """Whether ``path`` was made from the same inputs last time (and is still there);
-        if so it counts as made without being rendered."""
-        if self.old.get(path) == stamp and self.writer.size(path) is not None:
-            self.made[path] = stamp
-            return True
-        return False
+        super().emit(path, text, stamp)
+        if self.search is not None:
+            self.search.serve()  # the index's requests for texts, between two files
 
     def keep_folder(self, folder: str) -> None:
         """Keep every file of ``folder`` the last build made."""
@@ -440,19 +423,6 @@ def _feed_contents(
     return archive.contents(wanted)
 
 
-def _search_index(
-    site: _Site, heads: list[ArticleRecord], entries: list[Entry]
-) -> search.IndexSummary:
-    """The search index (publish/search.py) of every article, oldest first."""
-    docs = [
-        search.SearchDoc(h.id, e.href, e.title, e.source, e.iso, h.timezone, h.version)
-        for h, e in zip(reversed(heads), reversed(entries), strict=True)
-    ]
-    manifest = site.writer.root / "search" / "manifest.js"
-    previous = manifest.read_bytes() if manifest.is_file() else None
-    return search.update_index(docs, site.archive.contents, site, site.old, previous)
-
-
 def build_site(
     archive: Archive,
     out: Path,
@@ -474,8 +444,6 @@ def _build(
     options: SiteOptions | None,
     log: Callable[[str], None],
 ) -> BuildSummary:
-    from newsmirror.publish.extras import write_extras
-
     options = options or SiteOptions()
     started = time.perf_counter()
     site = _Site(archive, out, options, log)
@@ -485,13 +453,41 @@ def _build(
     heads = _with_body_tags(archive, heads)
     entries = pages.unique_paths([pages.entry_of(h) for h in heads])
     entries = _topic_pages(heads, entries, options.min_tag_articles)
+    if options.search:  # in a thread of its own: its workers count while pages render
+        docs = search_docs(heads, entries)
+        site.search = SearchJob(docs, archive.contents, site.writer.root, site.old).start()
+    try:
+        _pages(site, heads, entries)
+    except BaseException:
+        if site.search is not None:
+            site.search.cancel()
+        raise
+    if site.search is not None:
+        indexed = site.search.finish()
+        site.merge(site.search.files)
+        site.summary.search_seconds, site.summary.search_pages = indexed.seconds, indexed.indexed
+    removed = [path for path in set(site.old) - set(site.made) if site.writer.remove(path)]
+    site.summary.removed += len(removed)
+    site.writer.prune(removed)  # the folders those removals emptied (tags/NAME/, ...)
+    archive.save_site_stamps(site.target, site.made)
+    site.summary.written = site.written
+    site.summary.pages = len(site.made)
+    site.summary.seconds = time.perf_counter() - started
+    return site.summary
+
+
+def _pages(site: _Site, heads: list[ArticleRecord], entries: list[Entry]) -> None:
+    """Every file of the site but the search index's."""
+    from newsmirror.publish.extras import write_extras
+
+    archive, options = site.archive, site.options
     site.folders = pages.folders(entries)
     site.site["count"] = len(entries)
     near = pages.neighbours(entries)
     found = history.collect(archive, entries, {h.id: h.timezone for h in heads})
     site.edits = found.links
     site.article_pages(heads, entries, near)
-    log(f"{site.summary.rendered_articles} article pages rendered")
+    site.log(f"{site.summary.rendered_articles} article pages rendered")
     contents = _feed_contents(
         archive,
         [
@@ -508,16 +504,6 @@ def _build(
     site.archive_pages(entries)
     history.write_history(site, found, heads, entries)
     write_extras(site, entries)
-    if options.search:
-        indexed = _search_index(site, heads, entries)
-        site.summary.search_seconds, site.summary.search_pages = indexed.seconds, indexed.indexed
-    removed = [path for path in set(site.old) - set(site.made) if site.writer.remove(path)]
-    site.summary.removed += len(removed)
-    site.writer.prune(removed)  # the folders those removals emptied (tags/NAME/, ...)
-    archive.save_site_stamps(site.target, site.made)
-    site.summary.pages = len(site.made)
-    site.summary.seconds = time.perf_counter() - started
-    return site.summary
 
 
 ARTICLE_BATCH = 200  # article bodies read at once (one query: a round trip on PostgreSQL)

@@ -4,13 +4,16 @@ its private state."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from newsmirror.publish import feeds, pages
+from newsmirror.publish.writer import OutputWriter
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from newsmirror.publish.status import Moment
     from newsmirror.store import Archive
@@ -27,6 +30,47 @@ class SiteOptions:
     feed_items: int = feeds.FEED_ITEMS  # entries per feed
     feed_full_bytes: int = feeds.FULL_BYTES  # full texts per feed; the rest summaries
     min_tag_articles: int = 3  # a topic tag of fewer articles has no page (topics.py)
+
+
+class Files:
+    """The files one build (or its search index) made below ``root``: path -> stamp, and
+    how many it wrote; ``old`` is what the last build made."""
+
+    def __init__(self, root: Path, old: Mapping[str, str]) -> None:
+        self.writer = OutputWriter(root)
+        self.old = old
+        self.made: dict[str, str] = {}
+        self.written = 0
+
+    def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
+        """Write ``path`` (only if its bytes changed) and count it as made."""
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        if self.writer.write(path, data):
+            self.written += 1
+        self.made[path] = stamp or hashlib.sha1(data).hexdigest()
+
+    def record(self, path: str, stamp: str, written: bool) -> None:
+        """Book a file another process wrote below the root (the search index's workers:
+        :class:`newsmirror.publish.search.SharedOutput`) as if it had been emitted."""
+        if written:
+            self.writer.claim(path)
+            self.written += 1
+        self.made[path] = stamp
+
+    def unchanged(self, path: str, stamp: str) -> bool:
+        """Whether ``path`` was made from the same inputs last time (and is still there);
+        if so it counts as made without being rendered."""
+        if self.old.get(path) == stamp and self.writer.size(path) is not None:
+            self.made[path] = stamp
+            return True
+        return False
+
+    def merge(self, other: Files) -> None:
+        """Book the files ``other`` made (of the same root) as made here too."""
+        for path in other.writer.written:
+            self.writer.claim(path)  # a file both wrote: OutputError, as in one writer
+        self.made.update(other.made)
+        self.written += other.written
 
 
 class SiteBuild(Protocol):
