@@ -216,7 +216,9 @@ def draw_queries(texts: list[str], count: int, seed: int = 13) -> list[str]:
     return out
 
 
-def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
+def measure_queries(
+    site: Path, archive: Path, count: int, rows_file: Path | None = None
+) -> dict[str, object]:
     from newsmirror.publish import searchindex as si
     from newsmirror.publish.searchread import Reader
     from newsmirror.textsearch import matches, searchable, site_exact, terms
@@ -281,6 +283,8 @@ def measure_queries(site: Path, archive: Path, count: int) -> dict[str, object]:
                 "stopped": result.more and len(result.shown) < 10,
             }
         )
+    if rows_file is not None:
+        rows_file.write_text(json.dumps(rows, ensure_ascii=False, indent=0))
     out = summarise(rows)
     manifest = si.parse_manifest(si.read_js((folder / "manifest.js").read_bytes())[1])
     out["segments"] = [s.docs for s in manifest.segments]
@@ -383,7 +387,9 @@ def pages_bytes(archive: Path, out: Path) -> int:
     return folder_bytes(out / "posts")[1]
 
 
-def bench(n: int, queries: int, increments: int, keep: Path | None = None) -> None:
+def bench(
+    n: int, queries: int, increments: int, keep: Path | None = None, rows: Path | None = None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="nm-bsearch-") as tmp:
         work = Path(tmp) if keep is None else keep / str(n)
         work.mkdir(parents=True, exist_ok=True)
@@ -424,7 +430,7 @@ def bench(n: int, queries: int, increments: int, keep: Path | None = None) -> No
             flush=True,
         )
         t = time.perf_counter()
-        result = measure_queries(site, archive, queries)
+        result = measure_queries(site, archive, queries, rows and rows.with_suffix(f".{n}.json"))
         print(f"queries ({time.perf_counter() - t:.0f} s):")
         for key, value in result.items():
             print(f"  {key}: {value}")
@@ -438,9 +444,10 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="work in KEEP/N and leave the archive, index and pages there"
     )
+    parser.add_argument("--rows", type=Path, help="write each query's figures to ROWS.<N>.json")
     args = parser.parse_args()
     for n in args.n:
-        bench(n, args.queries, args.increments, args.keep)
+        bench(n, args.queries, args.increments, args.keep, args.rows)
     print(
         "\ntargets: 100,000 articles indexed in <= 60 s, <= 1 GB; +10 articles <= 300 kB; "
         "index <= article pages; precision 1.0, recall >= 0.99, estimates within 5%; "

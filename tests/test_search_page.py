@@ -20,7 +20,7 @@ from newsmirror.htmltext import plain_text
 from newsmirror.jekyll_import import import_jekyll
 from newsmirror.publish import searchindex as si
 from newsmirror.publish.pages import article_path
-from newsmirror.publish.searchread import Reader
+from newsmirror.publish.searchread import Reader, count_text
 from newsmirror.publish.site import SiteOptions, build_site
 from newsmirror.store import Archive
 from newsmirror.textsearch import fold, searchable, terms
@@ -297,6 +297,38 @@ def test_results_are_exactly_the_articles_that_hold_the_query(tab, site, where):
     assert len(expected(site, "的")) > 30  # several pages were followed
 
 
+PACKED_TEXTS = [
+    "",
+    "\ufeff开头是 BOM",
+    "𠀀𠀁 astral 字 and é ü",
+    "拜登" * 400 + " 习近平 " + "abc" * 300,  # back references across a long text
+    "".join(chr(c) for c in range(0x20, 0x3000, 7)),
+]
+
+
+def test_the_page_reads_doc_text_and_counts_as_the_python_reader(tab, site):
+    open_search(tab, site["http"])
+    packed = [si.pack_text(t) for t in PACKED_TEXTS]
+    got = tab.evaluate("texts => Promise.all(texts.map(t => NM_SEARCH.core.unpackText(t)))", packed)
+    assert got == PACKED_TEXTS
+    states = [
+        (c, k, f, exact)
+        for c in (0, 1, 11, 12, 22, 40, 300)
+        for k in sorted({0, 1, 10, 20, 21, c})
+        for f in sorted({0, 1, 10, 20, k})
+        for exact in (False, True)
+        if k <= c and f <= k
+    ]
+    texts = tab.evaluate(
+        """states => states.map(([c, k, f, exact]) => NM_SEARCH.core.countText({
+            candidates: new Array(c).fill(0), checked: k, confirmed: new Array(f).fill(0),
+            exact: exact}))""",
+        states,
+    )
+    assert texts == [count_text(*s) for s in states]
+    assert "约 21 篇" in texts and "已找到 10 篇（总数待确认）" in texts
+
+
 def test_a_page_does_not_match_two_characters_far_apart(tab, site):
     open_search(tab, site["http"], "拜登")
     titles = [r["title"] for r in every_page(tab)]
@@ -328,7 +360,7 @@ def test_a_page_stops_after_a_few_false_candidates_and_goes_on_when_asked(tab, s
     tab.on("request", lambda r: asked.append(r.url) if "/search/d/" in r.url else None)
     open_search(tab, site["http"], BERRY)
     assert shown(tab) == [] and status(tab) == "还没有找到（总数待确认）"
-    assert len(asked) <= 8  # doc files: at most ten candidates and five false, in packs
+    assert len(asked) <= 10  # doc files (one doc each): at most the ten asked for at once
     assert tab.locator("#search-pager a", has_text="下一页").count() == 0
     url = tab.url
     tab.locator("#search-pager a", has_text="继续查找").click()

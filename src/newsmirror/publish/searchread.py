@@ -32,19 +32,29 @@ class Result:
 
 
 def count_text(candidates: int, checked: int, confirmed: int, exact: bool) -> str:
-    """Exact when every candidate was checked or the keys decide; "约 N" (the candidates
-    not found false) while every candidate checked held the query; else only the
-    results found so far, the total withheld (an estimate could be far off)."""
+    """Exact when every candidate was checked or the keys decide. Else the truth lies
+    between the results found (``confirmed``) and the candidates not found false
+    (candidates are a superset of the matches): "约 N" only when one N is within 5%
+    of every count in that range (estimate_of); otherwise the results found so far,
+    the total withheld."""
     if checked >= candidates:
         return f"找到 {confirmed} 篇" if confirmed else "没有找到"
-    count = candidates - (checked - confirmed)
+    most = candidates - (checked - confirmed)
     if exact:
-        return f"找到 {count} 篇"
-    if checked > confirmed:
-        if not confirmed:
-            return "还没有找到（总数待确认）"
-        return f"已找到 {confirmed} 篇（总数待确认）"
-    return f"约 {count} 篇"
+        return f"找到 {most} 篇"
+    estimate = estimate_of(confirmed, most)
+    if estimate is not None:
+        return f"约 {estimate} 篇"
+    if not confirmed:
+        return "还没有找到（总数待确认）"
+    return f"已找到 {confirmed} 篇（总数待确认）"
+
+
+def estimate_of(least: int, most: int) -> int | None:
+    """A count within 5% of every count from ``least`` to ``most`` (the largest such),
+    or None if there is none."""
+    estimate = min(most, least * 105 // 100)
+    return estimate if least and estimate * 100 >= most * 95 else None
 
 
 class Reader:

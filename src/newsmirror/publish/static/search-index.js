@@ -189,11 +189,36 @@
     });
   }
 
-  // A doc's text: deflate-raw, base64 (the format's doc files).
+  // A doc's text (searchindex.pack_text): TEXT_DIGITS base 85, 5 digits for 4 bytes (most
+  // significant first; a last group of k bytes as k + 1 digits), of the deflate-raw of the
+  // text's UTF-16LE.
+  var TEXT_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;.=>?@^_`{|}~";
+  var TEXT_INDEX = {};
+  for (var t = 0; t < TEXT_DIGITS.length; t++) { TEXT_INDEX[TEXT_DIGITS[t]] = t; }
+
+  function unbase85(text) {
+    var pad = (5 - text.length % 5) % 5, full = text + "~~~~".slice(0, pad);
+    var out = new Uint8Array(full.length / 5 * 4);
+    for (var i = 0, j = 0; i < full.length; i += 5, j += 4) {
+      var word = 0;
+      for (var k = 0; k < 5; k++) {
+        var digit = TEXT_INDEX[full[i + k]];
+        if (digit === undefined) { throw new Error("a doc's text is not base 85"); }
+        word = word * 85 + digit;
+      }
+      out[j] = Math.floor(word / 16777216) % 256;
+      out[j + 1] = (word >>> 16) & 255;
+      out[j + 2] = (word >>> 8) & 255;
+      out[j + 3] = word & 255;
+    }
+    return out.subarray(0, out.length - pad);
+  }
+
   function unpackText(packed) {
-    var bytes = Uint8Array.from(atob(packed), function (c) { return c.charCodeAt(0); });
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
-    return new Response(stream).text();
+    var stream = new Blob([unbase85(packed)]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    return new Response(stream).arrayBuffer().then(function (buffer) {
+      return new TextDecoder("utf-16le", { ignoreBOM: true }).decode(buffer); // a leading U+FEFF is text
+    });
   }
 
   function clean(text) { return text.replace(SPACE_RUNS, " ").replace(SPACE_EDGES, ""); }
@@ -425,7 +450,7 @@
     });
   }
 
-  var PACK = 2; // docs per doc file
+  var PACK = 1; // docs per doc file (searchindex.PACK)
   function docName(id) {
     var pack = Math.floor(id / PACK);
     return "d/" + Math.floor(pack / 256).toString(16) + "/" + pack.toString(16);
@@ -494,20 +519,24 @@
   }
 
   // Exact once every candidate was checked, or when the grams decide (terms of one or two
-  // characters). Else "约": the candidates, while every one checked so far held the query;
-  // once one did not, the share of false candidates is unknown and an estimate could be
-  // far off: the page says how many it found so far and that the total is not yet known
-  // (searchread.count_text does the same).
+  // characters). Else the truth lies between the results found and the candidates not
+  // found false (a superset of the matches): "约 N" only when one N is within 5% of every
+  // count in that range; otherwise the page says how many it found so far and that the
+  // total is not yet known (searchread.count_text, estimate_of).
+  function estimateOf(least, most) {
+    var estimate = Math.min(most, Math.floor(least * 105 / 100));
+    return least && estimate * 100 >= most * 95 ? estimate : null;
+  }
+
   function countText(state) {
     var left = state.candidates.length - state.checked;
     if (!left) { return state.confirmed.length ? "找到 " + state.confirmed.length + " 篇" : "没有找到"; }
-    var count = state.candidates.length - (state.checked - state.confirmed.length);
-    if (state.exact) { return "找到 " + count + " 篇"; }
-    if (state.checked > state.confirmed.length) {
-      if (!state.confirmed.length) { return "还没有找到（总数待确认）"; }
-      return "已找到 " + state.confirmed.length + " 篇（总数待确认）";
-    }
-    return "约 " + count + " 篇";
+    var most = state.candidates.length - (state.checked - state.confirmed.length);
+    if (state.exact) { return "找到 " + most + " 篇"; }
+    var estimate = estimateOf(state.confirmed.length, most);
+    if (estimate !== null) { return "约 " + estimate + " 篇"; }
+    if (!state.confirmed.length) { return "还没有找到（总数待确认）"; }
+    return "已找到 " + state.confirmed.length + " 篇（总数待确认）";
   }
 
   NM.core = {
@@ -522,5 +551,6 @@
     spans: spans,
     startSearch: startSearch,
     terms: terms,
+    unpackText: unpackText,
   };
 })();
