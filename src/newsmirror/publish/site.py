@@ -453,17 +453,19 @@ def _build(
     heads = _with_body_tags(archive, heads)
     entries = pages.unique_paths([pages.entry_of(h) for h in heads])
     entries = _topic_pages(heads, entries, options.min_tag_articles)
-    if options.search:  # in a thread of its own: its workers count while pages render
-        docs = search_docs(heads, entries)
-        site.search = SearchJob(docs, archive.contents, site.writer.root, site.old).start()
     try:
+        if options.search:  # in a thread of its own: its workers count while pages render
+            docs = search_docs(heads, entries)
+            site.search = SearchJob(docs, archive.contents, site.writer.root, site.old)
+            site.search.start()  # known before it starts: a Ctrl-C in start() cancels it
         _pages(site, heads, entries)
-    except BaseException:
+        if site.search is not None:
+            indexed = site.search.finish()
+    except BaseException:  # Ctrl-C or SIGTERM included, wherever it comes
         if site.search is not None:
             site.search.cancel()
         raise
     if site.search is not None:
-        indexed = site.search.finish()
         site.merge(site.search.files)
         site.summary.search_seconds, site.summary.search_pages = indexed.seconds, indexed.indexed
     removed = [path for path in set(site.old) - set(site.made) if site.writer.remove(path)]

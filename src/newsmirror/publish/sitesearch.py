@@ -170,7 +170,8 @@ class SearchJob:
     def cancel(self) -> None:
         """Stop the index (the build failed): its workers end, its scratch goes."""
         self._relay.close()
-        self._thread.join()
+        if self._thread.ident is not None:  # started (a Ctrl-C may come inside start())
+            self._thread.join()
 
 
 def search_docs(heads: list[ArticleRecord], entries: list[Entry]) -> list[search.SearchDoc]:
