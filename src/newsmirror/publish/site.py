@@ -79,6 +79,7 @@ def _environment(lang: str = zhconvert.HANS) -> jinja2.Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # packaged templates: no stat of each one at every page
     )
     env.tests["http_url"] = pages.is_http_url  # links to originals: http(s) only
     env.filters["zh"] = zhconvert.chrome if hant else str
