@@ -364,6 +364,8 @@ def _needs_tree(markup: str, prepared: bool) -> bool:
     if not prepared and _has_lazy_hint(markup):
         return True
     names = set(_TAG_NAME.findall(markup))
+    if names <= ARTICLE_TAGS:
+        return False  # the usual case: lower-case names, as lower() leaves them
     return not ARTICLE_TAGS.issuperset(map(str.lower, names))
 
 
@@ -409,6 +411,8 @@ def _open_iframes(root: lxml.html.HtmlElement, base: str, hosts: Iterable[str]) 
 
 def _drop_repeated_noscript_images(root: lxml.html.HtmlElement, base: str) -> None:
     """An image in <noscript> that repeats one outside it (lazy-loading fallback) goes."""
+    if next(root.iter("noscript"), None) is None:
+        return  # the usual case
     seen = {
         _absolute_url(base, img.get("src") or "")
         for img in root.iter("img")
@@ -436,9 +440,20 @@ def _prepare_tree(markup: str, base: str, iframe_hosts: Iterable[str], *, lazy: 
         name = element.tag.lower()
         if name not in ARTICLE_TAGS and name != "iframe":
             _unwrap(element, name)
-    return html.escape(root.text or "") + "".join(
-        lxml.html.tostring(child, encoding=str) for child in root
-    )
+    return _inner_html(root)
+
+
+def _inner_html(root: lxml.html.HtmlElement) -> str:
+    """What is inside the fragment's wrapper: its text escaped, then its children (each
+    with its tail), in one serialisation of the wrapper rather than one per child."""
+    text, root.text = root.text, None
+    whole = lxml.html.tostring(root, encoding=str)
+    start, end = f"<{root.tag}>", f"</{root.tag}>"
+    if root.attrib or not (whole.startswith(start) and whole.endswith(end)):
+        inner = "".join(lxml.html.tostring(child, encoding=str) for child in root)
+    else:
+        inner = whole[len(start) : len(whole) - len(end)]
+    return html.escape(text or "") + inner
 
 
 class _Call(threading.local):
@@ -454,6 +469,13 @@ _CALL = _Call()
 def _keep(tag: str, attr: str, value: str) -> str | None:
     """nh3's attribute filter: URLs made absolute and checked, srcset's too."""
     if attr in _URL_ATTRS:
+        if (
+            value.startswith(("https://", "http://"))
+            and not value[-1].isspace()
+            and tag != "iframe"
+            and not _may_name_a_proxy(value)
+        ):
+            return value  # the usual case: the slow way below gives it back as it is
         value = _absolute_url(_CALL.base_url, value)
         if tag == "iframe" and not _iframe_allowed(value, _CALL.hosts):
             return None

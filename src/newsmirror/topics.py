@@ -36,7 +36,6 @@ _ANCHOR_HREF = re.compile(
 )
 _TAG_DIRS = frozenset({"tag", "tags", "topic", "topics"})
 _TAG_PARAMS = _TAG_DIRS
-_MAY_NAME_TAG = re.compile(r"tag|topic|%|[\t\r\n]", re.I)  # (urlsplit drops \t\r\n)
 _PAGE_SUFFIX = re.compile(r"\.(?:s?html?|php|aspx?|jsp)$", re.I)
 
 
@@ -58,10 +57,22 @@ def clean_tags(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(out.values())
 
 
+def _may_name_tag(href: str) -> bool:
+    """False only when ``href`` names no tag: a tag page's folder is "tag(s)" or "topic(s)"
+    in any case; so is a query key, unless it is written in escapes ("%" after a "?"); and
+    urlsplit drops tabs and line breaks, joining what they split."""
+    if "%" in href and "?" in href:
+        return True
+    if "\t" in href or "\n" in href or "\r" in href:
+        return True
+    lowered = href.lower()  # no other character lowers to one of "tagopics"
+    return "tag" in lowered or "topic" in lowered
+
+
 def tag_of_href(href: str) -> str | None:
     """The tag a link to a tag page names (``/tag/X``, ``/topics/X.html``, ``?tag=X``)."""
-    if not _MAY_NAME_TAG.search(href):
-        return None  # most links: no tag or topic in them, even percent-encoded
+    if not _may_name_tag(href):
+        return None  # most links
     try:
         parts = urlsplit(href.strip())
     except ValueError:
@@ -81,8 +92,12 @@ def link_tags(body: str) -> list[str]:
     for count, match in enumerate(_ANCHOR_HREF.finditer(body)):
         if count >= MAX_SCANNED_LINKS:
             break
-        raw = next(g for g in match.groups() if g is not None)
-        name = tag_of_href(html.unescape(raw))
+        href = match.group(match.lastindex or 0)  # the one of the three that matched
+        if "&" in href:
+            href = html.unescape(href)
+        if not _may_name_tag(href):
+            continue  # most links (tag_of_href would say None, after this very test)
+        name = tag_of_href(href)
         if name:
             out.append(name)
     return out
