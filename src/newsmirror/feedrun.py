@@ -9,7 +9,6 @@ on the other core while this process imports httpx."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import datetime
 
 from newsmirror.aio import run_all
@@ -213,11 +212,9 @@ async def run_feeds(
     transport: httpx.AsyncBaseTransport | None,
     budget: Budget,
     events: Events | None,
-    stored: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Steps 2 to 6 for ``sources`` (``states``: each feed's conditional-GET state,
-    by (source, feed URL)), parsing with ``parser``, which ends before the pages.
-    ``stored`` is called after each feed is stored (a run's :class:`LiveExport`)."""
+    by (source, feed URL)), parsing with ``parser``, which ends before the pages."""
     results = {s.name: SourceResult(s.name, feeds=len(s.feeds)) for s in sources}
     readers: list[str] = []
     checks = _Checks()
@@ -229,8 +226,6 @@ async def run_feeds(
                 archive, fetcher, checks, source, url, states[source.name, url], outcome, parser
             )
             readers.append(reader)
-            if stored is not None and reader:
-                stored()
             if progress:
                 progress(outcome, url, status)
 

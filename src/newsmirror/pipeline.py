@@ -12,9 +12,7 @@
    and its entries are classified as new, changed or unchanged and stored in one
    transaction per feed (:meth:`Archive.store_entries`).
    Entries whose body is missing or a teaser are marked for their page
-   (:func:`decide.needs_full_text`). The caller hears of each feed stored (``stored``:
-   ``newsmirror run`` writes the new articles' Jekyll posts then, while the other feeds
-   are still fetched and parsed: :class:`~newsmirror.publish.jekyll.LiveExport`).
+   (:func:`decide.needs_full_text`).
 4. Marked articles get their page fetched and its main text extracted
    (:func:`fulltext.fill_pages`).
 5. Images of new and changed articles are mirrored into the media folder
@@ -34,7 +32,7 @@ this process imports the HTTP client.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -97,13 +95,11 @@ def update(
     transport: httpx.AsyncBaseTransport | None = None,
     budget: Budget | None = None,
     events: Events | None = None,
-    stored: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Fetch the chosen sources into ``archive`` and return what happened; with a
     ``budget``, no page or image is started once it is spent (they wait for the next
     run), while every feed is still fetched. ``progress`` hears of each feed as it is done,
-    ``events`` of each page and image; ``stored`` is called each time a feed's entries
-    are stored."""
+    ``events`` of each page and image."""
     with fewer_collections():
         archive.sync_sources(config.sources)
         sources = select_sources(config, names)
@@ -127,6 +123,5 @@ def update(
                 transport,
                 budget or Budget(),
                 events,
-                stored,
             )
             return asyncio.run(run)

@@ -22,10 +22,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from newsmirror.config import Config
 from newsmirror.errors import (
@@ -43,9 +43,6 @@ from newsmirror.restore import RestoreResult, restore_archive
 from newsmirror.store import Archive
 from newsmirror.summaries import Budget, Events
 from newsmirror.timeutil import now_utc, to_iso
-
-if TYPE_CHECKING:
-    from newsmirror.publish.jekyll import LiveExport
 
 
 @dataclass
@@ -159,13 +156,10 @@ Hold = Callable[[Path], AbstractContextManager[Path]]
 POLL = 0.05  # seconds: how soon a Ctrl-C is seen while the targets publish
 
 
-def _write_jekyll(archive: Archive, output: JekyllOutput, live: LiveExport | None = None) -> str:
+def _write_jekyll(archive: Archive, output: JekyllOutput) -> str:
     from newsmirror.publish.jekyll import export_jekyll, write_site_files
 
-    if live is not None:
-        summary = live.finish()
-    else:
-        summary = export_jekyll(archive, output.path, media_dir=archive.media_dir)
+    summary = export_jekyll(archive, output.path, media_dir=archive.media_dir)
     if output.layouts:
         write_site_files(output.path, output.title)
     return summary.line()
@@ -202,11 +196,9 @@ def write_outputs(
     hold: Hold,
     events: Events | None = None,
     done: Callable[[OutputResult], None] | None = None,
-    live: LiveExport | None = None,
 ) -> list[OutputResult]:
     """Write every output of ``config.publish``; one failing does not stop the others.
-    ``events`` hears of each as it is done; ``done`` gets each result as it is known;
-    ``live``: the Jekyll export begun during the fetch, finished here."""
+    ``events`` hears of each as it is done; ``done`` gets each result as it is known."""
     results = []
     for output in config.publish.outputs:
         kind = output_kind(output)
@@ -214,7 +206,7 @@ def write_outputs(
         try:
             with hold(output.path):
                 if isinstance(output, JekyllOutput):
-                    result.line = _write_jekyll(archive, output, live)
+                    result.line = _write_jekyll(archive, output)
                 else:
                     result.line = _write_site(archive, output, config.publish.targets)
         except ArchiveError:
@@ -230,48 +222,15 @@ def write_outputs(
 
 
 def write_and_publish(
-    config: Config,
-    archive: Archive,
-    hold: Hold,
-    message: str,
-    events: Events | None = None,
-    live: LiveExport | None = None,
+    config: Config, archive: Archive, hold: Hold, message: str, events: Events | None = None
 ) -> tuple[list[OutputResult], list[TargetOutcome]]:
     """Write every output and publish every target; a target starts as soon as the
     outputs it publishes are written (the Jekyll tree's targets publish while the site
     is built). The results come in the config's order."""
     kinds = {output_kind(o) for o in config.publish.outputs}
     with _Publishing(config, kinds, hold, message, events) as publishing:
-        outputs = write_outputs(config, archive, hold, events, publishing.written, live)
+        outputs = write_outputs(config, archive, hold, events, done=publishing.written)
     return outputs, publishing.outcomes
-
-
-def live_export(
-    config: Config, archive: Archive, hold: Hold, stack: ExitStack
-) -> tuple[LiveExport | None, Hold]:
-    """The Jekyll export to begin during the fetch (:class:`~newsmirror.publish.jekyll.
-    LiveExport`: a first export into the tree, with images hotlinked, since mirrored ones
-    come after the feeds), its folder held on ``stack`` for the rest of the run; and the
-    ``hold`` the outputs and targets use then (the held folder is not held twice)."""
-    output = next((o for o in config.publish.outputs if isinstance(o, JekyllOutput)), None)
-    if output is None or config.media.mode == "mirror":
-        return None, hold
-    from newsmirror.publish.jekyll import LiveExport
-
-    try:
-        held = stack.enter_context(hold(output.path))
-        if not LiveExport.wanted(archive, held):
-            return None, _holding(hold, held)
-        return LiveExport(archive, held, archive.media_dir), _holding(hold, held)
-    except (NewsmirrorError, OSError):  # write_outputs meets it again and reports it
-        return None, hold
-
-
-def _holding(hold: Hold, held: Path) -> Hold:
-    def again(path: Path) -> AbstractContextManager[Path]:
-        return nullcontext(path) if path == held else hold(path)
-
-    return again
 
 
 def commit_message(summary: RunSummary, when: str) -> str:
@@ -460,27 +419,17 @@ def run_job(
     workers running (:func:`jobqueue.update_by_queue`) instead of in this process."""
     report = RunReport(started=to_iso(now_utc()), fetch=RunSummary([]))
     tree = next((o.path for o in config.publish.outputs if isinstance(o, JekyllOutput)), None)
-    with fewer_collections(), ExitStack() as stack:
+    with fewer_collections():
         report.restored = restore_archive(archive, tree)
         if queue is not None:
             from newsmirror.jobqueue import update_by_queue
 
             report.fetch = update_by_queue(config, archive, queue, names, budget=budget)
-            live = None
         else:
-            live, hold = live_export(config, archive, hold, stack)
             report.fetch = update(
-                config,
-                archive,
-                names,
-                progress=progress,
-                events=events,
-                budget=budget,
-                stored=live.stored if live else None,
+                config, archive, names, progress=progress, events=events, budget=budget
             )
         message = commit_message(report.fetch, to_iso(now_utc()))
-        report.outputs, report.targets = write_and_publish(
-            config, archive, hold, message, events, live
-        )
+        report.outputs, report.targets = write_and_publish(config, archive, hold, message, events)
     report.finished = to_iso(now_utc())
     return report

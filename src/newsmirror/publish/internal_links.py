@@ -54,31 +54,19 @@ def loose_key(canonical: str) -> str:
 
 class LinkMap:
     """The archived articles' canonical URLs -> their page (a site path or a post's URL
-    relative to the other posts). Built once per build; a run's early Jekyll export adds
-    each feed's articles as they are stored (:meth:`add`)."""
+    relative to the other posts). Built once per build."""
 
-    def __init__(self, pages: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, pages: Iterable[tuple[str, str]]) -> None:
         self.exact: dict[str, str] = {}
-        self._loose: dict[str, str | None] = {}  # None: ambiguous
-        self.loose: dict[str, str] = {}
-        self.hosts: set[str | None] = set()
-        self._seen: dict[str, str | None] = {}  # page_of's answers: bodies repeat links
-        self.add(pages)
-
-    def add(self, pages: Iterable[tuple[str, str]]) -> None:
-        """Add articles (URL, page); an article already in the map keeps its page."""
+        loose: dict[str, str | None] = {}
         for url, page in pages:
             key = canonical_url(url)
             self.exact.setdefault(key, page)
-            self.hosts.add(urlsplit(key).hostname)
-            loose = loose_key(key)
-            other = self._loose.get(loose, page)
-            self._loose[loose] = page if other == page else None
-            if other == page:
-                self.loose[loose] = page
-            else:
-                self.loose.pop(loose, None)
-        self._seen.clear()  # a link that named nothing may name a new article
+            other = loose.get(loose_key(key), page)
+            loose[loose_key(key)] = page if other == page else None  # None: ambiguous
+        self.loose = {k: v for k, v in loose.items() if v is not None}
+        self.hosts = {urlsplit(key).hostname for key in self.exact}
+        self._seen: dict[str, str | None] = {}  # page_of's answers: bodies repeat links
 
     def page_of(self, url: str) -> str | None:
         """The page of the archived article ``url`` names, or None."""

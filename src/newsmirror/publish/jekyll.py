@@ -9,7 +9,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,7 +38,6 @@ __all__ = [
     "MEDIA_DIR",
     "POSTS_DIR",
     "ExportSummary",
-    "LiveExport",
     "export_jekyll",
     "localise_images",
     "post_filename",
@@ -142,22 +141,13 @@ def _files_in(folder: Path) -> set[str]:
     return {fold(f"{POSTS_DIR}/{name}") for name in names if not is_leftover(name)}
 
 
-def export_jekyll(
-    archive: Archive,
-    out: Path,
-    *,
-    media_dir: Path | None = None,
-    unresolved: Mapping[int, Sequence[str]] | None = None,
-) -> ExportSummary:
+def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None) -> ExportSummary:
     """Write or update ``out/_posts`` so that it holds one post per article.
 
     With ``media_dir`` (the archive's mirrored images), the images a post uses are
     copied to ``out/media/`` and the post points at them with relative paths. Only
     articles whose export record is out of date are rendered; when none is, nothing is
     read beyond the records and the articles' heads, and nothing is written.
-    ``unresolved``: posts written earlier in this run (:class:`LiveExport`) -> the links
-    of theirs that named no archived article then; a post one of whose links names one
-    now is written again.
     """
     writer = OutputWriter(out)
     target = str(writer.root)
@@ -200,13 +190,9 @@ def export_jekyll(
         internal_links.LinkMap(
             (url, page) for url, path in chosen if (page := internal_links.post_page(path))
         )
-        if todo or unresolved
+        if todo
         else None
     )
-    if unresolved and links is not None:
-        again = _now_resolved(heads, chosen, unresolved, links, {h.id for h, _ in todo})
-        summary.unchanged -= len(again)  # counted again as they are written
-        todo += again
     moved = redirects.redirects_of(archive) if todo else {}  # old URLs: one small query
     render = _Render(writer, media_dir, pages, moved, links)
     done: tuple[tuple[list[ExportRecord], int], ...]
@@ -232,86 +218,6 @@ def export_jekyll(
     if todo:
         _write_moved(writer, moved, records, changed, pages)
     return summary
-
-
-class LiveExport:
-    """A first export into a tree, begun while the run still fetches: each time a feed's
-    new articles are stored, :meth:`stored` writes their posts at once (on this process's
-    core, while the parse workers use theirs), and :meth:`finish` does the rest as
-    :func:`export_jekyll` does: articles changed later in the run (a page fetched, an
-    image mirrored), removals, and the posts written early whose links name an article
-    stored after them. Posts are claimed before they are written, as in export_jekyll, so
-    a run killed meanwhile leaves nothing the next export misreads. Anything that goes
-    wrong early only ends the early writing: :meth:`finish` writes it all and reports."""
-
-    def __init__(self, archive: Archive, out: Path, media_dir: Path | None = None) -> None:
-        self.archive, self.out, self.media_dir = archive, out, media_dir
-        self.writer = OutputWriter(out)
-        self.target = str(self.writer.root)
-        self.owners: dict[str, int] = {}
-        self.on_disk = _files_in(self.writer.root / POSTS_DIR)
-        self.last = max((h.id for h in archive.export_heads()), default=0)
-        self.links = internal_links.LinkMap()
-        self.misses: dict[int, list[str]] = {}
-        self.written = 0
-        self.failed = False
-
-    @staticmethod
-    def wanted(archive: Archive, out: Path) -> bool:
-        """Whether a run should export to ``out`` as it goes: nothing was exported there yet
-        (a first run writes every post; later runs write a few, at the end)."""
-        return not archive.export_records(str(out.resolve()))
-
-    def stored(self) -> None:
-        """Write the posts of the articles stored since the last call."""
-        if self.failed:
-            return
-        try:
-            self._write_new()
-        except Exception:  # finish() writes them and reports what is wrong
-            self.failed = True
-
-    def _write_new(self) -> None:
-        heads = self.archive.export_heads(after=self.last)
-        if not heads:
-            return
-        self.last = max(h.id for h in heads)
-        todo: list[_Todo] = []
-        for head in heads:
-            path = _choose_path(head, None, self.owners, self.on_disk)
-            self.owners[fold(path)] = head.id
-            todo.append((head, path))
-        self.links.add((h.url, pg) for h, path in todo if (pg := internal_links.post_page(path)))
-        _claim(self.archive, self.target, {}, todo)
-        pages = _PostPages(self.owners)
-        render = _Render(self.writer, self.media_dir, pages, {}, self.links, self.misses)
-        made, written = render(_read_batch(self.archive, todo, self.media_dir))
-        self.archive.save_exports(self.target, made)
-        self.written += written
-
-    def finish(self) -> ExportSummary:
-        """The rest of the export (see the class); the summary counts the whole run's."""
-        summary = export_jekyll(
-            self.archive, self.out, media_dir=self.media_dir, unresolved=self.misses
-        )
-        written = min(summary.total, summary.written + self.written)
-        return replace(summary, written=written, unchanged=summary.total - written)
-
-
-def _now_resolved(
-    heads: list[ExportHead],
-    chosen: list[tuple[str, str]],
-    unresolved: Mapping[int, Sequence[str]],
-    links: internal_links.LinkMap,
-    planned: set[int],
-) -> list[_Todo]:
-    """The posts (not planned yet) one of whose ``unresolved`` links names an article now."""
-    return [
-        (head, path)
-        for head, (_url, path) in zip(heads, chosen, strict=True)
-        if head.id not in planned
-        and any(links.page_of(url) is not None for url in unresolved.get(head.id, ()))
-    ]
 
 
 def _claim(
@@ -408,8 +314,6 @@ class _Render:
     pages: _PostPages
     moved: dict[int, list[str]]
     links: internal_links.LinkMap | None
-    # When given: each post -> its links that name no article (yet).
-    misses: dict[int, list[str]] | None = None
 
     def __call__(self, batch: _Batch) -> tuple[list[ExportRecord], int]:
         """Write the batch's posts: their new export records, and how many were written
@@ -443,25 +347,10 @@ class _Render:
             return original.encode()
         old = self.pages.free(self.moved.get(head.id, ()))
         if self.links is not None:
-            content = internal_links.rewrite(content, self._page_of(head.id, self.links))
+            content = internal_links.rewrite(content, self.links.page_of)
         if not article.imported:  # a fed article's topic tags (topics.py) are the site's only
             article = replace(article, tags=())
         return render_post(article, content, old).encode()
-
-    def _page_of(
-        self, article_id: int, links: internal_links.LinkMap
-    ) -> Callable[[str], str | None]:
-        misses = self.misses
-        if misses is None:
-            return links.page_of
-
-        def page_of(url: str) -> str | None:
-            page = links.page_of(url)
-            if page is None:  # it may name an article stored later
-                misses.setdefault(article_id, []).append(url)
-            return page
-
-        return page_of
 
 
 class _PostPages:

@@ -36,14 +36,13 @@ class ExportStateMixin:
     def _record(row: tuple[Any, ...]) -> ArticleRecord:
         raise NotImplementedError
 
-    def export_heads(self, after: int = 0) -> list[ExportHead]:
-        """Every article's head (those whose id is above ``after``: the articles added
-        since), in the order of :meth:`Archive.iter_articles` (oldest first, ties by id)."""
+    def export_heads(self) -> list[ExportHead]:
+        """Every article's head, in the order of :meth:`Archive.iter_articles` (oldest
+        first, ties by id)."""
         rows = self.conn.execute(
             "SELECT a.id, a.version, a.media_rev, a.jekyll_name, a.published, a.title, a.url,"
             " s.name FROM articles a JOIN sources s ON s.id = a.source_id"
-            " WHERE a.id > ? ORDER BY a.published, a.id",
-            (after,),
+            " ORDER BY a.published, a.id"
         ).fetchall()
         return [ExportHead(r[0], r[1], r[2], r[3], from_iso(r[4]), *r[5:]) for r in rows]
 
