@@ -60,14 +60,17 @@ from newsmirror.publish.targets.gitindex import (
     READ_OPTIONS,
     diff_counts,
     folder_changes,
+    in_nested,
     index_entries,
     kept_files,
     load_output_state,
+    nested_of,
     output_state,
     remove_copies,
     skip_worktree,
     stat_changes,
     status_entries,
+    verbatim_attributes,
 )
 
 GIT_TIMEOUT = 600.0  # seconds for one git command (a push of a large first commit)
@@ -101,8 +104,20 @@ TRAILER = "Newsmirror-Kept:"  # in each commit: the files of the tree it did not
 
 
 def with_trailer(message: str, kept: list[str]) -> str:
-    """The commit message, with the files newsmirror did not place on one line."""
-    return f"{message.rstrip()}\n\n{TRAILER} {json.dumps(kept, ensure_ascii=False)}\n"
+    """The commit message, with the files newsmirror did not place on one line (names
+    that are not UTF-8 escaped: git would read their bytes as Latin-1)."""
+    listed = json.dumps(kept, ensure_ascii=False)
+    if not listed.isascii() and not _is_utf8(listed):
+        listed = json.dumps(kept)
+    return f"{message.rstrip()}\n\n{TRAILER} {listed}\n"
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def kept_of(message: str) -> list[str] | None:
@@ -151,7 +166,8 @@ class _Done:
     err: str
 
     def last_line(self) -> str:
-        lines = [line.strip() for line in self.err.splitlines() if line.strip()]
+        err = self.err.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
         return lines[-1] if lines else f"git exited with {self.code}"
 
 
@@ -223,7 +239,7 @@ class GitTarget:
                 capture_output=True,
                 text=True,
                 encoding="utf-8",
-                errors="replace",
+                errors="surrogateescape",  # names that are not UTF-8 pass through as bytes
                 env=git_env(),
                 timeout=GIT_TIMEOUT,
                 check=False,
@@ -239,8 +255,9 @@ class GitTarget:
     def _must(self, *args: str, stdin: str | None = None) -> str:
         done = self._git(*args, stdin=stdin)
         if done.code != 0:
+            command = next((a for a in args if a[:1].isalpha() and "=" not in a), args[0])
             raise PublishError(
-                f"{self.config.name}: git {args[0]} failed in {self.path}: {done.last_line()}",
+                f"{self.config.name}: git {command} failed in {self.path}: {done.last_line()}",
                 hint="Check the work tree; `git status` there shows what is wrong.",
             )
         return done.out.strip()
@@ -331,6 +348,7 @@ class GitTarget:
             raise PublishError(
                 f"{self.config.name}: cannot clone {redact(url)}: {done.last_line()}"
             )
+        self._verbatim()
         self._recover_placed()
         kept = sorted(self._tree_files("HEAD") - read_placed(self._placed_file) - {PLACED})
         if kept:
@@ -344,6 +362,18 @@ class GitTarget:
                 stdin=_nul(kept),
             )
         self._mark_layout()
+
+    def _verbatim(self) -> None:
+        """No attributes file changes the bytes git reads (gitindex.VERBATIM)."""
+        path = self.path / ".git" / "info" / "attributes"
+        try:
+            current = path.read_bytes().decode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            current = ""
+        text = verbatim_attributes(current)
+        if text is not None:
+            path.parent.mkdir(exist_ok=True)
+            atomic_write(path, text.encode("utf-8", "surrogateescape"))
 
     def _mark_layout(self) -> None:
         atomic_write(self.path / ".git" / LAYOUT_STATE, b"no copies of the output\n")
@@ -419,17 +449,19 @@ class GitTarget:
         )
         return folder_changes(status_entries(done.out), placed) if done.code == 0 else None
 
-    def _build(self, output: Path, kept: list[str], files: int) -> str:
+    def _build(self, output: Path, kept: list[str], files: int, nested: list[str]) -> str:
         """Make the index the output's files and the kept ones (``files``: about how many
-        changed); its tree. The output's entries are marked skip-worktree, so that git
-        in the target's folder (where they are not) sees them as they are."""
+        changed; ``nested``: the output's own repositories, left out); its tree. The
+        output's entries are marked skip-worktree, so that git in the target's folder
+        (where they are not) sees them as they are."""
         marked = skip_worktree(self._must("ls-files", "-v", "-z"))
         if marked:  # `git add` leaves skip-worktree entries as they are
             self._must("update-index", "--no-skip-worktree", "-z", "--stdin", stdin=_nul(marked))
         add = [*READ_OPTIONS, *add_config(files), "--work-tree", str(output), "add"]
-        self._must(*add, "--all", "--force", "--", ".", *EXCLUDES)
+        skip = [f":(exclude,top,literal){rel}" for rel in nested]
+        self._must(*add, "--all", "--force", "--", ".", *EXCLUDES, *skip)
         entries = index_entries(self._must("ls-files", "--stage", "-z"))
-        links = [rel for mode, rel in entries if mode in NOT_PUBLISHED]
+        links = [rel for mode, rel in entries if mode in NOT_PUBLISHED or in_nested(rel, nested)]
         if links:  # a symlink in the output is never published
             self._must("update-index", "--force-remove", "-z", "--stdin", stdin=_nul(links))
         if kept:
@@ -463,7 +495,7 @@ class GitTarget:
         idle = head.code == 0 and flat_done and not rebuild and changes == 0
         if idle and self._folder_changes(read_placed(self._placed_file)) == []:
             return TargetResult(), None
-        tree = self._build(output, kept, changes)
+        tree = self._build(output, kept, changes, nested_of(now))
         if now != last:  # the output as it was before `git add` read it
             atomic_write(state_file, json.dumps(now, separators=(",", ":")).encode("utf-8"))
         result = TargetResult()
@@ -572,6 +604,7 @@ class GitTarget:
         self._prepare()
         output = Path(os.path.abspath(folder))
         try:
+            self._verbatim()
             self._recover_placed()
             took_over, errors = self._take_over()
             kept, in_the_way = kept_files(self.path, output)

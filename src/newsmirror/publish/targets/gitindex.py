@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-from newsmirror.publish.targets.folder import list_files, remove_placed
+from newsmirror.publish.targets.folder import _skipped, remove_placed
 
 # What `git add` must not take from an output, as sync_tree leaves out: the folder
 # target's bookkeeping at the top and a writer's temporary files.
@@ -40,6 +40,20 @@ READ_OPTIONS = (
     "core.untrackedCache=false",
 )
 NOT_PUBLISHED = ("120000", "160000")  # symlinks and nested repositories in an output
+# The last line of the target's .git/info/attributes (which outranks every other
+# attributes file): the output's files are committed byte for byte, whatever a
+# .gitattributes or the user's global attributes file asks (line endings, clean filters
+# such as Git LFS's, ident, re-encoding).
+VERBATIM = "* -text -eol -crlf -filter -ident -working-tree-encoding"
+
+
+def verbatim_attributes(current: str) -> str | None:
+    """The text of .git/info/attributes with :data:`VERBATIM` as its last line; None when
+    it is already (an idle run writes nothing). The user's own lines stay before it."""
+    lines = current.splitlines()
+    if lines and lines[-1] == VERBATIM:
+        return None
+    return "".join(f"{line}\n" for line in [*(x for x in lines if x != VERBATIM), VERBATIM])
 
 
 def status_entries(porcelain: str) -> list[tuple[str, str]]:
@@ -47,11 +61,51 @@ def status_entries(porcelain: str) -> list[tuple[str, str]]:
     return [(item[:2], item[3:]) for item in porcelain.split("\0") if len(item) > 3]
 
 
+def scan(root: Path) -> tuple[dict[str, os.stat_result], list[str]]:
+    """The regular files below ``root`` (relative POSIX path -> lstat; symlinks not
+    followed nor listed, what EXCLUDES names left out), and the folders below it that are
+    repositories of their own (a ``.git`` in them): git cannot add their files (it sees
+    one entry, or fails when they have no commit), so they are never published and
+    their files not listed."""
+    found: dict[str, os.stat_result] = {}
+    nested: list[str] = []
+    stack = [("", str(root))]
+    while stack:
+        prefix, folder = stack.pop()
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+        if prefix and any(entry.name == ".git" for entry in entries):
+            nested.append(prefix[:-1])
+            continue
+        for entry in entries:
+            if _skipped(entry.name, not prefix):
+                continue
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((rel + "/", entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                found[rel] = entry.stat(follow_symlinks=False)
+    return found, sorted(nested)
+
+
 def output_state(output: Path) -> dict[str, object]:
-    """The output's files (size, mtime, inode of each; symlinks and what EXCLUDES names
-    left out, as git add leaves them out), to tell without git whether it changed."""
-    files = {rel: [i.st_size, i.st_mtime_ns, i.st_ino] for rel, i in list_files(output).items()}
-    return {"output": str(output), "files": files}
+    """The output's files (size, mtime, inode of each; symlinks, nested repositories and
+    what EXCLUDES names left out, as git add leaves them out), to tell without git
+    whether it changed."""
+    listed, nested = scan(output)
+    files = {rel: [i.st_size, i.st_mtime_ns, i.st_ino] for rel, i in listed.items()}
+    return {"output": str(output), "files": files, "nested": nested}
+
+
+def nested_of(state: dict[str, object]) -> list[str]:
+    """The nested repositories :func:`output_state` found."""
+    nested = state.get("nested")
+    return [n for n in nested if isinstance(n, str)] if isinstance(nested, list) else []
+
+
+def in_nested(rel: str, nested: list[str]) -> bool:
+    """Whether ``rel`` (an index entry) is, or lies in, one of the ``nested`` folders."""
+    return any(rel == n or rel.startswith(n + "/") for n in nested)
 
 
 def load_output_state(path: Path) -> dict[str, object]:
@@ -96,7 +150,7 @@ def kept_files(folder: Path, output: Path) -> tuple[list[str], list[str]]:
     """The files of the target's folder to commit beside the output (see the module's
     text), and one line per file in the output's way."""
     kept, errors = [], []
-    for rel in sorted(list_files(folder)):
+    for rel in sorted(scan(folder)[0]):
         kind = _kind(output / rel)
         if kind == "file":
             continue  # the output's file of that path is committed
