@@ -47,7 +47,7 @@ def _key(info: os.stat_result) -> StatKey:
     return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
-def _skipped(name: str, top: bool) -> bool:
+def skipped(name: str, top: bool) -> bool:
     """Entries of an output that are never published."""
     return (
         name == ".git"
@@ -65,7 +65,7 @@ def list_files(root: Path) -> dict[str, os.stat_result]:
         prefix, folder = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
-                if _skipped(entry.name, not prefix):
+                if skipped(entry.name, not prefix):
                     continue
                 rel = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):

@@ -58,11 +58,13 @@ from newsmirror.publish.targets.gitindex import (
     EXCLUDES,
     NOT_PUBLISHED,
     READ_OPTIONS,
+    TRAILER,
     diff_counts,
     folder_changes,
     in_nested,
     index_entries,
     kept_files,
+    kept_of,
     load_output_state,
     nested_of,
     output_state,
@@ -71,6 +73,7 @@ from newsmirror.publish.targets.gitindex import (
     stat_changes,
     status_entries,
     verbatim_attributes,
+    with_trailer,
 )
 
 GIT_TIMEOUT = 600.0  # seconds for one git command (a push of a large first commit)
@@ -100,36 +103,6 @@ PLACED_STATE = "newsmirror-placed.json"  # in .git/: the files this target place
 # their stat cache in .git/newsmirror-cache.json).
 LAYOUT_STATE = "newsmirror-layout"
 OUTPUT_STATE = "newsmirror-output.json"  # in .git/: the output's files as last added (stat)
-TRAILER = "Newsmirror-Kept:"  # in each commit: the files of the tree it did not place
-
-
-def with_trailer(message: str, kept: list[str]) -> str:
-    """The commit message, with the files newsmirror did not place on one line (names
-    that are not UTF-8 escaped: git would read their bytes as Latin-1)."""
-    listed = json.dumps(kept, ensure_ascii=False)
-    if not listed.isascii() and not _is_utf8(listed):
-        listed = json.dumps(kept)
-    return f"{message.rstrip()}\n\n{TRAILER} {listed}\n"
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def kept_of(message: str) -> list[str] | None:
-    """The files a commit's trailer names; None when it has none (not newsmirror's)."""
-    for line in reversed(message.splitlines()):
-        if line.startswith(TRAILER):
-            try:
-                kept = json.loads(line[len(TRAILER) :])
-            except ValueError:
-                return None
-            return [k for k in kept if isinstance(k, str)] if isinstance(kept, list) else None
-    return None
 
 
 def git_env() -> dict[str, str]:

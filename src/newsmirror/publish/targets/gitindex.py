@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-from newsmirror.publish.targets.folder import _skipped, remove_placed
+from newsmirror.publish.targets.folder import remove_placed, skipped
 
 # What `git add` must not take from an output, as sync_tree leaves out: the folder
 # target's bookkeeping at the top and a writer's temporary files.
@@ -56,6 +56,38 @@ def verbatim_attributes(current: str) -> str | None:
     return "".join(f"{line}\n" for line in [*(x for x in lines if x != VERBATIM), VERBATIM])
 
 
+TRAILER = "Newsmirror-Kept:"  # in each commit: the files of the tree it did not place
+
+
+def with_trailer(message: str, kept: list[str]) -> str:
+    """The commit message, with the files newsmirror did not place on one line (names
+    that are not UTF-8 escaped: git would read their bytes as Latin-1)."""
+    listed = json.dumps(kept, ensure_ascii=False)
+    if not listed.isascii() and not _is_utf8(listed):
+        listed = json.dumps(kept)
+    return f"{message.rstrip()}\n\n{TRAILER} {listed}\n"
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def kept_of(message: str) -> list[str] | None:
+    """The files a commit's trailer names; None when it has none (not newsmirror's)."""
+    for line in reversed(message.splitlines()):
+        if line.startswith(TRAILER):
+            try:
+                kept = json.loads(line[len(TRAILER) :])
+            except ValueError:
+                return None
+            return [k for k in kept if isinstance(k, str)] if isinstance(kept, list) else None
+    return None
+
+
 def status_entries(porcelain: str) -> list[tuple[str, str]]:
     """(XY, path) of ``git status --porcelain -z --no-renames``."""
     return [(item[:2], item[3:]) for item in porcelain.split("\0") if len(item) > 3]
@@ -78,7 +110,7 @@ def scan(root: Path) -> tuple[dict[str, os.stat_result], list[str]]:
             nested.append(prefix[:-1])
             continue
         for entry in entries:
-            if _skipped(entry.name, not prefix):
+            if skipped(entry.name, not prefix):
                 continue
             rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
