@@ -205,3 +205,28 @@ def test_an_older_work_tree_full_of_copies_is_taken_over(tmp_path):
     here = mtimes(work)
     assert "no change" in git_target(work, [remote]).publish(out, message="idle").detail
     assert mtimes(work) == here
+
+
+def test_locks_a_killed_git_left_behind_do_not_stop_the_next_publish(tmp_path):
+    import os
+    import time
+
+    out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
+    write(out, SITE)
+    target = git_target(work, [remote])
+    target.publish(out, message="cold")
+    # A run killed inside `git add` and `update-ref` (kill -9, a lost runner) an hour ago.
+    old = time.time() - 3600
+    for name in ("index.lock", "HEAD.lock", "refs/heads/main.lock"):
+        lock = work / ".git" / name
+        lock.write_bytes(b"")
+        os.utime(lock, (old, old))
+    write(out, {"index.html": "新首页"})
+    assert target.publish(out, message="hourly").changed == 1
+    assert git(remote, "show", "main:index.html") == "新首页"
+    # A lock of this moment may be another git's (the user's): it is left alone.
+    (work / ".git" / "index.lock").write_bytes(b"")
+    write(out, {"index.html": "再一次"})
+    with pytest.raises(PublishError):
+        target.publish(out, message="blocked")
+    assert (work / ".git" / "index.lock").exists()

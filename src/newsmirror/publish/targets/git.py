@@ -70,6 +70,7 @@ from newsmirror.publish.targets.gitindex import (
     output_state,
     remove_copies,
     skip_worktree,
+    stale_locks,
     stat_changes,
     status_entries,
     verbatim_attributes,
@@ -261,6 +262,13 @@ class GitTarget:
             )
         self._must("symbolic-ref", "HEAD", ref)
 
+    def _clear_stale_locks(self) -> None:
+        """Remove the locks a git killed mid-publish left (kill -9, a full disk, a lost
+        runner): none of newsmirror's git commands runs longer than GIT_TIMEOUT, and the
+        run's own lock keeps any other newsmirror run out, so an older lock is nobody's."""
+        for lock in stale_locks(self.path / ".git", time.time(), GIT_TIMEOUT):
+            lock.unlink(missing_ok=True)
+
     def _refuse_full_folder(self) -> None:
         """A folder that is not a repository must be empty: newsmirror commits and pushes
         everything in its work tree."""
@@ -279,6 +287,7 @@ class GitTarget:
 
     def _prepare(self) -> None:
         if (self.path / ".git").exists():
+            self._clear_stale_locks()
             self._on_branch()
             return
         self._refuse_full_folder()

@@ -88,6 +88,27 @@ def kept_of(message: str) -> list[str] | None:
     return None
 
 
+LOCKS = ("index.lock", "HEAD.lock", "shallow.lock", "packed-refs.lock", "config.lock")
+
+
+def stale_locks(git_dir: Path, now: float, older_than: float) -> list[Path]:
+    """The lock files a killed git left in ``git_dir`` (older than ``older_than`` seconds
+    at ``now``): each would make every later publish fail (``index.lock: File exists``)."""
+    found = [git_dir / name for name in LOCKS]
+    refs = git_dir / "refs"
+    if refs.is_dir():
+        found += sorted(refs.rglob("*.lock"))
+    stale = []
+    for path in found:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and now - info.st_mtime > older_than:
+            stale.append(path)
+    return stale
+
+
 def status_entries(porcelain: str) -> list[tuple[str, str]]:
     """(XY, path) of ``git status --porcelain -z --no-renames``."""
     return [(item[:2], item[3:]) for item in porcelain.split("\0") if len(item) > 3]
