@@ -265,8 +265,13 @@ def serve(folder: Path, port: int) -> None:
         click.echo(
             f"note: {folder} has no index.html (build a site with `newsmirror build`)", err=True
         )
-    click.echo(f"serving {folder} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
-    serve_forever(folder, port)
+    serve_forever(
+        folder,
+        port,
+        ready=lambda: click.echo(
+            f"serving {folder} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True
+        ),
+    )
 
 
 @cli.group("import")
@@ -367,6 +372,15 @@ def _check_date(text: str) -> str:
         ) from exc
 
 
+def _configured_names(ctx: Context) -> set[str] | None:
+    """The names of the config's sources; None without a usable config naming any
+    (--archive alone), when every source of the archive is shown as it is."""
+    try:
+        return {source.name for source in ctx.config().sources} or None
+    except ConfigError:
+        return None
+
+
 @cli.command()
 @click.option("--opml", "as_opml", is_flag=True, help="Print the sources as OPML.")
 @pass_ctx
@@ -392,9 +406,12 @@ def sources(ctx: Context, as_opml: bool) -> None:
     if not rows:
         click.echo("no sources yet: run `newsmirror fetch`")
         return
+    configured = _configured_names(ctx)
     for h in rows:
         state = (
-            "disabled"
+            "not in config"
+            if configured is not None and h.name not in configured
+            else "disabled"
             if not h.enabled
             else (
                 "FAILING"

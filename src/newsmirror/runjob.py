@@ -53,6 +53,7 @@ class OutputResult:
     path: Path
     line: str = ""
     error: str | None = None
+    hint: str = ""  # what the user can do about the error
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TargetOutcome:
     output: str  # "site" or "jekyll"
     line: str = ""
     error: str | None = None
+    hint: str = ""  # what the user can do about the error
 
 
 @dataclass
@@ -92,9 +94,13 @@ class RunReport:
             out.insert(0, head + (f"FAILED: {r.error}" if r.error else r.line))
         for o in self.outputs:
             out.append(f"{o.kind} {o.path}: " + (f"FAILED: {o.error}" if o.error else o.line))
+            if o.error and o.hint:
+                out.append(f"  hint: {o.hint}")
         for t in self.targets:
             head = f"target {t.name} ({t.kind}, {t.output}): "
             out.append(head + (f"FAILED: {t.error}" if t.error else t.line))
+            if t.error and t.hint:
+                out.append(f"  hint: {t.hint}")
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -136,7 +142,13 @@ class RunReport:
                 "errors": summary.media.errors,
             },
             "outputs": [
-                {"kind": o.kind, "path": str(o.path), "summary": o.line, "error": o.error}
+                {
+                    "kind": o.kind,
+                    "path": str(o.path),
+                    "summary": o.line,
+                    "error": o.error,
+                    "hint": o.hint or None,
+                }
                 for o in self.outputs
             ],
             "targets": [
@@ -146,6 +158,7 @@ class RunReport:
                     "output": t.output,
                     "summary": t.line,
                     "error": t.error,
+                    "hint": t.hint or None,
                 }
                 for t in self.targets
             ],
@@ -213,6 +226,7 @@ def write_outputs(
             raise
         except NewsmirrorError as exc:
             result.error = " ".join(exc.message.split())
+            result.hint = " ".join(exc.hint.split())
         results.append(result)
         if events is not None:
             events("output", f"{kind} {output.path}: {result.error or result.line}")
@@ -380,7 +394,7 @@ def _publish_in_turn(
             continue
         try:
             folder = held[target_config.output]
-            outcome.line, outcome.error = _publish_one(target_config, folder, message)
+            outcome.line, outcome.error, outcome.hint = _publish_one(target_config, folder, message)
         except BaseException as exc:  # even SystemExit: the others still get their turn
             outcome.error = " ".join(f"{type(exc).__name__}: {exc}".split())
         if outcome.error:  # perhaps a Ctrl-C killed its git: the job may be stopping
@@ -388,16 +402,20 @@ def _publish_in_turn(
     return [outcome for _, outcome in turn]
 
 
-def _publish_one(target_config: TargetConfig, folder: Path, message: str) -> tuple[str, str | None]:
-    """One target's publish: (its summary line, None) or ("", the error in one line)."""
+def _publish_one(
+    target_config: TargetConfig, folder: Path, message: str
+) -> tuple[str, str | None, str]:
+    """One target's publish: (its summary line, None, "") or ("", the error in one line
+    without the target's name, which the report gives, and its hint)."""
     from newsmirror.publish.targets import make_target
 
     try:
-        return make_target(target_config).publish(folder, message=message).line(), None
+        return make_target(target_config).publish(folder, message=message).line(), None, ""
     except NewsmirrorError as exc:
-        return "", " ".join(exc.message.split())
+        error = " ".join(exc.message.split()).removeprefix(f"{target_config.name}: ")
+        return "", error, " ".join(exc.hint.split())
     except Exception as exc:  # a target's bug or an OS error must not stop the others
-        return "", " ".join(f"{type(exc).__name__}: {exc}".split())
+        return "", " ".join(f"{type(exc).__name__}: {exc}".split()), ""
 
 
 def run_job(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -117,9 +117,10 @@ def serve_folder(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
-def serve_forever(folder: Path, port: int) -> None:
+def serve_forever(folder: Path, port: int, ready: Callable[[], None] | None = None) -> None:
     """Serve ``folder`` on 127.0.0.1:``port`` until interrupted; OutputError when the
-    port cannot be used (taken by another program, or not allowed)."""
+    port cannot be used (taken by another program, or not allowed). ``ready`` is called
+    once the port is held, before the first request is served."""
     try:
         server = _Server(("127.0.0.1", port), partial(_Handler, directory=str(folder)))
     except OSError as exc:
@@ -130,6 +131,8 @@ def serve_forever(folder: Path, port: int) -> None:
             hint=f"Choose another port, e.g. newsmirror serve -p {port % 65535 + 1}.",
         ) from exc
     try:
+        if ready is not None:
+            ready()
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -282,7 +282,8 @@ class GitTarget:
             raise PublishError(
                 f"{self.config.name}: {self.path} is not empty and not a git work tree; "
                 "nothing was committed",
-                hint="Give the git target a new or empty folder: everything in it is published.",
+                hint="Give the git target a new or empty folder, or run `git init` in this one "
+                "(its files are then published with the site, e.g. a CNAME).",
             )
 
     def _prepare(self) -> None:
