@@ -134,7 +134,8 @@ def test_a_users_file_where_the_output_has_one_stays_unpublished_and_untouched(t
     target = git_target(work, [remote])
     target.publish(out, message="one")
     write(work, {"index.html": "the user's own page", "CNAME": "m.example.org", "*": "star"})
-    target.publish(out, message="two")
+    two = target.publish(out, message="two")
+    assert "1 of your files not published, the output has its own: index.html" in two.detail
     write(out, {"posts/3.html": "第三篇"})  # the next run reads the user's files again
     target.publish(out, message="three")
     assert git(remote, "show", "main:index.html") == SITE["index.html"]

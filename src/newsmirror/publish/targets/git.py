@@ -69,6 +69,7 @@ from newsmirror.publish.targets.gitindex import (
     nested_of,
     output_state,
     remove_copies,
+    shadowed_line,
     skip_worktree,
     stale_locks,
     stat_changes,
@@ -590,7 +591,7 @@ class GitTarget:
             self._verbatim()
             self._recover_placed()
             took_over, errors = self._take_over()
-            kept, in_the_way = kept_files(self.path, output)
+            kept, in_the_way, shadowed = kept_files(self.path, output)
         except OSError as exc:
             raise PublishError(f"{name}: cannot use {self.path}: {exc.strerror or exc}") from exc
         errors += in_the_way
@@ -606,7 +607,7 @@ class GitTarget:
         parts = [f"commit {commit[:7]}{' (flat)' if self.flat else ''}" if commit else "no change"]
         if self.remotes:
             parts.append(f"{current} of {len(self.remotes)} remotes up to date")
-        result.detail = ", ".join(parts)
+        result.detail = ", ".join(filter(None, [*parts, shadowed_line(shadowed)]))
         if failed:
             raise PublishError(
                 f"{name}: push failed: {'; '.join(failed)}; {result.line()}",

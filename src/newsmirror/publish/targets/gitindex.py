@@ -199,14 +199,16 @@ def _kind(path: Path) -> str:
     return "dir" if stat.S_ISDIR(mode) else "file"
 
 
-def kept_files(folder: Path, output: Path) -> tuple[list[str], list[str]]:
+def kept_files(folder: Path, output: Path) -> tuple[list[str], list[str], list[str]]:
     """The files of the target's folder to commit beside the output (see the module's
-    text), and one line per file in the output's way."""
-    kept, errors = [], []
+    text), one line per file in the output's way, and the files the output has too
+    (the output's are committed: the user is told)."""
+    kept, errors, shadowed = [], [], []
     for rel in sorted(scan(folder)[0]):
         kind = _kind(output / rel)
         if kind == "file":
-            continue  # the output's file of that path is committed
+            shadowed.append(rel)  # the output's file of that path is committed
+            continue
         parts = rel.split("/")
         blocked = next(
             (
@@ -223,7 +225,16 @@ def kept_files(folder: Path, output: Path) -> tuple[list[str], list[str]]:
             errors.append(f"cannot keep {rel}: the output has a file {blocked}")
             continue
         kept.append(rel)
-    return kept, errors
+    return kept, errors, shadowed
+
+
+def shadowed_line(shadowed: list[str]) -> str:
+    """What a publish says of the user's files that the output's files of the same path
+    replace (empty when none)."""
+    if not shadowed:
+        return ""
+    named = ", ".join(shadowed[:3]) + (", …" if len(shadowed) > 3 else "")
+    return f"{len(shadowed)} of your files not published, the output has its own: {named}"
 
 
 def remove_copies(folder: Path, placed: set[str]) -> list[str]:
