@@ -368,6 +368,8 @@ def test_search_command_prints_hits_snippets_and_count(tmp_path):
     )
     assert result.stdout.splitlines()[0].endswith("访问欧洲\thttps://e.org/新闻/2")
     assert result.stderr.splitlines() == ["2 articles (showing 2-2)"]
+    result = CliRunner().invoke(cli, ["--archive", str(path), "search", "习近平", "巴黎"])
+    assert result.stderr.splitlines() == ["1 article"]
     result = CliRunner().invoke(cli, ["--archive", str(path), "search", "--json", "习近平", "巴黎"])
     data = json.loads(result.stdout)
     assert (data["total"], data["page"], data["limit"]) == (1, 1, 20)

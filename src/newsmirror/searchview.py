@@ -53,7 +53,7 @@ def hit_lines(hit: SearchHit, mark: Marker, *, in_title: bool = True) -> list[st
 
 def count_line(results: SearchResults, offset: int) -> str:
     """'N articles', and which of them are shown when not all are."""
-    line = f"{results.total} articles"
+    line = f"{results.total} article{'' if results.total == 1 else 's'}"
     count = len(results.hits)
     if count < results.total:
         line += f" (showing {offset + 1}-{offset + count})" if count else " (none on this page)"
