@@ -9,6 +9,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from conftest import Reply, rss
 from test_cli import nm
 
@@ -113,3 +115,22 @@ def test_a_failed_outputs_report_says_what_to_do(tmp_path, server):
     assert lines[failed + 1].startswith("  hint: "), result.stdout
     report = json.loads(nm("run", "--json", cwd=tmp_path, check=False).stdout)
     assert report["outputs"][0]["hint"]
+
+
+@pytest.mark.sqlite_only  # about --archive FILE (the PostgreSQL harness names no file)
+def test_sources_of_an_archive_named_by_path_ignore_a_config_of_the_folder(tmp_path, server):
+    # `sources --archive FILE` in a folder whose newsmirror.toml is another mirror's (the
+    # demo's, say): that config does not say which of this archive's sources are gone.
+    server.route("/feed", Reply(body=rss(ITEMS)))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _config(mirror, server)
+    nm("fetch", cwd=mirror)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "newsmirror.toml").write_text(
+        '[[sources]]\nname = "别的"\nfeeds = ["https://feeds.example/x"]\n', encoding="utf-8"
+    )
+    listed = nm("--archive", mirror / "archive.sqlite", "sources", cwd=elsewhere)
+    shown = dict(line.split("\t")[:2] for line in listed.stdout.splitlines() if "\t" in line)
+    assert shown == {"源": "ok"}

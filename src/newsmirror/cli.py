@@ -373,8 +373,11 @@ def _check_date(text: str) -> str:
 
 
 def _configured_names(ctx: Context) -> set[str] | None:
-    """The names of the config's sources; None without a usable config naming any
-    (--archive alone), when every source of the archive is shown as it is."""
+    """The names of the config's sources; None without a usable config naming any, or
+    with --archive and no -c (a config found in the folder may belong to another
+    archive), when every source of the archive is shown as it is."""
+    if ctx.archive_override is not None and not ctx.config_given:
+        return None
     try:
         return {source.name for source in ctx.config().sources} or None
     except ConfigError:
