@@ -362,6 +362,15 @@ def test_a_page_stops_after_a_few_false_candidates_and_goes_on_when_asked(tab, s
     assert shown(tab) == [] and status(tab) == "还没有找到（总数待确认）"
     assert len(asked) <= 10  # doc files (one doc each): at most the ten asked for at once
     assert tab.locator("#search-pager a", has_text="下一页").count() == 0
+    # The same query asked again shows the same page: no new round, no doc file read.
+    before = len(asked)
+    tab.fill("#search-input", BERRY)
+    tab.evaluate("document.getElementById('search-form').requestSubmit()")
+    tab.wait_for_function(
+        "document.getElementById('search-results').getAttribute('aria-busy') == 'false'"
+    )
+    assert shown(tab) == [] and status(tab) == "还没有找到（总数待确认）"
+    assert len(asked) == before
     url = tab.url
     tab.locator("#search-pager a", has_text="继续查找").click()
     tab.wait_for_selector(DONE, state="attached")

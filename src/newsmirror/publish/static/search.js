@@ -158,7 +158,7 @@
     a.textContent = "继续查找";
     a.addEventListener("click", function (ev) {
       ev.preventDefault();
-      run(q, page, false);
+      run(q, page, false, true);
     });
     return a;
   }
@@ -193,7 +193,9 @@
 
   function setBusy(busy) { list.setAttribute("aria-busy", busy ? "true" : "false"); }
 
-  async function run(q, page, scroll) {
+  // A query asked again (the form, back and forward) shows what its search found so far;
+  // only 继续查找 (goOn) starts a new round where a round stopped short.
+  async function run(q, page, scroll, goOn) {
     var mine = ++generation;
     input.value = q;
     list.textContent = "";
@@ -219,7 +221,7 @@
         }
         showCount(state, page, shown);
       };
-      await confirmUpTo(state, page * PER_PAGE, render);
+      if (goOn || !state.stopped) { await confirmUpTo(state, page * PER_PAGE, render); }
       if (mine !== generation) { return; }
       render();
       showPager(state, q, page);
