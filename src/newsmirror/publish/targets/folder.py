@@ -56,22 +56,27 @@ def skipped(name: str, top: bool) -> bool:
     )
 
 
-def list_files(root: Path) -> dict[str, os.stat_result]:
+def list_files(root: Path, nested: list[str] | None = None) -> dict[str, os.stat_result]:
     """Every regular file below ``root`` (relative POSIX path -> lstat), symlinks not
-    followed and not listed."""
+    followed and not listed. With ``nested``, a folder below ``root`` that holds a
+    ``.git`` (a repository of its own) is appended there and its files are not listed."""
     found: dict[str, os.stat_result] = {}
     stack = [("", str(root))]
     while stack:
         prefix, folder = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if skipped(entry.name, not prefix):
-                    continue
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((rel + "/", entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    found[rel] = entry.stat(follow_symlinks=False)
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+        if nested is not None and prefix and any(e.name == ".git" for e in entries):
+            nested.append(prefix[:-1])
+            continue
+        for entry in entries:
+            if skipped(entry.name, not prefix):
+                continue
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((rel + "/", entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                found[rel] = entry.stat(follow_symlinks=False)
     return found
 
 

@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-from newsmirror.publish.targets.folder import remove_placed, skipped
+from newsmirror.publish.targets.folder import list_files, remove_placed
 
 # What `git add` must not take from an output, as sync_tree leaves out: the folder
 # target's bookkeeping at the top and a writer's temporary files.
@@ -115,29 +115,13 @@ def status_entries(porcelain: str) -> list[tuple[str, str]]:
 
 
 def scan(root: Path) -> tuple[dict[str, os.stat_result], list[str]]:
-    """The regular files below ``root`` (relative POSIX path -> lstat; symlinks not
+    """The regular files below ``root`` (:func:`.folder.list_files`: symlinks not
     followed nor listed, what EXCLUDES names left out), and the folders below it that are
     repositories of their own (a ``.git`` in them): git cannot add their files (it sees
     one entry, or fails when they have no commit), so they are never published and
     their files not listed."""
-    found: dict[str, os.stat_result] = {}
     nested: list[str] = []
-    stack = [("", str(root))]
-    while stack:
-        prefix, folder = stack.pop()
-        with os.scandir(folder) as listing:
-            entries = list(listing)
-        if prefix and any(entry.name == ".git" for entry in entries):
-            nested.append(prefix[:-1])
-            continue
-        for entry in entries:
-            if skipped(entry.name, not prefix):
-                continue
-            rel = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((rel + "/", entry.path))
-            elif entry.is_file(follow_symlinks=False):
-                found[rel] = entry.stat(follow_symlinks=False)
+    found = list_files(root, nested)
     return found, sorted(nested)
 
 
