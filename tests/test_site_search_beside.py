@@ -135,3 +135,37 @@ def test_a_request_taken_but_not_answered_when_the_build_stops_does_not_hang_the
     thread.join(5)
     assert not thread.is_alive()
     assert outcome == ["cancelled"]
+
+
+@pytest.mark.parametrize("where", ["start", "finish"])
+def test_a_ctrl_c_as_the_index_starts_or_is_awaited_stops_it(tmp_path, scratch, monkeypatch, where):
+    # Ctrl-C can come while the thread is being started or while the build waits for the
+    # index: either way the thread must not be left waiting for texts (the process then
+    # hung at exit).
+    from newsmirror.publish.sitesearch import SearchJob
+
+    jobs: list[SearchJob] = []
+    original = getattr(SearchJob, where)
+
+    def interrupted(self: SearchJob) -> object:
+        jobs.append(self)
+        if where == "start":
+            original(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SearchJob, where, interrupted)
+    # Nothing answered between two files: the index waits for its texts when the build
+    # turns to it.
+    monkeypatch.setattr(SearchJob, "serve", lambda self: None)
+    try:
+        with Archive.open(tmp_path / "a.sqlite") as archive:
+            fill(archive)
+            with pytest.raises(KeyboardInterrupt):
+                build_site(archive, tmp_path / "site", SiteOptions())
+        for thread in index_threads():
+            thread.join(5)
+        assert index_threads() == []
+        assert list(scratch.iterdir()) == []
+    finally:
+        for job in jobs:  # a failing run leaves no thread behind for the next tests
+            job.cancel()
