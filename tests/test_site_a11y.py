@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import html5lib
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import CHROMIUM, CHROMIUM_FLAGS
@@ -207,6 +207,55 @@ def test_excerpt_never_keeps_markup(body):
     text = pages.excerpt(body)
     assert "<" not in text.replace("&lt;", "") or "<" in html.unescape(body)
     assert len(text) <= pages.EXCERPT_CHARS + 1
+
+
+_FRAGMENTS = [
+    "新闻报道",
+    "记者在现场看到了这一幕新闻报道",
+    "a longer run of English text ",
+    "text ",
+    "&amp;",
+    "&lt;b&gt;",
+    "&am",
+    "<p>",
+    "</p>",
+    "<br/>",
+    "<b title='>'>",
+    "<script>if (a<b) x()</script>",
+    "<SCRIPT>",
+    "</script >",
+    "<figcaption>图注",
+    "</figcaption>",
+    "<style>p{}</style>",
+    "<template>t</template>",
+    "<!-- c -->",
+    "\n  ",
+    '<a href="x">',
+    "<",
+]
+
+
+@settings(max_examples=400)
+@example(["<br>"] * 11 + ["abc&amp;cdefgh"], 5)  # the start's cut falls in the entity
+@given(st.lists(st.sampled_from(_FRAGMENTS), min_size=20, max_size=300), st.integers(1, 30))
+def test_excerpt_reads_as_if_it_read_the_whole_window(parts, limit):
+    """The excerpt looks at a short start of the markup first: it must give what reading
+    the whole window gives, whatever markup, hidden block or entity the short start cuts."""
+    body = "".join(parts)
+    assert pages.excerpt(body, limit) == _whole_window_excerpt(body, limit)
+
+
+def _whole_window_excerpt(body: str, limit: int) -> str:
+    text = re.sub(
+        r"<(script|style|template|figcaption)\b.*?</\1\s*>",
+        " ",
+        body[: limit * 40],
+        flags=re.I | re.S,
+    )
+    text = re.sub(r"<[^>]*$", "", text)
+    text = pages._TAG.sub("", pages._BLOCK.sub(" ", text))
+    text = re.sub(r"\s+", " ", html.unescape(text)).strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
 def test_every_image_has_alt_and_loads_lazily(sites):

@@ -363,14 +363,29 @@ _SPACE = re.compile(r"\s+")
 _CUT_TAG = re.compile(r"<[^>]*$")
 
 
+_OPENS_HIDDEN = re.compile(r"<(?:script|style|template|figcaption)\b", re.I)
+
+
 def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
     """The start of an article's text, plain (no markup, entities read), at most ``limit``
     characters and an ellipsis."""
-    text = _HIDDEN.sub(" ", body[: limit * 40])  # enough text, whatever the markup's share
-    text = _CUT_TAG.sub("", text)  # a tag the cut left open
-    text = _TAG.sub("", _BLOCK.sub(" ", text))
-    text = _SPACE.sub(" ", html.unescape(text)).strip()
+    # The first limit * 10 characters of markup mostly suffice: read more only when their
+    # text is short, or a hidden block starts there and ends past the cut. The margin keeps
+    # an entity or a tag cut at the end out of the characters shown.
+    if len(body) > limit * 10:
+        start = _HIDDEN.sub(" ", body[: limit * 10])
+        if not _OPENS_HIDDEN.search(start):
+            text = _plain(start)
+            if len(text) >= limit + 40:
+                return text[:limit].rstrip() + "…"
+    text = _plain(_HIDDEN.sub(" ", body[: limit * 40]))  # enough, whatever markup's share
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def _plain(markup: str) -> str:
+    text = _CUT_TAG.sub("", markup)  # a tag the cut left open
+    text = _TAG.sub("", _BLOCK.sub(" ", text))
+    return _SPACE.sub(" ", html.unescape(text)).strip()
 
 
 _IMG = re.compile(r"<img\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     from newsmirror.publish.sitebuild import SiteBuild
@@ -51,21 +53,27 @@ def _script_only() -> tuple[frozenset[str], frozenset[str]]:
     return simplified, traditional
 
 
+_CJK_END = 0xA000  # every script-only character is below (see _script_only)
+
+
 @lru_cache(maxsize=1)
-def _script_classes() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """One character class for each set of :func:`_script_only` (counted in C: a
-    Counter of a page's characters cost twice as long)."""
-    return tuple(  # type: ignore[return-value]
-        re.compile("[" + "".join(map(re.escape, sorted(chars))) + "]") for chars in _script_only()
-    )
+def _script_table() -> npt.NDArray[np.int8]:
+    """Each code point's vote, counted in C: +1 traditional only, -1 simplified only, 0
+    otherwise (the last entry stands for every code point from _CJK_END on). A regex
+    class of each set took ten times as long on a site's pages."""
+    simplified, traditional = _script_only()
+    table = np.zeros(_CJK_END + 1, dtype=np.int8)
+    table[[ord(c) for c in simplified]] = -1
+    table[[ord(c) for c in traditional]] = 1
+    return table
 
 
 def script_of(text: str) -> str:
     """``zh-Hant`` if ``text`` (plain text or HTML) is mostly in traditional script, else
     ``zh-Hans`` (also for text with no Chinese at all: the site's own words are simplified)."""
-    simplified, traditional = _script_classes()
-    text = _TAG.sub("", text)
-    return HANT if len(traditional.findall(text)) > len(simplified.findall(text)) else HANS
+    plain = _TAG.sub("", text).encode("utf-32-le", "surrogatepass")
+    codes = np.minimum(np.frombuffer(plain, dtype=np.uint32), _CJK_END)
+    return HANT if int(_script_table()[codes].sum(dtype=np.int64)) > 0 else HANS
 
 
 @lru_cache(maxsize=1)
