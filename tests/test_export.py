@@ -88,6 +88,35 @@ def test_retitled_article_is_renamed_not_duplicated(tmp_path, feed):
     assert any("新的标题" in n for n in names) and not any("第0篇" in n for n in names)
 
 
+def test_retitled_post_redirects_from_its_old_url(tmp_path, feed):
+    """An outlet edits a headline: the post moves to a file of the new title, and its old
+    page (linked from elsewhere by then) sends readers on instead of giving a 404."""
+    import json
+
+    from newsmirror.publish.posturls import old_url
+
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    export_jekyll(archive, out)
+    before = {p.name for p in (out / "_posts").iterdir()}
+    state["items"][0]["title"] = "新的标题"
+    update(config, archive)
+    export_jekyll(archive, out)
+    after = {p.name for p in (out / "_posts").iterdir()}
+    (gone,), (came,) = before - after, after - before
+    front = yaml.safe_load((out / "_posts" / came).read_text().split("---\n")[1])
+    assert front["redirect_from"] == [old_url(gone)]
+    moved = json.loads((out / "_data/moved.json").read_text())
+    assert moved == {old_url(gone): old_url(came)}
+    state["items"][0]["title"] = "第三个标题"  # edited again: both old pages lead here
+    update(config, archive)
+    export_jekyll(archive, out)
+    (third,) = {p.name for p in (out / "_posts").iterdir()} - after
+    front = yaml.safe_load((out / "_posts" / third).read_text().split("---\n")[1])
+    assert sorted(front["redirect_from"]) == sorted([old_url(gone), old_url(came)])
+
+
 def test_same_name_for_two_articles_never_overwrites(tmp_path, server):
     same = [
         {

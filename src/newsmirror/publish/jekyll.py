@@ -159,6 +159,7 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
     summary = ExportSummary()
     todo: list[tuple[ExportHead, str]] = []  # (head, file) of the posts to write
     stale: list[str] = []
+    retitled: list[tuple[int, str]] = []  # (article, its post's file before)
     heads = archive.export_heads()
     new = [h.url for h in heads if h.id not in records]  # links to them stay inside
     recheck = internal_links.export_recheck(archive, new, len(records))
@@ -179,6 +180,8 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             continue
         if record is not None and record.path != path:
             stale.append(record.path)
+            if record.size >= 0:  # it was published: its URL redirects to the new one
+                retitled.append((head.id, record.path))
             if owners.get(fold(record.path)) == head.id:
                 del owners[fold(record.path)]
         owners[fold(path)] = head.id
@@ -193,6 +196,7 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         if todo
         else None
     )
+    redirects.keep_moved(archive, retitled)
     moved = redirects.redirects_of(archive) if todo else {}  # old URLs: one small query
     render = _Render(writer, media_dir, pages, moved, links)
     done: tuple[tuple[list[ExportRecord], int], ...]

@@ -35,6 +35,7 @@ __all__ = [  # the pure part (page paths of post names) is posturls', used here 
     "FOLDER",
     "clean_path",
     "file_of",
+    "keep_moved",
     "old_url",
     "paths_of",
     "record",
@@ -61,6 +62,26 @@ def record(archive: Archive, url: str, paths: Iterable[str]) -> int:
             added += archive.conn.execute(
                 "INSERT OR IGNORE INTO redirects (article_id, path) VALUES (?, ?)",
                 (found[0], clean),
+            ).rowcount
+    return added
+
+
+def keep_moved(archive: Archive, moves: Iterable[tuple[int, str]]) -> int:
+    """Keep the old URL of each (article, post file it had) whose post moved to another
+    file (its title or date changed at the origin), so that the new post redirects from
+    it as an imported post does; return how many were new."""
+    rows = [
+        (article_id, url)
+        for article_id, path in moves
+        if (url := old_url(path.rpartition("/")[2])) is not None
+    ]
+    if not rows:
+        return 0
+    added = 0
+    with archive.transaction() as conn:
+        for row in rows:
+            added += conn.execute(
+                "INSERT OR IGNORE INTO redirects (article_id, path) VALUES (?, ?)", row
             ).rowcount
     return added
 
