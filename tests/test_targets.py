@@ -398,7 +398,7 @@ full_text = "feed"
     git_report, folder_report = report["targets"]
     assert git_report["name"] == "git0" and str(dead) in git_report["error"]
     assert folder_report["name"] == "web root" and folder_report["error"] is None
-    assert "3 new, 0 updated articles" in commits(live, "main")[0]
+    assert commits(live, "main")[0].startswith("newsmirror: 3 new, 0 updated articles, 3 in the")
     assert len([p for p in tree_files(live, "main") if p.startswith("_posts/")]) == 3
     assert (tmp_path / "www/index.html").read_bytes() == (
         tmp_path / "public/index.html"

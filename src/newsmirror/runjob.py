@@ -247,9 +247,14 @@ def write_and_publish(
     return outputs, publishing.outcomes
 
 
-def commit_message(summary: RunSummary, when: str) -> str:
-    """The message a target records for this run (a git commit's)."""
-    return f"newsmirror: {summary.new} new, {summary.updated} updated articles ({when})"
+def commit_message(summary: RunSummary, when: str, total: int) -> str:
+    """The message a target records for this run (a git commit's). ``total``: the
+    archive's articles, which a commit may hold more of than this run's (the first one
+    after a target could not publish)."""
+    return (
+        f"newsmirror: {summary.new} new, {summary.updated} updated articles,"
+        f" {total} in the archive ({when})"
+    )
 
 
 def publish_targets(
@@ -447,7 +452,8 @@ def run_job(
             report.fetch = update(
                 config, archive, names, progress=progress, events=events, budget=budget
             )
-        message = commit_message(report.fetch, to_iso(now_utc()))
+        total = archive.counts()["articles"]
+        message = commit_message(report.fetch, to_iso(now_utc()), total)
         report.outputs, report.targets = write_and_publish(config, archive, hold, message, events)
     report.finished = to_iso(now_utc())
     return report
