@@ -136,6 +136,57 @@ def test_the_workflow_follows_the_config_and_refuses_what_it_cannot_reach(tmp_pa
         github_workflow("${{ secrets.X }}", "archive.sqlite")
 
 
+S3_CONFIG = """[publish.site]
+path = "public"
+[[publish.targets]]
+kind = "s3"
+output = "site"
+bucket = "my-mirror"
+[[publish.targets]]
+kind = "s3"
+name = "r2"
+output = "site"
+bucket = "other"
+access_key_env = "R2_KEY"
+secret_key_env = "R2_SECRET"
+"""
+
+
+def test_a_workflow_for_s3_targets_installs_boto3_and_hands_the_run_their_secrets(tmp_path):
+    """A new user with an s3 target follows the README to GitHub Actions: the run must
+    find boto3 and the keys (repository secrets of the names the config gives)."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "newsmirror.toml").write_text(S3_CONFIG, "utf-8")
+    nm("init", folder, "--ci", "github")
+    path = folder / ".github/workflows/newsmirror.yml"
+    steps = yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"]["mirror"]["steps"]
+    [install] = [s["run"] for s in steps if "pip install" in s.get("run", "")]
+    assert shlex.split(install) == ["pip", "install", "newsmirror[s3]"]
+    [run] = [s for s in steps if "newsmirror run" in s.get("run", "")]
+    names = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "R2_KEY"]
+    names += ["R2_SECRET"]
+    assert run["env"] == {name: f"${{{{ secrets.{name} }}}}" for name in names}
+    assert actionlint(path) == []
+    plain = tmp_path / "plain"
+    nm("init", plain, "--ci", "github")  # no s3 target: no secrets, no boto3
+    steps = yaml.safe_load((plain / ".github/workflows/newsmirror.yml").read_text("utf-8"))
+    steps = steps["jobs"]["mirror"]["steps"]
+    assert all("env" not in s for s in steps)
+    assert any(shlex.split(s.get("run", "")) == ["pip", "install", "newsmirror"] for s in steps)
+
+
+@pytest.mark.parametrize("name", ["R2 KEY", "GITHUB_TOKEN", "1KEY", "K}}\n    evil: x"])
+def test_a_secret_name_the_workflow_cannot_carry_is_refused(tmp_path, name):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    text = S3_CONFIG.replace('access_key_env = "R2_KEY"', f"access_key_env = {json.dumps(name)}")
+    (folder / "newsmirror.toml").write_text(text, "utf-8")
+    result = nm("init", folder, "--ci", "github", check=False)
+    assert result.returncode == 3 and "secret" in result.stderr, result.stderr
+    assert not (folder / ".github").exists()
+
+
 @pytest.mark.parametrize(
     "arg", ["/srv/news mirror/bin/python", 'a"b', "50%", "back\\slash", "新闻"]
 )

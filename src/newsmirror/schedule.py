@@ -10,7 +10,9 @@ hourly as the user who installs them, with a randomised delay.
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from newsmirror.config import Config
@@ -48,7 +50,7 @@ jobs:
         with:
           python-version: "3.12"
       - name: Install newsmirror
-        run: pip install {package}
+        run: pip install "{package}"
       - name: Restore the archive
         uses: actions/cache/restore@v4
         with:
@@ -59,7 +61,7 @@ jobs:
           restore-keys: newsmirror-archive-
       - name: Fetch and build
         # Exit 1 means some sources failed: the others are still published.
-        run: newsmirror run --max-minutes 40 --json > run-report.json || [ $? -eq 1 ]
+        run: newsmirror run --max-minutes 40 --json > run-report.json || [ $? -eq 1 ]{env}
       - name: Save the archive
         if: always()
         uses: actions/cache/save@v4
@@ -83,14 +85,44 @@ jobs:
 """
 
 
-def github_workflow(site: str, archive: str, package: str = "newsmirror") -> str:
+_SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def github_workflow(
+    site: str, archive: str, package: str = "newsmirror", secrets: Sequence[str] = ()
+) -> str:
     """The workflow for a mirror whose site folder, archive file and package (a pip
-    requirement) are given relative to the repository root."""
+    requirement) are given relative to the repository root; ``secrets``: environment
+    variables the run needs, each given the repository secret of the same name."""
     for value in (site, archive, package):
         if not value or any(ch in value for ch in "\n\r'\"$`{}#:") or value.startswith("-"):
             raise ValueError(f"not usable in the workflow: {value!r}")
+    for name in secrets:
+        if not _SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
+            raise ValueError(f"not usable as a GitHub secret's name: {name!r}")
+    env = "".join(
+        f"\n          {name}: ${{{{ secrets.{name} }}}}" for name in dict.fromkeys(secrets)
+    )
     media = str(Path(archive).parent / "media") if Path(archive).parent != Path(".") else "media"
-    return _WORKFLOW.format(site=site, archive=archive, media=media, package=package)
+    return _WORKFLOW.format(
+        site=site,
+        archive=archive,
+        media=media,
+        package=package,
+        env="\n        env:" + env if env else "",
+    )
+
+
+def _s3_secrets(config: Config) -> list[str]:
+    """The environment variables the config's s3 targets read their keys from."""
+    from newsmirror.publish.targets.s3 import settings_from_options
+
+    names: list[str] = []
+    for target in config.publish.targets:
+        if target.kind == "s3":
+            s3 = settings_from_options(target.options)
+            names += [s3.access_key_env, s3.secret_key_env, s3.session_token_env]
+    return names
 
 
 def systemd_quote(arg: str) -> str:
@@ -154,10 +186,15 @@ def write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> 
                 key="publish.site",
                 hint='Add [publish.site] with path = "public".',
             )
+        secrets = _s3_secrets(config)
+        package = "newsmirror[s3]" if secrets else "newsmirror"
         try:
-            text = github_workflow(_relative(site.path, root), _relative(config.archive, root))
+            text = github_workflow(
+                _relative(site.path, root), _relative(config.archive, root), package, secrets
+            )
         except ValueError as exc:
-            raise ConfigError(str(exc), path=str(config.path), key="publish.site.path") from exc
+            key = "publish.targets" if "secret" in str(exc) else "publish.site.path"
+            raise ConfigError(str(exc), path=str(config.path), key=key) from exc
         files = {WORKFLOW_PATH: text}
     else:
         files = systemd_units(root, [sys.executable, "-m", "newsmirror"])
