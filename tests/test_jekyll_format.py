@@ -337,6 +337,15 @@ def test_mirrored_images_point_at_their_local_copies():
     assert localise_images(page, {}, "../media/") == (page, [])
 
 
+@given(st.lists(st.sampled_from(['<img src="', "https://i.e/a.png", '">', "&amp;", "<p>", " "])))
+def test_no_mirrored_image_leaves_the_body_as_the_full_pass_does(parts):
+    """With no mirrored image the body is returned at once: what the full pass gives when
+    no image of the body is mirrored."""
+    body = "".join(parts)
+    unrelated = {"https://elsewhere.example/x.png": ("ab" + "0" * 62, "png")}
+    assert localise_images(body, {}, "m/") == localise_images(body, unrelated, "m/")
+
+
 def test_disambiguated_names_end_with_a_hash_of_url_and_source_within_255_bytes():
     url = "https://e.org/1"
 

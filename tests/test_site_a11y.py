@@ -232,17 +232,32 @@ _FRAGMENTS = [
     "\n  ",
     '<a href="x">',
     "<",
+    # A quoted ">" or "<" in a tag that the start's cut may split: the tag's text must not
+    # be shown (a long one outlasts the margin).
+    '<img alt="图 > 说明' + "x" * 50 + '" src="p.jpg">',
+    "<a title='<b>'>",
 ]
 
 
 @settings(max_examples=400)
 @example(["<br>"] * 11 + ["abc&amp;cdefgh"], 5)  # the start's cut falls in the entity
+@example(["abc", '<img alt="> ' + "y" * 60 + '">'] + ["z" * 10] * 30, 5)  # ... in a tag
 @given(st.lists(st.sampled_from(_FRAGMENTS), min_size=20, max_size=300), st.integers(1, 30))
 def test_excerpt_reads_as_if_it_read_the_whole_window(parts, limit):
     """The excerpt looks at a short start of the markup first: it must give what reading
     the whole window gives, whatever markup, hidden block or entity the short start cuts."""
     body = "".join(parts)
     assert pages.excerpt(body, limit) == _whole_window_excerpt(body, limit)
+
+
+def test_excerpt_white_space_is_the_regex_white_space():
+    """Excerpts collapse white space with str.split: the same characters as the regex
+    ``\\s`` (every code point checked), so the same text as ``re.sub(r"\\s+", " ", t)``."""
+    every = "".join(map(chr, range(0x110000)))
+    spaces = "".join(re.findall(r"\s", every))
+    assert spaces == "".join(c for c in every if c.isspace())
+    text = spaces + "".join(f"a{c}b{c}{c}" for c in spaces) + every[::97] + spaces
+    assert pages._collapsed(text) == re.sub(r"\s+", " ", html.unescape(text)).strip()
 
 
 def _whole_window_excerpt(body: str, limit: int) -> str:

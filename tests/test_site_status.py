@@ -286,10 +286,10 @@ names = st.text(alphabet=st.sampled_from("<>&\"'/=: \tjavascript()x中"), min_si
 
 
 @functools.lru_cache(maxsize=1)
-def status_template():
-    from newsmirror.publish.site import _environment
+def status_templates():
+    from newsmirror.publish.templating import SiteInfo, Templates
 
-    return _environment().get_template("status.html")
+    return Templates(SiteInfo("t", ""))
 
 
 def local_tag(el) -> str:
@@ -303,9 +303,7 @@ def test_status_page_escapes_any_name_and_error(name, error):
     win = status.window("2024-05-10T04:00:00.000Z")
     rows = status.status_rows([health], {name: {"2024-05-10": 3}}, win)
     rows[0]["href"] = None
-    html = status_template().render(
-        site={"title": "t"}, root="", rows=rows, updated=None, failing=1, days=30
-    )
+    html = status_templates().render("status.html", "", rows=rows, updated=None, failing=1, days=30)
     doc = html5lib.parse(html, namespaceHTMLElements=False)
     main = doc.find(".//main")
     tags = {local_tag(el) for el in main.iter()}

@@ -111,3 +111,53 @@ def test_switch_on_a_traditional_page_turns_its_site_words_too(public):
             assert "修改記錄" in tab.inner_text("footer.site")
         finally:
             browser.close()
+
+
+def test_each_page_has_the_links_header_and_footer_of_its_own_script_depth_and_time(public):
+    """base.html's links, header and footer are rendered once per build for each script,
+    depth and footer time (templating.Templates.chrome): every page must carry what a
+    render of its own gives (a fresh one), the front page alone with the update time."""
+    from html import unescape
+
+    from newsmirror.publish.pages import root_of
+    from newsmirror.publish.status import Moment
+    from newsmirror.publish.templating import SiteInfo, Templates
+
+    fresh = {}
+    scripts, depths, timed = set(), set(), []
+    for page in sorted(public.rglob("*.html")):
+        path = page.relative_to(public).as_posix()
+        html = page.read_text(encoding="utf-8")
+        if '<header class="site">' not in html:
+            continue  # a listing's stub or a redirect: no template
+        title = re.search(r'<meta property="og:site_name" content="([^"]*)">', html).group(1)
+        lang = re.search(r'<html lang="([^"]*)">', html).group(1)
+        root = re.search(r'<a class="home" href="([^"]*)index.html">', html).group(1)
+        if path != "404.html":  # that one's links start at the site's base path
+            assert root == root_of(path), path
+        time = re.search(r'<p class="fresh">.*?<time datetime="([^"]*)">([^<]*)</time>', html)
+        updated = Moment(time.group(1), time.group(2)) if time else None
+        if updated:
+            timed.append(path)
+        templates = fresh.setdefault(title, Templates(SiteInfo(unescape(title), "")))
+        templates._chrome.clear()  # made anew for each page
+        chrome = templates.chrome(lang, root, updated)
+        for part in (chrome.links, chrome.header, chrome.footer):
+            assert str(part) in html, (path, part)
+        scripts.add(lang)
+        depths.add(root)
+    assert timed == ["index.html"]
+    assert scripts == {zhconvert.HANS, zhconvert.HANT} and len(depths) >= 4
+
+
+def test_only_a_page_that_shows_the_update_time_gets_the_footer_with_it():
+    from newsmirror.publish.status import Moment
+    from newsmirror.publish.templating import SiteInfo, Templates
+
+    templates = Templates(SiteInfo("t", ""))
+    moment = Moment("2024-05-01T12:00:00Z", "2024-05-01 20:00 北京时间（UTC+8）")
+    timed = templates.chrome(zhconvert.HANS, "", moment)
+    plain = templates.chrome(zhconvert.HANS, "", None)
+    assert '<time datetime="2024-05-01T12:00:00Z">2024-05-01 20:00' in timed.footer
+    assert "2024-05-01" not in plain.footer and 'class="nm-fresh"' in plain.footer
+    assert plain.header == timed.header and plain.links == timed.links

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from urllib.parse import quote
 
 from newsmirror.models import ArticleRecord
@@ -171,7 +172,7 @@ class Entry:
     version: int = 0  # with media_rev: what a listing's excerpt and image depend on
     media_rev: int = 0
 
-    @property
+    @cached_property  # listings show an entry's link on several pages
     def href(self) -> str:
         return href(self.path)
 
@@ -359,8 +360,6 @@ _BLOCK = re.compile(
 )
 _HIDDEN = re.compile(r"<(script|style|template|figcaption)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[A-Za-z/!?](?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
-_SPACE = re.compile(r"\s+")
-_CUT_TAG = re.compile(r"<[^>]*$")
 
 
 _OPENS_HIDDEN = re.compile(r"<(?:script|style|template|figcaption)\b", re.I)
@@ -369,13 +368,20 @@ _OPENS_HIDDEN = re.compile(r"<(?:script|style|template|figcaption)\b", re.I)
 def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
     """The start of an article's text, plain (no markup, entities read), at most ``limit``
     characters and an ellipsis."""
-    # The first limit * 10 characters of markup mostly suffice: read more only when their
-    # text is short, or a hidden block starts there and ends past the cut. The margin keeps
-    # an entity or a tag cut at the end out of the characters shown.
-    if len(body) > limit * 10:
-        start = _HIDDEN.sub(" ", body[: limit * 10])
-        if not _OPENS_HIDDEN.search(start):
-            text = _plain(start)
+    # The first limit * 10 (else 20) characters of markup mostly suffice: read more only
+    # when their text is short, a hidden block starts there and ends past the cut, or a tag
+    # is left there as text (a "<" stays only where a tag did not close: the cut fell inside
+    # one whose quoted value holds a ">", and the tag's text would be shown). The margin
+    # keeps an entity cut at the end out of the characters shown.
+    for size in (limit * 10, limit * 20):
+        if len(body) <= size:
+            break
+        start = _HIDDEN.sub(" ", body[:size])
+        if _OPENS_HIDDEN.search(start):
+            continue
+        markup_free = _untagged(start)
+        if "<" not in markup_free:
+            text = _collapsed(markup_free)
             if len(text) >= limit + 40:
                 return text[:limit].rstrip() + "…"
     text = _plain(_HIDDEN.sub(" ", body[: limit * 40]))  # enough, whatever markup's share
@@ -383,9 +389,21 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 def _plain(markup: str) -> str:
-    text = _CUT_TAG.sub("", markup)  # a tag the cut left open
-    text = _TAG.sub("", _BLOCK.sub(" ", text))
-    return _SPACE.sub(" ", html.unescape(text)).strip()
+    return _collapsed(_untagged(markup))
+
+
+def _untagged(markup: str) -> str:
+    # A tag the cut left open: from the first "<" after the last ">" (what the regex
+    # "<[^>]*$" removes, found without trying each "<").
+    cut = markup.find("<", markup.rfind(">") + 1)
+    text = markup if cut < 0 else markup[:cut]
+    return _TAG.sub("", _BLOCK.sub(" ", text))
+
+
+def _collapsed(text: str) -> str:
+    """``text`` with its entities read and each run of white space one space, stripped
+    (str.split's white space is the regex ``\\s``'s: test_site_a11y proves it)."""
+    return " ".join(html.unescape(text).split())
 
 
 _IMG = re.compile(r"<img\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)

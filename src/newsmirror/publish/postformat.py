@@ -153,6 +153,8 @@ def localise_images(
     """Point mirrored images at their local copies (``prefix`` + path), keeping the original
     URL in ``data-original-src``; return the new HTML and the media paths it uses."""
     used: list[str] = []
+    if not media:  # none mirrored (hotlinked images): nothing to point elsewhere
+        return content, used
 
     def swap(match: re.Match[str]) -> str:
         original = match.group(2)

@@ -25,9 +25,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
-
-import jinja2
+from typing import NamedTuple
 
 from newsmirror import topics
 from newsmirror.files import media_relpath
@@ -38,6 +38,7 @@ from newsmirror.publish.postformat import localise_images, youtube_embed, youtub
 from newsmirror.publish.search import terminate_cleanly
 from newsmirror.publish.sitebuild import Files, SiteOptions
 from newsmirror.publish.sitesearch import SearchJob, search_docs
+from newsmirror.publish.templating import SiteInfo, Templates
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
@@ -45,6 +46,16 @@ TEMPLATE_VERSION = "10"  # article pages
 LISTING_VERSION = "11"  # listings (_list.html): a change rewrites every listing page once
 HERE = Path(__file__).parent
 MEDIA = "media"
+
+
+class Card(NamedTuple):
+    """What a listing shows of an entry's article besides its title."""
+
+    excerpt: str
+    thumb: str | None  # the site path of its first local image
+
+
+NO_CARD = Card("", None)
 
 
 @dataclass
@@ -69,23 +80,6 @@ class BuildSummary:
         )
 
 
-def _environment(lang: str = zhconvert.HANS) -> jinja2.Environment:
-    """The templates for pages of ``lang``: a zh-Hant page has the site's words in
-    traditional script (zhconvert.HantLoader), as do the Python-made ones (filter ``zh``)."""
-    folder = str(HERE / "templates")
-    hant = lang == zhconvert.HANT
-    env = jinja2.Environment(
-        loader=zhconvert.HantLoader(folder) if hant else jinja2.FileSystemLoader(folder),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,  # packaged templates: no stat of each one at every page
-    )
-    env.tests["http_url"] = pages.is_http_url  # links to originals: http(s) only
-    env.filters["zh"] = zhconvert.chrome if hant else str
-    return env
-
-
 def _stamp(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()
 
@@ -106,16 +100,15 @@ class _Site(Files):
         self.options = options
         self.target = str(self.writer.root)
         self.old = archive.site_stamps(self.target)
-        self.envs = {lang: _environment(lang) for lang in (zhconvert.HANS, zhconvert.HANT)}
-        self.env = self.envs[zhconvert.HANS]
         self.summary = BuildSummary()
-        self.site = {"title": options.title, "count": 0, "base_url": options.base_url}
+        self.site = SiteInfo(options.title, options.base_url)
+        self.templates = Templates(self.site)
         self.folders = pages.Folders({}, {})
         # The mirror's last update: shown as text on the front and status pages only, so
         # that a run with nothing new rewrites those and updated.css, not every page.
         self.updated = status.moment(archive.last_updated())
         self.media: dict[int, dict[str, tuple[str, str]]] | None = None
-        self._cards: dict[int, dict[str, str | None]] = {}  # listings' excerpts and images
+        self._cards: dict[int, Card] = {}  # listings' excerpts and images
         self.edits: dict[int, list[dict[str, str]]] = {}  # "已修改 N 次" (publish/history.py)
         self.hidden: set[str] = set()  # pages left out of the sitemap (listings' stubs)
         self.search: SearchJob | None = None  # the search index, built meanwhile
@@ -132,18 +125,16 @@ class _Site(Files):
                 self.made[path] = stamp
 
     def render(self, path: str, template: str, stamp: str | None = None, **context: object) -> None:
-        context.setdefault("root", root_of(path))  # 404.html gives its own (absolute) root
+        root = context.pop("root", root_of(path))  # 404.html gives its own (absolute) root
         context.setdefault("page_href", href(path))
-        env = self.envs.get(str(context.get("lang")), self.env)
-        html = env.get_template(template).render(site=self.site, **context)
-        self.emit(path, html, stamp)
+        self.emit(path, self.templates.render(template, str(root), **context), stamp)
 
     def media_maps(self) -> dict[int, dict[str, tuple[str, str]]]:
         if self.media is None:
             self.media = self.archive.media_maps()
         return self.media
 
-    def cards(self, entries: list[Entry]) -> dict[int, dict[str, str | None]]:
+    def cards(self, entries: list[Entry]) -> dict[int, Card]:
         """What a listing shows of each entry's article: a short excerpt and the site path
         of its first local image (None without one). Read once per build."""
         missing = [e.id for e in entries if e.id not in self._cards]
@@ -154,11 +145,9 @@ class _Site(Files):
                     url: f"{MEDIA}/{media_relpath(sha, ext)}"
                     for url, (sha, ext) in media.get(article_id, {}).items()
                 }
-                self._cards[article_id] = {
-                    "excerpt": pages.excerpt(body),
-                    "thumb": pages.first_image(body, local) if local else None,
-                }
-        return {e.id: self._cards.get(e.id, {"excerpt": "", "thumb": None}) for e in entries}
+                thumb = pages.first_image(body, local) if local else None
+                self._cards[article_id] = Card(pages.excerpt(body), thumb)
+        return {e.id: self._cards.get(e.id, NO_CARD) for e in entries}
 
     # -- articles ------------------------------------------------------------
 
@@ -225,7 +214,7 @@ class _Site(Files):
                 pager,
                 feed,
                 rss,
-                self.site["count"] if front else None,
+                self.site.count if front else None,
                 [(e.path, e.title, e.source, e.local, e.version, e.media_rev) for e in chunk],
             )
             if self.unchanged(path, stamp):
@@ -263,19 +252,15 @@ class _Site(Files):
     ) -> None:
         """One page of a listing, in the script of its titles."""
         lang = zhconvert.script_of("".join(e.title for e in entries))
-        html = (
-            self.envs[lang]
-            .get_template("listing.html")
-            .render(
-                site=self.site,
-                root=root_of(path),
-                heading=_heading(heading, lang),
-                groups=groups,
-                cards=self.cards(entries),
-                page_href=href(path),
-                lang=lang,
-                **extra,
-            )
+        html = self.templates.render(
+            "listing.html",
+            root_of(path),
+            heading=_heading(heading, lang),
+            groups=groups,
+            cards=self.cards(entries),
+            page_href=href(path),
+            lang=lang,
+            **extra,
         )
         self.emit(path, html, stamp)
 
@@ -485,7 +470,7 @@ def _pages(site: _Site, heads: list[ArticleRecord], entries: list[Entry]) -> Non
 
     archive, options = site.archive, site.options
     site.folders = pages.folders(entries)
-    site.site["count"] = len(entries)
+    site.site.count = len(entries)
     near = pages.neighbours(entries)
     found = history.collect(archive, entries, {h.id: h.timezone for h in heads})
     site.edits = found.links
@@ -509,7 +494,40 @@ def _pages(site: _Site, heads: list[ArticleRecord], entries: list[Entry]) -> Non
     write_extras(site, entries)
 
 
+LANGS = (zhconvert.HANS, zhconvert.HANT)
 ARTICLE_BATCH = 200  # article bodies read at once (one query: a round trip on PostgreSQL)
+
+
+@lru_cache(maxsize=4096)  # a source's or tag's link, on each of its articles' pages
+def _front_href(folder: str) -> str:
+    return href(pages.page_path(folder))
+
+
+class Link(NamedTuple):
+    name: str
+    href: str
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """What article.html shows of an article (attributes: a template reads them faster
+    than a dict's items, which it tries as attributes first)."""
+
+    title: str
+    source: str
+    author: str
+    url: str
+    iso: str
+    local: str
+    content: str  # sanitised HTML, as the page shows it
+    source_href: str
+    tags: list[Link]
+    removed: str
+    edits: list[dict[str, str]]
+    older: Entry | None
+    older_in_source: Entry | None
+    description: str
+    image: str | None
 
 
 class _ArticlePage:
@@ -521,7 +539,7 @@ class _ArticlePage:
         self.site = site
         self.media = media
         self.urls = urls
-        self.templates = {lang: env.get_template("article.html") for lang, env in site.envs.items()}
+        self.templates = {lang: site.templates.get("article.html", lang) for lang in LANGS}
         self._links: internal_links.LinkMap | None = None
 
     def links(self) -> internal_links.LinkMap:
@@ -545,28 +563,26 @@ class _ArticlePage:
         if video and f"/embed/{video}" not in content:
             content = youtube_embed(video) + content
         content = pages.finish_content(content, entry.title)
-        context = {
-            "title": entry.title,
-            "source": entry.source,
-            "author": article.author,
-            "url": entry.url,
-            "iso": entry.iso,
-            "local": entry.local,
-            "content": content,
-            "source_href": href(pages.page_path(site.folders.source(entry.source))),
-            "tags": [
-                {"name": t, "href": href(pages.page_path(site.folders.tag(t)))} for t in entry.tags
-            ],
-            "removed": pages.zone_day(head.removed_at, head.timezone) if head.removed_at else "",
-            "edits": site.edits.get(head.id, []),
-            "older": n.older,
-            "older_in_source": n.older_in_source,
-            "description": pages.excerpt(article.content, 150),
-            "image": f"{MEDIA}/{used[0]}" if used else None,
-        }
+        view = ArticleView(
+            title=entry.title,
+            source=entry.source,
+            author=article.author,
+            url=entry.url,
+            iso=entry.iso,
+            local=entry.local,
+            content=content,
+            source_href=_front_href(site.folders.source(entry.source)),
+            tags=[Link(t, _front_href(site.folders.tag(t))) for t in entry.tags],
+            removed=pages.zone_day(head.removed_at, head.timezone) if head.removed_at else "",
+            edits=site.edits.get(head.id, []),
+            older=n.older,
+            older_in_source=n.older_in_source,
+            description=pages.excerpt(article.content, 150),
+            image=f"{MEDIA}/{used[0]}" if used else None,
+        )
         lang = zhconvert.script_of(entry.title + article.content)
-        html = self.templates[lang].render(
-            site=site.site, root=root, a=context, lang=lang, page_href=href(path)
+        html = site.templates.render(
+            self.templates[lang], root, a=view, lang=lang, page_href=href(path)
         )
         site.emit(path, html, stamp)
         site.summary.rendered_articles += 1
