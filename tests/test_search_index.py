@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
+import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from newsmirror.publish import search, searchread
+from newsmirror.publish import search, searchread, searchshards
 from newsmirror.publish import searchindex as si
 from newsmirror.publish.searchread import Reader
 from newsmirror.publish.site import SiteOptions, build_site
@@ -199,6 +200,106 @@ def test_postings_encoding() -> None:
         assert si.decode_postings(si.encode_postings(ids, first), first) == ids
 
 
+# Characters of grams that the shard files write as they are, and those they escape
+# (json: NUL and other controls, quote, backslash; js_text: "</"), a lone surrogate
+# (the file cannot be written), two bytes of UTF-8, three (CJK), four.
+GRAM_CHARS = st.sampled_from(list('a9/<"\\\x00\x01\x08\x1f\x7fé习習\uffff𠀀\U0010ffff\ud800'))
+GRAMS = st.one_of(
+    st.text(GRAM_CHARS, min_size=1, max_size=2), st.text("abz09", min_size=3, max_size=3)
+)
+DOC_SETS = st.one_of(  # ids of a segment: sparse (varints of 1 to 3 bytes) or dense (a bitmap)
+    st.sets(st.integers(0, 40_000), min_size=1, max_size=6),
+    st.builds(lambda a, n: set(range(a, a + n)), st.integers(0, 90), st.integers(1, 70)),
+)
+
+
+def code_of(gram: str) -> int:
+    if len(gram) == 3:
+        a, b, c = (si._LATIN.index(x) for x in gram)
+        return si._TRI + (a * 36 + b) * 36 + c
+    return (ord(gram[0]) + 1) * si._BASE + ord(gram[1]) if len(gram) == 2 else ord(gram)
+
+
+def packed_keys(
+    grams: list[tuple[str, int, int]], doc_sets: list[set[int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keys (newest first: the encoders sort them) and a mask for each: grams with the
+    same set and style get the same postings and masks (and share an entry)."""
+    pairs = [
+        ((code_of(g) << si.DOC_BITS) | d, 0 if style == 0 else (d * style * 37) & 0xFF)
+        for g, which, style in grams
+        for d in sorted(doc_sets[which % len(doc_sets)])
+    ][::-1]
+    keys = np.array([k for k, _ in pairs], dtype=np.uint64)
+    return keys, np.array([m for _, m in pairs], dtype=np.uint8)
+
+
+def plain_files(body: tuple, title: tuple, shards: int, masks: bool) -> object:
+    """The shard files by the plain statement of the format (searchshards, at the end)."""
+    try:
+        rows = [searchshards.group_postings(body[0], 0, body[1] if masks else None)]
+        rows.append(searchshards.group_postings(title[0], 0, None))
+        values = searchshards.shard_values(rows[0], rows[1], shards)
+        for shard in range(shards):
+            values.setdefault(shard, {"b": [], "t": []})
+        return [(s, si.js_file(f"s3-9/{s:x}", v)) for s, v in sorted(values.items())]
+    except UnicodeEncodeError:
+        return "cannot be written"
+
+
+def fast_files(body: tuple, title: tuple, shards: int, masks: bool) -> object:
+    try:
+        encoded = searchshards.grams(body[0], body[1] if masks else None, shards)
+        return searchshards.files(
+            "s3-9", encoded, searchshards.grams(title[0], None, shards), range(shards)
+        )
+    except UnicodeEncodeError:
+        return "cannot be written"
+
+
+GRAM_ROWS = st.lists(
+    st.tuples(GRAMS, st.integers(0, 3), st.integers(0, 2)), max_size=30, unique_by=lambda r: r[0]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    GRAM_ROWS,
+    GRAM_ROWS,
+    st.lists(DOC_SETS, min_size=1, max_size=4),
+    st.sampled_from([1, 2, 8]),
+    st.booleans(),
+)
+@example([("ab", 0, 1), ("cd", 1, 2)], [], [{3, 20_000}, {5, 9, 16_384}], 1, True)  # big ids
+@example(
+    [("</", 0, 1), ('"', 0, 1), ("\x00", 1, 0), ("a\x00", 1, 0), ("\x00a", 1, 0)],
+    [],
+    [set(range(64)), {7}],
+    1,
+    True,
+)
+@example(
+    [("a", 0, 0), ("b", 0, 0), ("ab", 0, 0), ("bc", 0, 0), ("abz", 0, 2)],
+    [("a", 0, 0)],
+    [{5}],
+    2,
+    True,
+)
+@example([("中\ud800", 0, 0)], [], [{1}], 1, False)
+def test_shard_files_are_the_plain_encoding_byte_for_byte(
+    body: list[tuple[str, int, int]],
+    title: list[tuple[str, int, int]],
+    doc_sets: list[set[int]],
+    shards: int,
+    masks: bool,
+) -> None:
+    # searchshards encodes a partition's shard files with numpy, without an object per
+    # gram: the bytes must be those of group_postings + shard_values + js_file. A gram
+    # with a lone surrogate cannot be written either way.
+    b, t = packed_keys(body, doc_sets), packed_keys(title, doc_sets)
+    assert fast_files(b, t, shards, masks) == plain_files(b, t, shards, masks)
+
+
 def test_gram_hash_is_fnv1a_over_code_points() -> None:
     assert si.gram_hash("") == 0x811C9DC5
     assert si.gram_hash("a") == 0xE40C292C  # the published FNV-1a test vector
@@ -218,6 +319,7 @@ TEXT = st.text(
 def test_codes_are_the_shared_grams(text: str) -> None:
     folded = searchable("", text)
     codes = si.codes_of(folded)
+    assert codes.tolist() == sorted(set(codes.tolist()))  # sorted, each once
     assert {si.gram_of(c) for c in codes} == site_grams(folded)
     assert [int(h) for h in si.hash_codes(codes)] == [si.gram_hash(si.gram_of(c)) for c in codes]
     same, masks = si.codes_and_masks(folded)

@@ -40,6 +40,7 @@ import numpy as np
 
 from newsmirror.htmltext import plain_text
 from newsmirror.publish import searchindex as si
+from newsmirror.publish import searchshards
 from newsmirror.publish.writer import OutputWriter
 from newsmirror.textsearch import fold_table
 
@@ -453,7 +454,7 @@ def _reduce_partition(task: _Reduce) -> list[tuple[str, bytes | None, str, bool]
     """The shards of one partition: its keys sorted, grouped and encoded (with the
     neighbour masks of pairs and trigrams if ``task.masks``), each as (path, bytes,
     stamp, changed); written here if ``task.root`` is given (bytes None)."""
-    rows = []
+    grams = []
     for kind in ("b", "t"):
         files = sorted(Path(task.scratch).glob(f"{kind}{task.part}.*"))
         keys = [np.fromfile(f, dtype=np.uint64) for f in files]
@@ -464,23 +465,21 @@ def _reduce_partition(task: _Reduce) -> list[tuple[str, bytes | None, str, bool]
             masks = np.concatenate(nexts) if nexts else np.zeros(0, np.uint8)
             _release([f.with_name("m" + f.name) for f in files])
         _release(files)
-        rows.append(si.group_postings(data, task.segment.first, masks if task.masks else None))
+        grams.append(searchshards.grams(data, masks if task.masks else None, task.shards))
         del data, keys, masks
-    values = si.shard_values(rows[0], rows[1], task.shards)
     # Every shard is written, empty ones too: a build checks that all of a segment's
     # files are still there before it keeps the segment.
-    for shard in range(task.part, task.shards, task.parts):
-        values.setdefault(shard, {"b": [], "t": []})
+    shards = range(task.part, task.shards, task.parts)
+    made = searchshards.files(task.segment.name, grams[0], grams[1], shards)
     writer = OutputWriter(Path(task.root)) if task.root is not None else None
     out: list[tuple[str, bytes | None, str, bool]] = []
-    for shard, value in sorted(values.items()):
-        name = f"{task.segment.name}/{shard:x}"
-        file = si.js_file(name, value)
+    for shard, file in made:
+        path = si.path_of(f"{task.segment.name}/{shard:x}")
         stamp = hashlib.sha1(file).hexdigest()
         if writer is None:
-            out.append((si.path_of(name), file, stamp, True))
+            out.append((path, file, stamp, True))
         else:
-            out.append((si.path_of(name), None, stamp, writer.write(si.path_of(name), file)))
+            out.append((path, None, stamp, writer.write(path, file)))
     return out
 
 
@@ -521,9 +520,11 @@ def _pool(docs: int) -> Iterator[Pool | None]:
     if docs < POOL_FROM or workers < 2:
         yield None
         return
-    pool = multiprocessing.get_context("forkserver").Pool(
-        workers, initializer=_quiet_worker, initargs=(_umask(),)
-    )
+    context = multiprocessing.get_context("forkserver")
+    # The fork server (when it starts) imports this module and numpy once for all the
+    # workers it forks, rather than each worker for itself. "__main__": as by default.
+    context.set_forkserver_preload(["__main__", __name__])
+    pool = context.Pool(workers, initializer=_quiet_worker, initargs=(_umask(),))
     try:
         yield pool
         pool.close()

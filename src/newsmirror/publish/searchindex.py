@@ -2,8 +2,9 @@
 
 Plain functions, no file I/O (``publish/search.py`` does that): gram codes and their
 hash, postings, the script-file wrapping, doc ids for new and changed articles, segment
-merges and shard counts, and the gram postings of one segment. The format is described
-in the project notes (search-format.md) and in README's search section.
+merges and shard counts, and the (gram, doc) keys of one segment (its shard files:
+``searchshards``). The format is described in the project notes (search-format.md) and
+in README's search section.
 """
 
 from __future__ import annotations
@@ -63,86 +64,106 @@ def clean(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+def _tables() -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_], npt.NDArray[np.int8]]:
     """textsearch.fold as an array over all code points, which are white space, and
-    each Latin letter's or digit's place in _LATIN (-1 for the others)."""
-    table = np.arange(_BASE, dtype=np.int64)
+    each Latin letter's or digit's place in _LATIN (-1 for the others). Small types:
+    the tables are read at random, the less memory the faster."""
+    table = np.arange(_BASE, dtype=np.int32)
     for a, b in fold_table().items():
         table[ord(a)] = ord(b)
     white = np.zeros(_BASE, dtype=np.bool_)
     white[_WHITE] = True
-    latin = np.full(_BASE, -1, dtype=np.int64)
+    latin = np.full(_BASE, -1, dtype=np.int8)
     latin[[ord(c) for c in _LATIN]] = np.arange(len(_LATIN))
     return table, white, latin
 
 
-def _code_points(text: str, folded: bool) -> Codes:
+Points = npt.NDArray[np.int32]
+
+
+def _code_points(text: str, folded: bool) -> Points:
     """The text's code points, folded unless ``folded`` says they are."""
-    table, _white, _latin = _tables()
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
-    return cps if folded else table[cps]
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return cps.astype(np.int32) if folded else _tables()[0][cps]
 
 
-def _keys(cps: Codes) -> tuple[Codes, Codes, Codes, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Single characters, pairs and Latin trigrams of folded code points (unsorted, with
-    repeats), which characters are not white space, and where a trigram starts."""
+def _unique(values: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
+    """Which of sorted values are not the one before them."""
+    keep = np.ones(len(values), dtype=np.bool_)
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return keep
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The keys of folded code points: single characters (sorted, unique), and pairs
+    and Latin trigrams (unsorted, with repeats: where each starts in ``pair_at`` and
+    ``tri_at``); which characters are not white space."""
+
+    singles: Codes
+    pairs: Codes
+    trigrams: Codes
+    word: npt.NDArray[np.bool_]
+    pair_at: Codes
+    tri_at: Codes
+
+
+def _keys(cps: Points) -> _Keys:
     _table, white, latin = _tables()
     word = ~white[cps]
-    pair = word[:-1] & word[1:]
-    bigrams = (cps[:-1][pair] + 1) * _BASE + cps[1:][pair]
+    chars = np.sort(cps[word])
+    wide = cps.astype(np.int64)
+    pair_at = np.flatnonzero(word[:-1] & word[1:])
+    pairs = (wide[pair_at] + 1) * _BASE + wide[pair_at + 1]
     lat = latin[cps]
-    tri = (lat[:-2] >= 0) & (lat[1:-1] >= 0) & (lat[2:] >= 0)
-    trigrams = _TRI + (lat[:-2][tri] * 36 + lat[1:-1][tri]) * 36 + lat[2:][tri]
-    return cps[word], bigrams, trigrams, word, tri
+    known = lat >= 0
+    tri_at = np.flatnonzero(known[:-2] & known[1:-1] & known[2:])
+    lat = lat.astype(np.int64)
+    trigrams = _TRI + (lat[tri_at] * 36 + lat[tri_at + 1]) * 36 + lat[tri_at + 2]
+    singles = chars[_unique(chars)].astype(np.int64)
+    return _Keys(singles, pairs, trigrams, word, pair_at, tri_at)
 
 
 def codes_of(text: str, *, folded: bool = True) -> Codes:
     """textsearch.site_grams(text) as sorted unique integer codes (one character: its
     code point; two: (first + 1) * 0x110000 + second; a Latin trigram: above those);
     ``folded=False`` folds first."""
-    cps = _code_points(text, folded)
-    if not len(cps):
-        return np.zeros(0, dtype=np.int64)
-    singles, bigrams, trigrams, _word, _tri = _keys(cps)
-    codes = np.sort(np.concatenate([singles, bigrams, trigrams]))
-    keep = np.ones(len(codes), dtype=np.bool_)
-    keep[1:] = codes[1:] != codes[:-1]
-    return codes[keep]
+    keys = _keys(_code_points(text, folded))
+    longer = np.sort(np.concatenate([keys.pairs, keys.trigrams]))  # all above the singles
+    return np.concatenate([keys.singles, longer[_unique(longer)]])
 
 
-def _neighbours(cps: Codes, word: npt.NDArray[np.bool_]) -> tuple[Codes, Codes]:
+def _neighbours(cps: Points, word: npt.NDArray[np.bool_]) -> tuple[Bits, Bits]:
     """Per place, the bits a character there gives a key that it follows (bit c % 4),
     or precedes (bit 4 + c % 4); 0 for white space. Padded: ``after[i + size]`` is the
     bit of the character after a key of ``size`` at i, ``before[i]`` that of the one
     before it (0 at the text's ends)."""
-    low = np.where(word, np.left_shift(1, cps & 3), 0)
-    after = np.concatenate([low, [0]])
-    before = np.concatenate([[0], low << 4])
+    low = np.where(word, np.left_shift(1, cps & 3), 0).astype(np.uint8)
+    after = np.concatenate([low, np.zeros(1, np.uint8)])
+    before = np.concatenate([np.zeros(1, np.uint8), low << np.uint8(4)])
     return after, before
 
 
-def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, npt.NDArray[np.uint8]]:
+Bits = npt.NDArray[np.uint8]
+
+
+def codes_and_masks(text: str, *, folded: bool = True) -> tuple[Codes, Bits]:
     """codes_of(text), and for each code its neighbour mask for pairs and Latin
     trigrams: bit (c % 4) for each character c after the key, bit 4 + (c % 4) for
     each one before it, in the same run (OR over every place the key occurs); 0 for
     single characters."""
     cps = _code_points(text, folded)
-    if len(cps) < 2:
-        codes = codes_of(text, folded=folded)
-        return codes, np.zeros(len(codes), dtype=np.uint8)
-    singles, bigrams, trigrams, word, tri = _keys(cps)
-    after, before = _neighbours(cps, word)
-    at = np.flatnonzero(word[:-1] & word[1:])  # where the pairs start
-    pair_bits = (after[at + 2] | before[at]).astype(np.uint8)
-    at = np.flatnonzero(tri)
-    tri_bits = (after[at + 3] | before[at]).astype(np.uint8)
-    codes = np.concatenate([singles, bigrams, trigrams])
-    masks = np.concatenate([np.zeros(len(singles), np.uint8), pair_bits, tri_bits])
-    both = np.sort((codes << 8) | masks)  # codes < 2**42: a mask fits below
-    codes = both >> 8
-    start = np.flatnonzero(np.diff(codes, prepend=-1))
-    masks = np.bitwise_or.reduceat((both & 0xFF).astype(np.uint8), start)
-    return codes[start], masks.astype(np.uint8)
+    keys = _keys(cps)
+    after, before = _neighbours(cps, keys.word)
+    pair_bits = after[keys.pair_at + 2] | before[keys.pair_at]
+    tri_bits = after[keys.tri_at + 3] | before[keys.tri_at]
+    longer = np.concatenate([keys.pairs, keys.trigrams]) << 8  # codes < 2**42: a mask fits
+    both = np.sort(longer | np.concatenate([pair_bits, tri_bits]))
+    start = np.flatnonzero(_unique(both >> 8))
+    low = (both & 0xFF).astype(np.uint8)
+    masks = np.bitwise_or.reduceat(low, start) if len(start) else low
+    singles = np.zeros(len(keys.singles), np.uint8)
+    return np.concatenate([keys.singles, both[start] >> 8]), np.concatenate([singles, masks])
 
 
 def neighbour_bits(after: str | None, before: str | None) -> int:
@@ -240,20 +261,22 @@ def hash_codes(codes: Codes) -> npt.NDArray[np.uint32]:
 
 
 def varints(deltas: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """Unsigned LEB128 of each value, concatenated; and where each value's bytes end."""
+    """Unsigned LEB128 of each value (below 2**42), concatenated; and where each value's
+    bytes end."""
     d = deltas.astype(np.uint64)
-    size = np.ones(len(d), dtype=np.int64)
-    for bits in (7, 14, 21, 28, 35):
-        size += d >= np.uint64(1 << bits)
+    size = np.searchsorted(_VARINT_STEPS, d, side="right") + 1
     ends = np.cumsum(size)
-    starts = ends - size
-    out = np.zeros(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
-    for k in range(6):
-        sel = size > k
-        byte = (d[sel] >> np.uint64(7 * k)) & np.uint64(0x7F)
-        more = (size[sel] > k + 1).astype(np.uint64) << np.uint64(7)
-        out[starts[sel] + k] = (byte | more).astype(np.uint8)
+    at = ends - size
+    out = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
+    for k in range(6):  # the values with more than k bytes: fewer each time
+        more = size > k + 1
+        low = (d >> np.uint64(7 * k) & np.uint64(0x7F)).astype(np.uint8)
+        out[at + k] = low | more.astype(np.uint8) << np.uint8(7)
+        at, d, size = at[more], d[more], size[more]
     return out, ends
+
+
+_VARINT_STEPS = np.array([1 << b for b in (7, 14, 21, 28, 35)], dtype=np.uint64)
 
 
 def bitmap(ids: npt.NDArray[np.int64], first: int) -> bytes:
@@ -579,57 +602,3 @@ def segment_name(first: int, last: int) -> str:
 def pack_keys(codes: Codes, docs: npt.NDArray[np.int64], first: int) -> npt.NDArray[np.uint64]:
     """(gram code, doc) pairs as one sortable integer each: code, then doc - first."""
     return (codes.astype(np.uint64) << np.uint64(DOC_BITS)) | (docs - first).astype(np.uint64)
-
-
-def group_postings(
-    keys: npt.NDArray[np.uint64], first: int, masks: npt.NDArray[np.uint8] | None = None
-) -> list[tuple[int, str, str, str]]:
-    """(hash, postings, gram, masks) for each distinct code of packed keys (see
-    pack_keys); masks (base64, one byte per doc) for pairs and trigrams in varint
-    form when ``masks`` is given."""
-    if not len(keys):
-        return []
-    order = np.argsort(keys)
-    keys = keys[order]
-    mask_bytes = masks[order].tobytes() if masks is not None else b""
-    codes = (keys >> np.uint64(DOC_BITS)).astype(np.int64)
-    docs = (keys & np.uint64((1 << DOC_BITS) - 1)).astype(np.int64)
-    start = np.flatnonzero(np.diff(codes, prepend=-1))
-    stop = np.append(start[1:], len(codes))
-    prev = np.concatenate([[-1], docs[:-1]])
-    prev[start] = -1
-    data, ends = varints(docs - prev)
-    byte_start = np.concatenate([[0], ends[:-1]])[start]
-    byte_stop = ends[stop - 1]
-    dense = (docs[stop - 1] // 8 + 2 < byte_stop - byte_start).tolist()
-    pairs = (codes[start] >= _BASE).tolist()  # pairs and trigrams carry masks
-    hashes = hash_codes(codes[start]).tolist()
-    raw = data.tobytes()
-    b64 = base64.b64encode
-    out = []
-    for i, (s, e, lo, hi) in enumerate(
-        zip(start.tolist(), stop.tolist(), byte_start.tolist(), byte_stop.tolist(), strict=True)
-    ):
-        chunk = bitmap(docs[s:e], 0) if dense[i] else raw[lo:hi]
-        nexts = b64(mask_bytes[s:e]).decode() if mask_bytes and pairs[i] and not dense[i] else ""
-        out.append((hashes[i], b64(chunk).decode(), gram_of(codes[s]), nexts))
-    return out
-
-
-def shard_values(
-    body: list[tuple[int, str, str, str]], title: list[tuple[int, str, str, str]], shards: int
-) -> dict[int, dict[str, list[list[str]]]]:
-    """Each shard's value: its grams grouped by postings (and masks),
-    ``[[postings, "g g g"], [postings, "g g", masks], ...]``."""
-    out: dict[int, dict[str, dict[tuple[str, str], list[str]]]] = {}
-    for key, rows in (("b", body), ("t", title)):
-        for h, postings, gram, nexts in rows:
-            shard = out.setdefault(h % shards, {"b": {}, "t": {}})
-            shard[key].setdefault((postings, nexts), []).append(gram)
-    return {
-        shard: {
-            key: [[p, " ".join(g), m] if m else [p, " ".join(g)] for (p, m), g in groups.items()]
-            for key, groups in value.items()
-        }
-        for shard, value in out.items()
-    }
