@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -61,10 +63,14 @@ def tree_files(repo, ref="HEAD"):
 
 
 def write(root, files):
+    """Write files into an output as newsmirror's writer does: each replaced, not
+    rewritten in place (a folder target may have linked the old one)."""
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        tmp = path.with_name(path.name + ".tmp-write")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def files_of(root):
@@ -111,6 +117,55 @@ def test_folder_sync_adds_changes_removes_and_leaves_unchanged_files_alone(tmp_p
     idle = target.publish(out, message="m")
     assert (idle.added, idle.changed, idle.removed) == (0, 0, 0)
     assert {p: (web / p).stat().st_mtime_ns for p in before} == before
+
+
+def test_folder_files_are_links_to_the_outputs_until_the_output_replaces_them(tmp_path):
+    """On one file system the web root gets hard links (no byte copied); a page the site
+    replaces keeps its old bytes there until the next publish links the new one."""
+    out, web = tmp_path / "public", tmp_path / "www"
+    write(out, {"index.html": "首页", "a/1.html": "one"})
+    target = folder_target(web)
+    target.publish(out, message="m")
+    assert os.path.samefile(out / "a/1.html", web / "a/1.html")
+    write(out, {"a/1.html": "ONE"})
+    assert (web / "a/1.html").read_text(encoding="utf-8") == "one"  # not published yet
+    again = target.publish(out, message="m")
+    assert (again.added, again.changed) == (0, 1)
+    assert os.path.samefile(out / "a/1.html", web / "a/1.html")
+    (web / ".newsmirror-cache.json").unlink()  # a link is the same file: nothing to do
+    idle = target.publish(out, message="m")
+    assert (idle.added, idle.changed, idle.removed) == (0, 0, 0)
+
+
+def test_folder_copies_what_it_may_not_link(tmp_path):
+    """A file whose mode is not 0644 is copied (a link would share the mode it gets),
+    as is every file with link = false; the output's own files stay as they were."""
+    out, web, plain = tmp_path / "public", tmp_path / "www", tmp_path / "plain"
+    write(out, {"private.html": "p", "page.html": "x"})
+    (out / "private.html").chmod(0o600)
+    folder_target(web).publish(out, message="m")
+    assert not os.path.samefile(out / "private.html", web / "private.html")
+    assert stat.S_IMODE((web / "private.html").stat().st_mode) == 0o644
+    assert stat.S_IMODE((out / "private.html").stat().st_mode) == 0o600
+    assert os.path.samefile(out / "page.html", web / "page.html")
+    options = {"path": plain, "link": False}
+    make_target(TargetConfig("folder", "site", "web", options=options)).publish(out, message="m")
+    assert files_of(plain) == files_of(out)
+    assert not any(os.path.samefile(out / n, plain / n) for n in ("private.html", "page.html"))
+
+
+def test_folder_on_another_file_system_gets_copies(tmp_path):
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system here")
+    web = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        out = tmp_path / "public"
+        write(out, {"a/1.html": "one", "index.html": "首页"})
+        result = folder_target(web / "www").publish(out, message="m")
+        assert result.added == 2 and files_of(web / "www") == files_of(out)
+    finally:
+        shutil.rmtree(web)
 
 
 def test_folder_files_are_readable_by_others_whatever_the_umask(tmp_path):

@@ -148,7 +148,7 @@ _ABSENT = object()  # an optional key with no default: left out of the options
 # [[publish.targets]]: the keys every target has, then each kind's own (with defaults).
 _TARGET_COMMON = {"kind": "str", "output": "str", "name": "str", "public_url": "str"}
 _TARGET_KEYS: dict[str, dict[str, tuple[str, Any]]] = {
-    "folder": {"path": ("path", None)},
+    "folder": {"path": ("path", None), "link": ("bool", True)},
     "git": {
         "path": ("path", None),
         "remotes": ("strings", []),
