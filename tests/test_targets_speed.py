@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsmirror.publish.targets import git as git_module
+from newsmirror.publish.targets import gitprime
 from test_targets import bare, git, git_target, tree_files, write
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -39,16 +40,60 @@ def test_a_bulk_commit_writes_its_blobs_into_one_pack_not_a_file_each(tmp_path, 
     target = git_target(work, [remote])
     assert target.publish(out, message="cold").added == 9
     assert "blob" not in loose_objects(work).values()
-    assert len(packs(work)) == 1
+    assert len(packs(work)) == gitprime.cores()  # a pack for each core's share
     assert git(remote, "show", "main:posts/3.html") == "第3篇"
     assert git(work, "status", "--porcelain") == ""
 
     # An hourly run (a few files) does not leave a pack behind each time.
     write(out, {"posts/9.html": "第9篇", "index.html": "新首页"})
     assert target.publish(out, message="hourly").added == 1
-    assert len(packs(work)) == 1
+    assert len(packs(work)) == gitprime.cores()
     assert git(remote, "show", "main:posts/9.html") == "第9篇"
     assert tree_files(remote, "main") == {"index.html", *pages, "posts/9.html"}
+
+
+def test_a_primed_bulk_commit_is_the_commit_one_process_makes(tmp_path, monkeypatch):
+    """The blobs of a bulk add are written by a git process per core first; the commit
+    is the same as one process's, and when priming fails (or a killed run left its index
+    locked) the add writes what is missing itself."""
+    monkeypatch.setattr(git_module, "BULK_FILES", 6)
+    out = tmp_path / "public"
+    pages = {f"posts/{i}.html": f"第{i}篇" * (i + 1) for i in range(30)}
+    write(out, {"index.html": "首页", "名字 with space.html": "xyz", **pages})
+    trees = {}
+    for cores in (1, 2):
+        monkeypatch.setattr(gitprime, "cores", lambda cores=cores: cores)
+        work = tmp_path / f"work{cores}"
+        git_target(work).publish(out, message="cold")
+        trees[cores] = git(work, "rev-parse", "HEAD^{tree}")
+        assert len(packs(work)) == cores and "blob" not in loose_objects(work).values()
+        assert not list((work / ".git").glob("newsmirror-prime-*"))
+    assert trees[1] == trees[2]
+    write(out, {rel: text + "改" for rel, text in pages.items()})  # a killed run's lock
+    (tmp_path / "work2/.git" / (gitprime.PRIME_INDEX.format(0) + ".lock")).touch()
+    git_target(tmp_path / "work2").publish(out, message="all changed")
+    assert len(packs(tmp_path / "work2")) == 4
+    assert not list((tmp_path / "work2/.git").glob("newsmirror-prime-*"))  # lock gone too
+    assert "blob" not in loose_objects(tmp_path / "work2").values()
+    monkeypatch.setattr(gitprime, "prime", lambda *args: False)
+    git_target(tmp_path / "work3").publish(out, message="cold")
+    assert git(tmp_path / "work3", "rev-parse", "HEAD^{tree}") == git(
+        tmp_path / "work2", "rev-parse", "HEAD^{tree}"
+    )
+
+
+def test_prime_reports_a_share_git_could_not_add(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/a.html").write_text("a", encoding="utf-8")
+    add = ["--work-tree", str(tmp_path / "out"), "add"]
+    env = git_module.git_env()
+    assert gitprime.prime(tmp_path, tmp_path / "out", [("a.html", 1)], add, env, 60)
+    assert not gitprime.prime(tmp_path, tmp_path / "out", [("gone.html", 1)], add, env, 60)
+    files = [("b", 1), ("a", 5), ("d", 0), ("c", 4), ("e", 9)]
+    assert gitprime.shares(files, 2) == [["a", "b", "c"], ["d", "e"]]  # 10 bytes each
+    assert gitprime.shares([("a", 1)] * 4 + [("b", 1)] * 4, 2) == [["a"] * 4, ["b"] * 4]
+    assert gitprime.shares(files[:1], 2) == [["b"]]
 
 
 def test_a_bulk_add_compresses_fast_and_an_hourly_one_keeps_loose_objects():

@@ -52,7 +52,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from newsmirror.errors import PublishError
 from newsmirror.files import atomic_write
-from newsmirror.publish.targets import TargetConfig, TargetResult
+from newsmirror.publish.targets import TargetConfig, TargetResult, gitprime
 from newsmirror.publish.targets.folder import PLACED, failure, read_placed
 from newsmirror.publish.targets.gitindex import (
     EXCLUDES,
@@ -61,6 +61,7 @@ from newsmirror.publish.targets.gitindex import (
     TRAILER,
     diff_counts,
     folder_changes,
+    fresh_files,
     in_nested,
     index_entries,
     kept_files,
@@ -433,15 +434,22 @@ class GitTarget:
         )
         return folder_changes(status_entries(done.out), placed) if done.code == 0 else None
 
-    def _build(self, output: Path, kept: list[str], files: int, nested: list[str]) -> str:
-        """Make the index the output's files and the kept ones (``files``: about how many
-        changed; ``nested``: the output's own repositories, left out); its tree. The
-        output's entries are marked skip-worktree, so that git in the target's folder
-        (where they are not) sees them as they are."""
+    def _build(
+        self, output: Path, kept: list[str], fresh: list[tuple[str, int]], nested: list[str]
+    ) -> str:
+        """Make the index the output's files and the kept ones (``fresh``: the output's
+        files added or changed, with their sizes; ``nested``: the output's own
+        repositories, left out); its tree. The output's entries are marked
+        skip-worktree, so that git in the target's folder (where they are not) sees them
+        as they are. A bulk add's blobs are written on every core first (gitprime)."""
         marked = skip_worktree(self._must("ls-files", "-v", "-z"))
         if marked:  # `git add` leaves skip-worktree entries as they are
             self._must("update-index", "--no-skip-worktree", "-z", "--stdin", stdin=_nul(marked))
-        add = [*READ_OPTIONS, *add_config(files), "--work-tree", str(output), "add"]
+        bulk = add_config(len(fresh))
+        add = [*READ_OPTIONS, *bulk, "--work-tree", str(output), "add"]
+        primed = bulk and gitprime.cores() > 1
+        if primed and gitprime.prime(self.path, output, fresh, add, git_env(), GIT_TIMEOUT):
+            add = [*READ_OPTIONS, "--work-tree", str(output), "add"]  # it only hashes
         skip = [f":(exclude,top,literal){rel}" for rel in nested]
         self._must(*add, "--all", "--force", "--", ".", *EXCLUDES, *skip)
         entries = index_entries(self._must("ls-files", "--stage", "-z"))
@@ -479,7 +487,7 @@ class GitTarget:
         idle = head.code == 0 and flat_done and not rebuild and changes == 0
         if idle and self._folder_changes(read_placed(self._placed_file)) == []:
             return TargetResult(), None
-        tree = self._build(output, kept, changes, nested_of(now))
+        tree = self._build(output, kept, fresh_files(now, last), nested_of(now))
         if now != last:  # the output as it was before `git add` read it
             atomic_write(state_file, json.dumps(now, separators=(",", ":")).encode("utf-8"))
         result = TargetResult()

@@ -165,6 +165,17 @@ def stat_changes(now: dict[str, object], last: dict[str, object]) -> int:
     return int(changed + len(before.keys() - files.keys()))
 
 
+def fresh_files(now: dict[str, object], last: dict[str, object]) -> list[tuple[str, int]]:
+    """The output's files (path, size) added or changed since ``last`` (all of them when
+    ``last`` is of another output or none): what the next ``git add`` must hash."""
+    files, before = now.get("files"), last.get("files")
+    if not isinstance(files, dict):
+        return []
+    if now.get("output") != last.get("output") or not isinstance(before, dict):
+        before = {}
+    return [(rel, int(key[0])) for rel, key in files.items() if before.get(rel) != key]
+
+
 def folder_changes(entries: list[tuple[str, str]], placed: set[str]) -> list[str]:
     """What differs between the target's own folder and the index (``entries``: ``git
     status`` run there). The output's files are not there (`` D``), and a file of the
