@@ -2,12 +2,15 @@
 
 Byte-for-byte re-export keeps an adopted mirror's history and URLs, but the bytes
 came from the web through a writer that sanitised nothing. They are kept only when
-every element is an article element the sanitiser keeps (or an inert layout one),
-every URL a browser would read is a plain http(s) or relative one, and nothing would
-run in Jekyll or a browser: no script, style element, frame, object or form, no event
-handler, no style with url() or expression(), no Liquid, no comment but the old
-writer's date line, no character reference where a URL is read. Anything else is rendered (and
-sanitised) as any newsmirror post is. A conservative allowlist, not a sanitiser.
+every element is an article element the sanitiser keeps (or an inert layout one, or a
+frame of a video host the sanitiser allows), every URL a browser would read is, once
+its character references are read as a browser reads them, a plain http(s) or relative
+one (or, in an image, an image of its own as a ``data:`` URL), and nothing would run in
+Jekyll or a browser: no script, style element, link, object or form, no event handler,
+no style with url(), expression() or a character reference, no Liquid, no comment but
+the old writer's date line and plain notes (``<!-- /.block -->``). Anything else is
+rendered (and sanitised) as any newsmirror post is. A conservative allowlist, not a
+sanitiser; tests/test_adopt.py checks what it lets through against a browser's parser.
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from __future__ import annotations
 import html
 import re
 
-from newsmirror.clean import ARTICLE_TAGS, safe_url
+from newsmirror.clean import ARTICLE_TAGS, DEFAULT_IFRAME_HOSTS, safe_url
 
 # Inert layout elements and attributes the old mirrors' posts are full of.
 _TAGS = ARTICLE_TAGS | {
     "article", "section", "header", "footer", "main", "aside", "nav", "center", "address",
-    "hgroup", "font",
+    "hgroup", "font", "noscript",
 }  # fmt: skip
 # Attributes a browser reads as a URL or as code: checked, or refused. Any other
 # attribute on an allowed element is inert (class, id, width, data-*, …).
@@ -33,58 +36,125 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)([^<>]*)>")
 _ATTR = re.compile(r"""\s*([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _URL_ATTRS = {"href", "src", "cite", "poster"}  # a safe http(s) or relative URL
 _DATE_LINE = re.compile(r"<!--(?:-?\d+|NaN)-->")
+_NOTE = re.compile(r"<!--(?:[\w\s/.:#]|-(?!-))*-->")  # a plain note: words, no markup or [if IE]
 _UNSAFE_TEXT = re.compile(r"\{[{%]|<!|<\?|\]\]>", re.IGNORECASE)
+_IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpeg|webp|avif);base64,[A-Za-z0-9+/=\s]*\Z")
+_FRAME_ATTRS = {"src", "width", "height", "frameborder", "allowfullscreen", "allow", "title",
+                "scrolling", "loading", "referrerpolicy", "sandbox"}  # fmt: skip
 
 
-def _url_ok(value: str) -> bool:
+def _url_ok(value: str, image: bool = False) -> bool:
+    """Whether ``value`` (an attribute's text) is a URL a browser reads as http(s) or
+    relative (``image``: or an image in a data: URL). Its character references are read
+    first, as the browser reads them: where Python reads more (a legacy name with no
+    ";" in an attribute), the browser keeps a "&", which no scheme holds."""
     url = html.unescape(value)
+    if image and _IMAGE_DATA.match(url.strip()):
+        return True
     return bool(url.strip()) and safe_url(url) and not url.lower().startswith("mailto:")
 
 
-def _value_ok(name: str, value: str | None) -> bool:
+def _srcset_ok(value: str, image: bool) -> bool:
+    """Every candidate URL of a srcset (its references read first: "&#44;" is a comma)."""
+    return all(_url_ok(url, image) for url in srcset_urls(html.unescape(value)) if url)
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The candidate URLs of a srcset as the HTML standard reads them: a URL is a run of
+    non-blank characters (a data: URL holds commas); its descriptors end at a comma."""
+    urls: list[str] = []
+    pos, blank = 0, " \t\n\r\f"
+    while True:
+        while pos < len(value) and value[pos] in blank + ",":
+            pos += 1
+        if pos >= len(value):
+            return urls
+        start = pos
+        while pos < len(value) and value[pos] not in blank:
+            pos += 1
+        urls.append(value[start:pos].rstrip(","))
+        if value[start:pos].endswith(","):
+            continue
+        depth = 0
+        while pos < len(value):  # descriptors, up to a comma outside parentheses
+            char = value[pos]
+            pos += 1
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth = max(0, depth - 1)
+            elif char == "," and depth == 0:
+                break
+
+
+def _value_ok(tag: str, name: str, value: str | None) -> bool:
     if value is None:
         return name not in _URL_ATTRS and name != "srcset"
-    if "&#" in value or ("&" in value and "&amp;" not in value and name in _URL_ATTRS):
-        return False  # a character reference where a browser reads a URL
+    image = tag in ("img", "source")
     if name in _URL_ATTRS:
-        return _url_ok(value)
+        return _url_ok(value, image and name == "src")
     if name == "srcset":
-        return all(_url_ok(part.split()[0]) for part in value.split(",") if part.split())
+        return _srcset_ok(value, image)
     if name == "style":  # layout only: nothing that could cover the page or fetch
         lowered = value.lower()
         risky = ("url", "expression", "position", "fixed", "absolute", "z-index", "import")
-        return not any(word in lowered for word in risky) and bool(_STYLE.fullmatch(value))
+        return (
+            "&" not in value  # a reference could spell any of them
+            and not any(word in lowered for word in risky)
+            and bool(_STYLE.fullmatch(value))
+        )
     return True
 
 
-def _attributes_ok(tag: str, text: str) -> bool:
+def _frame_ok(text: str) -> bool:
+    """An ``<iframe>`` of a video host the sanitiser allows (https), with layout
+    attributes only."""
+    found = dict(_attribute_pairs(text))
+    if None in found or not found.keys() <= _FRAME_ATTRS:
+        return False
+    src = html.unescape(found.get("src") or "").strip()
+    host = re.match(r"(?:https:)?//([^/?#\\@:]+)/", src)  # "//host/": the page's https
+    return host is not None and host.group(1).lower() in DEFAULT_IFRAME_HOSTS
+
+
+def _attribute_pairs(text: str) -> list[tuple[str | None, str | None]]:
+    """(name, value) of each attribute of a tag's text; (None, None) where it cannot be
+    read."""
+    pairs: list[tuple[str | None, str | None]] = []
     position = 0
-    text = text.rstrip().removesuffix("/")
+    text = text.rstrip().removesuffix("/").rstrip()
     while position < len(text):
         match = _ATTR.match(text, position)
         if match is None or match.end() == position:
-            return False
-        name, value = match.group(1).lower(), match.group(2)
-        if name.startswith("on") or name in _REFUSED:
-            return False
+            return [*pairs, (None, None)]
+        value = match.group(2)
         if value is not None and value[0] in "\"'":
             value = value[1:-1]
-        if not _value_ok(name, value):
-            return False
+        pairs.append((match.group(1).lower(), value))
         position = match.end()
+    return pairs
+
+
+def _attributes_ok(tag: str, text: str) -> bool:
+    for name, value in _attribute_pairs(text):
+        if name is None or name.startswith("on") or name in _REFUSED:
+            return False
+        if not _value_ok(tag, name, value):
+            return False
     return True
 
 
 def may_keep(text: str) -> bool:
     """Whether the post ``text`` (front matter and body) may be published unchanged."""
-    body = _DATE_LINE.sub("", text)
+    body = _NOTE.sub("", _DATE_LINE.sub("", text))
     if _UNSAFE_TEXT.search(body) or "<!--" in body:
         return False
     for match in _TAG.finditer(body):
         tag = match.group(2).lower()
-        if tag not in _TAGS:
-            return False
-        if not match.group(1) and not _attributes_ok(tag, match.group(3)):
+        if tag == "iframe":
+            if not match.group(1) and not _frame_ok(match.group(3)):
+                return False
+        elif tag not in _TAGS or (not match.group(1) and not _attributes_ok(tag, match.group(3))):
             return False
     # A "<" that starts no tag the pattern reads (e.g. "<scr<script>ipt>") is refused too.
     return body.count("<") == len(_TAG.findall(body))
