@@ -172,6 +172,31 @@ def test_a_valid_post_with_anything_that_runs_is_rendered_and_sanitised(tmp_path
         assert bad not in out, bad
 
 
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "[点此](javascript:alert(1))",  # kramdown makes it <a href="javascript:...">
+        "![x]( &#106;avascript:alert(1))",
+        "[a][r]\r\n\r\n[r]: javascript:alert(1)",
+        '段落\r\n{: onmouseover="alert(1)"}',  # an attribute list: any attribute at all
+        "{::nomarkdown}<b>x</b>{:/}",
+    ],
+)
+def test_markdown_kramdown_would_make_live_is_not_kept(tmp_path, markdown):
+    """Outside an HTML block, Markdown is read by kramdown (Jekyll): a link, image or
+    attribute list there would run. The post is rendered instead, its text in a block."""
+    post = ODD.replace("\r\n\r\n<div>", f"\r\n\r\n{markdown}\r\n\r\n<div>")
+    assert not may_keep(post)
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        import_jekyll(archive, site(tmp_path, {ODD_NAME: post.encode()}))
+        [article] = list(archive.iter_articles())
+        files = export(archive, tmp_path / "out")
+    out = files[ODD_NAME].decode()
+    assert out == render_post(article)
+    body = out.split("------\n\n", 1)[1]
+    assert body.startswith("<div>\n") and body.endswith("\n</div>\n") and "{:" not in body
+
+
 # -- what may be kept, against a browser's parser ---------------------------------------------
 
 # Tags and attribute values near each rule's edge: a kept post must be safe however these

@@ -110,11 +110,12 @@ def test_nasty_titles_round_trip_through_yaml():
         assert data["tags"] == [title.strip() or "s"], title
 
 
-def test_liquid_in_content_is_neutralised():
-    post = render_post(article(title="{{ site.x }}", content="<p>{{ page.title }} {% if %}</p>"))
+def test_liquid_and_kramdown_syntax_in_content_are_neutralised():
+    content = '<p>{{ page.title }} {% if %}</p><p>{: onclick="x()"} {::nomarkdown}</p>'
+    post = render_post(article(title="{{ site.x }}", content=content))
     body = post.split("---\n", 2)[2]
-    assert "{{" not in body and "{%" not in body
-    assert "&#123;{ page.title }}" in body
+    assert "{{" not in body and "{%" not in body and "{:" not in body
+    assert "&#123;{ page.title }}" in body and "&#123;: onclick" in body
 
 
 @settings(max_examples=300, deadline=None)

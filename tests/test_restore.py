@@ -32,7 +32,8 @@ def feed_items(base: str) -> list[dict[str, str]]:
             "link": "https://e.org/zh",
             "pubDate": "Mon, 01 Jan 2024 08:00:00 GMT",
             "author": "记者 王",
-            "content": f"<p>第一段</p>\n  <p>{img}</p>\n<p>{{{{ liquid }}}} 结束</p>",
+            "content": f"<p>第一段</p>\n  <p>{img}</p>\n"
+            "<p>{{ liquid }} {: kramdown } 结束</p>",
         },
         {
             "title": 'He said "no": why? a/b | c #1...',

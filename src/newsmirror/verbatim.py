@@ -7,7 +7,8 @@ frame of a video host the sanitiser allows), every URL a browser would read is, 
 its character references are read as a browser reads them, a plain http(s) or relative
 one (or, in an image, an image of its own as a ``data:`` URL), and nothing would run in
 Jekyll or a browser: no script, style element, link, object or form, no event handler,
-no style with url(), expression() or a character reference, no Liquid, no comment but
+no style with url(), expression() or a character reference, no Liquid or kramdown
+attribute list, no Markdown link to anything but http(s) or relative, no comment but
 the old writer's date line and plain notes (``<!-- /.block -->``). Anything else is
 rendered (and sanitised) as any newsmirror post is. A conservative allowlist, not a
 sanitiser; tests/test_adopt.py checks what it lets through against a browser's parser.
@@ -37,7 +38,12 @@ _ATTR = re.compile(r"""\s*([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*("[^"]*"|'[^']*'
 _URL_ATTRS = {"href", "src", "cite", "poster"}  # a safe http(s) or relative URL
 _DATE_LINE = re.compile(r"<!--(?:-?\d+|NaN)-->")
 _NOTE = re.compile(r"<!--(?:[\w\s/.:#]|-(?!-))*-->")  # a plain note: words, no markup or [if IE]
-_UNSAFE_TEXT = re.compile(r"\{[{%]|<!|<\?|\]\]>", re.IGNORECASE)
+# Liquid, kramdown's attribute lists and extensions ({: onclick=...}, {::nomarkdown}),
+# and markup the tag reader does not read.
+_UNSAFE_TEXT = re.compile(r"\{[{%:]|<!|<\?|\]\]>", re.IGNORECASE)
+# Markdown's link and image targets, inline "](url" and reference "[x]: url": kramdown
+# makes them href and src attributes, which the tag reader never sees.
+_MARKDOWN_URL = re.compile(r"\]\(\s*<?\s*([^\s)>]*)|^ {0,3}\[[^\]]*\]:\s*<?([^\s>]*)", re.M)
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpeg|webp|avif);base64,[A-Za-z0-9+/=\s]*\Z")
 _FRAME_ATTRS = {"src", "width", "height", "frameborder", "allowfullscreen", "allow", "title",
                 "scrolling", "loading", "referrerpolicy", "sandbox"}  # fmt: skip
@@ -149,6 +155,10 @@ def may_keep(text: str) -> bool:
     body = _NOTE.sub("", _DATE_LINE.sub("", text))
     if _UNSAFE_TEXT.search(body) or "<!--" in body:
         return False
+    for match in _MARKDOWN_URL.finditer(body):
+        url = match.group(1) if match.group(1) is not None else match.group(2)
+        if url and not _url_ok(url, image=False):
+            return False
     for match in _TAG.finditer(body):
         tag = match.group(2).lower()
         if tag == "iframe":

@@ -32,7 +32,7 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]')
 # Characters not allowed (or troublesome in URLs) in file names on Linux, macOS and Windows.
 _BAD_NAME_CHARS = re.compile(r'[<>:"/\\|?*#%\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]')
-_LIQUID = re.compile(r"\{(?=[{%])")
+_LIQUID = re.compile(r"\{(?=[{%:])")  # Liquid's {{ {%, kramdown's {: and {::
 _DOTS = re.compile(r"\.{2,}")  # Jekyll turns ".." in a post's URL into "/" (a subfolder)
 _TRAILING_DOTS_SPACES = re.compile(r"[\s.]+\Z")
 
