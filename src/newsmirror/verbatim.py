@@ -7,8 +7,9 @@ frame of a video host the sanitiser allows), every URL a browser would read is, 
 its character references are read as a browser reads them, a plain http(s) or relative
 one (or, in an image, an image of its own as a ``data:`` URL), and nothing would run in
 Jekyll or a browser: no script, style element, link, object or form, no event handler,
-no style with url(), expression() or a character reference, no Liquid or kramdown
-attribute list, no Markdown link to anything but http(s) or relative, no comment but
+no style with url(), expression(), a character reference or anything that reaches
+past the post's box (a transform, outline, shadow or negative length), no Liquid, kramdown
+attribute list or footnote, no Markdown link to anything but http(s) or relative, no comment but
 the old writer's date line and plain notes (``<!-- /.block -->``). Anything else is
 rendered (and sanitised) as any newsmirror post is. A conservative allowlist, not a
 sanitiser; tests/test_adopt.py checks what it lets through against a browser's parser.
@@ -32,6 +33,12 @@ _REFUSED = {"srcdoc", "formaction", "action", "background", "dynsrc", "lowsrc", 
             "xlink:href", "manifest", "codebase", "data", "imagesrcset", "usemap",
             "longdesc", "is"}  # fmt: skip
 _STYLE = re.compile(r"[-a-zA-Z0-9\s:;.,%#()]*")
+# What fetches, or reaches past the post's box over the page's header: a transform, an
+# outline or shadow thousands of pixels wide, and (below) a negative length or calc().
+_RISKY_STYLE = ("url", "expression", "position", "fixed", "absolute", "z-index", "import",
+                "transform", "translate", "scale", "rotate", "matrix", "skew", "offset",
+                "outline", "shadow", "zoom")  # fmt: skip
+_NEGATIVE = re.compile(r"(?<![a-z])-|-(?![a-z])")  # a "-" that is not inside a name
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)([^<>]*)>")
 _ATTR = re.compile(r"""\s*([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
@@ -39,11 +46,14 @@ _URL_ATTRS = {"href", "src", "cite", "poster"}  # a safe http(s) or relative URL
 _DATE_LINE = re.compile(r"<!--(?:-?\d+|NaN)-->")
 _NOTE = re.compile(r"<!--(?:[\w\s/.:#]|-(?!-))*-->")  # a plain note: words, no markup or [if IE]
 # Liquid, kramdown's attribute lists and extensions ({: onclick=...}, {::nomarkdown}),
+# footnotes (kramdown dies on one that holds only definitions, and the whole site with it)
 # and markup the tag reader does not read.
-_UNSAFE_TEXT = re.compile(r"\{[{%:]|<!|<\?|\]\]>", re.IGNORECASE)
+_UNSAFE_TEXT = re.compile(r"\{[{%:]|\[\^|<!|<\?|\]\]>", re.IGNORECASE)
 # Markdown's link and image targets, inline "](url" and reference "[x]: url": kramdown
-# makes them href and src attributes, which the tag reader never sees.
-_MARKDOWN_URL = re.compile(r"\]\(\s*<?\s*([^\s)>]*)|^ {0,3}\[[^\]]*\]:\s*<?([^\s>]*)", re.M)
+# makes them href and src attributes, which the tag reader never sees. A target is read
+# up to the first ")" or the line's end (kramdown's holds tabs and line ends, which a
+# browser drops), and a definition anywhere (in a quote, list or table it counts too).
+_MARKDOWN_URL = re.compile(r"\]\(\s*<?([^)]*)|\[[^\]\n]+\]:[ \t]*<?([^\n]*)")
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpeg|webp|avif);base64,[A-Za-z0-9+/=\s]*\Z")
 _FRAME_ATTRS = {"src", "width", "height", "frameborder", "allowfullscreen", "allow", "title",
                 "scrolling", "loading", "referrerpolicy", "sandbox"}  # fmt: skip
@@ -103,10 +113,10 @@ def _value_ok(tag: str, name: str, value: str | None) -> bool:
         return _srcset_ok(value, image)
     if name == "style":  # layout only: nothing that could cover the page or fetch
         lowered = value.lower()
-        risky = ("url", "expression", "position", "fixed", "absolute", "z-index", "import")
         return (
             "&" not in value  # a reference could spell any of them
-            and not any(word in lowered for word in risky)
+            and not any(word in lowered for word in _RISKY_STYLE)
+            and not _NEGATIVE.search(lowered)
             and bool(_STYLE.fullmatch(value))
         )
     return True
