@@ -19,7 +19,7 @@ from conftest import ARTICLE_TEXT, Reply, rss
 from newsmirror.config import parse_config
 from newsmirror.errors import ConfigError, PublishError
 from newsmirror.pipeline import RunSummary, SourceResult
-from newsmirror.publish.targets import TargetConfig, make_target
+from newsmirror.publish.targets import TargetConfig, folder, make_target
 from newsmirror.runjob import OutputResult, RunReport, TargetOutcome
 from test_cli import nm
 
@@ -135,6 +135,31 @@ def test_folder_files_are_links_to_the_outputs_until_the_output_replaces_them(tm
     (web / ".newsmirror-cache.json").unlink()  # a link is the same file: nothing to do
     idle = target.publish(out, message="m")
     assert (idle.added, idle.changed, idle.removed) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("swap", ["file", "folder"])
+def test_a_file_swapped_for_a_link_while_publishing_never_publishes_what_is_outside(tmp_path, swap):
+    """The output's file is listed, then (a race) it or its folder becomes a symlink to a
+    file outside: the web root must get neither that symlink nor a hard link to the file
+    outside, only a line saying the file could not be synced."""
+    out, web, outside = tmp_path / "public", tmp_path / "www", tmp_path / "outside"
+    write(out, {"d/page.html": "page"})
+    write(outside, {"page.html": "secret"})
+    (outside / "page.html").chmod(0o644)
+    listed = folder.list_files(out)
+    if swap == "file":
+        (out / "d/page.html").unlink()
+        (out / "d/page.html").symlink_to(outside / "page.html")
+    else:
+        shutil.rmtree(out / "d")
+        (out / "d").symlink_to(outside, target_is_directory=True)
+    web.mkdir()
+    sync = folder._Sync(out, web.resolve(), {}, link=True)
+    with pytest.raises(OSError):
+        sync.copy("d/page.html", listed["d/page.html"])
+    placed = web / "d/page.html"
+    assert not placed.is_symlink() and not placed.exists()
+    assert not any(p.name.endswith(".tmp") for p in web.rglob("*"))
 
 
 def test_folder_copies_what_it_may_not_link(tmp_path):

@@ -171,7 +171,7 @@ class _Sync:
                 return
         if now is not None and stat.S_ISDIR(now.st_mode):
             os.rmdir(target)  # an empty folder gives way; one with files raises
-        if not (self.link and may_link(src) and self._link(rel, target)):
+        if not (self.link and may_link(src) and self._link(rel, src, target)):
             _place(target, data if data is not None else _read(self.source / rel))
         self.cache[rel] = [list(_key(src)), list(_key(os.lstat(target)))]
         if now is None or stat.S_ISDIR(now.st_mode):
@@ -179,9 +179,11 @@ class _Sync:
         else:
             self.result.changed += 1
 
-    def _link(self, rel: str, target: Path) -> bool:
-        """Place the output's file ``rel`` at ``target`` as a hard link, atomically; False
-        (and no more tries) when the file systems do not allow it."""
+    def _link(self, rel: str, src: os.stat_result, target: Path) -> bool:
+        """Place the output's file ``rel`` (listed as ``src``) at ``target`` as a hard
+        link, atomically; False (and no more tries) when the file systems do not allow it.
+        OSError when the link is not to the file listed (it, or a folder above it, became
+        a symlink since): a symlink or a file outside the output is never published."""
         tmp = target.parent / f".nm-{os.urandom(12).hex()}.tmp"
         try:
             os.link(self.source / rel, tmp, follow_symlinks=False)
@@ -191,6 +193,9 @@ class _Sync:
             self.link = False
             return False
         try:
+            linked = os.lstat(tmp)
+            if not may_link(linked) or (linked.st_dev, *_key(linked)) != (src.st_dev, *_key(src)):
+                raise OSError(errno.ESTALE, f"{rel} changed while it was published")
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
