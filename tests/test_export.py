@@ -429,3 +429,61 @@ def test_an_export_removes_the_temporary_files_of_a_write_cut_short(tmp_path, fe
     assert export_jekyll(archive, tmp_path / "out").written == 5
     assert not stray.exists()
     assert (posts / ".nm-notes.tmp").exists() and (posts / "README").exists()
+
+
+def test_a_title_that_flips_back_never_redirects_a_page_to_itself(tmp_path, feed):
+    """A headline edited and then put back: the post is at its first name again, which
+    must not redirect (it would loop); the second name leads to it, one URL to one post."""
+    import json
+
+    from newsmirror.publish.posturls import old_url
+
+    state, config, archive = feed
+    update(config, archive)
+    out = tmp_path / "out"
+    export_jekyll(archive, out)
+    first = {p.name for p in (out / "_posts").iterdir()}
+    state["items"][0]["title"] = "新的标题"
+    update(config, archive)
+    export_jekyll(archive, out)
+    second = {p.name for p in (out / "_posts").iterdir()}
+    (a,), (b,) = first - second, second - first
+    state["items"][0]["title"] = "第0篇"
+    update(config, archive)
+    export_jekyll(archive, out)
+    assert {p.name for p in (out / "_posts").iterdir()} == first
+    front = yaml.safe_load((out / "_posts" / a).read_text().split("---\n")[1])
+    assert front["redirect_from"] == [old_url(b)]
+    assert json.loads((out / "_data/moved.json").read_text()) == {old_url(b): old_url(a)}
+
+
+def test_a_name_two_articles_held_in_turn_redirects_to_one_of_them(tmp_path, feed):
+    """Article 0 leaves name X, article 1 takes X, then leaves it too: the old URL X is
+    claimed by both; the redirect pages and moved.json must name one post for it."""
+    import json
+
+    state, config, archive = feed
+    state["items"][1]["pubDate"] = state["items"][0]["pubDate"]  # names differ by title only
+    update(config, archive)
+    out = tmp_path / "out"
+    export_jekyll(archive, out)
+    state["items"][0]["title"] = "甲"
+    update(config, archive)
+    export_jekyll(archive, out)
+    state["items"][1]["title"] = "第0篇"
+    update(config, archive)
+    export_jekyll(archive, out)
+    state["items"][1]["title"] = "乙"
+    update(config, archive)
+    export_jekyll(archive, out)
+    state["items"][0]["content"] = "<p>甲改过</p>"  # article 0's post is written again
+    update(config, archive)
+    export_jekyll(archive, out)
+    claims: dict[str, list[str]] = {}
+    for post in (out / "_posts").iterdir():
+        front = yaml.safe_load(post.read_text().split("---\n")[1])
+        for url in front.get("redirect_from") or ():
+            claims.setdefault(url, []).append(post.name)
+    assert all(len(names) == 1 for names in claims.values()), claims
+    moved = json.loads((out / "_data/moved.json").read_text())
+    assert set(moved) == set(claims)

@@ -160,6 +160,7 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
     todo: list[tuple[ExportHead, str]] = []  # (head, file) of the posts to write
     stale: list[str] = []
     retitled: list[tuple[int, str]] = []  # (article, its post's file before)
+    kept: dict[int, tuple[ExportHead, str]] = {}  # every article's head and file
     heads = archive.export_heads()
     new = [h.url for h in heads if h.id not in records]  # links to them stay inside
     recheck = internal_links.export_recheck(archive, new, len(records))
@@ -169,6 +170,7 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         record = records.get(head.id)
         path = _choose_path(head, record, owners, on_disk)
         chosen.append((head.url, path))
+        kept[head.id] = (head, path)
         if head.id not in recheck and not needs_write(
             record,
             version=head.version,
@@ -186,6 +188,13 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
                 del owners[fold(record.path)]
         owners[fold(path)] = head.id
         todo.append((head, path))
+    # A post written at a URL another article redirected from takes that URL over: the
+    # other's post is written again without it (else two posts would claim one URL).
+    writing = {head.id for head, _path in todo}
+    for aid in redirects.release(archive, [(head.id, path) for head, path in todo]):
+        if aid in kept and aid not in writing:
+            todo.append(kept[aid])
+            summary.unchanged -= 1
     _claim(archive, target, records, todo)
     changed: list[ExportRecord] = []
     pages = _PostPages(owners)

@@ -41,6 +41,7 @@ __all__ = [  # the pure part (page paths of post names) is posturls', used here 
     "record",
     "redirect_page",
     "redirects_of",
+    "release",
     "write_redirect_pages",
 ]
 
@@ -84,6 +85,30 @@ def keep_moved(archive: Archive, moves: Iterable[tuple[int, str]]) -> int:
                 "INSERT OR IGNORE INTO redirects (article_id, path) VALUES (?, ?)", row
             ).rowcount
     return added
+
+
+def release(archive: Archive, posts: Iterable[tuple[int, str]]) -> set[int]:
+    """Forget the old URLs that are now the pages of ``posts`` (article, post file) of
+    other articles; return those articles (their posts must be written again)."""
+    rows = [(url, article_id) for article_id, path in posts if (url := _page_url(path))]
+    if not rows:
+        return set()
+    found = set()
+    for start in range(0, len(rows), 400):
+        chunk = rows[start : start + 400]
+        sql = "SELECT article_id, path FROM redirects WHERE path IN (%s)"
+        owners = {url: aid for url, aid in chunk}
+        for other, url in archive.conn.execute(sql % ", ".join("?" * len(chunk)), list(owners)):
+            if owners.get(url) != other:
+                found.add((other, url))
+    if found:
+        with archive.transaction() as conn:
+            conn.executemany("DELETE FROM redirects WHERE article_id = ? AND path = ?", found)
+    return {other for other, _url in found}
+
+
+def _page_url(path: str) -> str | None:
+    return old_url(path.rpartition("/")[2])
 
 
 def redirects_of(archive: Archive, ids: Sequence[int] | None = None) -> dict[int, list[str]]:
