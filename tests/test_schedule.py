@@ -176,7 +176,9 @@ def test_a_workflow_for_s3_targets_installs_boto3_and_hands_the_run_their_secret
     assert any(shlex.split(s.get("run", "")) == ["pip", "install", "newsmirror"] for s in steps)
 
 
-@pytest.mark.parametrize("name", ["R2 KEY", "GITHUB_TOKEN", "1KEY", "K}}\n    evil: x"])
+@pytest.mark.parametrize(
+    "name", ["R2 KEY", "GITHUB_TOKEN", "1KEY", "K}}\n    evil: x", "PATH", "home", "GIT_DIR"]
+)
 def test_a_secret_name_the_workflow_cannot_carry_is_refused(tmp_path, name):
     folder = tmp_path / "m"
     folder.mkdir()

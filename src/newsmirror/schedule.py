@@ -86,6 +86,10 @@ jobs:
 
 
 _SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Variables the runner, Python or git read themselves: a secret by that name would break
+# the job (GitHub refuses secrets named GITHUB_*).
+_RESERVED = {"PATH", "HOME", "SHELL", "USER", "PWD", "LANG", "TMPDIR", "CI"}
+_RESERVED_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_", "LD_", "PYTHON", "GIT_", "LC_")
 
 
 def github_workflow(
@@ -98,7 +102,12 @@ def github_workflow(
         if not value or any(ch in value for ch in "\n\r'\"$`{}#:") or value.startswith("-"):
             raise ValueError(f"not usable in the workflow: {value!r}")
     for name in secrets:
-        if not _SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
+        upper = name.upper()
+        if (
+            not _SECRET_NAME.match(name)
+            or upper in _RESERVED
+            or upper.startswith(_RESERVED_PREFIXES)
+        ):
             raise ValueError(f"not usable as a GitHub secret's name: {name!r}")
     env = "".join(
         f"\n          {name}: ${{{{ secrets.{name} }}}}" for name in dict.fromkeys(secrets)
