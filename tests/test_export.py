@@ -458,32 +458,33 @@ def test_a_title_that_flips_back_never_redirects_a_page_to_itself(tmp_path, feed
 
 
 def test_a_name_two_articles_held_in_turn_redirects_to_one_of_them(tmp_path, feed):
-    """Article 0 leaves name X, article 1 takes X, then leaves it too: the old URL X is
-    claimed by both; the redirect pages and moved.json must name one post for it."""
+    """Article 0 leaves name X, article 1 takes X, then leaves it too: after every export,
+    each old URL is claimed by one post, and moved.json names the same."""
     import json
 
     state, config, archive = feed
     state["items"][1]["pubDate"] = state["items"][0]["pubDate"]  # names differ by title only
-    update(config, archive)
     out = tmp_path / "out"
-    export_jekyll(archive, out)
+
+    def export_and_check() -> dict[str, list[str]]:
+        update(config, archive)
+        export_jekyll(archive, out)
+        claims: dict[str, list[str]] = {}
+        for post in (out / "_posts").iterdir():
+            front = yaml.safe_load(post.read_text().split("---\n")[1])
+            for url in front.get("redirect_from") or ():
+                claims.setdefault(url, []).append(post.name)
+        assert all(len(names) == 1 for names in claims.values()), claims
+        moved = out / "_data/moved.json"
+        assert set(json.loads(moved.read_text()) if moved.exists() else {}) == set(claims)
+        return claims
+
+    export_and_check()
     state["items"][0]["title"] = "甲"
-    update(config, archive)
-    export_jekyll(archive, out)
-    state["items"][1]["title"] = "第0篇"
-    update(config, archive)
-    export_jekyll(archive, out)
+    assert len(export_and_check()) == 1
+    state["items"][1]["title"] = "第0篇"  # takes the name article 0 left: a post again
+    assert list(export_and_check().values()) == [["2024-01-01-第0篇.md"]]  # 第1篇's URL
     state["items"][1]["title"] = "乙"
-    update(config, archive)
-    export_jekyll(archive, out)
+    assert len(export_and_check()) == 2
     state["items"][0]["content"] = "<p>甲改过</p>"  # article 0's post is written again
-    update(config, archive)
-    export_jekyll(archive, out)
-    claims: dict[str, list[str]] = {}
-    for post in (out / "_posts").iterdir():
-        front = yaml.safe_load(post.read_text().split("---\n")[1])
-        for url in front.get("redirect_from") or ():
-            claims.setdefault(url, []).append(post.name)
-    assert all(len(names) == 1 for names in claims.values()), claims
-    moved = json.loads((out / "_data/moved.json").read_text())
-    assert set(moved) == set(claims)
+    assert len(export_and_check()) == 2

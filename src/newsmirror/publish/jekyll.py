@@ -188,13 +188,18 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
                 del owners[fold(record.path)]
         owners[fold(path)] = head.id
         todo.append((head, path))
-    # A post written at a URL another article redirected from takes that URL over: the
-    # other's post is written again without it (else two posts would claim one URL).
-    writing = {head.id for head, _path in todo}
-    for aid in redirects.release(archive, [(head.id, path) for head, path in todo]):
-        if aid in kept and aid not in writing:
-            todo.append(kept[aid])
-            summary.unchanged -= 1
+    moved: dict[int, list[str]] = {}  # article -> its old URLs: one small query
+    if todo:
+        # A post written at a URL another article redirected from takes that URL over:
+        # the other's post is written again without it (else two posts claim one URL).
+        known = redirects.redirects_of(archive)
+        posts = [(head.id, path) for head, path in todo]
+        moved, lost = redirects.update_moved(archive, known, posts, retitled)
+        writing = {head.id for head, _path in todo}
+        for aid in sorted(lost - writing):
+            if aid in kept:
+                todo.append(kept[aid])
+                summary.unchanged -= 1
     _claim(archive, target, records, todo)
     changed: list[ExportRecord] = []
     pages = _PostPages(owners)
@@ -205,8 +210,6 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
         if todo
         else None
     )
-    redirects.keep_moved(archive, retitled)
-    moved = redirects.redirects_of(archive) if todo else {}  # old URLs: one small query
     render = _Render(writer, media_dir, pages, moved, links)
     done: tuple[tuple[list[ExportRecord], int], ...]
     for part in _parts(todo, parallel=can_fork()):

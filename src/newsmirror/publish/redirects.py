@@ -35,13 +35,12 @@ __all__ = [  # the pure part (page paths of post names) is posturls', used here 
     "FOLDER",
     "clean_path",
     "file_of",
-    "keep_moved",
     "old_url",
     "paths_of",
     "record",
     "redirect_page",
     "redirects_of",
-    "release",
+    "update_moved",
     "write_redirect_pages",
 ]
 
@@ -67,44 +66,38 @@ def record(archive: Archive, url: str, paths: Iterable[str]) -> int:
     return added
 
 
-def keep_moved(archive: Archive, moves: Iterable[tuple[int, str]]) -> int:
-    """Keep the old URL of each (article, post file it had) whose post moved to another
-    file (its title or date changed at the origin), so that the new post redirects from
-    it as an imported post does; return how many were new."""
-    rows = [
-        (article_id, url)
-        for article_id, path in moves
-        if (url := old_url(path.rpartition("/")[2])) is not None
-    ]
-    if not rows:
-        return 0
-    added = 0
-    with archive.transaction() as conn:
-        for row in rows:
-            added += conn.execute(
-                "INSERT OR IGNORE INTO redirects (article_id, path) VALUES (?, ?)", row
-            ).rowcount
-    return added
-
-
-def release(archive: Archive, posts: Iterable[tuple[int, str]]) -> set[int]:
-    """Forget the old URLs that are now the pages of ``posts`` (article, post file) of
-    other articles; return those articles (their posts must be written again)."""
-    rows = [(url, article_id) for article_id, path in posts if (url := _page_url(path))]
-    if not rows:
-        return set()
-    found = set()
-    for start in range(0, len(rows), 400):
-        chunk = rows[start : start + 400]
-        sql = "SELECT article_id, path FROM redirects WHERE path IN (%s)"
-        owners = {url: aid for url, aid in chunk}
-        for other, url in archive.conn.execute(sql % ", ".join("?" * len(chunk)), list(owners)):
-            if owners.get(url) != other:
-                found.add((other, url))
-    if found:
+def update_moved(
+    archive: Archive,
+    known: dict[int, list[str]],
+    written: Iterable[tuple[int, str]],
+    moves: Iterable[tuple[int, str]],
+) -> tuple[dict[int, list[str]], set[int]]:
+    """The old URLs (``known``: :func:`redirects_of`) after an export that wrote the posts
+    ``written`` and moved the posts ``moves`` (article, post file it had: its title or date
+    changed at the origin): a moved post's old URL redirects to its new one, as an
+    imported post's does, and a post written at a URL another article redirected from
+    takes it over. Kept in the archive; returns the URLs and the articles that lost one
+    (their posts must be written again)."""
+    taken = {url: aid for aid, path in written if (url := _page_url(path)) is not None}
+    gone = {(aid, url) for aid, urls in known.items() for url in urls if taken.get(url, aid) != aid}
+    added = {
+        (aid, url)
+        for aid, path in moves
+        if (url := _page_url(path)) is not None and url not in known.get(aid, ())
+    }
+    if gone or added:
         with archive.transaction() as conn:
-            conn.executemany("DELETE FROM redirects WHERE article_id = ? AND path = ?", found)
-    return {other for other, _url in found}
+            conn.executemany("DELETE FROM redirects WHERE article_id = ? AND path = ?", gone)
+            conn.executemany(
+                "INSERT OR IGNORE INTO redirects (article_id, path) VALUES (?, ?)", added
+            )
+    after: dict[int, set[str]] = {aid: set(urls) for aid, urls in known.items()}
+    for aid, url in gone:
+        after[aid].discard(url)
+    for aid, url in added:
+        after.setdefault(aid, set()).add(url)
+    moved = {aid: sorted(urls) for aid, urls in sorted(after.items()) if urls}
+    return moved, {aid for aid, _url in gone}
 
 
 def _page_url(path: str) -> str | None:
