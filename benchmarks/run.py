@@ -487,6 +487,11 @@ def report(res: Results) -> None:
         ),
         ("10 new: everything else, mean", kb(statistics.mean(others)), ""),
         (
+            "10 new: runs over 300 kB",
+            f"{sum(o > 300 * 1024 for o in others)} of {len(others)}",
+            f"every run: {verdict(max(others) <= 300 * 1024)}",
+        ),
+        (
             "10 new: everything else, largest",
             f"{kb(largest.size['other'])} (run {largest.run})",
             "",
