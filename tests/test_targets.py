@@ -137,11 +137,14 @@ def test_folder_files_are_links_to_the_outputs_until_the_output_replaces_them(tm
     assert (idle.added, idle.changed, idle.removed) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("link", [True, False])
 @pytest.mark.parametrize("swap", ["file", "folder"])
-def test_a_file_swapped_for_a_link_while_publishing_never_publishes_what_is_outside(tmp_path, swap):
+def test_a_file_swapped_for_a_link_while_publishing_never_publishes_what_is_outside(
+    tmp_path, swap, link
+):
     """The output's file is listed, then (a race) it or its folder becomes a symlink to a
     file outside: the web root must get neither that symlink nor a hard link to the file
-    outside, only a line saying the file could not be synced."""
+    outside nor a copy of it, only a line saying the file could not be synced."""
     out, web, outside = tmp_path / "public", tmp_path / "www", tmp_path / "outside"
     write(out, {"d/page.html": "page"})
     write(outside, {"page.html": "secret"})
@@ -154,7 +157,7 @@ def test_a_file_swapped_for_a_link_while_publishing_never_publishes_what_is_outs
         shutil.rmtree(out / "d")
         (out / "d").symlink_to(outside, target_is_directory=True)
     web.mkdir()
-    sync = folder._Sync(out, web.resolve(), {}, link=True)
+    sync = folder._Sync(out, web.resolve(), {}, link=link)
     with pytest.raises(OSError):
         sync.copy("d/page.html", listed["d/page.html"])
     placed = web / "d/page.html"
