@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -234,12 +235,70 @@ def packed_keys(
     return keys, np.array([m for _, m in pairs], dtype=np.uint8)
 
 
+# The plain statement of the shard files' format, one gram at a time: what the numpy
+# encoder (publish/searchshards.py) must give byte for byte.
+
+
+def plain_group_postings(
+    keys: npt.NDArray[np.uint64], first: int, masks: npt.NDArray[np.uint8] | None = None
+) -> list[tuple[int, str, str, str]]:
+    """(hash, postings, gram, masks) for each distinct code of packed keys (see
+    searchindex.pack_keys); masks (base64, one byte per doc) for pairs and trigrams in varint
+    form when ``masks`` is given."""
+    if not len(keys):
+        return []
+    order = np.argsort(keys)
+    keys = keys[order]
+    mask_bytes = masks[order].tobytes() if masks is not None else b""
+    codes = (keys >> np.uint64(si.DOC_BITS)).astype(np.int64)
+    docs = (keys & np.uint64((1 << si.DOC_BITS) - 1)).astype(np.int64)
+    start = np.flatnonzero(np.diff(codes, prepend=-1))
+    stop = np.append(start[1:], len(codes))
+    prev = np.concatenate([[-1], docs[:-1]])
+    prev[start] = -1
+    data, ends = si.varints(docs - prev)
+    byte_start = np.concatenate([[0], ends[:-1]])[start]
+    byte_stop = ends[stop - 1]
+    dense = (docs[stop - 1] // 8 + 2 < byte_stop - byte_start).tolist()
+    pairs = (codes[start] >= si._BASE).tolist()  # pairs and trigrams carry masks
+    hashes = si.hash_codes(codes[start]).tolist()
+    raw = data.tobytes()
+    b64 = base64.b64encode
+    out = []
+    for i, (s, e, lo, hi) in enumerate(
+        zip(start.tolist(), stop.tolist(), byte_start.tolist(), byte_stop.tolist(), strict=True)
+    ):
+        chunk = si.bitmap(docs[s:e], 0) if dense[i] else raw[lo:hi]
+        nexts = b64(mask_bytes[s:e]).decode() if mask_bytes and pairs[i] and not dense[i] else ""
+        out.append((hashes[i], b64(chunk).decode(), si.gram_of(codes[s]), nexts))
+    return out
+
+
+def plain_shard_values(
+    body: list[tuple[int, str, str, str]], title: list[tuple[int, str, str, str]], shards: int
+) -> dict[int, dict[str, list[list[str]]]]:
+    """Each shard's value: its grams grouped by postings (and masks),
+    ``[[postings, "g g g"], [postings, "g g", masks], ...]``."""
+    out: dict[int, dict[str, dict[tuple[str, str], list[str]]]] = {}
+    for key, rows in (("b", body), ("t", title)):
+        for h, postings, gram, nexts in rows:
+            shard = out.setdefault(h % shards, {"b": {}, "t": {}})
+            shard[key].setdefault((postings, nexts), []).append(gram)
+    return {
+        shard: {
+            key: [[p, " ".join(g), m] if m else [p, " ".join(g)] for (p, m), g in groups.items()]
+            for key, groups in value.items()
+        }
+        for shard, value in out.items()
+    }
+
+
 def plain_files(body: tuple, title: tuple, shards: int, masks: bool) -> object:
-    """The shard files by the plain statement of the format (searchshards, at the end)."""
+    """The shard files by the plain statement of the format (above)."""
     try:
-        rows = [searchshards.group_postings(body[0], 0, body[1] if masks else None)]
-        rows.append(searchshards.group_postings(title[0], 0, None))
-        values = searchshards.shard_values(rows[0], rows[1], shards)
+        rows = [plain_group_postings(body[0], 0, body[1] if masks else None)]
+        rows.append(plain_group_postings(title[0], 0, None))
+        values = plain_shard_values(rows[0], rows[1], shards)
         for shard in range(shards):
             values.setdefault(shard, {"b": [], "t": []})
         return [(s, si.js_file(f"s3-9/{s:x}", v)) for s, v in sorted(values.items())]
@@ -294,7 +353,7 @@ def test_shard_files_are_the_plain_encoding_byte_for_byte(
     masks: bool,
 ) -> None:
     # searchshards encodes a partition's shard files with numpy, without an object per
-    # gram: the bytes must be those of group_postings + shard_values + js_file. A gram
+    # gram: the bytes must be those of plain_group_postings + plain_shard_values + js_file. A gram
     # with a lone surrogate cannot be written either way.
     b, t = packed_keys(body, doc_sets), packed_keys(title, doc_sets)
     assert fast_files(b, t, shards, masks) == plain_files(b, t, shards, masks)

@@ -1,6 +1,7 @@
-"""One partition's shard files, encoded with numpy: the very bytes of ``js_file`` of
-``shard_values`` of ``group_postings`` (at the end: the plain statement of the format,
-which the tests hold the encoder to), without a Python object per gram.
+"""One partition's shard files, encoded with numpy, without a Python object per gram:
+the very bytes of the plain statement of the format (grams grouped by postings and
+masks, as JSON; tests/test_search_index.py states it in plain Python, one gram at a
+time, and holds this encoder to it byte for byte).
 
 A partition holds about a million (gram, doc) pairs of a hundred thousand grams. Each
 gram's postings, masks and text become ranges of byte buffers: the postings (and the
@@ -14,7 +15,6 @@ bytes.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +50,7 @@ class Grams:
 
 
 def grams(keys: npt.NDArray[np.uint64], masks: npt.NDArray[np.uint8] | None, shards: int) -> Grams:
-    """The grams of packed keys (see searchindex.pack_keys) as group_postings encodes
+    """The grams of packed keys (see searchindex.pack_keys) as the plain statement encodes
     them, with the masks of pairs and trigrams in varint form if ``masks`` is given."""
     codes, docs, masks = _sorted(keys, masks)
     start = np.flatnonzero(np.diff(codes, prepend=-1))
@@ -70,7 +70,7 @@ def grams(keys: npt.NDArray[np.uint64], masks: npt.NDArray[np.uint8] | None, sha
 
 def files(name: str, body: Grams, title: Grams, shards: Iterable[int]) -> list[tuple[int, bytes]]:
     """The file of each shard (``shards``, and those the grams go to), in shard order:
-    js_file(f"{name}/{shard:x}", {"b": [...], "t": [...]}) as shard_values groups them."""
+    js_file(f"{name}/{shard:x}", {"b": [...], "t": [...]}) as the plain statement groups them."""
     ids = np.union1d(np.fromiter(shards, np.int64), np.concatenate([body.shard, title.shard]))
     head = "window.NM_SEARCH=window.NM_SEARCH||{};NM_SEARCH.put("
     heads = [f'{head}{si.js_text(f"{name}/{s:x}")},{{"b":['.encode() for s in ids.tolist()]
@@ -136,7 +136,7 @@ def _base64(laid: Ranges) -> Ranges:
 
 
 def _postings(docs: Ints, start: Ints, counts: Ints) -> tuple[Ranges, npt.NDArray[np.bool_]]:
-    """Each gram's postings as group_postings makes them (its docs from ``start``,
+    """Each gram's postings as the plain statement makes them (its docs from ``start``,
     ``counts`` of them, relative to the segment's first): the varints of the gaps, or
     the bitmap when that is shorter (which ones are: the second array), laid out."""
     gaps = np.diff(docs, prepend=0)
@@ -294,60 +294,3 @@ def _pieces(
     start = np.stack([np.broadcast_to(s, len(table)) for s, _ in slots], axis=1)
     size = np.stack([np.broadcast_to(z, len(table)) for _, z in slots], axis=1).astype(np.int64)
     return buffer, start, size, c["shard"]
-
-
-# -- the plain statement of the format (what the tests hold the above to) ----------------
-
-
-def group_postings(
-    keys: npt.NDArray[np.uint64], first: int, masks: npt.NDArray[np.uint8] | None = None
-) -> list[tuple[int, str, str, str]]:
-    """(hash, postings, gram, masks) for each distinct code of packed keys (see
-    searchindex.pack_keys); masks (base64, one byte per doc) for pairs and trigrams in varint
-    form when ``masks`` is given."""
-    if not len(keys):
-        return []
-    order = np.argsort(keys)
-    keys = keys[order]
-    mask_bytes = masks[order].tobytes() if masks is not None else b""
-    codes = (keys >> np.uint64(si.DOC_BITS)).astype(np.int64)
-    docs = (keys & np.uint64((1 << si.DOC_BITS) - 1)).astype(np.int64)
-    start = np.flatnonzero(np.diff(codes, prepend=-1))
-    stop = np.append(start[1:], len(codes))
-    prev = np.concatenate([[-1], docs[:-1]])
-    prev[start] = -1
-    data, ends = si.varints(docs - prev)
-    byte_start = np.concatenate([[0], ends[:-1]])[start]
-    byte_stop = ends[stop - 1]
-    dense = (docs[stop - 1] // 8 + 2 < byte_stop - byte_start).tolist()
-    pairs = (codes[start] >= si._BASE).tolist()  # pairs and trigrams carry masks
-    hashes = si.hash_codes(codes[start]).tolist()
-    raw = data.tobytes()
-    b64 = base64.b64encode
-    out = []
-    for i, (s, e, lo, hi) in enumerate(
-        zip(start.tolist(), stop.tolist(), byte_start.tolist(), byte_stop.tolist(), strict=True)
-    ):
-        chunk = si.bitmap(docs[s:e], 0) if dense[i] else raw[lo:hi]
-        nexts = b64(mask_bytes[s:e]).decode() if mask_bytes and pairs[i] and not dense[i] else ""
-        out.append((hashes[i], b64(chunk).decode(), si.gram_of(codes[s]), nexts))
-    return out
-
-
-def shard_values(
-    body: list[tuple[int, str, str, str]], title: list[tuple[int, str, str, str]], shards: int
-) -> dict[int, dict[str, list[list[str]]]]:
-    """Each shard's value: its grams grouped by postings (and masks),
-    ``[[postings, "g g g"], [postings, "g g", masks], ...]``."""
-    out: dict[int, dict[str, dict[tuple[str, str], list[str]]]] = {}
-    for key, rows in (("b", body), ("t", title)):
-        for h, postings, gram, nexts in rows:
-            shard = out.setdefault(h % shards, {"b": {}, "t": {}})
-            shard[key].setdefault((postings, nexts), []).append(gram)
-    return {
-        shard: {
-            key: [[p, " ".join(g), m] if m else [p, " ".join(g)] for (p, m), g in groups.items()]
-            for key, groups in value.items()
-        }
-        for shard, value in out.items()
-    }
