@@ -59,9 +59,9 @@ from newsmirror.publish.targets.gitindex import (
     NOT_PUBLISHED,
     READ_OPTIONS,
     TRAILER,
+    changes_since,
     diff_counts,
     folder_changes,
-    fresh_files,
     in_nested,
     index_entries,
     kept_files,
@@ -73,7 +73,6 @@ from newsmirror.publish.targets.gitindex import (
     shadowed_line,
     skip_worktree,
     stale_locks,
-    stat_changes,
     status_entries,
     verbatim_attributes,
     with_trailer,
@@ -483,11 +482,11 @@ class GitTarget:
         state_file = self.path / ".git" / OUTPUT_STATE
         last = load_output_state(state_file)
         now = output_state(output)
-        changes = stat_changes(now, last)
+        changes, fresh = changes_since(now, last)
         idle = head.code == 0 and flat_done and not rebuild and changes == 0
         if idle and self._folder_changes(read_placed(self._placed_file)) == []:
             return TargetResult(), None
-        tree = self._build(output, kept, fresh_files(now, last), nested_of(now))
+        tree = self._build(output, kept, fresh, nested_of(now))
         if now != last:  # the output as it was before `git add` read it
             atomic_write(state_file, json.dumps(now, separators=(",", ":")).encode("utf-8"))
         result = TargetResult()

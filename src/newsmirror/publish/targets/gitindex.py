@@ -153,27 +153,20 @@ def load_output_state(path: Path) -> dict[str, object]:
     return state if isinstance(state, dict) else {}
 
 
-def stat_changes(now: dict[str, object], last: dict[str, object]) -> int:
-    """How many of the output's files were added, changed or removed since ``last``
-    (every file when ``last`` is of another output or none)."""
+def changes_since(
+    now: dict[str, object], last: dict[str, object]
+) -> tuple[int, list[tuple[str, int]]]:
+    """What changed in the output since ``last`` (both :func:`output_state`): how many
+    files were added, changed or removed (every file, at least 1, when ``last`` is of
+    another output or none), and the added or changed ones (path, size), which the next
+    ``git add`` must hash."""
     files, before = now.get("files"), last.get("files")
     if not isinstance(files, dict):
-        return 1
+        return 1, []
     if now.get("output") != last.get("output") or not isinstance(before, dict):
-        return max(1, len(files))
-    changed = sum(1 for rel, key in files.items() if before.get(rel) != key)
-    return int(changed + len(before.keys() - files.keys()))
-
-
-def fresh_files(now: dict[str, object], last: dict[str, object]) -> list[tuple[str, int]]:
-    """The output's files (path, size) added or changed since ``last`` (all of them when
-    ``last`` is of another output or none): what the next ``git add`` must hash."""
-    files, before = now.get("files"), last.get("files")
-    if not isinstance(files, dict):
-        return []
-    if now.get("output") != last.get("output") or not isinstance(before, dict):
-        before = {}
-    return [(rel, int(key[0])) for rel, key in files.items() if before.get(rel) != key]
+        return max(1, len(files)), [(rel, int(key[0])) for rel, key in files.items()]
+    fresh = [(rel, int(key[0])) for rel, key in files.items() if before.get(rel) != key]
+    return len(fresh) + len(before.keys() - files.keys()), fresh
 
 
 def folder_changes(entries: list[tuple[str, str]], placed: set[str]) -> list[str]:
