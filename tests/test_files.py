@@ -66,3 +66,27 @@ def test_concurrent_writes_of_one_file_never_mix(tmp_path):
             done.result()
     assert target.read_bytes() in blobs
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+
+
+def test_a_file_below_a_root_is_reached_with_no_symlink_followed(tmp_path):
+    """Outputs are read below their root (folder and s3 targets, the writer): a folder or
+    file there swapped for a symlink never leads outside."""
+    import errno
+
+    import pytest
+
+    from newsmirror.files import read_below
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "page.html").write_text("page", encoding="utf-8")
+    outside.mkdir()
+    (outside / "page.html").write_text("secret", encoding="utf-8")
+    assert read_below(root, "a/b/page.html") == b"page"
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "a" / "file").symlink_to(outside / "page.html")
+    for relpath in ("link/page.html", "a/file"):
+        with pytest.raises(OSError) as raised:
+            read_below(root, relpath)
+        assert raised.value.errno in (errno.ELOOP, errno.ENOTDIR)
+    assert read_below(tmp_path / "root", "a/b/page.html") == b"page"

@@ -1,11 +1,16 @@
-"""Writing files atomically: a temporary file in the same folder, renamed over the target."""
+"""Writing files atomically (a temporary file in the same folder, renamed over the
+target), and reaching files below a root with no symlink followed on the way."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def is_leftover(name: str) -> bool:
@@ -48,3 +53,36 @@ def media_relpath(sha256: str, ext: str) -> str:
     """Where an image lives below a media folder (the archive's or an export's):
     ``<sha256[:2]>/<sha256>.<ext>``."""
     return f"{sha256[:2]}/{sha256}.{ext}"
+
+
+def open_folder_below(root: Path | str, parts: Iterable[str]) -> int:
+    """A descriptor of the folder ``parts`` below ``root``, each part opened without
+    following a symlink: OSError (ELOOP, ENOTDIR, ENOENT) when one is a symlink, a file or
+    missing, so that a folder swapped for a link never leads outside ``root``."""
+    folder = os.open(root, _FOLDER)
+    try:
+        for name in parts:
+            inner = os.open(name, _FOLDER | _NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+    except BaseException:
+        os.close(folder)
+        raise
+    return folder
+
+
+def open_below(root: Path | str, relpath: str) -> int:
+    """A read-only descriptor of the file ``relpath`` ("/"-separated) below ``root``, with
+    no symlink followed on the way or at the end (see :func:`open_folder_below`)."""
+    *parts, name = relpath.split("/")
+    folder = open_folder_below(root, parts)
+    try:
+        return os.open(name, _READ, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def read_below(root: Path | str, relpath: str) -> bytes:
+    """The bytes of :func:`open_below`'s file."""
+    with os.fdopen(open_below(root, relpath), "rb") as handle:
+        return handle.read()

@@ -20,9 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from newsmirror.errors import OutputError
-from newsmirror.files import atomic_write
+from newsmirror.files import atomic_write, open_folder_below
 
-_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # missing, a file, or a symlink
 
 
@@ -163,13 +162,7 @@ class OutputWriter:
         """A descriptor of the folder ``parts`` below the root, reached without following
         a symlink; None if one of them is missing, a file or a symlink."""
         try:
-            folder = os.open(self._root, _OPEN_FOLDER)
-            for name in parts:
-                try:
-                    inner = os.open(name, _OPEN_FOLDER, dir_fd=folder)
-                finally:
-                    os.close(folder)
-                folder = inner
+            folder = open_folder_below(self._root, parts)
         except OSError as exc:
             if exc.errno in _NOT_THERE:
                 return None

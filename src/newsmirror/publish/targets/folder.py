@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmirror.errors import PublishError
-from newsmirror.files import atomic_write
+from newsmirror.files import atomic_write, read_below
 from newsmirror.publish.targets import TargetConfig, TargetResult
 
 PLACED = ".newsmirror-files"  # in the destination: the files this target placed
@@ -89,26 +89,6 @@ def list_files(root: Path, nested: list[str] | None = None) -> dict[str, os.stat
 def _read(path: Path) -> bytes:
     fd = os.open(path, _READ)
     with os.fdopen(fd, "rb") as handle:
-        return handle.read()
-
-
-_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _read_below(root: Path, rel: str) -> bytes:
-    """The file ``rel`` below ``root``, read with no symlink followed on the way: OSError
-    when one of its folders, or the file, became a symlink since it was listed."""
-    fd = os.open(root, _FOLDER)
-    try:
-        *folders, name = rel.split("/")
-        for part in folders:
-            inner = os.open(part, _FOLDER | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        file = os.open(name, _READ, dir_fd=fd)
-    finally:
-        os.close(fd)
-    with os.fdopen(file, "rb") as handle:
         return handle.read()
 
 
@@ -184,7 +164,7 @@ class _Sync:
                 return  # both exactly as the last sync left them
             same = (now.st_dev, now.st_ino) == (src.st_dev, src.st_ino)  # a link to it
             if not same:
-                data = _read_below(self.source, rel)
+                data = read_below(self.source, rel)
                 same = now.st_size == len(data) and _read(target) == data
             if same:
                 self.cache[rel] = [list(_key(src)), list(_key(now))]
@@ -192,7 +172,7 @@ class _Sync:
         if now is not None and stat.S_ISDIR(now.st_mode):
             os.rmdir(target)  # an empty folder gives way; one with files raises
         if not (self.link and may_link(src) and self._link(rel, src, target)):
-            _place(target, data if data is not None else _read_below(self.source, rel))
+            _place(target, data if data is not None else read_below(self.source, rel))
         self.cache[rel] = [list(_key(src)), list(_key(os.lstat(target)))]
         if now is None or stat.S_ISDIR(now.st_mode):
             self.result.added += 1

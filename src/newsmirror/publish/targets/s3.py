@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmirror.errors import PublishError
+from newsmirror.files import open_below
 from newsmirror.publish.targets import TargetConfig, TargetResult
 from newsmirror.publish.targets.folder import list_files
 
@@ -102,7 +103,6 @@ CONTENT_TYPES: dict[str, str] = {
     ".pagefind": "application/octet-stream",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)  # a file swapped for a link is not read
 
 
 def content_type(name: str) -> str:
@@ -260,7 +260,7 @@ def scan_folder(folder: Path) -> dict[str, LocalFile]:
     found: dict[str, LocalFile] = {}
     for key, info in sorted(list_files(folder).items()):
         path = folder / key
-        with open(os.open(path, _READ), "rb") as handle:
+        with os.fdopen(open_below(folder, key), "rb") as handle:  # no link followed
             md5 = hashlib.file_digest(handle, "md5").hexdigest()
         found[key] = LocalFile(path, info.st_size, md5)
     return found
