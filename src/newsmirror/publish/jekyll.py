@@ -164,12 +164,10 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
     heads = archive.export_heads()
     new = [h.url for h in heads if h.id not in records]  # links to them stay inside
     recheck = internal_links.export_recheck(archive, new, len(records))
-    chosen: list[tuple[str, str]] = []  # (article URL, post file)
     for head in heads:
         summary.total += 1
         record = records.get(head.id)
         path = _choose_path(head, record, owners, on_disk)
-        chosen.append((head.url, path))
         kept[head.id] = (head, path)
         if head.id not in recheck and not needs_write(
             record,
@@ -205,7 +203,9 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
     pages = _PostPages(owners)
     links = (
         internal_links.LinkMap(
-            (url, page) for url, path in chosen if (page := internal_links.post_page(path))
+            (head.url, page)
+            for head, path in kept.values()
+            if (page := internal_links.post_page(path))
         )
         if todo
         else None
