@@ -87,7 +87,12 @@ def test_cjk_names_work_on_disk_and_in_links(demo):
     assert (site / "tags" / "中美关系" / "index.html").is_file()
     assert (site / "tags" / "中美关系" / "feed.xml").is_file()
     tag_page = (site / "tags" / "社会" / "index.html").read_text(encoding="utf-8")
-    assert tag_page.count("<li>") == 11  # two sources carry the tag: 8 + 3 articles
+    # Two sources carry the tag: 8 + 3 articles, ten a page (the newest ten in front).
+    assert tag_page.count("<li>") == 10
+    older = (site / "tags" / "社会" / "page" / "1.html").read_text(encoding="utf-8")
+    assert older.count("<li>") == 10 and (
+        'href="../../tags/%E7%A4%BE%E4%BC%9A/page/1.html"' in tag_page
+    )
     index = (site / "sources" / "index.html").read_text(encoding="utf-8")
     assert 'href="../sources/%E5%A4%A7%E7%BA%AA%E5%85%83/index.html"' in index
 

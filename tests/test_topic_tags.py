@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+import feedparser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -85,7 +86,16 @@ def test_categories_and_tag_links_give_tag_pages_of_enough_articles(
         assert "習近平" not in folders
         xi = (out / "tags" / "习近平" / "index.html").read_text(encoding="utf-8")
         assert all(f"报道{n}" in xi for n in (1, 2, 3))
-        assert (out / "tags" / "习近平" / "feed.xml").is_file()
+        # The tag's feed: its three articles, linking to their pages in the mirror, with
+        # no categories (a run touches every tag feed of its articles: they stay small);
+        # the site's feed carries each article's source and tags as categories.
+        tag_feed = feedparser.parse((out / "tags" / "习近平" / "feed.xml").read_bytes())
+        assert not tag_feed.bozo
+        assert sorted(e.title for e in tag_feed.entries) == ["报道1", "报道2", "报道3"]
+        assert all(e.link.startswith("posts/") and "tags" not in e for e in tag_feed.entries)
+        site_feed = feedparser.parse((out / "feed.xml").read_bytes())
+        first = next(e for e in site_feed.entries if e.title == "报道1")
+        assert [t.term for t in first.tags] == ["大纪元", "拜登", "习近平"]
         # 王毅: two articles, fewer than 3: no page, no link from the article page.
         assert "王毅" not in folders
         first = next(out.glob("posts/*/*/*.html"))

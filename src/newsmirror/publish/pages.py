@@ -21,6 +21,10 @@ from newsmirror.models import ArticleRecord
 from newsmirror.timeutil import from_iso, in_zone, offset_label, to_iso, zone_or_default
 
 PER_PAGE = 20  # a listing's front page is rewritten by every run that adds to it
+# A source's or tag's listing: a run of new articles rewrites the front page of every
+# source and tag it touches (ten articles with topic tags touch 20-40 of them), so these
+# front pages are half the home page's.
+GROUP_PER_PAGE = 10
 SEGMENT_BYTES = 200
 _ENDS = re.compile(r"^[\s.]+|[\s.]+$")
 # Device names Windows reserves, with or without an extension.

@@ -43,7 +43,7 @@ from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
 TEMPLATE_VERSION = "10"  # article pages
-LISTING_VERSION = "11"  # listings (_list.html): a change rewrites every listing page once
+LISTING_VERSION = "12"  # listings (_list.html): a change rewrites every listing page once
 HERE = Path(__file__).parent
 MEDIA = "media"
 
@@ -199,10 +199,13 @@ class _Site(Files):
         feed: str | None = None,
         rss: bool = False,
         in_source: bool = False,
+        group: bool = False,
     ) -> None:
         """A paginated listing; pages whose entries did not change are not re-rendered.
-        ``in_source``: a source's own listing, whose entries do not repeat its name."""
-        for path, chunk, pager in pages.paginate(folder, entries, self.options.per_page):
+        ``in_source``: a source's own listing, whose entries do not repeat its name.
+        ``group``: a source's or tag's listing, ``group_per_page`` entries a page."""
+        per_page = self.options.group_per_page if group else self.options.per_page
+        for path, chunk, pager in pages.paginate(folder, entries, per_page):
             front = path.endswith("index.html")
             updated = self.updated if front and not folder else None
             stamp = _stamp(
@@ -214,7 +217,6 @@ class _Site(Files):
                 pager,
                 feed,
                 rss,
-                self.site.count if front else None,
                 [(e.path, e.title, e.source, e.local, e.version, e.media_rev) for e in chunk],
             )
             if self.unchanged(path, stamp):
@@ -232,11 +234,11 @@ class _Site(Files):
                 home=not folder,
                 in_source=in_source,
             )
-        self.stub(folder, heading, entries)
+        self.stub(folder, heading, entries, per_page)
 
-    def stub(self, folder: str, heading: str, entries: list[Entry]) -> None:
+    def stub(self, folder: str, heading: str, entries: list[Entry], per_page: int) -> None:
         """The small page at the listing's newest chunk (pages.newest_stub)."""
-        path = pages.newest_stub(folder, entries, self.options.per_page)
+        path = pages.newest_stub(folder, entries, per_page)
         if path is not None:
             self.hidden.add(path)
             self.emit(path, stub_page(heading, root_of(path) + href(pages.page_path(folder))))
@@ -300,7 +302,8 @@ class _Site(Files):
         index = []
         for name, items in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             folder = folder_of(name)
-            self.listing(folder, f"{label}：{name}", items, feed=folder, in_source=kind == "source")
+            in_source = kind == "source"
+            self.listing(folder, f"{label}：{name}", items, folder, in_source=in_source, group=True)
             self.feed_pair(folder, f"{self.options.title} · {name}", items, contents)
             index.append({"name": name, "count": len(items), "href": href(pages.page_path(folder))})
         top = "sources/" if kind == "source" else "tags/"
@@ -470,7 +473,6 @@ def _pages(site: _Site, heads: list[ArticleRecord], entries: list[Entry]) -> Non
 
     archive, options = site.archive, site.options
     site.folders = pages.folders(entries)
-    site.site.count = len(entries)
     near = pages.neighbours(entries)
     found = history.collect(archive, entries, {h.id: h.timezone for h in heads})
     site.edits = found.links

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 class SiteOptions:
     title: str = "新闻镜像"
     base_url: str = ""  # absolute URL of the site root, for the sitemap and RSS; optional
-    per_page: int = pages.PER_PAGE
+    per_page: int = pages.PER_PAGE  # the home page and the site-wide listings
+    group_per_page: int = pages.GROUP_PER_PAGE  # a source's or tag's listing
     search: bool = True
     # The site's public mirrors, (name, http(s) URL) pairs, listed on mirrors.html.
     mirrors: tuple[tuple[str, str], ...] = ()

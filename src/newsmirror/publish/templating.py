@@ -24,11 +24,10 @@ FOLDER = Path(__file__).parent / "templates"
 
 @dataclass
 class SiteInfo:
-    """What pages show of the site as a whole (``count``: its articles, for stamps)."""
+    """What pages show of the site as a whole."""
 
     title: str
     base_url: str
-    count: int = 0
 
 
 @dataclass(frozen=True)
