@@ -26,17 +26,20 @@ Measured, medians of --rounds rounds (each round a fresh folder):
    blobs added or changed on both branches), split into the 10 articles' own files
    (site pages, Jekyll posts, images), the search index (search/, pagefind/ before)
    and everything else (by kind: feeds, listings, neighbours' pages, archive,
-   sitemap, status, manifests). Every run is measured and the verdict is on the
-   median run: the cold run leaves every source at exactly 100 articles, two
-   listing pages of 50, so the first two runs start a new listing page in each
-   source they touch (10 at once), which a real mirror meets for about one new
-   article in 50 per listing. The mean and the largest run are printed too;
+   sitemap, status, manifests). Every run is measured, in bytes and in bytes as loose
+   git objects (zlib at git's default level for them; what the repository stores for a
+   blob is at most that, a pack's deltas are smaller). The verdicts: the median run
+   in bytes, and every run as git stores it. Bytes of every run are not judged: ten
+   articles with topic tags touch 20-40 tags, and each tag's listing front page and
+   feed change whole (about 13 kB a tag), which a run that tags its articles cannot
+   avoid; how many runs go over 300 kB in bytes, and the largest, are printed;
 4. the bare repository's size after N such runs, with flat = false and with
    flat = true (before and after `git gc --aggressive --prune=now` in it).
 
 Targets (issue 8): cold >= 300 items/s; idle < 2 s, no commit, no file written;
-the median run with 10 new articles commits at most their own files plus 300 kB (the
-search index's share is printed apart and, until the search issue lands, not counted).
+a run with 10 new articles commits at most their own files plus 300 kB (the median run
+in bytes, every run as git stores it; the search index's share is printed apart and,
+until the search issue lands, not counted).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -222,22 +226,34 @@ def newsmirror_run(folder: Path) -> Run:
 # ---------------------------------------------------------------- commit sizes
 
 
-def blob_sizes(bare: Path, ids: list[str]) -> list[int]:
+def blob_sizes(bare: Path, ids: list[str]) -> list[tuple[int, int]]:
+    """Each blob's (size, size as a loose git object: zlib at git's core.looseCompression
+    default, 1; the most git stores for it, as a pack's deltas only make it smaller)."""
     if not ids:
         return []
     out = subprocess.run(
-        ["git", "cat-file", "--batch-check=%(objectsize)"],
+        ["git", "cat-file", "--batch"],
         cwd=bare,
-        input="\n".join(ids) + "\n",
+        input="\n".join(ids).encode() + b"\n",
         check=True,
         capture_output=True,
-        text=True,
     ).stdout
-    return [int(n) for n in out.split()]
+    sizes, at = [], 0
+    for _ in ids:
+        header_end = out.index(b"\n", at)
+        size = int(out[at:header_end].split()[2])
+        body = out[header_end + 1 : header_end + 1 + size]
+        loose = zlib.compress(b"blob %d\0" % size + body, 1)
+        sizes.append((size, len(loose)))
+        at = header_end + 1 + size + 1
+    return sizes
 
 
-def committed(bare: Path, before: dict[str, str], after: dict[str, str]) -> list[tuple[str, int]]:
-    """(branch/path, size) of every blob added or changed on each branch."""
+def committed(
+    bare: Path, before: dict[str, str], after: dict[str, str]
+) -> list[tuple[str, int, int]]:
+    """(branch/path, size, size as a loose git object) of every blob added or changed on
+    each branch."""
     files: list[tuple[str, str]] = []
     for branch, new in after.items():
         old = before.get(branch)
@@ -255,7 +271,7 @@ def committed(bare: Path, before: dict[str, str], after: dict[str, str]) -> list
             if len(parts) == 5 and parts[4] in ("A", "M"):
                 files.append((f"{branch}/{path}", parts[3]))
     sizes = blob_sizes(bare, [blob for _, blob in files])
-    return [(name, size) for (name, _), size in zip(files, sizes, strict=True)]
+    return [(name, n, disk) for (name, _), (n, disk) in zip(files, sizes, strict=True)]
 
 
 def article_page(link: str, published: datetime) -> str:
@@ -264,15 +280,16 @@ def article_page(link: str, published: datetime) -> str:
 
 
 def split_commit(
-    files: list[tuple[str, int]], feeds: Feeds, new: range, biggest: list[tuple[int, str]]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Bytes and file counts: the new articles' own files, the search index, the rest
-    (whose 8 biggest files are added to ``biggest``)."""
+    files: list[tuple[str, int, int]], feeds: Feeds, new: range, biggest: list[tuple[int, str]]
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Bytes, files and bytes as loose git objects (zlib): the new articles' own
+    files, the search index, the rest (whose biggest files are added to ``biggest``)."""
     pages = {article_page(feeds.link(k), BASE_TIME + timedelta(hours=k)) for k in new}
     size = {"articles": 0, "search": 0, "other": 0}
     count = dict.fromkeys(size, 0)
+    stored = dict.fromkeys(size, 0)
     others = []
-    for name, n in files:
+    for name, n, disk in files:
         if name in pages or name.startswith(("jekyll/_posts/", "main/media/", "jekyll/media/")):
             part = "articles"
         elif name.startswith(("main/pagefind/", "main/search/")):
@@ -281,10 +298,11 @@ def split_commit(
             part = "other"
         size[part] += n
         count[part] += 1
+        stored[part] += disk
         if part == "other":
             others.append((n, name))
     biggest.extend(sorted(others, reverse=True))
-    return size, count
+    return size, count, stored
 
 
 def kind_of(name: str) -> str:
@@ -354,6 +372,7 @@ class Commit:
     size: dict[str, int]
     count: dict[str, int]
     others: list[tuple[int, str]]
+    stored: dict[str, int]  # bytes as loose git objects (zlib), per part
 
     def kinds(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
@@ -399,8 +418,8 @@ def runs_of_ten(res: Results, feeds: Feeds, folders: list[Path], bares: list[Pat
             res.tens[flat].append(run.wall)
             files = committed(bares[r], before, heads(bares[r]))
             others: list[tuple[int, str]] = []
-            size, count = split_commit(files, feeds, range(start, start + 10), others)
-            res.commits.setdefault(flat, []).append(Commit(n + 1, size, count, others))
+            size, count, stored = split_commit(files, feeds, range(start, start + 10), others)
+            res.commits.setdefault(flat, []).append(Commit(n + 1, size, count, others, stored))
         print(
             f"runs of ten: {n + 1}/{res.runs_of_ten}, everything else "
             f"{kb(res.commits[False][-1].size['other'])}",
@@ -452,6 +471,7 @@ def report(res: Results) -> None:
     size, count = median.size, median.count
     extra = size["other"]
     others = [c.size["other"] for c in res.commits[False]]
+    stored = [c.stored["other"] for c in res.commits[False]]
     largest = max(res.commits[False], key=lambda c: c.size["other"])
     in_git = [p for p in res.idle_writes if "/.git/" in p or p.endswith("/.git")]
     published = [p for p in res.idle_writes if p not in in_git]
@@ -489,12 +509,17 @@ def report(res: Results) -> None:
         (
             "10 new: runs over 300 kB",
             f"{sum(o > 300 * 1024 for o in others)} of {len(others)}",
-            f"every run: {verdict(max(others) <= 300 * 1024)}",
+            "in bytes: reported",
         ),
         (
             "10 new: everything else, largest",
             f"{kb(largest.size['other'])} (run {largest.run})",
             "",
+        ),
+        (
+            "10 new: everything else zlib'd, as git",
+            f"median {kb(med(stored))}, largest {kb(max(stored))}",
+            f"every run <= 300 kB: {verdict(max(stored) <= 300 * 1024)}",
         ),
         (
             "10 new, flat=true: all files (median)",
@@ -526,6 +551,8 @@ def report(res: Results) -> None:
         print("\nidle runs wrote (first 10):", *sorted(set(res.idle_writes))[:10], sep="\n  ")
     print("\n'everything else' of each run of 10 new (flat=false):")
     print("  " + ", ".join(f"{n / 1024:.0f}" for n in others) + " kB")
+    print("the same as loose git objects (zlib; the most git stores, before deltas):")
+    print("  " + ", ".join(f"{n / 1024:.0f}" for n in stored) + " kB")
     for title, commit in (("the median run", median), ("the largest run", largest)):
         print(f"\n{title} (run {commit.run}, flat=false): 'everything else' by kind")
         for kind, sizes in sorted(commit.kinds().items(), key=lambda kv: -sum(kv[1])):
@@ -533,7 +560,8 @@ def report(res: Results) -> None:
         print(f"{title}: biggest files of 'everything else'")
         for n, name in commit.others[:8]:
             print(f"  {kb(n):>11}  {name}")
-    holds = rate >= 300 and idle_s < 2 and idle_ok and extra <= 300 * 1024
+    small = extra <= 300 * 1024 and max(stored) <= 300 * 1024
+    holds = rate >= 300 and idle_s < 2 and idle_ok and small
     print("\nall targets hold" if holds else "\nsome targets MISSED")
 
 
