@@ -356,7 +356,7 @@ def _listing(
             pager=pager if pager.newer or pager.older else None,
             feed=href(f"{folder}feed.xml"),
         )
-    site.stub(folder, heading, entries, site.options.per_page)
+    site.stub(folder, heading, entries)
 
 
 def _feed(

@@ -236,9 +236,12 @@ class _Site(Files):
             )
         self.stub(folder, heading, entries, per_page)
 
-    def stub(self, folder: str, heading: str, entries: list[Entry], per_page: int) -> None:
-        """The small page at the listing's newest chunk (pages.newest_stub)."""
-        path = pages.newest_stub(folder, entries, per_page)
+    def stub(
+        self, folder: str, heading: str, entries: list[Entry], per_page: int | None = None
+    ) -> None:
+        """The small page at the listing's newest chunk (pages.newest_stub), for a listing
+        of ``per_page`` entries a page (the site's ``per_page`` when None)."""
+        path = pages.newest_stub(folder, entries, per_page or self.options.per_page)
         if path is not None:
             self.hidden.add(path)
             self.emit(path, stub_page(heading, root_of(path) + href(pages.page_path(folder))))

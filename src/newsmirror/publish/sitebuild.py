@@ -100,7 +100,9 @@ class SiteBuild(Protocol):
         """Render a template of the site to ``path`` (``stamp``: what it was made from)."""
         ...
 
-    def stub(self, folder: str, heading: str, entries: list[pages.Entry]) -> None:
+    def stub(
+        self, folder: str, heading: str, entries: list[pages.Entry], per_page: int | None = None
+    ) -> None:
         """The small page at a listing's newest chunk (pages.newest_stub)."""
         ...
 
