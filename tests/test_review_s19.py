@@ -15,7 +15,7 @@ import pytest
 
 from newsmirror.forked import side_by_side
 from newsmirror.models import Entry, FeedState
-from newsmirror.publish.targets import git as git_module
+from newsmirror.publish.targets import gitcmd
 from newsmirror.store import Archive
 from pgharness import archive_option
 from test_targets import bare, git, git_target, write
@@ -149,7 +149,7 @@ def test_a_flat_work_tree_stays_the_size_of_one_commit_after_whole_site_rewrites
     # and the prune that drops the replaced commits removes loose objects only: each
     # such run left the whole previous site in the work tree (1,200 pages x 4 runs:
     # 4 packs, 10.7 MB, where one commit is 2.7 MB).
-    monkeypatch.setattr(git_module, "BULK_FILES", 10)
+    monkeypatch.setattr(gitcmd, "BULK_FILES", 10)
     out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
     target = git_target(work, [remote], flat=True)
     for layout in range(3):

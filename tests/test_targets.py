@@ -647,9 +647,9 @@ def test_git_runs_only_plain_transports_whatever_the_users_git_config(tmp_path, 
 def silent_remote(monkeypatch, stall: float) -> tuple[socket.socket, int]:
     """A git server address that accepts and never answers, and git made to give up on a
     transfer stalled for ``stall`` seconds: (the listening socket, its port)."""
-    from newsmirror.publish.targets import git as git_module
+    from newsmirror.publish.targets import gitcmd
 
-    monkeypatch.setattr(git_module, "STALL_SECONDS", stall)
+    monkeypatch.setattr(gitcmd, "STALL_SECONDS", stall)
     monkeypatch.delenv("GIT_HTTP_LOW_SPEED_LIMIT", raising=False)
     monkeypatch.delenv("GIT_HTTP_LOW_SPEED_TIME", raising=False)
     silent = socket.create_server(("127.0.0.1", 0))
@@ -707,7 +707,7 @@ def test_a_public_url_with_a_password_or_token_is_refused(tmp_path):
 
 
 def test_a_bulk_push_skips_the_search_for_deltas_and_an_hourly_one_keeps_it():
-    from newsmirror.publish.targets.git import BULK_FILES, push_config
+    from newsmirror.publish.targets.gitcmd import BULK_FILES, push_config
 
     bulk = ["-c", "pack.window=0", "-c", "pack.compression=1"]
     assert push_config(BULK_FILES, first=False) == bulk  # a cold run's 4,700 files

@@ -65,10 +65,10 @@ CTRL_C_JOB = textwrap.dedent(
     from pathlib import Path
     from types import SimpleNamespace
     from newsmirror.publish.targets import TargetConfig
-    from newsmirror.publish.targets import git as git_module
+    from newsmirror.publish.targets import gitcmd
     from newsmirror.runjob import OutputResult, publish_targets
 
-    git_module.STALL_SECONDS = 20
+    gitcmd.STALL_SECONDS = 20
     tmp = Path(sys.argv[1])
     silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
     threading.Thread(target=lambda: [silent.accept() for _ in range(9)], daemon=True).start()

@@ -9,8 +9,7 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsmirror.publish.targets import git as git_module
-from newsmirror.publish.targets import gitprime
+from newsmirror.publish.targets import gitcmd, gitprime
 from test_targets import bare, git, git_target, tree_files, write
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -33,7 +32,7 @@ def packs(repo: Path) -> list[Path]:
 def test_a_bulk_commit_writes_its_blobs_into_one_pack_not_a_file_each(tmp_path, monkeypatch):
     # Making a file is the dearest step of a cold publish here: the benchmark's cold site
     # (4,775 files) as loose objects cost `git add` 2.3 s of system time, one pack 0.1 s.
-    monkeypatch.setattr(git_module, "BULK_FILES", 6)
+    monkeypatch.setattr(gitcmd, "BULK_FILES", 6)
     out, work, remote = tmp_path / "public", tmp_path / "work", bare(tmp_path / "r.git")
     pages = {f"posts/{i}.html": f"第{i}篇" for i in range(8)}
     write(out, {"index.html": "首页", **pages})
@@ -56,7 +55,7 @@ def test_a_primed_bulk_commit_is_the_commit_one_process_makes(tmp_path, monkeypa
     """The blobs of a bulk add are written by a git process per core first; the commit
     is the same as one process's, and when priming fails (or a killed run left its index
     locked) the add writes what is missing itself."""
-    monkeypatch.setattr(git_module, "BULK_FILES", 6)
+    monkeypatch.setattr(gitcmd, "BULK_FILES", 6)
     out = tmp_path / "public"
     pages = {f"posts/{i}.html": f"第{i}篇" * (i + 1) for i in range(30)}
     write(out, {"index.html": "首页", "名字 with space.html": "xyz", **pages})
@@ -87,7 +86,7 @@ def test_prime_reports_a_share_git_could_not_add(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out/a.html").write_text("a", encoding="utf-8")
     add = ["--work-tree", str(tmp_path / "out"), "add"]
-    env = git_module.git_env()
+    env = gitcmd.git_env()
     assert gitprime.prime(tmp_path, tmp_path / "out", [("a.html", 1)], add, env, 60)
     assert not gitprime.prime(tmp_path, tmp_path / "out", [("gone.html", 1)], add, env, 60)
     files = [("b", 1), ("a", 5), ("d", 0), ("c", 4), ("e", 9)]
@@ -97,7 +96,7 @@ def test_prime_reports_a_share_git_could_not_add(tmp_path):
 
 
 def test_a_bulk_add_compresses_fast_and_an_hourly_one_keeps_loose_objects():
-    from newsmirror.publish.targets.git import BULK_FILES, add_config
+    from newsmirror.publish.targets.gitcmd import BULK_FILES, add_config
 
     bulk = ["-c", "core.bigFileThreshold=1", "-c", "pack.compression=1"]
     assert add_config(BULK_FILES) == bulk
