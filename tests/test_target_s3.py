@@ -411,3 +411,30 @@ def test_a_writers_temporary_file_is_never_uploaded(
     (site / "posts" / ".nm-y2.tmp").write_bytes(b"half")
     target(endpoint, bucket).publish(site, message="run")
     assert keys(client, bucket) == {"index.html"}
+
+
+@pytest.mark.parametrize("size", [6, 1_600_000])  # a plain upload, a multipart one
+def test_a_file_swapped_for_a_symlink_after_the_scan_uploads_nothing_from_outside(
+    tmp_path: Path,
+    endpoint: str,
+    client: Any,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+) -> None:
+    secret = b"S" * size
+    outside = write_site(tmp_path / "outside", {"secret.bin": secret})
+    site = write_site(tmp_path / "site", {"index.html": b"<p/>", "a.bin": b"a" * size})
+    scan = s3mod.scan_folder
+
+    def scan_then_swap(folder: Path) -> dict[str, Any]:
+        found = scan(folder)  # then, before the upload, the file becomes a link
+        (folder / "a.bin").unlink()
+        (folder / "a.bin").symlink_to(outside / "secret.bin")
+        return found
+
+    monkeypatch.setattr(s3mod, "scan_folder", scan_then_swap)
+    with pytest.raises(PublishError):
+        target(endpoint, bucket, multipart_threshold_mb=1).publish(site, message="run")
+    stored = [body(client, bucket, key) for key in keys(client, bucket)]
+    assert secret not in stored

@@ -27,7 +27,8 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from io import BufferedReader
 from pathlib import Path
 from typing import Any
 
@@ -201,9 +202,15 @@ def _number(options: dict[str, Any], key: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class LocalFile:
-    path: Path
+    root: Path  # the folder published
+    key: str  # "/"-separated, below root
     size: int
     md5: str  # hex
+
+    def open(self) -> BufferedReader:
+        """The file, read below ``root`` with no symlink followed (a file swapped for a
+        link after the scan is refused, not uploaded from wherever the link points)."""
+        return os.fdopen(open_below(self.root, self.key), "rb")
 
 
 @dataclass(frozen=True)
@@ -259,15 +266,15 @@ def scan_folder(folder: Path) -> dict[str, LocalFile]:
     link could point anywhere on the machine)."""
     found: dict[str, LocalFile] = {}
     for key, info in sorted(list_files(folder).items()):
-        path = folder / key
-        with os.fdopen(open_below(folder, key), "rb") as handle:  # no link followed
+        file = LocalFile(folder, key, info.st_size, "")
+        with file.open() as handle:
             md5 = hashlib.file_digest(handle, "md5").hexdigest()
-        found[key] = LocalFile(path, info.st_size, md5)
+        found[key] = replace(file, md5=md5)
     return found
 
 
-def sha256_of(path: Path) -> str:
-    with path.open("rb") as handle:
+def sha256_of(file: LocalFile) -> str:
+    with file.open() as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
@@ -306,9 +313,7 @@ def _sync(bucket: Bucket, local: dict[str, LocalFile], settings: S3Settings) -> 
             hint="Check that the build wrote the output before publishing.",
         )
     plan = plan_sync(local, remote)
-    changed_big = [
-        key for key in plan.check_big if bucket.sha256(key) != sha256_of(local[key].path)
-    ]
+    changed_big = [key for key in plan.check_big if bucket.sha256(key) != sha256_of(local[key])]
     plan.unchanged += len(plan.check_big) - len(changed_big)
     changed = plan.upload_changed + changed_big
     bucket.upload_all([(key, local[key]) for key in plan.upload_new + changed])
@@ -418,7 +423,7 @@ class Bucket:
         full_key = self.settings.prefix + key
         kind = content_type(key)
         if file.size < self.settings.multipart_threshold:
-            with file.path.open("rb") as body:
+            with file.open() as body:
                 self.client.put_object(
                     Bucket=self.settings.bucket,
                     Key=full_key,
@@ -427,10 +432,11 @@ class Bucket:
                     ContentMD5=base64.b64encode(bytes.fromhex(file.md5)).decode("ascii"),
                 )
             return
-        extra = {"ContentType": kind, "Metadata": {SHA256_META: sha256_of(file.path)}}
-        self.client.upload_file(
-            str(file.path), self.settings.bucket, full_key, ExtraArgs=extra, Config=self.transfer
-        )
+        extra = {"ContentType": kind, "Metadata": {SHA256_META: sha256_of(file)}}
+        with file.open() as body:
+            self.client.upload_fileobj(
+                body, self.settings.bucket, full_key, ExtraArgs=extra, Config=self.transfer
+            )
 
     def delete(self, keys: Iterable[str]) -> None:
         for batch in batches(list(keys), DELETE_BATCH):
