@@ -145,6 +145,10 @@ def test_sitemap_and_robots(demo):
     urls = "".join((site / m).read_text(encoding="utf-8") for m in maps)
     assert urls.count("<loc>https://mirror.example/") > 50
     assert urls.count("<loc>https://mirror.example/posts/") == urls.count("/posts/")
+    # Listings' front pages are listed, their older pages are not (reached by their links:
+    # a page that starts in a run would rewrite its section's sitemap).
+    assert "https://mirror.example/tags/%E7%A4%BE%E4%BC%9A/index.html" in urls
+    assert (site / "tags/社会/page/1.html").is_file() and "/page/" not in urls
     assert "Sitemap: https://mirror.example/sitemap.xml" in (site / "robots.txt").read_text()
     assert (site / "404.html").is_file()
 
