@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -421,3 +422,38 @@ def test_a_bug_in_a_worker_shows_as_it_would_here_and_the_worker_goes_on(monkeyp
     assert str(error) == "a bug" and children == worker_count(usable_cpus())
     assert _children() == set()
     assert got == [parse_feed(_feed(n), **_options(n)) for n in (1, 2, 3)]
+
+
+PARSER_MODULES = ("newsmirror.parse", "lxml", "nh3", "fastfeedparser", "feedparser")
+
+
+def _dotted(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{name}." for name in names)
+
+
+@two_cpus
+def test_a_run_whose_workers_parse_loads_no_parser_here(tmp_path, server):
+    """The workers parse; what they send back is read here without the parser, which the
+    run's own process then never loads (issue 12: a cold run's CPU time and memory)."""
+    sources = _serve(server, 3)[:-1]
+    make_config(tmp_path, sources)
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from newsmirror.config import load_config\n"
+        "from newsmirror.pipeline import update\n"
+        "from newsmirror.store import Archive\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "config = load_config(folder / 'newsmirror.toml')\n"
+        "with Archive.open(folder / 'archive.sqlite') as archive:\n"
+        "    summary = update(config, archive)\n"
+        "print(json.dumps([summary.new, sorted(sys.modules)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    new, modules = json.loads(out.stdout.splitlines()[-1])
+    assert new == 3 * 8
+    parser = [m for m in modules if m in PARSER_MODULES or m.startswith(_dotted(PARSER_MODULES))]
+    assert parser == []
+    assert len(_articles(tmp_path / "archive.sqlite")) == 3 * 8

@@ -168,3 +168,15 @@ class Entry:
     published: datetime | None
     published_raw: str
     tags: tuple[str, ...] = ()  # feed categories and in-article tag links (topics.py)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What parsing one feed gives (parse.parse_feed). A parse worker sends it back
+    pickled; living here, apart from the parser, it unpickles in the run's own process
+    without importing lxml, nh3 or fastfeedparser (parsepool)."""
+
+    title: str
+    entries: list[Entry]
+    warning: str = ""
+    reader: str = ""

@@ -12,25 +12,16 @@ bound before any work is done on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from newsmirror.clean import clean_text, sanitize_html, strip_tags
 from newsmirror.errors import FeedParseError
 from newsmirror.feedreaders import RawItem, prepare_feed, read_feed, read_feedparser
 from newsmirror.models import Entry
+from newsmirror.models import ParsedFeed as ParsedFeed  # (its home: apart from the parser)
 from newsmirror.timeutil import DEFAULT_ZONE, parse_local_date
 from newsmirror.topics import article_tags
 from newsmirror.urls import absolute, is_http_url
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    title: str
-    entries: list[Entry]
-    warning: str = ""
-    reader: str = ""
-
 
 # Bounds on what one item may bring (a hostile feed cannot fill the archive).
 MAX_TITLE = 1000

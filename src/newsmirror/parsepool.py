@@ -43,7 +43,7 @@ from newsmirror.errors import NewsmirrorError
 from newsmirror.models import FeedState
 
 if TYPE_CHECKING:
-    from newsmirror.parse import ParsedFeed
+    from newsmirror.models import ParsedFeed  # (also what a worker's answer unpickles to)
 
 _HEADER = 8  # bytes: the length of the pickle that follows
 
