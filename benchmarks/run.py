@@ -517,7 +517,7 @@ def report(res: Results) -> None:
             "",
         ),
         (
-            "10 new: everything else zlib'd, as git",
+            "10 new: as git stores it (zlib)",
             f"median {kb(med(stored))}, largest {kb(max(stored))}",
             f"every run <= 300 kB: {verdict(max(stored) <= 300 * 1024)}",
         ),
