@@ -215,10 +215,20 @@ SAFE = [
     '<img src="data:image/png;base64,iVBORw0KGgo=">',
     '<img srcset="data:image/gif;base64,R0lGOD== 1w, https://e.org/a.png 2x">',
     '<iframe src="https://www.youtube.com/embed/abc" allowfullscreen="true"></iframe>',
+    '<link as="font" crossorigin="anonymous" href="//cdn.e.org/f.woff" rel="preload"/>',
     '<iframe src="//www.youtube.com/embed/abc"></iframe>', '<b title="x">', "</b>",
 ]  # fmt: skip
 # Each near a rule's edge: a kept post must be safe however they combine with the above.
 EDGE = [
+    '<iframe src="https://evil.example/" src="//www.youtube.com/embed/x"></iframe>',
+    '<link rel="stylesheet" href="https://e.org/s.css">', '<link rel="icon" href="/i.png">',
+    '<link rel="preload" as="font" href="javascript:x">',
+    '<link rel="preload" as="script" href="/x.js">',
+    '<link rel="stylesheet" rel="preload" as="font" href="https://e.org/s.css">',
+    '<link rel="preload stylesheet" as="font" href="https://e.org/s.css">',
+    '<link rel="pre&#108;oad" as="font" href="https://e.org/s.css">', '<link rel=preload as=font>',
+    '<link rel="preload" as="font" href="/f.woff" onload="x()">', '<link rel="preload" as="font"',
+    '<link rel="preload" as="font" href="/f.woff" imagesrcset="javascript:x 1x">',
     "<b title='>'>", '"', "'", ">", "<", "<!-- a-b -->", "<!--[if IE]><b>x</b><![endif]-->",
     "<!-->", "-->", '<a href="&#106;avascript:alert(1)">', '<a href="jav&#x09;ascript:x">',
     '<a href="java&Tab;script:x">', '<a href="&notjavascript:x">', '<a href="javascript&colon;x">',
@@ -326,13 +336,23 @@ _COVERS = (
 )
 
 
+def _font_preload(attrib: dict) -> bool:
+    """A link a browser reads as a font's preload only: a fetch, nothing applied or run."""
+    rel = set((attrib.get("rel") or "").lower().split())
+    href = attrib.get("href")
+    as_font = (attrib.get("as") or "").strip().lower() == "font"
+    return rel == {"preload"} and as_font and href is not None and _browser_url_safe(href, False)
+
+
 def browser_safe(body: str) -> list[str]:
     """What would run, load or cover the page in ``body`` as a browser parses it."""
     found = []
     tree = html5lib.parse(body, namespaceHTMLElements=False)
     for element in tree.iter():
         tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in _LIVE:
+        if tag == "link" and not _font_preload(element.attrib):
+            found.append("link " + repr(element.attrib))
+        elif tag in _LIVE - {"link"}:
             found.append(tag)
         for name, value in element.attrib.items():
             name = name if isinstance(name, str) else ":".join(n for n in name if n)

@@ -6,11 +6,13 @@ every element is an article element the sanitiser keeps (or an inert layout one,
 frame of a video host the sanitiser allows), every URL a browser would read is, once
 its character references are read as a browser reads them, a plain http(s) or relative
 one (or, in an image, an image of its own as a ``data:`` URL), and nothing would run in
-Jekyll or a browser: no script, style element, link, object or form, no event handler,
-no style with url(), expression(), a character reference or anything that reaches
-past the post's box (a transform, outline, shadow or negative length), no Liquid, kramdown
-attribute list or footnote, no Markdown link to anything but http(s) or relative, no comment but
-the old writer's date line and plain notes (``<!-- /.block -->``). Anything else is
+Jekyll or a browser: no script, style element, link (but a font's preload), object or
+form, no event handler, no style with url(), expression(), a character reference or
+anything that reaches past the post's box (a transform, outline, shadow or negative
+length), no Liquid, kramdown attribute list or footnote, no Markdown link to anything
+but http(s) or relative, no comment but the old writer's date line and plain notes
+(``<!-- /.block -->``), no attribute given twice where it decides (a browser reads the
+first). Anything else is
 rendered (and sanitised) as any newsmirror post is. A conservative allowlist, not a
 sanitiser; tests/test_adopt.py checks what it lets through against a browser's parser.
 """
@@ -55,6 +57,7 @@ _UNSAFE_TEXT = re.compile(r"\{[{%:]|\[\^|<!|<\?|\]\]>", re.IGNORECASE)
 # browser drops), and a definition anywhere (in a quote, list or table it counts too).
 _MARKDOWN_URL = re.compile(r"\]\(\s*<?([^)]*)|\[[^\]\n]+\]:[ \t]*<?([^\n]*)")
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpeg|webp|avif);base64,[A-Za-z0-9+/=\s]*\Z")
+_PRELOAD_ATTRS = {"rel", "as", "href", "type", "crossorigin"}
 _FRAME_ATTRS = {"src", "width", "height", "frameborder", "allowfullscreen", "allow", "title",
                 "scrolling", "loading", "referrerpolicy", "sandbox"}  # fmt: skip
 
@@ -122,15 +125,43 @@ def _value_ok(tag: str, name: str, value: str | None) -> bool:
     return True
 
 
+def _named_once(text: str, allowed: set[str]) -> dict[str, str | None] | None:
+    """A tag's attributes by name when each is read, allowed and given once (a browser
+    takes the first of two, a dict the last: ``src="https://evil/" src="https://ok/"``),
+    else None."""
+    pairs = _attribute_pairs(text)
+    found = {name: value for name, value in pairs if name is not None}
+    if len(found) != len(pairs) or not found.keys() <= allowed:
+        return None
+    return found
+
+
 def _frame_ok(text: str) -> bool:
     """An ``<iframe>`` of a video host the sanitiser allows (https), with layout
     attributes only."""
-    found = dict(_attribute_pairs(text))
-    if None in found or not found.keys() <= _FRAME_ATTRS:
+    found = _named_once(text, _FRAME_ATTRS)
+    if found is None:
         return False
     src = html.unescape(found.get("src") or "").strip()
     host = re.match(r"(?:https:)?//([^/?#\\@:]+)/", src)  # "//host/": the page's https
     return host is not None and host.group(1).lower() in DEFAULT_IFRAME_HOSTS
+
+
+def _font_preload_ok(text: str) -> bool:
+    """A ``<link>`` that only preloads a font from an http(s) or relative URL (49 of the old
+    mirrors' posts carry two): a fetch like an image's, nothing applied or run. Any
+    other link (a stylesheet, an icon, an import) is refused; ``rel`` and ``as`` must be
+    exactly those words (a character reference there is refused, not read)."""
+    found = _named_once(text, _PRELOAD_ATTRS)
+    if found is None or None in found.values():
+        return False
+    href = found.get("href")
+    return (
+        (found.get("rel") or "").lower() == "preload"
+        and (found.get("as") or "").lower() == "font"
+        and href is not None
+        and _url_ok(href)
+    )
 
 
 def _attribute_pairs(text: str) -> list[tuple[str | None, str | None]]:
@@ -173,6 +204,9 @@ def may_keep(text: str) -> bool:
         tag = match.group(2).lower()
         if tag == "iframe":
             if not match.group(1) and not _frame_ok(match.group(3)):
+                return False
+        elif tag == "link":
+            if match.group(1) or not _font_preload_ok(match.group(3)):
                 return False
         elif tag not in _TAGS or (not match.group(1) and not _attributes_ok(tag, match.group(3))):
             return False
