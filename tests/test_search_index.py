@@ -511,6 +511,22 @@ def test_merges_keep_segments_few_and_rewrites_geometric() -> None:
     assert si.merges([30, 10, 10, 10, 10]) == [4, 2]
 
 
+@pytest.mark.parametrize("docs", [1_000, 10_000, 100_000, 40, 10])
+def test_a_key_read_costs_a_small_shard_at_any_size(docs: int) -> None:
+    # A cold query reads one whole shard per key and segment (issue 13 goal 3: at
+    # most 300 kB): at 100,000 docs, shards of ~16 kB (12 kB aimed) put 11 of 250
+    # queries over; ~8 kB (6 kB aimed) 3. A big segment's shard is aimed at 6 kB, a
+    # small one's (heavier per pair: few docs share a gram) at 2 kB, within the
+    # power-of-two rounding (a factor of 1.42 at most).
+    pairs = docs * si.PAIRS_PER_DOC
+    shards = si.shard_count(pairs, 1, docs)
+    per_shard = pairs * (2.0 if docs >= si.MASKS_FROM else 4.5) / shards
+    aim = 6_000 if docs >= si.MASKS_FROM else 2_000
+    assert aim / 1.42 <= per_shard <= aim * 1.42
+    assert shards & (shards - 1) == 0  # a power of two
+    assert si.shard_count(pairs, shards * 4, docs) == shards * 4  # whole partitions
+
+
 def test_doc_plan() -> None:
     plan = si.plan_docs({1: (0, "a"), 2: (1, "b"), 3: (2, "c")}, [(1, "a"), (2, "B"), (4, "d")], 3)
     assert plan.keep == {1: 0} and plan.new == {2: 3, 4: 4}

@@ -28,7 +28,7 @@ FOLDER = "search"
 VERSION = 6
 MANIFEST = "manifest"
 FOLD = "fold"
-SHARD_BYTES = 12_000  # a shard file's target size
+SHARD_BYTES = 6_000  # a shard file's target size (see shard_count)
 PAIRS_PER_PARTITION = 1_500_000  # (gram, doc) pairs one reduce step holds, about
 PAIRS_PER_DOC = 2_600  # about, in the corpus (to plan partitions before counting)
 DOC_BITS = 22  # a segment holds fewer than 2**22 docs: (code << DOC_BITS) | doc fits 64 bits
@@ -578,7 +578,10 @@ def shard_count(pairs: int, parts: int = 1, docs: int = MASKS_FROM) -> int:
     query reads one shard of every segment per key); at least ``parts`` (each partition
     holds whole shards)."""
     # Bytes per pair, measured on the corpus (postings, masks and keys): a small segment
-    # has few docs per gram, so its gram strings weigh more.
+    # has few docs per gram, so its gram strings weigh more. A key read costs its whole
+    # shard: at 100,000 docs 6 kB shards (65,536 files) put 3 of 250 benchmark queries
+    # over 300 kB where 12 kB ones put 11 over; writing the extra files costs ~7 s of
+    # kernel time (about 4 s of a build on 2 workers).
     small = docs < MASKS_FROM
     estimate = pairs * (4.5 if small else 2.0)
     target = SHARD_BYTES / 3 if small else SHARD_BYTES
