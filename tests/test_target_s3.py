@@ -438,3 +438,35 @@ def test_a_file_swapped_for_a_symlink_after_the_scan_uploads_nothing_from_outsid
         target(endpoint, bucket, multipart_threshold_mb=1).publish(site, message="run")
     stored = [body(client, bucket, key) for key in keys(client, bucket)]
     assert secret not in stored
+
+
+@pytest.mark.parametrize("swap", ["file", "folder"])
+def test_a_file_swapped_after_the_scan_is_named_in_a_one_line_error_with_a_hint(
+    tmp_path: Path,
+    endpoint: str,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    swap: str,
+) -> None:
+    """The refusal says which file (its path below the folder, not only its last name)
+    and what to do, whether the file or a folder on its way became a link."""
+    outside = write_site(tmp_path / "outside", {"a.bin": b"secret"})
+    site = write_site(tmp_path / "site", {"index.html": b"<p/>", "posts/2024/a.bin": b"a"})
+    scan = s3mod.scan_folder
+
+    def scan_then_swap(folder: Path) -> dict[str, Any]:
+        found = scan(folder)
+        if swap == "file":
+            (folder / "posts/2024/a.bin").unlink()
+            (folder / "posts/2024/a.bin").symlink_to(outside / "a.bin")
+        else:
+            (folder / "posts/2024").rename(tmp_path / "moved")
+            (folder / "posts/2024").symlink_to(outside)
+        return found
+
+    monkeypatch.setattr(s3mod, "scan_folder", scan_then_swap)
+    with pytest.raises(PublishError) as caught:
+        target(endpoint, bucket).publish(site, message="run")
+    assert "posts/2024/a.bin" in caught.value.message
+    assert "\n" not in caught.value.message
+    assert caught.value.hint

@@ -210,7 +210,10 @@ class LocalFile:
     def open(self) -> BufferedReader:
         """The file, read below ``root`` with no symlink followed (a file swapped for a
         link after the scan is refused, not uploaded from wherever the link points)."""
-        return os.fdopen(open_below(self.root, self.key), "rb")
+        try:
+            return os.fdopen(open_below(self.root, self.key), "rb")
+        except OSError as exc:  # its message names the last part only ("a.bin", "2024")
+            raise OSError(exc.errno, exc.strerror, self.key) from None
 
 
 @dataclass(frozen=True)
@@ -294,7 +297,7 @@ class S3Target:
         try:
             local = scan_folder(folder)
         except OSError as exc:
-            raise PublishError(f"s3 target: cannot read {folder}: {exc.strerror or exc}") from None
+            raise _unreadable(folder, exc) from None
         botocore = _import_botocore()
         try:
             bucket = Bucket(settings)
@@ -302,7 +305,16 @@ class S3Target:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise explain(exc, settings) from None
         except OSError as exc:
-            raise PublishError(f"s3 target: cannot read a file: {exc}") from None
+            raise _unreadable(folder, exc) from None
+
+
+def _unreadable(folder: Path, exc: OSError) -> PublishError:
+    where = f"{exc.filename} in {folder}" if exc.filename else str(folder)
+    return PublishError(
+        f"s3 target: cannot read {where}: {exc.strerror or exc}",
+        hint="A file or folder of the output changed while it was published (a symlink "
+        "is never followed): publish again once the build has finished.",
+    )
 
 
 def _sync(bucket: Bucket, local: dict[str, LocalFile], settings: S3Settings) -> TargetResult:
