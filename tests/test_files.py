@@ -90,3 +90,21 @@ def test_a_file_below_a_root_is_reached_with_no_symlink_followed(tmp_path):
             read_below(root, relpath)
         assert raised.value.errno in (errno.ELOOP, errno.ENOTDIR)
     assert read_below(tmp_path / "root", "a/b/page.html") == b"page"
+
+
+def test_a_fifo_where_a_file_was_is_refused_at_once(tmp_path):
+    """A FIFO swapped in for an output file while a target reads it: refused, not a read
+    that waits for a writer forever (the publish hung)."""
+    from newsmirror.files import read_below
+
+    (tmp_path / "a").mkdir()
+    os.mkfifo(tmp_path / "a" / "page.html")
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(read_below, tmp_path, "a/page.html")
+        try:
+            error = reading.exception(timeout=10)
+        finally:
+            if not reading.done():  # unblock the hung open, then fail
+                fd = os.open(tmp_path / "a" / "page.html", os.O_WRONLY | os.O_NONBLOCK)
+                os.close(fd)
+    assert isinstance(error, OSError) and "not a regular file" in str(error)

@@ -3,14 +3,18 @@ target), and reaching files below a root with no symlink followed on the way."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
-_READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: a FIFO put where a file was opens at once (and is refused) instead of
+# waiting for a writer; it changes nothing for a regular file.
+_READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 def is_leftover(name: str) -> bool:
@@ -72,14 +76,19 @@ def open_folder_below(root: Path | str, parts: Iterable[str]) -> int:
 
 
 def open_below(root: Path | str, relpath: str) -> int:
-    """A read-only descriptor of the file ``relpath`` ("/"-separated) below ``root``, with
-    no symlink followed on the way or at the end (see :func:`open_folder_below`)."""
+    """A read-only descriptor of the regular file ``relpath`` ("/"-separated) below
+    ``root``, with no symlink followed on the way or at the end (see
+    :func:`open_folder_below`); OSError for anything else there (a FIFO, a device)."""
     *parts, name = relpath.split("/")
     folder = open_folder_below(root, parts)
     try:
-        return os.open(name, _READ, dir_fd=folder)
+        fd = os.open(name, _READ, dir_fd=folder)
     finally:
         os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", relpath)
+    return fd
 
 
 def read_below(root: Path | str, relpath: str) -> bytes:

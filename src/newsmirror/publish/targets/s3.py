@@ -444,8 +444,10 @@ class Bucket:
                     ContentMD5=base64.b64encode(bytes.fromhex(file.md5)).decode("ascii"),
                 )
             return
-        extra = {"ContentType": kind, "Metadata": {SHA256_META: sha256_of(file)}}
-        with file.open() as body:
+        with file.open() as body:  # hashed and sent from one handle: the same bytes
+            digest = hashlib.file_digest(body, "sha256").hexdigest()
+            body.seek(0)
+            extra = {"ContentType": kind, "Metadata": {SHA256_META: digest}}
             self.client.upload_fileobj(
                 body, self.settings.bucket, full_key, ExtraArgs=extra, Config=self.transfer
             )
