@@ -334,6 +334,12 @@ MIGRATIONS: list[Migration] = [
     UPDATE revisions SET origin = 'feed' WHERE article_id IN
         (SELECT id FROM articles WHERE origin = 'feed' AND content_origin = 'feed');
     """,
+    # 12: the articles whose images are still to be registered (store/content.py
+    # scan_images), found without reading every row on every run: 65-108 ms at 100,000
+    # articles, 5 us with the index.
+    """
+    CREATE INDEX articles_unscanned ON articles (id) WHERE images_scanned != version;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
