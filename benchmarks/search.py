@@ -219,6 +219,7 @@ def draw_queries(texts: list[str], count: int, seed: int = 13) -> list[str]:
 def measure_queries(
     site: Path, archive: Path, count: int, rows_file: Path | None = None
 ) -> dict[str, object]:
+    from newsmirror.publish import searchfiles as sf
     from newsmirror.publish import searchindex as si
     from newsmirror.publish.searchread import Reader
     from newsmirror.textsearch import matches, searchable, site_exact, terms
@@ -286,7 +287,7 @@ def measure_queries(
     if rows_file is not None:
         rows_file.write_text(json.dumps(rows, ensure_ascii=False, indent=0))
     out = summarise(rows)
-    manifest = si.parse_manifest(si.read_js((folder / "manifest.js").read_bytes())[1])
+    manifest = si.parse_manifest(sf.read_js((folder / "manifest.js").read_bytes())[1])
     out["segments"] = [s.docs for s in manifest.segments]
     out["kB by kind, median / p90"] = ", ".join(
         f"{k} {statistics.median(v) / 1000:.0f} / {sorted(v)[int(0.9 * len(v))] / 1000:.0f}"

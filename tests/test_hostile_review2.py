@@ -113,7 +113,7 @@ def test_search_results_link_only_to_site_paths(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from newsmirror.demo.server import serve_folder
-    from newsmirror.publish import searchindex as si
+    from newsmirror.publish import searchfiles as sf
     from newsmirror.publish.site import SiteOptions, build_site
     from newsmirror.store import Archive
 
@@ -130,10 +130,10 @@ def test_search_results_link_only_to_site_paths(tmp_path: Path) -> None:
         build_site(archive, public, SiteOptions(title="t"))
     hostile = iter(NOT_SITE_PATHS)
     for path in (public / "search" / "d").rglob("*.js"):
-        name, docs = si.read_js(path.read_bytes())
+        name, docs = sf.read_js(path.read_bytes())
         docs = [doc if doc is None or doc[1] == "zebra 1" else [next(hostile), *doc[1:]]
                 for doc in docs]  # fmt: skip
-        path.write_bytes(si.js_file(name, docs))
+        path.write_bytes(sf.js_file(name, docs))
     with serve_folder(public) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()

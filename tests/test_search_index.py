@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from newsmirror.publish import search, searchread, searchshards
+from newsmirror.publish import searchfiles as sf
 from newsmirror.publish import searchindex as si
 from newsmirror.publish.searchread import Reader
 from newsmirror.publish.site import SiteOptions, build_site
@@ -109,16 +110,16 @@ def reader(root: Path) -> Reader:
 
 
 def value(root: Path, name: str) -> object:
-    got, data = si.read_js((root / "search" / f"{name}.js").read_bytes())
+    got, data = sf.read_js((root / "search" / f"{name}.js").read_bytes())
     assert got == name
     return data
 
 
 def doc_value(root: Path, doc_id: int) -> object:
     """One doc's value, from its doc file (PACK docs a file)."""
-    pack = value(root, si.doc_name(doc_id))
-    assert isinstance(pack, list) and len(pack) == si.PACK
-    return pack[doc_id % si.PACK]
+    pack = value(root, sf.doc_name(doc_id))
+    assert isinstance(pack, list) and len(pack) == sf.PACK
+    return pack[doc_id % sf.PACK]
 
 
 # -- format ------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_tiny_index_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert isinstance(fold, dict) and si.read_fold(fold) == fold_table()
     assert si.read_fold(fold)["習"] == "习" and si.read_fold(fold)["Ａ"] == "a"
     text = (tmp_path / "search" / "d" / "0" / "0.js").read_text()
-    packer = zlib.compressobj(si.DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    packer = zlib.compressobj(sf.DEFLATE_LEVEL, zlib.DEFLATED, -15)
     deflated = packer.compress("会见".encode("utf-16-le")) + packer.flush()
     packed = base64.b85encode(deflated).decode().replace("<", ".")
     assert text == (  # one doc a file
@@ -179,16 +180,16 @@ def test_tiny_index_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
 def test_doc_text_comes_back_as_it_was(text: str) -> None:
-    packed = si.pack_text(text)
-    assert si.unpack_text(packed) == text
+    packed = sf.pack_text(text)
+    assert sf.unpack_text(packed) == text
     assert not set(packed) & set('"\\<') and packed.isascii()  # safe in JSON and scripts
 
 
 @given(st.binary(max_size=40))
 def test_base85_gives_the_bytes_back(data: bytes) -> None:
-    text = si.base85(data)
+    text = sf.base85(data)
     assert len(text) == len(data) + -(-len(data) // 4)
-    assert si.unbase85(text) == data
+    assert sf.unbase85(text) == data
     assert text == base64.b85encode(data).decode().replace("<", ".")
 
 
@@ -301,7 +302,7 @@ def plain_files(body: tuple, title: tuple, shards: int, masks: bool) -> object:
         values = plain_shard_values(rows[0], rows[1], shards)
         for shard in range(shards):
             values.setdefault(shard, {"b": [], "t": []})
-        return [(s, si.js_file(f"s3-9/{s:x}", v)) for s, v in sorted(values.items())]
+        return [(s, sf.js_file(f"s3-9/{s:x}", v)) for s, v in sorted(values.items())]
     except UnicodeEncodeError:
         return "cannot be written"
 
@@ -406,10 +407,10 @@ def test_hostile_strings_cannot_leave_the_script(tmp_path: Path) -> None:
     assert "</" not in text and "\u2028" not in text and "\u2029" not in text
     assert text.count("NM_SEARCH.put(") == 1 and text.endswith(");\n")
     assert doc_value(tmp_path, 0)[1] == "</script><script>alert(1)</script> <!-- \"'\\"
-    assert si.unpack_text(doc_value(tmp_path, 0)[4]) == "x y"
+    assert sf.unpack_text(doc_value(tmp_path, 0)[4]) == "x y"
     shard = (tmp_path / "search" / "s0-0" / "0.js").read_text()
     assert "</" not in shard
-    assert si.read_js(si.js_file("a</b\u2028", ["</script>"])) == ("a</b\u2028", ["</script>"])
+    assert sf.read_js(sf.js_file("a</b\u2028", ["</script>"])) == ("a</b\u2028", ["</script>"])
 
 
 # -- updates -------------------------------------------------------------------------------
@@ -426,7 +427,7 @@ def test_adding_articles_writes_only_their_files_and_the_manifest(tmp_path: Path
     first = build(tmp_path, docs[:31], bodies, {})
     times = {p: (tmp_path / p).stat().st_mtime_ns for p in first.made}
     second = build(tmp_path, docs, bodies, first.made)
-    new_docs = {si.path_of(si.doc_name(i)) for i in range(31, 40)}
+    new_docs = {sf.path_of(sf.doc_name(i)) for i in range(31, 40)}
     written = second.writer.written
     assert written == new_docs | {"search/manifest.js", "search/s31-39/0.js"}
     assert doc_value(tmp_path, 31)[1] == "标题31"  # the file of 30 and 31 keeps 30, gets 31
@@ -454,8 +455,8 @@ def test_changed_article_gets_a_new_id_and_the_old_one_is_deleted(tmp_path: Path
     assert manifest["deleted"] == [4, 6] and manifest["next"] == 11 and manifest["docs"] == 9
     assert doc_value(tmp_path, 10)[1] == "改过的标题"
     for gone in (4, 6):  # their files go (one doc a file)
-        assert not (tmp_path / si.path_of(si.doc_name(gone))).exists()
-        assert si.path_of(si.doc_name(gone)) not in second.made
+        assert not (tmp_path / sf.path_of(sf.doc_name(gone))).exists()
+        assert sf.path_of(sf.doc_name(gone)) not in second.made
     assert doc_value(tmp_path, 5)[1] == "标题5"
     assert reader(tmp_path).all_matches("标题4") == []
     assert reader(tmp_path).all_matches("新的") == ["posts/4.html"]

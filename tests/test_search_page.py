@@ -18,6 +18,7 @@ from newsmirror.demo.run import run_demo
 from newsmirror.demo.server import serve_folder
 from newsmirror.htmltext import plain_text
 from newsmirror.jekyll_import import import_jekyll
+from newsmirror.publish import searchfiles as sf
 from newsmirror.publish import searchindex as si
 from newsmirror.publish.pages import article_path
 from newsmirror.publish.searchread import Reader, count_text
@@ -308,7 +309,7 @@ PACKED_TEXTS = [
 
 def test_the_page_reads_doc_text_and_counts_as_the_python_reader(tab, site):
     open_search(tab, site["http"])
-    packed = [si.pack_text(t) for t in PACKED_TEXTS]
+    packed = [sf.pack_text(t) for t in PACKED_TEXTS]
     got = tab.evaluate("texts => Promise.all(texts.map(t => NM_SEARCH.core.unpackText(t)))", packed)
     assert got == PACKED_TEXTS
     states = [

@@ -39,6 +39,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from newsmirror.htmltext import plain_text
+from newsmirror.publish import searchfiles as sf
 from newsmirror.publish import searchindex as si
 from newsmirror.publish import searchshards
 from newsmirror.publish.writer import OutputWriter
@@ -124,13 +125,13 @@ def load_manifest(data: bytes | None, previous: Mapping[str, str]) -> si.Manifes
     if data is None:
         return None
     try:
-        name, value = si.read_js(data)
+        name, value = sf.read_js(data)
         manifest = si.parse_manifest(value)
     except ValueError:
         return None
     for segment in manifest.segments:
         if any(
-            si.path_of(f"{segment.name}/{shard:x}") not in previous
+            sf.path_of(f"{segment.name}/{shard:x}") not in previous
             for shard in range(segment.shards)
         ):
             return None
@@ -174,8 +175,8 @@ def update_index(
         rebuild.final[rebuild.final.index(segment)] = built
     packs.finish(previous)
     final = si.Manifest(len(live), plan.next, rebuild.final, deleted)
-    out.emit(si.path_of(si.MANIFEST), si.js_file(si.MANIFEST, final.value()))
-    out.emit(si.path_of(si.FOLD), si.js_file(si.FOLD, si.fold_value(fold_table())))
+    out.emit(sf.path_of(si.MANIFEST), sf.js_file(si.MANIFEST, final.value()))
+    out.emit(sf.path_of(si.FOLD), sf.js_file(si.FOLD, si.fold_value(fold_table())))
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -207,7 +208,7 @@ def _rebuild(segments: list[si.Segment], out: Output, previous: Mapping[str, str
         if segment.name in fresh:
             continue
         for shard in range(segment.shards):
-            path = si.path_of(f"{segment.name}/{shard:x}")
+            path = sf.path_of(f"{segment.name}/{shard:x}")
             if not out.unchanged(path, previous.get(path, "")):
                 fresh.add(segment.name)
     return _Rebuild(final, [s for s in final if s.name in fresh])
@@ -234,19 +235,19 @@ class _Packs:
         )
         self.waiting: dict[int, int] = {}  # pack -> new docs not seen yet
         for doc in fresh:
-            self.waiting[doc // si.PACK] = self.waiting.get(doc // si.PACK, 0) + 1
+            self.waiting[doc // sf.PACK] = self.waiting.get(doc // sf.PACK, 0) + 1
         self.values: dict[int, dict[int, str]] = {}  # pack -> doc -> value (js_text)
         self.touched: set[int] = set(self.waiting)
         self.done: set[int] = set()
 
     def touch(self, docs: Sequence[int]) -> None:
-        self.touched |= {d // si.PACK for d in docs}
+        self.touched |= {d // sf.PACK for d in docs}
 
     def whole(self, docs: Sequence[int], fresh: set[int]) -> list[int]:
         """The packs waiting to be written whose live docs are all among ``docs`` and
         all fresh: a worker that has those docs can write them by itself."""
         here = set(docs)
-        packs = sorted(p for p in {d // si.PACK for d in docs if d in fresh} if p in self.waiting)
+        packs = sorted(p for p in {d // sf.PACK for d in docs if d in fresh} if p in self.waiting)
         return [p for p in packs if all(m in here and m in fresh for m in self.members(p))]
 
     def written_by_worker(self, pack: int, written: bool, out: SharedOutput) -> None:
@@ -254,10 +255,10 @@ class _Packs:
         self.waiting.pop(pack, None)
         self.values.pop(pack, None)
         self.done.add(pack)
-        out.record(si.path_of(si.pack_name(pack)), self.stamp(pack), written)
+        out.record(sf.path_of(sf.pack_name(pack)), self.stamp(pack), written)
 
     def members(self, pack: int) -> list[int]:
-        return [d for d in range(pack * si.PACK, pack * si.PACK + si.PACK) if d in self.article_of]
+        return [d for d in range(pack * sf.PACK, pack * sf.PACK + sf.PACK) if d in self.article_of]
 
     def stamp(self, pack: int) -> str:
         items = [
@@ -267,7 +268,7 @@ class _Packs:
         return " ".join(["docs", *items])
 
     def add(self, doc: int, value: str) -> None:
-        pack = doc // si.PACK
+        pack = doc // sf.PACK
         self.values.setdefault(pack, {})[doc] = value
         self.waiting[pack] -= 1
         if not self.waiting[pack]:
@@ -284,15 +285,15 @@ class _Packs:
             for d in missing:
                 x = self.by_article[self.article_of[d]]
                 text = plain_text(texts.get(x.article, ""))
-                values[d] = si.js_text(si.doc_value(x.url, x.title, x.source, x.iso, text, x.zone))
-        path = si.path_of(si.pack_name(pack))
-        self.out.emit(path, si.pack_file(pack, values), self.stamp(pack))
+                values[d] = sf.js_text(sf.doc_value(x.url, x.title, x.source, x.iso, text, x.zone))
+        path = sf.path_of(sf.pack_name(pack))
+        self.out.emit(path, sf.pack_file(pack, values), self.stamp(pack))
 
     def finish(self, previous: Mapping[str, str]) -> None:
         """Write the packs not written yet that need it."""
-        packs = {d // si.PACK for d in self.article_of} | self.touched
+        packs = {d // sf.PACK for d in self.article_of} | self.touched
         for pack in sorted(packs - self.done):
-            path = si.path_of(si.pack_name(pack))
+            path = sf.path_of(sf.pack_name(pack))
             stamp = self.stamp(pack)
             kept = previous.get(path) == stamp and self.out.unchanged(path, stamp)
             if pack in self.touched or not kept:
@@ -390,9 +391,9 @@ def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], list[tuple[int, bo
     for doc, write, url, head, source, iso, zone, html in batch.docs:
         text = si.clean_plain(plain_text(html))
         if write:
-            value = si.js_text(si.doc_value(url, head, source, iso, text, zone, cleaned=True))
-            if doc // si.PACK in whole:
-                whole[doc // si.PACK][doc] = value
+            value = sf.js_text(sf.doc_value(url, head, source, iso, text, zone, cleaned=True))
+            if doc // sf.PACK in whole:
+                whole[doc // sf.PACK][doc] = value
             else:
                 docs_out.append((doc, value))
         head = si.clean(head)
@@ -413,7 +414,7 @@ def _map_batch(batch: _Batch) -> tuple[list[tuple[int, str]], list[tuple[int, bo
         writer = OutputWriter(Path(str(batch.root)))
         for pack, values in whole.items():
             written.append(
-                (pack, writer.write(si.path_of(si.pack_name(pack)), si.pack_file(pack, values)))
+                (pack, writer.write(sf.path_of(sf.pack_name(pack)), sf.pack_file(pack, values)))
             )
     return docs_out, written, count
 
@@ -474,7 +475,7 @@ def _reduce_partition(task: _Reduce) -> list[tuple[str, bytes | None, str, bool]
     writer = OutputWriter(Path(task.root)) if task.root is not None else None
     out: list[tuple[str, bytes | None, str, bool]] = []
     for shard, file in made:
-        path = si.path_of(f"{task.segment.name}/{shard:x}")
+        path = sf.path_of(f"{task.segment.name}/{shard:x}")
         stamp = hashlib.sha1(file).hexdigest()
         if writer is None:
             out.append((path, file, stamp, True))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsmirror.publish import searchfiles as sf
 from newsmirror.publish import searchindex as si
 from newsmirror.textsearch import fold, matches, site_exact, site_query_grams, terms
 
@@ -75,7 +76,7 @@ class Reader:
                 self.cache[name] = None
             else:
                 self.bytes += len(data)
-                got, value = si.read_js(data)
+                got, value = sf.read_js(data)
                 assert got == name, (got, name)
                 self.cache[name] = value
         return self.cache[name]
@@ -170,9 +171,9 @@ class Reader:
                 break
             doc = result.order[result.checked]
             result.checked += 1
-            value = self.get(si.doc_name(doc))[doc % si.PACK]
+            value = self.get(sf.doc_name(doc))[doc % sf.PACK]
             url, title, _source, _iso, packed, _zone = value
-            if matches(fold(title + "\n" + si.unpack_text(packed)), words):
+            if matches(fold(title + "\n" + sf.unpack_text(packed)), words):
                 result.shown.append(doc)
                 result.urls.append(url)
             elif rest:  # a false candidate: read the other keys where some are unchecked

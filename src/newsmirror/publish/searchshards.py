@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from newsmirror.publish import searchfiles as sf
 from newsmirror.publish import searchindex as si
 
 Ints = npt.NDArray[np.int64]
@@ -73,7 +74,7 @@ def files(name: str, body: Grams, title: Grams, shards: Iterable[int]) -> list[t
     js_file(f"{name}/{shard:x}", {"b": [...], "t": [...]}) as the plain statement groups them."""
     ids = np.union1d(np.fromiter(shards, np.int64), np.concatenate([body.shard, title.shard]))
     head = "window.NM_SEARCH=window.NM_SEARCH||{};NM_SEARCH.put("
-    heads = [f'{head}{si.js_text(f"{name}/{s:x}")},{{"b":['.encode() for s in ids.tolist()]
+    heads = [f'{head}{sf.js_text(f"{name}/{s:x}")},{{"b":['.encode() for s in ids.tolist()]
     buffer, start, size, shard = _pieces(body, title, ids, heads)
     keep = size > 0
     data = buffer[_spread(start[keep], size[keep])].tobytes()
@@ -211,7 +212,7 @@ def _texts(codes: Ints) -> Ranges:
     plain = plain[plain != 0]
     size = ((cps > 0).astype(np.int64) + (cps >= 0x80) + (cps >= 0x800) + (cps >= 0x10000)).sum(1)
     start = np.cumsum(size) - size
-    escaped = [si.js_text(si.gram_of(c))[1:-1].encode() for c in codes[odd].tolist()]
+    escaped = [sf.js_text(si.gram_of(c))[1:-1].encode() for c in codes[odd].tolist()]
     size[odd] = [len(e) for e in escaped]
     start[odd] = len(plain) + np.cumsum(size[odd]) - size[odd]
     buffer = np.concatenate([plain, np.frombuffer(b"".join(escaped), np.uint8)])
