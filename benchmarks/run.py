@@ -472,6 +472,7 @@ def report(res: Results) -> None:
     extra = size["other"]
     others = [c.size["other"] for c in res.commits[False]]
     stored = [c.stored["other"] for c in res.commits[False]]
+    search = [c.size["search"] for c in res.commits[False]]
     largest = max(res.commits[False], key=lambda c: c.size["other"])
     in_git = [p for p in res.idle_writes if "/.git/" in p or p.endswith("/.git")]
     published = [p for p in res.idle_writes if p not in in_git]
@@ -496,7 +497,7 @@ def report(res: Results) -> None:
             "",
         ),
         (
-            "10 new (median run): search index",
+            "10 new (that run): search index",
             f"{kb(size['search'])} in {count['search']}",
             "apart",
         ),
@@ -515,6 +516,11 @@ def report(res: Results) -> None:
             "10 new: everything else, largest",
             f"{kb(largest.size['other'])} (run {largest.run})",
             "",
+        ),
+        (
+            "10 new: search index, median / largest",
+            f"{kb(med(search))} / {kb(max(search))}",
+            "apart (issue 13)",
         ),
         (
             "10 new: as git stores it (zlib)",
@@ -553,6 +559,8 @@ def report(res: Results) -> None:
     print("  " + ", ".join(f"{n / 1024:.0f}" for n in others) + " kB")
     print("the same as loose git objects (zlib; the most git stores, before deltas):")
     print("  " + ", ".join(f"{n / 1024:.0f}" for n in stored) + " kB")
+    print("the search index's files of each run (bytes):")
+    print("  " + ", ".join(f"{n / 1024:.0f}" for n in search) + " kB")
     for title, commit in (("the median run", median), ("the largest run", largest)):
         print(f"\n{title} (run {commit.run}, flat=false): 'everything else' by kind")
         for kind, sizes in sorted(commit.kinds().items(), key=lambda kv: -sum(kv[1])):
