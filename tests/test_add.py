@@ -223,6 +223,7 @@ def test_articles_added_before_the_guard_was_stored_keep_it(tmp_path, server):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("ALTER TABLE search_state DROP COLUMN digest")
         conn.execute("ALTER TABLE revisions DROP COLUMN origin")  # (migration 11)
+        conn.execute("DROP INDEX articles_unscanned")  # (migration 12)
         set_schema_version(conn, 4)
     with Archive.open(config.archive) as archive:
         [(guard,)] = archive.conn.execute("SELECT net_guard FROM articles").fetchall()
