@@ -515,3 +515,15 @@ def test_the_warm_up_feed_reaches_every_lazily_made_part_of_the_parser():
     assert entry.published is not None and entry.tags == ("要闻", "新")
     assert 'src="https://example.org/b.png"' in entry.content  # a lazy image made real
     assert "youtube.com/embed/x" in entry.content and parsed.warning == ""
+
+
+@settings(max_examples=300)
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_every_stored_time_reads_back_as_it_was_written(moment):
+    """The archive stores times as to_iso's text: any year from 1 to 9999 reads back (a
+    year under 1000 was written "1-01-01T...", which broke every later build)."""
+    from newsmirror.timeutil import from_iso, to_iso
+
+    text = to_iso(moment)
+    assert len(text) == 24 and text.endswith("Z")
+    assert from_iso(text) == moment.replace(microsecond=moment.microsecond // 1000 * 1000)

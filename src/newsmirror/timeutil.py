@@ -17,7 +17,12 @@ def now_utc() -> datetime:
 def to_iso(moment: datetime) -> str:
     """``2023-10-29T03:36:11.000Z``: the form stored and written in posts."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # The year in four digits: strftime's %Y gives "1" for year 1, which no reader takes.
+    return (
+        f"{moment.year:04d}"
+        + moment.strftime("-%m-%dT%H:%M:%S.")
+        + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def from_iso(text: str) -> datetime:
