@@ -39,6 +39,7 @@ MAX_POST_BYTES = 5 * 1024 * 1024  # one post file; larger ones are skipped (READ
 MAX_ALIASES = 16  # YAML alias uses in one front matter (the old writers used none)
 MAX_DEPTH = 64  # nesting of YAML collections
 MAX_EXPANDED = 1_000_000  # characters of the front matter once aliases are expanded
+MIN_YEAR = 1000  # an earlier date is no date (the archive writes years in 4 digits)
 POST_SUFFIXES = (".md", ".markdown", ".html")
 _MS_LINE = re.compile(r"^<!--\s*(-?\d+|NaN|undefined|null)?\s*-->\s*$")
 _HEADER_LINK = re.compile(r"^\[.*\]\(.*\)\s*$")
@@ -208,13 +209,19 @@ def _front_matter(text: str) -> tuple[dict[str, Any], bool]:
 # --- Dates -------------------------------------------------------------------------------
 
 
+def _dated(moment: datetime | None) -> datetime | None:
+    """``moment``, or None before :data:`MIN_YEAR`."""
+    return moment if moment is not None and moment.year >= MIN_YEAR else None
+
+
 def _as_datetime(value: Any) -> datetime | None:
-    """An aware UTC datetime, or None for anything no calendar has."""
+    """An aware UTC datetime, or None for anything no calendar has (or before MIN_YEAR)."""
     try:
         if isinstance(value, datetime):
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return _dated(utc)
         if isinstance(value, date):
-            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+            return _dated(datetime(value.year, value.month, value.day, tzinfo=UTC))
         if isinstance(value, str) and value.strip():
             return _as_datetime(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
     except (ValueError, OverflowError):
@@ -272,9 +279,10 @@ def unlocalise_images(html: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def _date_in_name(name: str) -> datetime | None:
-    match = _DATE_IN_NAME.match(name)
+    if not (match := _DATE_IN_NAME.match(name)):
+        return None
     try:
-        return datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC) if match else None
+        return _dated(datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC))
     except ValueError:
         return None
 
@@ -358,6 +366,12 @@ def _kept_text(data: bytes) -> str | None:
     return text if text is not None and may_keep(text) else None
 
 
+def post_name(path: Path) -> str:
+    """The post's file name as text: bytes of a name that are not UTF-8 read as U+FFFD
+    (the name is not kept then; the export writes the post under a valid one)."""
+    return os.fsencode(path.name).decode("utf-8", errors="replace")
+
+
 def _too_big(path: Path) -> str:
     return f"{path}: over the {MAX_POST_BYTES // (1024 * 1024)} MB limit for one post"
 
@@ -401,6 +415,7 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
     raw_date = front.get("date")
     published, date_known, note = post_date(raw_date, ms_text, path, os.stat(source_path).st_mtime)
     title = clean_text(str(front.get("title") or "")) or url
+    name = post_name(path)
     return Post(
         path=path,
         title=title,
@@ -415,9 +430,9 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
         notes=[f"{path}: {note}"] if note else [],
         media=media,
         original=_kept_text(data)
-        if valid_yaml and _inert(front) and valid_filename(path.name)
+        if valid_yaml and _inert(front) and valid_filename(name) and name == path.name
         else None,
-        redirects=_redirects(front, path.name),
+        redirects=_redirects(front, name),
     )
 
 
@@ -469,19 +484,26 @@ def _check_entry(path: Path, root: Path) -> PostFile:
 
 
 def _walk(base: Path, root: Path) -> list[PostFile]:
+    """Post files (and unreadable entries) below ``base``; no recursion: any depth is walked."""
     found: list[PostFile] = []
-
-    def unlisted(exc: OSError) -> None:
-        found.append(PostFile(Path(exc.filename or base), None, f"cannot list: {exc.strerror}"))
-
-    for top, dirs, files in os.walk(base, onerror=unlisted):
-        here = Path(top)
-        for name in [d for d in dirs if os.path.islink(here / d)]:
-            dirs.remove(name)
-            found.append(PostFile(here / name, None, "symbolic link to a folder, not followed"))
-        for name in files:
-            entry = _check_entry(here / name, root)
-            if entry.problem or name.lower().endswith(POST_SUFFIXES):
+    folders = [base]
+    while folders:
+        here = folders.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
+        except OSError as exc:
+            found.append(PostFile(here, None, f"cannot list: {exc.strerror or exc}"))
+            continue
+        for name, is_folder in entries:
+            path = here / name
+            if is_folder:
+                folders.append(path)
+            elif os.path.islink(path) and os.path.isdir(path):
+                found.append(PostFile(path, None, "symbolic link to a folder, not followed"))
+            elif (entry := _check_entry(path, root)).problem or name.lower().endswith(
+                POST_SUFFIXES
+            ):
                 found.append(entry)
     return sorted(found, key=lambda f: str(f.path))
 
@@ -563,7 +585,7 @@ def _store(archive: Archive, post: Post, now: datetime) -> Change:
         published=post.published,
         date_known=post.date_known,
         published_raw=post.published_raw,
-        jekyll_name=post.path.name,
+        jekyll_name=post_name(post.path),
         imported_text=post.original,
         now=now,
     )

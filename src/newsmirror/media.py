@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from newsmirror.aio import run_all
 from newsmirror.config import MediaSettings
 from newsmirror.errors import ArchiveError
 from newsmirror.fetch import Fetcher
-from newsmirror.files import atomic_write, media_relpath
+from newsmirror.files import atomic_write, media_relpath, open_below
 from newsmirror.isolate import failure_reason
 from newsmirror.models import ImageTask
 from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport
@@ -197,25 +198,28 @@ async def _mirror(
 
 
 MAX_IMAGE_BYTES = 50 * 1024 * 1024  # one restored image; larger files are left out
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 def _read_image(root: Path, relpath: str) -> bytes | str:
-    """The bytes of ``root/media/relpath`` (a regular file inside ``root`` whose sha256
-    is its name), or why not."""
+    """The bytes of ``root/media/relpath`` (a regular file below ``root``, reached with no
+    symlink followed, whose sha256 is its name, a raster image of its extension's type),
+    or why not. ``relpath`` comes from a post: it is checked to be a media path first."""
     path = root / "media" / relpath
+    sha, _, ext = relpath.partition("/")[2].partition(".")
+    if not _SHA256.fullmatch(sha) or media_relpath(sha, ext) != relpath:
+        return f"{path}: not a media path"
     try:
-        if path.is_symlink() or not path.is_file():
-            return f"{path}: no such regular file"
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            return f"{path}: over {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
-        data = path.read_bytes()
-    except OSError as exc:
+        with os.fdopen(open_below(root, f"media/{relpath}"), "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_IMAGE_BYTES:
+                return f"{path}: over {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+    except OSError as exc:  # missing, a symlink on the way, not a regular file
         return f"{path}: cannot read: {exc.strerror or exc}"
-    sha, _, ext = relpath.split("/", 1)[1].partition(".")
     if hashlib.sha256(data).hexdigest() != sha:
         return f"{path}: content does not match its name"
-    if media_relpath(sha, ext) != relpath:
-        return f"{path}: not a media path"
+    if (sniff_image(data) or ("", ""))[1] != ext:  # an SVG or HTML page would be published
+        return f"{path}: not an image of its type (.{ext})"
     return data
 
 
@@ -240,7 +244,7 @@ def restore_media(
         target = archive.media_dir / relpath
         if not target.exists():
             atomic_write(target, data)
-        mime = (sniff_image(data) or ("application/octet-stream", ext))[0]
+        mime = (sniff_image(data) or ("", ""))[0]
         archive.store_image(url, sha256=sha, mime=mime, ext=ext, size=len(data), now=now)
         restored += 1
     return restored, problems
