@@ -3,8 +3,8 @@
 Plain functions, no file I/O (``publish/search.py`` does that): gram codes and their
 hash, postings, doc ids for new and changed articles, segment merges and shard counts,
 and the (gram, doc) keys of one segment (its shard files: ``searchshards``; the
-script-file wrapping and doc files: ``searchfiles``). The format is described in the project notes (search-format.md) and
-in README's search section.
+script-file wrapping and doc files: ``searchfiles``). The format is described in the
+project notes (search-format.md) and in README's search section.
 """
 
 from __future__ import annotations
