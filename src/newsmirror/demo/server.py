@@ -46,8 +46,9 @@ class _Handler(SimpleHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """A missing page gets the site's own 404.html (styled, with its links), as
         static hosts serve it; other errors the plain answer."""
+        self._etag = None  # an error says nothing about the file asked for
         page = Path(str(self.directory)) / "404.html"
-        if code != 404 or not page.is_file():
+        if code != 404 or not self._regular_inside(str(page)):
             super().send_error(code, message, explain)
             return
         body = page.read_bytes()
@@ -58,41 +59,56 @@ class _Handler(SimpleHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    _etag: str | None = None  # set by send_head for the file it answers with
+
     def end_headers(self) -> None:
-        # An error answered before the request line was read (one over 64 KiB: 414)
-        # has no path.
-        path = Path(self.translate_path(self.path)) if hasattr(self, "path") else None
-        if path is not None and path.is_file():
-            stat = path.stat()
-            self.send_header("ETag", f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"')
+        if self._etag is not None:
+            self.send_header("ETag", self._etag)
         super().end_headers()
+
+    def _regular_inside(self, path: str) -> bool:
+        """Whether ``path`` is a regular file within the served folder (no NUL, no
+        symlink leading out of it; not a pipe or device, whose open would hang)."""
+        return self._inside(path) and os.path.isfile(path)
 
     def _inside(self, path: str) -> bool:
         """Whether ``path`` is a real name within the served folder (no NUL, no symlink
-        leading out of it)."""
+        leading out of it). A name no file can have (an encoded lone surrogate, longer
+        than the file system allows) is not."""
         if "\x00" in path:
             return False
         root = os.path.realpath(str(self.directory))
-        return os.path.commonpath([root, os.path.realpath(path)]) == root
+        try:
+            os.fsencode(path)
+            return os.path.commonpath([root, os.path.realpath(path)]) == root
+        except (UnicodeError, OSError, ValueError):
+            return False
 
     def send_head(self) -> Any:
         """As the standard handler, but a folder without index.html is missing (no
-        listing, as on a static host), and so is anything outside the folder."""
-        path = Path(self.translate_path(self.path))
-        index = path / "index.html"
-        if not self._inside(str(path)) or (
-            path.is_dir() and not (index.is_file() and self._inside(str(index)))
-        ):
+        listing, as on a static host), and so is anything outside the folder or not a
+        regular file."""
+        self._etag = None
+        path = self.translate_path(self.path)
+        index = os.path.join(path, "index.html")
+        try:
+            folder = self._inside(path) and os.path.isdir(path)
+            found = self._regular_inside(index) if folder else self._regular_inside(path)
+        except OSError:  # e.g. a name longer than the file system allows
+            found = False
+        if not found:
             self.send_error(404)
             return None
-        if path.is_file():
-            stat = path.stat()
-            etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
-            if self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                super(SimpleHTTPRequestHandler, self).end_headers()
-                return None
+        if folder and not self.path.partition("?")[0].endswith("/"):
+            return super().send_head()  # the redirect to "folder/"
+        stat = os.stat(index if folder else path)
+        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            super(SimpleHTTPRequestHandler, self).end_headers()
+            return None
+        self._etag = etag
         return super().send_head()
 
     def log_message(self, format: str, *args: Any) -> None:
