@@ -4,6 +4,7 @@ the same sources, feed for feed."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ def read_opml(data: bytes, origin: str) -> list[tuple[str, list[str]]]:
 
     from newsmirror.clean import clean_text
 
-    parsed = listparser.parse(data)
+    parsed = listparser.parse(_as_utf8(data))
     if not parsed.feeds:
         raise ConfigError(
             "no feeds found in the OPML file",
@@ -39,6 +40,18 @@ def read_opml(data: bytes, origin: str) -> list[tuple[str, list[str]]]:
         if url not in feeds:
             feeds.append(url)
     return list(grouped.items())
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """``data`` as UTF-8 with a byte order mark: listparser reads with an HTML parser that
+    ignores the XML prolog's encoding, so a GBK or Big5 list (declared or not) is decoded
+    here as feeds are."""
+    from newsmirror.decode import decode_feed
+
+    decoded = decode_feed(data)
+    if decoded is None:
+        return data
+    return codecs.BOM_UTF8 + decoded.text.encode("utf-8", errors="replace")
 
 
 def write_opml(sources: list[Source], title: str = "newsmirror") -> str:

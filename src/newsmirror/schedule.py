@@ -85,6 +85,11 @@ jobs:
 """
 
 
+# Paths the workflow writes as plain YAML scalars and as the cache's glob patterns: a
+# YAML indicator ("&a" an anchor, "[x]" a list, "*", "!", "@", "?", ">", "|", "%") or a
+# glob character ("*?[]", a leading "!", "+(x)") would name another folder, or break the
+# file.
+_WORKFLOW_PATH = re.compile(r"[\w.](?:[\w.+,/-]| (?! |\Z))*\Z")
 _SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Variables the runner, Python or git read themselves: a secret by that name would break
 # the job (GitHub refuses secrets named GITHUB_*).
@@ -98,9 +103,14 @@ def github_workflow(
     """The workflow for a mirror whose site folder, archive file and package (a pip
     requirement) are given relative to the repository root; ``secrets``: environment
     variables the run needs, each given the repository secret of the same name."""
-    for value in (site, archive, package):
-        if not value or any(ch in value for ch in "\n\r'\"$`{}#:") or value.startswith("-"):
-            raise ValueError(f"not usable in the workflow: {value!r}")
+    for value in (site, archive):
+        if not _WORKFLOW_PATH.match(value):
+            raise ValueError(
+                f"not usable in the workflow: {value!r} (use letters, digits, spaces "
+                "and . _ - + , / in the folder and file names)"
+            )
+    if not package or any(ch in package for ch in "\n\r'\"$`{}#:") or package.startswith("-"):
+        raise ValueError(f"not usable in the workflow: {package!r}")
     for name in secrets:
         upper = name.upper()
         if (
@@ -136,8 +146,11 @@ def _s3_secrets(config: Config) -> list[str]:
 
 def systemd_quote(arg: str) -> str:
     """One argument of an ExecStart= line: double-quoted, with systemd's C-style
-    escapes, and "%" doubled (systemd reads %x as a specifier)."""
-    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("%", "%%")
+    escapes, "%" doubled (systemd reads %x as a specifier) and "$" doubled (it expands
+    $NAME and ${NAME})."""
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    # "%x" is a specifier and "$NAME" a variable to systemd: doubled, each is itself.
+    escaped = escaped.replace("%", "%%").replace("$", "$$")
     return f'"{escaped}"'
 
 
@@ -197,12 +210,12 @@ def write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> 
             )
         secrets = _s3_secrets(config)
         package = "newsmirror[s3]" if secrets else "newsmirror"
+        site_path, archive = _relative(site.path, root), _relative(config.archive, root)
         try:
-            text = github_workflow(
-                _relative(site.path, root), _relative(config.archive, root), package, secrets
-            )
+            text = github_workflow(site_path, archive, package, secrets)
         except ValueError as exc:
             key = "publish.targets" if "secret" in str(exc) else "publish.site.path"
+            key = "archive.path" if f"{archive!r} (" in str(exc) else key
             raise ConfigError(str(exc), path=str(config.path), key=key) from exc
         files = {WORKFLOW_PATH: text}
     else:

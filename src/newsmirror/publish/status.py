@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from shlex import quote
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -278,7 +279,10 @@ def mirror_list(
     shown, refused = [], []
     for name, url in mirrors:
         if is_http_url(url) and not re.search(r"[\s\x00-\x1f\x7f]", url) and parses(url):
-            shown.append({"name": name or url, "url": url, "git": looks_like_git(url)})
+            # "shell": the address as a shell word, for the commands a reader copies
+            # (`&`, `;` or `$(...)` in it must not end the command or run another).
+            git = looks_like_git(url)
+            shown.append({"name": name or url, "url": url, "git": git, "shell": quote(url)})
         else:
             refused.append(name)
     return shown, refused
