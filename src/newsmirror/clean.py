@@ -123,8 +123,12 @@ DROPPED_WITH_CONTENT = frozenset({"script", "style", "template"})
 _SEPARATED = frozenset({"text", "tspan", "textpath", "option", "button", "textarea", "label"})
 _TAG_NAME = re.compile(r"<([A-Za-z][^\s/>]*)")
 
-# C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+# C0 and C1 controls, DEL, the Unicode line/paragraph separators and, in one line of
+# text (a title, a name, a tag), the bidi embeddings, overrides and isolates: one in a
+# title would reverse what a page shows after it on the same line (its date, source).
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]"
+)
 _LINEBREAK = re.compile(r"[\t\n\r]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Both at once: removing the one cannot make or unmake the other.
