@@ -160,7 +160,7 @@ def _problem_as_httpx_reads_it(url: str) -> str | None:
 _HOST_PARTS = st.sampled_from(
     ["a", "Z", "0", "9", "25", "256", "01", "-", ".", "xn--", "Xn--a", "xn--fiqs8s", "例",
      "ß", "İ", "_", "%41", "[", "]", "::1", "@", " ", "\t", "\x00", "255", "1", "1.1.1.",
-     "0.0.0.", "127.0.0."]
+     "0.0.0.", "127.0.0.", "\u212a", "\u017f"]
 )  # fmt: skip
 
 
@@ -174,6 +174,8 @@ _HOST_PARTS = st.sampled_from(
 @example(scheme="http://", host="01.1.1.1", port="", path="")
 @example(scheme="http://", host="1.1.1.256", port="", path="")
 @example(scheme="http://", host="xn--a.org", port="", path="")
+@example(scheme="http://", host="-1.1.1.İ", port="", path="")  # case-folds to "i"
+@example(scheme="http://", host="\u212a.com", port="", path="")  # the Kelvin sign, to "k"
 def test_plain_urls_are_judged_as_httpx_judges_them(scheme, host, port, path):
     url = scheme + host + port + path
     assert url_problem(url) == _problem_as_httpx_reads_it(url)

@@ -163,7 +163,7 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _PLAIN_URL = re.compile(
     r"https?://(?![^/?#]*xn--)(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*|[a-z][a-z0-9-]*"
     rf"|{_OCTET}(?:\.{_OCTET}){{3}})(?::[0-9]{{1,5}})?(?:[/?#][!-~]*)?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII: else "İ", "K" (Kelvin) and "ſ" pass as i, k, s
 )
 
 
