@@ -214,3 +214,23 @@ def test_a_dollar_in_the_program_path_reaches_systemd_as_a_dollar(arg):
     unescaped = quoted.replace("%%", "%")
     assert "$" not in unescaped.replace("$$", "")
     assert shlex.split(unescaped.replace("$$", "$")) == [arg]
+
+
+def test_a_silent_connection_is_closed_not_held(tmp_path, monkeypatch):
+    """A client that connects to `serve` and sends nothing is cut off after the handler's
+    timeout, instead of holding one of the server's threads for ever."""
+    import socket
+    import time
+
+    from newsmirror.demo import server as server_module
+
+    shipped = server_module._Handler.timeout  # None: wait for ever
+    assert shipped is not None and 0 < shipped <= 60
+    monkeypatch.setattr(server_module._Handler, "timeout", 1.0)  # the same, sooner
+    (tmp_path / "index.html").write_text("<p>home</p>", encoding="utf-8")
+    with server_module.serve_folder(tmp_path) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+            started = time.monotonic()
+            assert silent.recv(1) == b""  # closed by the server
+            assert time.monotonic() - started < 5

@@ -40,6 +40,10 @@ def content_type(path: str) -> str | None:
 
 
 class _Handler(SimpleHTTPRequestHandler):
+    # Seconds a connection may send nothing before it is closed: a client that connects
+    # and stays silent holds a thread no longer than this (noted by review H9).
+    timeout = 30.0
+
     def guess_type(self, path: Any) -> str:
         return content_type(str(path)) or str(super().guess_type(path))
 
