@@ -4,7 +4,6 @@ status.json, mirrors page, the footer's freshness line, sitemap, robots.txt."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -14,8 +13,6 @@ from newsmirror.publish.pages import Entry, href, page_path
 from newsmirror.publish.redirects import write_redirect_pages
 from newsmirror.publish.sitemaps import write_sitemaps
 from newsmirror.publish.zhconvert import write_zh_files
-
-_OLDER_PAGE = re.compile(r"(^|/)page/[0-9]+\.html$")
 
 STATIC = Path(__file__).parent / "static"  # the site's packaged files
 
@@ -36,7 +33,9 @@ def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
     write_status(site)
     write_mirrors(site)
     base = site.options.base_url
-    html_pages = sorted(p for p in site.made if _in_sitemap(p) and p not in site.hidden)
+    html_pages = sorted(
+        p for p in site.made if p.endswith(".html") and p != "404.html" and p not in site.hidden
+    )
     if base:  # a sitemap's addresses must be absolute
         write_sitemaps(site, html_pages, entries)
     else:
@@ -44,13 +43,6 @@ def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
     robots = "User-agent: *\nAllow: /\n" + (f"Sitemap: {base}sitemap.xml\n" if base else "")
     site.emit("robots.txt", robots)
     write_redirect_pages(site, entries)  # after the sitemap: old URLs are not listed there
-
-
-def _in_sitemap(path: str) -> bool:
-    """Pages a sitemap lists: not the 404 page and not a listing's older pages
-    (``page/N.html``, reached from its front page), since a page that starts in a run
-    would rewrite its section's sitemap."""
-    return path.endswith(".html") and path != "404.html" and not _OLDER_PAGE.search(path)
 
 
 def base_path(base_url: str) -> str:

@@ -342,6 +342,8 @@ def _listing(
     notes: dict[int, str],
 ) -> None:
     for path, chunk, pager in pages.paginate(folder, entries, site.options.per_page):
+        if not path.endswith("index.html"):  # an older page: not in the sitemap
+            site.hidden.add(path)
         shown = [(e, notes.get(e.id, "")) for e in chunk]
         stamp = repr((TEMPLATE_VERSION, site.options.title, heading, pager, shown))
         if site.unchanged(path, stamp):

@@ -110,7 +110,7 @@ class _Site(Files):
         self.media: dict[int, dict[str, tuple[str, str]]] | None = None
         self._cards: dict[int, Card] = {}  # listings' excerpts and images
         self.edits: dict[int, list[dict[str, str]]] = {}  # "已修改 N 次" (publish/history.py)
-        self.hidden: set[str] = set()  # pages left out of the sitemap (listings' stubs)
+        self.hidden: set[str] = set()  # left out of the sitemap: listings' older pages, stubs
         self.search: SearchJob | None = None  # the search index, built meanwhile
 
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
@@ -207,6 +207,8 @@ class _Site(Files):
         per_page = self.options.group_per_page if group else self.options.per_page
         for path, chunk, pager in pages.paginate(folder, entries, per_page):
             front = path.endswith("index.html")
+            if not front:  # reached from the front page; a new one would rewrite a sitemap
+                self.hidden.add(path)
             updated = self.updated if front and not folder else None
             stamp = _stamp(
                 updated,
