@@ -15,7 +15,9 @@ queueing lock per feed, page and article keeps a job from being queued twice.
 
 Nothing is lost when a worker dies: a job stays ``doing`` until it ends, and a job
 whose worker stopped sending heartbeats is given back to the queue by the other workers
-(:func:`recover_stalled`). A job done twice stores nothing twice: an article is found
+(:func:`recover_stalled`); a job a living worker ran but could not mark done (the
+database ended its session just then) is given back by that worker
+(:func:`recover_orphans`). A job done twice stores nothing twice: an article is found
 by its canonical URL under the archive's write lock (:mod:`newsmirror.store.postgres`).
 
 Per-host politeness holds across all workers: a request holds one of ``per_host``
@@ -36,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 from newsmirror.config import Config, Source
 from newsmirror.errors import ArchiveError, NewsmirrorError
+from newsmirror.jobledger import JobLedger
 from newsmirror.summaries import Budget, MediaSummary, PageSummary
+from newsmirror.workerloop import keep_working
 
 if TYPE_CHECKING:
     import procrastinate
@@ -280,6 +284,7 @@ async def queue_images(config: Config, archive: Archive, *, retries: bool) -> in
 # -- the queue ----------------------------------------------------------------------
 
 _APP: list[procrastinate.App] = []
+_LEDGER = JobLedger()  # the runs of jobs in this process (:func:`recover_orphans`)
 
 
 def queue_conninfo(archive: Archive, url: str) -> str:
@@ -305,9 +310,8 @@ def queue_app(archive: Archive, url: str) -> procrastinate.App:
     retry = procrastinate.RetryStrategy(
         max_attempts=5, wait=5, retry_exceptions={ArchiveError, sqlite3.OperationalError}
     )
-    app.task(name=FEEDS, queue=FEEDS, retry=retry)(feed_job)
-    app.task(name=PAGES, queue=PAGES, retry=retry)(page_job)
-    app.task(name=IMAGES, queue=IMAGES, retry=retry)(images_job)
+    for name, job in ((FEEDS, feed_job), (PAGES, page_job), (IMAGES, images_job)):
+        app.task(name=name, queue=name, retry=retry, pass_context=True)(_LEDGER.track(job))
     _APP[:] = [app]
     return app
 
@@ -356,15 +360,49 @@ async def recover_stalled(app: procrastinate.App, after: float = STALLED_AFTER) 
     return len(stalled)
 
 
+async def recover_orphans(
+    app: procrastinate.App, ledger: JobLedger = _LEDGER, grace: float = STALLED_AFTER
+) -> int:
+    """Give back to the queue the jobs this process ran that ended ``grace`` seconds
+    ago and are still ``doing`` at the attempt it ran: procrastinate could not mark
+    them (the database ended its session then), and no other worker would take them
+    while this one sends heartbeats (:mod:`newsmirror.jobledger`)."""
+    import time
+    from datetime import UTC, datetime
+
+    due = ledger.due(time.monotonic(), grace)
+    if not due:
+        return 0
+    rows = await app.connector.execute_query_all_async(
+        "SELECT id, attempts FROM procrastinate_jobs WHERE status = 'doing' AND id = ANY(%(ids)s)",
+        ids=[job_id for job_id, _ in due],
+    )
+    doing = {(int(row["id"]), int(row["attempts"])) for row in rows}
+    given = 0
+    for run in due:
+        if run in doing:
+            await app.job_manager.retry_job_by_id_async(run[0], retry_at=datetime.now(UTC))
+            given += 1
+        ledger.forget([run])
+    return given
+
+
 async def _recover_forever(app: procrastinate.App, after: float) -> None:
     while True:
         try:
             count = await recover_stalled(app, after)
             if count:
                 log.warning("gave %d jobs of a silent worker back to the queue", count)
+            count = await recover_orphans(app, grace=after)
+            if count:
+                log.warning("gave %d jobs left unmarked by a lost session back to the queue", count)
         except Exception as exc:  # the next round tries again; the worker goes on
             log.warning("could not look for stalled jobs: %s", exc)
         await asyncio.sleep(max(1.0, after / 3))
+
+
+async def _has_todo(app: procrastinate.App) -> bool:
+    return bool((await queue_counts(app))["todo"])
 
 
 async def queue_counts(app: procrastinate.App) -> dict[str, int]:
@@ -392,7 +430,8 @@ async def work(
     concurrency: int | None = None,
 ) -> WorkDone:
     """Run a worker on the archive's queue until stopped (SIGINT/SIGTERM), or until the
-    queue is empty with ``until_idle``; return what it did. It runs up to
+    queue is empty with ``until_idle``, through the database's restarts
+    (:mod:`newsmirror.workerloop`); return what it did. It runs up to
     ``concurrency`` jobs at once (default: ``[fetch] concurrency``): they wait on the
     network together, and each archive call runs whole (none awaits inside a
     transaction), so they share one connection."""
@@ -407,21 +446,22 @@ async def work(
             _STATE.append(state)
             recovering = asyncio.create_task(_recover_forever(app, stalled_after))
             try:
-                while True:
-                    await app.run_worker_async(
+                await keep_working(
+                    lambda: app.run_worker_async(
                         wait=not until_idle,
                         concurrency=concurrency or config.fetch.concurrency,
                         name=name or "newsmirror",
                         update_heartbeat_interval=heartbeat,
                         stalled_worker_timeout=stalled_after,
                         delete_jobs="successful",
-                        install_signal_handlers=not until_idle,
+                        install_signal_handlers=False,
                         listen_notify=True,
                         fetch_job_polling_interval=1.0,
-                    )
-                    # Idle means nothing left to do: jobs queued by the last jobs count.
-                    if not until_idle or not (await queue_counts(app))["todo"]:
-                        break
+                    ),
+                    until_idle=until_idle,
+                    has_todo=lambda: _has_todo(app),
+                    handle_signals=not until_idle,
+                )
             finally:
                 recovering.cancel()
                 _STATE.remove(state)

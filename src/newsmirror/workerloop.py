@@ -1,0 +1,127 @@
+"""Keep a worker working while the database ends its sessions.
+
+A procrastinate worker run stops when one of its statements meets a session the server
+ended (a restart, an operator's ``pg_terminate_backend``): fetching the next job raises,
+and a failed heartbeat ends the run quietly. :func:`keep_working` starts a new run after
+such a stop, waiting a little longer after each one, until SIGINT or SIGTERM asks the
+worker to stop (the jobs running then finish first), until the queue is empty with
+``until_idle``, or until the database has stayed out of reach for ``RESTARTS`` runs in a
+row (an :class:`~newsmirror.errors.ArchiveError`). Any other error ends the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+from newsmirror.errors import ArchiveError
+
+log = logging.getLogger(__name__)
+
+RESTARTS = 8  # runs in a row that meet a lost session before the worker gives up
+STEADY = 60.0  # a run that lasted this long was healthy: the count starts again
+LONGEST_WAIT = 30.0  # seconds between two runs, at most
+
+
+def lost_session(exc: BaseException) -> bool:
+    """True when ``exc`` came from a database session that was ended or could not be
+    opened (procrastinate wraps psycopg's errors; a pool's timeout is one of them)."""
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError) or isinstance(
+        exc.__cause__, psycopg.OperationalError
+    )
+
+
+def failures_in_a_row(previous: int, lasted: float) -> int:
+    """How many runs in a row met a lost session, this one included: a run that lasted
+    ``STEADY`` seconds was healthy, so it starts the count again."""
+    return 1 if lasted >= STEADY else previous + 1
+
+
+def wait_before(failures: int) -> float:
+    """Seconds to wait before the next run after ``failures`` lost sessions in a row."""
+    return min(LONGEST_WAIT, 0.5 * 2.0 ** (failures - 1))
+
+
+async def keep_working(
+    run: Callable[[], Awaitable[None]],
+    *,
+    until_idle: bool,
+    has_todo: Callable[[], Awaitable[bool]],
+    handle_signals: bool,
+) -> None:
+    """Call ``run`` (one procrastinate worker run, its own signal handling off) again
+    and again, as the module says."""
+    stop = asyncio.Event()
+    current: list[asyncio.Task[None]] = []
+
+    def stop_now() -> None:
+        stop.set()
+        for task in current:
+            task.cancel()  # procrastinate lets the running jobs finish, then stops
+
+    failures = 0
+    with _on_signals(stop_now) if handle_signals else contextlib.nullcontext():
+        while not stop.is_set():
+            started = time.monotonic()
+            current[:] = [asyncio.ensure_future(run())]
+            try:
+                await current[0]
+                lost = False
+            except asyncio.CancelledError:
+                if stop.is_set():
+                    break
+                raise
+            except Exception as exc:
+                if not lost_session(exc) or stop.is_set():
+                    raise
+                lost = True
+            if stop.is_set():
+                break
+            if not lost and until_idle:  # idle: jobs queued by the last jobs count
+                if not await has_todo():
+                    break
+                continue
+            # A lost session, or a run that stopped by itself (its heartbeat failed).
+            failures = failures_in_a_row(failures, time.monotonic() - started)
+            if failures > RESTARTS:
+                raise ArchiveError(
+                    f"the job queue's database ended the worker's sessions {RESTARTS}"
+                    " times in a row",
+                    hint="check that the PostgreSQL server is up and reachable",
+                )
+            delay = wait_before(failures)
+            log.warning("the queue's database session was lost; working again in %.1f s", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+@contextlib.contextmanager
+def _on_signals(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` on the first SIGINT or SIGTERM; a second one acts as usual
+    (where the event loop cannot take signals: Windows, a thread, nothing is done)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def uninstall() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        installed.clear()
+
+    def handler() -> None:
+        uninstall()
+        callback()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, handler)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        uninstall()
