@@ -22,13 +22,8 @@ from hypothesis import strategies as st
 from conftest import CORPUS, SEED
 from newsmirror import jekyll_import
 from newsmirror.errors import ImportFormatError
-from newsmirror.jekyll_import import (
-    MAX_ALIASES,
-    MAX_POST_BYTES,
-    import_jekyll,
-    parse_front_matter,
-    read_post,
-)
+from newsmirror.frontmatter import MAX_ALIASES, parse_front_matter
+from newsmirror.jekyll_import import MAX_POST_BYTES, import_jekyll, read_post
 from newsmirror.publish.jekyll import export_jekyll, valid_filename
 from newsmirror.store import Archive
 

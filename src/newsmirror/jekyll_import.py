@@ -24,11 +24,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from newsmirror.clean import clean_text, sanitize_html
 from newsmirror.decide import Change
 from newsmirror.errors import ImportFormatError
+from newsmirror.frontmatter import front_matter
 from newsmirror.publish import redirects
 from newsmirror.publish.postformat import valid_filename
 from newsmirror.store import Archive
@@ -36,15 +35,11 @@ from newsmirror.timeutil import now_utc
 from newsmirror.verbatim import may_keep
 
 MAX_POST_BYTES = 5 * 1024 * 1024  # one post file; larger ones are skipped (README)
-MAX_ALIASES = 16  # YAML alias uses in one front matter (the old writers used none)
-MAX_DEPTH = 64  # nesting of YAML collections
-MAX_EXPANDED = 1_000_000  # characters of the front matter once aliases are expanded
 MIN_YEAR = 1000  # an earlier date is no date (the archive writes years in 4 digits)
 POST_SUFFIXES = (".md", ".markdown", ".html")
 _MS_LINE = re.compile(r"^<!--\s*(-?\d+|NaN|undefined|null)?\s*-->\s*$")
 _HEADER_LINK = re.compile(r"^\[.*\]\(.*\)\s*$")
 _DATE_IN_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
-_KEY_LINE = re.compile(r"^([A-Za-z_][\w-]*):\s?(.*)$")
 # An image newsmirror's export pointed at its local copy (publish/postformat.localise_images).
 _LOCAL_IMG = re.compile(
     r'(<img\b[^>]*?\bsrc=")\.\./media/([0-9a-f]{2}/[0-9a-f]{64}\.[A-Za-z0-9]{1,8})"'
@@ -52,15 +47,12 @@ _LOCAL_IMG = re.compile(
 )
 
 
-class FrontMatterError(ImportFormatError):
-    """Front matter refused: YAML aliases or nesting beyond the bounds (alias bombs)."""
-
-
 @dataclass
 class Post:
     """One old post, read leniently."""
 
     path: Path
+    name: str  # the file's name as text (post_name)
     title: str
     url: str
     author: str
@@ -92,118 +84,6 @@ class ImportSummary:
             f"an article of the same URL, {self.unchanged} already archived, "
             f"{len(self.skipped)} skipped"
         ) + (f", {self.images} mirrored images restored" if self.images else "")
-
-
-# --- Front matter: YAML with bounds, else line by line -------------------------------------
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses alias bombs and deep nesting before building anything."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._aliases = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise FrontMatterError(f"front matter uses more than {MAX_ALIASES} YAML aliases")
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise FrontMatterError(f"front matter nests deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_document(self, node: Any) -> Any:
-        _expanded_size(node, {}, set())
-        return super().construct_document(node)
-
-
-def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
-    """A timestamp, or its text when no calendar has it (2024-13-45)."""
-    try:
-        return loader.construct_yaml_timestamp(node)
-    except (ValueError, OverflowError):
-        return loader.construct_scalar(node)
-
-
-_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
-
-
-def _expanded_size(node: Any, sizes: dict[int, int], open_nodes: set[int]) -> int:
-    """Characters of ``node`` with every alias expanded; refuses cycles and large totals.
-    (Recursion depth is bounded by MAX_DEPTH: an alias only names an earlier node.)"""
-    key = id(node)
-    if key in sizes:
-        return sizes[key]
-    if key in open_nodes:
-        raise FrontMatterError("front matter has a YAML alias that refers to itself")
-    open_nodes.add(key)
-    if isinstance(node, yaml.ScalarNode):
-        size = 1 + len(node.value)
-    elif isinstance(node, yaml.MappingNode):
-        size = 1 + sum(
-            _expanded_size(k, sizes, open_nodes) + _expanded_size(v, sizes, open_nodes)
-            for k, v in node.value
-        )
-    else:
-        size = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in node.value)
-    if size > MAX_EXPANDED:
-        raise FrontMatterError(
-            f"front matter expands YAML aliases beyond {MAX_EXPANDED:,} characters"
-        )
-    open_nodes.discard(key)
-    sizes[key] = size
-    return size
-
-
-def _lenient_scalar(value: str) -> Any:
-    """A value as the old writer meant it: ``[a, b]`` lists, quotes where only ``\\"`` was
-    escaped (it never escaped a backslash: ``"語文水平\\智力"`` keeps it)."""
-    value = value.strip()
-    if value.startswith("[") and value.endswith("]"):
-        return [_unquote(v.strip()) for v in value[1:-1].split(",") if v.strip()]
-    return _unquote(value)
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        inner = value[1:-1]
-        return inner.replace('\\"', '"') if value[0] == '"' else inner
-    return value
-
-
-def parse_front_matter(text: str) -> dict[str, Any]:
-    """YAML front matter; line by line where the old writer left invalid YAML.
-
-    Raises only :class:`FrontMatterError` (an ImportFormatError): for aliases or nesting
-    beyond the bounds. Anything else the YAML reader rejects is read line by line.
-    """
-    return _front_matter(text)[0]
-
-
-def _front_matter(text: str) -> tuple[dict[str, Any], bool]:
-    """(front matter, whether it was valid YAML) as :func:`parse_front_matter` reads it."""
-    try:
-        data = yaml.load(text, Loader=_BoundedLoader)
-        if isinstance(data, dict):
-            return data, True
-    except FrontMatterError:
-        raise
-    except RecursionError as exc:
-        raise FrontMatterError("front matter nests too deeply") from exc
-    except Exception:  # any other YAML failure: the old writer's invalid YAML, read by line
-        pass
-    data = {}
-    for line in text.splitlines():
-        match = _KEY_LINE.match(line)
-        if match:
-            data[match.group(1)] = _lenient_scalar(match.group(2))
-    return data, False
 
 
 # --- Dates -------------------------------------------------------------------------------
@@ -400,7 +280,7 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
         raise ImportFormatError(f"{path}: no front matter")
     end = text.index("\n---", 3)
     try:
-        front, valid_yaml = _front_matter(text[4:end])
+        front, valid_yaml = front_matter(text[4:end])
     except ImportFormatError as exc:
         raise ImportFormatError(f"{path}: {exc.message}") from exc
     body = text[end + 4 :].split("\n", 1)[1] if "\n" in text[end + 4 :] else ""
@@ -418,6 +298,7 @@ def read_post(path: Path, *, open_path: Path | None = None) -> Post:
     name = post_name(path)
     return Post(
         path=path,
+        name=name,
         title=title,
         url=url,
         author=clean_text(str(front.get("author") or "")) or source,
@@ -585,7 +466,7 @@ def _store(archive: Archive, post: Post, now: datetime) -> Change:
         published=post.published,
         date_known=post.date_known,
         published_raw=post.published_raw,
-        jekyll_name=post_name(post.path),
+        jekyll_name=post.name,
         imported_text=post.original,
         now=now,
     )
