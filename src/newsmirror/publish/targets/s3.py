@@ -278,7 +278,12 @@ def scan_folder(folder: Path) -> dict[str, LocalFile]:
 
 def sha256_of(file: LocalFile) -> str:
     with file.open() as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        return sha256_from(handle)
+
+
+def sha256_from(handle: BufferedReader) -> str:
+    """The SHA-256 of what is left to read from ``handle``, as hex."""
+    return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 # --- the bucket --------------------------------------------------------------------------
@@ -445,7 +450,7 @@ class Bucket:
                 )
             return
         with file.open() as body:  # hashed and sent from one handle: the same bytes
-            digest = hashlib.file_digest(body, "sha256").hexdigest()
+            digest = sha256_from(body)
             body.seek(0)
             extra = {"ContentType": kind, "Metadata": {SHA256_META: digest}}
             self.client.upload_fileobj(
