@@ -17,24 +17,20 @@ from newsmirror.errors import ArchiveError
 from newsmirror.workerloop import failures_in_a_row, keep_working, lost_session, wait_before
 
 
-def _lost() -> ConnectorException:
+def _wrapped(error: psycopg.Error) -> ConnectorException:
+    """``error`` as procrastinate raises it: a ConnectorException caused by it."""
     try:
-        try:
-            raise psycopg.errors.AdminShutdown("terminating connection")
-        except psycopg.Error as exc:
-            raise ConnectorException() from exc
+        raise ConnectorException() from error
     except ConnectorException as wrapped:
         return wrapped
+
+
+def _lost() -> ConnectorException:
+    return _wrapped(psycopg.errors.AdminShutdown("terminating connection"))
 
 
 def _broken_query() -> ConnectorException:
-    try:
-        try:
-            raise psycopg.errors.UndefinedTable("no such table")
-        except psycopg.Error as exc:
-            raise ConnectorException() from exc
-    except ConnectorException as wrapped:
-        return wrapped
+    return _wrapped(psycopg.errors.UndefinedTable("no such table"))
 
 
 def test_only_an_ended_or_unreachable_session_counts_as_lost() -> None:
