@@ -4,7 +4,8 @@ A procrastinate worker run stops when one of its statements meets a session the 
 ended (a restart, an operator's ``pg_terminate_backend``): fetching the next job raises,
 and a failed heartbeat ends the run quietly. :func:`keep_working` starts a new run after
 such a stop, waiting a little longer after each one, until SIGINT or SIGTERM asks the
-worker to stop (the jobs running then finish first), until the queue is empty with
+worker to stop (the jobs running then finish first; a second signal ends the process
+at once, its jobs left for the queue to give back), until the queue is empty with
 ``until_idle``, or until the database has stayed out of reach for ``RESTARTS`` runs in a
 row (an :class:`~newsmirror.errors.ArchiveError`). Any other error ends the worker.
 """
@@ -17,6 +18,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from newsmirror.errors import ArchiveError
 
@@ -62,6 +64,10 @@ async def keep_working(
 
     def stop_now() -> None:
         stop.set()
+        log.warning(
+            "stopping once the running jobs end (a second Ctrl-C or SIGTERM stops at once;"
+            " they go back to the queue)"
+        )
         for task in current:
             task.cancel()  # procrastinate lets the running jobs finish, then stops
 
@@ -71,21 +77,21 @@ async def keep_working(
             started = time.monotonic()
             current[:] = [asyncio.ensure_future(run())]
             try:
-                await current[0]
-                lost = False
+                ended = await _one_run(current[0], until_idle, has_todo)
             except asyncio.CancelledError:
                 if stop.is_set():
                     break
                 raise
             except Exception as exc:
-                if not lost_session(exc) or stop.is_set():
+                if not lost_session(exc):
                     raise
-                lost = True
-            if stop.is_set():
-                break
-            if not lost and until_idle:  # idle: jobs queued by the last jobs count
-                if not await has_todo():
+                if stop.is_set():  # asked to stop, and stopped: its jobs are safe
+                    log.warning("the queue's database session was lost as the worker stopped")
                     break
+                ended = "lost"
+            if stop.is_set() or ended == "idle":
+                break
+            if ended == "more":  # jobs wait again: queued by the last jobs
                 continue
             # A lost session, or a run that stopped by itself (its heartbeat failed).
             failures = failures_in_a_row(failures, time.monotonic() - started)
@@ -101,27 +107,42 @@ async def keep_working(
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
+async def _one_run(
+    run: asyncio.Task[None], until_idle: bool, has_todo: Callable[[], Awaitable[bool]]
+) -> str:
+    """Await one run: with ``until_idle``, "idle" when no job waits after it and "more"
+    when jobs wait (asking the database may meet a lost session too); otherwise
+    "stopped" (a persistent run stops by itself only when its heartbeat failed)."""
+    await run
+    if not until_idle:
+        return "stopped"
+    return "more" if await has_todo() else "idle"
+
+
 @contextlib.contextmanager
 def _on_signals(callback: Callable[[], None]) -> Iterator[None]:
-    """Call ``callback`` on the first SIGINT or SIGTERM; a second one acts as usual
-    (where the event loop cannot take signals: Windows, a thread, nothing is done)."""
+    """Call ``callback`` on the first SIGINT or SIGTERM; a second one ends the process
+    at once, as a kill does (its jobs stay ``doing`` and go back to the queue once it is
+    silent): raised in the middle of a job, KeyboardInterrupt would mark it failed.
+    The handlers found are put back at the end. Where the event loop cannot take
+    signals (Windows, a thread), nothing is done."""
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-
-    def uninstall() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        installed.clear()
+    previous: dict[signal.Signals, Any] = {}  # a handler: a callable, an int, None
 
     def handler() -> None:
-        uninstall()
+        for sig in previous:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_DFL)
         callback()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
+        found = signal.getsignal(sig)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, handler)
-            installed.append(sig)
+            previous[sig] = found
     try:
         yield
     finally:
-        uninstall()
+        for sig, before in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_DFL if before is None else before)
