@@ -103,3 +103,41 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+@pytest.mark.postgres
+def test_the_recovery_loop_gives_back_orphans_even_when_looking_for_silent_workers_fails(
+    pg_schemas: Schemas,  # noqa: F811
+) -> None:
+    """One of the loop's two looks failing (here the workers' table is gone) must not
+    stop the other: the unmarked job still goes back to the queue."""
+    from newsmirror import jobqueue
+    from newsmirror.store import Archive
+
+    url = pg_schemas.new()
+    archive = Archive.open(url, create=True)
+    try:
+        jobqueue.ensure_queue_schema(archive)
+
+        async def go() -> str:
+            app = jobqueue.queue_app(archive, url)
+            async with app.open_async():
+                await jobqueue.queue_feeds(app, [("源", "http://127.0.0.1:9/a.xml")])
+                worker = await app.job_manager.register_worker()
+                job = await app.job_manager.fetch_job(None, worker)
+                assert job is not None and job.id is not None
+                await app.connector.execute_query_async("DROP TABLE procrastinate_workers CASCADE")
+                jobqueue._LEDGER.ended((job.id, 0), at=time.monotonic() - 60)
+                loop = asyncio.create_task(jobqueue._recover_forever(app, after=3))
+                await asyncio.sleep(0.5)
+                loop.cancel()
+                row = await app.connector.execute_query_one_async(
+                    "SELECT status::text AS status FROM procrastinate_jobs WHERE id = %(id)s",
+                    id=job.id,
+                )
+                return str(row["status"])
+
+        assert asyncio.run(go()) == "todo"
+    finally:
+        jobqueue._LEDGER.forget(jobqueue._LEDGER.due(time.monotonic() + 1e6, 0))
+        archive.close()

@@ -32,7 +32,7 @@ import contextlib
 import hashlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -388,16 +388,18 @@ async def recover_orphans(
 
 
 async def _recover_forever(app: procrastinate.App, after: float) -> None:
+    rounds: tuple[tuple[Callable[[], Awaitable[int]], str], ...] = (
+        (lambda: recover_stalled(app, after), "jobs of a silent worker"),
+        (lambda: recover_orphans(app, grace=after), "jobs left unmarked by a lost session"),
+    )
     while True:
-        try:
-            count = await recover_stalled(app, after)
-            if count:
-                log.warning("gave %d jobs of a silent worker back to the queue", count)
-            count = await recover_orphans(app, grace=after)
-            if count:
-                log.warning("gave %d jobs left unmarked by a lost session back to the queue", count)
-        except Exception as exc:  # the next round tries again; the worker goes on
-            log.warning("could not look for stalled jobs: %s", exc)
+        for recover, what in rounds:  # each on its own: one failing leaves the other
+            try:
+                count = await recover()
+                if count:
+                    log.warning("gave %d %s back to the queue", count, what)
+            except Exception as exc:  # the next round tries again; the worker goes on
+                log.warning("could not look for %s: %s", what, exc)
         await asyncio.sleep(max(1.0, after / 3))
 
 
