@@ -33,6 +33,8 @@ def test_a_run_is_due_once_it_ended_grace_seconds_ago_and_not_while_it_runs() ->
     assert ledger.due(now=500.0, grace=3) == [(1, 0), (2, 0)]
     ledger.forget([(1, 0)])
     assert ledger.due(now=500.0, grace=3) == [(2, 0)]
+    ledger.forget([(1, 0), (99, 0)])  # forgotten already, or never noted: no error
+    assert ledger.due(now=500.0, grace=3) == [(2, 0)]
 
 
 def test_a_tracked_task_is_noted_as_it_starts_and_ends_even_when_it_fails() -> None:

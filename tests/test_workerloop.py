@@ -54,17 +54,31 @@ def test_waits_grow_to_a_bound_and_a_steady_run_starts_the_count_again() -> None
     assert failures_in_a_row(3, lasted=workerloop.STEADY) == 1
 
 
-def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workerloop, "wait_before", lambda failures: 0.0)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """No wait between runs; the failures in a row each wait was asked for."""
+    asked: list[int] = []
+
+    def wait_before(failures: int) -> float:
+        asked.append(failures)
+        return 0.0
+
+    monkeypatch.setattr(workerloop, "wait_before", wait_before)
+    return asked
+
+
+def _said(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == workerloop.__name__]
 
 
 def test_a_run_that_meets_a_lost_session_is_started_again(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _fast(monkeypatch)
+    asked = _fast(monkeypatch)
     runs: list[int] = []
 
     async def run() -> None:
+        # not asked to handle signals, it leaves them alone
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
         runs.append(1)
         if len(runs) < 3:
             raise _lost()
@@ -74,10 +88,12 @@ def test_a_run_that_meets_a_lost_session_is_started_again(
 
     asyncio.run(keep_working(run, until_idle=True, has_todo=has_todo, handle_signals=False))
     assert len(runs) == 3
+    assert asked == [1, 2]
+    assert _said(caplog) == ["the queue's database session was lost; working again in 0.0 s"] * 2
 
 
 def test_a_persistent_run_that_stops_by_itself_is_started_again_until_sigterm(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """procrastinate ends a run quietly when its heartbeat fails; a worker that is not
     asked to stop must not exit then. SIGTERM (a real signal) stops it, once."""
@@ -104,9 +120,18 @@ def test_a_persistent_run_that_stops_by_itself_is_started_again_until_sigterm(
     )
     assert runs == ["run", "run", "run", "stopped"]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handed back
+    quiet = "the worker's heartbeat could not reach the queue's database; working again in 0.0 s"
+    assert _said(caplog) == [
+        quiet,
+        quiet,
+        "stopping once the running jobs end (a second Ctrl-C or SIGTERM stops at once;"
+        " they go back to the queue)",
+    ]
 
 
-def test_until_idle_ends_when_no_job_waits_and_goes_on_while_one_does() -> None:
+def test_until_idle_ends_when_no_job_waits_and_goes_on_while_one_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     todo = [True, True, False]
     runs: list[int] = []
 
@@ -116,14 +141,17 @@ def test_until_idle_ends_when_no_job_waits_and_goes_on_while_one_does() -> None:
     async def has_todo() -> bool:
         return todo.pop(0)
 
+    started = time.monotonic()
     asyncio.run(keep_working(run, until_idle=True, has_todo=has_todo, handle_signals=False))
     assert len(runs) == 3
+    assert time.monotonic() - started < 0.4  # at once: no wait as after a failure
+    assert _said(caplog) == []
 
 
 def test_a_database_that_stays_away_ends_the_worker_with_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _fast(monkeypatch)
+    asked = _fast(monkeypatch)
     runs: list[int] = []
 
     async def run() -> None:
@@ -136,7 +164,11 @@ def test_a_database_that_stays_away_ends_the_worker_with_a_clear_error(
     with pytest.raises(ArchiveError) as caught:
         asyncio.run(keep_working(run, until_idle=False, has_todo=has_todo, handle_signals=False))
     assert len(runs) == workerloop.RESTARTS + 1
-    assert "in a row" in caught.value.message
+    assert asked == list(range(1, workerloop.RESTARTS + 1))
+    assert caught.value.message == (
+        "the job queue's database ended the worker's sessions 8 times in a row"
+    )
+    assert caught.value.hint == "check that the PostgreSQL server is up and reachable"
     assert "PostgreSQL" in (caught.value.hint or "")
 
 
@@ -241,6 +273,7 @@ def _scalar(url: str, sql: str, args: tuple[object, ...]) -> int:
 @pytest.mark.postgres
 def test_a_worker_asked_to_stop_ends_cleanly_when_its_last_statement_meets_a_lost_session(
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     pg_schemas: Schemas,  # noqa: F811
 ) -> None:
     """SIGTERM while the database restarts (a host shutting down stops both): the run
@@ -268,6 +301,7 @@ def test_a_worker_asked_to_stop_ends_cleanly_when_its_last_statement_meets_a_los
         )
     )
     assert runs == [1]
+    assert _said(caplog)[-1] == "the queue's database session was lost as the worker stopped"
 
 
 @pytest.mark.postgres

@@ -24,18 +24,16 @@ Run = tuple[int, int]  # a job's id and its attempt (procrastinate counts retrie
 
 
 class JobLedger:
-    """The runs of jobs this process started, and when those that ended ended."""
+    """When the runs of jobs this process ran ended (a run started again at the same
+    attempt, fetched anew, is running, not ended)."""
 
     def __init__(self) -> None:
-        self._running: set[Run] = set()
         self._ended: dict[Run, float] = {}
 
     def started(self, run: Run) -> None:
-        self._running.add(run)
         self._ended.pop(run, None)
 
     def ended(self, run: Run, at: float) -> None:
-        self._running.discard(run)
         self._ended[run] = at
 
     def due(self, now: float, grace: float) -> list[Run]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import signal
 import time
@@ -27,6 +28,15 @@ log = logging.getLogger(__name__)
 RESTARTS = 8  # runs in a row that meet a lost session before the worker gives up
 STEADY = 60.0  # a run that lasted this long was healthy: the count starts again
 LONGEST_WAIT = 30.0  # seconds between two runs, at most
+
+
+class Ended(enum.Enum):
+    """How one worker run ended (its value: what the worker says before the next)."""
+
+    IDLE = "no job waits"  # until_idle: the work is done
+    MORE = "jobs wait"  # until_idle: queued by the last jobs, so run again at once
+    STOPPED = "the worker's heartbeat could not reach the queue's database"
+    LOST = "the queue's database session was lost"
 
 
 def lost_session(exc: BaseException) -> bool:
@@ -88,12 +98,11 @@ async def keep_working(
                 if stop.is_set():  # asked to stop, and stopped: its jobs are safe
                     log.warning("the queue's database session was lost as the worker stopped")
                     break
-                ended = "lost"
-            if stop.is_set() or ended == "idle":
+                ended = Ended.LOST
+            if stop.is_set() or ended is Ended.IDLE:
                 break
-            if ended == "more":  # jobs wait again: queued by the last jobs
+            if ended is Ended.MORE:
                 continue
-            # A lost session, or a run that stopped by itself (its heartbeat failed).
             failures = failures_in_a_row(failures, time.monotonic() - started)
             if failures > RESTARTS:
                 raise ArchiveError(
@@ -102,21 +111,21 @@ async def keep_working(
                     hint="check that the PostgreSQL server is up and reachable",
                 )
             delay = wait_before(failures)
-            log.warning("the queue's database session was lost; working again in %.1f s", delay)
+            log.warning("%s; working again in %.1f s", ended.value, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
 async def _one_run(
     run: asyncio.Task[None], until_idle: bool, has_todo: Callable[[], Awaitable[bool]]
-) -> str:
-    """Await one run: with ``until_idle``, "idle" when no job waits after it and "more"
-    when jobs wait (asking the database may meet a lost session too); otherwise
-    "stopped" (a persistent run stops by itself only when its heartbeat failed)."""
+) -> Ended:
+    """Await one run: with ``until_idle``, IDLE or MORE as jobs wait after it (asking
+    the database may meet a lost session too); otherwise STOPPED (a persistent run
+    stops by itself only when its heartbeat failed)."""
     await run
     if not until_idle:
-        return "stopped"
-    return "more" if await has_todo() else "idle"
+        return Ended.STOPPED
+    return Ended.MORE if await has_todo() else Ended.IDLE
 
 
 @contextlib.contextmanager
