@@ -336,3 +336,27 @@ def test_edit_and_removal_dates_read_in_the_source_zone(tmp_path, server, zone, 
     other = "2026-11-25" if day == "2026-11-26" else "2026-11-26"
     for text in (article, revision, edits, removed):
         assert other not in text
+
+
+@pytest.mark.slow  # two real builds
+def test_the_edits_listings_older_pages_stay_out_of_the_sitemap(tmp_path, server):
+    """Like every listing's, the edits listing's older pages are reached by its links and
+    left out of the sitemap (a page that starts in a run would rewrite its sitemap)."""
+    config, item = _site(server, tmp_path)
+    out = tmp_path / "public"
+    options = SiteOptions(search=False, per_page=1, base_url="https://mirror.example/")
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        page_body = EDITED + KEPT + "结尾。" + ADDED
+        server.route("/news/1.html", Reply(body=article_page("报道", body=page_body)))
+        refetch(config, archive)
+        server.route("/feed", Reply(body=rss([{**item, "title": "新标题"}])))
+        update(config, archive)  # two edits: two pages of one a page
+        build_site(archive, out, options)
+    assert (out / "edits" / "page" / "1.html").is_file()
+    index = _read(out / "sitemap.xml")
+    urls = "".join(
+        _read(out / name) for name in re.findall(r"<loc>https://mirror\.example/([^<]+)<", index)
+    )
+    assert "https://mirror.example/edits/index.html" in urls
+    assert "edits/page/" not in urls
