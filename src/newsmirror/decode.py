@@ -37,9 +37,23 @@ _SUPERSETS = {
 _WESTERN = {"latin-1", "iso8859-1", "cp1252", "iso-8859-1", "windows-1252"}
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+# The encodings browsers read (WHATWG Encoding), as Python names: Python's own codecs
+# (unicode_escape, undefined, utf-7 ...) are no web charsets, and a page declaring one
+# is read as if it declared none.
+_WEB = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        *("utf-8", "utf-16-le", "utf-16-be", "utf-16", "cp866", "cp874", "latin-1"),
+        *(f"iso8859-{i}" for i in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
+        *("koi8-r", "koi8-u", "mac-roman", "mac-cyrillic", "gb18030", "big5hkscs"),
+        *(f"cp125{i}" for i in range(9)),
+        *("euc-jp", "iso2022-jp", "shift-jis", "euc-kr"),
+    )
+)
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 
 def normalise_charset(name: str | None) -> str | None:
@@ -93,15 +107,29 @@ def _detected(body: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _meta_charset(body: bytes) -> str | None:
+    """The page's own declaration; UTF-16 there means UTF-8 (as browsers take it: a page
+    whose markup could be read to find it is no UTF-16)."""
+    codec = declared_charset(body)
+    return "utf-8" if codec is not None and codec.startswith("utf-16") else codec
+
+
+def _private_use_heavy(text: str) -> bool:
+    """Whether text is a twentieth private-use characters (of its non-ASCII ones): Big5
+    read as GB18030 (it decodes without an error), not a page with a few icon glyphs."""
+    wide = len(text) - len(text.encode("ascii", errors="ignore"))
+    return len(_PRIVATE_USE.findall(text)) > max(2, wide // 20)
+
+
 def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     """Decode an HTML page; return (text, the codec used)."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace"), codec
     header = _HEADER.search(content_type or "")
-    candidates = [normalise_charset(header.group(1)) if header else None, declared_charset(body)]
+    candidates = [normalise_charset(header.group(1)) if header else None, _meta_charset(body)]
     for candidate in candidates:
-        if candidate is None:
+        if candidate not in _WEB:
             continue
         codec = candidate
         if codec in _WESTERN:
@@ -110,7 +138,7 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
                 return body.decode(codec), codec
             continue
         text = _clean_decode(body, codec)
-        if text is not None:
+        if text is not None and not _private_use_heavy(text):
             return text, codec
     text = _clean_decode(body, "utf-8")
     if text is not None:

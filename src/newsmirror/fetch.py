@@ -270,6 +270,9 @@ class Fetcher:
             return FetchResult(
                 url, "failed", error=f"more than {self.settings.max_redirects} redirects"
             )
+        except httpx.UnsupportedProtocol as exc:  # a redirect to file:, ftp: ...: never retried
+            why = f"redirected to an address that is not http(s): {exc}"
+            return FetchResult(url, "failed", error=why)
         except httpx.TransportError as exc:
             raise _Retryable(f"connection failed: {str(exc) or type(exc).__name__}") from exc
         except httpx.InvalidURL as exc:
