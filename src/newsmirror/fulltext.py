@@ -20,6 +20,7 @@ import asyncio
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, TypeVar
 
@@ -45,6 +46,7 @@ PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 PAGE_MAX_BYTES = 10 * 1024 * 1024
 GONE = (404, 410)
 POOL_THRESHOLD = 4  # fewer pages than this are extracted in a thread, not in processes
+POOL_REBUILDS = 3  # new extraction pools in one run after workers died, at most
 T = TypeVar("T")
 
 
@@ -83,20 +85,49 @@ async def fetch_page(fetcher: Fetcher, url: str) -> FetchResult:
 
 
 class _Runner:
-    """Runs extraction in worker processes when there are many pages, else in a thread."""
+    """Runs extraction in worker processes when there are many pages, else in a thread.
+
+    A worker that dies (killed by the kernel for memory, or by hand) breaks the whole
+    pool, and every page in it with it: the first page to see that replaces the pool,
+    and each page it broke is extracted once more in the new one. A page that breaks the
+    new pool too is the likely cause, and fails alone; after :data:`POOL_REBUILDS` new pools the
+    run's remaining pages fail (they stay marked for the next run)."""
 
     def __init__(self, count: int) -> None:
         self.pool: Executor | None = None
+        self.workers = min(count, multiprocessing.cpu_count() or 1)
+        self.rebuilt = 0
         if count >= POOL_THRESHOLD:
-            workers = min(count, multiprocessing.cpu_count() or 1)
-            self.pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn")
-            )
+            self.pool = self._new_pool()
+
+    def _new_pool(self) -> Executor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     async def __call__(self, fn: Callable[..., T], *args: object) -> T:
         if self.pool is None:
             return await asyncio.to_thread(fn, *args)
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        for _attempt in range(2):
+            pool = self.pool
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+            except BrokenProcessPool:
+                self._replace(pool)
+        raise ExtractionError(
+            "the extraction worker died twice while it read this page (out of memory, or killed)"
+        )
+
+    def _replace(self, broken: Executor) -> None:
+        """A new pool for ``broken``, unless another page replaced it already."""
+        if self.pool is not broken:
+            return
+        broken.shutdown(wait=False, cancel_futures=True)
+        if self.rebuilt >= POOL_REBUILDS:
+            raise ExtractionError(
+                f"the extraction workers died {self.rebuilt + 1} times in this run"
+                " (out of memory, or killed); the remaining pages wait for the next run"
+            )
+        self.rebuilt += 1
+        self.pool = self._new_pool()
 
     def close(self) -> None:
         if self.pool is not None:

@@ -1,0 +1,117 @@
+"""An extraction worker process killed in the middle of a run (the kernel's OOM killer
+on a small host, an operator's kill): the run goes on, and no page fails for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTICLE_TEXT, Reply, article_page, make_config, rss
+from newsmirror.fulltext import POOL_REBUILDS
+from newsmirror.pipeline import update
+from newsmirror.store import Archive
+
+
+def _extraction_workers() -> list[int]:
+    """This process's children that are multiprocessing's spawned workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_workers_once_they_run(killed: list[int], stop: threading.Event) -> None:
+    while not stop.is_set():
+        workers = _extraction_workers()
+        if workers:
+            time.sleep(0.3)  # (spawned, importing or extracting: the pool breaks either way)
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            killed.extend(workers)
+            return
+        time.sleep(0.02)
+
+
+def test_an_extraction_worker_killed_mid_run_costs_no_page(tmp_path, server):
+    items = []
+    for i in range(6):
+        # the last page comes late, when the workers are dead
+        server.route(f"/p/{i}", Reply(body=article_page(f"标题{i}"), delay=1.5 if i == 5 else 0))
+        items.append({"title": f"标题{i}", "link": f"{server.url}/p/{i}", "description": "摘要"})
+    server.route("/feed", Reply(body=rss(items)))
+    config = make_config(
+        tmp_path, [("源", [server.url + "/feed"])], extra="retries = 0\n", full_text="page"
+    )
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_workers_once_they_run, args=(killed, stop))
+    killer.start()
+    try:
+        with Archive.open(config.archive) as archive:
+            summary = update(config, archive)
+            stored = {a.title: a.content for a in archive.iter_articles()}
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no extraction worker was seen"
+    assert summary.pages.failed == 0, summary.pages.errors
+    assert summary.pages.extracted == 6
+    assert all(ARTICLE_TEXT[:20] in stored[f"标题{i}"] for i in range(6))
+
+
+def _kill_workers_until(killed: list[int], stop: threading.Event) -> None:
+    while not stop.is_set():
+        for pid in _extraction_workers():
+            if pid not in killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        time.sleep(0.02)
+
+
+@pytest.mark.slow  # two runs, one of them waiting for workers that keep dying
+def test_workers_that_keep_dying_fail_the_pages_plainly_and_the_next_run_gets_them(
+    tmp_path, server
+):
+    """Every new worker killed at once: after a few new pools the run's pages fail with a
+    plain reason (no traceback, the run ends), stay marked, and the next run extracts them."""
+    items = []
+    for i in range(6):
+        server.route(f"/p/{i}", Reply(body=article_page(f"标题{i}"), delay=0.3 * i))
+        items.append({"title": f"标题{i}", "link": f"{server.url}/p/{i}", "description": "摘要"})
+    server.route("/feed", Reply(body=rss(items)))
+    config = make_config(
+        tmp_path, [("源", [server.url + "/feed"])], extra="retries = 0\n", full_text="page"
+    )
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_workers_until, args=(killed, stop))
+    killer.start()
+    try:
+        with Archive.open(config.archive) as archive:
+            summary = update(config, archive)
+    finally:
+        stop.set()
+        killer.join()
+    assert 2 <= len(killed) <= 2 * (1 + POOL_REBUILDS)  # two workers a pool at most
+    assert summary.pages.failed == 6 and summary.pages.extracted == 0
+    assert all("(out of memory, or killed)" in error for error in summary.pages.errors)
+    assert any(f"died {POOL_REBUILDS + 1} times in this run" in e for e in summary.pages.errors)
+    assert all("Traceback" not in error for error in summary.pages.errors)
+    with Archive.open(config.archive) as archive:
+        again = update(config, archive)
+        stored = {a.title: a.content for a in archive.iter_articles()}
+    assert again.pages.extracted == 6, again.pages.errors
+    assert all(ARTICLE_TEXT[:20] in stored[f"标题{i}"] for i in range(6))
