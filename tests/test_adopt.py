@@ -346,11 +346,12 @@ def _srcset_candidates(value: str) -> list[str]:
         urls.append(url.rstrip(","))
         if url.endswith(","):
             continue
-        depth = 0
+        inside = False  # parentheses do not nest: the first ")" closes (as Chromium reads)
         while pos < len(value):  # the descriptors, up to a comma outside parentheses
             char, pos = value[pos], pos + 1
-            depth += (char == "(") - (char == ")" and depth > 0)
-            if char == "," and depth == 0:
+            if char in "()":
+                inside = char == "("
+            elif char == "," and not inside:
                 break
 
 

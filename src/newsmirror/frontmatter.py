@@ -59,29 +59,29 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 _BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
-def _expanded_size(node: Any, sizes: dict[int, int], open_nodes: set[int]) -> int:
+def _expanded_size(node: Any, sizes: dict[int, int], begun: set[int]) -> int:
     """Characters of ``node`` with every alias expanded; refuses cycles and large totals.
-    (Recursion depth is bounded by MAX_DEPTH: an alias only names an earlier node.)"""
+    ``begun``: nodes whose size was asked for (a begun node not yet in ``sizes`` is still
+    open: an alias to it is a cycle). (Recursion depth is bounded by MAX_DEPTH: an alias
+    only names an earlier node.)"""
     key = id(node)
     if key in sizes:
         return sizes[key]
-    if key in open_nodes:
+    if key in begun:
         raise FrontMatterError("front matter has a YAML alias that refers to itself")
-    open_nodes.add(key)
+    begun.add(key)
     if isinstance(node, yaml.ScalarNode):
         size = 1 + len(node.value)
     elif isinstance(node, yaml.MappingNode):
         size = 1 + sum(
-            _expanded_size(k, sizes, open_nodes) + _expanded_size(v, sizes, open_nodes)
-            for k, v in node.value
+            _expanded_size(k, sizes, begun) + _expanded_size(v, sizes, begun) for k, v in node.value
         )
     else:
-        size = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in node.value)
+        size = 1 + sum(_expanded_size(child, sizes, begun) for child in node.value)
     if size > MAX_EXPANDED:
         raise FrontMatterError(
             f"front matter expands YAML aliases beyond {MAX_EXPANDED:,} characters"
         )
-    open_nodes.discard(key)
     sizes[key] = size
     return size
 

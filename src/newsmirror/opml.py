@@ -51,7 +51,8 @@ def _as_utf8(data: bytes) -> bytes:
     decoded = decode_feed(data)
     if decoded is None:
         return data
-    return codecs.BOM_UTF8 + decoded.text.encode("utf-8", errors="replace")
+    # "replace": a UTF-7 list may decode to a lone surrogate, which UTF-8 cannot hold.
+    return codecs.BOM_UTF8 + decoded.text.encode(errors="replace")
 
 
 def write_opml(sources: list[Source], title: str = "newsmirror") -> str:

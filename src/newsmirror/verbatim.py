@@ -42,9 +42,12 @@ _RISKY_STYLE = ("url", "expression", "position", "fixed", "absolute", "z-index",
                 "outline", "shadow", "zoom")  # fmt: skip
 _NEGATIVE = re.compile(r"(?<![a-z])-|-(?![a-z])")  # a "-" that is not inside a name
 
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)([^<>]*)>")
+# A tag name runs to a blank, "/" or ">": "<img_a=' onclick=x '>" is no <img> to a browser.
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?=[\s/>])([^<>]*)>")
 _ATTR = re.compile(r"""\s*([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _URL_ATTRS = {"href", "src", "cite", "poster"}  # a safe http(s) or relative URL
+_URL_DROPPED = re.compile(r"[\t\n\r]")  # a browser drops these anywhere in a URL
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # and these at its ends
 _DATE_LINE = re.compile(r"<!--(?:-?\d+|NaN)-->")
 _NOTE = re.compile(r"<!--(?:[\w\s/.:#]|-(?!-))*-->")  # a plain note: words, no markup or [if IE]
 # Liquid, kramdown's attribute lists and extensions ({: onclick=...}, {::nomarkdown}),
@@ -70,7 +73,8 @@ def _url_ok(value: str, image: bool = False) -> bool:
     url = html.unescape(value)
     if image and _IMAGE_DATA.match(url.strip()):
         return True
-    return bool(url.strip()) and safe_url(url) and not url.lower().startswith("mailto:")
+    scheme = _URL_DROPPED.sub("", url).lstrip(_C0_AND_SPACE)[:7].lower()
+    return bool(url.strip()) and safe_url(url) and scheme != "mailto:"
 
 
 def _srcset_ok(value: str, image: bool) -> bool:
@@ -94,15 +98,13 @@ def srcset_urls(value: str) -> list[str]:
         urls.append(value[start:pos].rstrip(","))
         if value[start:pos].endswith(","):
             continue
-        depth = 0
+        in_parens = False  # no nesting: the first ")" closes them (Chromium agrees)
         while pos < len(value):  # descriptors, up to a comma outside parentheses
             char = value[pos]
             pos += 1
-            if char == "(":
-                depth += 1
-            elif char == ")":
-                depth = max(0, depth - 1)
-            elif char == "," and depth == 0:
+            if char in "()":
+                in_parens = char == "("
+            elif char == "," and not in_parens:
                 break
 
 
@@ -116,9 +118,8 @@ def _value_ok(tag: str, name: str, value: str | None) -> bool:
         return _srcset_ok(value, image)
     if name == "style":  # layout only: nothing that could cover the page or fetch
         lowered = value.lower()
-        return (
-            "&" not in value  # a reference could spell any of them
-            and not any(word in lowered for word in _RISKY_STYLE)
+        return (  # _STYLE has no "&": a character reference could spell any word below
+            not any(word in lowered for word in _RISKY_STYLE)
             and not _NEGATIVE.search(lowered)
             and bool(_STYLE.fullmatch(value))
         )
@@ -140,10 +141,10 @@ def _frame_ok(text: str) -> bool:
     """An ``<iframe>`` of a video host the sanitiser allows (https), with layout
     attributes only."""
     found = _named_once(text, _FRAME_ATTRS)
-    if found is None:
+    src = (found or {}).get("src")
+    if not src:
         return False
-    src = html.unescape(found.get("src") or "").strip()
-    host = re.match(r"(?:https:)?//([^/?#\\@:]+)/", src)  # "//host/": the page's https
+    host = re.match(r"(?:https:)?//([^/?#\\@:]+)/", html.unescape(src).strip())  # "//host/": https
     return host is not None and host.group(1).lower() in DEFAULT_IFRAME_HOSTS
 
 
@@ -194,11 +195,11 @@ def _attributes_ok(tag: str, text: str) -> bool:
 def may_keep(text: str) -> bool:
     """Whether the post ``text`` (front matter and body) may be published unchanged."""
     body = _NOTE.sub("", _DATE_LINE.sub("", text))
-    if _UNSAFE_TEXT.search(body) or "<!--" in body:
+    if _UNSAFE_TEXT.search(body):  # any comment left ("<!") too
         return False
     for match in _MARKDOWN_URL.finditer(body):
         url = match.group(1) if match.group(1) is not None else match.group(2)
-        if url and not _url_ok(url, image=False):
+        if url and not _url_ok(url):
             return False
     for match in _TAG.finditer(body):
         tag = match.group(2).lower()
