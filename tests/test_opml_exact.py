@@ -62,6 +62,7 @@ def test_the_cli_shows_the_error_and_hint_and_exits_3(tmp_path):
         f"error: {tmp_path / 'subs.opml'}: no feeds found in the OPML file",
         "hint: Export the subscription list (OPML) from your feed reader.",
     ]
+    assert not (tmp_path / "m").exists()  # nothing made for a list that gave nothing
 
 
 def test_an_outline_without_a_title_is_named_after_its_host():

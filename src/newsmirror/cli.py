@@ -115,7 +115,6 @@ def init(
       newsmirror init mirror/ --from-opml subscriptions.opml
       newsmirror init mirror/ --ci github
     """
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / CONFIG_NAME
     if ci and target.exists():  # the config is kept; --force is for the CI files
         _write_schedule(directory, ci, load_config(target), force=force)
@@ -134,6 +133,7 @@ def init(
         sources = read_opml(from_opml.read_bytes(), str(from_opml))
     else:
         sources = [(name, [url]) for name, url in STARTER_SOURCES]
+    directory.mkdir(parents=True, exist_ok=True)  # once the sources are read
     target.write_text(render_config(sources), encoding="utf-8")
     config = load_config(target)
     location = archive_url_from_env() or config.archive_location
