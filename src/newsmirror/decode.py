@@ -15,6 +15,8 @@ import codecs
 import re
 from typing import NamedTuple
 
+import webencodings
+
 _META = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)"""
     rb"""|\sencoding\s*=\s*["']([\w.:-]+)["']""",
@@ -65,7 +67,11 @@ def normalise_charset(name: str | None) -> str | None:
     try:
         codec = codecs.lookup(name).name
     except LookupError:
-        return None
+        # A label browsers know and Python does not (gb_2312, x-x-big5, x-mac-cyrillic ...).
+        encoding = webencodings.lookup(name)
+        if encoding is None:
+            return None
+        codec = encoding.codec_info.name
     return _SUPERSETS.get(codec, codec)
 
 
@@ -74,7 +80,7 @@ def declared_charset(body: bytes) -> str | None:
     match = _META.search(body[:4096])
     if not match:
         return None
-    return normalise_charset(next(g for g in match.groups() if g).decode("ascii", "replace"))
+    return normalise_charset(next(g for g in match.groups() if g).decode("ascii"))  # \w: ASCII
 
 
 def _clean_decode(body: bytes, codec: str) -> str | None:
@@ -102,7 +108,7 @@ def _detected(body: bytes) -> tuple[str, str] | None:
             return text, detected
     for codec in ("gb18030", "big5hkscs"):
         text = _clean_decode(body, codec)
-        if text is not None:
+        if text is not None and not _private_use_heavy(text):  # Big5 read as GB18030
             return text, codec
     return None
 
@@ -126,20 +132,14 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace"), codec
-    header = _HEADER.search(content_type or "")
-    candidates = [normalise_charset(header.group(1)) if header else None, _meta_charset(body)]
-    for candidate in candidates:
-        if candidate not in _WEB:
+    for declared in (header_charset(content_type), _meta_charset(body)):
+        # A Western codec is often a default, rarely true for a Chinese page: it is only
+        # trusted for plain ASCII.
+        if declared is None or declared not in _WEB or looks_western_but_is_not(body, declared):
             continue
-        codec = candidate
-        if codec in _WESTERN:
-            # Often a default, rarely true for a Chinese page: only trust it for plain ASCII.
-            if not re.search(rb"[\x80-\xff]", body):
-                return body.decode(codec), codec
-            continue
-        text = _clean_decode(body, codec)
+        text = _clean_decode(body, declared)
         if text is not None and not _private_use_heavy(text):
-            return text, codec
+            return text, declared
     text = _clean_decode(body, "utf-8")
     if text is not None:
         return text, "utf-8"
@@ -209,6 +209,12 @@ def _lenient(body: bytes, codec: str) -> str | None:
     return None if looks_western_but_is_not(body, codec) else _clean_decode(body, codec)
 
 
+def _reads_as_xml(text: str, codec: str) -> bool:
+    """Whether a declared codec's reading starts as XML does (UTF-16 reads any bytes as
+    text, but GBK read as UTF-16 gives no "<"); UTF-8, the default, need not."""
+    return codec == "utf-8" or text.lstrip()[:1] in ("<", "")
+
+
 class FeedText(NamedTuple):
     text: str
     codec: str
@@ -227,11 +233,11 @@ def decode_feed(body: bytes, content_type: str = "") -> FeedText | None:
     for codec in candidates:
         if not looks_western_but_is_not(without_bom, codec):
             text = _strict(without_bom, codec)
-            if text is not None and (text.lstrip()[:1] in ("<", "") or codec == "utf-8"):
+            if text is not None and _reads_as_xml(text, codec):
                 return FeedText(text, codec, exact=True)
     for codec in candidates:
         text = _lenient(without_bom, codec)
-        if text is not None:
+        if text is not None and _reads_as_xml(text, codec):
             return FeedText(text, codec, exact=False)
     detected = _detected_chinese_first(without_bom)
     if detected is None:
@@ -275,11 +281,26 @@ def _detection_order(body: bytes) -> list[str]:
 
 def _detected_chinese_first(body: bytes) -> tuple[str, str] | None:
     """(codec, text) of the first detected codec that decodes the body exactly, else of the
-    first that decodes it with a few bad bytes; None when none does."""
+    first that decodes it with a few bad bytes; None when none does. Multi-byte codecs come
+    first, exact or with a few bad bytes (a single-byte codec reads anything: one stray byte
+    in GBK must not make it KOI8), and a reading heavy with private-use characters (Big5
+    read as GB18030) comes last."""
+    from charset_normalizer.utils import is_multi_byte_encoding
+
     order = _detection_order(body)
-    for decode in (_strict, _clean_decode):
-        for codec in order:
-            text = decode(body, codec)
-            if text is not None:
-                return codec, text
-    return None
+    wide = [codec for codec in order if is_multi_byte_encoding(codec)]
+    narrow = [codec for codec in order if codec not in wide]
+    readings = (
+        (codec, decode(body, codec))
+        for codecs_ in (wide, narrow)
+        for decode in (_strict, _clean_decode)
+        for codec in codecs_
+    )
+    first = None
+    for codec, text in readings:  # lazily: the first plausible reading ends the search
+        if text is None:
+            continue
+        if not _private_use_heavy(text):
+            return codec, text
+        first = first or (codec, text)
+    return first

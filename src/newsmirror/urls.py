@@ -32,18 +32,18 @@ def to_uri(url: str) -> str:
     url = url.strip()
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
+        host = parts.hostname
         netloc = parts.netloc
         if host and not host.isascii():
             # hostname is lower-cased: the netloc is rebuilt, not searched for it.
-            ascii_host = host.encode("idna").decode("ascii")
+            ascii_host = host.encode("idna").decode()
             userinfo, at, _hostport = netloc.rpartition("@")
             port = "" if parts.port is None else f":{parts.port}"
             netloc = f"{userinfo}{at}{ascii_host}{port}"
     except ValueError:
-        quoted = quote(url, safe=_SAFE_QUERY + "#")
-        # Quoting may make it parsable (an unbalanced "["): then it is read as a URI.
-        return quoted if quoted == url else to_uri(quoted)
+        # Quoted, it is ASCII without brackets (the only things that fail to parse): it is
+        # read as a URI.
+        return to_uri(quote(url, safe=_SAFE_QUERY + "#"))
     return urlunsplit(
         (
             parts.scheme,

@@ -132,7 +132,7 @@ def rss(title: str, entries: Sequence[Entry], contents: dict[int, str], site_hre
     """An RSS 2.0 feed; item links point at the mirror's page (relative to the site)."""
     items = []
     for e in entries:
-        published = datetime.fromisoformat(e.iso.replace("Z", "+00:00"))
+        published = datetime.fromisoformat(e.iso)  # Python 3.11 reads the "Z"
         items.append(
             "<item>"
             f"<title>{escape(e.title)}</title>"
