@@ -37,11 +37,6 @@ _SUPERSETS = {
     "us-ascii": "utf-8",
 }
 _WESTERN = {"latin-1", "iso8859-1", "cp1252", "iso-8859-1", "windows-1252"}
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 # The encodings browsers read (WHATWG Encoding), as Python names: Python's own codecs
 # (unicode_escape, undefined, utf-7 ...) are no web charsets, and a page declaring one
 # is read as if it declared none.
@@ -159,7 +154,7 @@ def header_charset(content_type: str) -> str | None:
     return normalise_charset(match.group(1)) if match else None
 
 
-_FEED_BOMS = (
+_BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
@@ -168,7 +163,7 @@ _FEED_BOMS = (
 
 def split_bom(body: bytes) -> tuple[str | None, bytes]:
     """The codec a byte order mark names (None without one), and the bytes after it."""
-    for bom, codec in _FEED_BOMS:
+    for bom, codec in _BOMS:
         if body.startswith(bom):
             return codec, body[len(bom) :]
     return None, body
