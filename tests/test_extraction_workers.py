@@ -3,6 +3,7 @@ on a small host, an operator's kill): the run goes on, and no page fails for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -45,27 +46,37 @@ def _kill_workers_once_they_run(killed: list[int], stop: threading.Event) -> Non
         time.sleep(0.02)
 
 
-def test_an_extraction_worker_killed_mid_run_costs_no_page(tmp_path, server):
+def _six_pages(tmp_path, server, delay):
+    """A source of six article pages, page ``i`` answered after ``delay(i)`` seconds."""
     items = []
     for i in range(6):
-        # the last page comes late, when the workers are dead
-        server.route(f"/p/{i}", Reply(body=article_page(f"标题{i}"), delay=1.5 if i == 5 else 0))
+        server.route(f"/p/{i}", Reply(body=article_page(f"标题{i}"), delay=delay(i)))
         items.append({"title": f"标题{i}", "link": f"{server.url}/p/{i}", "description": "摘要"})
     server.route("/feed", Reply(body=rss(items)))
-    config = make_config(
+    return make_config(
         tmp_path, [("源", [server.url + "/feed"])], extra="retries = 0\n", full_text="page"
     )
+
+
+@contextlib.contextmanager
+def _killing(kill):
+    """``kill(killed, stop)`` in a thread while the block runs; the pids it killed."""
     killed: list[int] = []
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_workers_once_they_run, args=(killed, stop))
+    killer = threading.Thread(target=kill, args=(killed, stop))
     killer.start()
     try:
-        with Archive.open(config.archive) as archive:
-            summary = update(config, archive)
-            stored = {a.title: a.content for a in archive.iter_articles()}
+        yield killed
     finally:
         stop.set()
         killer.join()
+
+
+def test_an_extraction_worker_killed_mid_run_costs_no_page(tmp_path, server):
+    config = _six_pages(tmp_path, server, lambda i: 1.5 if i == 5 else 0)  # the last, late
+    with _killing(_kill_workers_once_they_run) as killed, Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        stored = {a.title: a.content for a in archive.iter_articles()}
     assert killed, "no extraction worker was seen"
     assert summary.pages.failed == 0, summary.pages.errors
     assert summary.pages.extracted == 6
@@ -87,24 +98,9 @@ def test_workers_that_keep_dying_fail_the_pages_plainly_and_the_next_run_gets_th
 ):
     """Every new worker killed at once: after a few new pools the run's pages fail with a
     plain reason (no traceback, the run ends), stay marked, and the next run extracts them."""
-    items = []
-    for i in range(6):
-        server.route(f"/p/{i}", Reply(body=article_page(f"标题{i}"), delay=0.3 * i))
-        items.append({"title": f"标题{i}", "link": f"{server.url}/p/{i}", "description": "摘要"})
-    server.route("/feed", Reply(body=rss(items)))
-    config = make_config(
-        tmp_path, [("源", [server.url + "/feed"])], extra="retries = 0\n", full_text="page"
-    )
-    killed: list[int] = []
-    stop = threading.Event()
-    killer = threading.Thread(target=_kill_workers_until, args=(killed, stop))
-    killer.start()
-    try:
-        with Archive.open(config.archive) as archive:
-            summary = update(config, archive)
-    finally:
-        stop.set()
-        killer.join()
+    config = _six_pages(tmp_path, server, lambda i: 0.3 * i)
+    with _killing(_kill_workers_until) as killed, Archive.open(config.archive) as archive:
+        summary = update(config, archive)
     assert 2 <= len(killed) <= 2 * (1 + POOL_REBUILDS)  # two workers a pool at most
     assert summary.pages.failed == 6 and summary.pages.extracted == 0
     assert all("(out of memory, or killed)" in error for error in summary.pages.errors)

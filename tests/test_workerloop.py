@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
@@ -148,19 +149,27 @@ def test_until_idle_ends_when_no_job_waits_and_goes_on_while_one_does(
     assert _said(caplog) == []
 
 
-def test_a_database_that_stays_away_ends_the_worker_with_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    asked = _fast(monkeypatch)
+def _always_raising(
+    error: Callable[[], Exception],
+) -> tuple[list[int], Callable[[], Awaitable[None]], Callable[[], Awaitable[bool]]]:
+    """A run that always raises ``error()`` (counting its calls), and a queue with jobs."""
     runs: list[int] = []
 
     async def run() -> None:
         runs.append(1)
-        raise _lost()
+        raise error()
 
     async def has_todo() -> bool:
         return True
 
+    return runs, run, has_todo
+
+
+def test_a_database_that_stays_away_ends_the_worker_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = _fast(monkeypatch)
+    runs, run, has_todo = _always_raising(_lost)
     with pytest.raises(ArchiveError) as caught:
         asyncio.run(keep_working(run, until_idle=False, has_todo=has_todo, handle_signals=False))
     assert len(runs) == workerloop.RESTARTS + 1
@@ -173,15 +182,7 @@ def test_a_database_that_stays_away_ends_the_worker_with_a_clear_error(
 
 
 def test_any_other_error_ends_the_worker_at_once() -> None:
-    runs: list[int] = []
-
-    async def run() -> None:
-        runs.append(1)
-        raise _broken_query()
-
-    async def has_todo() -> bool:
-        return True
-
+    runs, run, has_todo = _always_raising(_broken_query)
     with pytest.raises(ConnectorException):
         asyncio.run(keep_working(run, until_idle=False, has_todo=has_todo, handle_signals=False))
     assert runs == [1]
