@@ -101,7 +101,8 @@ def test_a_page_of_hundreds_of_thousands_of_tiny_elements_is_extracted_in_second
 ):
     """Extraction time grew with the square of the elements: a 5 MB page of tiny blocks
     or links held the run (and the time budget of `run --max-minutes`) for minutes. The
-    article before them is kept."""
+    article before them is kept. (About 2 s here when quiet; the bound leaves room for a
+    loaded CI machine and still fails the old code, which took 62 s and over 300 s.)"""
     import time
 
     page = UTF8_PAGE.replace("</article>", unit * 250_000 + "</article>").encode()
@@ -110,7 +111,7 @@ def test_a_page_of_hundreds_of_thousands_of_tiny_elements_is_extracted_in_second
     took = time.monotonic() - start
     assert summary.pages.extracted == 1
     assert ARTICLE_TEXT[:20] in stored["p"]
-    assert took < 6, f"the run took {took:.1f} s"
+    assert took < 20, f"the run took {took:.1f} s"
 
 
 @pytest.mark.parametrize(
