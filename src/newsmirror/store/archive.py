@@ -1,6 +1,11 @@
-"""SQLite implementation of the archive.
+"""The archive's interface, and its SQLite implementation.
 
-One file in WAL mode. Every change a run makes to one feed (its articles, their
+Other backends subclass :class:`Archive` and register how they open a URL
+(:meth:`Archive.register_backend`; the PostgreSQL one is registered by the package,
+``newsmirror.store``), so that this module imports none of them and every caller opens
+any archive with :meth:`Archive.open`.
+
+SQLite: one file in WAL mode. Every change a run makes to one feed (its articles, their
 revisions, the search index, the feed's conditional-GET state and the fetch
 log) is written in one transaction, so a run killed at any moment leaves the
 archive at a consistent state and the next run completes what was missed.
@@ -10,10 +15,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from newsmirror.config import Source
 from newsmirror.errors import ArchiveError
@@ -22,7 +27,6 @@ from newsmirror.models import (
     FeedState,
 )
 from newsmirror.store.content import ContentMixin
-from newsmirror.store.dialect import is_postgres_url
 from newsmirror.store.entries import EntriesMixin
 from newsmirror.store.exports import ExportStateMixin
 from newsmirror.store.health import HealthMixin
@@ -53,6 +57,12 @@ def sources_match(
     return all(stored.get(s.name) == _source_row(s) for s in sources)
 
 
+class Opener(Protocol):
+    """How a registered backend opens the archive at a URL (see :meth:`Archive.open`)."""
+
+    def __call__(self, url: str, *, create: bool, media_dir: Path | None) -> Archive: ...
+
+
 class Archive(
     EntriesMixin,
     SearchMixin,
@@ -64,6 +74,8 @@ class Archive(
 ):
     """The archive of sources, articles, revisions, fetch log and search index."""
 
+    _backends: ClassVar[list[tuple[Callable[[Path | str], bool], Opener]]] = []
+
     def __init__(
         self, conn: sqlite3.Connection, path: Path, *, media_dir: Path | None = None
     ) -> None:
@@ -73,22 +85,27 @@ class Archive(
 
     # -- opening -----------------------------------------------------------
 
+    @staticmethod
+    def register_backend(accepts: Callable[[Path | str], bool], opener: Opener) -> None:
+        """Open with ``opener`` every archive whose path or URL ``accepts`` takes (the
+        first registered that does), instead of as a SQLite file."""
+        Archive._backends.append((accepts, opener))
+
     @classmethod
     def open(
         cls, path: Path | str, *, create: bool = True, media_dir: Path | None = None
     ) -> Archive:
         """Open (and create or migrate) the archive at ``path``: a SQLite file, or a
-        ``postgresql://`` URL (:mod:`newsmirror.store.postgres`; its images go to
-        ``media_dir``).
+        URL a registered backend takes, such as ``postgresql://``
+        (:mod:`newsmirror.store.postgres`; its images go to ``media_dir``).
 
         Before anything is written the file is checked (:mod:`newsmirror.store.opening`):
         a SQLite file that is not a newsmirror archive, or a damaged one, is refused
         with :class:`ArchiveError` and left as it was.
         """
-        if is_postgres_url(path):
-            from newsmirror.store.postgres import PgArchive
-
-            return PgArchive.connect(str(path), create=create, media_dir=media_dir)
+        for accepts, opener in Archive._backends:
+            if accepts(path):
+                return opener(str(path), create=create, media_dir=media_dir)
         path = Path(path)
         if path.is_dir() or (not create and not path.is_file()):
             raise ArchiveError(
