@@ -35,6 +35,7 @@ from newsmirror.models import PageTask
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.summaries import Budget, Events, MediaSummary, PageSummary
+from newsmirror.timelimit import in_daemon_thread, overtime_error, within
 from newsmirror.timeutil import from_iso, now_utc
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ PAGE_MAX_BYTES = 10 * 1024 * 1024
 GONE = (404, 410)
 POOL_THRESHOLD = 4  # fewer pages than this are extracted in a thread, not in processes
 POOL_REBUILDS = 3  # new extraction pools in one run after workers died, at most
+EXTRACT_SECONDS = 60.0  # one page's extraction, at most (see timelimit)
 T = TypeVar("T")
 
 
@@ -80,12 +82,20 @@ def extract_page(
     )
 
 
+def warm_up() -> None:
+    """Import the extraction code in a new worker before its first page, so that the
+    page's time limit does not count the import (trafilatura's takes about a second)."""
+    import newsmirror.decode
+    import newsmirror.extract  # noqa: F401
+
+
 async def fetch_page(fetcher: Fetcher, url: str) -> FetchResult:
     return await fetcher.fetch(url, headers={"Accept": PAGE_ACCEPT}, max_bytes=PAGE_MAX_BYTES)
 
 
 class _Runner:
-    """Runs extraction in worker processes when there are many pages, else in a thread.
+    """Runs extraction in worker processes when there are many pages, else in a thread,
+    each page within :data:`EXTRACT_SECONDS` (:mod:`newsmirror.timelimit`).
 
     A worker that dies (killed by the kernel for memory, or by hand) breaks the whole
     pool, and every page in it with it: the first page to see that replaces the pool,
@@ -101,15 +111,22 @@ class _Runner:
             self.pool = self._new_pool()
 
     def _new_pool(self) -> Executor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+        )
 
     async def __call__(self, fn: Callable[..., T], *args: object) -> T:
+        limit = EXTRACT_SECONDS
         if self.pool is None:
-            return await asyncio.to_thread(fn, *args)
+            try:
+                return await asyncio.wait_for(in_daemon_thread(fn, *args), limit)
+            except TimeoutError:
+                raise overtime_error(limit) from None
         for _attempt in range(2):
             pool = self.pool
             try:
-                return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(pool, within, limit, fn, *args)
             except BrokenProcessPool:
                 self._replace(pool)
         raise ExtractionError(

@@ -1,0 +1,117 @@
+"""A page made to be slow to extract fails alone, after a time limit, and does not hold
+the run: in the extraction workers (many pages) and in this process's threads (few)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+import newsmirror.extract  # noqa: F401  (imported: the thread's limit counts no import)
+from conftest import Reply, article_page, make_config, rss
+from newsmirror import fulltext
+from newsmirror.errors import ExtractionError
+from newsmirror.pipeline import update
+from newsmirror.store import Archive
+from newsmirror.timelimit import within
+
+# 50,000 tiny blocks: as many start tags as clean.cap_tags reads, and several seconds of
+# trafilatura's time (7 s on a 2-core test machine, 2 s on a fast one).
+SLOW_PAGE = (
+    article_page("慢").decode().replace("</article>", "<p>短句。</p>" * 50_000 + "</article>")
+).encode()
+
+
+def _run(tmp_path, server, names, monkeypatch, limit=1.0):
+    monkeypatch.setattr(fulltext, "EXTRACT_SECONDS", limit)
+    items = []
+    for i, name in enumerate(names):
+        body = SLOW_PAGE if name == "慢" else article_page(name)
+        server.route(f"/p/{i}", Reply(body=body, headers={"Content-Type": "text/html"}))
+        items.append({"title": name, "link": f"{server.url}/p/{i}", "description": "摘要"})
+    server.route("/feed", Reply(body=rss(items)))
+    config = make_config(
+        tmp_path, [("源", [server.url + "/feed"])], extra="retries = 0\n", full_text="page"
+    )
+    started = time.monotonic()
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        took = time.monotonic() - started
+        rows = archive.conn.execute(
+            "SELECT title, content_origin, page_error, page_attempts, needs_page FROM articles"
+        ).fetchall()
+    return summary, {row[0]: row[1:] for row in rows}, took
+
+
+def test_a_slow_page_among_many_fails_alone_in_the_workers(tmp_path, server, monkeypatch):
+    names = ["慢", "甲", "乙", "丙", "丁", "戊"]  # at least POOL_THRESHOLD: worker processes
+    assert len(names) >= fulltext.POOL_THRESHOLD
+    summary, rows, _took = _run(tmp_path, server, names, monkeypatch)
+    assert summary.pages.extracted == 5
+    assert summary.pages.failed == 1
+    assert any("took over 1 s and was stopped" in e for e in summary.pages.errors)
+    _origin, error, attempts, needs_page = rows["慢"]
+    assert error.startswith("extracting the page took over 1 s and was stopped")
+    assert (attempts, needs_page) == (1, 1)  # tried again next run
+    assert all(rows[n][0] == "page" and rows[n][1] is None for n in names[1:])
+
+
+def test_a_slow_page_among_few_does_not_hold_the_run(tmp_path, server, monkeypatch):
+    names = ["慢", "甲"]  # fewer than POOL_THRESHOLD: threads of this process
+    assert len(names) < fulltext.POOL_THRESHOLD
+    summary, rows, took = _run(tmp_path, server, names, monkeypatch)
+    assert (summary.pages.extracted, summary.pages.failed) == (1, 1)
+    assert rows["慢"][1].startswith("extracting the page took over 1 s and was stopped")
+    assert rows["甲"][0] == "page"
+    assert took < 5, f"the run waited for the slow page: {took:.1f} s"
+
+
+def _spin(end: float) -> int:
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return n
+
+
+def _busy(seconds: float) -> int:
+    """Python steps for ``seconds``, inside a broad ``except Exception`` as libraries
+    write them (the limit must not be swallowed by one)."""
+    end, n = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        try:  # noqa: SIM105 - as a library might write it
+            n += _spin(end)  # (a signal's handler runs in here, inside the try)
+        except Exception:
+            pass
+    return n
+
+
+def test_within_stops_a_long_call_and_leaves_no_timer_behind():
+    rang: list[int] = []
+
+    def handler(signum, _frame):
+        rang.append(signum)
+
+    before = signal.signal(signal.SIGALRM, handler)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ExtractionError, match=r"took over 0\.2 s and was stopped"):
+            within(0.2, _busy, 5.0)
+        assert time.monotonic() - started < 2
+        assert within(1.0, _busy, 0.05) > 0  # a short call keeps its result
+        time.sleep(1.2)  # past the limit of the call above: its timer was disarmed
+        assert rang == []
+        assert signal.getsignal(signal.SIGALRM) is handler  # the handler before it is back
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.signal(signal.SIGALRM, before)
+
+
+def test_within_passes_the_calls_own_error_and_no_limit_means_none():
+    def broken():
+        raise ValueError("its own")
+
+    with pytest.raises(ValueError, match="its own"):
+        within(1.0, broken)
+    assert within(0, _busy, 0.3) > 0  # 0: no limit
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
