@@ -115,3 +115,17 @@ def test_within_passes_the_calls_own_error_and_no_limit_means_none():
         within(1.0, broken)
     assert within(0, _busy, 0.3) > 0  # 0: no limit
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_add_of_a_slow_page_fails_with_the_reason_and_stores_nothing(tmp_path, server, monkeypatch):
+    from newsmirror.add import add_url
+
+    monkeypatch.setattr(fulltext, "EXTRACT_SECONDS", 1.0)
+    server.route("/slow.html", Reply(body=SLOW_PAGE, headers={"Content-Type": "text/html"}))
+    config = make_config(tmp_path, [])
+    started = time.monotonic()
+    with Archive.open(config.archive) as archive:
+        with pytest.raises(ExtractionError, match=r"took over 1 s and was stopped"):
+            add_url(config, archive, f"{server.url}/slow.html", allow_private=True)
+        assert list(archive.iter_articles()) == []
+    assert time.monotonic() - started < 5

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from newsmirror import fulltext
 from newsmirror.clean import clean_text
 from newsmirror.config import Config, Source
 from newsmirror.decide import Change
@@ -29,6 +30,7 @@ from newsmirror.media import mirror_images
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.summaries import MediaSummary
+from newsmirror.timelimit import in_thread_within
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
 
@@ -83,7 +85,8 @@ async def _add(
         result = await fetch_page(fetcher, url)
         if result.status != "ok":
             raise AddError(f"cannot fetch {url}: {result.error}")
-        extracted = await asyncio.to_thread(
+        extracted = await in_thread_within(
+            fulltext.EXTRACT_SECONDS,
             extract_page,
             result.body,
             result.content_type,

@@ -35,7 +35,7 @@ from newsmirror.models import PageTask
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.summaries import Budget, Events, MediaSummary, PageSummary
-from newsmirror.timelimit import in_daemon_thread, overtime_error, within
+from newsmirror.timelimit import in_thread_within, within
 from newsmirror.timeutil import from_iso, now_utc
 
 if TYPE_CHECKING:
@@ -118,10 +118,7 @@ class _Runner:
     async def __call__(self, fn: Callable[..., T], *args: object) -> T:
         limit = EXTRACT_SECONDS
         if self.pool is None:
-            try:
-                return await asyncio.wait_for(in_daemon_thread(fn, *args), limit)
-            except TimeoutError:
-                raise overtime_error(limit) from None
+            return await in_thread_within(limit, fn, *args)
         for _attempt in range(2):
             pool = self.pool
             try:

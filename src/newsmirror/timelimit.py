@@ -64,6 +64,15 @@ def within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
         signal.signal(signal.SIGALRM, before)
 
 
+async def in_thread_within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a daemon thread (:func:`in_daemon_thread`), waited for at most
+    ``seconds``: then :func:`overtime_error`, and the thread is left to itself."""
+    try:
+        return await asyncio.wait_for(in_daemon_thread(fn, *args), seconds)
+    except TimeoutError:
+        raise overtime_error(seconds) from None
+
+
 def in_daemon_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
     """``fn(*args)`` in a daemon thread of its own: a future of the running loop that
     holds its outcome. Cancelling the future (``wait_for`` at a time limit) leaves the
