@@ -3,7 +3,9 @@
 Blocked image hosts are the commonest reason a mirrored article is unreadable in
 China. Each image an article uses is fetched once (the article sent as Referer,
 bounded in size and count per article), its type decided by its bytes (never by
-the server's header; SVG is refused: it can carry scripts), and stored as
+the server's header; SVG is refused: it can carry scripts), its size in pixels read
+from its header (:mod:`newsmirror.imagesize`: a decompression bomb, or a header that
+gives no size, is refused), and stored as
 ``media/<sha256[:2]>/<sha256>.<ext>``, so an image used by many articles is kept
 once. A failed image keeps its original URL and is tried again on later runs.
 The images of pages archived by ``newsmirror add`` (unless --allow-private) are
@@ -25,6 +27,7 @@ from newsmirror.config import MediaSettings
 from newsmirror.errors import ArchiveError
 from newsmirror.fetch import Fetcher
 from newsmirror.files import atomic_write, media_relpath, open_below
+from newsmirror.imagesize import MAX_PIXELS, pixel_size, too_large
 from newsmirror.isolate import failure_reason
 from newsmirror.models import ImageTask
 from newsmirror.netguard import Guard, PrivateAddressError, guarded_transport
@@ -55,6 +58,20 @@ def sniff_image(data: bytes) -> tuple[str, str] | None:
             return mime, ext
     if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
         return "image/avif", "avif"
+    return None
+
+
+def size_refusal(data: bytes, ext: str) -> str | None:
+    """Why an image of type ``ext`` is not mirrored for its size in pixels, or None."""
+    size = pixel_size(data, ext)
+    if size is None or 0 in size:
+        return "not a readable image (its header gives no size)"
+    if too_large(size):
+        width, height = size
+        return (
+            f"{width:,} x {height:,} pixels, over the {MAX_PIXELS // 1_000_000} megapixels"
+            " a reader's browser is asked to decode at most"
+        )
     return None
 
 
@@ -167,6 +184,8 @@ async def _mirror(
         kind = sniff_image(result.body)  # the body of a failed fetch is empty: None
         if result.status == "ok" and kind is None:
             error = "not an image (by its bytes)"
+        elif kind is not None and (refusal := size_refusal(result.body, kind[1])):
+            error, kind = refusal, None
         if kind is None:
             summary.failed += 1
             summary.errors.append(f"{url}: {error}")
