@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 
 import pytest
@@ -174,16 +175,21 @@ def test_os2_bitmaps_and_icons_of_bitmaps():
     os2 = b"BM" + b"\x00" * 12 + struct.pack("<IHHHH", 12, 640, 480, 1, 24)
     assert pixel_size(os2, "bmp") == (640, 480)
 
-    def icon(*entries: tuple[int, int]) -> bytes:
+    def icon(*entries: tuple[int, int], dib: tuple[int, int] = (16, 16)) -> bytes:
+        """Entries whose bitmap (a DIB header: its height counts the mask's rows) is
+        ``dib``."""
         head = struct.pack("<HHH", 0, 1, len(entries))
         body_at = 6 + 16 * len(entries)
         rows = b"".join(
             struct.pack("<BBBBHHII", w, h, 0, 0, 1, 32, 40, body_at) for w, h in entries
         )
-        return head + rows + b"\x00" * 40
+        return head + rows + struct.pack("<IiiHH", 40, dib[0], 2 * dib[1], 1, 32) + b"\0" * 24
 
     assert pixel_size(icon((16, 16), (0, 0)), "ico") == (256, 256)  # 0 stands for 256
-    assert pixel_size(icon((48, 32)), "ico") == (48, 32)
+    assert pixel_size(icon((48, 32), dib=(48, 32)), "ico") == (48, 32)
+    # the directory says 16 x 16, the bitmap 9,000 x 9,000 (Pillow decodes that)
+    assert pixel_size(icon((16, 16), dib=(9_000, 9_000)), "ico") == (9_000, 9_000)
+    assert pixel_size(icon((16, 16))[:-40] + b"\x00" * 40, "ico") is None  # neither
     inner = png(300, 300)  # an icon entry holding a PNG: its own header counts
     head = struct.pack("<HHH", 0, 1, 1) + struct.pack(
         "<BBBBHHII", 16, 16, 0, 0, 1, 32, len(inner), 22
@@ -205,3 +211,52 @@ def test_avif_sizes_in_boxes_of_64_bit_sizes():
     data = _box(b"ftyp", b"avif\x00\x00\x00\x00") + meta
     assert sniff_image(data) == ("image/avif", "avif")
     assert read(data) == (4_000, 3_000)  # the largest item
+
+
+def test_jpeg_bytes_between_segments_are_skipped_as_libjpeg_skips_them():
+    data = _jpeg((640, 480))
+    at = data.index(b"\xff\xdb")  # after APP0: stray bytes there are shown by browsers
+    stray = data[:at] + b"\x00\x00\x00\x00" + data[at:]
+    assert Image.open(io.BytesIO(stray)).size == (640, 480)
+    assert read(stray) == (640, 480) and size_refusal(stray, "jpg") is None
+    # FF 00 after SOI is no marker: read as one, its "length" would land on a 16 x 16
+    # frame header hidden in a comment, and the real frame says 16,000 x 16,000
+    big = bytearray(_jpeg((16, 16)))
+    sof = big.index(b"\xff\xc0")
+    big[sof + 5 : sof + 9] = struct.pack(">HH", 16_000, 16_000)
+    fake = b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", 16, 16) + bytes(10)
+    comment = b"\xff\xfe" + struct.pack(">H", 2 + 20 + len(fake)) + b"A" * 20 + fake
+    hidden = bytes(big[:2]) + b"\xff\x00" + struct.pack(">H", 26) + comment + bytes(big[2:])
+    assert hidden[30:32] == b"\xff\xc0"  # where that "length" leads
+    assert read(hidden) == (16_000, 16_000)
+
+
+def test_gif_frames_count_by_the_box_around_them_all():
+    gif = bytearray(b"GIF89a" + struct.pack("<HHBBB", 10, 10, 0, 0, 0))
+    for w, h in ((60_000, 1), (1, 60_000)):
+        gif += b"\x2c" + struct.pack("<HHHHB", 0, 0, w, h, 0) + b"\x02\x02\x4c\x01\x00"
+    gif += b"\x3b"
+    assert read(bytes(gif)) == (60_000, 60_000)
+
+
+def test_an_image_sequence_counts_its_frames_not_only_its_still_item():
+    frames = [Image.new("RGB", (300, 200), c) for c in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "AVIF", save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray(out.getvalue())
+    at = data.index(b"ispe")
+    data[at + 8 : at + 16] = struct.pack(">II", 16, 16)  # the still item made to say 16 x 16
+    assert Image.open(io.BytesIO(bytes(data))).size == (300, 200)
+    assert read(bytes(data)) == (300, 200)
+
+
+def test_a_header_made_to_be_slow_is_read_in_well_under_a_second():
+    entry = b"\x10\x10\x00\x00\x01\x00\x20\x00" + struct.pack("<II", 40, 0)
+    count = 65_535
+    body = png()  # every entry points at the same PNG at the end
+    rows = b"".join(entry[:12] + struct.pack("<I", 6 + 16 * count) for _ in range(count))
+    data = struct.pack("<HHH", 0, 1, count) + rows + body + b"\x00" * (10 << 20)
+    started = time.perf_counter()
+    size = read(data)
+    assert time.perf_counter() - started < 0.5  # each entry reads 26 bytes, not the rest
+    assert size == (16, 16)  # the entries' 16 x 16 over the PNG's 4 x 3

@@ -184,7 +184,9 @@ async def _mirror(
         kind = sniff_image(result.body)  # the body of a failed fetch is empty: None
         if result.status == "ok" and kind is None:
             error = "not an image (by its bytes)"
-        elif kind is not None and (refusal := size_refusal(result.body, kind[1])):
+        elif kind is not None and (  # (a hostile header can take a second to walk)
+            refusal := await asyncio.to_thread(size_refusal, result.body, kind[1])
+        ):
             error, kind = refusal, None
         if kind is None:
             summary.failed += 1
