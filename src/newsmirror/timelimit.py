@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from newsmirror.errors import ExtractionError
 
 T = TypeVar("T")
+AGAIN = 0.5  # seconds between rings once the limit has passed
 
 
 class _Overtime(BaseException):
@@ -44,19 +45,24 @@ def overtime_error(seconds: float) -> ExtractionError:
 def within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)``, stopped with :func:`overtime_error` after ``seconds`` of real time.
     Only in a process's main thread (elsewhere it runs with no limit: see
-    :func:`in_daemon_thread`)."""
+    :func:`in_daemon_thread`). The timer rings again every :data:`AGAIN` seconds until
+    the call has ended, in case a ring was lost (raised where Python only reports
+    it, such as in a ``__del__``)."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         return fn(*args)
+    ended = False
 
     def ring(_signum: int, _frame: FrameType | None) -> None:
-        raise _Overtime
+        if not ended:
+            raise _Overtime
 
     before = signal.signal(signal.SIGALRM, ring)
     try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, seconds, AGAIN)
         try:
             return fn(*args)
         finally:
+            ended = True  # a ring from here on raises nothing
             signal.setitimer(signal.ITIMER_REAL, 0)
     except _Overtime:
         raise overtime_error(seconds) from None
