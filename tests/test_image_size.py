@@ -190,6 +190,9 @@ def test_os2_bitmaps_and_icons_of_bitmaps():
     # the directory says 16 x 16, the bitmap 9,000 x 9,000 (Pillow decodes that)
     assert pixel_size(icon((16, 16), dib=(9_000, 9_000)), "ico") == (9_000, 9_000)
     assert pixel_size(icon((16, 16))[:-40] + b"\x00" * 40, "ico") is None  # neither
+    v5 = icon((16, 16), dib=(4_000, 3_000))
+    v5 = v5[:-40] + struct.pack("<I", 124) + v5[-36:]  # a v5 bitmap header
+    assert pixel_size(v5, "ico") == (4_000, 3_000)
     inner = png(300, 300)  # an icon entry holding a PNG: its own header counts
     head = struct.pack("<HHH", 0, 1, 1) + struct.pack(
         "<BBBBHHII", 16, 16, 0, 0, 1, 32, len(inner), 22

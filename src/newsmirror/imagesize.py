@@ -16,6 +16,7 @@ MAX_PIXELS = 64_000_000  # 8,000 x 8,000: far above any news picture, infographi
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM, RST0-7: no length follows
 _FILL = re.compile(rb"\xff+")
+_DIB_SIZES = {12, 40, 52, 56, 108, 124}  # a bitmap's header: OS/2, Windows v1 to v5
 
 
 def pixel_size(data: bytes, ext: str) -> tuple[int, int] | None:
@@ -81,7 +82,8 @@ def _jpeg(data: bytes) -> tuple[int, int] | None:
             continue
         if data[at + 1] == 0xFF:
             fill = _FILL.match(data, at)
-            at = (fill.end() if fill else at + 2) - 1  # (always a match: data[at] is FF)
+            assert fill is not None  # data[at] is FF
+            at = fill.end() - 1
             continue
         marker = data[at + 1]
         if marker in _STANDALONE:
@@ -133,11 +135,11 @@ def _ico(data: bytes) -> tuple[int, int] | None:
         head = data[offset : offset + 26]
         if head[:8] == b"\x89PNG\r\n\x1a\n":
             inner = _png(head)
-        elif head[:4] in (b"\x28\x00\x00\x00", b"\x0c\x00\x00\x00"):  # a DIB header
-            bitmap = _bmp(b"\x00" * 14 + head)  # (its height counts the mask's rows too)
-            inner = bitmap and (bitmap[0], (bitmap[1] + 1) // 2)
+        elif struct.unpack("<I", head[:4])[0] in _DIB_SIZES:
+            w, h = _bmp(b"\x00" * 14 + head)  # (its height counts the mask's rows too)
+            inner = (w, (h + 1) // 2)
         else:
-            return None
+            inner = None
         if inner is None:
             return None
         width = max(width, entry[0] or 256, inner[0])
