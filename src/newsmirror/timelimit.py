@@ -36,10 +36,8 @@ class _Overtime(BaseException):
 
 
 def overtime_error(seconds: float) -> ExtractionError:
-    return ExtractionError(
-        f"extracting the page took over {seconds:g} s and was stopped"
-        " (it is tried again on the next runs, a few times at most)"
-    )
+    # (no word of retries: a run's page is tried again, an `add` is not)
+    return ExtractionError(f"extracting the page took over {seconds:g} s and was stopped")
 
 
 def within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
