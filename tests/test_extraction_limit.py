@@ -1,20 +1,23 @@
 """A page made to be slow to extract fails alone, after a time limit, and does not hold
-the run: in the extraction workers (many pages) and in this process's threads (few)."""
+the run, with many pages or few: stopped by the worker's own timer, or, when the timer
+cannot stop it (one long C call), by killing its worker."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 
 import pytest
 
-import newsmirror.extract  # noqa: F401  (imported: the thread's limit counts no import)
 from conftest import Reply, article_page, make_config, rss
-from newsmirror import fulltext
+from newsmirror import extractpool, fulltext
 from newsmirror.errors import ExtractionError
+from newsmirror.extractpool import ExtractionPool
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
 from newsmirror.timelimit import within
+from processes import extraction_workers
 
 # 50,000 tiny blocks: as many start tags as clean.cap_tags reads, and several seconds of
 # trafilatura's time (7 s on a 2-core test machine, 2 s on a fast one).
@@ -45,8 +48,7 @@ def _run(tmp_path, server, names, monkeypatch, limit=1.0):
 
 
 def test_a_slow_page_among_many_fails_alone_in_the_workers(tmp_path, server, monkeypatch):
-    names = ["慢", "甲", "乙", "丙", "丁", "戊"]  # at least POOL_THRESHOLD: worker processes
-    assert len(names) >= fulltext.POOL_THRESHOLD
+    names = ["慢", "甲", "乙", "丙", "丁", "戊"]  # more pages than workers
     summary, rows, _took = _run(tmp_path, server, names, monkeypatch)
     assert summary.pages.extracted == 5
     assert summary.pages.failed == 1
@@ -58,8 +60,7 @@ def test_a_slow_page_among_many_fails_alone_in_the_workers(tmp_path, server, mon
 
 
 def test_a_slow_page_among_few_does_not_hold_the_run(tmp_path, server, monkeypatch):
-    names = ["慢", "甲"]  # fewer than POOL_THRESHOLD: threads of this process
-    assert len(names) < fulltext.POOL_THRESHOLD
+    names = ["慢", "甲"]
     summary, rows, took = _run(tmp_path, server, names, monkeypatch)
     assert (summary.pages.extracted, summary.pages.failed) == (1, 1)
     assert rows["慢"][1].startswith("extracting the page took over 1 s and was stopped")
@@ -156,3 +157,50 @@ def test_within_rings_again_when_a_ring_is_lost():
         within(0.2, swallow_the_first, 5.0)
     assert lost == [1] and time.monotonic() - started < 2
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def _deaf(seconds: float) -> str:
+    """A call the limit's timer cannot stop, as one long C call of lxml would be."""
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    time.sleep(seconds)
+    return "woke"
+
+
+def _double(n: int) -> int:
+    return 2 * n
+
+
+def _gone(pids: list[int], within: float = 5.0) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if not set(pids) & set(extraction_workers()):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_page_the_timer_cannot_stop_has_its_worker_killed(monkeypatch):
+    """Its worker is killed soon after the limit (KILL_AFTER), the page fails with the
+    reason, the pages that shared the pool come back from a new one, and no process
+    is left working on it."""
+    monkeypatch.setattr(extractpool, "KILL_AFTER", 1.0)
+
+    async def go() -> tuple[float, list[int], list[int], int]:
+        with ExtractionPool(2) as pool:
+            assert await pool(5.0, _double, 0) == 0  # the workers are up
+            first = extraction_workers()
+            started = time.monotonic()
+            deaf = asyncio.ensure_future(pool(0.5, _deaf, 120.0))
+            others = [asyncio.ensure_future(pool(5.0, _double, i)) for i in range(1, 5)]
+            with pytest.raises(ExtractionError, match=r"^extracting the page took over 0\.5 s"):
+                await deaf
+            took = time.monotonic() - started
+            doubled = [await other for other in others]
+            return took, first, doubled, pool.rebuilt
+
+    took, first, doubled, rebuilt = asyncio.run(go())
+    assert took < 6, f"the stuck page held the pool for {took:.1f} s"
+    assert doubled == [2, 4, 6, 8]
+    assert rebuilt == 1
+    assert first and _gone(first), "the stuck worker is still there"
+    assert _gone(extraction_workers()), "a worker outlived the closed pool"

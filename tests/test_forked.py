@@ -70,8 +70,9 @@ def test_an_error_here_ends_the_child_and_goes_on():
 
 
 def _children() -> list[str]:
-    """This process's children (zombies too) but multiprocessing's resource tracker, which
-    an earlier test's extraction pool starts and which lives as long as this process."""
+    """This process's children (zombies too) but multiprocessing's resource tracker and
+    fork server, which an earlier test's extraction pool starts and which live as long as
+    this process."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -82,7 +83,8 @@ def _children() -> list[str]:
         except OSError:  # ended meanwhile
             continue
         mine = int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
-        if mine and b"multiprocessing.resource_tracker" not in cmdline:
+        lasting = (b"multiprocessing.resource_tracker", b"multiprocessing.forkserver")
+        if mine and not any(name in cmdline for name in lasting):
             found.append(f"{entry.name} {cmdline[:80]!r}")
     return found
 

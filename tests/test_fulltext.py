@@ -10,10 +10,12 @@ import yaml
 from conftest import ARTICLE_TEXT, Reply, article_page, make_config, rss
 from newsmirror.decide import needs_full_text
 from newsmirror.demo.assets import png
-from newsmirror.fulltext import POOL_THRESHOLD, refetch
+from newsmirror.fulltext import refetch
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
+
+PAGES = 4  # pages of a site: more than the extraction workers (one a CPU, two here)
 
 
 def teaser_site(server, count=2):
@@ -211,17 +213,17 @@ def test_page_whose_extraction_crashes_is_that_page_failure(tmp_path, server):
     used, put in after the config check) fails that page alone, with a one-line reason."""
     import dataclasses
 
-    teaser_site(server, count=POOL_THRESHOLD)  # enough pages for worker processes
+    teaser_site(server, count=PAGES)  # more pages than workers
     config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
     [source] = config.sources
     broken = dataclasses.replace(source, selector="a:nth-child(x)")
     config = dataclasses.replace(config, sources=(broken,))
     with Archive.open(config.archive) as archive:
         summary = update(config, archive)
-        assert summary.sources[0].status == "ok" and summary.new == POOL_THRESHOLD
-        assert summary.pages.failed == POOL_THRESHOLD
+        assert summary.sources[0].status == "ok" and summary.new == PAGES
+        assert summary.pages.failed == PAGES
         assert all("\n" not in e and "Invalid series" in e for e in summary.pages.errors)
-        assert len(list(archive.iter_articles())) == POOL_THRESHOLD
+        assert len(list(archive.iter_articles())) == PAGES
 
 
 def big_teaser_site(server, count, repeat=120, slow=0.0):
@@ -245,7 +247,7 @@ def test_full_archive_during_the_page_step_stops_the_run_cleanly(tmp_path, serve
 
     from newsmirror.errors import ArchiveError
 
-    big_teaser_site(server, count=POOL_THRESHOLD - 1, slow=0.5)  # still coming at the error
+    big_teaser_site(server, count=PAGES - 1, slow=0.5)  # still coming at the error
     config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
     with Archive.open(config.archive) as archive:
         archive.sync_sources(config.sources)
@@ -259,7 +261,7 @@ def test_full_archive_during_the_page_step_stops_the_run_cleanly(tmp_path, serve
         assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
         assert "Traceback" not in "".join(capfd.readouterr())
         assert archive.check() == []
-        assert archive.counts()["articles"] == POOL_THRESHOLD - 1  # the feed step fitted
+        assert archive.counts()["articles"] == PAGES - 1  # the feed step fitted
         rows = archive.conn.execute(
             "SELECT a.content_origin, a.version, COUNT(r.id) FROM articles a"
             " LEFT JOIN revisions r ON r.article_id = a.id GROUP BY a.id"
@@ -270,7 +272,7 @@ def test_full_archive_during_the_page_step_stops_the_run_cleanly(tmp_path, serve
         again = update(config, archive)
         assert again.pages.failed == 0
         origins = archive.conn.execute("SELECT content_origin FROM articles").fetchall()
-        assert origins == [("page",)] * (POOL_THRESHOLD - 1)
+        assert origins == [("page",)] * (PAGES - 1)
 
 
 def test_a_spent_time_budget_leaves_pages_and_images_for_the_next_run(tmp_path, server):

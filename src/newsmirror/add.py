@@ -24,13 +24,13 @@ from newsmirror.clean import clean_text
 from newsmirror.config import Config, Source
 from newsmirror.decide import Change
 from newsmirror.errors import AddError
+from newsmirror.extractpool import ExtractionPool, extract_page
 from newsmirror.fetch import Fetcher
-from newsmirror.fulltext import extract_page, fetch_page
+from newsmirror.fulltext import fetch_page
 from newsmirror.media import mirror_images
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.summaries import MediaSummary
-from newsmirror.timelimit import in_thread_within
 from newsmirror.timeutil import now_utc
 from newsmirror.urls import is_http_url
 
@@ -82,20 +82,22 @@ async def _add(
 ) -> AddResult:
     transport = guarded_transport(guard, config.fetch) if guard else None
     async with Fetcher(config.fetch, transport=transport) as fetcher:
-        result = await fetch_page(fetcher, url)
-        if result.status != "ok":
-            raise AddError(f"cannot fetch {url}: {result.error}")
-        extracted = await in_thread_within(
-            fulltext.EXTRACT_SECONDS,
-            extract_page,
-            result.body,
-            result.content_type,
-            result.final_url or url,
-            source.selector,
-            source.remove,
-            config.content.iframe_hosts,
-            True,
-        )
+        with ExtractionPool(1) as pool:
+            pool.start()  # while the page is fetched
+            result = await fetch_page(fetcher, url)
+            if result.status != "ok":
+                raise AddError(f"cannot fetch {url}: {result.error}")
+            extracted = await pool(
+                fulltext.EXTRACT_SECONDS,
+                extract_page,
+                result.body,
+                result.content_type,
+                result.final_url or url,
+                source.selector,
+                source.remove,
+                config.content.iframe_hosts,
+                True,
+            )
         now = now_utc()
         title = clean_text(extracted.title) or url  # the page's, as a feed's title is read
         published = _parse_date(extracted.date)

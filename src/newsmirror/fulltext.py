@@ -17,17 +17,14 @@ page's failure, with the reason.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from newsmirror.aio import run_all
 from newsmirror.config import Config, Source
 from newsmirror.decide import use_page_text
 from newsmirror.errors import ExtractionError
+from newsmirror.extractpool import ExtractionPool, extract_page
 from newsmirror.fetch import Fetcher, FetchResult
 from newsmirror.htmltext import plain_text
 from newsmirror.isolate import failure_reason
@@ -35,117 +32,20 @@ from newsmirror.models import PageTask
 from newsmirror.netguard import Guard, guarded_transport
 from newsmirror.store import Archive
 from newsmirror.summaries import Budget, Events, MediaSummary, PageSummary
-from newsmirror.timelimit import in_thread_within, within
 from newsmirror.timeutil import from_iso, now_utc
 
 if TYPE_CHECKING:
     import httpx
 
-    from newsmirror.extract import Extracted
 
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 PAGE_MAX_BYTES = 10 * 1024 * 1024
 GONE = (404, 410)
-POOL_THRESHOLD = 4  # fewer pages than this are extracted in a thread, not in processes
-POOL_REBUILDS = 3  # new extraction pools in one run after workers died, at most
-EXTRACT_SECONDS = 60.0  # one page's extraction, at most (see timelimit)
-T = TypeVar("T")
-
-
-def extract_page(
-    body: bytes,
-    content_type: str,
-    url: str,
-    selector: str = "",
-    remove: Sequence[str] = (),
-    iframe_hosts: Sequence[str] = (),
-    metadata: bool = False,
-    summary: str = "",
-) -> Extracted:
-    """Decode and extract one page (runs in a worker process); ``summary`` is the feed's
-    text of the item, to tell an extraction that missed the article.
-
-    trafilatura is imported here, by the processes that extract, not by every run.
-    """
-    from newsmirror.decode import decode_html
-    from newsmirror.extract import extract_article
-
-    text, _codec = decode_html(body, content_type)
-    return extract_article(
-        text,
-        url,
-        selector=selector or None,
-        remove=remove,
-        metadata=metadata,
-        iframe_hosts=iframe_hosts,
-        summary=summary,
-    )
-
-
-def warm_up() -> None:
-    """Import the extraction code in a new worker before its first page, so that the
-    page's time limit does not count the import (trafilatura's takes about a second)."""
-    import newsmirror.decode
-    import newsmirror.extract  # noqa: F401
+EXTRACT_SECONDS = 60.0  # one page's extraction, at most (see extractpool)
 
 
 async def fetch_page(fetcher: Fetcher, url: str) -> FetchResult:
     return await fetcher.fetch(url, headers={"Accept": PAGE_ACCEPT}, max_bytes=PAGE_MAX_BYTES)
-
-
-class _Runner:
-    """Runs extraction in worker processes when there are many pages, else in a thread,
-    each page within :data:`EXTRACT_SECONDS` (:mod:`newsmirror.timelimit`).
-
-    A worker that dies (killed by the kernel for memory, or by hand) breaks the whole
-    pool, and every page in it with it: the first page to see that replaces the pool,
-    and each page it broke is extracted once more in the new one. A page that breaks the
-    new pool too is the likely cause, and fails alone; after :data:`POOL_REBUILDS` new pools the
-    run's remaining pages fail (they stay marked for the next run)."""
-
-    def __init__(self, count: int) -> None:
-        self.pool: Executor | None = None
-        self.workers = min(count, multiprocessing.cpu_count() or 1)
-        self.rebuilt = 0
-        if count >= POOL_THRESHOLD:
-            self.pool = self._new_pool()
-
-    def _new_pool(self) -> Executor:
-        return ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
-        )
-
-    async def __call__(self, fn: Callable[..., T], *args: object) -> T:
-        limit = EXTRACT_SECONDS
-        if self.pool is None:
-            return await in_thread_within(limit, fn, *args)
-        for _attempt in range(2):
-            pool = self.pool
-            try:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(pool, within, limit, fn, *args)
-            except BrokenProcessPool:
-                self._replace(pool)
-        raise ExtractionError(
-            "the extraction worker died twice while it read this page (out of memory, or killed)"
-        )
-
-    def _replace(self, broken: Executor) -> None:
-        """A new pool for ``broken``, unless another page replaced it already."""
-        if self.pool is not broken:
-            return
-        broken.shutdown(wait=False, cancel_futures=True)
-        if self.rebuilt >= POOL_REBUILDS:
-            raise ExtractionError(
-                f"the extraction workers died {self.rebuilt + 1} times in this run"
-                " (out of memory, or killed); the remaining pages wait for the next run"
-            )
-        self.rebuilt += 1
-        self.pool = self._new_pool()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
 
 
 async def fill_pages(
@@ -169,7 +69,8 @@ async def fill_pages(
     summary = PageSummary()
     gate = asyncio.Semaphore(config.fetch.concurrency)  # a page starts when a slot frees
     sources = {s.name: s for s in config.sources}
-    runner = _Runner(len(tasks))
+    runner = ExtractionPool(len(tasks))
+    runner.start()  # while the first pages are fetched
     fetchers = {False: fetcher}
 
     async def one(task: PageTask) -> str:
@@ -189,6 +90,7 @@ async def fill_pages(
             return "checked"
         try:
             extracted = await runner(
+                EXTRACT_SECONDS,
                 extract_page,
                 result.body,
                 result.content_type,

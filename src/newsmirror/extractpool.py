@@ -1,0 +1,187 @@
+"""Worker processes that extract article pages, each page within a limit of real time.
+
+A page made to be slow (patterns that lxml or trafilatura take quadratic time over, that
+the tag cap of :mod:`newsmirror.clean` does not know) must fail alone and not hold a run:
+``run --max-minutes`` only stops pages from starting. Every page is extracted in a worker
+process, never in this one, so that two limits hold:
+
+- In the worker, :func:`~newsmirror.timelimit.within` stops the call at ``limit`` seconds
+  between two Python steps, and the worker goes on with the next page.
+- Here, a page that has not come back :data:`KILL_AFTER` seconds after that (a single C
+  call of lxml that the timer cannot interrupt) has its workers killed; the pool is
+  replaced, the pages it was running at the same time are extracted again in the new one,
+  and the page fails with the same reason. No thread or process is left working on it.
+
+A page's time starts when it starts: at most one page a worker is handed to the pool.
+
+The workers are forked by multiprocessing's fork server, which imports the extraction
+code once (trafilatura's import takes about a second), not by the process that runs the
+fetches (a fork of a process with threads and open connections is not safe). A worker
+that dies (killed by the kernel for memory, or by hand) breaks the whole pool, and every
+page in it with it: the first page to see that replaces the pool, and each page it broke
+is extracted once more in the new one. A page that breaks the new pool too is the likely
+cause, and fails alone; after :data:`POOL_REBUILDS` new pools the run's remaining pages
+fail (they stay marked for the next run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from newsmirror.errors import ExtractionError
+from newsmirror.timelimit import overtime_error, within
+
+if TYPE_CHECKING:
+    from newsmirror.extract import Extracted
+
+T = TypeVar("T")
+POOL_REBUILDS = 3  # new extraction pools in one run after workers died, at most
+KILL_AFTER = 5.0  # seconds past a page's limit before its worker is killed
+PRELOAD = ["newsmirror.extractpool", "newsmirror.decode", "newsmirror.extract"]
+
+
+def extract_page(
+    body: bytes,
+    content_type: str,
+    url: str,
+    selector: str = "",
+    remove: Sequence[str] = (),
+    iframe_hosts: Sequence[str] = (),
+    metadata: bool = False,
+    summary: str = "",
+) -> Extracted:
+    """Decode and extract one page (in a worker); ``summary`` is the feed's text of the
+    item, to tell an extraction that missed the article. trafilatura is imported here,
+    by the processes that extract, not by every run."""
+    from newsmirror.decode import decode_html
+    from newsmirror.extract import extract_article
+
+    text, _codec = decode_html(body, content_type)
+    return extract_article(
+        text,
+        url,
+        selector=selector or None,
+        remove=remove,
+        metadata=metadata,
+        iframe_hosts=iframe_hosts,
+        summary=summary,
+    )
+
+
+def warm_up() -> None:
+    """Import the extraction code in a new worker before its first page (the fork server
+    has done it already, unless its preload failed), so that no page's limit counts it."""
+    import newsmirror.decode
+    import newsmirror.extract  # noqa: F401
+
+
+def _context() -> Any:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # (read when the fork server starts)
+    return context
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes: the pool breaks, and each page it was running
+    gets BrokenProcessPool."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14
+    if kill is not None:
+        kill()
+        return
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+
+
+class ExtractionPool:
+    """``await pool(limit, fn, *args)``: ``fn(*args)`` in a worker, stopped after ``limit``
+    seconds (see the module). ``count`` is how many pages there are at most (no more
+    workers than that, nor than this machine's CPUs). Close it with :meth:`close`, or use
+    it as a context manager."""
+
+    def __init__(self, count: int) -> None:
+        self.workers = max(1, min(count, multiprocessing.cpu_count() or 1))
+        self.rebuilt = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._starting: asyncio.Future[Any] | None = None
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _current(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_context(), initializer=warm_up
+            )
+        return self._pool
+
+    def start(self) -> None:
+        """Start a worker now, in the background, so that the first page does not wait for
+        the fork server to start and import the extraction code (a second or so)."""
+        if self._starting is None:
+            pool = self._current()
+            self._starting = asyncio.ensure_future(asyncio.to_thread(pool.submit, int))
+            # A pool broken meanwhile is the first page's to report.
+            self._starting.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def __call__(self, limit: float, fn: Callable[..., T], *args: Any) -> T:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers)
+        async with self._slots:
+            for _attempt in range(2):
+                pool = self._current()
+                try:
+                    return await self._one(pool, limit, fn, *args)
+                except BrokenProcessPool:
+                    self._replace(pool)
+        raise ExtractionError(
+            "the extraction worker died twice while it read this page (out of memory, or killed)"
+        )
+
+    async def _one(
+        self, pool: ProcessPoolExecutor, limit: float, fn: Callable[..., T], *args: Any
+    ) -> T:
+        # Handed over from a thread: the first page waits there, not in the event loop,
+        # while the fork server starts and imports the extraction code.
+        handed = await asyncio.to_thread(pool.submit, within, limit, fn, *args)
+        running = asyncio.wrap_future(handed)
+        done, _ = await asyncio.wait({running}, timeout=limit + KILL_AFTER)
+        if not done:  # the worker's own timer could not stop it (a C call)
+            running.cancel()
+            with contextlib.suppress(ExtractionError):  # this page's reason is its time
+                self._replace(pool, kill=True)
+            raise overtime_error(limit)
+        return running.result()
+
+    def _replace(self, broken: ProcessPoolExecutor, *, kill: bool = False) -> None:
+        """Leave ``broken`` (killing its workers first when ``kill``) for a new pool at the
+        next page, unless another page replaced it already. After :data:`POOL_REBUILDS`
+        new pools, ``broken`` stays: the run's remaining pages fail at once."""
+        if self._pool is not broken:
+            return
+        if kill:
+            _kill_workers(broken)
+        if self.rebuilt >= POOL_REBUILDS:
+            raise ExtractionError(
+                f"the extraction workers died {self.rebuilt + 1} times in this run"
+                " (out of memory, killed, or stuck on a page); the remaining pages wait"
+                " for the next run"
+            )
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.rebuilt += 1
+        self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
