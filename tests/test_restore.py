@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -173,3 +174,32 @@ def test_run_restores_a_lost_archive_and_then_writes_nothing_new(tmp_path, serve
     plain = nm("run", cwd=tmp_path)  # the archive is there now: no restore
     assert "restored" not in plain.stdout
     assert snapshot(tmp_path / "jekyll") == before
+
+
+def test_a_decompression_bomb_in_the_tree_is_left_out(tmp_path, server):
+    """An image of the tree that declares more pixels than a mirrored one may (made by
+    hand, or by an old mirror) is not restored: it is fetched again, and refused there."""
+    from test_image_size import png_bomb
+
+    _config, archive = build_archive(tmp_path, server)
+    out = tmp_path / "out"
+    export_jekyll(archive, out, media_dir=archive.media_dir)
+    archive.close()
+    [image] = (out / "media").rglob("*.png")
+    bomb = png_bomb(9_000, 9_000)
+    sha = hashlib.sha256(bomb).hexdigest()
+    (out / "media" / sha[:2]).mkdir(exist_ok=True)
+    (out / "media" / sha[:2] / f"{sha}.png").write_bytes(bomb)
+    for post in (out / "_posts").glob("*.md"):
+        old = f"{image.stem[:2]}/{image.stem}"
+        post.write_text(post.read_text().replace(old, f"{sha[:2]}/{sha}"))
+    image.unlink()
+    empty = Archive.open(tmp_path / "r" / "archive.sqlite")
+    summary = import_jekyll(empty, out)
+    assert summary.images == 0 and summary.new == 6
+    assert any("9,000 x 9,000 pixels" in note for note in summary.notes), summary.notes
+    assert not any(empty.media_dir.rglob("*.png"))
+    assert {task.url for task in empty.pending_images(max_attempts=3)} == {
+        f"{server.url}/i.png?a=1&b=2"
+    }  # fetched again (and refused there, as any bomb)
+    empty.close()

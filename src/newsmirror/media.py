@@ -224,8 +224,9 @@ _SHA256 = re.compile("[0-9a-f]{64}")
 
 def _read_image(root: Path, relpath: str) -> bytes | str:
     """The bytes of ``root/media/relpath`` (a regular file below ``root``, reached with no
-    symlink followed, whose sha256 is its name, a raster image of its extension's type),
-    or why not. ``relpath`` comes from a post: it is checked to be a media path first."""
+    symlink followed, whose sha256 is its name, a raster image of its extension's type
+    of a size a mirrored image may have), or why not. ``relpath`` comes from a post: it is
+    checked to be a media path first."""
     path = root / "media" / relpath
     sha, _, ext = relpath.partition("/")[2].partition(".")
     if not _SHA256.fullmatch(sha) or media_relpath(sha, ext) != relpath:
@@ -241,7 +242,8 @@ def _read_image(root: Path, relpath: str) -> bytes | str:
         return f"{path}: content does not match its name"
     if (sniff_image(data) or ("", ""))[1] != ext:  # an SVG or HTML page would be published
         return f"{path}: not an image of its type (.{ext})"
-    return data
+    refusal = size_refusal(data, ext)  # as when it was mirrored (a tree may be older)
+    return f"{path}: {refusal}" if refusal else data
 
 
 def restore_media(
