@@ -47,7 +47,14 @@ def rss(title: str, prolog: str = "") -> str:
         ("GB2312", "gb18030"),
         (" 'GBK' ", "gb18030"),
         ("US-ASCII", "utf-8"),
-        ("latin1", "iso8859-1"),
+        ("latin1", "cp1252"),  # as browsers read it (WHATWG), not Python's latin-1
+        ("ISO-8859-1", "cp1252"),
+        ("latin-1", "cp1252"),  # no browser label: Python's, widened as the one above
+        ("shift_jis", "cp932"),  # Windows' extensions (①, NEC and IBM rows) read too
+        ("euc-kr", "cp949"),
+        ("utf-16", "utf-16-le"),
+        ("x-user-defined", None),  # no codec of Python's: as if none were declared
+        ("iso-2022-kr", None),  # WHATWG's "replacement": its text is never read
         ("x-big5", "big5hkscs"),  # no label of Python's or the browsers'
         ("'X-Big5'", "big5hkscs"),
         ("X-X-BIG5", "big5hkscs"),
@@ -125,7 +132,7 @@ def test_a_charset_no_browser_reads_is_skipped_for_the_next():
 def test_a_western_default_is_trusted_only_for_ascii():
     assert decode_html(b"<p>plain</p>", "text/html; charset=iso-8859-1") == (
         "<p>plain</p>",
-        "iso8859-1",
+        "cp1252",
     )
     body = b'<meta charset="gbk">' + "天气预报".encode("gbk")
     assert decode_html(body, "text/html; charset=iso-8859-1") == (
@@ -304,12 +311,12 @@ JAPANESE = "日本語のニュースです。ひらがなとカタカナ。"
 
 def test_a_declared_codec_other_than_chinese_is_kept():
     body = rss(JAPANESE).encode("shift_jis")
-    stray = body[:-3] + b"\x80" + body[-3:]
+    stray = body + b"\x81"  # a lead byte with no trail byte
     assert decode_feed(stray, "text/xml; charset=shift_jis") == FeedText(
-        rss(JAPANESE)[:-3] + "\ufffdss>", "shift_jis", exact=False
+        rss(JAPANESE) + "\ufffd", "cp932", exact=False
     )
     assert decode_feed(b"  " + body, "text/xml; charset=shift_jis") == FeedText(
-        "  " + rss(JAPANESE), "shift_jis", exact=True
+        "  " + rss(JAPANESE), "cp932", exact=True
     )
 
 
@@ -319,7 +326,7 @@ def test_a_western_header_for_chinese_bytes_is_not_trusted():
         rss(GBK_TEXT), "gb18030", exact=True
     )
     assert decode_feed(rss("abc").encode(), "text/xml; charset=iso-8859-1") == FeedText(
-        rss("abc"), "iso8859-1", exact=True
+        rss("abc"), "cp1252", exact=True
     )
 
 
@@ -355,3 +362,13 @@ def test_a_big5_feed_under_a_utf8_header_is_big5():
     found = decode_feed(body, "application/rss+xml; charset=utf-8")
     assert found is not None and found.codec == "big5hkscs" and found.exact
     assert "<title>繁體標題</title>" in found.text and "<p>正文一</p>" in found.text
+
+
+def test_a_label_reads_as_browsers_read_it_with_windows_extensions():
+    """A page labelled EUC-KR whose syllables only Windows' cp949 has (똠), or Shift_JIS
+    with Windows' extensions (①, Ⅲ, 髙), reads as a reader's browser shows it (WHATWG's
+    decoders are those), not with U+FFFD for what the strict codec lacks."""
+    korean = '<meta charset="euc-kr"><p>한국어 뉴스입니다. 똠방각하</p>'
+    assert decode_html(korean.encode("cp949"), "text/html") == (korean, "cp949")
+    japanese = '<meta charset="Shift_JIS"><p>日本語の①番目のニュース、Ⅲ章と髙橋さん</p>'
+    assert decode_html(japanese.encode("cp932"), "text/html") == (japanese, "cp932")

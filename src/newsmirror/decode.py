@@ -35,39 +35,34 @@ _SUPERSETS = {
     "x-big5": "big5hkscs",
     "ascii": "utf-8",
     "us-ascii": "utf-8",
+    "iso8859-1": "cp1252",  # (latin-1, as browsers read it: no WHATWG label, Python's name)
 }
 _WESTERN = {"latin-1", "iso8859-1", "cp1252", "iso-8859-1", "windows-1252"}
-# The encodings browsers read (WHATWG Encoding), as Python names: Python's own codecs
-# (unicode_escape, undefined, utf-7 ...) are no web charsets, and a page declaring one
-# is read as if it declared none.
-_WEB = frozenset(
-    codecs.lookup(name).name
-    for name in (
-        *("utf-8", "utf-16-le", "utf-16-be", "utf-16", "cp866", "cp874", "latin-1"),
-        *(f"iso8859-{i}" for i in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
-        *("koi8-r", "koi8-u", "mac-roman", "mac-cyrillic", "gb18030", "big5hkscs"),
-        *(f"cp125{i}" for i in range(9)),
-        *("euc-jp", "iso2022-jp", "shift-jis", "euc-kr"),
-    )
-)
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 
 
 def normalise_charset(name: str | None) -> str | None:
-    """A Python codec name for a declared charset, widened to its superset; None if unknown."""
+    """A Python codec name for a declared charset, widened to its superset; None if unknown.
+
+    A label of the WHATWG Encoding standard means what it means to a browser
+    (iso-8859-1 and latin1 are windows-1252, shift_jis is cp932, euc-kr is cp949), also
+    where Python has a codec of that name; another label is Python's."""
     if not name:
         return None
     name = name.strip().strip("\"'").lower()
     name = _SUPERSETS.get(name, name)
+    encoding = webencodings.lookup(name)
     try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        # A label browsers know and Python does not (gb_2312, x-x-big5, x-mac-cyrillic ...).
-        encoding = webencodings.lookup(name)
-        if encoding is None:
-            return None
-        codec = encoding.codec_info.name
+        codec = codecs.lookup(encoding.codec_info.name if encoding else name).name
+    except LookupError:  # (and WHATWG's "replacement" and "x-user-defined")
+        return None
     return _SUPERSETS.get(codec, codec)
+
+
+# The encodings browsers read (WHATWG Encoding), as Python names: Python's own codecs
+# (unicode_escape, undefined, utf-7 ...) are no web charsets, and a page declaring one
+# is read as if it declared none.
+_WEB = frozenset(filter(None, map(normalise_charset, webencodings.LABELS)))
 
 
 def declared_charset(body: bytes) -> str | None:
