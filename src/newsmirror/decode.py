@@ -12,9 +12,7 @@ for a decoding that turns the text into U+FFFD.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import re
-from functools import lru_cache
 from typing import NamedTuple
 
 import webencodings
@@ -88,84 +86,21 @@ def _clean_decode(body: bytes, codec: str) -> str | None:
     return text if text.count("\ufffd") <= max(2, len(text) // 2000) else None
 
 
-def _detected(body: bytes, chinese: tuple[str, str] | None) -> tuple[str, str] | None:
-    """An undeclared page's reading, Chinese first: ``chinese`` (GB18030 or Big5-HKSCS
-    when either reads it as common Chinese: :func:`chinese_reading`) unless
-    charset-normalizer reads it in a Japanese or Korean codec as Japanese or Korean (short
-    Chinese text fools the detector: four GBK characters read as Korean or Polish); else
-    charset-normalizer's reading; else either Chinese codec that decodes it cleanly."""
+def _detected(body: bytes) -> tuple[str, str] | None:
+    """charset-normalizer's reading, else GB18030 or Big5-HKSCS if either decodes cleanly."""
     from charset_normalizer import from_bytes  # only for bodies that need detecting
 
     best = from_bytes(body).best()
-    reading = None
     if best is not None and best.encoding:
         detected = normalise_charset(best.encoding) or best.encoding
         text = _clean_decode(body, detected)
-        reading = (text, detected) if text is not None else None
-    if chinese is not None and (
-        reading is None or reading[1] in _CHINESE or not _japanese_or_korean(reading[0])
-    ):
-        return chinese[1], chinese[0]
-    if reading is not None:
-        return reading
+        if text is not None:
+            return text, detected
     for codec in ("gb18030", "big5hkscs"):
         text = _clean_decode(body, codec)
         if text is not None and not _private_use_heavy(text):  # Big5 read as GB18030
             return text, codec
     return None
-
-
-@lru_cache(maxsize=1)
-def _common_hanzi() -> dict[str, frozenset[str]]:
-    """The common Chinese characters as each standard ranks them: GB2312's first level
-    (3,755 simplified, for GB18030) and Big5's frequent set (5,401 traditional)."""
-    trails = [*range(0x40, 0x7F), *range(0xA1, 0xFF)]
-    pairs = {
-        "gb18030": [(hi, lo) for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF)],
-        "big5hkscs": [
-            (hi, lo) for hi in range(0xA4, 0xC7) for lo in trails if hi < 0xC6 or lo < 0x7F
-        ],
-    }
-    found: dict[str, frozenset[str]] = {}
-    for codec, codes in pairs.items():
-        chars = set()
-        for hi, lo in codes:
-            with contextlib.suppress(UnicodeDecodeError):
-                chars.add(bytes((hi, lo)).decode("gb2312" if codec == "gb18030" else "big5"))
-        found[codec] = frozenset(chars)
-    return found
-
-
-_WIDE_LETTERS = re.compile(r"[^\x00-\x7f\s\u3000-\u303f\uff00-\uffef\u2000-\u206f]")
-CHINESE_SHARE = 0.9  # of a reading's letters beyond ASCII: common Chinese characters
-CHINESE_SHARE_LENIENT = 0.8  # the same, for a reading with a few bytes replaced
-_CHINESE = ("gb18030", "big5hkscs")
-
-
-def _chinese_share(text: str, codec: str = "") -> float:
-    """How many of the letters beyond ASCII of ``text`` are common Chinese characters
-    (of either standard; of ``codec``'s own only, when given)."""
-    letters = _WIDE_LETTERS.findall(text)
-    sets = _common_hanzi()
-    common = sets[codec] if codec else sets["gb18030"] | sets["big5hkscs"]
-    return sum(c in common for c in letters) / len(letters) if letters else 0.0
-
-
-def chinese_reading(body: bytes) -> tuple[str, str] | None:
-    """(codec, text) of GB18030 or Big5-HKSCS, whichever decodes ``body`` exactly into
-    text whose letters beyond ASCII are mostly common Chinese characters (at least
-    :data:`CHINESE_SHARE` of them; on a tie, more of its own standard's: Big5's 廣 is
-    GBK's traditional 約); None when neither does (other bytes read as Chinese give rare
-    characters: 鋓鄐怴暦 for 臺灣新聞 in Shift_JIS)."""
-    found = None
-    for codec in _CHINESE:
-        text = _strict(body, codec)
-        if text is None:
-            continue
-        score = (_chinese_share(text), _chinese_share(text, codec))
-        if score[0] >= CHINESE_SHARE and (found is None or score > found[0]):
-            found = (score, codec, text)
-    return None if found is None else (found[1], found[2])
 
 
 def _meta_charset(body: bytes) -> str | None:
@@ -195,15 +130,10 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
         text = _clean_decode(body, declared)
         if text is not None and not _private_use_heavy(text):
             return text, declared
-    text = _strict(body, "utf-8")
+    text = _clean_decode(body, "utf-8")
     if text is not None:
         return text, "utf-8"
-    chinese = chinese_reading(body)
-    if chinese is None:  # (short GBK or Big5 text reads as UTF-8 with a bad byte or two)
-        text = _clean_decode(body, "utf-8")  # a few stray bytes: still UTF-8
-        if text is not None:
-            return text, "utf-8"
-    return _detected(body, chinese) or (body.decode("utf-8", errors="replace"), "utf-8")
+    return _detected(body) or (body.decode("utf-8", errors="replace"), "utf-8")
 
 
 # --- Feeds ------------------------------------------------------------------------------------
@@ -307,9 +237,6 @@ def decode_feed(body: bytes, content_type: str = "") -> FeedText | None:
 
 
 _KANA_HANGUL = re.compile("[\u3041-\u30ff\uac00-\ud7a3]")
-_KANA = re.compile("[\u3041-\u30ff]")
-_HANGUL = re.compile("[\uac00-\ud7a3]")
-_SPACED_HANGUL = re.compile(r"[\uac00-\ud7a3][\s,.]+[\uac00-\ud7a3]")
 
 
 def _kana_or_hangul(text: str) -> bool:
@@ -317,18 +244,6 @@ def _kana_or_hangul(text: str) -> bool:
     non-ASCII characters (Chinese read as Shift_JIS gives kanji and half-width kana)."""
     wide = len(text) - len(text.encode("ascii", errors="ignore"))
     return 5 * len(_KANA_HANGUL.findall(text)) >= wide > 0
-
-
-def _japanese_or_korean(text: str) -> bool:
-    """Whether a reading is surely Japanese or Korean, not Chinese read in their codecs:
-    kana a fifth of its letters beyond ASCII, or Hangul nine tenths in words spaced as
-    Korean is written (GBK read as Korean gives Hangul and Hanja mixed, unspaced: 櫓뉦퐲얎
-    for 中國經濟). A short unspaced Korean title in EUC-KR reads as Chinese: the same bytes
-    are common Chinese characters in GB2312, and Chinese comes first here."""
-    letters = len(_WIDE_LETTERS.findall(text))
-    kana, hangul = len(_KANA.findall(text)), len(_HANGUL.findall(text))
-    korean = 10 * hangul >= 9 * letters and _SPACED_HANGUL.search(text) is not None
-    return letters > 0 and (5 * kana >= letters or korean)
 
 
 def _detection_order(body: bytes) -> list[str]:
@@ -339,11 +254,8 @@ def _detection_order(body: bytes) -> list[str]:
     from charset_normalizer import from_bytes
     from charset_normalizer.utils import is_multi_byte_encoding
 
-    common = chinese_reading(body)
-    general = from_bytes(body).best()
-    if common is not None and (general is None or not _japanese_or_korean(str(general))):
-        return [common[0]]
     chinese = from_bytes(body, cp_isolation=["gb18030", "big5"]).best()
+    general = from_bytes(body).best()
     order = []
     if (
         general is not None
@@ -361,26 +273,23 @@ def _detected_chinese_first(body: bytes) -> tuple[str, str] | None:
     """(codec, text) of the first detected codec that decodes the body exactly, else of the
     first that decodes it with a few bad bytes; None when none does. Multi-byte codecs come
     first, exact or with a few bad bytes (a single-byte codec reads anything: one stray byte
-    in GBK must not make it KOI8), but a Chinese reading only when it reads as Chinese
-    (French with its accents read as GB18030 gives rare characters: cp1252 reads it); a
-    reading heavy with private-use characters (Big5 read as GB18030) comes last."""
+    in GBK must not make it KOI8), and a reading heavy with private-use characters (Big5
+    read as GB18030) comes last."""
     from charset_normalizer.utils import is_multi_byte_encoding
 
     order = _detection_order(body)
     wide = [codec for codec in order if is_multi_byte_encoding(codec)]
     narrow = [codec for codec in order if codec not in wide]
     readings = (
-        (codec, decode(body, codec), tier)
-        for tier, codecs_ in enumerate((wide, narrow, wide))
+        (codec, decode(body, codec))
+        for codecs_ in (wide, narrow)
         for decode in (_strict, _clean_decode)
         for codec in codecs_
     )
     first = None
-    for codec, text, tier in readings:  # lazily: the first plausible reading ends the search
+    for codec, text in readings:  # lazily: the first plausible reading ends the search
         if text is None:
             continue
-        if tier == 0 and codec in _CHINESE and _chinese_share(text) < CHINESE_SHARE_LENIENT:
-            continue  # (tried again after the single-byte codecs)
         if not _private_use_heavy(text):
             return codec, text
         first = first or (codec, text)
