@@ -54,7 +54,7 @@ def rss(title: str, prolog: str = "") -> str:
         ("euc-kr", "cp949"),
         ("utf-16", "utf-16-le"),
         ("x-user-defined", None),  # no codec of Python's: as if none were declared
-        ("iso-2022-kr", None),  # WHATWG's "replacement": its text is never read
+        ("iso-2022-kr", "iso2022_kr"),  # WHATWG's "replacement", no codec: Python's
         ("x-big5", "big5hkscs"),  # no label of Python's or the browsers'
         ("'X-Big5'", "big5hkscs"),
         ("X-X-BIG5", "big5hkscs"),
@@ -362,6 +362,14 @@ def test_a_big5_feed_under_a_utf8_header_is_big5():
     found = decode_feed(body, "application/rss+xml; charset=utf-8")
     assert found is not None and found.codec == "big5hkscs" and found.exact
     assert "<title>繁體標題</title>" in found.text and "<p>正文一</p>" in found.text
+
+
+def test_an_iso_2022_kr_feed_still_reads():
+    """WHATWG maps the label to "replacement" (no codec): Python's codec reads it."""
+    text = rss("한국어 뉴스입니다")
+    assert decode_feed(text.encode("iso2022_kr"), "text/xml; charset=iso-2022-kr") == FeedText(
+        text, "iso2022_kr", exact=True
+    )
 
 
 def test_a_label_reads_as_browsers_read_it_with_windows_extensions():

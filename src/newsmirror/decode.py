@@ -52,11 +52,13 @@ def normalise_charset(name: str | None) -> str | None:
     name = name.strip().strip("\"'").lower()
     name = _SUPERSETS.get(name, name)
     encoding = webencodings.lookup(name)
-    try:
-        codec = codecs.lookup(encoding.codec_info.name if encoding else name).name
-    except LookupError:  # (and WHATWG's "replacement" and "x-user-defined")
-        return None
-    return _SUPERSETS.get(codec, codec)
+    for label in (encoding.codec_info.name if encoding else name, name):
+        try:
+            codec = codecs.lookup(label).name
+        except LookupError:  # WHATWG's "replacement" (iso-2022-kr) has no codec: Python's
+            continue
+        return _SUPERSETS.get(codec, codec)
+    return None
 
 
 # The encodings browsers read (WHATWG Encoding), as Python names: Python's own codecs
