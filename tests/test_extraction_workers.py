@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +18,7 @@ from conftest import ARTICLE_TEXT, Reply, article_page, make_config, rss
 from newsmirror.extractpool import POOL_REBUILDS
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
-from processes import extraction_workers
+from processes import children, extraction_workers
 
 
 def _kill_workers_once_they_run(killed: list[int], stop: threading.Event) -> None:
@@ -95,3 +98,69 @@ def test_workers_that_keep_dying_fail_the_pages_plainly_and_the_next_run_gets_th
         stored = {a.title: a.content for a in archive.iter_articles()}
     assert again.pages.extracted == 6, again.pages.errors
     assert all(ARTICLE_TEXT[:20] in stored[f"标题{i}"] for i in range(6))
+
+
+POOL_SCRIPT = """
+import asyncio, sys
+from newsmirror.extractpool import ExtractionPool
+
+async def main():
+    pool = ExtractionPool(1)
+    print(await pool(30.0, abs, -7), flush=True)
+    if sys.argv[1] == "hang":
+        await asyncio.sleep(60)  # killed here, the pool never closed
+    pool.close()
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _grandchildren(pid: int) -> list[int]:
+    """The processes below ``pid`` (its fork server's workers, its resource tracker...)."""
+    tree, found, todo = children(), [], [pid]
+    while todo:
+        for child, _cmdline in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def test_workers_end_when_the_run_is_killed(tmp_path):
+    """A run killed with SIGKILL cannot close its pool: its extraction worker, the fork
+    server and multiprocessing's resource tracker end by themselves."""
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT)
+    run = subprocess.Popen([sys.executable, str(script), "hang"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout.readline().strip() == "7"
+        below = _grandchildren(run.pid)
+        assert len(below) >= 2  # the fork server and its worker at least
+        run.kill()
+        run.wait()
+        end = time.monotonic() + 10
+        while time.monotonic() < end and any(Path(f"/proc/{p}").exists() for p in below):
+            time.sleep(0.1)
+        left = [p for p in below if Path(f"/proc/{p}").exists()]
+        assert left == [], f"still running after the run was killed: {left}"
+    finally:
+        run.kill()
+
+
+def test_workers_are_spawned_where_no_fork_server_can_start(tmp_path):
+    """A fork server's socket lives under TMPDIR; a path too long for a socket (108 bytes)
+    stops it from starting: the pages are extracted by spawned workers instead."""
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT)
+    deep = tmp_path / ("t" * 100)
+    deep.mkdir()
+    done = subprocess.run(
+        [sys.executable, str(script), "close"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(deep)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "7"
+    assert "Traceback" not in done.stderr

@@ -10,13 +10,18 @@ process, never in this one, so that two limits hold:
 - Here, a page that has not come back :data:`KILL_AFTER` seconds after that (a single C
   call of lxml that the timer cannot interrupt) has its workers killed; the pool is
   replaced, the pages it was running at the same time are extracted again in the new one,
-  and the page fails with the same reason. No thread or process is left working on it.
+  and the page fails with the same reason (this counts against no limit of new pools:
+  only the page fails for it). No thread or process is left working on it: a page still
+  running when the run stops (an error, Ctrl-C) has its worker killed too, and a worker
+  ends by itself once the run's process has ended (killed with SIGKILL, say).
 
 A page's time starts when it starts: at most one page a worker is handed to the pool.
 
 The workers are forked by multiprocessing's fork server, which imports the extraction
 code once (trafilatura's import takes about a second), not by the process that runs the
-fetches (a fork of a process with threads and open connections is not safe). A worker
+fetches (a fork of a process with threads and open connections is not safe); where the
+fork server cannot start (its socket's path too long under a long TMPDIR), they are
+spawned, each importing the code itself. A worker
 that dies (killed by the kernel for memory, or by hand) breaks the whole pool, and every
 page in it with it: the first page to see that replaces the pool, and each page it broke
 is extracted once more in the new one. A page that breaks the new pool too is the likely
@@ -29,6 +34,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,6 +53,7 @@ T = TypeVar("T")
 POOL_REBUILDS = 3  # new extraction pools in one run after workers died, at most
 KILL_AFTER = 5.0  # seconds past a page's limit before its worker is killed
 PRELOAD = ["newsmirror.extractpool", "newsmirror.decode", "newsmirror.extract"]
+WATCH_SECONDS = 0.5  # how often a worker looks whether the run's process is still there
 
 
 def extract_page(
@@ -74,17 +84,38 @@ def extract_page(
     )
 
 
-def warm_up() -> None:
-    """Import the extraction code in a new worker before its first page (the fork server
-    has done it already, unless its preload failed), so that no page's limit counts it."""
+def warm_up(parent: int) -> None:
+    """A new worker: Ctrl-C is the run's to handle (it stops the workers), the worker
+    ends when the run's process ``parent`` has ended (killed, or stopped without closing
+    the pool: the fork server and the resource tracker then end too), and the extraction
+    code is imported before the first page (the fork server has done it already, unless
+    its preload failed), so that no page's limit counts it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch = threading.Thread(target=_end_with, args=(parent,), name="nm-parent", daemon=True)
+    watch.start()
     import newsmirror.decode
     import newsmirror.extract  # noqa: F401
 
 
-def _context() -> Any:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)  # (read when the fork server starts)
-    return context
+def _end_with(parent: int) -> None:
+    while _alive(parent):
+        time.sleep(WATCH_SECONDS)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not: it has ended, unreaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no /proc here
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -94,23 +125,29 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
     if kill is not None:
         kill()
         return
-    for process in list(getattr(pool, "_processes", {}).values()):
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             process.kill()
+
+
+class _CannotStart(Exception):
+    """The pool could not start a worker (OSError from multiprocessing)."""
 
 
 class ExtractionPool:
     """``await pool(limit, fn, *args)``: ``fn(*args)`` in a worker, stopped after ``limit``
     seconds (see the module). ``count`` is how many pages there are at most (no more
     workers than that, nor than this machine's CPUs). Close it with :meth:`close`, or use
-    it as a context manager."""
+    it as a context manager: a page still running then has its worker killed."""
 
     def __init__(self, count: int) -> None:
         self.workers = max(1, min(count, multiprocessing.cpu_count() or 1))
-        self.rebuilt = 0
+        self.rebuilt = 0  # new pools after workers died (not after a page was stopped)
+        self.method = "forkserver"  # "spawn" where a fork server cannot start
         self._pool: ProcessPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None
         self._starting: asyncio.Future[Any] | None = None
+        self._running = 0
 
     def __enter__(self) -> ExtractionPool:
         return self
@@ -120,8 +157,11 @@ class ExtractionPool:
 
     def _current(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            context = multiprocessing.get_context(self.method)
+            if self.method == "forkserver":
+                context.set_forkserver_preload(PRELOAD)  # (read when the server starts)
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_context(), initializer=warm_up
+                self.workers, mp_context=context, initializer=warm_up, initargs=(os.getpid(),)
             )
         return self._pool
 
@@ -131,7 +171,7 @@ class ExtractionPool:
         if self._starting is None:
             pool = self._current()
             self._starting = asyncio.ensure_future(asyncio.to_thread(pool.submit, int))
-            # A pool broken meanwhile is the first page's to report.
+            # A pool broken meanwhile, or one that cannot start, is the first page's to report.
             self._starting.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def __call__(self, limit: float, fn: Callable[..., T], *args: Any) -> T:
@@ -144,6 +184,13 @@ class ExtractionPool:
                     return await self._one(pool, limit, fn, *args)
                 except BrokenProcessPool:
                     self._replace(pool)
+                except _CannotStart as exc:
+                    if self.method != "forkserver":
+                        raise ExtractionError(
+                            f"cannot start the extraction workers: {exc.__cause__}"
+                        ) from None
+                    self.method = "spawn"  # (a socket path too long under TMPDIR, say)
+                    self._discard(pool)
         raise ExtractionError(
             "the extraction worker died twice while it read this page (out of memory, or killed)"
         )
@@ -153,35 +200,52 @@ class ExtractionPool:
     ) -> T:
         # Handed over from a thread: the first page waits there, not in the event loop,
         # while the fork server starts and imports the extraction code.
-        handed = await asyncio.to_thread(pool.submit, within, limit, fn, *args)
+        try:
+            handed = await asyncio.to_thread(pool.submit, within, limit, fn, *args)
+        except OSError as exc:
+            raise _CannotStart from exc
         running = asyncio.wrap_future(handed)
-        done, _ = await asyncio.wait({running}, timeout=limit + KILL_AFTER)
+        self._running += 1
+        try:
+            done, _ = await asyncio.wait({running}, timeout=limit + KILL_AFTER)
+        except asyncio.CancelledError:  # the run stops: no worker goes on with the page
+            running.cancel()
+            self._discard(pool)
+            raise
+        finally:
+            self._running -= 1
         if not done:  # the worker's own timer could not stop it (a C call)
             running.cancel()
-            with contextlib.suppress(ExtractionError):  # this page's reason is its time
-                self._replace(pool, kill=True)
+            self._discard(pool)  # (not counted: only this page fails for it)
             raise overtime_error(limit)
         return running.result()
 
-    def _replace(self, broken: ProcessPoolExecutor, *, kill: bool = False) -> None:
-        """Leave ``broken`` (killing its workers first when ``kill``) for a new pool at the
-        next page, unless another page replaced it already. After :data:`POOL_REBUILDS`
-        new pools, ``broken`` stays: the run's remaining pages fail at once."""
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Kill ``pool``'s workers and leave it; the next page starts a new one."""
+        _kill_workers(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is pool:
+            self._pool = None
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Leave ``broken`` for a new pool at the next page, unless another page replaced
+        it already. After :data:`POOL_REBUILDS` new pools, ``broken`` stays: the run's
+        remaining pages fail at once."""
         if self._pool is not broken:
             return
-        if kill:
-            _kill_workers(broken)
         if self.rebuilt >= POOL_REBUILDS:
             raise ExtractionError(
                 f"the extraction workers died {self.rebuilt + 1} times in this run"
-                " (out of memory, killed, or stuck on a page); the remaining pages wait"
-                " for the next run"
+                " (out of memory, or killed); the remaining pages wait for the next run"
             )
         broken.shutdown(wait=False, cancel_futures=True)
         self.rebuilt += 1
         self._pool = None
 
     def close(self) -> None:
+        """End the workers: at once when a page is still running (the run stops)."""
         if self._pool is not None:
+            if self._running:
+                _kill_workers(self._pool)
             self._pool.shutdown(cancel_futures=True)
             self._pool = None

@@ -70,7 +70,8 @@ async def fill_pages(
     gate = asyncio.Semaphore(config.fetch.concurrency)  # a page starts when a slot frees
     sources = {s.name: s for s in config.sources}
     runner = ExtractionPool(len(tasks))
-    runner.start()  # while the first pages are fetched
+    if tasks:
+        runner.start()  # while the first pages are fetched
     fetchers = {False: fetcher}
 
     async def one(task: PageTask) -> str:
