@@ -33,11 +33,13 @@ def _kill_workers_once_they_run(killed: list[int], stop: threading.Event) -> Non
         time.sleep(0.02)
 
 
-def _six_pages(tmp_path, server, delay):
-    """A source of six article pages, page ``i`` answered after ``delay(i)`` seconds."""
+def _six_pages(tmp_path, server, delay, paragraphs=1):
+    """A source of six article pages, page ``i`` answered after ``delay(i)`` seconds, each
+    of ``paragraphs`` more paragraphs (2,000 take a worker about half a second)."""
     items = []
+    body = ARTICLE_TEXT + "</p><p>第二段，记者现场报道。" * (paragraphs - 1)
     for i in range(6):
-        server.route(f"/p/{i}", Reply(body=article_page(f"标题{i}"), delay=delay(i)))
+        server.route(f"/p/{i}", Reply(body=article_page(f"标题{i}", body), delay=delay(i)))
         items.append({"title": f"标题{i}", "link": f"{server.url}/p/{i}", "description": "摘要"})
     server.route("/feed", Reply(body=rss(items)))
     return make_config(
@@ -85,7 +87,8 @@ def test_workers_that_keep_dying_fail_the_pages_plainly_and_the_next_run_gets_th
 ):
     """Every new worker killed at once: after a few new pools the run's pages fail with a
     plain reason (no traceback, the run ends), stay marked, and the next run extracts them."""
-    config = _six_pages(tmp_path, server, lambda i: 0.3 * i)
+    # Pages long enough that a worker forked in a millisecond is killed before it ends one.
+    config = _six_pages(tmp_path, server, lambda i: 0.3 * i, paragraphs=2_000)
     with _killing(_kill_workers_until) as killed, Archive.open(config.archive) as archive:
         summary = update(config, archive)
     assert 2 <= len(killed) <= 2 * (1 + POOL_REBUILDS)  # two workers a pool at most
