@@ -213,7 +213,7 @@ def test_many_stuck_pages_fail_alone_and_cost_the_others_nothing(monkeypatch):
 
     async def go() -> list[object]:
         with ExtractionPool(2) as pool:
-            calls = [pool(0.2, _deaf, 60.0) for _ in range(extractpool.POOL_REBUILDS + 3)]
+            calls = [pool(0.2, _deaf, 60.0) for _ in range(extractpool.POOL_REBUILDS + 9)]
             calls.append(pool(5.0, _double, 21))
             return await asyncio.gather(*calls, return_exceptions=True)
 

@@ -148,6 +148,7 @@ class ExtractionPool:
         self._slots: asyncio.Semaphore | None = None
         self._starting: asyncio.Future[Any] | None = None
         self._running = 0
+        self._stopped: set[ProcessPoolExecutor] = set()  # pools killed on purpose
 
     def __enter__(self) -> ExtractionPool:
         return self
@@ -178,11 +179,15 @@ class ExtractionPool:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.workers)
         async with self._slots:
-            for _attempt in range(2):
+            died = 0
+            while died < 2:
                 pool = self._current()
                 try:
                     return await self._one(pool, limit, fn, *args)
                 except BrokenProcessPool:
+                    if pool in self._stopped:  # killed for another page's time: again
+                        continue
+                    died += 1
                     self._replace(pool)
                 except _CannotStart as exc:
                     if self.method != "forkserver":
@@ -221,7 +226,9 @@ class ExtractionPool:
         return running.result()
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
-        """Kill ``pool``'s workers and leave it; the next page starts a new one."""
+        """Kill ``pool``'s workers and leave it; the next page starts a new one, and a page
+        that was running beside it is extracted again (its worker did not die for it)."""
+        self._stopped.add(pool)
         _kill_workers(pool)
         pool.shutdown(wait=False, cancel_futures=True)
         if self._pool is pool:
