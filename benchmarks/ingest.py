@@ -1,6 +1,6 @@
 """Ingest benchmark: newsmirror and the old mirror's perform.js, side by side, same run.
 
-    python benchmarks/ingest.py [--set small|large|both] [--runs 10]
+    python benchmarks/ingest.py [--set small|large|both] [--runs 10] [--floor]
 
 Both tools read the same feeds from the same local servers, in the same run,
 interleaved (the order alternates each round), and the medians are compared:
@@ -257,6 +257,23 @@ def write_config(folder: Path, urls: list[tuple[str, str]], extra: list[str]) ->
 
 
 SIDES = ("perform.js", "fetch+export", "run")
+FLOOR_SIDES = ("floor f+e", "floor run")  # --floor: benchmarks/ingest_floor.py
+FLOOR = ROOT / "benchmarks" / "ingest_floor.py"
+
+
+def floor(folder: Path, side: str, urls: list[tuple[str, str]]) -> tuple[Measure, int]:
+    """The least work newsmirror's job needs (see ingest_floor.py), parsing on 2 cores."""
+    base = [sys.executable, str(FLOOR)]
+    env = {**os.environ, "NM_FLOOR_PARSERS": "2"}
+    feeds = [url for _, url in urls]
+    if side == "floor run":
+        measure, _ = measured([*base, "run", "a.sqlite", "out", *feeds], folder, env)
+    else:
+        fetch, _ = measured([*base, "fetch", "a.sqlite", *feeds], folder, env)
+        export, _ = measured([*base, "export", "a.sqlite", "out"], folder, env)
+        measure = fetch + export
+    posts = folder / "out" / "_posts"
+    return measure, len(os.listdir(posts)) if posts.is_dir() else 0
 
 
 def newsmirror(folder: Path, side: str) -> tuple[Measure, int]:
@@ -292,6 +309,7 @@ def one_round(
     extra: list[str],
     shift: int,
     scratch: Path,
+    sides: tuple[str, ...] = SIDES,
 ) -> dict[str, dict[str, Measure]]:
     """Each side's cold run, then each side's idle run; the order of the sides
     rotates with ``shift`` so that none is always first.
@@ -299,12 +317,12 @@ def one_round(
     The rounds' folders stay until the benchmark ends: on this kind of disk (ext4
     without a journal) creating files is several times slower for about a minute
     after many were deleted, which would charge one round's clean-up to the next."""
-    result: dict[str, dict[str, Measure]] = {side: {} for side in SIDES}
+    result: dict[str, dict[str, Measure]] = {side: {} for side in sides}
     tmp = tempfile.mkdtemp(dir=scratch)
-    dirs = {side: Path(tmp) / str(i) for i, side in enumerate(SIDES)}
+    dirs = {side: Path(tmp) / str(i) for i, side in enumerate(sides)}
     for side, folder in dirs.items():
         folder.mkdir()
-        if side != "perform.js":
+        if side in SIDES[1:]:
             write_config(folder, urls, extra)
 
     def one(side: str, phase: str) -> None:
@@ -315,6 +333,8 @@ def one_round(
             # items/s counts the posts it wrote, and the report says how many it lost.
             if phase == "cold" and posts < feed_set.items * 0.5:
                 raise SystemExit(f"perform.js wrote {posts} of {feed_set.items} posts")
+        elif side in FLOOR_SIDES:
+            measure, posts = floor(folder, side, urls)
         else:
             before = tree_state(folder)
             measure, posts = newsmirror(folder, side)
@@ -326,7 +346,7 @@ def one_round(
         measure.items = posts
         result[side][phase] = measure
 
-    order = SIDES[shift % 3 :] + SIDES[: shift % 3]
+    order = sides[shift % len(sides) :] + sides[: shift % len(sides)]
     for phase in ("cold", "idle"):
         for side in order:
             one(side, phase)
@@ -381,6 +401,8 @@ def report(feed_set: FeedSet, rounds: list[dict[str, dict[str, Measure]]]) -> bo
         )
         verdict = f"{target} {'/'.join(marks)}" if target else ""
         print(f"{label:<15}{js_cell:>11.2f}{cells[0]}{cells[1]}  {verdict}")
+    if FLOOR_SIDES[0] in rounds[0]:
+        floor_report(rounds, med)
     written = sorted(r["perform.js"]["cold"].items for r in rounds)
     if written[0] < feed_set.items:
         print(
@@ -388,6 +410,23 @@ def report(feed_set: FeedSet, rounds: list[dict[str, dict[str, Measure]]]) -> bo
             " runs (what it did not write is not in its items/s); newsmirror wrote all"
         )
     return ok
+
+
+def floor_report(rounds: list[dict[str, dict[str, Measure]]], med: Any) -> None:
+    """The floor's figures beside perform.js's (a bound on any Python design, no target)."""
+    print(f"{'floor (same rounds)':<26}{'floor f+e':>13}{'ratio':>7}{'floor run':>10}{'ratio':>7}")
+    for label, phase, field, _ in ROWS:
+        js = med("perform.js", phase, field)
+        if label == "cold items/s":
+            js = statistics.median(r["perform.js"]["cold"].items_per_s for r in rounds)
+        cells = ""
+        for side in FLOOR_SIDES:
+            if label == "cold items/s":
+                value = statistics.median(r[side]["cold"].items_per_s for r in rounds)
+            else:
+                value = med(side, phase, field)
+            cells += f"{value:>{13 if side == FLOOR_SIDES[0] else 10}.2f}{value / js:>6.2f}x"
+        print(f"{label:<26}{cells}")
 
 
 def main() -> None:
@@ -401,6 +440,11 @@ def main() -> None:
         metavar="LINE",
         help="extra newsmirror.toml line(s) before the sources, e.g. '[fetch]' 'per_host = 8'",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run ingest_floor.py, the least work the job needs in Python, in the same rounds",
+    )
     args = parser.parse_args()
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise SystemExit("perform.js needs node and npm (Debian: apt install nodejs npm)")
@@ -411,13 +455,14 @@ def main() -> None:
     # under PYTHONDONTWRITEBYTECODE would compile every module from source on every run.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     sets = {"small": [small_set], "large": [large_set], "both": [small_set, large_set]}[args.set]
+    sides = SIDES + FLOOR_SIDES if args.floor else SIDES
     all_ok = True
     with tempfile.TemporaryDirectory(prefix="nm-ingest-") as scratch:
         for make in sets:
             feed_set = make()
             with serve(feed_set) as urls:
                 rounds = [
-                    one_round(feed_set, urls, modules, args.config, i, Path(scratch))
+                    one_round(feed_set, urls, modules, args.config, i, Path(scratch), sides)
                     for i in range(args.runs)
                 ]
             all_ok &= report(feed_set, rounds)
