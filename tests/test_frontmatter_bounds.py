@@ -104,3 +104,10 @@ def test_invalid_yaml_is_read_line_by_line_as_the_old_writer_meant_it():
         "letters": "XabcX",
         "none": [],
     }
+
+
+def test_invalid_yaml_keeps_keys_with_hyphens():
+    # F6: read line by line, a key such as "redirect-from" is kept
+    data, valid = front_matter('title: "say "hi" now"\nredirect-from: /posts/a.html\n')
+    assert not valid
+    assert data == {"title": 'say "hi" now', "redirect-from": "/posts/a.html"}

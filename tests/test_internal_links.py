@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import JEKYLL, jekyll_build
 from newsmirror.clean import sanitize_article
-from newsmirror.publish.internal_links import LinkMap, rewrite
+from newsmirror.publish.internal_links import LinkMap, mentioning, rewrite
 from newsmirror.publish.jekyll import export_jekyll, write_site_files
 from newsmirror.publish.site import SiteOptions, build_site
 from newsmirror.store import Archive
@@ -337,3 +337,39 @@ def test_jekyll_site_serves_the_internal_link(tmp_path):
         target = a_page.parent / unquote(link.get("href").split("#")[0])
         assert target.is_file(), link.get("href")
         assert title_of(target) == title
+
+
+B_URL = "https://news.example/2024/05/b.html"
+
+
+def test_upper_case_anchor_tags_are_rewritten():
+    # I11: <A HREF> (the regexes ignore case) is rewritten like <a href>
+    pages = LinkMap([(B_URL, "posts/2024/05/b.html")])
+    out = rewrite(f'<p><A HREF="{B_URL}">B</A></p>', pages.page_of)
+    assert out == f'<p><A HREF="posts/2024/05/b.html" data-original="{B_URL}">B</A></p>'
+
+
+def test_a_body_linking_to_the_decoded_url_is_found(tmp_path):
+    # I12: a body that spells the link's path in Chinese (not percent-encoded) mentions it
+    target = "https://news.example/新闻/稿件"
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        archive.import_article(
+            source="源",
+            url="https://news.example/a",
+            title="A",
+            author="",
+            content=sanitize_article(
+                f'<p><a href="{target}">链接</a></p>', base_url="https://news.example/a"
+            ),
+            tags=[],
+            published=datetime(2024, 5, 1, tzinfo=UTC),
+            date_known=True,
+            published_raw="",
+            jekyll_name="",
+            now=datetime(2024, 5, 1, tzinfo=UTC),
+            imported_text=None,
+        )
+        archive.conn.commit()
+        (a_id,) = archive.conn.execute("SELECT id FROM articles").fetchone()
+        assert "稿件" in archive.conn.execute("SELECT content FROM articles").fetchone()[0]
+        assert mentioning(archive, [target]) == {a_id}

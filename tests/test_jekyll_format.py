@@ -375,3 +375,12 @@ def test_no_file_name_ends_in_a_space_of_any_kind():
     for title in ("0\xa0.", "新闻\u3000", "标题\u2003.\xa0", "x\t."):
         stem = post_filename(when, title)[len("2023-10-29-") : -3]
         assert stem == stem.strip() and not stem.endswith("."), repr(stem)
+
+
+def test_disambiguated_name_hashes_the_canonical_url():
+    # P10: the same article spelt differently (host case, tracking, fragment) keeps its
+    # name, and the hash is the one earlier exports wrote
+    name = "2024-01-05-t.md"
+    spelt = disambiguated(name, "https://E.org/a?utm_source=rss#top")
+    assert spelt == disambiguated(name, "https://e.org/a") == "2024-01-05-t-feea0103.md"
+    assert disambiguated(name, "https://e.org") == disambiguated(name, "https://e.org/")

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsmirror import textsearch
+from newsmirror.store.search import article_text
 from newsmirror.textsearch import (
     build_fold_table,
     exact_by_grams,
@@ -126,3 +127,23 @@ def test_spans_join_touching_and_overlapping_matches() -> None:
     assert spans(fold("哈哈哈"), ["哈哈"]) == [(0, 2)]
     assert spans(fold("習近平說"), ["近平", "习近"]) == [(0, 3)]
     assert spans("abc", ["x"]) == []
+
+
+def test_spans_keep_a_longer_match_that_holds_a_shorter_one():
+    # S11: "b" inside "abc" must not cut the highlight short
+    assert spans("abcd", ["abc", "b"]) == [(0, 3)]
+    assert spans("xabcdx", ["abcd", "bc"]) == [(1, 5)]
+
+
+def test_three_characters_are_never_decided_by_grams_alone():
+    # S2: "abc" has grams ab, bc, which "abxbc" also has
+    assert exact_by_grams(["ab", "c"])
+    assert not exact_by_grams(["abc"])
+    assert not exact_by_grams(["ab", "新闻稿"])
+
+
+def test_a_title_with_line_breaks_is_shown_as_written_not_folded():
+    # S10: all white space (newlines, tabs) is one space, or the snippet shows folded text
+    shown, folded = article_text("Breaking\n  News\t臺灣", "<p>Body</p>")
+    assert shown == "Breaking News 臺灣\nBody"
+    assert folded == "breaking news 台湾\nbody"
