@@ -481,6 +481,54 @@ def test_a_merge_forgets_the_deleted_ids_it_covers(tmp_path: Path) -> None:
     assert len(reader(tmp_path).all_matches("習近平")) == 40
 
 
+@pytest.mark.parametrize("changed", [[0], [0, 1, 2]])
+def test_a_merge_after_a_segments_first_docs_changed_keeps_every_doc(
+    tmp_path: Path, changed: list[int]
+) -> None:
+    """A segment whose first doc ids were deleted (their articles changed) and that is
+    then merged: its postings still name the docs they came from (they were counted from
+    its first live doc and read from the segment's first id: every result was another
+    article, and doc files that no longer exist were asked for)."""
+    docs, bodies = corpus(40)
+    first = build(tmp_path, docs[:10], bodies, {})
+    for i in changed:
+        docs[i] = doc(i, f"改过的标题{i}", version=2)
+    second = build(tmp_path, docs[:10], bodies, first.made)
+    build(tmp_path, docs, bodies, second.made)  # 30 new docs: everything merges
+    manifest = value(tmp_path, "manifest")
+    assert isinstance(manifest, dict) and len(manifest["segments"]) == 1
+    assert manifest["segments"][0]["first"] == len(changed)  # its first live doc
+    assert reader(tmp_path).all_matches("标题5") == ["posts/5.html"]
+    assert reader(tmp_path).all_matches("改过的标题0") == ["posts/0.html"]
+    assert sorted(reader(tmp_path).all_matches("習近平")) == sorted(
+        f"posts/{i}.html" for i in range(40)
+    )
+
+
+def test_a_segment_an_earlier_version_counted_from_the_wrong_doc_is_rebuilt(
+    tmp_path: Path,
+) -> None:
+    """Before the fix above, such a merge named the deleted doc as the segment's first:
+    the next build finds that (a first doc neither live nor deleted) and rebuilds it."""
+    docs, bodies = corpus(40)
+    first = build(tmp_path, docs[:10], bodies, {})
+    docs[0] = doc(0, "改过的标题0", version=2)
+    second = build(tmp_path, docs[:10], bodies, first.made)
+    third = build(tmp_path, docs, bodies, second.made)
+    path = tmp_path / "search/manifest.js"
+    name, manifest = sf.read_js(path.read_bytes())
+    assert manifest["segments"][0]["first"] == 1
+    manifest["segments"][0]["first"] = 0  # as 0.1 wrote it; its postings count from 1
+    path.write_bytes(sf.js_file(name, manifest))
+    with pytest.raises(TypeError):  # the reader asks for doc 0's file, which is gone
+        reader(tmp_path).all_matches("習近平")
+    fourth = build(tmp_path, docs, bodies, third.made)  # nothing new
+    assert value(tmp_path, "manifest")["segments"][0]["first"] == 1  # type: ignore[index]
+    assert reader(tmp_path).all_matches("标题5") == ["posts/5.html"]
+    assert len(reader(tmp_path).all_matches("習近平")) == 40
+    assert build(tmp_path, docs, bodies, fourth.made).writer.written == set()  # once only
+
+
 def test_a_lost_manifest_or_file_is_rebuilt(tmp_path: Path) -> None:
     docs, bodies = corpus(12)
     first = build(tmp_path, docs, bodies, {})

@@ -161,8 +161,8 @@ def update_index(
     if plan.new:
         first, last = min(plan.new.values()), max(plan.new.values())
         segments.append(si.Segment(si.segment_name(first, last), first, last, 0, len(plan.new)))
-    rebuild = _rebuild(segments, out, previous)
     deleted = sorted(set(old.deleted) | set(plan.deleted))
+    rebuild = _rebuild(segments, out, previous, set(article_of) | set(deleted))
     summary = IndexSummary(segments=len(rebuild.segments))
     packs = _Packs(article_of, by_article, set(plan.new.values()), contents, out)
     packs.touch(plan.deleted)
@@ -187,9 +187,15 @@ class _Rebuild:
     segments: list[si.Segment]  # those to build (placeholders in ``final``)
 
 
-def _rebuild(segments: list[si.Segment], out: Output, previous: Mapping[str, str]) -> _Rebuild:
+def _rebuild(
+    segments: list[si.Segment], out: Output, previous: Mapping[str, str], known: set[int]
+) -> _Rebuild:
     """Which segments to build: the new one and the merges it sets off; a kept segment
-    whose files are gone is built again too."""
+    whose files are gone is built again too, and so is one whose first doc id is neither
+    live nor deleted (``known``: those that are). A segment counts its docs from its
+    first live one, which it names as its first; one that names a doc neither live nor
+    deleted was built by an earlier newsmirror, which counted from another doc than it
+    named, so that every result of the segment was another article."""
     sizes = [s.docs for s in segments]
     final = list(segments)
     fresh = {s.name for s in segments if s.shards == 0}
@@ -206,6 +212,9 @@ def _rebuild(segments: list[si.Segment], out: Output, previous: Mapping[str, str
         fresh.add(merged.name)
     for segment in final:
         if segment.name in fresh:
+            continue
+        if segment.docs and segment.first not in known:
+            fresh.add(segment.name)
             continue
         for shard in range(segment.shards):
             path = sf.path_of(f"{segment.name}/{shard:x}")
@@ -342,7 +351,8 @@ def _build_segment(
                     shared.record(path, stamp, changed)
                 elif data is not None:
                     out.emit(path, data, stamp)  # the stamp the worker computed
-    return si.Segment(segment.name, segment.first, segment.last, shards, len(members))
+    first = members[0] if members else segment.first  # what the keys count from
+    return si.Segment(segment.name, first, segment.last, shards, len(members))
 
 
 @dataclass(frozen=True)
@@ -365,6 +375,9 @@ def _map_tasks(
     parts: int,
     root: str | None,
 ) -> Iterator[_Batch]:
+    """The map batches of a segment's live ``members``; their keys count docs from the
+    first of them, which the segment as built names as its first (a deleted doc before
+    it is no doc of the segment)."""
     first = members[0] if members else 0
     for start in range(0, len(members), BATCH):
         part = members[start : start + BATCH]
