@@ -529,6 +529,50 @@ def test_a_segment_an_earlier_version_counted_from_the_wrong_doc_is_rebuilt(
     assert build(tmp_path, docs, bodies, fourth.made).writer.written == set()  # once only
 
 
+TERMS = ["习近平", "拜登", "六四", "台湾", "经济", "abc", "1989"]
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "change", "remove"]),
+        st.integers(0, 60),
+        st.lists(st.sampled_from(TERMS), min_size=1, max_size=3),
+    ),
+    min_size=1,
+    max_size=7,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_every_build_finds_exactly_the_articles_whatever_was_changed_before(steps) -> None:
+    """Builds after adds, changes and removals, in any order (so that merges meet
+    segments with deleted docs at either end): each query of the reader gives exactly
+    the articles a brute-force scan of the current texts finds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        titles: dict[int, str] = {}
+        versions: dict[int, int] = {}
+        made: dict[str, str] = {}
+        next_article = 0
+        for action, at, words in steps:
+            live = sorted(titles)
+            if action == "add" or not live:
+                for _ in range(1 + at % 12):  # up to 12 articles at once
+                    titles[next_article] = f"第{next_article}篇 " + " ".join(words)
+                    versions[next_article] = 1
+                    next_article += 1
+            elif action == "change":
+                article = live[at % len(live)]
+                titles[article] = f"第{article}篇改 " + "".join(words)
+                versions[article] += 1
+            else:
+                del titles[live[at % len(live)]]
+            docs = [doc(a, titles[a], versions[a]) for a in sorted(titles)]
+            made = build(root, docs, {a: "" for a in titles}, made).made
+            for query in [*TERMS, "篇改"]:
+                want = sorted(f"posts/{a}.html" for a, t in titles.items() if query in t)
+                assert sorted(reader(root).all_matches(query)) == want, query
+
+
 def test_a_lost_manifest_or_file_is_rebuilt(tmp_path: Path) -> None:
     docs, bodies = corpus(12)
     first = build(tmp_path, docs, bodies, {})
