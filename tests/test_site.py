@@ -188,6 +188,33 @@ def test_incremental_build_touches_only_what_changed(demo, tmp_path):
     assert len([p for p in site.rglob("*.html") if "posts" in p.parts]) == 29
 
 
+def test_a_base_url_set_or_dropped_later_reaches_every_page(demo, tmp_path):
+    # The pages a build keeps (their stamps unchanged) must follow base_url too: a site
+    # first built without one got no canonical link when `build --base-url` came later.
+    folder, _, _ = demo
+    base = "https://later.example/m/"
+
+    def canonicals(site: Path) -> dict[str, str | None]:
+        out = {}
+        for path in html_files(site):
+            found = re.search(r'<link rel="canonical" href="([^"]*)"', path.read_text("utf-8"))
+            out[path.relative_to(site).as_posix()] = unquote(found.group(1)) if found else None
+        return out
+
+    with Archive.open(folder / "archive.sqlite") as archive:
+        build_site(archive, tmp_path / "fresh", SiteOptions(base_url=base))
+        fresh = canonicals(tmp_path / "fresh")  # 404 and listing stubs have none
+        assert sum(v is not None for v in fresh.values()) > 60
+        assert all(v == base + page for page, v in fresh.items() if v is not None)
+        site = tmp_path / "site"
+        build_site(archive, site, SiteOptions())
+        assert not any(canonicals(site).values())
+        build_site(archive, site, SiteOptions(base_url=base))
+        assert canonicals(site) == fresh
+        build_site(archive, site, SiteOptions())
+        assert not any(canonicals(site).values())
+
+
 def test_pagination_is_stable_when_articles_are_added():
     from newsmirror.publish.pages import Entry, paginate
 

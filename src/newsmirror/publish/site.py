@@ -167,7 +167,7 @@ class _Site(Files):
             stamp = _stamp(
                 TEMPLATE_VERSION,
                 internal_links.VERSION,
-                self.options.title,
+                self.site,  # title and base_url (canonical links)
                 head.version,
                 head.media_rev,
                 head.removed_at,
@@ -214,7 +214,7 @@ class _Site(Files):
                 updated,
                 LISTING_VERSION,
                 in_source,
-                self.options.title,
+                self.site,  # title and base_url (canonical links)
                 heading,
                 pager,
                 feed,
@@ -325,7 +325,7 @@ class _Site(Files):
                 path = pages.day_path(day)
                 stamp = _stamp(
                     LISTING_VERSION,
-                    self.options.title,
+                    self.site,  # title and base_url (canonical links)
                     day,
                     [
                         (e.path, e.title, e.source, e.local, e.url, e.version, e.media_rev)
