@@ -204,6 +204,12 @@ def test_the_demo_builds_its_site_and_its_config_explains_itself(tmp_path):
     out = tmp_path / "演示 demo"
     result = nm("demo", out)
     assert (out / "public/index.html").is_file() and "files:" in result.stdout
+    assert "; sitemap.xml left out: it needs the site's address" in result.stdout
+    archive = out / "archive.sqlite"
+    for base, note in (("", True), ("https://m.example/", False)):
+        built = nm("--archive", archive, "build", tmp_path / "s", "--base-url", base, "--no-search")
+        assert ("sitemap.xml left out" in built.stdout) is note, built.stdout
+        assert (tmp_path / "s/sitemap.xml").is_file() is not note
     [hint] = [line for line in result.stdout.splitlines() if line.startswith("read it: ")]
     assert hint == f"read it: {sys.executable} -m newsmirror serve '{out / 'public'}'"
     config = (out / "newsmirror.toml").read_text(encoding="utf-8")

@@ -39,7 +39,7 @@ def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
     if base:  # a sitemap's addresses must be absolute
         write_sitemaps(site, html_pages, entries)
     else:
-        site.log("sitemap.xml left out: it needs the site's address (set base_url, --base-url)")
+        site.note("sitemap.xml left out: it needs the site's address (set base_url, --base-url)")
     robots = "User-agent: *\nAllow: /\n" + (f"Sitemap: {base}sitemap.xml\n" if base else "")
     site.emit("robots.txt", robots)
     write_redirect_pages(site, entries)  # after the sitemap: old URLs are not listed there
@@ -83,5 +83,5 @@ def write_status(site: SiteBuild) -> None:
 def write_mirrors(site: SiteBuild) -> None:
     mirrors, refused = status.mirror_list(site.options.mirrors)
     for name in refused:
-        site.log(f"mirror {name!r} left off mirrors.html: its address is not an http(s) URL")
+        site.note(f"mirror {name!r} left off mirrors.html: its address is not an http(s) URL")
     site.render("mirrors.html", "mirrors.html", mirrors=mirrors)

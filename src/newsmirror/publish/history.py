@@ -307,7 +307,19 @@ def _revision_page(
     i = edit.number - 1
     earlier = edits[i - 1] if i else None
     later = edits[i + 1] if i + 1 < len(edits) else None
-    stamp = repr((TEMPLATE_VERSION, site.site, version, edit, entry, earlier, later, zone))
+    stamp = repr(
+        (
+            TEMPLATE_VERSION,
+            site.options.title,
+            site.options.base_url,
+            version,
+            edit,
+            entry,
+            earlier,
+            later,
+            zone,
+        )
+    )
     if site.unchanged(path, stamp):
         return
     old, new = site.archive.version_pair(entry.id, edit.head.version)
@@ -345,7 +357,9 @@ def _listing(
         if not path.endswith("index.html"):  # an older page: not in the sitemap
             site.hidden.add(path)
         shown = [(e, notes.get(e.id, "")) for e in chunk]
-        stamp = repr((TEMPLATE_VERSION, site.site, heading, pager, shown))
+        stamp = repr(
+            (TEMPLATE_VERSION, site.options.title, site.options.base_url, heading, pager, shown)
+        )
         if site.unchanged(path, stamp):
             continue
         site.render(

@@ -23,7 +23,7 @@ import html
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -67,6 +67,7 @@ class BuildSummary:
     seconds: float = 0.0
     search_seconds: float = 0.0
     search_pages: int = 0
+    notes: list[str] = field(default_factory=list)  # what the person running it should know
 
     def line(self) -> str:
         search = (
@@ -76,7 +77,9 @@ class BuildSummary:
         )
         return (
             f"{self.pages} files: {self.written} written, {self.removed} removed, "
-            f"{self.rendered_articles} article pages rendered, in {self.seconds:.1f} s" + search
+            f"{self.rendered_articles} article pages rendered, in {self.seconds:.1f} s"
+            + search
+            + "".join(f"; {note}" for note in self.notes)
         )
 
 
@@ -117,6 +120,10 @@ class _Site(Files):
         super().emit(path, text, stamp)
         if self.search is not None:
             self.search.serve()  # the index's requests for texts, between two files
+
+    def note(self, message: str) -> None:
+        self.summary.notes.append(message)
+        self.log(message)
 
     def keep_folder(self, folder: str) -> None:
         """Keep every file of ``folder`` the last build made."""

@@ -92,6 +92,11 @@ class SiteBuild(Protocol):
         """Tell the person running the build."""
         ...
 
+    def note(self, message: str) -> None:
+        """Tell the person running the build something to act on: it ends the build's
+        summary line too (``build`` and ``run`` print it)."""
+        ...
+
     def emit(self, path: str, text: str | bytes, stamp: str | None = None) -> None:
         """Write ``path`` (only if its bytes changed) and count it as made."""
         ...
