@@ -14,7 +14,7 @@ from newsmirror.add import add_url
 from newsmirror.config import FetchSettings
 from newsmirror.decide import Change
 from newsmirror.demo.assets import png
-from newsmirror.errors import AddError
+from newsmirror.errors import AddError, ExtractionError
 from newsmirror.fetch import Fetcher
 from newsmirror.netguard import Guard
 from newsmirror.store import Archive
@@ -270,6 +270,39 @@ def test_a_page_that_cannot_be_fetched_is_named_with_the_reason(tmp_path, server
             add_url(config, archive, url, allow_private=True)
         assert archive.counts()["articles"] == 0
     assert info.value.message == f"cannot fetch {url}: HTTP 404 Not Found"
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "said"),
+    [
+        (png(), "image/png", "its bytes are a PNG image (image/png)"),
+        (png(), "text/html", "its bytes are a PNG image (text/html)"),  # a mislabelled file
+        (b"%PDF-1.7\n...", "application/pdf", "its bytes are a PDF document (application/pdf)"),
+        (b"\x00\x01binary", "application/octet-stream", "it is served as application/octet-stream"),
+        (b"ID3\x03 mp3", "audio/mpeg", "it is served as audio/mpeg"),
+    ],
+)
+def test_a_file_that_is_no_web_page_is_refused_and_nothing_stored(
+    tmp_path, server, body, kind, said
+):
+    # `add` of an image's address archived it as an article whose text was the PNG's bytes
+    server.route("/file", Reply(200, body, {"Content-Type": kind}))
+    config = make_config(tmp_path, [])
+    with Archive.open(config.archive) as archive:
+        with pytest.raises(ExtractionError) as info:
+            add_url(config, archive, f"{server.url}/file", allow_private=True)
+        assert archive.counts()["articles"] == 0
+    assert info.value.message == f"not a web page: {said}"
+    assert info.value.hint == "Give the address of the article's web page."
+
+
+def test_a_page_served_with_a_wrong_type_is_still_read(tmp_path, server):
+    page = article_page("标题", ARTICLE_TEXT)
+    server.route("/p", Reply(200, page, {"Content-Type": "image/jpeg"}))
+    config = make_config(tmp_path, [])
+    with Archive.open(config.archive) as archive:
+        added = add_url(config, archive, f"{server.url}/p", allow_private=True)
+        assert added.title == "标题"
 
 
 def test_add_uses_the_configured_source_and_the_final_address(tmp_path, server):

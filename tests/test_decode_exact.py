@@ -19,6 +19,7 @@ from newsmirror.decode import (
     decode_html,
     header_charset,
     normalise_charset,
+    page_refusal,
     prolog_charset,
     split_bom,
 )
@@ -380,3 +381,20 @@ def test_a_label_reads_as_browsers_read_it_with_windows_extensions():
     assert decode_html(korean.encode("cp949"), "text/html") == (korean, "cp949")
     japanese = '<meta charset="Shift_JIS"><p>日本語の①番目のニュース、Ⅲ章と髙橋さん</p>'
     assert decode_html(japanese.encode("cp932"), "text/html") == (japanese, "cp932")
+
+
+MIME = st.sampled_from(
+    ["", "text/html", "image/png", "application/octet-stream", "audio/mpeg", "application/pdf"]
+)
+
+
+@given(st.binary(max_size=200), MIME, st.sampled_from([b"", b" \r\n\t", b"\xef\xbb\xbf"]))
+def test_anything_that_starts_like_markup_is_read_as_a_page(rest, mime, lead):
+    # servers mislabel pages: a body that opens with "<" is never refused for its type
+    assert page_refusal(lead + b"<" + rest, mime) is None
+
+
+@given(st.binary(max_size=200), MIME)
+def test_an_image_is_refused_whatever_its_type_says(rest, mime):
+    said = page_refusal(b"\x89PNG\r\n\x1a\n" + rest, mime)
+    assert said is not None and said.startswith("not a web page: its bytes are a PNG image")

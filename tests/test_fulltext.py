@@ -143,6 +143,23 @@ def test_page_shorter_than_feed_keeps_feed_text(tmp_path, server):
     assert ARTICLE_TEXT[:20] in art.content
 
 
+def test_an_item_that_links_to_an_image_keeps_the_feed_text(tmp_path, server):
+    # A feed item whose link is an image (or a PDF): the page step says so, the
+    # article keeps the feed's text and is not overwritten with the file's bytes.
+    server.route("/pic.png", Reply(body=png(), headers={"Content-Type": "image/png"}))
+    item = {"title": "t", "link": f"{server.url}/pic.png", "description": "摘要……阅读全文"}
+    server.route("/feed", Reply(body=rss([item])))
+    config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")
+    with Archive.open(config.archive) as archive:
+        summary = update(config, archive)
+        [art] = list(archive.iter_articles())
+    assert summary.pages.failed == 1 and summary.pages.extracted == 0
+    assert summary.pages.errors == [
+        f"{server.url}/pic.png: not a web page: its bytes are a PNG image (image/png)"
+    ]
+    assert "摘要" in art.content and "PNG" not in art.content
+
+
 def test_refetch_records_revision_and_removal(tmp_path, server):
     teaser_site(server, count=2)
     config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")

@@ -119,6 +119,48 @@ def _private_use_heavy(text: str) -> bool:
     return len(_PRIVATE_USE.findall(text)) > max(2, wide // 20)
 
 
+# Types whose bytes are no web page whatever they hold (a page served as one of them but
+# starting like HTML is still read: servers mislabel pages).
+_NOT_PAGES = ("image/", "audio/", "video/", "font/", "model/")
+_NOT_PAGE_TYPES = {
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/x-gzip",
+    "application/octet-stream",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/wasm",
+}
+_SIGNATURES = {  # the first bytes of files that are surely no page
+    b"\x89PNG": "a PNG image",
+    b"GIF8": "a GIF image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"RIFF": "a RIFF file (WebP, WAV, AVI)",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or an Office document)",
+    b"\x1f\x8b": "gzip data",
+    b"\x00\x00\x00": "binary data",
+}
+_HTML_START = re.compile(rb"\s*<", re.S)
+
+
+def page_refusal(body: bytes, content_type: str = "") -> str | None:
+    """Why ``body`` is no web page to extract an article from (None: it may be one): its
+    declared type is an image, audio, video, font, PDF or other binary type and it does
+    not start like markup, or its first bytes are such a file's whatever the type says."""
+    mime = content_type.split(";", 1)[0].strip().lower()
+    bom, rest = split_bom(body[:1024])
+    if bom is None:
+        for signature, kind in _SIGNATURES.items():
+            if body.startswith(signature):
+                return f"not a web page: its bytes are {kind}" + (f" ({mime})" if mime else "")
+    looks_like_markup = bom is not None or _HTML_START.match(rest) is not None
+    if not looks_like_markup and (mime.startswith(_NOT_PAGES) or mime in _NOT_PAGE_TYPES):
+        return f"not a web page: it is served as {mime}"
+    return None
+
+
 def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     """Decode an HTML page; return (text, the codec used)."""
     for bom, codec in _BOMS:

@@ -69,9 +69,12 @@ def extract_page(
     """Decode and extract one page (in a worker); ``summary`` is the feed's text of the
     item, to tell an extraction that missed the article. trafilatura is imported here,
     by the processes that extract, not by every run."""
-    from newsmirror.decode import decode_html
+    from newsmirror.decode import decode_html, page_refusal
     from newsmirror.extract import extract_article
 
+    refusal = page_refusal(body, content_type)
+    if refusal is not None:
+        raise ExtractionError(refusal, hint="Give the address of the article's web page.")
     text, _codec = decode_html(body, content_type)
     return extract_article(
         text,
