@@ -208,6 +208,8 @@ def test_mirrors_page_links_http_mirrors_only(built):
     assert "git clone https://git.example.org/team/mirror.git<" in html
     assert "git clone https://user.github.io" not in html  # a web address is not a repository
     assert "index.html" in html and "没有配置其他镜像" not in html
+    # Search works from a downloaded copy (script files, file://): the page says so.
+    assert "离线时也能全文搜索" in html and "不能使用" not in html
     # Every page links to it and to the status page.
     for page in [site / "index.html", next((site / "posts").rglob("*.html"))]:
         text = page.read_text(encoding="utf-8")
