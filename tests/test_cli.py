@@ -75,7 +75,7 @@ def test_demo_end_to_end(tmp_path):
     assert "0 new" in again.stdout and "0 written" in again.stdout
     search = nm("--archive", out / "archive.sqlite", "search", "拜登")
     assert "分析：拜登习近平11月会谈的背后原因" in search.stdout
-    assert "2023-10-29 11:36 UTC+8" in search.stdout  # shown in Asia/Shanghai
+    assert "2023-10-29 11:36 北京时间" in search.stdout  # shown in Asia/Shanghai, named as pages do
     health = nm("-c", out / "newsmirror.toml", "sources")
     assert "大纪元\tok\tarticles=1" in health.stdout
 

@@ -354,9 +354,9 @@ def test_search_command_prints_hits_snippets_and_count(tmp_path):
     result = CliRunner().invoke(cli, ["--archive", str(path), "search", "习近平"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "2024-01-01 12:30 UTC+8\t新闻\t拜登会见習近平\thttps://e.org/新闻/1",
+        "2024-01-01 12:30 北京时间\t新闻\t拜登会见習近平\thttps://e.org/新闻/1",
         "    旧金山",
-        "2024-01-02 12:30 UTC+8\t新闻\t访问欧洲\thttps://e.org/新闻/2",
+        "2024-01-02 12:30 北京时间\t新闻\t访问欧洲\thttps://e.org/新闻/2",
         "    国家主席[习近平]抵达巴黎",
     ]
     assert result.stderr.splitlines() == ["indexing 2 new or changed articles…", "2 articles"]

@@ -36,6 +36,7 @@ HOSTILE = ("<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>�
 FALSE_PAIR = "參拜之後去登山"  # 拜 and 登, never 拜登
 TRADITIONAL = "臺灣選舉觀察"
 TOKYO = "东京通讯：夜间新闻"
+CHICAGO = "芝加哥通讯：清晨新闻"
 DONE = '#search-results[aria-busy="false"]'
 
 
@@ -153,11 +154,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         _berries(archive)
         _cover(archive)
         archive.ensure_source("东京测试", "Asia/Tokyo")
+        archive.ensure_source("芝加哥测试", "America/Chicago")
         _add(archive, "测试", HOSTILE[0], "第一篇 xsszebra 文章", 1)
         _add(archive, "测试", HOSTILE[1], "第二篇 XSSZebra 文章", 2)
         _add(archive, "测试", FALSE_PAIR, "他先去參拜，然后去登山。", 3)
         _add(archive, "测试", TRADITIONAL, "這是關於臺灣選舉的觀察報導。", 4)
         _add(archive, "东京测试", TOKYO, "东京的夜间新闻。", 5)
+        _add(archive, "芝加哥测试", CHICAGO, "芝加哥的清晨新闻。", 7)
         archive.conn.commit()
         _add(archive, "测试", "改过的文章", "旧版 zqxold", 6)
         archive.conn.commit()
@@ -426,7 +429,10 @@ def test_result_shows_source_and_date_in_the_source_zone(tab, site):
     assert seed["meta"] == "大纪元 · 2023-10-29 11:36 北京时间"
     open_search(tab, site["http"], "夜间新闻")
     [tokyo] = shown(tab)
-    assert tokyo["meta"] == "东京测试 · 2024-05-05 17:00 UTC+9"
+    assert tokyo["meta"] == "东京测试 · 2024-05-05 17:00 东京时间"  # as its article page
+    open_search(tab, site["http"], "清晨新闻")
+    [chicago] = shown(tab)  # a zone without a city's name: its offset that day
+    assert chicago["meta"] == "芝加哥测试 · 2024-05-07 03:00 UTC-5"
     assert "CST" not in seed["meta"]
 
 

@@ -11,7 +11,7 @@ import click
 
 from newsmirror.clibase import Context, handle_errors, json_text, pass_ctx, shown
 from newsmirror.models import SearchHit, SearchResults
-from newsmirror.timeutil import in_zone, offset_label
+from newsmirror.timeutil import in_zone, zone_or_default, zone_words
 
 Marker = Callable[[str], str]
 
@@ -34,9 +34,10 @@ def highlight(text: str, marks: Sequence[tuple[int, int]], mark: Marker) -> str:
 
 
 def when(hit: SearchHit) -> str:
-    """The publication time in the source's time zone."""
+    """The publication time in the source's time zone, named as the site names it
+    (北京时间, 香港时间, ..., else its offset: UTC-6)."""
     local = in_zone(hit.published, hit.timezone)
-    return f"{local:%Y-%m-%d %H:%M} {offset_label(local)}"
+    return f"{local:%Y-%m-%d %H:%M} {zone_words(local, zone_or_default(hit.timezone).key)}"
 
 
 def hit_lines(hit: SearchHit, mark: Marker, *, in_title: bool = True) -> list[str]:

@@ -116,3 +116,21 @@ def offset_label(moment: datetime) -> str:
     sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
     hours, rest = divmod(minutes, 60)
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+# Zones readers know by a city's name; any other is shown as its offset from UTC, never by
+# an abbreviation such as "CST" (China, Cuba or the US Midwest?).
+ZONE_NAMES = {
+    **dict.fromkeys(("Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "PRC"), "北京时间"),
+    **dict.fromkeys(("Asia/Harbin", "Asia/Beijing"), "北京时间"),
+    **dict.fromkeys(("Asia/Taipei", "ROC"), "台北时间"),
+    **dict.fromkeys(("Asia/Hong_Kong", "Hongkong"), "香港时间"),
+    **dict.fromkeys(("Asia/Macau", "Asia/Macao"), "澳门时间"),
+    **dict.fromkeys(("Asia/Singapore", "Singapore"), "新加坡时间"),
+    **dict.fromkeys(("Asia/Tokyo", "Japan"), "东京时间"),
+}
+
+
+def zone_words(moment: datetime, zone: str) -> str:
+    """How a page names ``zone`` at ``moment``: 北京时间, 台北时间, ..., UTC, or UTC-6."""
+    return ZONE_NAMES.get(zone) or offset_label(moment)

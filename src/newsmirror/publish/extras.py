@@ -13,6 +13,7 @@ from newsmirror.publish.pages import Entry, href, page_path
 from newsmirror.publish.redirects import write_redirect_pages
 from newsmirror.publish.sitemaps import write_sitemaps
 from newsmirror.publish.zhconvert import write_zh_files
+from newsmirror.timeutil import ZONE_NAMES
 
 STATIC = Path(__file__).parent / "static"  # the site's packaged files
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 def write_extras(site: SiteBuild, entries: list[Entry]) -> None:
     site.emit("style.css", (STATIC / "style.css").read_bytes())
     write_zh_files(site)  # the 简/繁 switch and the converter it loads when used
-    site.render("search.html", "search.html")
+    site.render("search.html", "search.html", zones=ZONE_NAMES)  # as pages name them
     for script in ("search-index.js", "search.js"):  # reading the index; the page
         site.emit(script, (STATIC / script).read_bytes())
     site.render(  # served for a missing URL at any depth: links from the base path

@@ -18,7 +18,13 @@ from functools import cached_property
 from urllib.parse import quote
 
 from newsmirror.models import ArticleRecord
-from newsmirror.timeutil import from_iso, in_zone, offset_label, to_iso, zone_or_default
+from newsmirror.timeutil import (
+    from_iso,
+    in_zone,
+    to_iso,
+    zone_or_default,
+    zone_words,
+)
 
 PER_PAGE = 20  # a listing's front page is rewritten by every run that adds to it
 # A source's or tag's listing: a run of new articles rewrites the front page of every
@@ -179,24 +185,6 @@ class Entry:
     @cached_property  # listings show an entry's link on several pages
     def href(self) -> str:
         return href(self.path)
-
-
-# Zones readers know by a city's name; any other is shown as its offset from UTC, never by
-# an abbreviation such as "CST" (China, Cuba or the US Midwest?).
-ZONE_NAMES = {
-    **dict.fromkeys(("Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "PRC"), "北京时间"),
-    **dict.fromkeys(("Asia/Harbin", "Asia/Beijing"), "北京时间"),
-    **dict.fromkeys(("Asia/Taipei", "ROC"), "台北时间"),
-    **dict.fromkeys(("Asia/Hong_Kong", "Hongkong"), "香港时间"),
-    **dict.fromkeys(("Asia/Macau", "Asia/Macao"), "澳门时间"),
-    **dict.fromkeys(("Asia/Singapore", "Singapore"), "新加坡时间"),
-    **dict.fromkeys(("Asia/Tokyo", "Japan"), "东京时间"),
-}
-
-
-def zone_words(moment: datetime, zone: str) -> str:
-    """How a page names ``zone`` at ``moment``: 北京时间, 台北时间, ..., UTC, or UTC-6."""
-    return ZONE_NAMES.get(zone) or offset_label(moment)
 
 
 def zone_time(when: datetime, zone: str) -> str:

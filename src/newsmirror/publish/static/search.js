@@ -7,6 +7,10 @@
   var PER_PAGE = C.PER_PAGE, ROOT = C.ROOT, clean = C.clean, confirmUpTo = C.confirmUpTo;
   var countText = C.countText, foldChars = C.foldChars, load = C.load, loadFold = C.loadFold;
   var spans = C.spans, startSearch = C.startSearch, terms = C.terms;
+  // The zones readers know by a city's name, as the article pages name them (the search
+  // page's data-zones: timeutil.ZONE_NAMES); any other zone is shown as its UTC offset.
+  var ZONES = {};
+  try { ZONES = JSON.parse(document.currentScript.getAttribute("data-zones") || "{}"); } catch (e) {}
   var SNIPPET_BEFORE = 30; // characters of context before the first match
   var SNIPPET_LENGTH = 120;
 
@@ -29,8 +33,9 @@
     var date = new Date(iso);
     if (isNaN(date.getTime())) { return ""; }
     var p;
+    zone = zone || "Asia/Shanghai";
     try {
-      p = zoneParts(date, zone || "Asia/Shanghai");
+      p = zoneParts(date, zone);
     } catch (e) {
       zone = "Asia/Shanghai";
       p = zoneParts(date, zone);
@@ -38,8 +43,8 @@
     var local = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
     var offset = Math.round((local - Math.floor(date.getTime() / 1000) * 1000) / 60000);
     var label;
-    if (offset === 480 && (!zone || /^(Asia\/(Shanghai|Chongqing|Chungking|Harbin|Urumqi)|PRC)$/.test(zone))) {
-      label = "北京时间";
+    if (Object.prototype.hasOwnProperty.call(ZONES, zone)) {
+      label = ZONES[zone];
     } else {
       var abs = Math.abs(offset), h = Math.floor(abs / 60), m = abs % 60;
       label = "UTC" + (offset ? (offset < 0 ? "-" : "+") + h + (m ? ":" + pad(m) : "") : "");
