@@ -25,6 +25,10 @@ from newsmirror.store import Archive
 from test_cli import nm
 from test_schedule import actionlint
 
+# The workflow installs this (a checkout here has no web remote to install from).
+SPEC = "newsmirror @ git+https://github.com/example/newsmirror@v0.1.0"
+INSTALL = ["--install", SPEC]
+
 # -- serve ------------------------------------------------------------------------------
 
 
@@ -180,7 +184,7 @@ def test_a_site_folder_that_yaml_or_a_glob_would_misread_is_refused(tmp_path, fo
     (mirror / "newsmirror.toml").write_text(
         f'[archive]\npath = "{folder}/a.sqlite"\n[publish.site]\npath = "{folder}"\n', "utf-8"
     )
-    result = nm("init", mirror, "--ci", "github", check=False)
+    result = nm("init", mirror, "--ci", "github", *INSTALL, check=False)
     path = mirror / ".github/workflows/newsmirror.yml"
     if result.returncode == 0:
         steps = yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"]["mirror"]["steps"]
@@ -200,7 +204,7 @@ def test_a_chinese_site_folder_with_spaces_still_gets_a_working_workflow(tmp_pat
     (mirror / "newsmirror.toml").write_text(
         '[archive]\npath = "数据/a.sqlite"\n[publish.site]\npath = "新闻 镜像"\n', "utf-8"
     )
-    nm("init", mirror, "--ci", "github")
+    nm("init", mirror, "--ci", "github", *INSTALL)
     path = mirror / ".github/workflows/newsmirror.yml"
     steps = yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"]["mirror"]["steps"]
     assert steps[-1]["with"]["path"] == "新闻 镜像"

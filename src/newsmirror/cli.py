@@ -97,9 +97,20 @@ def cli(ctx: click.Context, config_path: Path, archive_path: Path | None, wait: 
     type=click.Choice(["github", "systemd"]),
     help="Also write a schedule: a GitHub Actions workflow, or a systemd service and timer.",
 )
+@click.option(
+    "--install",
+    metavar="SPEC",
+    help="With --ci github: the pip requirement the workflow installs (default: this "
+    "newsmirror's own source, pinned).",
+)
 @handle_errors
 def init(
-    directory: Path, from_subs: Path | None, from_opml: Path | None, force: bool, ci: str | None
+    directory: Path,
+    from_subs: Path | None,
+    from_opml: Path | None,
+    force: bool,
+    ci: str | None,
+    install: str | None,
 ) -> None:
     """Write a starter newsmirror.toml and create the archive.
 
@@ -114,10 +125,12 @@ def init(
       newsmirror init mirror/ --from-subs old-mirror/subs.json
       newsmirror init mirror/ --from-opml subscriptions.opml
       newsmirror init mirror/ --ci github
+      newsmirror init mirror/ --ci github --install \
+        'newsmirror @ git+https://github.com/YOU/newsmirror@v0.1.0'
     """
     target = directory / CONFIG_NAME
     if ci and target.exists():  # the config is kept; --force is for the CI files
-        _write_schedule(directory, ci, load_config(target), force=force)
+        _write_schedule(directory, ci, load_config(target), force=force, install=install)
         return
     if target.exists() and not force:
         raise ConfigError(
@@ -142,13 +155,15 @@ def init(
     shown = config.archive if isinstance(location, Path) else shown_url(location)
     click.echo(f"wrote {target} ({len(sources)} sources) and archive {shown}")
     if ci:
-        _write_schedule(directory, ci, config, force=force)
+        _write_schedule(directory, ci, config, force=force, install=install)
 
 
-def _write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> None:
+def _write_schedule(
+    directory: Path, ci: str, config: Config, *, force: bool, install: str | None
+) -> None:
     from newsmirror.schedule import write_schedule
 
-    for path in write_schedule(directory, ci, config, force=force):
+    for path in write_schedule(directory, ci, config, force=force, install=install):
         click.echo(f"wrote {path}")
     if ci == "systemd":
         click.echo(

@@ -11,6 +11,7 @@ hourly as the user who installs them, with a randomised delay.
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,7 +51,8 @@ jobs:
         with:
           python-version: "3.12"
       - name: Install newsmirror
-        run: pip install "{package}"
+        run: |
+          pip install {package}
       - name: Restore the archive
         uses: actions/cache/restore@v4
         with:
@@ -109,8 +111,12 @@ def github_workflow(
                 f"not usable in the workflow: {value!r} (use letters, digits, spaces "
                 "and . _ - + , / in the folder and file names)"
             )
-    if not package or any(ch in package for ch in "\n\r'\"$`{}#:") or package.startswith("-"):
-        raise ValueError(f"not usable in the workflow: {package!r}")
+    packages = [package, *(["boto3>=1.36"] if secrets else [])]  # s3 targets need boto3
+    for one in packages:
+        # A block scalar and shell quoting carry any other character as it is; "${{" would
+        # be a GitHub expression, a leading "-" an option of pip.
+        if not one.strip() or one.startswith("-") or "${{" in one or re.search(r"[\x00-\x1f]", one):
+            raise ValueError(f"not usable in the workflow: {package!r}")
     for name in secrets:
         upper = name.upper()
         if (
@@ -127,7 +133,7 @@ def github_workflow(
         site=site,
         archive=archive,
         media=media,
-        package=package,
+        package=" ".join(shlex.quote(one) for one in packages),
         env="\n        env:" + env if env else "",
     )
 
@@ -194,10 +200,13 @@ def systemd_units(directory: Path, command: list[str]) -> dict[str, str]:
     return {"newsmirror.service": service, "newsmirror.timer": timer}
 
 
-def write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> list[Path]:
+def write_schedule(
+    directory: Path, ci: str, config: Config, *, force: bool, install: str | None = None
+) -> list[Path]:
     """Write the ``ci`` ("github" or "systemd") files for the mirror in ``directory``;
-    return their paths. ConfigError when the config cannot be scheduled that way or a
-    file exists (unless ``force``)."""
+    return their paths. ``install``: the pip requirement the workflow installs (None:
+    this newsmirror's own source, pinned: installsource). ConfigError when the config
+    cannot be scheduled that way or a file exists (unless ``force``)."""
     root = directory.absolute()
     if ci == "github":
         site = config.publish.site
@@ -208,14 +217,18 @@ def write_schedule(directory: Path, ci: str, config: Config, *, force: bool) -> 
                 key="publish.site",
                 hint='Add [publish.site] with path = "public".',
             )
+        from newsmirror.installsource import install_spec
+
         secrets = _s3_secrets(config)
-        package = "newsmirror[s3]" if secrets else "newsmirror"
+        package = install_spec(install)
         site_path, archive = _relative(site.path, root), _relative(config.archive, root)
         try:
             text = github_workflow(site_path, archive, package, secrets)
         except ValueError as exc:
             key = "publish.targets" if "secret" in str(exc) else "publish.site.path"
             key = "archive.path" if f"{archive!r} (" in str(exc) else key
+            if package in str(exc):
+                raise ConfigError(str(exc), hint="Give --install a plain pip requirement.") from exc
             raise ConfigError(str(exc), path=str(config.path), key=key) from exc
         files = {WORKFLOW_PATH: text}
     else:
