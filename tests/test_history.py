@@ -360,3 +360,31 @@ def test_the_edits_listings_older_pages_stay_out_of_the_sitemap(tmp_path, server
     )
     assert "https://mirror.example/edits/index.html" in urls
     assert "edits/page/" not in urls
+
+
+@pytest.mark.parametrize("longer", [False, True])
+def test_an_old_mirrors_copy_merged_into_an_article_is_no_edit(tmp_path, server, longer):
+    # Importing an old mirror's post of an article already fetched (same URL, another
+    # title, the same or a longer body) merges two copies: the site listed that as an
+    # edit at the origin ("已修改 1 次", edits page "正文没有改动"), which it is not.
+    from newsmirror.jekyll_import import import_jekyll
+    from newsmirror.publish.jekyll import export_jekyll
+
+    config, _ = _site(server, tmp_path)
+    out, tree = tmp_path / "public", tmp_path / "old-mirror"
+    with Archive.open(config.archive) as archive:
+        update(config, archive)
+        export_jekyll(archive, tree)
+        [post] = (tree / "_posts").iterdir()
+        text = _read(post).replace("title: 报道", "title: 报道 - 旧镜像", 1)
+        if longer:
+            text = text.replace("</div>", "<p>旧镜像多出来的一段。</p></div>", 1)
+        post.write_text(text, encoding="utf-8")
+        summary = import_jekyll(archive, tree)
+        assert summary.merged == 1
+        assert archive.conn.execute("SELECT COUNT(*) FROM revisions").fetchone()[0] >= 1
+        build_site(archive, out, NO_SEARCH)
+    [page] = (out / "posts").rglob("*.html")
+    assert "已修改" not in _read(page)
+    assert not (out / "revisions").exists()
+    assert "还没有" in _read(out / "edits" / "index.html")

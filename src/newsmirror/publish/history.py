@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from newsmirror.publish import feeds, pages, status
 from newsmirror.publish.pages import Entry, href, root_of
-from newsmirror.store.history import PAGE_ORIGINS, RevisionHead
+from newsmirror.store.history import COPY, PAGE_ORIGINS, RevisionHead
 from newsmirror.timeutil import DEFAULT_ZONE, from_iso, in_zone
 
 if TYPE_CHECKING:
@@ -179,7 +179,8 @@ def find_edits(
     heads: Sequence[RevisionHead], origins: dict[int, str], paths: dict[int, str]
 ) -> dict[int, list[Edit]]:
     """Each article's edits, oldest first (``heads`` by article and version; ``origins``:
-    each article's current body origin; ``paths``: its page)."""
+    each article's current body origin; ``paths``: its page). Neither a feed's text
+    filled in from the page nor two copies of one article merged (COPY) is an edit."""
     by_article: dict[int, list[RevisionHead]] = {}
     for head in heads:
         if head.article_id in paths:
@@ -189,7 +190,7 @@ def find_edits(
         edits: list[Edit] = []
         for i, head in enumerate(chain):
             after = chain[i + 1].origin if i + 1 < len(chain) else origins.get(article_id)
-            if not is_fill(head, after):
+            if head.origin != COPY and not is_fill(head, after):
                 path = revision_path(paths[article_id], head.version)
                 edits.append(Edit(head, len(edits) + 1, path))
         if edits:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from newsmirror.decide import Change, classify_entry, classify_feed_update
 from newsmirror.models import Entry, FeedState, StoredArticle
 from newsmirror.store.health import HealthMixin
+from newsmirror.store.history import COPY
 from newsmirror.timeutil import to_iso
 from newsmirror.urls import canonical_url
 
@@ -249,8 +250,11 @@ class EntriesMixin(HealthMixin):
         author: str,
         content: str,
         now: datetime,
+        origin: str | None = None,
     ) -> None:
-        """Keep the previous version as a revision and update the article."""
+        """Keep the previous version as a revision and update the article. ``origin``:
+        the revision's, when not its body's origin (COPY: the new version is another copy
+        of the same article, not an edit)."""
         conn.execute(
             "INSERT OR IGNORE INTO revisions (article_id, version, title, author, content,"
             " recorded, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -261,7 +265,7 @@ class EntriesMixin(HealthMixin):
                 old.author,
                 old.content,
                 to_iso(now),
-                old.content_origin,
+                origin or old.content_origin,
             ),
         )
         conn.execute(
@@ -327,8 +331,10 @@ class EntriesMixin(HealthMixin):
                 (existing.id, title, author, content),
             ).fetchone():
                 return Change.UNCHANGED
+            # Two copies of one article (a fetched one and an old mirror's, say) are no
+            # edit at the origin: the revision is marked COPY and listed as no edit.
             if len(content) >= len(existing.content):
-                self._revise(conn, existing, title, author, content, now)
+                self._revise(conn, existing, title, author, content, now, origin=COPY)
             else:
                 # Numbered below the article's own versions: 0, -1, -2 ...
                 lowest = conn.execute(
@@ -337,7 +343,15 @@ class EntriesMixin(HealthMixin):
                 ).fetchone()[0]
                 conn.execute(
                     "INSERT INTO revisions (article_id, version, title, author, content,"
-                    " recorded) VALUES (?, ?, ?, ?, ?, ?)",
-                    (existing.id, min(0, int(lowest) - 1), title, author, content, to_iso(now)),
+                    " recorded, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        existing.id,
+                        min(0, int(lowest) - 1),
+                        title,
+                        author,
+                        content,
+                        to_iso(now),
+                        COPY,
+                    ),
                 )
         return change

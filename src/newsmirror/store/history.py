@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 # Where a body came from: its feed, or the article's page (extracted, or by a selector).
 PAGE_ORIGINS = ("page", "selector")
+# A revision's origin when the version after it is another copy of the same article (an
+# import merged an old mirror's post into the fetched one, or the other way): no edit.
+COPY = "copy"
 
 
 @dataclass(frozen=True)
