@@ -102,6 +102,7 @@ def test_init_from_subs(tmp_path):
                 {"site": "美国之音", "url": "https://www.voachinese.com/api/zm_yql-vomx-tpeybti"},
                 {"site": "美国之音", "url": "https://www.voachinese.com/api/other"},
                 {"site": "BBC", "url": "https://feeds.bbci.co.uk/zhongwen/simp/rss.xml"},
+                "中国数字时代",  # perform.js's built-in source, by its name alone
             ],
             ensure_ascii=False,
         ),
@@ -109,7 +110,18 @@ def test_init_from_subs(tmp_path):
     )
     nm("init", tmp_path / "m", "--from-subs", subs)
     config = load_config(tmp_path / "m/newsmirror.toml")
-    assert [(s.name, len(s.feeds)) for s in config.sources] == [("美国之音", 2), ("BBC", 1)]
+    assert [(s.name, len(s.feeds)) for s in config.sources] == [
+        ("美国之音", 2),
+        ("BBC", 1),
+        ("中国数字时代", 1),
+    ]
+    assert config.sources[2].feeds == ("https://chinadigitaltimes.net/chinese/feed/",)
+    subs.write_text('[{"site": "a", "url": "https://e.org/f"}, "某某网"]', encoding="utf-8")
+    bad = nm("init", tmp_path / "n", "--from-subs", subs, check=False)
+    assert bad.returncode == 3 and "entry '某某网' is a name perform.js does not know" in bad.stderr
+    assert 'subs.json is a JSON array of {"site": NAME, "url": FEED}' in bad.stderr
+    both = nm("init", tmp_path / "o", "--from-subs", subs, "--from-opml", subs, check=False)
+    assert both.returncode == 2 and "give --from-subs or --from-opml, not both" in both.stderr
 
 
 def test_fetch_exit_codes_and_summary(tmp_path, server):

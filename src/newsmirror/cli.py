@@ -137,7 +137,7 @@ def init(
             "config already exists", path=str(target), hint="Pass --force to overwrite it."
         )
     if from_subs and from_opml:
-        raise ConfigError("give --from-subs or --from-opml, not both")
+        raise click.UsageError("give --from-subs or --from-opml, not both")
     if from_subs:
         sources = sources_from_subs(from_subs.read_text(encoding="utf-8"), str(from_subs))
     elif from_opml:

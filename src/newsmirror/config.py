@@ -534,8 +534,17 @@ def render_config(sources: list[tuple[str, list[str]]], archive: str = "archive.
     return "\n".join(lines)
 
 
+# Names perform.js reads as a built-in source instead of a {site, url} entry.
+SUBS_BUILT_IN = {"中国数字时代": "https://chinadigitaltimes.net/chinese/feed/"}
+SUBS_HINT = (
+    'subs.json is a JSON array of {"site": NAME, "url": FEED} objects, or of the names '
+    "perform.js knows by themselves (" + ", ".join(SUBS_BUILT_IN) + ")."
+)
+
+
 def sources_from_subs(text: str, origin: str) -> list[tuple[str, list[str]]]:
-    """Read an old mirror's ``subs.json`` (``[{"site": ..., "url": ...}]``).
+    """Read an old mirror's ``subs.json``: ``[{"site": ..., "url": ...}]``, where a
+    bare string is one of perform.js's built-in sources (SUBS_BUILT_IN).
 
     Entries with the same site name become one source with several feeds. Names are
     cleaned as feed titles are (one line, no control characters).
@@ -545,13 +554,24 @@ def sources_from_subs(text: str, origin: str) -> list[tuple[str, list[str]]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"not valid JSON: {exc}", path=origin) from exc
+        raise ConfigError(f"not valid JSON: {exc}", path=origin, hint=SUBS_HINT) from exc
     if not isinstance(data, list):
-        raise ConfigError("expected a JSON array of {site, url} objects", path=origin)
+        raise ConfigError(
+            "expected a JSON array of {site, url} objects", path=origin, hint=SUBS_HINT
+        )
     grouped: dict[str, list[str]] = {}
     for i, item in enumerate(data):
+        if isinstance(item, str) and item.strip() in SUBS_BUILT_IN:
+            item = {"site": item.strip(), "url": SUBS_BUILT_IN[item.strip()]}
+        if isinstance(item, str):
+            raise ConfigError(
+                f"entry {item!r} is a name perform.js does not know by itself",
+                path=origin,
+                key=f"[{i}]",
+                hint=SUBS_HINT,
+            )
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-            raise ConfigError("entry has no url", path=origin, key=f"[{i}]")
+            raise ConfigError("entry has no url", path=origin, key=f"[{i}]", hint=SUBS_HINT)
         url = check_feed_url(Path(origin), f"[{i}].url", item["url"])
         name = clean_text(str(item.get("site") or item.get("name") or "")) or urlsplit(url).netloc
         feeds = grouped.setdefault(name, [])
