@@ -160,6 +160,32 @@ def test_an_item_that_links_to_an_image_keeps_the_feed_text(tmp_path, server):
     assert "摘要" in art.content and "PNG" not in art.content
 
 
+def test_a_filtered_refetch_looks_only_at_its_articles_and_takes_any_archived_source(
+    tmp_path, server
+):
+    # `refetch --source A` retried every failed image of the whole archive (8 minutes of
+    # dead hosts after an import), and refused a source that only the archive knows.
+    items = {}
+    for name, key in (("甲", "a"), ("乙", "b")):
+        server.route(f"/img/{key}.png", Reply(503, b"down"))
+        items[name] = {
+            "title": f"{name}报道",
+            "link": f"https://example.org/{key}",  # never fetched: full_text = feed
+            "content": f'<p>正文</p><img src="{server.url}/img/{key}.png">',
+        }
+        server.route(f"/feed-{key}", Reply(body=rss([items[name]])))
+    feeds = [("甲", [f"{server.url}/feed-a"]), ("乙", [f"{server.url}/feed-b"])]
+    config = make_config(tmp_path, feeds, media="mirror")
+    with Archive.open(config.archive) as archive:
+        update(config, archive)  # both images fail (503)
+        only_b = make_config(tmp_path, feeds[1:], media="mirror")  # 甲 left the config
+        before = len(server.requests)
+        pages, media = refetch(only_b, archive, source="甲")
+        asked = {path for path, _ in server.requests[before:]}
+    assert asked == {"/img/a.png"}  # 甲's image only, not 乙's
+    assert media.failed == 1 and pages.fetched == 0
+
+
 def test_refetch_records_revision_and_removal(tmp_path, server):
     teaser_site(server, count=2)
     config = make_config(tmp_path, [("源", [server.url + "/feed"])], full_text="auto")

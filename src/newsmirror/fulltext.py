@@ -170,12 +170,20 @@ async def _refetch(
     tasks: list[PageTask],
     transport: httpx.AsyncBaseTransport | None,
     guard: Guard | None,
+    whole: bool,
 ) -> tuple[PageSummary, MediaSummary]:
+    """The pages of ``tasks`` again, then the images still missing: every article's when
+    the refetch is ``whole``, else only those of the articles looked at."""
     from newsmirror.media import mirror_images
 
     async with Fetcher(config.fetch, transport=transport) as fetcher:
         pages = await fill_pages(archive, fetcher, config, tasks, refetch=True, guard=guard)
-        media = await mirror_images(archive, fetcher, config.media, config.media_dir, guard=guard)
+        args = (archive, fetcher, config.media, config.media_dir)
+        if whole:
+            return pages, await mirror_images(*args, guard=guard)
+        media = MediaSummary()
+        for article_id in sorted({task.article_id for task in tasks}):
+            media.absorb(await mirror_images(*args, article_id=article_id, guard=guard))
     return pages, media
 
 
@@ -195,8 +203,9 @@ def refetch(
     articles archived by ``add`` with its guard on go through the network ``guard``
     (by default the real one).
     """
-    if source is not None:
-        config.source(source)  # a clear error for an unknown name
     archive.sync_sources(config.sources)
+    if source is not None and source not in {h.name for h in archive.health()}:
+        config.source(source)  # a clear error for a name neither config nor archive has
     tasks = archive.page_tasks(source=source, since=since)
-    return asyncio.run(_refetch(config, archive, tasks, transport, guard))
+    whole = source is None and since is None
+    return asyncio.run(_refetch(config, archive, tasks, transport, guard, whole))

@@ -60,6 +60,14 @@ class MediaSummary:
     deferred: int = 0  # not started: the run's time budget was spent
     errors: list[str] = field(default_factory=list)
 
+    def absorb(self, other: MediaSummary) -> None:
+        """Count ``other``'s images here too."""
+        self.stored += other.stored
+        self.reused += other.reused
+        self.failed += other.failed
+        self.deferred += other.deferred
+        self.errors += other.errors
+
     def line(self) -> str:
         return f"images: {self.stored} mirrored, {self.reused} reused, {self.failed} failed" + (
             f", {self.deferred} left for the next run (time budget)" if self.deferred else ""
