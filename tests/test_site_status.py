@@ -113,7 +113,7 @@ def test_status_page_shows_healthy_and_failing_sources(built):
     html = (site / "status.html").read_text(encoding="utf-8")
     html5lib.HTMLParser(strict=True).parse(html)
     assert html.index(escaped(BAD)) < html.index(GOOD)  # the failing source first
-    assert "其中 <strong>1 个正在失败</strong>" in html
+    assert "共 2 个来源：<strong>1 个正在失败</strong>，1 个正常。" in html
     good = section(html, GOOD)
     assert "正常" in good and '<dd class="failures">0 次</dd>' in good
     assert '<time datetime="2024-05-10">2024-05-10（北京时间）</time>' in good  # last success
@@ -399,3 +399,18 @@ def test_a_huge_error_text_from_a_server_is_cut_on_the_page_and_in_status_json()
     data = status.status_json(rows, None, None)["sources"]["坏源"]
     assert len(data["last_error"]) <= 2 * status.MAX_DETAIL
     assert "https://bad.example/b: timed out" in data["last_error"]
+
+
+@pytest.mark.parametrize(
+    ("states", "counts"),
+    [
+        (["正常", "正常"], []),  # "都正常"
+        (["正常", "尚未抓取", "尚未抓取"], [(2, "个尚未抓取", True), (1, "个正常", False)]),
+        (["已停用", "正常"], [(1, "个已停用", False), (1, "个正常", False)]),
+        (["连续失败 2 次", "已停用"], [(1, "个正在失败", True), (1, "个已停用", False)]),
+    ],
+)
+def test_the_summary_counts_sources_by_state(states, counts):
+    # "共 12 个来源，都正常" was said of a mirror whose 9 starter sources were never fetched
+    rows = [{"state": state, "failing": state.startswith("连续")} for state in states]
+    assert status.state_counts(rows) == counts

@@ -74,7 +74,7 @@ def write_status(site: SiteBuild) -> None:
         "status.html",
         rows=rows,
         fetched=site.updated is not None,  # the time itself: updated.css, as in the footer
-        failing=sum(1 for r in rows if r["failing"]),
+        states=status.state_counts(rows),
         days=len(win.days) if win else status.DAYS,
     )
     data = status.status_json(rows, updated, win)

@@ -195,6 +195,22 @@ def _state(h: SourceHealth) -> str:
     return "正常"
 
 
+def state_counts(rows: Iterable[dict[str, Any]]) -> list[tuple[int, str, bool]]:
+    """How many sources are in each state, for the status page's summary: (count, what,
+    whether it needs attention), failing ones first, then never fetched, stopped, fine;
+    empty when every source is fine ("都正常")."""
+    failing = sum(1 for r in rows if r["failing"])
+    rows = [r for r in rows if not r["failing"]]
+    counts = [
+        (failing, "个正在失败", True),
+        (sum(1 for r in rows if r["state"] == "尚未抓取"), "个尚未抓取", True),
+        (sum(1 for r in rows if r["state"] == "已停用"), "个已停用", False),
+        (sum(1 for r in rows if r["state"] == "正常"), "个正常", False),
+    ]
+    shown = [c for c in counts if c[0]]
+    return [] if [what for _, what, _ in shown] == ["个正常"] else shown
+
+
 def status_rows(
     health: Iterable[SourceHealth], per_day: dict[str, dict[str, int]], win: Window | None
 ) -> list[dict[str, Any]]:
