@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import SEED, Reply, rss
 from newsmirror.config import load_config
@@ -183,16 +184,17 @@ def test_export_and_import_commands(tmp_path):
 
 
 def test_every_command_has_help_with_example():
-    for cmd in (
-        ["init"],
-        ["fetch"],
-        ["export", "jekyll"],
-        ["import", "jekyll"],
-        ["sources"],
-        ["search"],
-        ["demo"],
-    ):
-        out = nm(*cmd, "--help").stdout
+    import click
+
+    from newsmirror.cli import cli
+
+    commands = [[], *([name] for name in cli.commands)]
+    for name, group in cli.commands.items():
+        if isinstance(group, click.Group):
+            commands += [[name, sub] for sub in group.commands]
+    assert ["export", "jekyll"] in commands and ["run"] in commands
+    for cmd in commands:
+        out = CliRunner().invoke(cli, [*cmd, "--help"]).output
         assert "Example" in out, cmd
 
 

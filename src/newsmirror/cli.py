@@ -66,11 +66,14 @@ from newsmirror.store import Archive
 )
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path, archive_path: Path | None, wait: float) -> None:
-    """Mirror news feeds into an archive and publish it as Jekyll posts.
+    """Mirror news feeds into an archive, and publish it as a static site, Jekyll
+    posts and feeds that anyone can host, mirror and read offline.
 
     \b
-    Example:
-      newsmirror init && newsmirror fetch && newsmirror export jekyll site/
+    Examples:
+      newsmirror demo newsmirror-demo          # try it on the bundled sources
+      newsmirror init mirror && cd mirror && newsmirror run
+      newsmirror fetch && newsmirror build public && newsmirror export jekyll site/
     """
     source = ctx.get_parameter_source("config_path")
     given = source is not click.core.ParameterSource.DEFAULT or "NEWSMIRROR_CONFIG" in os.environ
@@ -174,7 +177,12 @@ def _write_schedule(
 
 @cli.group()
 def export() -> None:
-    """Publish the archive (jekyll)."""
+    """Publish the archive (jekyll).
+
+    \b
+    Example:
+      newsmirror export jekyll site/ --site   # posts, and a Jekyll site around them
+    """
 
 
 @export.command("jekyll")
@@ -291,7 +299,12 @@ def serve(folder: Path, port: int) -> None:
 
 @cli.group("import")
 def import_() -> None:
-    """Bring existing material into the archive (jekyll)."""
+    """Bring existing material into the archive (jekyll).
+
+    \b
+    Example:
+      newsmirror import jekyll old-mirror/   # an old mirror's _posts, merged by URL
+    """
 
 
 @import_.command("jekyll")

@@ -92,7 +92,7 @@ class PgArchive(PgSearchMixin, Archive):
             raise ArchiveError(
                 f"cannot connect to the archive database {shown_url(url)}: {exc}",
                 hint="Check that PostgreSQL is running and the URL's user, password and"
-                " database are right (README, PostgreSQL).",
+                " database are right (README, PostgreSQL and workers).",
             ) from exc
         try:
             if (conn.execute("SELECT current_schema()").fetchone() or (None,))[0] is None:
