@@ -135,6 +135,7 @@ def test_fetch_exit_codes_and_summary(tmp_path, server):
     result = nm("fetch", "-v", cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert "1 ok" in result.stdout and "1 failed" in result.stdout and "1 new" in result.stdout
+    assert "2 sources: " in result.stdout and "read by feedparser" not in result.stdout  # -v
     assert "bad" in result.stderr and "HTTP 404" in result.stderr
     assert "good: ok, 1 new, 0 updated" in result.stderr  # -v: one line per source
     only_good = nm("fetch", "--source", "good", cwd=tmp_path, check=False)

@@ -392,7 +392,8 @@ def test_feeds_read_by_the_fallback_parser_are_counted(tmp_path, server):
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert "1 feeds read by feedparser" in out.stdout
+    assert "1 feed read by feedparser" in out.stdout
+    assert "\n1 source: 1 ok" in out.stdout
 
 
 def test_a_deflate_body_in_many_pieces_is_decoded_whole(server):

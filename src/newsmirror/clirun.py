@@ -46,8 +46,9 @@ def fetch(ctx: Context, names: tuple[str, ...], verbose: bool) -> None:
     for result in summary.sources:
         for message in result.errors:
             echo(f"failed: {result.name}: {message}", err=True)
-    if verbose:
-        click.echo(f"{summary.fallbacks} feeds read by feedparser (fastfeedparser could not)")
+    if verbose and summary.fallbacks:
+        feeds = "feed" if summary.fallbacks == 1 else "feeds"
+        click.echo(f"{summary.fallbacks} {feeds} read by feedparser (fastfeedparser could not)")
     click.echo(summary.line())
     if summary.any_failed:
         sys.exit(EXIT_SOURCES_FAILED)

@@ -129,7 +129,8 @@ class RunSummary:
 
     def line(self) -> str:
         return (
-            f"{len(self.sources)} sources: {self.count('ok')} ok, "
+            f"{len(self.sources)} source{'' if len(self.sources) == 1 else 's'}: "
+            f"{self.count('ok')} ok, "
             f"{self.count('not_modified')} not modified, {self.count('partial')} partial, "
             f"{self.count('failed')} failed; {self.new} new, {self.updated} updated articles"
             + (f"; {self.pages.line()}" if self.pages.fetched or self.pages.failed else "")
