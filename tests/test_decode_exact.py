@@ -398,3 +398,16 @@ def test_anything_that_starts_like_markup_is_read_as_a_page(rest, mime, lead):
 def test_an_image_is_refused_whatever_its_type_says(rest, mime):
     said = page_refusal(b"\x89PNG\r\n\x1a\n" + rest, mime)
     assert said is not None and said.startswith("not a web page: its bytes are a PNG image")
+
+
+# -- from a mutation pass: each test fails on a seeded bug the suite let through --
+
+
+def test_a_big5_page_mislabelled_gb2312_is_read_as_big5_not_private_use_mojibake():
+    """GB18030 decodes Big5 bytes without an error, into private-use characters: the
+    declared codec's reading must be refused when it is heavy with them."""
+    text = "這是一段繁體中文新聞內容，臺灣的報導。香港與澳門的讀者也會閱讀這篇文章。" * 3
+    page = f'<html><head><meta charset="gb2312"></head><body><p>{text}</p></body></html>'
+    decoded, codec = decode_html(page.encode("big5"))
+    assert codec == "big5hkscs"
+    assert decoded == page

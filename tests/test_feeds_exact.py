@@ -10,8 +10,10 @@ import feedparser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from newsmirror.publish import feeds as site_feeds
 from newsmirror.publish.feeds import atom, bodies, quoteattr, rss, summary
 from newsmirror.publish.pages import Entry
+from newsmirror.publish.pages import Entry as PageEntry
 
 UPDATED = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 A = "{http://www.w3.org/2005/Atom}"
@@ -209,3 +211,24 @@ def test_a_feed_reader_reads_the_values_back():
     assert item.link == "https://m.org/2024/01/%E6%96%B0%E9%97%BB%20a%26b.html"
     assert item.published_parsed[:6] == (2024, 1, 2, 3, 4, 5)
     assert item.description == "<p>正文</p>"
+
+
+# -- from a mutation pass: each test fails on a seeded bug the suite let through --
+
+
+def test_rss_item_links_are_escaped_whatever_the_site_address_holds():
+    """A site address with "&" (a query string, say) must not make rss.xml unreadable."""
+    page = PageEntry(
+        id=1,
+        path="2024/01/a.html",
+        title="t",
+        source="s",
+        url="https://e.org/a",
+        iso="2024-01-02T03:04:05.000Z",
+        local="",
+        month="",
+        tags=(),
+    )
+    xml = site_feeds.rss("站", [page], {1: "<p>x</p>"}, "https://m.org/?site=a&lang=zh/")
+    [link] = list(ET.fromstring(xml).iter("link"))[1:]
+    assert link.text == "https://m.org/?site=a&lang=zh/" + page.href

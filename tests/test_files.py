@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from newsmirror.files import atomic_write
+from newsmirror.files import atomic_write, is_leftover
 
 
 @contextmanager
@@ -108,3 +108,30 @@ def test_a_fifo_where_a_file_was_is_refused_at_once(tmp_path):
                 fd = os.open(tmp_path / "a" / "page.html", os.O_WRONLY | os.O_NONBLOCK)
                 os.close(fd)
     assert isinstance(error, OSError) and "not a regular file" in str(error)
+
+
+# -- from a mutation pass: each test fails on a seeded bug the suite let through --
+
+
+def test_the_temporary_name_of_atomic_write_counts_as_a_leftover(tmp_path, monkeypatch):
+    """A killed run's .nm-*.tmp must be recognised (and cleaned) by the Jekyll export."""
+    names = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        names.append(os.path.basename(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    atomic_write(tmp_path / "f.txt", b"x")
+    assert len(names) == 1 and is_leftover(names[0])
+    assert not is_leftover(".nm-" + "0" * 23 + ".tmp")
+
+
+def test_an_explicit_mode_is_set_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        atomic_write(tmp_path / "pub.html", b"x", mode=0o644)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "pub.html").stat().st_mode & 0o777 == 0o644

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from datetime import UTC, datetime
 
 import pytest
 
 from conftest import Reply, make_config, rss
 from newsmirror.demo.assets import png
+from newsmirror.files import media_relpath
 from newsmirror.jekyll_import import import_jekyll, unlocalise_images
+from newsmirror.media import _read_image
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
@@ -203,3 +206,38 @@ def test_a_decompression_bomb_in_the_tree_is_left_out(tmp_path, server):
         f"{server.url}/i.png?a=1&b=2"
     }  # fetched again (and refused there, as any bomb)
     empty.close()
+
+
+# -- from a mutation pass: each test fails on a seeded bug the suite let through --
+
+
+def test_a_restored_image_must_be_of_its_extensions_type_not_an_html_polyglot(tmp_path):
+    """An HTML page whose bytes 12-24 look like a PNG's IHDR chunk has a pixel size, but
+    it is no PNG: restoring it from a Jekyll tree would publish HTML as .png."""
+    data = (
+        b"<html><!-- x"
+        + b"IHDR"
+        + struct.pack(">II", 10, 10)
+        + b" --><script>alert(1)</script></html>"
+    )
+    sha = hashlib.sha256(data).hexdigest()
+    relpath = media_relpath(sha, "png")
+    (tmp_path / "media" / sha[:2]).mkdir(parents=True)
+    (tmp_path / "media" / relpath).write_bytes(data)
+    refused = _read_image(tmp_path, relpath)
+    assert isinstance(refused, str) and "not an image of its type (.png)" in refused
+
+
+def test_a_restored_image_over_the_byte_limit_is_refused_for_its_size(tmp_path, monkeypatch):
+    import newsmirror.media as media
+    from newsmirror.demo.assets import png
+
+    data = png(40, 40, (10, 200, 90))
+    monkeypatch.setattr(media, "MAX_IMAGE_BYTES", len(data) * 2 // 3)
+    sha = hashlib.sha256(data).hexdigest()
+    relpath = media_relpath(sha, "png")
+    (tmp_path / "media" / sha[:2]).mkdir(parents=True)
+    (tmp_path / "media" / relpath).write_bytes(data)
+    refused = media._read_image(tmp_path, relpath)
+    assert isinstance(refused, str) and refused.endswith(" MB"), refused
+    assert "over" in refused

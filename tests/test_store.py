@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace as dc_replace
 from datetime import UTC, datetime
 
 import pytest
@@ -1143,3 +1145,37 @@ def test_a_feed_larger_than_one_lookup_finds_every_stored_item(archive, monkeypa
     again = [*entries[:650], *moved, *changed, *entries[700:]]
     assert _put(archive, "甲", again, T2) == (400, 2)
     assert len(_rows(archive)) == 1_100
+
+
+# -- from a mutation pass: each test fails on a seeded bug the suite let through --
+
+
+def test_a_feed_without_an_author_keeps_the_stored_one(archive):
+    """parse gives an author-less item the source's name: storing it again must neither
+    overwrite the author read from the page nor make a revision."""
+    _sources(archive, "甲")
+    assert _put(archive, "甲", [_entry(author="记者乙")], T1) == (1, 0)
+    assert _put(archive, "甲", [_entry(author="甲")], T2) == (0, 0)
+    assert [r[4] for r in _rows(archive)] == ["记者乙"]
+    assert _revisions(archive) == []
+
+
+def test_a_guid_shared_by_two_stored_articles_matches_the_first(archive):
+    _sources(archive, "甲")
+    _put(archive, "甲", [_entry("https://e.org/1", "g-x"), _entry("https://e.org/2", "g-y")], T1)
+    archive.conn.execute("UPDATE articles SET guid = 'same'")
+    assert _put(archive, "甲", [_entry("https://e.org/3", "same", title="改")], T2) == (0, 1)
+    assert [(r[2], r[3]) for r in _rows(archive)] == [
+        ("https://e.org/1", "改"),
+        ("https://e.org/2", "标题"),
+    ]
+
+
+def test_feed_topic_tags_never_replace_an_imported_posts_tags(archive):
+    _import(archive, url="https://e.org/1")
+    [(sid,)] = archive.conn.execute("SELECT source_id FROM articles").fetchall()
+    [(source,)] = archive.conn.execute("SELECT name FROM sources WHERE id = ?", (sid,)).fetchall()
+    entry = dc_replace(_entry("https://e.org/1", "g1"), tags=("新话题",))
+    _put(archive, source, [entry], T2)
+    [(tags,)] = archive.conn.execute("SELECT tags FROM articles").fetchall()
+    assert json.loads(tags) == ["源", "tag"]
