@@ -304,6 +304,20 @@ def test_output_that_cannot_be_written_exits_5(tmp_path):
     }
 
 
+def test_an_output_folder_that_holds_the_archive_is_refused(tmp_path):
+    # `build .` in the config's folder wrote a site (3,725 files, a media/ folder) around
+    # the archive and its images; publish targets refuse such a folder, and so do these.
+    archive = make_archive(tmp_path / "a.sqlite", articles=3)
+    before = snapshot(tmp_path)
+    for args in (["build", ".", "--no-search"], ["export", "jekyll", tmp_path]):
+        result = run("--archive", archive, *args, cwd=tmp_path)
+        assert_clean_error(result, 5, "holds the archive")
+        assert 'its own folder, e.g. "public"' in result.stderr
+    assert snapshot(tmp_path).keys() == before.keys()
+    fine = run("--archive", archive, "build", "public", "--no-search", cwd=tmp_path)
+    assert fine.returncode == 0, fine.stderr
+
+
 # -- --archive is honoured by every command ------------------------------------------------
 
 

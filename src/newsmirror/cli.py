@@ -208,7 +208,7 @@ def export_jekyll_cmd(ctx: Context, out: Path, site: bool, title: str) -> None:
     """
     from newsmirror.publish.jekyll import export_jekyll, write_site_files
 
-    with ctx.archive() as archive, ctx.output(out):
+    with ctx.archive() as archive, ctx.output(out, archive):
         summary = export_jekyll(archive, out, media_dir=archive.media_dir)
         if site:
             write_site_files(out, title)
@@ -257,7 +257,7 @@ def build(
         search=not no_search,
         min_tag_articles=min_tag_articles,
     )
-    with ctx.archive() as archive, ctx.output(out):
+    with ctx.archive() as archive, ctx.output(out, archive):
         summary = build_site(archive, out, options)
     click.echo(summary.line())
 

@@ -178,8 +178,15 @@ class Context:
             return Path.cwd() / "media"
 
     @contextmanager
-    def output(self, out: Path) -> Iterator[Path]:
-        """Make the output folder and hold its lock for the block."""
+    def output(self, out: Path, archive: Archive | None = None) -> Iterator[Path]:
+        """Make the output folder and hold its lock for the block; refuse one that holds
+        ``archive``'s file (a site or tree written there would sit beside the archive,
+        and be published with it)."""
+        if archive is not None and _holds(out, archive.path):
+            raise OutputError(
+                f"{out} holds the archive {archive.path}",
+                hint='Give the output its own folder, e.g. "public".',
+            )
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -189,6 +196,14 @@ class Context:
             ) from exc
         with folder_lock(out, wait=self.wait):
             yield out
+
+
+def _holds(folder: Path, path: Path) -> bool:
+    """Whether ``folder`` is, or is above, the folder of the file at ``path``."""
+    try:
+        return path.is_file() and path.resolve().parent.is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 def _no_archive(path: Path) -> ArchiveError:
