@@ -17,7 +17,7 @@ from newsmirror.extractpool import ExtractionPool
 from newsmirror.pipeline import update
 from newsmirror.store import Archive
 from newsmirror.timelimit import within
-from processes import extraction_workers
+from processes import extraction_workers, only_this_thread
 
 # 50,000 tiny blocks: as many start tags as clean.cap_tags reads, and several seconds of
 # trafilatura's time (7 s on a 2-core test machine, 2 s on a fast one).
@@ -204,6 +204,37 @@ def test_a_page_the_timer_cannot_stop_has_its_worker_killed(monkeypatch):
     assert rebuilt == 0  # a stopped page is no dead worker: it counts against no limit
     assert first and _gone(first), "the stuck worker is still there"
     assert _gone(extraction_workers()), "a worker outlived the closed pool"
+
+
+def _sends_much_late(delay: float, size: int) -> bytes:
+    time.sleep(delay)
+    return b"x" * size
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.3, 0.45])
+def test_a_page_whose_worker_is_killed_while_sending_its_result_is_extracted_again(
+    monkeypatch, delay
+):
+    """A stuck page's pool is killed while the page beside it sends a large result: half a
+    message stayed in the pool's pipe, the pool's manager thread waited for the rest for
+    ever, the page failed as over its own limit after that limit, and the process could
+    not exit (that thread is joined at exit). Now the page comes back from a new pool,
+    and no thread of the old one is left."""
+    monkeypatch.setattr(extractpool, "KILL_AFTER", 0.5)
+
+    async def go() -> tuple[int, float]:
+        with ExtractionPool(2) as pool:
+            assert await pool(5.0, _double, 0) == 0  # the workers are up
+            deaf = asyncio.ensure_future(pool(0.5, _deaf, 60.0))
+            big = asyncio.ensure_future(pool(20.0, _sends_much_late, delay, 300_000_000))
+            with pytest.raises(ExtractionError, match=r"took over 0\.5 s"):
+                await deaf
+            started = time.monotonic()
+            return len(await big), time.monotonic() - started
+
+    size, waited = asyncio.run(go())
+    assert size == 300_000_000 and waited < 15
+    only_this_thread(timeout=5)  # no manager thread waiting for half a message
 
 
 def test_many_stuck_pages_fail_alone_and_cost_the_others_nothing(monkeypatch):

@@ -123,14 +123,25 @@ def _alive(pid: int) -> bool:
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
     """Kill the pool's worker processes: the pool breaks, and each page it was running
-    gets BrokenProcessPool."""
+    gets BrokenProcessPool.
+
+    A worker killed while it was sending a result leaves half a message in the pool's
+    result pipe, and the pool's manager thread would wait for the rest for ever: its
+    pages never heard of the broken pool (a page beside a stuck one failed as over its
+    own limit), and the interpreter waited for that thread at exit (the run never
+    ended). Once the workers are dead this process holds the pipe's only end for
+    writing: closing it ends that wait (EOF once the killed workers are gone: the pool
+    is broken)."""
     kill = getattr(pool, "kill_workers", None)  # Python 3.14
     if kill is not None:
         kill()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            process.kill()
+    else:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                process.kill()
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    with contextlib.suppress(OSError, AttributeError):
+        writer.close()  # type: ignore[union-attr]
 
 
 class _CannotStart(Exception):
