@@ -304,6 +304,7 @@ def test_output_that_cannot_be_written_exits_5(tmp_path):
     }
 
 
+@pytest.mark.sqlite_only  # the archive as a file in the folder (a PostgreSQL one is not)
 def test_an_output_folder_that_holds_the_archive_is_refused(tmp_path):
     # `build .` in the config's folder wrote a site (3,725 files, a media/ folder) around
     # the archive and its images; publish targets refuse such a folder, and so do these.
