@@ -99,6 +99,18 @@ _RESERVED = {"PATH", "HOME", "SHELL", "USER", "PWD", "LANG", "TMPDIR", "CI"}
 _RESERVED_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_", "LD_", "PYTHON", "GIT_", "LC_")
 
 
+def usable_requirement(spec: str) -> bool:
+    """Whether the workflow can hand ``spec`` to pip: a block scalar and shell quoting
+    carry any character as it is, but "${{" would be a GitHub expression, a leading "-"
+    an option of pip, and a line break or control character another command."""
+    return (
+        bool(spec.strip())
+        and not spec.startswith("-")
+        and "${{" not in spec
+        and not re.search(r"[\x00-\x1f]", spec)
+    )
+
+
 def github_workflow(
     site: str, archive: str, package: str = "newsmirror", secrets: Sequence[str] = ()
 ) -> str:
@@ -111,12 +123,9 @@ def github_workflow(
                 f"not usable in the workflow: {value!r} (use letters, digits, spaces "
                 "and . _ - + , / in the folder and file names)"
             )
+    if not usable_requirement(package):
+        raise ValueError(f"not usable in the workflow: {package!r}")
     packages = [package, *(["boto3>=1.36"] if secrets else [])]  # s3 targets need boto3
-    for one in packages:
-        # A block scalar and shell quoting carry any other character as it is; "${{" would
-        # be a GitHub expression, a leading "-" an option of pip.
-        if not one.strip() or one.startswith("-") or "${{" in one or re.search(r"[\x00-\x1f]", one):
-            raise ValueError(f"not usable in the workflow: {package!r}")
     for name in secrets:
         upper = name.upper()
         if (
@@ -221,14 +230,17 @@ def write_schedule(
 
         secrets = _s3_secrets(config)
         package = install_spec(install)
+        if not usable_requirement(package):
+            raise ConfigError(
+                f"not usable in the workflow: {package!r}",
+                hint="Give --install a plain pip requirement.",
+            )
         site_path, archive = _relative(site.path, root), _relative(config.archive, root)
         try:
             text = github_workflow(site_path, archive, package, secrets)
         except ValueError as exc:
             key = "publish.targets" if "secret" in str(exc) else "publish.site.path"
             key = "archive.path" if f"{archive!r} (" in str(exc) else key
-            if package in str(exc):
-                raise ConfigError(str(exc), hint="Give --install a plain pip requirement.") from exc
             raise ConfigError(str(exc), path=str(config.path), key=key) from exc
         files = {WORKFLOW_PATH: text}
     else:
