@@ -1,7 +1,7 @@
 """Search index benchmark (issue 13 goals 1, 3, 4): build time and memory, size, bytes
 changed per update, exactness and the cost of a cold query.
 
-    python benchmarks/search.py [--n 10000 100000] [--queries 250] [--increments 5]
+    python benchmarks/search.py [--n 10000 100000] [--queries 250] [--increments 5] [--grown]
 
 Per size N: an archive of N synthetic articles, each mixing paragraphs of three real
 posts from ../shared/corpus (fixed seed); the site's index built in a fresh child process
@@ -12,6 +12,12 @@ articles: 1-8 characters, names, numbers, Latin words, both scripts, two terms):
 precision and recall against a brute-force folded substring scan, the count's error,
 and the requests and bytes a cold query needs for its first page of 10 results, read
 by a Python reader that follows the format's query algorithm.
+
+A site's index is a full build only on its first day: a site that grows by runs of
+ten keeps several segments, as many as the merge policy leaves (searchindex.merges).
+``--grown`` measures the queries again on an index of the same N articles shaped so:
+the segment sizes of the median state of a site grown to about N by runs of ten, its
+oldest segment built at once and each newer one added as a run.
 """
 
 from __future__ import annotations
@@ -437,6 +443,56 @@ def bench(
             print(f"  {key}: {value}")
 
 
+def grown_shape(n: int) -> tuple[list[int], dict[str, int]]:
+    """The segments (doc counts, oldest first) of the index of a site that grew to about
+    ``n`` articles by runs of ten, as the merge policy (searchindex.merges) leaves them:
+    the state of median segment count among the states between 0.9 n and 1.1 n articles,
+    its oldest segment resized so that the docs add up to ``n``; and the count's median,
+    p90 and largest over those states."""
+    from newsmirror.publish import searchindex as si
+
+    sizes: list[int] = []
+    states = []
+    while sum(sizes) < 1.1 * n:
+        sizes.append(10)
+        for count in si.merges(sizes):
+            sizes[-count:] = [sum(sizes[-count:])]
+        if sum(sizes) >= 0.9 * n:
+            states.append(list(sizes))
+    counts = sorted(len(s) for s in states)
+    median = statistics.median_low(counts)
+    shape = next(s for s in states if len(s) == median)
+    shape[0] = n - sum(shape[1:])
+    spread = {"median": median, "p90": counts[int(0.9 * len(counts))], "max": counts[-1]}
+    return shape, spread
+
+
+def grown(n: int, queries: int, keep: Path | None = None, rows: Path | None = None) -> None:
+    """The query figures on an index of ``n`` articles shaped as a grown site's
+    (grown_shape): the oldest segment built at once, each newer one added as a run."""
+    shape, spread = grown_shape(n)
+    print(
+        f"\nN = {n}, grown by runs of ten: segments per state median {spread['median']}, "
+        f"p90 {spread['p90']}, max {spread['max']}; measured at {shape}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="nm-bsearch-") as tmp:
+        work = Path(tmp) if keep is None else keep / f"{n}-grown"
+        work.mkdir(parents=True, exist_ok=True)
+        archive, site = work / "archive.sqlite", work / "site"
+        made = 0
+        for size in shape:
+            make_archive(archive, size, start=made, spread_over=n)
+            made += size
+            _, _, result = run_index(archive, site)
+        t = time.perf_counter()
+        suffix = f".{n}-grown.json"
+        result = measure_queries(site, archive, queries, rows and rows.with_suffix(suffix))
+        print(f"queries ({time.perf_counter() - t:.0f} s):")
+        for key, value in result.items():
+            print(f"  {key}: {value}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10000])
@@ -446,9 +502,16 @@ def main() -> None:
         "--keep", type=Path, help="work in KEEP/N and leave the archive, index and pages there"
     )
     parser.add_argument("--rows", type=Path, help="write each query's figures to ROWS.<N>.json")
+    parser.add_argument(
+        "--grown",
+        action="store_true",
+        help="also measure the queries on an index shaped as that of a site grown by runs of ten",
+    )
     args = parser.parse_args()
     for n in args.n:
         bench(n, args.queries, args.increments, args.keep, args.rows)
+        if args.grown:
+            grown(n, args.queries, args.keep, args.rows)
     print(
         "\ntargets: 100,000 articles indexed in <= 60 s, <= 1 GB; +10 articles <= 300 kB; "
         "index <= article pages; precision 1.0, recall >= 0.99, estimates within 5%; "
