@@ -166,6 +166,21 @@ def test_html_page_instead_of_feed(tmp_path, server):
     assert "HTML page" in results["page"].errors[0]
 
 
+def test_an_image_or_document_instead_of_a_feed_is_named(tmp_path, server):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    pdf = b"%PDF-1.7\n" + "正文".encode("gbk") * 50
+    routes = {
+        "/logo": Reply(body=png, headers={"Content-Type": "image/png"}),
+        "/report": Reply(body=pdf, headers={"Content-Type": "application/xml"}),
+        "/good": Reply(body=rss([ITEM])),
+    }
+    results, health, titles = run(tmp_path, server, routes)
+    assert results["logo"].status == "failed"
+    assert results["logo"].errors[0].endswith("not a feed: its bytes are a PNG image")
+    assert "not a feed: its bytes are a PDF document" in (health["report"].last_error or "")
+    assert results["good"].status == "ok" and titles == ["标题一"]
+
+
 def test_gbk_and_big5_feeds_decode(tmp_path, server):
     gbk = rss([{**ITEM, "title": "简体中文标题", "link": "https://e.org/gbk"}], encoding="gbk")
     big5 = rss([{**ITEM, "title": "繁體中文標題", "link": "https://e.org/big5"}], encoding="big5")

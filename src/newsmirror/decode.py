@@ -145,16 +145,25 @@ _SIGNATURES = {  # the first bytes of files that are surely no page
 _HTML_START = re.compile(rb"\s*<", re.S)
 
 
+def binary_kind(body: bytes) -> str | None:
+    """What kind of file ``body`` surely is by its first bytes ("a PNG image"), when it is
+    one that is neither a page nor a feed; None otherwise."""
+    if split_bom(body[:4])[0] is None:
+        for signature, kind in _SIGNATURES.items():
+            if body.startswith(signature):
+                return kind
+    return None
+
+
 def page_refusal(body: bytes, content_type: str = "") -> str | None:
     """Why ``body`` is no web page to extract an article from (None: it may be one): its
     declared type is an image, audio, video, font, PDF or other binary type and it does
     not start like markup, or its first bytes are such a file's whatever the type says."""
     mime = content_type.split(";", 1)[0].strip().lower()
     bom, rest = split_bom(body[:1024])
-    if bom is None:
-        for signature, kind in _SIGNATURES.items():
-            if body.startswith(signature):
-                return f"not a web page: its bytes are {kind}" + (f" ({mime})" if mime else "")
+    kind = binary_kind(body)
+    if kind is not None:
+        return f"not a web page: its bytes are {kind}" + (f" ({mime})" if mime else "")
     looks_like_markup = bom is not None or _HTML_START.match(rest) is not None
     if not looks_like_markup and (mime.startswith(_NOT_PAGES) or mime in _NOT_PAGE_TYPES):
         return f"not a web page: it is served as {mime}"

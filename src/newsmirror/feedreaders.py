@@ -28,6 +28,7 @@ import fastfeedparser
 from lxml import etree
 
 from newsmirror.decode import (
+    binary_kind,
     decode_feed,
     header_charset,
     looks_western_but_is_not,
@@ -202,6 +203,13 @@ def prepare_feed(body: bytes, content_type: str = "") -> FeedBytes:
     """
     if not body.strip():
         return FeedBytes(body, content_type, fast=False)  # nothing to repair
+    kind = binary_kind(body)
+    if kind is not None:
+        raise FeedParseError(
+            f"not a feed: its bytes are {kind}",
+            hint="The address gives a file, not an RSS or Atom feed: check the source's "
+            "feeds in the config (the site's page usually links its feed).",
+        )
     header = header_charset(content_type)
     bom, rest = split_bom(body)
     declared = bom or prolog_charset(body)
