@@ -211,6 +211,8 @@ def test_add_and_refetch_commands(tmp_path, server):
     server.route("/s.html", Reply(410, b"gone"))
     again = nm("refetch", "--since", "2020-01-01", cwd=tmp_path)
     assert "1 gone at origin" in again.stdout
+    # each page as it is done, on stderr (a long refetch is not silent)
+    assert again.stderr.startswith(f"page 1 {server.url}/s.html: ")
     bad = nm("refetch", "--since", "yesterday", cwd=tmp_path, check=False)
     assert bad.returncode == 2 and "not a date" in bad.stderr
 

@@ -377,13 +377,19 @@ def refetch(ctx: Context, source: str | None, since: str | None) -> None:
     Example:
       newsmirror refetch --source 大纪元 --since 2024-01-01
     """
+    from newsmirror.display import run_display
     from newsmirror.fulltext import refetch as refetch_pages
 
     if since is not None:
         since = _check_date(since)
     config = ctx.config()
-    with ctx.archive(path=config.archive_location) as archive:
-        pages, media = refetch_pages(config, archive, source=source, since=since)
+    with (
+        ctx.archive(path=config.archive_location) as archive,
+        run_display(0, verbose=False, plain=True) as display,
+    ):
+        pages, media = refetch_pages(
+            config, archive, source=source, since=since, events=display.event
+        )
     for message in pages.errors[:20]:
         echo(f"page: {message}", err=True)
     click.echo(f"{pages.line()}; {media.line()}")

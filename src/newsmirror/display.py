@@ -71,7 +71,7 @@ class LiveDisplay(Display):
     def __init__(self, total_feeds: int, verbose: bool, progress: Any) -> None:
         super().__init__(total_feeds, verbose, plain=True)
         self.progress = progress
-        self.tasks = {"feed": progress.add_task("feeds", total=total_feeds)}
+        self.tasks = {"feed": progress.add_task("feeds", total=total_feeds)} if total_feeds else {}
 
     def advance(self, stage: str) -> None:
         super().advance(stage)

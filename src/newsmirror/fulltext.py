@@ -171,19 +171,23 @@ async def _refetch(
     transport: httpx.AsyncBaseTransport | None,
     guard: Guard | None,
     whole: bool,
+    events: Events | None,
 ) -> tuple[PageSummary, MediaSummary]:
     """The pages of ``tasks`` again, then the images still missing: every article's when
     the refetch is ``whole``, else only those of the articles looked at."""
     from newsmirror.media import mirror_images
 
     async with Fetcher(config.fetch, transport=transport) as fetcher:
-        pages = await fill_pages(archive, fetcher, config, tasks, refetch=True, guard=guard)
+        pages = await fill_pages(
+            archive, fetcher, config, tasks, refetch=True, guard=guard, events=events
+        )
         args = (archive, fetcher, config.media, config.media_dir)
         if whole:
-            return pages, await mirror_images(*args, guard=guard)
+            return pages, await mirror_images(*args, guard=guard, events=events)
         media = MediaSummary()
         for article_id in sorted({task.article_id for task in tasks}):
-            media.absorb(await mirror_images(*args, article_id=article_id, guard=guard))
+            one = await mirror_images(*args, article_id=article_id, guard=guard, events=events)
+            media.absorb(one)
     return pages, media
 
 
@@ -195,17 +199,18 @@ def refetch(
     since: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     guard: Guard | None = None,
+    events: Events | None = None,
 ) -> tuple[PageSummary, MediaSummary]:
     """Fetch and extract the pages of stored articles again (``newsmirror refetch``).
 
     A changed text becomes a new revision; a page gone (404/410) marks its article as
     removed at the origin, with the time that was noticed. The pages and images of
     articles archived by ``add`` with its guard on go through the network ``guard``
-    (by default the real one).
+    (by default the real one). ``events`` hears of each page and image as it is done.
     """
     archive.sync_sources(config.sources)
     if source is not None and source not in {h.name for h in archive.health()}:
         config.source(source)  # a clear error for a name neither config nor archive has
     tasks = archive.page_tasks(source=source, since=since)
     whole = source is None and since is None
-    return asyncio.run(_refetch(config, archive, tasks, transport, guard, whole))
+    return asyncio.run(_refetch(config, archive, tasks, transport, guard, whole, events))
