@@ -124,6 +124,30 @@ def add_redirects(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE exports SET size = -1 WHERE article_id = ?", (article_id,))
 
 
+def drop_misread_frames(conn: sqlite3.Connection) -> None:
+    """Migration 13: the frames a feed or page could pass to any host before the sanitiser
+    read a frame's URL as browsers do (``https://evil.example\\@www.youtube.com/`` was
+    youtube to urlsplit, evil.example to a browser) are taken out of stored bodies and
+    revisions (clean.drop_misread_frames); when any was, the Jekyll tree checks those
+    posts again and the site writes every page again once."""
+    from newsmirror.clean import drop_misread_frames as drop
+
+    changed: set[int] = set()
+    for table, key in (("articles", "id"), ("revisions", "article_id")):
+        rows = conn.execute(
+            f"SELECT id, {key}, content FROM {table} WHERE content LIKE ?", ("%<iframe%",)
+        ).fetchall()
+        for row_id, article_id, content in rows:
+            kept = drop(content)
+            if kept != content:
+                conn.execute(f"UPDATE {table} SET content = ? WHERE id = ?", (kept, row_id))
+                changed.add(article_id)
+    for article_id in sorted(changed):
+        conn.execute("UPDATE exports SET size = -1 WHERE article_id = ?", (article_id,))
+    if changed:
+        conn.execute("DELETE FROM site_pages")
+
+
 MIGRATIONS: list[Migration] = [
     # 1: the first schema.
     """
@@ -340,6 +364,8 @@ MIGRATIONS: list[Migration] = [
     """
     CREATE INDEX articles_unscanned ON articles (id) WHERE images_scanned != version;
     """,
+    # 13: stored frames that led to another host than the sanitiser read (see above).
+    drop_misread_frames,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
