@@ -7,6 +7,7 @@ import string
 import unicodedata
 from datetime import UTC, datetime
 
+import pytest
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -338,6 +339,25 @@ def test_mirrored_images_point_at_their_local_copies():
     assert localise_images(page, {}, "../media/") == (page, [])
 
 
+def test_a_mirrored_image_loses_the_srcset_a_browser_would_load_from_its_origin():
+    # Review: a browser takes a srcset candidate (or a <picture> source) before src, so
+    # readers behind the wall asked the origin for the image and missed the copy.
+    sha = "cd" + "0" * 62
+    page = (
+        '<picture><source srcset="https://i.e/a.webp 1x" type="image/webp">'
+        '<img src="https://i.e/a.png" srcset="https://i.e/a.png 1x, https://i.e/a2.png 2x"'
+        ' sizes="50vw" alt="甲"></picture>'
+        '<img src="https://i.e/b.png" srcset="https://i.e/b2.png 2x" alt="乙">'
+    )
+    out, used = localise_images(page, {"https://i.e/a.png": (sha, "png")}, "../media/")
+    assert used == [f"cd/{sha}.png"]
+    assert out == (
+        f'<picture><img src="../media/cd/{sha}.png" data-original-src="https://i.e/a.png"'
+        ' alt="甲"></picture>'
+        '<img src="https://i.e/b.png" srcset="https://i.e/b2.png 2x" alt="乙">'
+    )
+
+
 @given(st.lists(st.sampled_from(['<img src="', "https://i.e/a.png", '">', "&amp;", "<p>", " "])))
 def test_no_mirrored_image_leaves_the_body_as_the_full_pass_does(parts):
     """With no mirrored image the body is returned at once: what the full pass gives when
@@ -384,3 +404,27 @@ def test_disambiguated_name_hashes_the_canonical_url():
     spelt = disambiguated(name, "https://E.org/a?utm_source=rss#top")
     assert spelt == disambiguated(name, "https://e.org/a") == "2024-01-05-t-feea0103.md"
     assert disambiguated(name, "https://e.org") == disambiguated(name, "https://e.org/")
+
+
+@pytest.mark.sqlite_only  # the archive is taken back to schema 13 by its SQLite pragma
+def test_posts_with_a_srcset_are_written_again_on_upgrade(tmp_path):
+    when = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    path = tmp_path / "archive.sqlite"
+    with Archive.open(path) as archive:
+        for n, body in enumerate(
+            ['<img src="https://i.e/a.png" srcset="https://i.e/a2.png 2x">', "<p>x</p>"]
+        ):
+            archive.import_article(
+                source="测试", url=f"https://e.org/{n}", title=f"图{n}", author="",
+                content=body, tags=[], published=when, date_known=True, published_raw="",
+                jekyll_name="", now=when,
+            )  # fmt: skip
+        archive.conn.commit()
+        export_jekyll(archive, tmp_path / "jekyll")
+        archive.conn.execute("PRAGMA user_version = 13")
+        archive.conn.commit()
+    with Archive.open(path) as archive:
+        sizes = dict(archive.conn.execute("SELECT article_id, size FROM exports").fetchall())
+        assert sizes[1] == -1 and sizes[2] > 0  # the first is checked again, not the other
+        summary = export_jekyll(archive, tmp_path / "jekyll")
+    assert summary.unchanged == 2  # same bytes here (no image mirrored): nothing rewritten

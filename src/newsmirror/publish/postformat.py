@@ -132,6 +132,9 @@ _YOUTUBE = re.compile(
     r"|youtu\.be/)([\w-]{6,20})"
 )
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")')
+_IMG_TAG = re.compile(r"<img\b[^>]*>")
+_SRCSET_ATTRS = re.compile(r'\s(?:srcset|sizes)="[^"]*"')
+_PICTURE_SOURCE = re.compile(r'<source\b[^>]*\ssrcset="[^"]*"[^>]*>(?:</source>)?')
 MEDIA_DIR = "media"
 
 
@@ -165,7 +168,15 @@ def localise_images(
         used.append(path)
         return f'{match.group(1)}{prefix}{path}" data-original-src="{original}"'
 
-    return _IMG_SRC.sub(swap, content), used
+    def one(tag: re.Match[str]) -> str:
+        swapped = _IMG_SRC.sub(swap, tag.group(0))
+        # A browser loads a srcset candidate before src: the mirrored copy only without it.
+        return _SRCSET_ATTRS.sub("", swapped) if swapped != tag.group(0) else swapped
+
+    content = _IMG_TAG.sub(one, content)
+    if used and "<source" in content:  # a <picture>'s sources would win over its <img>
+        content = _PICTURE_SOURCE.sub("", content)
+    return content, used
 
 
 def render_post(

@@ -42,7 +42,7 @@ from newsmirror.publish.templating import SiteInfo, Templates
 from newsmirror.store import Archive
 from newsmirror.timeutil import now_utc
 
-TEMPLATE_VERSION = "10"  # article pages
+TEMPLATE_VERSION = "11"  # article pages
 LISTING_VERSION = "12"  # listings (_list.html): a change rewrites every listing page once
 HERE = Path(__file__).parent
 MEDIA = "media"

@@ -366,6 +366,13 @@ MIGRATIONS: list[Migration] = [
     """,
     # 13: stored frames that led to another host than the sanitiser read (see above).
     drop_misread_frames,
+    # 14: a post whose body has a srcset (an <img>'s or a <picture> source's) is written
+    # again: with its image mirrored, the export now drops what a browser would load from
+    # the origin instead of the copy (publish/postformat.localise_images).
+    """
+    UPDATE exports SET size = -1 WHERE article_id IN
+        (SELECT id FROM articles WHERE content LIKE '%srcset%');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
