@@ -214,16 +214,17 @@ def state_counts(rows: Iterable[dict[str, Any]]) -> list[tuple[int, str, bool]]:
 def status_rows(
     health: Iterable[SourceHealth], per_day: dict[str, dict[str, int]], win: Window | None
 ) -> list[dict[str, Any]]:
-    """One row per source, failing ones first (most failures first), then by name."""
+    """One row per source, failing ones first (most failures first), then by name. A
+    stopped source is not failing, whatever it last met (its last error is still shown)."""
     rows = []
-    for h in sorted(health, key=lambda h: (-h.consecutive_failures, h.name)):
+    for h in sorted(health, key=lambda h: (-h.consecutive_failures * h.enabled, h.name)):
         counts = series(per_day.get(h.name, {}), win)
         rows.append(
             {
                 "name": h.name,
                 "enabled": h.enabled,
                 "state": _state(h),
-                "failing": bool(h.consecutive_failures),
+                "failing": bool(h.consecutive_failures) and h.enabled,
                 "failures": h.consecutive_failures,
                 "articles": h.articles,
                 "last_success": day(h.last_success),
