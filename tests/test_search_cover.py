@@ -104,63 +104,6 @@ def test_a_false_candidate_makes_the_page_read_the_other_keys(
     assert len([n for n in names if n.startswith("d/")]) == 7  # doc 15, then 5 to 0
 
 
-LIGHT = "碧海蓝天下"  # cover keys 碧海 蓝天 天下
-
-
-def two_segments(root: Path, monkeypatch: pytest.MonkeyPatch, newer: dict[int, str]) -> list:
-    """A lead segment of 20 docs that hold 蓝天 and 天下 (not 碧海) and two that hold
-    LIGHT, then a newer segment of ``newer`` (doc id -> title); many shards."""
-    monkeypatch.setattr(si, "SHARD_BYTES", 1)
-    titles = {i: f"蓝天之下 天下 {i}" for i in range(20)} | {20: f"{LIGHT} 旧", 21: f"旧的{LIGHT}"}
-    made = build(root, [doc(i, t) for i, t in titles.items()], dict.fromkeys(titles, ""), {}).made
-    titles |= newer
-    build(root, [doc(i, t) for i, t in titles.items()], dict.fromkeys(titles, ""), made)
-    segments = si.parse_manifest(reading(root)[0].get(si.MANIFEST)).segments
-    assert [s.docs for s in segments] == [22, len(newer)]
-    return segments
-
-
-def shard_in(segment: si.Segment, key: str) -> str:
-    return f"{segment.name}/{si.gram_hash(key) % segment.shards:x}"
-
-
-def test_a_newer_segment_reads_only_each_terms_lightest_key_while_its_candidates_hold(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, newer = two_segments(tmp_path, monkeypatch, {30: f"{LIGHT} 新", 31: f"新的{LIGHT}"})
-    reader, names = reading(tmp_path)
-    result = reader.search(LIGHT)
-    assert sorted(result.urls) == [f"posts/{i}.html" for i in (20, 21, 30, 31)]
-    assert result.count_text() == "找到 4 篇"
-    assert {n for n in names if n.startswith(newer.name)} == {shard_in(newer, "碧海")}
-
-
-def test_a_false_candidate_makes_its_segment_read_the_other_keys(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # the newest candidates hold 碧海 alone: the newer segment reads 蓝天 and 天下 too
-    newer = {30: f"{LIGHT} 新"} | {31 + i: f"碧海潮生 {i}" for i in range(6)}
-    _, segment = two_segments(tmp_path, monkeypatch, newer)
-    reader, names = reading(tmp_path)
-    result = reader.search(LIGHT)
-    assert sorted(result.urls) == [f"posts/{i}.html" for i in (20, 21, 30)]
-    assert result.candidates == 3 and result.count_text() == "找到 3 篇"
-    read = {n for n in names if n.startswith(segment.name)}
-    assert read == {shard_in(segment, k) for k in ("碧海", "蓝天", "天下")}
-    assert len([n for n in names if n.startswith("d/")]) == 4  # one false doc, then 3
-
-
-def test_lightest_keys_take_each_terms_least_weighing_cover_key() -> None:
-    weights = {"碧海": 5, "蓝天": 3, "天下": 3, "习近": 9, "近平": 9}
-    assert si.lightest_keys([LIGHT, "习近平"], lambda k: weights[k]) == ["蓝天", "习近"]
-    assert si.lightest_keys(["蓝天", "天下"], weights.__getitem__) == ["蓝天", "天下"]
-    assert si.more_keys({"蓝天"}, ["碧海", "蓝天", "天下"], ["碧海", "海蓝"]) == ["碧海", "天下"]
-    assert si.more_keys({"碧海", "蓝天", "天下"}, ["碧海", "蓝天", "天下"], ["海蓝", "天下"]) == [
-        "海蓝"
-    ]
-    assert si.more_keys({"a", "b"}, ["a"], ["a", "b"]) == []
-
-
 @given(
     st.dictionaries(
         st.characters(min_codepoint=1, exclude_categories=("Cs",)),

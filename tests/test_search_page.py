@@ -135,24 +135,6 @@ def _cover(archive: Archive) -> None:
     _daily(archive, "cover", datetime(2021, 6, 1, 8, 0, tzinfo=UTC), titles)
 
 
-LIGHT_TERM = "碧海蓝天下"  # cover keys 碧海 蓝天 天下; 碧海 weighs least in the lead segment
-
-
-def _heavy(archive: Archive) -> None:
-    """Articles of the first build that hold 蓝天 and 天下, not 碧海: in the lead
-    segment those keys weigh more than 碧海 (which it does not hold)."""
-    titles = [f"蓝天之下 天下 {i}" for i in range(4)]
-    _daily(archive, "heavy", datetime(2020, 2, 1, 8, 0, tzinfo=UTC), titles)
-
-
-def _light(archive: Archive) -> None:
-    """For the second build (a newer segment): two articles that hold LIGHT_TERM, and
-    three newer ones whose titles hold 碧海 alone. That segment reads only 碧海 at first,
-    so the page meets the false ones first and reads 蓝天 and 天下 there too."""
-    titles = [f"{LIGHT_TERM} {i}" for i in range(2)] + [f"碧海潮生 {i}" for i in range(3)]
-    _daily(archive, "light", datetime(2024, 6, 1, 8, 0, tzinfo=UTC), titles)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo's archive, the real posts of one old mirror and a few made-up articles,
@@ -171,7 +153,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         _filler(archive)
         _berries(archive)
         _cover(archive)
-        _heavy(archive)
         archive.ensure_source("东京测试", "Asia/Tokyo")
         archive.ensure_source("芝加哥测试", "America/Chicago")
         _add(archive, "测试", HOSTILE[0], "第一篇 xsszebra 文章", 1)
@@ -185,9 +166,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         archive.conn.commit()
         build_site(archive, public, SiteOptions(title="搜索测试"))
         _add(archive, "测试", "改过的文章", "新版 zqxnew", 6)  # the next build replaces it
-        _light(archive)
         archive.conn.commit()
-        masks.setattr(si, "SHARD_BYTES", 1)  # the newer segment: a file for about each key
         build_site(archive, public, SiteOptions(title="搜索测试"))
         texts = {
             article_path(a): searchable(a.title, plain_text(a.content))
@@ -435,41 +414,6 @@ def test_a_long_term_reads_its_other_keys_once_a_candidate_is_false(tab, site):
     everything = Reader(load)
     everything.candidates(terms(COVER_TERM + "游"))
     assert {n for n in everything.cache if n.startswith("s")} - shards(COVER_TERM + "游")
-
-
-def test_a_newer_segment_reads_the_lightest_key_first_as_the_python_reader(tab, site):
-    # The second build's segment reads only 碧海 (the lightest of the cover keys in the
-    # lead segment) at first; its three newest candidates are false, so it reads 蓝天
-    # and 天下 too, and the count is exact. The page asks for the same shard files as
-    # searchread, for this query and others of one or more terms.
-    asked: list[str] = []
-    tab.on("request", lambda r: asked.append(r.url) if "/search/s" in r.url else None)
-
-    def load(name: str) -> bytes | None:
-        path = site["public"] / "search" / f"{name}.js"
-        return path.read_bytes() if path.exists() else None
-
-    manifest = Reader(load).get("manifest")
-    assert len(manifest["segments"]) == 2 and manifest["segments"][1]["docs"] == 6
-    newer = manifest["segments"][1]
-    for query in (LIGHT_TERM, COVER_TERM, "习近平 拜登", "碧海", SEED_TITLE[:8], "台湾选举"):
-        asked.clear()
-        open_search(tab, site["http"], query)
-        python = Reader(load)
-        result = python.search(query)
-        assert {u.split("/search/", 1)[1].removesuffix(".js") for u in asked} == {
-            n for n in python.cache if n.startswith("s")
-        }, query
-        assert status(tab).split("，第")[0] == result.count_text(), query
-    python = Reader(load)
-    python.search(LIGHT_TERM)
-    read = {n.split("/")[1] for n in python.cache if n.startswith(newer["name"] + "/")}
-    assert {f"{si.gram_hash(k) % newer['shards']:x}" for k in ("碧海", "蓝天", "天下")} == read
-    assert len(read) == 3  # three files: which keys were read shows
-    open_search(tab, site["http"], LIGHT_TERM)
-    assert status(tab) == "找到 2 篇"
-    assert sorted(r["title"] for r in shown(tab)) == [f"{LIGHT_TERM} {i}" for i in range(2)]
-    assert expected(site, LIGHT_TERM) == {urlsplit(r["href"]).path.lstrip("/") for r in shown(tab)}
 
 
 def test_title_matches_first_then_newest(tab, site):

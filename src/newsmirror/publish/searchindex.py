@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -32,7 +32,6 @@ PAIRS_PER_DOC = 2_600  # about, in the corpus (to plan partitions before countin
 DOC_BITS = 22  # a segment holds fewer than 2**22 docs: (code << DOC_BITS) | doc fits 64 bits
 MASKS_FROM = 1_000  # docs: smaller segments carry no neighbour masks
 COVER_FROM = 4  # keys: a term with fewer is read whole at once (see cover_keys)
-WINDOW = 5  # a false candidate: more keys are read in the segments of it and the next ones
 MERGE_COUNT = 4  # that many segments of similar size merge into one
 MERGE_RATIO = 2.0  # "similar": the largest at most this many times the smallest
 _BASE = 0x110000  # code points: a bigram's code is (first + 1) * _BASE + second
@@ -218,36 +217,6 @@ def cover_keys(words: Sequence[str]) -> list[str]:
             out.setdefault(key, None)
             done = start + len(key)
     return list(out)
-
-
-def lead_segment(segments: Sequence[Segment]) -> int | None:
-    """The segment whose keys are read whole first (the one of most docs, the oldest of
-    those): what its keys weigh there tells which key to read in the others."""
-    if not segments:
-        return None
-    return max(range(len(segments)), key=lambda i: (segments[i].docs, -i))
-
-
-def lightest_keys(words: Sequence[str], weight: Callable[[str], int]) -> list[str]:
-    """For each term, its cover key that weighs least (``weight``: the bytes of its
-    entry in the lead segment; the first of equals): the one key per term read in the
-    other segments at first. Every segment is read for every term, so the candidates
-    are still a superset of the matches; a segment's other keys are read once one of
-    its candidates turns out false (see WINDOW). Most of a large site's segments are
-    small: a key each instead of every cover key is most of a cold query's requests."""
-    out: dict[str, None] = {}
-    for word in words:
-        keys = cover_keys([word])
-        if keys:
-            out.setdefault(min(keys, key=lambda k: (weight(k), keys.index(k))), None)
-    return list(out)
-
-
-def more_keys(read: Iterable[str], cover: Sequence[str], keys: Sequence[str]) -> list[str]:
-    """The keys to read next in a segment whose candidate turned out false: its cover keys
-    not read yet, else all the others not read yet (none left: nothing to read)."""
-    done = set(read)
-    return [k for k in cover if k not in done] or [k for k in keys if k not in done]
 
 
 def gram_of(code: int) -> str:

@@ -140,41 +140,21 @@ class Reader:
             titles |= title - deleted
         return found, titles
 
-    def _weight(self, segment: si.Segment, gram: str) -> int:
-        """The bytes of a key's body entry in ``segment`` (0 when it has none)."""
-        entry = self._shard(segment, gram)["b"].get(gram)
-        return len(entry[0]) + len(entry[1]) if entry else 0
-
     def search(self, query: str, pages: int = 1, rounds: int | None = 1) -> Result:
         """The query's first ``pages`` pages of results, as the page shows them: it
         stops once ``rounds`` times MISSES candidates were false (each 继续查找 is a
-        round more; None: no limit). The candidates come from the cover keys in the
-        lead segment and from each term's lightest cover key in the others; a false
-        candidate makes the segments of it and of the next candidates (si.WINDOW) read
-        more keys (si.more_keys)."""
+        round more; None: no limit). The candidates come from the cover keys first;
+        the other keys are read once a candidate is false (si.cover_keys)."""
         words = terms(query)
         result = Result()
         if not words:
             return result
         keys = site_query_grams(words)
-        cover = si.cover_keys(words)
+        first = si.cover_keys(words)
+        rest = [k for k in keys if k not in first]
         need = si.next_masks(words, keys)
         segments, deleted = self._segments()
-        lead = si.lead_segment(segments)
-        read: list[set[str]] = [set() for _ in segments]
-        sets: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in segments]
-
-        def narrow(i: int, more: list[str]) -> None:
-            body, title = self._sets(segments[i], more, need)
-            sets[i] = (body, title) if not read[i] else (sets[i][0] & body, sets[i][1] & title)
-            read[i].update(more)
-
-        if lead is not None:
-            narrow(lead, cover)
-            picks = si.lightest_keys(words, lambda g: self._weight(segments[lead], g))
-            for i in range(len(segments)):
-                if i != lead:
-                    narrow(i, picks)
+        sets = [self._sets(s, first, need) for s in segments]
 
         def order(kept: list[int]) -> None:
             found = {d for body, _ in sets for d in body} - deleted
@@ -196,16 +176,13 @@ class Reader:
             if matches(fold(title + "\n" + sf.unpack_text(packed)), words):
                 result.shown.append(doc)
                 result.urls.append(url)
-                continue
-            # A false candidate: more keys where it and the next candidates are.
-            window = result.order[result.checked - 1 : result.checked - 1 + si.WINDOW]
-            narrowed = False
-            for i, segment in enumerate(segments):
-                more = si.more_keys(read[i], cover, keys)
-                if more and any(segment.first <= d <= segment.last for d in window):
-                    narrow(i, more)
-                    narrowed = True
-            if narrowed:
+            elif rest:  # a false candidate: read the other keys where some are unchecked
+                left = set(result.order[result.checked - 1 :])
+                for i, segment in enumerate(segments):
+                    if any(segment.first <= d <= segment.last for d in left):
+                        body, title = self._sets(segment, rest, need)
+                        sets[i] = (sets[i][0] & body, sets[i][1] & title)
+                rest = []
                 kept = result.order[: result.checked]
                 order(kept)
                 result.checked = sum(1 for d in kept if d in set(result.order))

@@ -374,62 +374,7 @@
         }));
         return ids.filter(function (id) { return !deleted.has(id); });
       }
-      // searchread._weight: the bytes of a key's body entry in this segment
-      function weight(g) {
-        var entry = shards[names[g]].b.get(g);
-        return entry ? entry[0].length + entry[1].length : 0;
-      }
-      return { body: all("b"), title: all("t"), weight: weight };
-    });
-  }
-
-  // searchindex.lead_segment: the segment whose cover keys are read whole first (most
-  // docs, the oldest of those); -1 without segments.
-  function leadSegment(segments) {
-    var lead = -1;
-    segments.forEach(function (s, i) {
-      if (lead < 0 || s.docs > segments[lead].docs) { lead = i; }
-    });
-    return lead;
-  }
-
-  // searchindex.lightest_keys: per term, its cover key that weighs least in the lead
-  // segment (the first of equals), read alone in the other segments at first.
-  function lightestKeys(words, weight) {
-    var out = [];
-    words.forEach(function (w) {
-      var keys = coverKeys([w]);
-      if (!keys.length) { return; }
-      var best = keys[0];
-      keys.forEach(function (k) { if (weight(k) < weight(best)) { best = k; } });
-      if (out.indexOf(best) < 0) { out.push(best); }
-    });
-    return out;
-  }
-
-  // searchindex.more_keys: a segment's cover keys not read yet, else its other keys.
-  function moreKeys(read, cover, grams) {
-    var more = cover.filter(function (k) { return !read.has(k); });
-    return more.length ? more : grams.filter(function (k) { return !read.has(k); });
-  }
-
-  // Segment i's candidates narrowed by the keys `more` (read there now); its weights.
-  function narrow(state, i, more) {
-    return segmentCandidates(state.segments[i], more, state.deleted, state.need).then(function (c) {
-      var part = state.parts[i];
-      if (part) {
-        var body = new Set(c.body), title = new Set(c.title);
-        part = {
-          body: part.body.filter(function (id) { return body.has(id); }),
-          title: part.title.filter(function (id) { return title.has(id); }),
-        };
-      } else {
-        part = { body: c.body, title: c.title };
-      }
-      part.bodySet = new Set(part.body);
-      state.parts[i] = part;
-      more.forEach(function (k) { state.read[i].add(k); });
-      return c.weight;
+      return { body: all("b"), title: all("t") };
     });
   }
 
@@ -452,23 +397,20 @@
     if (!searches[key]) {
       searches[key] = Promise.resolve(manifest).then(function (manifest) {
         var grams = queryGrams(words), deleted = new Set(manifest.deleted || []);
-        var segments = manifest.segments, lead = leadSegment(segments);
+        var need = nextMasks(words, grams), first = coverKeys(words);
         var state = {
           words: words, exact: exactByGrams(words), checked: 0, confirmed: [], busy: null,
-          segments: segments, deleted: deleted, need: nextMasks(words, grams), grams: grams,
-          cover: coverKeys(words), candidates: [],
-          parts: segments.map(function () { return null; }),
-          read: segments.map(function () { return new Set(); }),
+          segments: manifest.segments, deleted: deleted, need: need,
+          rest: grams.filter(function (g) { return first.indexOf(g) < 0; }),
         };
-        if (lead < 0) { return state; }
-        // The cover keys in the lead segment, then each term's lightest one in the others.
-        return narrow(state, lead, state.cover).then(function (weight) {
-          var picks = lightestKeys(words, weight);
-          return Promise.all(segments.map(function (s, i) {
-            return i === lead ? null : narrow(state, i, picks);
-          }));
-        }).then(function () {
-          state.candidates = order(state.parts);
+        return Promise.all(manifest.segments.map(function (s) {
+          return segmentCandidates(s, first, deleted, need).then(function (c) {
+            c.bodySet = new Set(c.body);
+            return c;
+          });
+        })).then(function (parts) {
+          state.parts = parts;
+          state.candidates = order(parts);
           return state;
         });
       }, function (err) {
@@ -479,28 +421,32 @@
     return searches[key];
   }
 
-  // A candidate was false: the segments of it and of the next WINDOW - 1 candidates read
-  // more keys (moreKeys), and keep only the candidates that have them too; the checked
-  // ones the new keys rule out are dropped (searchread does the same). False when no
-  // segment had a key left to read.
-  var WINDOW = 5; // searchindex.WINDOW
+  // A candidate was false: read the keys not read yet (state.rest) in the segments that
+  // still have unchecked candidates (or the false one), and keep only the candidates that
+  // have them too; the checked ones the other keys rule out are dropped (searchread does
+  // the same).
   function refine(state) {
-    var near = state.candidates.slice(state.checked - 1, state.checked - 1 + WINDOW);
-    var jobs = [];
-    state.segments.forEach(function (s, i) {
-      var more = moreKeys(state.read[i], state.cover, state.grams);
-      if (more.length && near.some(function (id) { return id >= s.first && id <= s.last; })) {
-        jobs.push(narrow(state, i, more));
-      }
-    });
-    if (!jobs.length) { return Promise.resolve(false); }
-    return Promise.all(jobs).then(function () {
-      var all = order(state.parts), now = new Set(all);
+    var rest = state.rest, left = state.candidates.slice(state.checked - 1);
+    state.rest = [];
+    return Promise.all(state.segments.map(function (s, i) {
+      var part = state.parts[i];
+      if (!left.some(function (id) { return id >= s.first && id <= s.last; })) { return part; }
+      return segmentCandidates(s, rest, state.deleted, state.need).then(function (c) {
+        var body = new Set(c.body), title = new Set(c.title);
+        var p = {
+          body: part.body.filter(function (id) { return body.has(id); }),
+          title: part.title.filter(function (id) { return title.has(id); }),
+        };
+        p.bodySet = new Set(p.body);
+        return p;
+      });
+    })).then(function (parts) {
+      state.parts = parts;
+      var all = order(parts), now = new Set(all);
       var kept = state.candidates.slice(0, state.checked).filter(function (id) { return now.has(id); });
       var seen = new Set(kept);
       state.candidates = kept.concat(all.filter(function (id) { return !seen.has(id); }));
       state.checked = kept.length;
-      return true;
     });
   }
 
@@ -554,8 +500,9 @@
           state.confirmed.push({ id: ids[i], doc: doc });
         } else {
           misses += 1;
-          var before = state.checked;
-          if (await refine(state)) {
+          if (state.rest.length) {
+            var before = state.checked;
+            await refine(state);
             misses -= before - state.checked; // false ones the other keys rule out
             if (progress) { progress(); }
             break; // the candidates after it changed
