@@ -253,3 +253,24 @@ def test_processes_opening_a_new_archive_at_once_all_open_it(tmp_path):
         assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
         with Archive.open(path) as archive:
             assert archive.check() == []
+
+
+@pytest.mark.sqlite_only  # counts SQLite's COMMIT statements
+def test_a_new_archive_takes_its_schema_in_one_commit_and_an_old_one_step_by_step(tmp_path):
+    # One commit per migration left ~270 kB of write-ahead log for an empty archive: a
+    # small full disk failed at creation, not where the data went (CI's full-disk test).
+    from newsmirror.store.schema import SCHEMA_VERSION, migrate, schema_version
+
+    def commits(conn: sqlite3.Connection) -> list[str]:
+        seen: list[str] = []
+        conn.set_trace_callback(lambda s: seen.append(s) if s.strip() == "COMMIT" else None)
+        return seen
+
+    new = sqlite3.connect(tmp_path / "new.sqlite", isolation_level=None)
+    seen = commits(new)
+    assert migrate(new) == 0 and schema_version(new) == SCHEMA_VERSION
+    assert len(seen) == 1
+    new.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 2}")  # two steps behind
+    seen.clear()
+    assert migrate(new) == SCHEMA_VERSION - 2 and schema_version(new) == SCHEMA_VERSION
+    assert len(seen) == 2

@@ -130,13 +130,13 @@ def drop_misread_frames(conn: sqlite3.Connection) -> None:
     youtube to urlsplit, evil.example to a browser) are taken out of stored bodies and
     revisions (clean.drop_misread_frames); when any was, the Jekyll tree checks those
     posts again and the site writes every page again once."""
-    from newsmirror.clean import drop_misread_frames as drop
-
     changed: set[int] = set()
     for table, key in (("articles", "id"), ("revisions", "article_id")):
         rows = conn.execute(
             f"SELECT id, {key}, content FROM {table} WHERE content LIKE ?", ("%<iframe%",)
         ).fetchall()
+        if rows:  # the sanitiser (lxml, nh3) only then: a new archive has none
+            from newsmirror.clean import drop_misread_frames as drop
         for row_id, article_id, content in rows:
             kept = drop(content)
             if kept != content:
@@ -439,20 +439,28 @@ def migrate(conn: Any, *, mark: str = "") -> int:
             f"archive schema version {current} is newer than this newsmirror ({SCHEMA_VERSION})",
             hint="Upgrade newsmirror to read this archive.",
         )
-    for version in range(current, SCHEMA_VERSION):
+    version = current
+    while version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")  # SQLite's write lock
         try:
             if postgres:
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
             if schema_version(conn) > version:  # another process migrated meanwhile
                 conn.execute("COMMIT")
+                version = schema_version(conn)
                 continue
-            _apply(conn, MIGRATIONS[version], postgres)
+            # A new archive takes every migration in one transaction: one commit, so its
+            # write-ahead log holds the schema once (about 100 kB), not once per step (270 kB).
+            last = SCHEMA_VERSION if version == 0 else version + 1
+            for step in range(version, last):
+                _apply(conn, MIGRATIONS[step], postgres)
             if version == 0 and mark:
                 conn.execute(mark)
-            _set_version(conn, version + 1, postgres)
+            _set_version(conn, last, postgres)
             conn.execute("COMMIT")
+            version = last
         except BaseException:
-            conn.execute("ROLLBACK")
+            if getattr(conn, "in_transaction", True):  # a failed COMMIT may have ended it
+                conn.execute("ROLLBACK")
             raise
     return current
