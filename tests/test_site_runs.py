@@ -226,3 +226,32 @@ def test_a_new_listing_page_leaves_the_last_full_page_as_it_was(tmp_path):
     assert "http-equiv" not in grown and grown.count("<li>") == 20
     assert '<a rel="prev" href="../page/4.html">' in grown
     assert "http-equiv" in (site / "page/4.html").read_text(encoding="utf-8")
+
+
+def test_a_build_cut_short_leaves_no_page_of_inputs_that_changed_back(tmp_path, monkeypatch):
+    # Review: a build killed halfway (title B) left pages of B; with the title back to A,
+    # the next build trusted the stamps of the last finished one and kept them for good.
+    from newsmirror.publish import site as site_module
+
+    out = tmp_path / "site"
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        add(archive, range(12))
+        build_site(archive, out, SiteOptions(title="镜像甲", search=False))
+        made = [0]
+        emit = site_module._Site.emit
+
+        def dies_halfway(self, path, text, stamp=None):
+            made[0] += 1
+            if made[0] > 8:
+                raise KeyboardInterrupt  # as a kill or a full disk would stop it
+            emit(self, path, text, stamp)
+
+        monkeypatch.setattr(site_module._Site, "emit", dies_halfway)
+        with pytest.raises(KeyboardInterrupt):
+            build_site(archive, out, SiteOptions(title="镜像乙", search=False))
+        monkeypatch.setattr(site_module._Site, "emit", emit)
+        assert any("镜像乙" in p.read_text() for p in out.rglob("*.html"))
+        build_site(archive, out, SiteOptions(title="镜像甲", search=False))
+        assert not [p for p in out.rglob("*.html") if "镜像乙" in p.read_text()]
+        again = build_site(archive, out, SiteOptions(title="镜像甲", search=False))
+    assert again.written == 0  # once the build ends, its stamps are trusted again

@@ -11,6 +11,8 @@ from typing import Any, ClassVar, NamedTuple
 from newsmirror.models import ArticleRecord, ExportRecord
 from newsmirror.timeutil import from_iso
 
+_BUILDING = ""  # site_pages path of the mark of a build that is writing files
+
 
 class ExportHead(NamedTuple):
     """What the export decides on before reading an article: is its file up to date?"""
@@ -95,14 +97,33 @@ class ExportStateMixin:
             )
 
     def site_stamps(self, target: str) -> dict[str, str]:
-        """What each file of the site built in ``target`` was made from."""
-        rows = self.conn.execute(
-            "SELECT path, stamp FROM site_pages WHERE target = ?", (target,)
-        ).fetchall()
-        return dict(rows)
+        """What each file of the site built in ``target`` was made from. After a build that
+        did not end (killed, a full disk: see :meth:`mark_site_building`) every stamp is
+        empty, so that every file is made again: the dead build may have written any of
+        them from inputs that have changed back since (the paths stay, for removals)."""
+        rows = dict(
+            self.conn.execute(
+                "SELECT path, stamp FROM site_pages WHERE target = ?", (target,)
+            ).fetchall()
+        )
+        if rows.pop(_BUILDING, None) is not None:
+            return dict.fromkeys(rows, "")
+        return rows
+
+    def mark_site_building(self, target: str) -> None:
+        """Record that a build of ``target`` is writing files: until
+        :meth:`save_site_stamps` replaces the record, :meth:`site_stamps` trusts none."""
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM site_pages WHERE target = ? AND path = ?", (target, _BUILDING)
+            )
+            conn.execute(
+                "INSERT INTO site_pages (target, path, stamp) VALUES (?, ?, ?)",
+                (target, _BUILDING, "building"),
+            )
 
     def save_site_stamps(self, target: str, stamps: dict[str, str]) -> None:
-        """Replace the record of the site in ``target`` by ``stamps``."""
+        """Replace the record of the site in ``target`` by ``stamps`` (a build's end)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM site_pages WHERE target = ?", (target,))
             conn.executemany(
