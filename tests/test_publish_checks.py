@@ -551,3 +551,41 @@ def test_a_stopped_source_is_not_counted_as_failing_on_the_status_page(tmp_path)
     summary = re.search(r"共 \d+ 个来源.*?。", html).group(0)
     assert "正在失败" not in summary, summary
     assert "1 个已停用" in summary, summary
+
+
+def test_an_export_stopped_while_it_writes_renamed_posts_leaves_one_post_each(
+    tmp_path, monkeypatch
+):
+    # Review H18: every title changed at the origin, the export was killed (or met a full
+    # disk) while it wrote the renamed posts; the next one kept the new files it found as
+    # foreign ones and wrote each article again under a -hash name: two posts each.
+    from newsmirror.publish import jekyll
+
+    out = tmp_path / "out"
+    urls = [f"https://e.org/r{i}" for i in range(6)]
+    with Archive.open(tmp_path / "a.sqlite") as archive:
+        for i, url in enumerate(urls):
+            put(archive, f"旧标题{i}", url)
+        export_jekyll(archive, out)
+        for i, url in enumerate(urls):
+            retitle(archive, url, f"新标题{i}")
+        post = jekyll._Render._post
+        written = [0]
+
+        def stops_after_three(self, *args, **kwargs):
+            written[0] += 1
+            if written[0] > 3:
+                raise KeyboardInterrupt  # as kill -9 or a full disk would stop it
+            return post(self, *args, **kwargs)
+
+        monkeypatch.setattr(jekyll._Render, "_post", stops_after_three)
+        with pytest.raises(KeyboardInterrupt):
+            export_jekyll(archive, out)
+        monkeypatch.setattr(jekyll._Render, "_post", post)
+        export_jekyll(archive, out)
+        again = export_jekyll(archive, out)
+    names = sorted(p.name for p in (out / "_posts").iterdir())
+    assert names == sorted(f"2024-01-01-新标题{i}.md" for i in range(6))
+    assert again.written == 0
+    moved = json.loads((out / "_data" / "moved.json").read_text(encoding="utf-8"))
+    assert len(moved) == 6  # every old URL still leads to its post

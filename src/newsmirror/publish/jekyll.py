@@ -198,6 +198,14 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             if aid in kept:
                 todo.append(kept[aid])
                 summary.unchanged -= 1
+    # A renamed post's old file goes before its new one is claimed and written: an export
+    # stopped between the two then leaves neither an orphan nor a second post.
+    planned = {fold(path): path for _head, path in todo} | {
+        fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
+    }
+    for path in stale:
+        if _is_own_file(writer.root, path, planned.get(fold(path))) and writer.remove(path):
+            summary.removed += 1
     _claim(archive, target, records, todo)
     changed: list[ExportRecord] = []
     pages = _PostPages(owners)
@@ -223,12 +231,6 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
             changed += made
             summary.written += written
             summary.unchanged += len(made) - written
-    current = {fold(r.path): r.path for r in changed} | {
-        fold(r.path): r.path for aid, r in records.items() if owners.get(fold(r.path)) == aid
-    }
-    for path in stale:
-        if _is_own_file(writer.root, path, current.get(fold(path))) and writer.remove(path):
-            summary.removed += 1
     if changed:
         archive.save_exports(target, changed)
     if todo:
@@ -239,15 +241,15 @@ def export_jekyll(archive: Archive, out: Path, *, media_dir: Path | None = None)
 def _claim(
     archive: Archive, target: str, records: dict[int, ExportRecord], todo: list[_Todo]
 ) -> None:
-    """Record the files of new posts before they are written: after an export is killed
-    (kill -9, Ctrl-C, a full disk), the next one finds the posts written so far as these
-    articles' own, not as someone else's files beside which each article would get a
-    second post under another name. Their size, -1, makes the next export write them
-    again (the same bytes: counted unchanged)."""
+    """Record the files of new and renamed posts before they are written: after an export
+    is killed (kill -9, Ctrl-C, a full disk), the next one finds the posts written so far
+    as these articles' own, not as someone else's files beside which each article would
+    get a second post under another name. Their size, -1, makes the next export write
+    them again (the same bytes: counted unchanged)."""
     claimed = [
         ExportRecord(head.id, path, head.version, -1, head.media_rev)
         for head, path in todo
-        if head.id not in records
+        if (record := records.get(head.id)) is None or record.path != path
     ]
     if claimed:
         archive.save_exports(target, claimed)
