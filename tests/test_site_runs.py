@@ -251,7 +251,10 @@ def test_a_build_cut_short_leaves_no_page_of_inputs_that_changed_back(tmp_path, 
             build_site(archive, out, SiteOptions(title="镜像乙", search=False))
         monkeypatch.setattr(site_module._Site, "emit", emit)
         assert any("镜像乙" in p.read_text() for p in out.rglob("*.html"))
+        leftover = next(out.rglob("*.html")).parent / ".nm-0123456789abcdef01234567.tmp"
+        leftover.write_bytes(b"<html>half a page")  # as a killed write leaves it
         build_site(archive, out, SiteOptions(title="镜像甲", search=False))
+        assert not leftover.exists()
         assert not [p for p in out.rglob("*.html") if "镜像乙" in p.read_text()]
         again = build_site(archive, out, SiteOptions(title="镜像甲", search=False))
     assert again.written == 0  # once the build ends, its stamps are trusted again

@@ -448,6 +448,8 @@ def _build(
     options = options or SiteOptions()
     started = time.perf_counter()
     site = _Site(archive, out, options, log)
+    if archive.site_build_unfinished(site.target):  # a killed build's temporary files
+        site.writer.sweep_leftovers()
     archive.mark_site_building(site.target)  # until the stamps are saved at the end
     heads = sorted(
         archive.iter_articles(content=False), key=lambda a: (a.published, a.id), reverse=True

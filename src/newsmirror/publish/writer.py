@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from newsmirror.errors import OutputError
-from newsmirror.files import atomic_write, open_folder_below
+from newsmirror.files import atomic_write, is_leftover, open_folder_below
 
 _NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # missing, a file, or a symlink
 
@@ -109,6 +109,24 @@ class OutputWriter:
                 f"{relpath} would be written twice in one run",
                 hint="Two outputs claim the same file; this is a bug.",
             )
+
+    def sweep_leftovers(self) -> int:
+        """Remove the temporary files a killed run's writes left below the root (never
+        through a symlinked folder); how many went."""
+        gone = 0
+        folders = [self.root]  # a list, not recursion: any depth
+        while folders:
+            try:
+                entries = list(os.scandir(folders.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif is_leftover(entry.name) and entry.is_file(follow_symlinks=False):
+                    Path(entry.path).unlink(missing_ok=True)
+                    gone += 1
+        return gone
 
     def copy_in(self, relpath: str, source: Path) -> None:
         """Copy a content-addressed file in unless it is there already (its name is its

@@ -110,6 +110,13 @@ class ExportStateMixin:
             return dict.fromkeys(rows, "")
         return rows
 
+    def site_build_unfinished(self, target: str) -> bool:
+        """Whether the last build of ``target`` marked itself and never ended."""
+        row = self.conn.execute(
+            "SELECT 1 FROM site_pages WHERE target = ? AND path = ?", (target, _BUILDING)
+        ).fetchone()
+        return row is not None
+
     def mark_site_building(self, target: str) -> None:
         """Record that a build of ``target`` is writing files: until
         :meth:`save_site_stamps` replaces the record, :meth:`site_stamps` trusts none."""
