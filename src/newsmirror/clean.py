@@ -370,13 +370,20 @@ _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _PLAIN_HTTPS_HOST = re.compile(r"https://([a-z0-9.-]+)(?::443)?(?:[/?#]|$)", re.I)
 
 
+def _plain_https_host(src: str) -> str | None:
+    """The host of ``src`` when it is a plain ``https://HOST/`` as a browser reads it
+    (WHATWG URL: tabs and line breaks dropped, C0 controls and spaces at either end
+    stripped), lower-cased; None for anything else."""
+    found = _PLAIN_HTTPS_HOST.match(_TAB_OR_NEWLINE.sub("", src).strip(_C0_OR_SPACE))
+    return found.group(1).lower() if found else None
+
+
 def _iframe_allowed(src: str, hosts: Iterable[str]) -> bool:
     """Whether a frame's ``src`` leads to one of ``hosts`` over https, as a browser reads
-    it (WHATWG URL: tabs and line breaks dropped, C0 controls and spaces at either end
-    stripped). Anything else is refused, however urlsplit reads it:
+    it. Anything else is refused, however urlsplit reads it:
     ``https://evil.example\\@www.youtube.com/`` is youtube to urlsplit, evil to a browser."""
-    found = _PLAIN_HTTPS_HOST.match(_TAB_OR_NEWLINE.sub("", src).strip(_C0_OR_SPACE))
-    return found is not None and found.group(1).lower() in set(hosts)
+    host = _plain_https_host(src)
+    return host is not None and host in set(hosts)
 
 
 _STORED_FRAME = re.compile(r"<iframe\b[^>]*>.*?</iframe>", re.S | re.I)
@@ -393,12 +400,12 @@ def drop_misread_frames(markup: str) -> str:
     def check(match: re.Match[str]) -> str:
         found = _SRC_ATTR.search(match.group(0).split(">", 1)[0])
         src = html.unescape(found.group(1)) if found else ""
-        plain = _PLAIN_HTTPS_HOST.match(_TAB_OR_NEWLINE.sub("", src).strip(_C0_OR_SPACE))
         try:
             host = urlsplit(src).hostname
         except ValueError:
             host = None
-        return match.group(0) if plain and plain.group(1).lower() == host else ""
+        plain = _plain_https_host(src)
+        return match.group(0) if plain is not None and plain == host else ""
 
     return _STORED_FRAME.sub(check, markup)
 

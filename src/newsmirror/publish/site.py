@@ -102,7 +102,7 @@ class _Site(Files):
         self.log = log
         self.options = options
         self.target = str(self.writer.root)
-        self.old = archive.site_stamps(self.target)
+        self.old, self.unfinished = archive.site_record(self.target)
         self.summary = BuildSummary()
         self.site = SiteInfo(options.title, options.base_url)
         self.templates = Templates(self.site)
@@ -448,7 +448,7 @@ def _build(
     options = options or SiteOptions()
     started = time.perf_counter()
     site = _Site(archive, out, options, log)
-    if archive.site_build_unfinished(site.target):  # a killed build's temporary files
+    if site.unfinished:  # the last build was cut short: its temporary files go
         site.writer.sweep_leftovers()
     archive.mark_site_building(site.target)  # until the stamps are saved at the end
     heads = sorted(

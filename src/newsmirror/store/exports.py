@@ -97,25 +97,23 @@ class ExportStateMixin:
             )
 
     def site_stamps(self, target: str) -> dict[str, str]:
-        """What each file of the site built in ``target`` was made from. After a build that
-        did not end (killed, a full disk: see :meth:`mark_site_building`) every stamp is
-        empty, so that every file is made again: the dead build may have written any of
-        them from inputs that have changed back since (the paths stay, for removals)."""
+        """What each file of the site built in ``target`` was made from (see
+        :meth:`site_record`)."""
+        return self.site_record(target)[0]
+
+    def site_record(self, target: str) -> tuple[dict[str, str], bool]:
+        """:meth:`site_stamps`, and whether the last build did not end (killed, a full
+        disk: see :meth:`mark_site_building`). Then every stamp is empty, so that every
+        file is made again: the dead build may have written any of them from inputs that
+        have changed back since (the paths stay, for removals)."""
         rows = dict(
             self.conn.execute(
                 "SELECT path, stamp FROM site_pages WHERE target = ?", (target,)
             ).fetchall()
         )
         if rows.pop(_BUILDING, None) is not None:
-            return dict.fromkeys(rows, "")
-        return rows
-
-    def site_build_unfinished(self, target: str) -> bool:
-        """Whether the last build of ``target`` marked itself and never ended."""
-        row = self.conn.execute(
-            "SELECT 1 FROM site_pages WHERE target = ? AND path = ?", (target, _BUILDING)
-        ).fetchone()
-        return row is not None
+            return dict.fromkeys(rows, ""), True
+        return rows, False
 
     def mark_site_building(self, target: str) -> None:
         """Record that a build of ``target`` is writing files: until
