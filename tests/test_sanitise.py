@@ -832,6 +832,8 @@ def test_frames_stored_before_the_browser_reading_are_taken_out_on_upgrade(tmp_p
         content = archive.conn.execute("SELECT content FROM articles").fetchone()[0]
         revision = archive.conn.execute("SELECT content FROM revisions").fetchone()[0]
         assert content == f"<p>正文</p>{good}" and revision == "<p>旧</p>"
+        stamps, unfinished = archive.site_record(str((tmp_path / "site").resolve()))
+        assert unfinished and stamps  # every page made again, the old paths still known
         build_site(archive, tmp_path / "site", SiteOptions())
         export_jekyll(archive, tmp_path / "jekyll")
     post = next((tmp_path / "jekyll" / "_posts").glob("*.md")).read_text()

@@ -129,7 +129,8 @@ def drop_misread_frames(conn: sqlite3.Connection) -> None:
     read a frame's URL as browsers do (``https://evil.example\\@www.youtube.com/`` was
     youtube to urlsplit, evil.example to a browser) are taken out of stored bodies and
     revisions (clean.drop_misread_frames); when any was, the Jekyll tree checks those
-    posts again and the site writes every page again once."""
+    posts again, and each site is marked as if its last build had not ended, so that the
+    next one writes every page again (and still removes what it no longer makes)."""
     changed: set[int] = set()
     for table, key in (("articles", "id"), ("revisions", "article_id")):
         rows = conn.execute(
@@ -144,8 +145,12 @@ def drop_misread_frames(conn: sqlite3.Connection) -> None:
                 changed.add(article_id)
     for article_id in sorted(changed):
         conn.execute("UPDATE exports SET size = -1 WHERE article_id = ?", (article_id,))
-    if changed:
-        conn.execute("DELETE FROM site_pages")
+    if changed:  # every site as if its last build had not ended (store/exports.py)
+        conn.execute("DELETE FROM site_pages WHERE path = ''")
+        conn.execute(
+            "INSERT INTO site_pages (target, path, stamp)"
+            " SELECT DISTINCT target, '', 'building' FROM site_pages"
+        )
 
 
 MIGRATIONS: list[Migration] = [
