@@ -16,13 +16,10 @@ def now_utc() -> datetime:
 
 def to_iso(moment: datetime) -> str:
     """``2023-10-29T03:36:11.000Z``: the form stored and written in posts."""
-    moment = moment.astimezone(UTC)
-    # The year in four digits: strftime's %Y gives "1" for year 1, which no reader takes.
-    return (
-        f"{moment.year:04d}"
-        + moment.strftime("-%m-%dT%H:%M:%S.")
-        + f"{moment.microsecond // 1000:03d}Z"
-    )
+    # isoformat writes the year in four digits (strftime's %Y gives "1" for year 1, which
+    # no reader takes) and cuts the microseconds to milliseconds, as stored.
+    plain = moment.astimezone(UTC).replace(tzinfo=None)
+    return plain.isoformat(timespec="milliseconds") + "Z"
 
 
 def from_iso(text: str) -> datetime:
