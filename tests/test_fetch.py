@@ -637,7 +637,10 @@ def test_a_deflate_body_broken_after_its_zlib_header_is_reported(server):
 def test_a_connection_reset_names_its_error(raw_server):
     raw_server.route("/reset", reset)
     result = fetch_with(raw_server.url + "/reset")
-    assert (result.status, result.error) == ("failed", "connection failed: ReadError")
+    assert (result.status, result.error) == (
+        "failed",
+        "connection failed: Connection reset by peer",
+    )
 
 
 def test_backoff_starts_at_the_configured_base(server):

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from conftest import FeedServer, Reply
 from newsmirror.config import FetchSettings
 from newsmirror.fetch import Fetcher, FetchResult
+from newsmirror.guardedhttp import GuardedBackend
 from newsmirror.netguard import (
     Guard,
-    GuardedBackend,
     PrivateAddressError,
     guarded_transport,
     is_public,

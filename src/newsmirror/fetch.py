@@ -1,4 +1,5 @@
-"""HTTP fetching with httpx: bounded, polite and conditional.
+"""HTTP fetching with httpx (on :mod:`newsmirror.httptransport`): bounded, polite and
+conditional.
 
 Every request has connect/read timeouts and an overall deadline, a cap on the
 (decompressed) body size, a bounded number of redirects, and sends ETag /
@@ -19,6 +20,7 @@ import contextlib
 import dataclasses
 import email.utils
 import random
+import ssl
 import time
 import zlib
 from collections import defaultdict
@@ -29,8 +31,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsmirror.config import FetchSettings, url_problem
-from newsmirror.errors import NewsmirrorError
+from newsmirror.errors import ConfigError, NewsmirrorError
 from newsmirror.httpclient import httpx, tls_context
+from newsmirror.httptransport import Transport
 from newsmirror.isolate import one_line
 from newsmirror.models import FeedState
 
@@ -165,6 +168,32 @@ def backoff_delay(attempt: int, base: float) -> float:
     return float(base * (2**attempt) * (1 + random.random() * 0.1))
 
 
+def environment_proxies(
+    tls: ssl.SSLContext, limits: httpx.Limits
+) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """The proxies that HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY name, mounted as
+    httpx mounts them when it makes its own transport (it reads none once it is given
+    one): httpx's transport through each proxy, None (no proxy) for each NO_PROXY host.
+    ConfigError for a proxy that cannot be used (an unknown scheme, SOCKS without socksio).
+    """
+    from httpx._utils import get_environment_proxies  # the very map httpx makes
+
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    for pattern, url in get_environment_proxies().items():
+        if url is None:
+            mounts[pattern] = None
+            continue
+        try:
+            mounts[pattern] = httpx.AsyncHTTPTransport(verify=tls, limits=limits, proxy=url)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot use the proxy {url} that the environment names: {one_line(exc)}",
+                hint="Fix or unset HTTP_PROXY, HTTPS_PROXY and ALL_PROXY (a socks5:// proxy "
+                "needs `pip install socksio`).",
+            ) from exc
+    return mounts
+
+
 class Fetcher:
     """Fetches many URLs concurrently with global and per-host limits."""
 
@@ -179,9 +208,15 @@ class Fetcher:
         """``on_request`` sees every request, redirects included, and may refuse it by
         raising (``newsmirror add`` refuses private addresses this way). ``host_slot``
         replaces the per-host limit of this process with a shared one (queue workers:
-        :class:`newsmirror.jobqueue.HostSlots`)."""
+        :class:`newsmirror.jobqueue.HostSlots`). Without ``transport``, requests go
+        through :class:`~newsmirror.httptransport.Transport`, or through the proxy the
+        environment names for their URL (:func:`environment_proxies`)."""
         self.settings = settings
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        tls = tls_context()  # its CAs are read only if a URL is https
+        limits = httpx.Limits(
+            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+        )
         self.client = httpx.AsyncClient(
             event_hooks={"request": [on_request]} if on_request else None,
             timeout=timeout,
@@ -193,11 +228,10 @@ class Fetcher:
                 " text/xml;q=0.9, */*;q=0.5",
                 "Accept-Encoding": "gzip, deflate",
             },
-            transport=transport,
-            verify=tls_context(),  # its CAs are read only if a URL is https
-            limits=httpx.Limits(
-                max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
-            ),
+            transport=transport or Transport(tls),
+            mounts=environment_proxies(tls, limits) if transport is None else None,
+            verify=tls,
+            limits=limits,
         )
         self._all = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(

@@ -51,7 +51,8 @@ class _LazyContext(ssl.SSLContext):
     capath: str | None = None
     loaded = False
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Read the CA certificates, once (OSError naming the file when it cannot)."""
         if self.loaded:
             return
         cafile, capath = self.cafile, self.capath
@@ -67,11 +68,11 @@ class _LazyContext(ssl.SSLContext):
         self.loaded = True
 
     def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
-        self._load()
+        self.load()
         return super().wrap_bio(*args, **kwargs)
 
     def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        self._load()
+        self.load()
         return super().wrap_socket(*args, **kwargs)
 
 

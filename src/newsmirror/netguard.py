@@ -2,9 +2,9 @@
 
 A URL given to ``add`` (and every image of the page it archives) may point anywhere;
 the guard makes sure no request reaches an intranet, this machine or a cloud's metadata
-service. It lives in the connection layer: :class:`GuardedBackend` is the httpcore
-network backend under the HTTP client; for every new connection (each redirect hop
-included) it resolves the host once, refuses it unless every address is public, and
+service. It lives in the connection layer: :class:`~newsmirror.guardedhttp.GuardedBackend`
+is the httpcore network backend under the HTTP client; for every new connection (each
+redirect hop included) it resolves the host once, refuses it unless every address is public, and
 connects to one of exactly those checked addresses. A second lookup, which a DNS server
 could answer differently (DNS rebinding), never happens. TLS still verifies and sends
 the hostname (SNI), and the Host header is unchanged.
@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-
-import httpcore
+from typing import TYPE_CHECKING
 
 from newsmirror.config import FetchSettings
 from newsmirror.errors import AddError
-from newsmirror.httpclient import httpx
+
+if TYPE_CHECKING:
+    from newsmirror.httpclient import httpx
 
 PRIVATE_HINT = "Pass --allow-private to archive pages on an intranet or this machine."
 
@@ -120,89 +120,9 @@ class Guard:
     allow: Callable[[str], bool] = is_public
 
 
-def _literal(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host))  # httpcore passes IPv6 without brackets
-    except ValueError:
-        return None
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects only to checked, allowed addresses."""
-
-    def __init__(self, guard: Guard, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self.guard = guard
-        self.inner = inner or httpcore.AnyIOBackend()
-
-    async def addresses(self, host: str, port: int, timeout: float | None) -> list[str]:
-        """Resolve ``host`` once and check every address; PrivateAddressError if any is
-        not allowed."""
-        literal = _literal(host)
-        if literal is not None:
-            found = [literal]
-        else:
-            try:
-                found = await asyncio.wait_for(self.guard.resolve(host, port), timeout)
-            except (OSError, UnicodeError, TimeoutError) as exc:
-                why = str(exc) or "timed out"
-                raise httpcore.ConnectError(f"cannot resolve {host}: {why}") from exc
-            if not found:
-                raise httpcore.ConnectError(f"cannot resolve {host}: no address")
-        reason = refusal(host, found, self.guard.allow)
-        if reason is not None:
-            raise PrivateAddressError(reason)
-        return found
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        last: Exception | None = None
-        for address in await self.addresses(host, port, timeout):
-            try:
-                return await self.inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise PrivateAddressError(f"a Unix socket ({path}) is not a public host")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, on a :class:`GuardedBackend` (and never through a proxy
-    from the environment: a proxy would resolve hosts where the guard cannot see)."""
-
-    def __init__(self, guard: Guard, settings: FetchSettings) -> None:
-        ssl_context = httpx.create_ssl_context()
-        super().__init__(verify=ssl_context)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=settings.concurrency,
-            max_keepalive_connections=settings.concurrency,
-            network_backend=GuardedBackend(guard),
-        )
-
-
 def guarded_transport(guard: Guard, settings: FetchSettings) -> httpx.AsyncBaseTransport:
-    """A transport for :class:`~newsmirror.fetch.Fetcher` that only reaches public hosts."""
+    """A transport for :class:`~newsmirror.fetch.Fetcher` that only reaches public hosts
+    (:mod:`newsmirror.guardedhttp`, loaded, with httpcore, only when a run needs it)."""
+    from newsmirror.guardedhttp import GuardedTransport
+
     return GuardedTransport(guard, settings)

@@ -12,6 +12,7 @@ from newsmirror.config import load_config
 from newsmirror.demo.host import DEMO_HOST
 from newsmirror.demo.server import serve_folder
 from newsmirror.httpclient import httpx
+from newsmirror.httptransport import Transport
 from newsmirror.pipeline import update
 from newsmirror.publish.jekyll import export_jekyll
 from newsmirror.store import Archive
@@ -33,7 +34,7 @@ class LocalRoute(httpx.AsyncBaseTransport):
         self.host = host
         target = urlsplit(base_url)
         self.target_host, self.target_port = target.hostname or "127.0.0.1", target.port
-        self.inner = httpx.AsyncHTTPTransport()
+        self.inner = Transport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.host == self.host:
