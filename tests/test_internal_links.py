@@ -373,3 +373,42 @@ def test_a_body_linking_to_the_decoded_url_is_found(tmp_path):
         (a_id,) = archive.conn.execute("SELECT id FROM articles").fetchone()
         assert "稿件" in archive.conn.execute("SELECT content FROM articles").fetchone()[0]
         assert mentioning(archive, [target]) == {a_id}
+
+
+_PIECES = [*"ab中文é .-_~%+:@!$&'()*,;=\\\t", "%2F", "%E4%B8%AD", "%e4"]
+_SEGMENT = st.lists(st.sampled_from(_PIECES), max_size=6).map("".join)
+
+
+@st.composite
+def _spellings(draw: st.DrawFn) -> tuple[str, str]:
+    """A stored article URL and a link to it (or near it), spelt another way."""
+    from urllib.parse import quote, unquote
+
+    host = draw(st.sampled_from(["news.example", "NEWS.example", "其他.example", "[::1]"]))
+    segments = draw(st.lists(_SEGMENT, min_size=0, max_size=3))
+    path = "/" + "/".join(segments) + draw(st.sampled_from(["", "/", "//"]))
+    stored = f"https://{host}{path}"
+    spelt = draw(st.sampled_from([path, quote(path, safe="/%"), unquote(path), path.upper()]))
+    link = (
+        draw(st.sampled_from(["https://", "http://", "HTTPS://"]))
+        + draw(st.sampled_from(["", "u:p@", "a@b@"]))
+        + draw(st.sampled_from([host, host.upper(), "other.example"]))
+        + draw(st.sampled_from(["", ":443", ":8080", ":"]))
+        + spelt
+        + draw(st.sampled_from(["", "/", "?utm_source=x", "?a=b+c", "#top", "?q#f"]))
+    )
+    return stored, link
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_spellings(), min_size=1, max_size=3), st.integers(0, 2))
+def test_the_quick_looks_never_hide_an_article_the_canonical_form_finds(pairs, which):
+    """may_name_one (host, then last path segment) says no only where the canonical and
+    loose forms of the link find nothing."""
+    from newsmirror.publish.internal_links import loose_key
+    from newsmirror.urls import canonical_url
+
+    pages = LinkMap([(stored, f"posts/{n}.html") for n, (stored, _) in enumerate(pairs)])
+    link = pairs[which % len(pairs)][1]
+    key = canonical_url(link)
+    assert pages.page_of(link) == (pages.exact.get(key) or pages.loose.get(loose_key(key)))

@@ -40,6 +40,12 @@ _SEEN_MAX = 20_000  # page_of answers kept (a build of many articles meets milli
 # hyphens), canonical_url gives it lower-cased without its trailing dots.
 _HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]*)")
 _PLAIN_HOST = re.compile(r"[a-z0-9.-]+")
+_NETLOC_REST = re.compile(r"[^/?#]*")  # what is left of the netloc after the host
+
+
+def _last_segment(path: str) -> str:
+    """The last segment of a URL's path, decoded, a trailing "/" ignored ("" for none)."""
+    return unquote(path.rstrip("/").rpartition("/")[2])
 
 
 def loose_key(canonical: str) -> str:
@@ -66,6 +72,11 @@ class LinkMap:
             loose[loose_key(key)] = page if other == page else None  # None: ambiguous
         self.loose = {k: v for k, v in loose.items() if v is not None}
         self.hosts = {urlsplit(key).hostname for key in self.exact}
+        # Each article's last path segment, decoded ("" for a site's front page); None
+        # when an article's URL is no web address (the look below is then never made).
+        segments = {_last_segment(urlsplit(key).path) for key in self.exact}
+        web = all(urlsplit(key).hostname for key in self.exact)
+        self.segments: set[str] | None = segments if web else None
         self._seen: dict[str, str | None] = {}  # page_of's answers: bodies repeat links
 
     def page_of(self, url: str) -> str | None:
@@ -85,13 +96,24 @@ class LinkMap:
 
     def may_name_one(self, url: str) -> bool:
         """False when ``url`` surely names no archived article: its host, written plainly,
-        is the host of none (most links of a body lead elsewhere, and this look costs a
-        fraction of a canonical form)."""
+        is the host of none, or the last segment of its path is the last of none (most
+        links of a body lead elsewhere, and this look costs a fraction of a canonical
+        form)."""
         found = _HOST.match(url)
         if found is None:
             return True
         host = found.group(1).lower().rstrip(".")
-        return not _PLAIN_HOST.fullmatch(host) or host in self.hosts
+        if _PLAIN_HOST.fullmatch(host) and host not in self.hosts:
+            return False
+        # The canonical form changes only the encoding of the path: decoded, its last
+        # segment is the same, and it must be some article's (links to a page of the same
+        # site that is not archived are the most common after links to other sites).
+        if self.segments is None or "\t" in url or "\n" in url or "\r" in url:
+            return True  # (urlsplit drops tabs and line breaks anywhere)
+        netloc_end = _NETLOC_REST.match(url, found.end())
+        path = url[netloc_end.end() if netloc_end else found.end() :]
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        return _last_segment(path) in self.segments
 
 
 def rewrite(content: str, page_of: Callable[[str], str | None], prefix: str = "") -> str:

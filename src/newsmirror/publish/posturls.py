@@ -6,6 +6,7 @@ redirect path in its one encoded form (:func:`clean_path`), and the site file se
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -49,6 +50,7 @@ def _segments(path: str) -> list[str] | None:
     return segments
 
 
+@lru_cache(maxsize=1 << 17)  # an export asks for each post's two or three times
 def old_url(name: str) -> str | None:
     """The URL path (percent-encoded) of the page Jekyll made for the post file ``name`` in
     ``_posts/``, or None when ``name`` is no post file name or its page could not be a file."""
