@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -76,8 +77,11 @@ def keep_alive(answer: Answer) -> Iterator[KeepAliveServer]:
         server.close()
 
 
-def fetch_all(urls: list[str], pause: float = 0.0, **settings: float) -> list[FetchResult]:
-    """Fetch ``urls`` one after the other with one Fetcher (``pause`` seconds between)."""
+def fetch_all(
+    urls: list[str], pause: float = 0.0, block: float = 0.0, **settings: float
+) -> list[FetchResult]:
+    """Fetch ``urls`` one after the other with one Fetcher: ``pause`` seconds between with
+    the event loop free, then ``block`` seconds with it busy."""
     values = {"connect_timeout": 2, "read_timeout": 2, "retries": 0, **settings}
 
     async def go() -> list[FetchResult]:
@@ -86,6 +90,7 @@ def fetch_all(urls: list[str], pause: float = 0.0, **settings: float) -> list[Fe
             for url in urls:
                 results.append(await fetcher.fetch(url))
                 await asyncio.sleep(pause)
+                time.sleep(block)
         return results
 
     return asyncio.run(go())
@@ -141,15 +146,83 @@ def test_a_connection_the_server_closed_while_idle_is_not_used_again():
     assert server.connections == [1, 1]
 
 
-def test_bytes_after_a_response_are_a_protocol_error_not_the_next_response():
+def test_bytes_after_a_response_close_its_connection():
+    """They would read as the next response: the connection is not used again."""
+
     def extra(conn: socket.socket, head: bytes) -> bool:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK")
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n")
         return True
 
     with keep_alive(extra) as server:
         first, second = fetch_all([f"{server.url}/a", f"{server.url}/b"])
-    assert (first.status, first.body) == ("ok", b"ok")
-    assert second.status == "failed" and "JUNK" not in second.body.decode()
+    assert [(r.status, r.body) for r in (first, second)] == [("ok", b"ok")] * 2
+    assert server.connections == [1, 1]
+
+
+def test_a_response_nobody_asked_for_is_never_the_next_answer():
+    """A server may answer 408 on an idle kept-alive connection before it closes it, or
+    send anything: that connection is not used again, whether the loop read it or not."""
+
+    def unasked(conn: socket.socket, head: bytes) -> bool:
+        if head.startswith(b"GET /first"):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            time.sleep(0.05)
+            conn.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 5\r\n\r\nSTALE")
+            return True
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+        return True
+
+    for block in (0.0, 0.3):  # the loop free to read the bytes, or busy meanwhile
+        with keep_alive(unasked) as server:
+            first, second = fetch_all(
+                [f"{server.url}/first", f"{server.url}/second"], pause=0.2 - block, block=block
+            )
+        assert [(r.status, r.body) for r in (first, second)] == [("ok", b"ok"), ("ok", b"fresh")]
+        assert server.connections == [1, 1]
+
+
+def test_a_close_the_loop_has_not_read_yet_is_seen_before_reuse():
+    """The server's keep-alive timeout while the loop was busy (a parse, an archive
+    write): the next fetch takes a new connection at once, not after a failure."""
+
+    def close_soon(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        time.sleep(0.05)
+        return False
+
+    with keep_alive(close_soon) as server:
+        results = fetch_all([f"{server.url}/a", f"{server.url}/b"], block=0.3)
+    assert [(r.status, r.attempts) for r in results] == [("ok", 1), ("ok", 1)]
+
+
+def test_idle_connections_are_kept_up_to_the_concurrency_over_all_hosts():
+    servers = [KeepAliveServer(ok(b"x")) for _ in range(6)]
+
+    async def go() -> list[int]:
+        sizes = []
+        async with Fetcher(FetchSettings(retries=0, concurrency=3)) as fetcher:
+            transport = fetcher.client._transport
+            for server in servers:
+                await fetcher.fetch(f"{server.url}/a")
+                sizes.append(sum(map(len, transport._idle.values())))
+        return sizes
+
+    try:
+        assert asyncio.run(go()) == [1, 2, 3, 3, 3, 3]
+    finally:
+        for server in servers:
+            server.close()
+    assert [s.connections for s in servers] == [[1]] * 6
+
+
+def test_a_redirect_to_a_port_out_of_range_is_an_invalid_url():
+    def away(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:65536/\r\n\r\n")
+        return False
+
+    with keep_alive(away) as server:
+        (result,) = fetch_all([f"{server.url}/a"], retries=2)
+    assert (result.error, result.attempts) == ("invalid URL: port 65536 is out of range", 1)
 
 
 def test_interim_responses_are_skipped():

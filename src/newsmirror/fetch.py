@@ -228,7 +228,7 @@ class Fetcher:
                 " text/xml;q=0.9, */*;q=0.5",
                 "Accept-Encoding": "gzip, deflate",
             },
-            transport=transport or Transport(tls),
+            transport=transport or Transport(tls, max_idle=settings.concurrency),
             mounts=environment_proxies(tls, limits) if transport is None else None,
             verify=tls,
             limits=limits,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import socket
 import ssl
 import time
@@ -35,6 +36,7 @@ from newsmirror.httpclient import httpx
 READ_SIZE = 64 * 1024  # bytes read from the socket at a time (as httpcore)
 MAX_HEAD = 100 * 1024  # the largest response head taken (as httpcore)
 KEEPALIVE = 5.0  # seconds an idle connection is kept for the next request (as httpx)
+MAX_IDLE = 8  # idle connections kept at most, over all hosts, unless told (as httpx)
 HAPPY_EYEBALLS = 0.25  # seconds before the next address is tried alongside (as anyio)
 
 T = TypeVar("T")
@@ -51,12 +53,20 @@ class _Connection:
         self.idle_until = 0.0
 
     def reusable(self, now: float) -> bool:
-        """Idle, not expired, and not closed by the server meanwhile."""
-        return (
-            now < self.idle_until
-            and not self.reader.at_eof()
-            and not self.writer.transport.is_closing()
-        )
+        """Idle, not expired, and nothing came from the server meanwhile: neither its
+        close nor bytes (an unasked response, such as a 408 before a keep-alive timeout),
+        whether the event loop has taken them from the socket yet or not."""
+        if now >= self.idle_until or self.writer.transport.is_closing():
+            return False
+        # (StreamReader has no public look at what it holds unread)
+        if self.reader.at_eof() or getattr(self.reader, "_buffer", None):
+            return False
+        sock = self.writer.get_extra_info("socket")
+        if sock is None or not hasattr(select, "poll"):
+            return False
+        poller = select.poll()  # (not select.select: descriptors over 1023)
+        poller.register(sock.fileno(), select.POLLIN)
+        return not poller.poll(0)  # a close or bytes the loop has not read yet
 
     def close(self) -> None:
         self.writer.transport.abort()  # at once: no TLS goodbye to wait for
@@ -144,8 +154,9 @@ class Transport(httpx.AsyncBaseTransport):
     """httpx's transport for newsmirror's fetches: see the module. ``ssl_context`` verifies
     https (:func:`newsmirror.httpclient.tls_context`, else Python's default)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, max_idle: int = MAX_IDLE) -> None:
         self._ssl = ssl_context
+        self._max_idle = max_idle
         self._idle: dict[Origin, list[_Connection]] = {}
         self._closed = False
 
@@ -159,6 +170,8 @@ class Transport(httpx.AsyncBaseTransport):
         if not url.raw_host:
             raise httpx.UnsupportedProtocol("Request URL has no host.")
         origin = (url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
+        if not 0 < origin[2] < 65536:  # (asyncio would say "IndexError: list index out of range")
+            raise httpx.InvalidURL(f"port {origin[2]} is out of range")
         conn = self._take(origin) or await self._connect(origin, timeouts.get("connect"))
         try:
             await self._send(conn, request, timeouts.get("write"))
@@ -192,11 +205,34 @@ class Transport(httpx.AsyncBaseTransport):
         return None
 
     def put_back(self, origin: Origin, conn: _Connection) -> None:
-        if self._closed:  # a body read to its end after the client closed
+        """Keep ``conn`` for the next request to ``origin``, unless the client is closed or
+        bytes nobody asked for came after the response (they would read as the next one).
+        """
+        now = time.monotonic()
+        if self._closed or conn.h11.trailing_data[0]:
             conn.close()
             return
-        conn.idle_until = time.monotonic() + KEEPALIVE
+        conn.idle_until = now + KEEPALIVE
         self._idle.setdefault(origin, []).append(conn)
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        """Close the expired idle connections of every host, then the oldest beyond
+        ``max_idle`` (a long-lived Fetcher meets thousands of hosts: images, workers)."""
+        kept: list[tuple[float, Origin, _Connection]] = []
+        for origin, conns in self._idle.items():
+            for conn in conns:
+                if now < conn.idle_until and not conn.writer.transport.is_closing():
+                    kept.append((conn.idle_until, origin, conn))
+                else:
+                    conn.close()
+        kept.sort(key=lambda item: item[0])
+        excess = max(0, len(kept) - self._max_idle)
+        for _until, _origin, conn in kept[:excess]:
+            conn.close()
+        self._idle = {}
+        for _until, origin, conn in kept[excess:]:
+            self._idle.setdefault(origin, []).append(conn)
 
     async def _connect(self, origin: Origin, timeout: float | None) -> _Connection:
         scheme, raw_host, port = origin
