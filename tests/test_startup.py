@@ -249,3 +249,23 @@ def test_the_command_line_loads_no_queue_or_event_loop_until_a_command_needs_it(
     modules = _imported("import newsmirror.cli")
     late = ("asyncio", "logging", "psycopg", "procrastinate", "newsmirror.jobqueue")
     assert sorted(m for m in modules if m.split(".")[0] in late or m in late) == []
+
+
+def test_the_program_sets_its_objects_aside_before_the_last_collection():
+    """The interpreter's collection at exit frees nothing in a run that ends, and walking
+    every object of a run costs it 12-17 ms: the program freezes them first."""
+    code = """
+import atexit, gc, os, sys
+atexit.register(lambda: os.write(1, b"exiting\\n"))
+def seen(phase, info):
+    if phase == "start" and info["generation"] == 2:
+        os.write(1, b"collection of %d objects set aside\\n" % gc.get_freeze_count())
+gc.callbacks.append(seen)
+from newsmirror.cli import main
+sys.argv = ["newsmirror", "--version"]
+main()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    after = out.split("exiting\n", 1)[1].splitlines()
+    assert after, out  # the collection at exit (its callbacks still run)
+    assert all(int(line.split()[2]) > 1000 for line in after), out
