@@ -395,7 +395,7 @@ def _spellings(draw: st.DrawFn) -> tuple[str, str]:
         + draw(st.sampled_from([host, host.upper(), "other.example"]))
         + draw(st.sampled_from(["", ":443", ":8080", ":"]))
         + spelt
-        + draw(st.sampled_from(["", "/", "?utm_source=x", "?a=b+c", "#top", "?q#f"]))
+        + draw(st.sampled_from(["", "/", "?utm_source=x", "?a=b+c", "#top", "?q#f", " ", "\u3000"]))
     )
     return stored, link
 

@@ -71,12 +71,15 @@ class LinkMap:
             other = loose.get(loose_key(key), page)
             loose[loose_key(key)] = page if other == page else None  # None: ambiguous
         self.loose = {k: v for k, v in loose.items() if v is not None}
-        self.hosts = {urlsplit(key).hostname for key in self.exact}
+        parts = [urlsplit(key) for key in self.exact]
+        self.hosts = {part.hostname for part in parts}
         # Each article's last path segment, decoded ("" for a site's front page); None
         # when an article's URL is no web address (the look below is then never made).
-        segments = {_last_segment(urlsplit(key).path) for key in self.exact}
-        web = all(urlsplit(key).hostname for key in self.exact)
-        self.segments: set[str] | None = segments if web else None
+        self.segments: set[str] | None = (
+            {_last_segment(part.path) for part in parts}
+            if all(part.hostname for part in parts)
+            else None
+        )
         self._seen: dict[str, str | None] = {}  # page_of's answers: bodies repeat links
 
     def page_of(self, url: str) -> str | None:
@@ -110,6 +113,7 @@ class LinkMap:
         # site that is not archived are the most common after links to other sites).
         if self.segments is None or "\t" in url or "\n" in url or "\r" in url:
             return True  # (urlsplit drops tabs and line breaks anywhere)
+        url = url.rstrip()  # (as canonical_url: the link's end is read without its spaces)
         netloc_end = _NETLOC_REST.match(url, found.end())
         path = url[netloc_end.end() if netloc_end else found.end() :]
         path = path.split("?", 1)[0].split("#", 1)[0]
