@@ -8,14 +8,16 @@ only ever sends GETs from one asyncio loop, and its :class:`~newsmirror.fetch.Fe
 already limits connections per host and overall. :class:`Transport` speaks HTTP/1.1 with
 the parser httpcore uses (h11, with httpcore's limits: a response head of at most 100 kB,
 reads of 64 kB) on ``asyncio.open_connection`` (TCP_NODELAY, happy eyeballs, TLS with the
-host checked and sent by SNI), and keeps each idle connection for reuse for 5 s (httpx's
-default), unless the server closed it meanwhile.
+host checked and sent by SNI), and keeps an idle connection for reuse for 5 s (httpx's
+default), at most ``max_idle`` of them over all hosts, unless anything came on it since
+its response (the server's close, or bytes nobody asked for).
 
 Each error is raised as httpx's own (ConnectError, ReadTimeout, RemoteProtocolError ...),
 so httpx's client (redirects, cookies, event hooks) and the Fetcher's handling see what
 they saw before. A connection whose response was not read to its end, or that failed, is
-closed, never reused. Proxies named by the environment (HTTPS_PROXY, ALL_PROXY ...) are
-still httpx's: it mounts its own proxy transports for them.
+closed, never reused. httpx reads no proxy from the environment once it is given a
+transport: the Fetcher mounts httpx's proxy transports itself
+(:func:`newsmirror.fetch.environment_proxies`).
 """
 
 from __future__ import annotations
@@ -217,12 +219,12 @@ class Transport(httpx.AsyncBaseTransport):
         self._prune(now)
 
     def _prune(self, now: float) -> None:
-        """Close the expired idle connections of every host, then the oldest beyond
-        ``max_idle`` (a long-lived Fetcher meets thousands of hosts: images, workers)."""
+        """Close the idle connections of every host that cannot be used again, then the
+        oldest beyond ``max_idle`` (a long-lived Fetcher meets thousands of hosts)."""
         kept: list[tuple[float, Origin, _Connection]] = []
         for origin, conns in self._idle.items():
             for conn in conns:
-                if now < conn.idle_until and not conn.writer.transport.is_closing():
+                if conn.reusable(now):
                     kept.append((conn.idle_until, origin, conn))
                 else:
                     conn.close()
