@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from newsmirror import httptransport
 from newsmirror.config import FetchSettings
 from newsmirror.errors import ConfigError
 from newsmirror.fetch import Fetcher, FetchResult
@@ -359,3 +361,63 @@ def test_a_proxy_that_cannot_be_used_is_a_config_error(proxy, monkeypatch):
         asyncio.run(go())
     assert info.value.message.startswith("cannot use the proxy ftp://proxy.test:21 that")
     assert "ALL_PROXY" in info.value.hint
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_no_connection_outlives_its_use(monkeypatch):
+    """Every connection the transport drops (beyond the idle limit, expired, its body cut
+    at the cap, bytes after its response) is closed: a Fetcher that lives long (a queue
+    worker) meets thousands of hosts. The servers here close their side once the client
+    has, so the process gets back every descriptor when none was leaked."""
+    monkeypatch.setattr(httptransport, "KEEPALIVE", 0.2)
+
+    def answer(conn: socket.socket, head: bytes) -> bool:
+        body = b"x" * 5000 if b" /big " in head else b"ok"
+        extra = b"HTTP/1.1 200 OK\r\n" if b" /extra " in head else b""
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s%s" % (len(body), body, extra)
+        )
+        return True
+
+    servers = [KeepAliveServer(answer) for _ in range(4)]
+
+    async def settled(before: int, live: int) -> int:
+        """The descriptors open once the servers have closed what the client closed."""
+        deadline = time.monotonic() + 3
+        while _open_descriptors() > before + live and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return _open_descriptors() - before
+
+    async def go() -> tuple[list[str], list[tuple[int, int]]]:
+        settings = FetchSettings(retries=0, concurrency=2, max_bytes=1000)
+        before = _open_descriptors()  # (the event loop's own are open by now)
+        seen = []  # (connections kept idle, descriptors open beyond before)
+
+        async def look() -> None:
+            kept = sum(map(len, transport._idle.values()))
+            # each live connection: the client's socket and the server's
+            seen.append((kept, await settled(before, 2 * kept)))
+
+        async with Fetcher(settings) as fetcher:
+            transport = fetcher.client._transport
+            results = [await fetcher.fetch(f"{s.url}/ok") for s in servers]
+            await look()  # four hosts, two kept idle
+            for path in ("/big", "/extra"):
+                results.append(await fetcher.fetch(f"{servers[3].url}{path}"))
+            await look()  # neither of those two kept
+            await asyncio.sleep(0.3)  # every idle connection expires
+            results += [await fetcher.fetch(f"{s.url}/ok") for s in servers[:2]]
+            await look()
+        return [r.status for r in results], seen
+
+    try:
+        statuses, seen = asyncio.run(go())
+        expected = ["ok"] * 4 + ["failed", "ok"] + ["ok"] * 2
+        assert (statuses, seen) == (expected, [(2, 4), (1, 2), (2, 4)])
+    finally:
+        for server in servers:
+            server.close()
